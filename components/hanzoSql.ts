@@ -1,0 +1,83 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../stacks/rules";
+import type { StackSpec } from "../stacks/spec";
+import { kubernetesProvider } from "./cluster";
+import { PostgresInstance } from "./postgresInstance";
+import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
+
+export interface HanzoSqlArgs {
+    /** The validated stack spec (stacks/load.ts). */
+    readonly spec: StackSpec;
+    /** Superuser password from configuration (a secret); generated when absent. */
+    readonly adminPassword?: pulumi.Input<string>;
+}
+
+/**
+ * A cluster's whole Hanzo SQL deployment: the Kubernetes provider, the PostgreSQL server, and one
+ * ServiceDatabase per service, connected through a PostgreSQL provider that logs in as `hanzo`.
+ */
+export class HanzoSql extends pulumi.ComponentResource {
+    public readonly instance: PostgresInstance;
+    public readonly services: Readonly<Record<string, ServiceDatabase>>;
+    /** `<namespace>/<name>` of the superuser Secret. */
+    public readonly adminSecret: pulumi.Output<string>;
+
+    constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:HanzoSql", name, {}, opts);
+        const spec = args.spec;
+
+        const k8sProvider = kubernetesProvider(`${name}-k8s`, spec.cluster, { parent: this });
+        let namespace: pulumi.Input<string> = spec.namespace;
+        if (spec.createNamespace) {
+            const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: spec.namespace } }, { parent: this, provider: k8sProvider });
+            namespace = ns.metadata.name;
+        }
+
+        this.instance = new PostgresInstance(
+            `${name}-postgres`,
+            {
+                namespace,
+                instance: spec.instance,
+                adminPassword: args.adminPassword,
+                clientNamespaces: [...new Set(spec.services.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
+                protectData: spec.protectData,
+            },
+            { parent: this, providers: [k8sProvider] },
+        );
+        this.adminSecret = pulumi.interpolate`${spec.namespace}/${this.instance.adminSecretName}`;
+
+        // The admin connection is made only once the StatefulSet is ready (the Kubernetes provider awaits
+        // its rollout), through the endpoint the stack names (a port-forward, or the Service in-cluster).
+        const pgProvider = new postgresql.Provider(
+            `${name}-pg`,
+            {
+                host: spec.admin.host,
+                port: spec.admin.port,
+                username: ADMIN_ROLE,
+                password: this.instance.adminPassword,
+                database: "postgres",
+                sslmode: spec.admin.sslmode,
+                superuser: true,
+                connectTimeout: 30,
+            },
+            { parent: this, dependsOn: [this.instance.statefulSet] },
+        );
+
+        // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
+        databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, { parent: this, provider: pgProvider });
+
+        const services: Record<string, ServiceDatabase> = {};
+        for (const service of spec.services) {
+            services[service.name] = new ServiceDatabase(
+                `${name}-${service.name}`,
+                { service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData },
+                { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+        }
+        this.services = services;
+
+        this.registerOutputs({ adminSecret: this.adminSecret });
+    }
+}

@@ -1,0 +1,214 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { createHash } from "crypto";
+import { hbaRules, renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
+import { ADMIN_ROLE } from "../stacks/rules";
+import { shmSizeBytes } from "../stacks/settings";
+import { formatBytes } from "../stacks/quantity";
+import type { InstanceSpec } from "../stacks/spec";
+import { dataProtection } from "./protection";
+
+/** uid/gid of the `postgres` user in the official PostgreSQL images. */
+export const POSTGRES_UID = 999;
+/** Where the data volume is mounted, and PGDATA one level below it (STANDARD defect 1: lost+found). */
+export const DATA_MOUNT = "/var/lib/postgresql/data";
+export const PGDATA = `${DATA_MOUNT}/pgdata`;
+/** Where postgresql.conf and pg_hba.conf are mounted. */
+export const CONFIG_DIR = "/etc/postgresql";
+/** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
+export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
+
+export interface PostgresInstanceArgs {
+    /** Namespace of every object. */
+    readonly namespace: pulumi.Input<string>;
+    /** Sizing, image and network settings from the stack spec. */
+    readonly instance: InstanceSpec;
+    /** Superuser password; generated with @pulumi/random when absent. */
+    readonly adminPassword?: pulumi.Input<string>;
+    /** Namespaces whose pods may reach port 5432 besides the server's own (services declared elsewhere). */
+    readonly clientNamespaces: readonly string[];
+    /** Protect the StatefulSet (and so its data) from deletion and replacement. */
+    readonly protectData: boolean;
+}
+
+/**
+ * The PostgreSQL server on Kubernetes (STANDARD §3, §4, §7): superuser Secret, rendered configuration,
+ * StatefulSet, headless Service and NetworkPolicy.
+ */
+export class PostgresInstance extends pulumi.ComponentResource {
+    /** The superuser's password (secret). */
+    public readonly adminPassword: pulumi.Output<string>;
+    /** Name of the Secret holding the superuser's `username` and `password`. */
+    public readonly adminSecretName: pulumi.Output<string>;
+    public readonly statefulSet: k8s.apps.v1.StatefulSet;
+    public readonly service: k8s.core.v1.Service;
+    /** The rendered files, by file name (postgresql.conf, pg_hba.conf). */
+    public readonly files: Readonly<Record<string, string>>;
+    /** SHA-256 of the rendered files; the pod template carries it so a change rolls the pod. */
+    public readonly configChecksum: string;
+
+    constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:PostgresInstance", name, {}, opts);
+        const spec = args.instance;
+        const labels = { app: spec.name, "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": spec.name, "app.kubernetes.io/part-of": "hanzo-sql" };
+        const selector = { app: spec.name };
+
+        this.adminPassword = pulumi.secret(
+            args.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result,
+        );
+        const adminSecret = new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels },
+                type: "Opaque",
+                stringData: { username: ADMIN_ROLE, password: this.adminPassword },
+            },
+            { parent: this },
+        );
+        this.adminSecretName = adminSecret.metadata.name;
+
+        this.files = {
+            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes),
+            "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
+        };
+        this.configChecksum = createHash("sha256").update(JSON.stringify(this.files)).digest("hex");
+        const config = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: { name: `${spec.name}-config`, namespace: args.namespace, labels }, data: this.files },
+            { parent: this },
+        );
+
+        const pgIsReady = ["pg_isready", "-U", ADMIN_ROLE, "-d", "postgres"];
+        this.statefulSet = new k8s.apps.v1.StatefulSet(
+            `${name}-statefulset`,
+            {
+                metadata: { name: spec.name, namespace: args.namespace, labels },
+                spec: {
+                    serviceName: spec.name,
+                    replicas: 1,
+                    selector: { matchLabels: selector },
+                    updateStrategy: { type: "RollingUpdate" },
+                    // The volume outlives the StatefulSet: deleting or scaling it never deletes data.
+                    persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+                    template: {
+                        metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum } },
+                        spec: {
+                            terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
+                            enableServiceLinks: false,
+                            securityContext: {
+                                runAsUser: POSTGRES_UID,
+                                runAsGroup: POSTGRES_UID,
+                                runAsNonRoot: true,
+                                fsGroup: POSTGRES_UID,
+                                fsGroupChangePolicy: "OnRootMismatch",
+                                seccompProfile: { type: "RuntimeDefault" },
+                            },
+                            containers: [
+                                {
+                                    name: "postgres",
+                                    image: spec.image,
+                                    args: ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`],
+                                    ports: [{ name: "postgresql", containerPort: spec.port, protocol: "TCP" }],
+                                    env: [
+                                        { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "username" } } },
+                                        { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
+                                        { name: "POSTGRES_DB", value: "postgres" },
+                                        { name: "PGDATA", value: PGDATA },
+                                        { name: "POSTGRES_INITDB_ARGS", value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256" },
+                                    ],
+                                    resources: {
+                                        requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
+                                        limits: { cpu: spec.cpuLimit, memory: spec.memoryLimit },
+                                    },
+                                    // Liveness only starts once the server has come up, however long crash
+                                    // recovery takes (up to an hour here); STANDARD defect 5.
+                                    startupProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 },
+                                    livenessProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+                                    readinessProbe: { exec: { command: [...pgIsReady, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+                                    // Kubernetes sends SIGTERM, PostgreSQL's "smart" shutdown, which waits for
+                                    // every client to leave; stop fast (with a checkpoint) instead (defect 11).
+                                    lifecycle: {
+                                        preStop: {
+                                            exec: { command: ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", String(spec.terminationGracePeriodSeconds - 10)] },
+                                        },
+                                    },
+                                    securityContext: {
+                                        allowPrivilegeEscalation: false,
+                                        readOnlyRootFilesystem: true,
+                                        runAsNonRoot: true,
+                                        capabilities: { drop: ["ALL"] },
+                                    },
+                                    volumeMounts: [
+                                        { name: "postgres-data", mountPath: DATA_MOUNT },
+                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                                        { name: "dshm", mountPath: "/dev/shm" },
+                                        { name: "run", mountPath: "/var/run/postgresql" },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
+                                },
+                            ],
+                            volumes: [
+                                { name: "config", configMap: { name: config.metadata.name } },
+                                // Parallel queries and index builds use /dev/shm; 64MB is not enough (defect 6).
+                                { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) } },
+                                { name: "run", emptyDir: {} },
+                                { name: "tmp", emptyDir: {} },
+                            ],
+                        },
+                    },
+                    volumeClaimTemplates: [
+                        {
+                            metadata: { name: "postgres-data", labels },
+                            spec: {
+                                accessModes: ["ReadWriteOnce"],
+                                storageClassName: spec.storageClass,
+                                resources: { requests: { storage: spec.storageSize } },
+                            },
+                        },
+                    ],
+                },
+            },
+            { parent: this, ...dataProtection(args.protectData) },
+        );
+
+        this.service = new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: { name: spec.name, namespace: args.namespace, labels },
+                spec: {
+                    clusterIP: "None",
+                    selector,
+                    ports: [{ name: "postgresql", port: spec.port, targetPort: "postgresql", protocol: "TCP" }],
+                },
+            },
+            { parent: this },
+        );
+
+        // Only pods of the server's namespace (and of namespaces that host a declared service) reach 5432.
+        const peers: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [
+            { podSelector: {} },
+            ...args.clientNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })),
+        ];
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-network-policy`,
+            {
+                metadata: { name: `${spec.name}-network-policy`, namespace: args.namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: selector },
+                    policyTypes: ["Ingress"],
+                    ingress: [{ from: peers, ports: [{ protocol: "TCP", port: spec.port }] }],
+                },
+            },
+            { parent: this },
+        );
+
+        this.registerOutputs({
+            adminSecretName: this.adminSecretName,
+            statefulSetName: this.statefulSet.metadata.name,
+            serviceName: this.service.metadata.name,
+            configChecksum: this.configChecksum,
+        });
+    }
+}

@@ -1,0 +1,118 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { connectionSecretData } from "../render/connection";
+import type { ServiceSpec } from "../stacks/spec";
+import { dataProtection } from "./protection";
+
+/** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
+export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
+
+/**
+ * The standard's extensions in one database, one Extension resource each, named explicitly (the provider
+ * would otherwise invent `<name>-<random>`) and deleted with their database.
+ */
+export function databaseExtensions(
+    name: string,
+    database: pulumi.Input<string>,
+    extensions: readonly string[],
+    opts: pulumi.CustomResourceOptions,
+): postgresql.Extension[] {
+    return extensions.map(
+        (ext) => new postgresql.Extension(`${name}-ext-${ext}`, { name: ext, database, schema: "public" }, opts),
+    );
+}
+
+export interface ServiceDatabaseArgs {
+    /** The service: its database, role, namespace, Secret name, connection shape and extensions. */
+    readonly service: ServiceSpec;
+    /** In-cluster host and port the service connects to. */
+    readonly host: string;
+    readonly port: number;
+    /** Protect the Database from deletion and replacement. */
+    readonly protectData: boolean;
+}
+
+/**
+ * One service's database (STANDARD §4, §5, §6): a login role `<database>_user` with none of the forbidden
+ * attributes, a database it owns (so it can run its own migrations in `public` on PostgreSQL 15+, defect 3),
+ * CONNECT revoked from PUBLIC (so no other service's role can connect), the required extensions, and the
+ * service's connection Secret in its namespace.
+ *
+ * Expects a `postgresql` and a `kubernetes` provider through `providers`.
+ */
+export class ServiceDatabase extends pulumi.ComponentResource {
+    public readonly role: postgresql.Role;
+    public readonly database: postgresql.Database;
+    /** `<namespace>/<name>` of the connection Secret. */
+    public readonly secretRef: pulumi.Output<string>;
+
+    constructor(name: string, args: ServiceDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:ServiceDatabase", name, {}, opts);
+        const s = args.service;
+
+        const password = new random.RandomPassword(
+            `${name}-password`,
+            { length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 },
+            { parent: this },
+        );
+        this.role = new postgresql.Role(
+            `${name}-role`,
+            {
+                name: s.role,
+                login: true,
+                password: password.result,
+                superuser: false,
+                createDatabase: false,
+                createRole: false,
+                replication: false,
+                bypassRowLevelSecurity: false,
+                inherit: true,
+                connectionLimit: s.connectionLimit,
+            },
+            { parent: this },
+        );
+        this.database = new postgresql.Database(
+            `${name}-database`,
+            {
+                name: s.database,
+                owner: this.role.name,
+                template: "template0",
+                encoding: "UTF8",
+                allowConnections: true,
+                connectionLimit: -1,
+            },
+            { parent: this, ...dataProtection(args.protectData) },
+        );
+        const childOfDatabase = { parent: this, deletedWith: this.database };
+        // REVOKE ALL ON DATABASE … FROM PUBLIC: only the owner (and the superuser) may connect.
+        new postgresql.Grant(
+            `${name}-revoke-public`,
+            { database: this.database.name, role: "public", objectType: "database", privileges: [] },
+            childOfDatabase,
+        );
+        databaseExtensions(name, this.database.name, s.extensions, childOfDatabase);
+
+        const secret = new k8s.core.v1.Secret(
+            `${name}-connection`,
+            {
+                metadata: {
+                    name: s.secretName,
+                    namespace: s.namespace,
+                    labels: { "app.kubernetes.io/part-of": "hanzo-sql", "hanzo.ai/service": s.name.replace(/_/g, "-") },
+                },
+                type: "Opaque",
+                stringData: pulumi.secret(
+                    pulumi.all([this.role.name, password.result, this.database.name]).apply(([user, pw, database]) =>
+                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection),
+                    ),
+                ),
+            },
+            { parent: this },
+        );
+        this.secretRef = pulumi.interpolate`${secret.metadata.namespace}/${secret.metadata.name}`;
+
+        this.registerOutputs({ role: this.role.name, database: this.database.name, secret: this.secretRef });
+    }
+}

@@ -1,0 +1,467 @@
+/**
+ * Stack configuration → StackSpec. Every key is read once, here; defaults are applied; every problem is
+ * collected and reported together, each naming the config key, the bad value and the rule, before the
+ * program declares a single resource.
+ */
+import {
+    AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
+    databaseNameProblem, identifierProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
+} from "./rules";
+import { parseQuantity } from "./quantity";
+import { scheduleProblem } from "./schedule";
+import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
+
+/** The project's configuration namespace (the `name` in Pulumi.yaml). */
+export const PROJECT = "hanzo-sql";
+
+type ConfigType = "string" | "integer" | "boolean" | "array" | "object";
+
+interface KeyDeclaration {
+    readonly type: ConfigType;
+    readonly description: string;
+    readonly default?: string | number | boolean | readonly string[];
+    readonly secret?: boolean;
+}
+
+/**
+ * Every key of the `hanzo-sql` namespace. Pulumi.yaml declares the typed ones (a test keeps the two in step);
+ * `services` is a list of objects, which Pulumi's project config types cannot express, so it is only here.
+ */
+export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
+    environment: { type: "string", description: "dev, test, staging or prod; test suffixes every database and role with _test" },
+    clusterName: { type: "string", description: "DOKS cluster to look up by name (exclusive with kubeContext)" },
+    kubeContext: { type: "string", description: "kubeconfig context of a local cluster (exclusive with clusterName)" },
+    namespace: { type: "string", default: "hanzo", description: "namespace of the PostgreSQL server" },
+    createNamespace: { type: "boolean", default: false, description: "create the namespace (a local cluster); clusters already have it" },
+    image: { type: "string", default: "pgvector/pgvector:0.8.0-pg16", description: "PostgreSQL 16 image with pgvector, pinned by tag or digest" },
+    storageSize: { type: "string", default: "50Gi", description: "size of the data volume" },
+    storageClass: { type: "string", default: "do-block-storage", description: "storage class of the data volume" },
+    cpuRequest: { type: "string", default: "500m", description: "CPU request of the server container" },
+    cpuLimit: { type: "string", default: "2", description: "CPU limit of the server container" },
+    memoryRequest: { type: "string", default: "1Gi", description: "memory request of the server container" },
+    memoryLimit: { type: "string", default: "2Gi", description: "memory limit; shared_buffers, effective_cache_size and maintenance_work_mem follow it" },
+    podNetworkCidrs: { type: "array", default: ["10.0.0.0/8"], description: "networks pg_hba.conf admits with a password" },
+    terminationGracePeriodSeconds: { type: "integer", default: 120, description: "time for the shutdown checkpoint" },
+    adminHost: { type: "string", default: "127.0.0.1", description: "where pulumi reaches the server as hanzo (port-forward or in-cluster)" },
+    adminPort: { type: "integer", default: 5432, description: "port of adminHost" },
+    adminSslmode: { type: "string", default: "disable", description: "sslmode of the admin connection" },
+    adminPassword: { type: "string", secret: true, description: "superuser password; generated when unset" },
+    legacyDatabases: { type: "array", default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
+    backupSchedule: { type: "string", default: "0 */6 * * *", description: "cron schedule of the backups" },
+    services: { type: "object", description: "the services: one entry (a name, or an object) per service" },
+};
+
+const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit"];
+const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Where configuration comes from: the Pulumi engine in a real run, a plain map in tests and the plan tool. */
+export interface ConfigSource {
+    readonly stack: string;
+    /** The raw string value of a fully qualified key (`hanzo-sql:environment`), as Pulumi stores it. */
+    get(key: string): string | undefined;
+    /** Whether the key was set with `--secret`. */
+    isSecret(key: string): boolean;
+    /** Every fully qualified key the stack sets (to catch misspelt keys). */
+    keys(): readonly string[];
+    /** Environment variables (the DigitalOcean token may come from there). */
+    readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ConfigProblem {
+    /** Fully qualified key and path: `hanzo-sql:services[2].name`. */
+    readonly key: string;
+    /** The bad value as given, or undefined when missing. */
+    readonly value: unknown;
+    /** The rule it breaks and how to fix it. */
+    readonly rule: string;
+}
+
+/** Invalid stack configuration: every problem found, reported at once. */
+export class StackConfigError extends Error {
+    constructor(readonly stack: string, readonly problems: readonly ConfigProblem[]) {
+        super(
+            `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
+                `nothing was created:\n` +
+                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.rule}`).join("\n"),
+        );
+        this.name = "StackConfigError";
+    }
+}
+
+/** Reads, defaults and validates a stack's configuration; throws StackConfigError listing every problem. */
+export function loadStackSpec(source: ConfigSource): StackSpec {
+    const problems: ConfigProblem[] = [];
+    const full = (key: string) => `${PROJECT}:${key}`;
+    const problem = (key: string, value: unknown, rule: string) => problems.push({ key: full(key), value, rule });
+
+    const read = (key: string): unknown => {
+        const decl = CONFIG_KEYS[key];
+        const raw = source.get(full(key));
+        if (raw === undefined) {
+            return decl.default;
+        }
+        switch (decl.type) {
+            case "string":
+                return raw;
+            case "integer":
+                if (!/^-?[0-9]+$/.test(raw)) {
+                    problem(key, raw, "must be a whole number");
+                    return decl.default;
+                }
+                return Number(raw);
+            case "boolean":
+                if (raw !== "true" && raw !== "false") {
+                    problem(key, raw, "must be true or false");
+                    return decl.default;
+                }
+                return raw === "true";
+            default:
+                try {
+                    return JSON.parse(raw);
+                } catch {
+                    problem(key, raw, `must be a YAML ${decl.type === "array" ? "list" : "structure"}`);
+                    return decl.default;
+                }
+        }
+    };
+    const str = (key: string): string | undefined => read(key) as string | undefined;
+    const int = (key: string): number => read(key) as number;
+    const stringList = (key: string): string[] => {
+        const v = read(key);
+        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+            problem(key, v, "must be a list of strings");
+            return [...((CONFIG_KEYS[key].default as string[]) ?? [])];
+        }
+        return v;
+    };
+
+    // Unknown keys of our namespace are typos that would otherwise be ignored silently.
+    for (const key of source.keys()) {
+        if (key.startsWith(`${PROJECT}:`) && !(key.slice(PROJECT.length + 1) in CONFIG_KEYS)) {
+            problems.push({ key, value: source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
+        }
+    }
+
+    // Environment.
+    const environmentRaw = str("environment");
+    let environment: Environment = "prod";
+    if (environmentRaw === undefined) {
+        problem("environment", undefined, `required; one of ${ENVIRONMENTS.join(", ")} (pulumi config set environment prod)`);
+    } else if (!(ENVIRONMENTS as readonly string[]).includes(environmentRaw)) {
+        problem("environment", environmentRaw, `must be one of ${ENVIRONMENTS.join(", ")}`);
+    } else {
+        environment = environmentRaw as Environment;
+    }
+    const isTest = environment === TEST_ENVIRONMENT;
+
+    // Cluster.
+    const clusterName = str("clusterName");
+    const kubeContext = str("kubeContext");
+    let cluster: StackSpec["cluster"] = { kind: "doks", name: clusterName ?? "" };
+    if ((clusterName === undefined) === (kubeContext === undefined)) {
+        problem(
+            clusterName === undefined ? "clusterName" : "kubeContext",
+            clusterName === undefined ? undefined : kubeContext,
+            "set exactly one of clusterName (a DOKS cluster) and kubeContext (a local cluster)",
+        );
+    } else if (clusterName !== undefined) {
+        if (!DNS_LABEL.test(clusterName)) {
+            problem("clusterName", clusterName, "must be a DOKS cluster name (lowercase letters, digits, hyphens)");
+        }
+        cluster = { kind: "doks", name: clusterName };
+        const tokenKey = "digitalocean:token";
+        const fromEnv = source.env.DIGITALOCEAN_TOKEN ?? source.env.DIGITALOCEAN_ACCESS_TOKEN;
+        if (source.get(tokenKey) !== undefined && !source.isSecret(tokenKey)) {
+            problems.push({ key: tokenKey, value: "[redacted]", rule: "is stored in plain text; set it with pulumi config set --secret digitalocean:token" });
+        } else if (source.get(tokenKey) === undefined && !fromEnv) {
+            problems.push({
+                key: tokenKey,
+                value: undefined,
+                rule: "the DOKS lookup needs a DigitalOcean API token: pulumi config set --secret digitalocean:token <token> (or DIGITALOCEAN_TOKEN)",
+            });
+        }
+    } else {
+        cluster = { kind: "kubeconfig", context: kubeContext! };
+    }
+
+    // Namespace and instance.
+    const namespace = str("namespace")!;
+    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+        problem("namespace", namespace, "must be a Kubernetes namespace name (DNS label: lowercase letters, digits, hyphens, at most 63)");
+    }
+    const image = str("image")!;
+    const imageRule = imageProblem(image);
+    if (imageRule) {
+        problem("image", image, imageRule);
+    }
+    const quantity = (key: string, kind: "bytes" | "cpu"): number => {
+        const text = str(key)!;
+        const v = parseQuantity(text);
+        if (v === undefined || v <= 0) {
+            problem(key, text, `must be a Kubernetes quantity, e.g. ${kind === "bytes" ? '"2Gi" or "512Mi"' : '"500m" or "2"'}`);
+            return NaN;
+        }
+        return v;
+    };
+    const storageBytes = quantity("storageSize", "bytes");
+    const cpuRequest = quantity("cpuRequest", "cpu");
+    const cpuLimit = quantity("cpuLimit", "cpu");
+    const memoryRequest = quantity("memoryRequest", "bytes");
+    const memoryLimit = quantity("memoryLimit", "bytes");
+    if (cpuRequest > cpuLimit) {
+        problem("cpuRequest", str("cpuRequest"), `must not exceed cpuLimit (${str("cpuLimit")})`);
+    }
+    if (memoryRequest > memoryLimit) {
+        problem("memoryRequest", str("memoryRequest"), `must not exceed memoryLimit (${str("memoryLimit")})`);
+    }
+    if (memoryLimit < 512 * 2 ** 20) {
+        problem("memoryLimit", str("memoryLimit"), 'must be at least "512Mi" for PostgreSQL with the standard\'s settings');
+    }
+    if (storageBytes < 2 ** 30) {
+        problem("storageSize", str("storageSize"), 'must be at least "1Gi"');
+    }
+    const storageClass = str("storageClass")!;
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(storageClass)) {
+        problem("storageClass", storageClass, "must be a storage class name (lowercase letters, digits, hyphens, dots)");
+    }
+    const podNetworkCidrs = stringList("podNetworkCidrs");
+    for (const [i, cidr] of podNetworkCidrs.entries()) {
+        const rule = cidrProblem(cidr);
+        if (rule) {
+            problem(`podNetworkCidrs[${i}]`, cidr, rule);
+        }
+    }
+    const grace = int("terminationGracePeriodSeconds");
+    if (!(grace >= 60)) {
+        problem("terminationGracePeriodSeconds", grace, "must be at least 60 so the shutdown checkpoint can finish (STANDARD defect 11)");
+    }
+
+    // Admin connection.
+    const adminHost = str("adminHost")!;
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^\[[0-9a-fA-F:]+\]$/.test(adminHost)) {
+        problem("adminHost", adminHost, "must be a host name or IP address");
+    }
+    const adminPort = int("adminPort");
+    if (!(adminPort >= 1 && adminPort <= 65535)) {
+        problem("adminPort", adminPort, "must be a TCP port (1-65535)");
+    }
+    const adminSslmode = str("adminSslmode")!;
+    if (!SSLMODES.includes(adminSslmode)) {
+        problem("adminSslmode", adminSslmode, `must be one of ${SSLMODES.join(", ")}`);
+    }
+    const adminPassword = str("adminPassword");
+    if (adminPassword !== undefined) {
+        if (!source.isSecret(full("adminPassword"))) {
+            problem("adminPassword", "[redacted]", "is stored in plain text; set it with pulumi config set --secret adminPassword");
+        } else if (adminPassword.length < 16) {
+            problem("adminPassword", "[secret]", "must be at least 16 characters");
+        }
+    }
+
+    // Backups.
+    const backupSchedule = str("backupSchedule")!;
+    const scheduleRule = scheduleProblem(backupSchedule);
+    if (scheduleRule) {
+        problem("backupSchedule", backupSchedule, `is not a cron schedule: ${scheduleRule}`);
+    }
+
+    // Services.
+    const legacyDatabases = stringList("legacyDatabases");
+    for (const [i, name] of legacyDatabases.entries()) {
+        const rule = identifierProblem(name);
+        if (rule) {
+            problem(`legacyDatabases[${i}]`, name, rule);
+        }
+    }
+    const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases }, problem);
+
+    if (problems.length > 0) {
+        throw new StackConfigError(source.stack, problems);
+    }
+    return {
+        stack: source.stack,
+        environment,
+        isTest,
+        protectData: !isTest,
+        cluster,
+        namespace,
+        createNamespace: read("createNamespace") as boolean,
+        instance: {
+            name: "postgres",
+            host: `postgres.${namespace}.svc`,
+            port: 5432,
+            image,
+            storageSize: str("storageSize")!,
+            storageClass,
+            cpuRequest: str("cpuRequest")!,
+            cpuLimit: str("cpuLimit")!,
+            memoryRequest: str("memoryRequest")!,
+            memoryLimit: str("memoryLimit")!,
+            memoryLimitBytes: memoryLimit,
+            podNetworkCidrs,
+            terminationGracePeriodSeconds: grace,
+        },
+        admin: { host: adminHost, port: adminPort, sslmode: adminSslmode, password: adminPassword },
+        legacyDatabases,
+        services,
+        backup: { schedule: backupSchedule },
+    };
+}
+
+interface ServiceContext {
+    readonly environment: Environment;
+    readonly isTest: boolean;
+    readonly namespace: string;
+    readonly legacyDatabases: readonly string[];
+}
+
+function loadServices(
+    raw: unknown,
+    ctx: ServiceContext,
+    problem: (key: string, value: unknown, rule: string) => void,
+): ServiceSpec[] {
+    if (raw === undefined) {
+        problem("services", undefined, "required: a list with one entry per service, e.g. `- name: iam`");
+        return [];
+    }
+    if (!Array.isArray(raw) || raw.length === 0) {
+        problem("services", raw, "must be a non-empty list with one entry per service");
+        return [];
+    }
+    const specs: ServiceSpec[] = [];
+    const seen = new Map<string, string>();
+    const claim = (what: string, value: string, key: string): boolean => {
+        const id = `${what}:${value}`;
+        const first = seen.get(id);
+        if (first !== undefined) {
+            problem(key, value, `duplicate ${what}; ${first} already uses it (one database per service)`);
+            return false;
+        }
+        seen.set(id, key);
+        return true;
+    };
+    raw.forEach((entry: unknown, i: number) => {
+        const at = (field?: string) => `services[${i}]${field ? `.${field}` : ""}`;
+        const e: Record<string, unknown> = typeof entry === "string" ? { name: entry } : (entry as Record<string, unknown>);
+        if (e === null || typeof e !== "object" || Array.isArray(e)) {
+            problem(at(), entry, "must be a service name or an object with at least `name`");
+            return;
+        }
+        for (const field of Object.keys(e)) {
+            if (!SERVICE_FIELDS.includes(field)) {
+                problem(at(field), e[field], `unknown field; a service has ${SERVICE_FIELDS.join(", ")}`);
+            }
+        }
+        const name = e.name;
+        if (typeof name !== "string") {
+            problem(at("name"), name, "required: the service name, e.g. iam");
+            return;
+        }
+        const nameRule = identifierProblem(name);
+        if (nameRule) {
+            problem(at("name"), name, `service name ${nameRule}`);
+            return;
+        }
+        if (ctx.isTest && name.endsWith(TEST_SUFFIX)) {
+            problem(at("name"), name, `give the service's own name; the test environment adds "${TEST_SUFFIX}" to its database and role`);
+            return;
+        }
+        const database = e.database ?? (ctx.isTest ? `${name}${TEST_SUFFIX}` : name);
+        if (typeof database !== "string") {
+            problem(at("database"), database, "must be a string");
+            return;
+        }
+        const dbRule = databaseNameProblem(name, database, ctx.environment, ctx.legacyDatabases);
+        if (dbRule) {
+            problem(e.database === undefined ? at("name") : at("database"), database, `database name ${dbRule}`);
+            return;
+        }
+        const role = roleNameFor(database);
+        const roleRule = identifierProblem(role);
+        if (roleRule) {
+            problem(e.database === undefined ? at("name") : at("database"), database, `its role "${role}" ${roleRule}; shorten the name`);
+            return;
+        }
+        const namespace = e.namespace ?? ctx.namespace;
+        if (typeof namespace !== "string" || !DNS_LABEL.test(namespace) || namespace.length > 63) {
+            problem(at("namespace"), namespace, "must be a Kubernetes namespace name");
+            return;
+        }
+        const connection = e.connection ?? "url";
+        if (!(CONNECTION_SHAPES as readonly unknown[]).includes(connection)) {
+            problem(at("connection"), connection, `must be one of ${CONNECTION_SHAPES.join(", ")}`);
+            return;
+        }
+        const extra = e.extensions ?? [];
+        if (!Array.isArray(extra) || extra.some((x) => typeof x !== "string")) {
+            problem(at("extensions"), extra, "must be a list of extension names");
+            return;
+        }
+        const unknown = extra.filter((x: string) => !AVAILABLE_EXTENSIONS.includes(x));
+        if (unknown.length > 0) {
+            problem(at("extensions"), unknown, `unknown extension; the image ships ${AVAILABLE_EXTENSIONS.join(", ")}`);
+            return;
+        }
+        const requiredTables = e.requiredTables ?? [];
+        if (!Array.isArray(requiredTables) || requiredTables.some((t) => typeof t !== "string" || !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(t))) {
+            problem(at("requiredTables"), requiredTables, "must be a list of table names (`table` or `schema.table`, lowercase)");
+            return;
+        }
+        const connectionLimit = e.connectionLimit ?? -1;
+        if (typeof connectionLimit !== "number" || !Number.isInteger(connectionLimit) || connectionLimit < -1 || connectionLimit === 0) {
+            problem(at("connectionLimit"), connectionLimit, "must be a positive whole number, or -1 for no limit");
+            return;
+        }
+        const secretName = `${kubernetesNameFor(name)}-database`;
+        const ok = [claim("service name", name, at("name")), claim("database", database, at("database")), claim("secret", `${namespace}/${secretName}`, at("name"))];
+        if (!ok.every(Boolean)) {
+            return;
+        }
+        specs.push({
+            name,
+            database,
+            role,
+            namespace,
+            secretName,
+            connection: connection as ConnectionShape,
+            extensions: [...new Set<string>([...REQUIRED_EXTENSIONS, ...extra])],
+            requiredTables,
+            connectionLimit,
+        });
+    });
+    return specs;
+}
+
+/** Why an image reference is not pinned, or undefined. */
+export function imageProblem(image: string): string | undefined {
+    if (!/^[a-z0-9][a-z0-9._\-/:@]*$/.test(image)) {
+        return "must be an image reference such as pgvector/pgvector:0.8.0-pg16";
+    }
+    const [ref, digest] = image.split("@");
+    const lastSlash = ref.lastIndexOf("/");
+    const colon = ref.indexOf(":", lastSlash + 1);
+    const tag = colon >= 0 ? ref.slice(colon + 1) : undefined;
+    if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+        return "has a malformed digest; use @sha256:<64 hex digits>";
+    }
+    if (digest === undefined && tag === undefined) {
+        return "must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)";
+    }
+    if (tag === "latest") {
+        return "must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest";
+    }
+    return undefined;
+}
+
+/** Why a pg_hba network is not acceptable, or undefined. */
+export function cidrProblem(cidr: string): string | undefined {
+    const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(cidr);
+    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+        return "must be an IPv4 network in CIDR form, e.g. 10.0.0.0/8";
+    }
+    if (Number(m[5]) < 8) {
+        return "is wider than a /8; the standard admits the pod network only";
+    }
+    return undefined;
+}

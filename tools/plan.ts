@@ -1,0 +1,75 @@
+/**
+ * npm run plan -- --stack <name> [--json] [--out DIR]
+ *
+ * Runs the program for a stack under Pulumi's mock runtime (no Pulumi CLI, no cloud, no cluster) and shows
+ * what it would create. Kubernetes objects are validated against the Kubernetes schema and duplicate URNs
+ * are detected; either fails the plan (exit 1), as does invalid stack configuration.
+ */
+import { main } from "../program";
+import { validatePlan } from "./plan/kubernetes";
+import { summarize, writePlanFiles } from "./plan/render";
+import { PlanResult, runPlan } from "./plan/runner";
+import { listStacks, stackConfig } from "./plan/stackFile";
+
+export interface PlanArgs {
+    stack?: string;
+    json: boolean;
+    out?: string;
+}
+
+export function parseArgs(argv: string[]): PlanArgs {
+    const args: PlanArgs = { json: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === "--stack") {
+            args.stack = argv[++i];
+        } else if (a === "--json") {
+            args.json = true;
+        } else if (a === "--out") {
+            args.out = argv[++i];
+        } else {
+            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR]`);
+        }
+    }
+    if (!args.stack) {
+        throw new Error(`--stack is required; stacks: ${listStacks().join(", ")}`);
+    }
+    if (args.out === "" || (argv.includes("--out") && args.out === undefined)) {
+        throw new Error("--out needs a directory");
+    }
+    return args;
+}
+
+/** The offline plan of a stack from its stack file, validated; throws on any problem. */
+export async function planFromStackFile(stack: string): Promise<PlanResult> {
+    const cfg = stackConfig(stack);
+    // The plan never calls DigitalOcean; the program only checks that a token would be there.
+    const env = { ...process.env, DIGITALOCEAN_TOKEN: process.env.DIGITALOCEAN_TOKEN ?? "plan-placeholder" };
+    const result = await runPlan(cfg, () => ({ ...main(env) }));
+    const problems = validatePlan(result.plan.resources, result.revealed);
+    if (problems.length > 0) {
+        throw new Error(`Kubernetes schema validation failed:\n  ${problems.join("\n  ")}`);
+    }
+    return result;
+}
+
+async function cli(argv: string[]): Promise<number> {
+    const args = parseArgs(argv);
+    const result = await planFromStackFile(args.stack!);
+    if (args.out) {
+        const written = writePlanFiles(result, args.out);
+        process.stderr.write(`wrote ${written.length} files to ${args.out}\n`);
+    }
+    process.stdout.write(args.json ? JSON.stringify(result.plan, null, 2) + "\n" : summarize(result));
+    return 0;
+}
+
+if (require.main === module) {
+    cli(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e: Error) => {
+            process.stderr.write(`plan failed: ${e.message}\n`);
+            process.exit(1);
+        },
+    );
+}

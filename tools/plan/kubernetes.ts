@@ -1,0 +1,75 @@
+/**
+ * Kubernetes objects of a plan: validated against the Kubernetes OpenAPI schema (kubernetes-models), and
+ * rendered as the manifests the provider would apply.
+ */
+import type { PlannedResource } from "./runner";
+
+export interface KubernetesObject {
+    apiVersion: string;
+    kind: string;
+    metadata?: { name?: string; namespace?: string; [k: string]: unknown };
+    [k: string]: unknown;
+}
+
+/** `kubernetes:apps/v1:StatefulSet` → { group: "apps", version: "v1", kind: "StatefulSet" }; core has group "". */
+export function parseKubernetesType(type: string): { group: string; version: string; kind: string } | undefined {
+    const m = /^kubernetes:([^/]+)\/([^:]+):(.+)$/.exec(type);
+    if (!m) {
+        return undefined;
+    }
+    return { group: m[1] === "core" ? "" : m[1], version: m[2], kind: m[3] };
+}
+
+/** The manifest of a planned Kubernetes resource (its inputs, which carry apiVersion and kind). */
+export function manifestOf(r: { type: string; inputs: Record<string, unknown> }): KubernetesObject | undefined {
+    if (!parseKubernetesType(r.type) || r.type.startsWith("kubernetes:helm") || r.type.startsWith("kubernetes:yaml")) {
+        return undefined;
+    }
+    return r.inputs as KubernetesObject;
+}
+
+/** Groups whose kinds are custom resources (CRDs); kubernetes-models has no schema for them. */
+const CUSTOM_GROUPS = ["monitoring.coreos.com", "secrets.infisical.com"];
+
+/**
+ * Schema problems of a Kubernetes object, or [] when it validates. An object of a kind the schema package
+ * does not know (a CRD) is reported as such unless its group is a known custom one.
+ */
+export function validateManifest(type: string, manifest: KubernetesObject): string[] {
+    const t = parseKubernetesType(type)!;
+    if (CUSTOM_GROUPS.includes(t.group)) {
+        return [];
+    }
+    const modulePath = `kubernetes-models/${t.group === "" ? "" : `${t.group}/`}${t.version}/${t.kind}`;
+    let Model: new (data: unknown) => { validate(): void };
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        Model = (require(modulePath) as Record<string, new (data: unknown) => { validate(): void }>)[t.kind];
+    } catch {
+        return [`no schema for ${t.group || "core"}/${t.version} ${t.kind}`];
+    }
+    try {
+        new Model(manifest).validate();
+        return [];
+    } catch (e) {
+        const err = e as { message: string; errors?: { instancePath?: string; message?: string }[] };
+        if (Array.isArray(err.errors) && err.errors.length > 0) {
+            return err.errors.map((x) => `${x.instancePath || "/"} ${x.message ?? ""}`.trim());
+        }
+        return [err.message];
+    }
+}
+
+/** Schema problems of every Kubernetes object of a plan, as "type name: problem" lines. */
+export function validatePlan(resources: readonly PlannedResource[], revealed: ReadonlyMap<string, Record<string, unknown>>): string[] {
+    const problems: string[] = [];
+    for (const r of resources) {
+        const manifest = manifestOf({ type: r.type, inputs: revealed.get(r.urn) ?? r.inputs });
+        if (manifest) {
+            for (const p of validateManifest(r.type, manifest)) {
+                problems.push(`${r.type} ${r.name}: ${p}`);
+            }
+        }
+    }
+    return problems;
+}
