@@ -20,6 +20,15 @@ export const CONFIG_DIR = "/etc/postgresql";
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
 
+/** SHA-256 over the files' names and contents, independent of their order. */
+export function configChecksum(files: Readonly<Record<string, string>>): string {
+    const hash = createHash("sha256");
+    for (const name of Object.keys(files).sort()) {
+        hash.update(`${name}\0${files[name]}\0`);
+    }
+    return hash.digest("hex");
+}
+
 export interface PostgresInstanceArgs {
     /** Namespace of every object. */
     readonly namespace: pulumi.Input<string>;
@@ -73,7 +82,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
             "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes),
             "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
         };
-        this.configChecksum = createHash("sha256").update(JSON.stringify(this.files)).digest("hex");
+        this.configChecksum = configChecksum(this.files);
         const config = new k8s.core.v1.ConfigMap(
             `${name}-config`,
             { metadata: { name: `${spec.name}-config`, namespace: args.namespace, labels }, data: this.files },

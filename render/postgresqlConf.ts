@@ -11,8 +11,9 @@ export function renderPostgresqlConf(memoryLimitBytes: number, settings: Setting
         "# Edit the stack configuration, not this file: a change here is overwritten and rolls the pod.",
         "",
     ];
+    const width = Math.max(...settings.map((s) => `${s.name} = ${s.value}`.length));
     for (const s of settings) {
-        lines.push(`# ${s.why}`, `${s.name} = ${s.value}`);
+        lines.push(`${`${s.name} = ${s.value}`.padEnd(width)}  # ${s.why}`);
     }
     return lines.join("\n") + "\n";
 }

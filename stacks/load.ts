@@ -331,11 +331,12 @@ function loadServices(
     }
     const specs: ServiceSpec[] = [];
     const seen = new Map<string, string>();
-    const claim = (what: string, value: string, key: string): boolean => {
+    /** Claims a unique value for an entry; reports the clash and returns false when taken. */
+    const claim = (what: string, value: string, key: string, why: string): boolean => {
         const id = `${what}:${value}`;
         const first = seen.get(id);
         if (first !== undefined) {
-            problem(key, value, `duplicate ${what}; ${first} already uses it (one database per service)`);
+            problem(key, value, `duplicate ${what}; ${PROJECT}:${first} already uses it (${why})`);
             return false;
         }
         seen.set(id, key);
@@ -414,8 +415,11 @@ function loadServices(
             return;
         }
         const secretName = `${kubernetesNameFor(name)}-database`;
-        const ok = [claim("service name", name, at("name")), claim("database", database, at("database")), claim("secret", `${namespace}/${secretName}`, at("name"))];
-        if (!ok.every(Boolean)) {
+        if (
+            !claim("service name", name, at("name"), "one entry per service") ||
+            !claim("database", database, at(e.database === undefined ? "name" : "database"), "one database per service") ||
+            !claim("connection Secret", `${namespace}/${secretName}`, at("name"), "rename one of the services")
+        ) {
             return;
         }
         specs.push({

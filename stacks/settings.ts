@@ -2,6 +2,7 @@
  * PostgreSQL server settings of the standard (STANDARD §3) and how the memory-dependent ones follow the
  * pod's memory limit. Pure and dependency-free: the renderer, the policy pack and the live verifier use it.
  */
+import { formatBytes } from "./quantity";
 import { PRELOAD_LIBRARIES } from "./rules";
 
 const MiB = 1024 * 1024;
@@ -71,7 +72,7 @@ export function shmSizeBytes(memoryLimitBytes: number): number {
 /** Every setting postgresql.conf carries for a pod with this memory limit, in a stable order. */
 export function serverSettings(memoryLimitBytes: number): Setting[] {
     const derived = memorySettings(memoryLimitBytes);
-    const limit = megabytes(memoryLimitBytes);
+    const limit = formatBytes(memoryLimitBytes);
     const why: Record<string, string> = {
         shared_buffers: `1/4 of the ${limit} memory limit`,
         effective_cache_size: `3/4 of the ${limit} memory limit (planner hint; allocates nothing)`,

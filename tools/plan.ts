@@ -65,11 +65,12 @@ async function cli(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+    // exitCode, not exit(): a pipe must receive all of stdout before the process ends.
     cli(process.argv.slice(2)).then(
-        (code) => process.exit(code),
+        (code) => (process.exitCode = code),
         (e: Error) => {
             process.stderr.write(`plan failed: ${e.message}\n`);
-            process.exit(1);
+            process.exitCode = 1;
         },
     );
 }

@@ -182,28 +182,47 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
     const resolved = await resolveOutputs(outputs);
     await settings.waitForRPCs();
 
-    const seen = new Map<string, number>();
+    // The mock monitor builds a URN from the immediate parent's type only; the engine chains every
+    // ancestor's type. Translate, so the plan shows the URNs `pulumi up` would use.
+    const realUrn = new Map<string, string>();
     for (const r of recorded) {
+        const parent = r.parent ? realUrn.get(r.parent) : undefined;
+        const qualifiedType = parent ? `${parent.split("::")[2]}$${r.type}` : r.type;
+        realUrn.set(r.urn, `urn:pulumi:${cfg.stack}::${PROJECT}::${qualifiedType}::${r.name}`);
+    }
+    const real = (urn: string) => realUrn.get(urn) ?? urn;
+    const realRef = (ref: string) => {
+        const i = ref.lastIndexOf("::");
+        return realUrn.has(ref.slice(0, i)) ? `${real(ref.slice(0, i))}${ref.slice(i)}` : ref;
+    };
+    const revealed = new Map<string, Record<string, unknown>>();
+    const resources = recorded.map((r): PlannedResource => {
+        const urn = real(r.urn);
+        revealed.set(urn, transformSecrets(r.rawInputs, "reveal") as Record<string, unknown>);
+        return {
+            type: r.type,
+            name: r.name,
+            urn,
+            ...(r.parent ? { parent: real(r.parent) } : {}),
+            custom: r.custom,
+            inputs: transformSecrets(r.rawInputs, "redact") as Record<string, unknown>,
+            dependencies: r.dependencies.map(real).sort(),
+            options: {
+                protect: r.options.protect,
+                retainOnDelete: r.options.retainOnDelete,
+                ...(r.options.deletedWith ? { deletedWith: real(r.options.deletedWith) } : {}),
+                ...(r.options.provider ? { provider: realRef(r.options.provider) } : {}),
+            },
+        };
+    });
+    const seen = new Map<string, number>();
+    for (const r of resources) {
         seen.set(r.urn, (seen.get(r.urn) ?? 0) + 1);
     }
     const duplicates = [...seen].filter(([, n]) => n > 1).map(([urn]) => urn);
     if (duplicates.length > 0) {
         throw new Error(`duplicate URNs (two resources with one type and name; the second would replace the first):\n  ${duplicates.join("\n  ")}`);
     }
-    const revealed = new Map<string, Record<string, unknown>>();
-    const resources = recorded.map((r): PlannedResource => {
-        revealed.set(r.urn, transformSecrets(r.rawInputs, "reveal") as Record<string, unknown>);
-        return {
-            type: r.type,
-            name: r.name,
-            urn: r.urn,
-            ...(r.parent ? { parent: r.parent } : {}),
-            custom: r.custom,
-            inputs: transformSecrets(r.rawInputs, "redact") as Record<string, unknown>,
-            dependencies: r.dependencies,
-            options: r.options,
-        };
-    });
     return { plan: { stack: cfg.stack, resources }, revealed, outputs: resolved };
 }
 

@@ -1,0 +1,65 @@
+/**
+ * npm run bench:plan
+ *
+ * Times the offline plan (the whole program under the mock runtime, schema validation included) of both
+ * production stacks and of generated stacks with 30 and 300 services, in one run, and prints the
+ * 300/30 ratio and each plan's longest dependency chain. Not a test: this machine is noisy, so compare
+ * the ratios printed by one run.
+ */
+import { performance } from "perf_hooks";
+import { main } from "../program";
+import { planFromStackFile } from "../tools/plan";
+import { validatePlan } from "../tools/plan/kubernetes";
+import { Plan, PlanResult, runPlan } from "../tools/plan/runner";
+import { stackConfig } from "../tools/plan/stackFile";
+
+/**
+ * Number of resources on the longest path of dependency edges: explicit, through inputs, and to the
+ * resource's provider (the engine waits for all three).
+ */
+export function longestChain(plan: Plan): number {
+    const providerUrn = (ref?: string) => (ref ? [ref.slice(0, ref.lastIndexOf("::"))] : []);
+    const deps = new Map(plan.resources.map((r) => [r.urn, [...r.dependencies, ...providerUrn(r.options.provider)]]));
+    const memo = new Map<string, number>();
+    const depth = (urn: string): number => {
+        if (!memo.has(urn)) {
+            memo.set(urn, 1 + Math.max(0, ...(deps.get(urn) ?? []).map(depth)));
+        }
+        return memo.get(urn)!;
+    };
+    return Math.max(...plan.resources.map((r) => depth(r.urn)));
+}
+
+async function generated(n: number): Promise<PlanResult> {
+    const services = Array.from({ length: n }, (_, i) => `svc_${String(i).padStart(3, "0")}`);
+    const result = await runPlan(stackConfig(`gen-${n}`, { environment: "prod", clusterName: "bench", services }), () => ({ ...main({ DIGITALOCEAN_TOKEN: "x" }) }));
+    const problems = validatePlan(result.plan.resources, result.revealed);
+    if (problems.length > 0) {
+        throw new Error(problems.join("\n"));
+    }
+    return result;
+}
+
+async function time<T>(f: () => Promise<T>): Promise<[number, T]> {
+    const t0 = performance.now();
+    const v = await f();
+    return [(performance.now() - t0) / 1000, v];
+}
+
+async function bench(): Promise<void> {
+    await generated(3); // warm-up: module loading and JIT, not the plan
+    const [prod, prodPlans] = await time(async () => [await planFromStackFile("hanzo-k8s"), await planFromStackFile("lux-k8s")]);
+    const [t30, p30] = await time(() => generated(30));
+    const [t300, p300] = await time(() => generated(300));
+    const row = (label: string, seconds: number, plans: PlanResult[]) =>
+        console.log(`${label.padEnd(32)} ${seconds.toFixed(2).padStart(6)} s  ${String(plans.reduce((n, p) => n + p.plan.resources.length, 0)).padStart(5)} resources  longest chain ${plans.map((p) => longestChain(p.plan)).join(", ")}`);
+    row("hanzo-k8s + lux-k8s", prod, prodPlans);
+    row("generated, 30 services", t30, [p30]);
+    row("generated, 300 services", t300, [p300]);
+    console.log(`ratio 300/30: ${(t300 / t30).toFixed(2)} (resources ${(p300.plan.resources.length / p30.plan.resources.length).toFixed(2)}×)`);
+}
+
+bench().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+});

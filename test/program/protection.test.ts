@@ -1,0 +1,52 @@
+import * as assert from "assert";
+import { TYPES, ofType, planOf } from "../support/plan";
+
+/**
+ * STANDARD defect 12: in Pulumi, `destroy`, a rename (a new URN) or a replace-forcing change deletes the old
+ * resource; for a Database or the StatefulSet's volume that is data loss. The mock runtime does not show
+ * resource options, so these tests read them where the engine would: on the registration request.
+ */
+const DATA = [TYPES.database, TYPES.statefulSet];
+
+for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
+    it(`${stack}: protects and retains every Database and the StatefulSet, and nothing else`, async () => {
+        const plan = await planOf(stack);
+        const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
+        assert.deepStrictEqual(
+            guarded.map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]).sort(),
+            plan.plan.resources.filter((r) => DATA.includes(r.type as never)).map((r) => [r.type, r.name, true, true]).sort(),
+        );
+        assert.ok(guarded.length >= 2);
+    });
+}
+
+it("test: protects nothing, so the disposable environment can be destroyed", async () => {
+    const plan = await planOf("test");
+    assert.deepStrictEqual(plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete), []);
+});
+
+it("keeps the data volume when the StatefulSet is deleted or scaled down", async () => {
+    for (const stack of ["hanzo-k8s", "test"]) {
+        const plan = await planOf(stack);
+        const sts = ofType(plan, TYPES.statefulSet)[0].inputs as any;
+        assert.deepStrictEqual(sts.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" }, stack);
+    }
+});
+
+it("deletes a database's extensions and grants with it instead of one by one", async () => {
+    const plan = await planOf("hanzo-k8s");
+    for (const r of [...ofType(plan, TYPES.extension), ...ofType(plan, TYPES.grant)]) {
+        if (r.inputs.database === "template1") {
+            assert.strictEqual(r.options.deletedWith, undefined);
+            continue;
+        }
+        const db = ofType(plan, TYPES.database).find((d) => d.inputs.name === r.inputs.database)!;
+        assert.strictEqual(r.options.deletedWith, db.urn, r.name);
+    }
+});
+
+it("names children after their service, so adding or removing a service renames nothing else", async () => {
+    const plan = await planOf("hanzo-k8s");
+    const names = ofType(plan, TYPES.database).map((d) => d.name);
+    assert.deepStrictEqual(names, ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => `hanzo-sql-${s}-database`));
+});

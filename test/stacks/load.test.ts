@@ -1,0 +1,227 @@
+import * as assert from "assert";
+import { StackConfigError, loadStackSpec } from "../../stacks/load";
+import { stackConfig } from "../../tools/plan/stackFile";
+
+const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
+const TOKEN = { DIGITALOCEAN_TOKEN: "t" };
+
+/** Loads a spec from config values (Pulumi.yaml defaults applied, as the engine does). */
+function load(values: Record<string, unknown>, opts: { secret?: string[]; env?: Record<string, string> } = {}) {
+    const cfg = stackConfig("t", values);
+    const secrets = new Set([...cfg.secretKeys, ...(opts.secret ?? [])]);
+    return loadStackSpec({
+        stack: "t",
+        get: (k) => cfg.config[k],
+        isSecret: (k) => secrets.has(k),
+        keys: () => Object.keys(cfg.config),
+        env: opts.env ?? TOKEN,
+    });
+}
+
+/** Every problem line ("key = value: rule") of an invalid configuration. */
+function problems(values: Record<string, unknown>, opts?: { secret?: string[]; env?: Record<string, string> }): string[] {
+    try {
+        load(values, opts);
+    } catch (e) {
+        assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
+        return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+    }
+    assert.fail("configuration was accepted");
+}
+
+const withServices = (...services: unknown[]) => ({ ...VALID, services });
+
+describe("stack configuration → spec", () => {
+    describe("a valid configuration", () => {
+        it("applies the defaults of Pulumi.yaml and the standard", () => {
+            const spec = load({ environment: "prod", clusterName: "hanzo-k8s", services: ["iam", { name: "kms", connection: "infisical" }] });
+            assert.deepStrictEqual(spec.cluster, { kind: "doks", name: "hanzo-k8s" });
+            assert.strictEqual(spec.namespace, "hanzo");
+            assert.strictEqual(spec.protectData, true);
+            assert.deepStrictEqual(spec.instance, {
+                name: "postgres",
+                host: "postgres.hanzo.svc",
+                port: 5432,
+                image: "pgvector/pgvector:0.8.0-pg16",
+                storageSize: "50Gi",
+                storageClass: "do-block-storage",
+                cpuRequest: "500m",
+                cpuLimit: "2",
+                memoryRequest: "1Gi",
+                memoryLimit: "2Gi",
+                memoryLimitBytes: 2 * 2 ** 30,
+                podNetworkCidrs: ["10.0.0.0/8"],
+                terminationGracePeriodSeconds: 120,
+            });
+            assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
+            assert.deepStrictEqual(spec.backup, { schedule: "0 */6 * * *" });
+            assert.deepStrictEqual(spec.services, [
+                {
+                    name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1,
+                },
+                {
+                    name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1,
+                },
+            ]);
+        });
+
+        it("suffixes every database and role with _test in the test environment, and does not protect data", () => {
+            const spec = load({ environment: "test", clusterName: "hanzo-k8s", services: ["iam", "hanzo_cloud"] });
+            assert.deepStrictEqual(spec.services.map((s) => [s.database, s.role]), [["iam_test", "iam_test_user"], ["hanzo_cloud_test", "hanzo_cloud_test_user"]]);
+            assert.strictEqual(spec.protectData, false);
+        });
+
+        it("accepts <service>_<env>, a legacy name, extra extensions and a local cluster", () => {
+            const spec = load({
+                environment: "staging", kubeContext: "kind-hanzo", legacyDatabases: ["old_cloud"],
+                services: [{ name: "cloud", database: "cloud_staging" }, { name: "billing", database: "old_cloud", extensions: ["pgcrypto", "vector"] }],
+            }, { env: {} });
+            assert.deepStrictEqual(spec.cluster, { kind: "kubeconfig", context: "kind-hanzo" });
+            assert.deepStrictEqual(spec.services.map((s) => [s.database, s.role]), [["cloud_staging", "cloud_staging_user"], ["old_cloud", "old_cloud_user"]]);
+            assert.deepStrictEqual(spec.services[1].extensions, ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements", "pgcrypto"]);
+        });
+    });
+
+    describe("names", () => {
+        it("rejects capitals", () => {
+            assert.deepStrictEqual(problems(withServices("Cloud")), [
+                'hanzo-sql:services[0].name = "Cloud": service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)',
+            ]);
+        });
+        it("rejects hyphens", () => {
+            assert.deepStrictEqual(problems(withServices("my-service")), ['hanzo-sql:services[0].name = "my-service": service name must use underscores, not hyphens']);
+        });
+        it("rejects a leading digit", () => {
+            assert.deepStrictEqual(problems(withServices("1cloud")), ['hanzo-sql:services[0].name = "1cloud": service name must start with a lowercase letter']);
+        });
+        it("rejects names longer than 63 bytes, and names whose role would be", () => {
+            const long = "a".repeat(64);
+            const almost = "b".repeat(60);
+            assert.deepStrictEqual(problems(withServices(long, almost)), [
+                `hanzo-sql:services[0].name = "${long}": service name is 64 bytes long; PostgreSQL silently truncates identifiers to 63 bytes`,
+                `hanzo-sql:services[1].name = "${almost}": its role "${almost}_user" is 65 bytes long; PostgreSQL silently truncates identifiers to 63 bytes; shorten the name`,
+            ]);
+        });
+        it("rejects duplicate services and databases", () => {
+            assert.deepStrictEqual(
+                problems({ ...withServices("iam", "iam", { name: "billing", database: "hanzo_cloud" }, { name: "pay", database: "hanzo_cloud" }) }),
+                [
+                    'hanzo-sql:services[1].name = "iam": duplicate service name; hanzo-sql:services[0].name already uses it (one entry per service)',
+                    'hanzo-sql:services[3].database = "hanzo_cloud": duplicate database; hanzo-sql:services[2].database already uses it (one database per service)',
+                ],
+            );
+        });
+        it("rejects a database that is neither <service> nor <service>_<env> unless it is a legacy name", () => {
+            assert.deepStrictEqual(problems(withServices({ name: "cloud", database: "cloud_v2" })), [
+                'hanzo-sql:services[0].database = "cloud_v2": database name must be the service name "cloud" or "cloud_prod" (or be listed in legacyDatabases)',
+            ]);
+        });
+        it("rejects a test-environment database without _test, and _test outside the test environment", () => {
+            assert.deepStrictEqual(problems({ environment: "test", clusterName: "c", services: [{ name: "cloud", database: "cloud" }] }), [
+                'hanzo-sql:services[0].database = "cloud": database name must end in "_test" in the test environment (ADR-60), e.g. "cloud_test"',
+            ]);
+            assert.deepStrictEqual(problems(withServices({ name: "cloud", database: "cloud_test" })), [
+                'hanzo-sql:services[0].database = "cloud_test": database name must not end in "_test" outside the test environment (ADR-60)',
+            ]);
+        });
+        it("rejects a service name that already carries _test in the test environment", () => {
+            assert.deepStrictEqual(problems({ environment: "test", clusterName: "c", services: ["iam_test"] }), [
+                'hanzo-sql:services[0].name = "iam_test": give the service\'s own name; the test environment adds "_test" to its database and role',
+            ]);
+        });
+    });
+
+    describe("values", () => {
+        it("rejects unknown extensions", () => {
+            assert.deepStrictEqual(problems(withServices({ name: "geo", extensions: ["postgis"] })), [
+                'hanzo-sql:services[0].extensions = ["postgis"]: unknown extension; the image ships vector, pg_trgm, uuid-ossp, pg_stat_statements, amcheck, btree_gin, btree_gist, citext, cube, earthdistance, fuzzystrmatch, hstore, intarray, isn, lo, ltree, pg_buffercache, pg_prewarm, pgcrypto, pgstattuple, tablefunc, tcn, unaccent',
+            ]);
+        });
+        it("rejects unknown fields of a service and unknown keys of the stack", () => {
+            assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, services',
+                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit',
+            ]);
+        });
+        it("rejects unparsable quantities and impossible sizing", () => {
+            assert.deepStrictEqual(problems({ ...VALID, storageSize: "50 GB", memoryLimit: "2GiB", cpuLimit: "two", memoryRequest: "4Gi" }), [
+                'hanzo-sql:storageSize = "50 GB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
+                'hanzo-sql:cpuLimit = "two": must be a Kubernetes quantity, e.g. "500m" or "2"',
+                'hanzo-sql:memoryLimit = "2GiB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, memoryRequest: "4Gi", cpuRequest: "3" }), [
+                'hanzo-sql:cpuRequest = "3": must not exceed cpuLimit (2)',
+                'hanzo-sql:memoryRequest = "4Gi": must not exceed memoryLimit (2Gi)',
+            ]);
+        });
+        it("rejects unparsable schedules", () => {
+            assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "0 */6 * *" }), [
+                'hanzo-sql:backupSchedule = "0 */6 * *": is not a cron schedule: needs 5 fields (minute hour day-of-month month day-of-week), found 4',
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "61 */6 * * *" }), [
+                'hanzo-sql:backupSchedule = "61 */6 * * *": is not a cron schedule: minute "61": values must be 0-59',
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "0 */0 * * *" }), [
+                'hanzo-sql:backupSchedule = "0 */0 * * *": is not a cron schedule: hour "*/0": a step must be a positive whole number',
+            ]);
+        });
+        it("rejects :latest and untagged images", () => {
+            assert.deepStrictEqual(problems({ ...VALID, image: "ghcr.io/hanzoai/sql:latest" }), [
+                'hanzo-sql:image = "ghcr.io/hanzoai/sql:latest": must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest',
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, image: "localhost:5000/sql" }), [
+                'hanzo-sql:image = "localhost:5000/sql": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
+            ]);
+        });
+        it("rejects a pod network wider than /8 and malformed networks", () => {
+            assert.deepStrictEqual(problems({ ...VALID, podNetworkCidrs: ["0.0.0.0/0", "10.0.0/8"] }), [
+                'hanzo-sql:podNetworkCidrs[0] = "0.0.0.0/0": is wider than a /8; the standard admits the pod network only',
+                'hanzo-sql:podNetworkCidrs[1] = "10.0.0/8": must be an IPv4 network in CIDR form, e.g. 10.0.0.0/8',
+            ]);
+        });
+        it("rejects a missing or unknown environment and an ambiguous cluster", () => {
+            assert.deepStrictEqual(problems({ services: ["iam"], clusterName: "c", kubeContext: "k" }), [
+                "hanzo-sql:environment (not set): required; one of dev, test, staging, prod (pulumi config set environment prod)",
+                'hanzo-sql:kubeContext = "k": set exactly one of clusterName (a DOKS cluster) and kubeContext (a local cluster)',
+            ]);
+            assert.deepStrictEqual(problems({ environment: "production", services: ["iam"] }), [
+                'hanzo-sql:environment = "production": must be one of dev, test, staging, prod',
+                "hanzo-sql:clusterName (not set): set exactly one of clusterName (a DOKS cluster) and kubeContext (a local cluster)",
+            ]);
+        });
+        it("requires services", () => {
+            assert.deepStrictEqual(problems({ environment: "prod", clusterName: "c" }), [
+                "hanzo-sql:services (not set): required: a list with one entry per service, e.g. `- name: iam`",
+            ]);
+        });
+    });
+
+    describe("secrets", () => {
+        it("requires a DigitalOcean token for the DOKS lookup", () => {
+            assert.deepStrictEqual(problems(VALID, { env: {} }), [
+                "digitalocean:token (not set): the DOKS lookup needs a DigitalOcean API token: pulumi config set --secret digitalocean:token <token> (or DIGITALOCEAN_TOKEN)",
+            ]);
+        });
+        it("rejects secrets stored in plain text, without printing them", () => {
+            const lines = problems({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "hunter2hunter2hunter2" }, { env: {} });
+            assert.deepStrictEqual(lines, [
+                'digitalocean:token = "[redacted]": is stored in plain text; set it with pulumi config set --secret digitalocean:token',
+                'hanzo-sql:adminPassword = "[redacted]": is stored in plain text; set it with pulumi config set --secret adminPassword',
+            ]);
+        });
+        it("accepts the token and admin password as secrets", () => {
+            const spec = load({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "correct-horse-battery-staple" }, {
+                env: {}, secret: ["digitalocean:token", "hanzo-sql:adminPassword"],
+            });
+            assert.strictEqual(spec.admin.password, "correct-horse-battery-staple");
+        });
+    });
+
+    it("reports every problem at once", () => {
+        const lines = problems({ environment: "prod", clusterName: "c", storageSize: "big", services: ["Cloud", "my-db"] });
+        assert.strictEqual(lines.length, 3);
+        assert.match(lines[0], /^hanzo-sql:storageSize = "big"/);
+    });
+});

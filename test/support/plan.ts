@@ -1,0 +1,56 @@
+/** Test access to the offline plan: per-stack plans (cached; planning is deterministic) and lookups. */
+import * as assert from "assert";
+import { main } from "../../program";
+import { planFromStackFile } from "../../tools/plan";
+import { PlanResult, PlannedResource, runPlan } from "../../tools/plan/runner";
+import { stackConfig } from "../../tools/plan/stackFile";
+
+const cache = new Map<string, Promise<PlanResult>>();
+
+/** The plan of a stack file (Pulumi.<stack>.yaml), validated as `npm run plan` does. */
+export function planOf(stack: string): Promise<PlanResult> {
+    if (!cache.has(stack)) {
+        cache.set(stack, planFromStackFile(stack));
+    }
+    return cache.get(stack)!;
+}
+
+export const TOKEN_ENV = { DIGITALOCEAN_TOKEN: "test-token" };
+
+/** The plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
+export function planWith(stack: string, values: Record<string, unknown>, secretKeys: string[] = []): Promise<PlanResult> {
+    const cfg = stackConfig(stack, values);
+    return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(TOKEN_ENV) }));
+}
+
+export const TYPES = {
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    service: "kubernetes:core/v1:Service",
+    secret: "kubernetes:core/v1:Secret",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    namespace: "kubernetes:core/v1:Namespace",
+    database: "postgresql:index/database:Database",
+    role: "postgresql:index/role:Role",
+    extension: "postgresql:index/extension:Extension",
+    grant: "postgresql:index/grant:Grant",
+    pgProvider: "pulumi:providers:postgresql",
+    k8sProvider: "pulumi:providers:kubernetes",
+    password: "random:index/randomPassword:RandomPassword",
+} as const;
+
+export function ofType(result: PlanResult, type: string): PlannedResource[] {
+    return result.plan.resources.filter((r) => r.type === type);
+}
+
+/** The one resource of a type and Pulumi name; fails the test when absent. */
+export function resource(result: PlanResult, type: string, name: string): PlannedResource {
+    const found = result.plan.resources.filter((r) => r.type === type && r.name === name);
+    assert.strictEqual(found.length, 1, `expected one ${type} named ${name}, found ${found.length}`);
+    return found[0];
+}
+
+/** Inputs of a resource with secrets revealed. */
+export function revealed(result: PlanResult, r: PlannedResource): Record<string, unknown> {
+    return result.revealed.get(r.urn)!;
+}
