@@ -25,7 +25,8 @@ export class HanzoSql extends pulumi.ComponentResource {
     public readonly adminSecret: pulumi.Output<string>;
 
     constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:HanzoSql", name, {}, opts);
+        // The environment is registered as the component's input: the policy pack reads it from there.
+        super("hanzo-sql:index:HanzoSql", name, { environment: args.spec.environment }, opts);
         const spec = args.spec;
 
         const k8sProvider = kubernetesProvider(`${name}-k8s`, spec.cluster, { parent: this });

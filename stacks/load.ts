@@ -5,7 +5,7 @@
  */
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
-    databaseNameProblem, identifierProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
+    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
 } from "./rules";
 import { parseQuantity } from "./quantity";
 import { scheduleProblem } from "./schedule";
@@ -435,37 +435,4 @@ function loadServices(
         });
     });
     return specs;
-}
-
-/** Why an image reference is not pinned, or undefined. */
-export function imageProblem(image: string): string | undefined {
-    if (!/^[a-z0-9][a-z0-9._\-/:@]*$/.test(image)) {
-        return "must be an image reference such as pgvector/pgvector:0.8.0-pg16";
-    }
-    const [ref, digest] = image.split("@");
-    const lastSlash = ref.lastIndexOf("/");
-    const colon = ref.indexOf(":", lastSlash + 1);
-    const tag = colon >= 0 ? ref.slice(colon + 1) : undefined;
-    if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-        return "has a malformed digest; use @sha256:<64 hex digits>";
-    }
-    if (digest === undefined && tag === undefined) {
-        return "must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)";
-    }
-    if (tag === "latest") {
-        return "must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest";
-    }
-    return undefined;
-}
-
-/** Why a pg_hba network is not acceptable, or undefined. */
-export function cidrProblem(cidr: string): string | undefined {
-    const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(cidr);
-    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
-        return "must be an IPv4 network in CIDR form, e.g. 10.0.0.0/8";
-    }
-    if (Number(m[5]) < 8) {
-        return "is wider than a /8; the standard admits the pod network only";
-    }
-    return undefined;
 }

@@ -1,11 +1,13 @@
 /**
- * npm run plan -- --stack <name> [--json] [--out DIR]
+ * npm run plan -- --stack <name> [--json] [--out DIR] [--policy]
  *
  * Runs the program for a stack under Pulumi's mock runtime (no Pulumi CLI, no cloud, no cluster) and shows
  * what it would create. Kubernetes objects are validated against the Kubernetes schema and duplicate URNs
- * are detected; either fails the plan (exit 1), as does invalid stack configuration.
+ * are detected; either fails the plan (exit 1), as does invalid stack configuration. `--policy` then runs
+ * the policy pack over the plan (the offline gate) and exits 1 on a mandatory violation.
  */
 import { main } from "../program";
+import { gate } from "./gate";
 import { validatePlan } from "./plan/kubernetes";
 import { summarize, writePlanFiles } from "./plan/render";
 import { PlanResult, runPlan } from "./plan/runner";
@@ -15,20 +17,24 @@ export interface PlanArgs {
     stack?: string;
     json: boolean;
     out?: string;
+    /** Run the policy pack over the plan too (the offline gate). */
+    policy: boolean;
 }
 
 export function parseArgs(argv: string[]): PlanArgs {
-    const args: PlanArgs = { json: false };
+    const args: PlanArgs = { json: false, policy: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack") {
             args.stack = argv[++i];
         } else if (a === "--json") {
             args.json = true;
+        } else if (a === "--policy") {
+            args.policy = true;
         } else if (a === "--out") {
             args.out = argv[++i];
         } else {
-            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR]`);
+            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR] [--policy]`);
         }
     }
     if (!args.stack) {
@@ -61,7 +67,12 @@ async function cli(argv: string[]): Promise<number> {
         process.stderr.write(`wrote ${written.length} files to ${args.out}\n`);
     }
     process.stdout.write(args.json ? JSON.stringify(result.plan, null, 2) + "\n" : summarize(result));
-    return 0;
+    if (!args.policy) {
+        return 0;
+    }
+    const checked = await gate(result.plan);
+    (args.json ? process.stderr : process.stdout).write(`\npolicies:\n${checked.text}`);
+    return checked.exitCode;
 }
 
 if (require.main === module) {

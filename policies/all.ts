@@ -1,0 +1,26 @@
+/**
+ * Every policy of the hanzo-sql pack. This module never constructs the PolicyPack (that starts a gRPC
+ * server): index.ts does, and tests and the offline gate import this list.
+ */
+import type { Policies } from "@pulumi/policy";
+import { postgresNaming } from "./naming";
+import { networkIsolation } from "./network";
+import { dataProtection } from "./protection";
+import { noSuperuserCredentials, noSuperuserRoles } from "./roles";
+import { noPlaintextSecrets } from "./secrets";
+import { requiredExtensions, serverConfiguration } from "./server";
+import { workloadHardening } from "./workload";
+
+export const PACK_NAME = "hanzo-sql";
+
+export const policies: Policies = [
+    postgresNaming,
+    noSuperuserRoles,
+    noSuperuserCredentials,
+    requiredExtensions,
+    serverConfiguration,
+    workloadHardening,
+    networkIsolation,
+    dataProtection,
+    noPlaintextSecrets,
+];

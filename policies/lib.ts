@@ -1,0 +1,120 @@
+/**
+ * What the policies share: type tokens, how to find the stack's environment, and how to read Kubernetes
+ * workloads, whichever way a resource got into the stack. Dependency-free apart from @pulumi/policy's
+ * types, so the pack loads with its own node_modules.
+ */
+import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
+import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "../stacks/rules";
+
+export const T = {
+    hanzoSql: "hanzo-sql:index:HanzoSql",
+    database: "postgresql:index/database:Database",
+    role: "postgresql:index/role:Role",
+    extension: "postgresql:index/extension:Extension",
+    pgProvider: "pulumi:providers:postgresql",
+    secret: "kubernetes:core/v1:Secret",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+} as const;
+
+/** Workload kinds, by type token, and where their pod template is. */
+export const WORKLOADS: Readonly<Record<string, (props: any) => PodTemplate | undefined>> = {
+    "kubernetes:apps/v1:Deployment": (p) => p?.spec?.template,
+    "kubernetes:apps/v1:StatefulSet": (p) => p?.spec?.template,
+    "kubernetes:apps/v1:DaemonSet": (p) => p?.spec?.template,
+    "kubernetes:apps/v1:ReplicaSet": (p) => p?.spec?.template,
+    "kubernetes:batch/v1:Job": (p) => p?.spec?.template,
+    "kubernetes:batch/v1:CronJob": (p) => p?.spec?.jobTemplate?.spec?.template,
+    "kubernetes:core/v1:Pod": (p) => ({ metadata: p?.metadata, spec: p?.spec }),
+};
+
+/** KMS sync resources (the standard's `KMSSecret`, upstream Infisical's `InfisicalSecret`). */
+export const KMS_SYNC_TYPES = ["kubernetes:secrets.infisical.com/v1alpha1:KMSSecret", "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret"];
+
+export interface Container {
+    name: string;
+    image?: string;
+    env?: { name: string; value?: string; valueFrom?: any }[];
+    envFrom?: { secretRef?: { name?: string }; configMapRef?: { name?: string } }[];
+    args?: string[];
+    command?: string[];
+    resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+    startupProbe?: unknown;
+    securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+    volumeMounts?: { name: string; mountPath: string }[];
+}
+
+export interface PodTemplate {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec?: {
+        containers?: Container[];
+        initContainers?: Container[];
+        volumes?: { name: string; emptyDir?: { medium?: string }; configMap?: { name?: string } }[];
+        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+    };
+}
+
+/** Resources of a type, in stack order. */
+export function ofType(args: { resources: PolicyResource[] }, type: string): PolicyResource[] {
+    return args.resources.filter((r) => r.type === type);
+}
+
+/** `namespace/name` of a Kubernetes object (or its Pulumi name when it has no metadata name). */
+export function k8sName(r: { name: string; props: Record<string, any> }): string {
+    const meta = r.props?.metadata ?? {};
+    return meta.name ? (meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name) : r.name;
+}
+
+/** The PostgreSQL object name a resource declares (the `name` input, else the Pulumi name). */
+export function pgName(r: { name: string; props: Record<string, any> }): string {
+    return typeof r.props?.name === "string" ? r.props.name : r.name;
+}
+
+/** The Kubernetes kind of a type token: `kubernetes:apps/v1:StatefulSet` → `StatefulSet`. */
+export function kindOf(type: string): string {
+    return type.slice(type.lastIndexOf(":") + 1);
+}
+
+/** The PostgreSQL server container of a pod: the one named postgres, or the one that sets PGDATA. */
+export function serverContainer(pod: PodTemplate | undefined): Container | undefined {
+    const containers = pod?.spec?.containers ?? [];
+    return containers.find((c) => c.env?.some((e) => e.name === "PGDATA")) ?? containers.find((c) => c.name === "postgres");
+}
+
+/** StatefulSets that run a PostgreSQL server. */
+export function postgresServers(args: { resources: PolicyResource[] }): PolicyResource[] {
+    return ofType(args, T.statefulSet).filter((r) => serverContainer(WORKLOADS[T.statefulSet](r.props)) !== undefined);
+}
+
+/** Configuration every environment-aware policy accepts. */
+export interface EnvironmentConfig {
+    /** dev, test, staging or prod; read from the stack's HanzoSql component when not configured. */
+    environment?: string;
+}
+
+export const ENVIRONMENT_SCHEMA = {
+    environment: { type: "string" as const, enum: [...ENVIRONMENTS], description: "the stack's environment; defaults to what the stack's HanzoSql component declares" },
+};
+
+export const LEGACY_SCHEMA = {
+    legacyDatabases: { type: "array" as const, items: { type: "string" as const }, default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
+};
+
+/** The stack's environment: the policy's configuration, else the HanzoSql component's input, else unknown. */
+export function environmentOf(args: StackValidationArgs, configured?: string): string | undefined {
+    return configured ?? ofType(args, T.hanzoSql).map((r) => r.props?.environment).find((e) => typeof e === "string");
+}
+
+/** Merges a policy's configuration over its defaults (the engine does this from configSchema; tests and the gate do not). */
+export function configOf<C extends object>(args: { getConfig<T extends object>(): T }, defaults: C): C {
+    return { ...defaults, ...(args.getConfig<Partial<C>>() ?? {}) };
+}
+
+/** Does a label selector (`matchLabels` only) select pods with these labels? An empty selector selects all. */
+export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined, labels: Record<string, string>): boolean {
+    if (!selector) {
+        return false;
+    }
+    return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}

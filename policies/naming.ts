@@ -1,0 +1,80 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import {
+    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, environmentSuffixOf, identifierProblem, roleNameFor,
+} from "../stacks/rules";
+import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, ofType, pgName } from "./lib";
+
+export interface NamingConfig extends EnvironmentConfig {
+    legacyDatabases: string[];
+}
+
+/**
+ * postgres-naming: databases and roles follow the standard's names (STANDARD §6, ADR-60).
+ *
+ * Protects: unambiguous, portable names (PostgreSQL folds capitals, rejects hyphens unquoted and silently
+ * truncates past 63 bytes), and environment isolation: in a test environment every database (and so its
+ * role, `<database>_user`) ends in `_test`, so a test can never reach a dev or prod database; outside it,
+ * none does. A database is `<service>` or `<service>_<env>` of the stack's own environment; a service role
+ * is `<database>_user` and owns its database. Legacy names (pack config) are exempt from the name shape.
+ * Instead: rename in the stack configuration (the program derives every name from the service name).
+ */
+export const postgresNaming: StackValidationPolicy = {
+    name: "postgres-naming",
+    description: "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, <service>[_<env>] and <database>_user, _test exactly in the test environment.",
+    configSchema: { properties: { ...ENVIRONMENT_SCHEMA, ...LEGACY_SCHEMA } },
+    validateStack: (args, report) => {
+        const cfg = configOf<NamingConfig>(args, { legacyDatabases: [...DEFAULT_LEGACY_DATABASES] });
+        const env = environmentOf(args, cfg.environment);
+        const databases = ofType(args, T.database);
+        const names = new Set(databases.map(pgName));
+
+        for (const db of databases) {
+            const name = pgName(db);
+            const invalid = identifierProblem(name);
+            if (invalid) {
+                report(`database "${name}" ${invalid}.`, db.urn);
+                continue;
+            }
+            if (env === TEST_ENVIRONMENT && !name.endsWith(TEST_SUFFIX)) {
+                report(`database "${name}" must end in "${TEST_SUFFIX}" in the test environment (ADR-60), so tests never reach another environment's data.`, db.urn);
+            } else if (env !== undefined && env !== TEST_ENVIRONMENT && name.endsWith(TEST_SUFFIX)) {
+                report(`database "${name}" ends in "${TEST_SUFFIX}" in a ${env} stack; only the test environment uses that suffix (ADR-60).`, db.urn);
+            } else if (!cfg.legacyDatabases.includes(name)) {
+                const suffix = environmentSuffixOf(name);
+                if (suffix !== undefined && suffix !== TEST_ENVIRONMENT && env !== undefined && suffix !== env) {
+                    report(`database "${name}" names the ${suffix} environment in a ${env} stack; use "<service>" or "<service>_${env}".`, db.urn);
+                }
+            }
+            const owner = db.props?.owner;
+            if (typeof owner === "string" && owner !== roleNameFor(name)) {
+                report(`database "${name}" is owned by "${owner}"; its owner must be its service role "${roleNameFor(name)}", so the service can run its own migrations.`, db.urn);
+            }
+        }
+        if (env === undefined) {
+            const test = [...names].filter((n) => n.endsWith(TEST_SUFFIX));
+            if (test.length > 0 && test.length < names.size) {
+                report(`databases mix test (${test.join(", ")}) and non-test names; a stack is one environment (ADR-60).`);
+            }
+        }
+
+        for (const role of ofType(args, T.role)) {
+            const name = pgName(role);
+            const invalid = identifierProblem(name);
+            if (invalid) {
+                report(`role "${name}" ${invalid}.`, role.urn);
+                continue;
+            }
+            if (name === ADMIN_ROLE || SYSTEM_ROLES.includes(name)) {
+                continue;
+            }
+            if (!name.endsWith("_user")) {
+                report(`role "${name}" must be named after its database: <database>_user.`, role.urn);
+                continue;
+            }
+            const database = name.slice(0, -"_user".length);
+            if (!names.has(database)) {
+                report(`role "${name}" has no database "${database}" in this stack; a service role is named after its database (<database>_user).`, role.urn);
+            }
+        }
+    },
+};

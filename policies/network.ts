@@ -1,0 +1,80 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { T, WORKLOADS, configOf, k8sName, ofType, postgresServers, selects } from "./lib";
+
+export interface NetworkConfig {
+    /** The PostgreSQL port. */
+    port: number;
+    /** The metrics exporter's port, admitted only from the monitoring namespaces. */
+    metricsPort: number;
+    /** Namespaces whose Prometheus may scrape the metrics port. */
+    monitoringNamespaces: string[];
+}
+
+const DEFAULTS: NetworkConfig = { port: 5432, metricsPort: 9187, monitoringNamespaces: ["monitoring"] };
+const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
+
+type Peer = { podSelector?: object; namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }; ipBlock?: object };
+
+/**
+ * network-isolation: a NetworkPolicy selects the PostgreSQL pods and admits only pods of their own
+ * namespace (or namespaces named explicitly, by `kubernetes.io/metadata.name`) to 5432, and only the
+ * monitoring namespaces to the metrics port (STANDARD §4, §9).
+ *
+ * Protects: the server is unreachable from other tenants of the cluster even with a password. Admitting
+ * "from anywhere", an IP block, every namespace, a namespace by a label anyone can set, or another port is a
+ * violation. Instead: a podSelector `{}` peer (the namespace itself) or a namespace selected by name.
+ */
+export const networkIsolation: StackValidationPolicy = {
+    name: "network-isolation",
+    description: "A NetworkPolicy selects the PostgreSQL pods and admits only their namespace on 5432 (and monitoring on the metrics port).",
+    configSchema: {
+        properties: {
+            port: { type: "integer", default: DEFAULTS.port },
+            metricsPort: { type: "integer", default: DEFAULTS.metricsPort },
+            monitoringNamespaces: { type: "array", items: { type: "string" }, default: DEFAULTS.monitoringNamespaces },
+        },
+    },
+    validateStack: (args, report) => {
+        const cfg = configOf<NetworkConfig>(args, DEFAULTS);
+        for (const sts of postgresServers(args)) {
+            const ns = sts.props?.metadata?.namespace;
+            const labels = WORKLOADS[T.statefulSet](sts.props)?.metadata?.labels ?? {};
+            const policies = ofType(args, T.networkPolicy).filter(
+                (np) => np.props?.metadata?.namespace === ns && selects(np.props?.spec?.podSelector, labels) &&
+                    (np.props?.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"),
+            );
+            if (policies.length === 0) {
+                report(`no NetworkPolicy selects the PostgreSQL pods of StatefulSet "${k8sName(sts)}"; without one every pod in the cluster can reach ${cfg.port}.`, sts.urn);
+                continue;
+            }
+            for (const np of policies) {
+                const where = `NetworkPolicy "${k8sName(np)}"`;
+                for (const rule of (np.props?.spec?.ingress ?? []) as { from?: Peer[]; ports?: { port?: number | string }[] }[]) {
+                    const ports = (rule.ports ?? []).map((p) => p.port);
+                    if (ports.length === 0 || ports.some((p) => p === undefined)) {
+                        report(`${where} admits every port; admit ${cfg.port} only.`, np.urn);
+                    }
+                    const other = ports.filter((p) => p !== undefined && p !== cfg.port && p !== cfg.metricsPort && p !== "postgresql" && p !== "metrics");
+                    if (other.length > 0) {
+                        report(`${where} admits port ${other.join(", ")}; the server takes ${cfg.port} (and ${cfg.metricsPort} for metrics).`, np.urn);
+                    }
+                    const metrics = ports.length > 0 && ports.every((p) => p === cfg.metricsPort || p === "metrics");
+                    if (!rule.from || rule.from.length === 0) {
+                        report(`${where} admits traffic from anywhere (an ingress rule without from); admit the namespace only.`, np.urn);
+                        continue;
+                    }
+                    for (const peer of rule.from) {
+                        const named = peer.namespaceSelector?.matchLabels?.[NAMESPACE_LABEL];
+                        if (peer.ipBlock) {
+                            report(`${where} admits an IP block; admit the namespace only.`, np.urn);
+                        } else if (peer.namespaceSelector && named === undefined) {
+                            report(`${where} admits namespaces by a label anyone can set (or every namespace); select them by ${NAMESPACE_LABEL}.`, np.urn);
+                        } else if (metrics && (named === undefined || !cfg.monitoringNamespaces.includes(named))) {
+                            report(`${where} admits the metrics port from ${named === undefined ? "the namespace" : `namespace "${named}"`}; admit only ${cfg.monitoringNamespaces.join(", ")}.`, np.urn);
+                        }
+                    }
+                }
+            }
+        }
+    },
+};

@@ -1,0 +1,135 @@
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
+
+/** Built-in roles whose members can read or write the server's files or run programs on it. */
+const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
+
+/**
+ * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
+ * BYPASSRLS, or is a member of `hanzo` (it could SET ROLE to the superuser) or of the roles that reach the
+ * server's files and programs (STANDARD §4).
+ *
+ * Protects: one service's compromise stays in its own database. Instead: the service role owns its database,
+ * which is all it needs to migrate; administration goes through `hanzo`.
+ */
+export const noSuperuserRoles: ResourceValidationPolicy = {
+    name: "no-superuser-roles",
+    description: "Only the administrator role may be a superuser; application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.",
+    validateResource: (args, report) => {
+        if (args.type !== T.role) {
+            return;
+        }
+        const name = pgName(args);
+        if (name === ADMIN_ROLE) {
+            return;
+        }
+        const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true).map((a) => a.sql);
+        if (has.length > 0) {
+            report(`role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`);
+        }
+        const memberOf = ((args.props.roles ?? []) as string[]).filter((r) => DANGEROUS_MEMBERSHIPS.includes(r));
+        if (memberOf.length > 0) {
+            report(`role "${name}" is a member of ${memberOf.map((r) => `"${r}"`).join(", ")}, which makes it a superuser in all but name; remove the membership.`);
+        }
+    },
+};
+
+/** Does a connection setting (URL, keyword DSN or user name) log in as the superuser? */
+export function connectsAsAdmin(key: string, value: unknown): boolean {
+    if (typeof value !== "string") {
+        return false;
+    }
+    if (/^(DB_USER|PGUSER|POSTGRES_USER|username|user)$/i.test(key)) {
+        return value === ADMIN_ROLE;
+    }
+    const url = /^postgres(?:ql)?:\/\/([^:@/]*)(?::[^@]*)?@/.exec(value);
+    if (url) {
+        return decodeURIComponent(url[1]) === ADMIN_ROLE;
+    }
+    return new RegExp(`(^|\\s)user\\s*=\\s*'?${ADMIN_ROLE}'?(\\s|$)`).test(value);
+}
+
+/**
+ * no-superuser-credentials: no service's connection Secret, workload environment or KMS sync carries the
+ * superuser's name or credentials; the metrics exporter and the backup job use least-privilege roles too.
+ *
+ * The superuser's credentials are recognised by what they are made of, so a plan with secret values
+ * redacted is checked as well: the Secrets the PostgreSQL server reads for POSTGRES_USER/POSTGRES_PASSWORD
+ * (only the server container may read them), and the resources the admin provider's password comes from
+ * (no other Secret may be built from them). Where values are visible, a user of `hanzo` in a Secret or an
+ * env var is a violation too. Instead: give the service, exporter or job its own role (STANDARD §4).
+ */
+export const noSuperuserCredentials: StackValidationPolicy = {
+    name: "no-superuser-credentials",
+    description: "Applications, the metrics exporter and the backup job never use the superuser's name or credentials.",
+    validateStack: (args, report) => {
+        const adminSecrets = new Set<string>();
+        const servers = postgresServers(args);
+        for (const sts of servers) {
+            const server = serverContainer(WORKLOADS[T.statefulSet](sts.props));
+            for (const e of server?.env ?? []) {
+                const ref = e.valueFrom?.secretKeyRef?.name;
+                if (ref && ["POSTGRES_USER", "POSTGRES_PASSWORD"].includes(e.name)) {
+                    adminSecrets.add(`${sts.props?.metadata?.namespace ?? ""}/${ref}`);
+                }
+            }
+        }
+        const adminSources = new Set<string>();
+        for (const p of ofType(args, T.pgProvider)) {
+            if (p.props?.username === ADMIN_ROLE) {
+                p.dependencies.filter((d) => !d.type.startsWith("kubernetes:")).forEach((d) => adminSources.add(d.urn));
+            }
+        }
+        const isAdminSecret = (r: PolicyResource) => adminSecrets.has(`${r.props?.metadata?.namespace ?? ""}/${r.props?.metadata?.name}`);
+
+        for (const s of ofType(args, T.secret)) {
+            if (isAdminSecret(s)) {
+                continue;
+            }
+            const fromAdmin = s.dependencies.find((d) => adminSources.has(d.urn));
+            if (fromAdmin) {
+                report(`Secret "${k8sName(s)}" is built from the superuser's password (${fromAdmin.name}); give the service its own role.`, s.urn);
+                continue;
+            }
+            const data = { ...(s.props?.data ?? {}), ...(s.props?.stringData ?? {}) } as Record<string, unknown>;
+            const key = Object.keys(data).find((k) => connectsAsAdmin(k, data[k]));
+            if (key) {
+                report(`Secret "${k8sName(s)}" connects as the superuser "${ADMIN_ROLE}" (key ${key}); give the service its own role.`, s.urn);
+            }
+        }
+
+        for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
+            const pod = WORKLOADS[w.type](w.props);
+            const server = servers.includes(w) ? serverContainer(pod) : undefined;
+            const ns = w.props?.metadata?.namespace ?? "";
+            for (const c of [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])]) {
+                if (c === server) {
+                    continue;
+                }
+                const where = `${kindOf(w.type)} "${k8sName(w)}" container "${c.name}"`;
+                for (const e of c.env ?? []) {
+                    const ref = e.valueFrom?.secretKeyRef?.name;
+                    if (ref && adminSecrets.has(`${ns}/${ref}`)) {
+                        report(`${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
+                    } else if (connectsAsAdmin(e.name, e.value)) {
+                        report(`${where} connects as the superuser "${ADMIN_ROLE}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
+                    }
+                }
+                for (const from of c.envFrom ?? []) {
+                    const ref = from.secretRef?.name;
+                    if (ref && adminSecrets.has(`${ns}/${ref}`)) {
+                        report(`${where} loads the superuser's Secret "${ref}" (envFrom); use a least-privilege role of its own.`, w.urn);
+                    }
+                }
+            }
+        }
+
+        for (const k of args.resources.filter((r) => KMS_SYNC_TYPES.includes(r.type))) {
+            const target = k.props?.spec?.managedSecretReference;
+            if (target?.secretName && adminSecrets.has(`${target.secretNamespace ?? k.props?.metadata?.namespace ?? ""}/${target.secretName}`)) {
+                report(`${kindOf(k.type)} "${k8sName(k)}" syncs into the superuser's Secret "${target.secretName}"; sync each service's own credentials into its own Secret.`, k.urn);
+            }
+        }
+    },
+};

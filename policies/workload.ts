@@ -1,0 +1,105 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { parseQuantity } from "../stacks/quantity";
+import { imageProblem } from "../stacks/rules";
+import { ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, postgresServers, serverContainer } from "./lib";
+
+export interface WorkloadConfig extends EnvironmentConfig {
+    /** Storage class of the data volume in the environments below. */
+    storageClass: string;
+    /** Smallest data volume in the environments below. */
+    minimumStorage: string;
+    /** Environments held to the standard's volume; others only need a size and class set. */
+    standardVolumeEnvironments: string[];
+}
+
+const DEFAULTS: WorkloadConfig = { storageClass: "do-block-storage", minimumStorage: "50Gi", standardVolumeEnvironments: ["prod"] };
+
+/** The default data directory of the official images, when PGDATA is not set. */
+const DEFAULT_PGDATA = "/var/lib/postgresql/data";
+
+/**
+ * workload-hardening: the PostgreSQL StatefulSet is built to survive real clusters (STANDARD §7, defects
+ * 1, 5, 6, 7): PGDATA below the volume's mount point (a fresh volume holds lost+found, and initdb refuses a
+ * non-empty directory), a startup probe (a liveness probe alone can kill a long crash recovery), a
+ * memory-backed /dev/shm (64MB breaks parallel queries), CPU and memory requests and limits, pinned images
+ * (never :latest), a non-root user, and a data volume of the standard's size and class (50Gi
+ * do-block-storage in prod; configurable). Images are checked in every workload of the stack.
+ */
+export const workloadHardening: StackValidationPolicy = {
+    name: "workload-hardening",
+    description: "The PostgreSQL StatefulSet: PGDATA below the mount, startup probe, /dev/shm in memory, requests and limits, pinned images, non-root, standard data volume.",
+    configSchema: {
+        properties: {
+            ...ENVIRONMENT_SCHEMA,
+            storageClass: { type: "string", default: DEFAULTS.storageClass },
+            minimumStorage: { type: "string", default: DEFAULTS.minimumStorage },
+            standardVolumeEnvironments: { type: "array", items: { type: "string" }, default: DEFAULTS.standardVolumeEnvironments },
+        },
+    },
+    validateStack: (args, report) => {
+        const cfg = configOf<WorkloadConfig>(args, DEFAULTS);
+        const env = environmentOf(args, cfg.environment);
+
+        for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
+            const pod = WORKLOADS[w.type](w.props);
+            for (const c of [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])]) {
+                const problem = imageProblem(c.image ?? "");
+                if (problem) {
+                    report(`${kindOf(w.type)} "${k8sName(w)}" container "${c.name}" image "${c.image ?? ""}" ${problem}.`, w.urn);
+                }
+            }
+        }
+
+        for (const sts of postgresServers(args)) {
+            const where = `StatefulSet "${k8sName(sts)}"`;
+            const pod = WORKLOADS[sts.type](sts.props)!;
+            const c = serverContainer(pod)!;
+            const pgdata = c.env?.find((e) => e.name === "PGDATA")?.value ?? DEFAULT_PGDATA;
+            const claims: { metadata?: { name?: string }; spec?: any }[] = sts.props?.spec?.volumeClaimTemplates ?? [];
+            const mounts = c.volumeMounts ?? [];
+            const dataMount = mounts.filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+            if (!dataMount) {
+                report(`${where}: PGDATA ${pgdata} is on no volume; its data would be lost with the pod.`, sts.urn);
+            } else if (dataMount.mountPath.replace(/\/$/, "") === pgdata.replace(/\/$/, "")) {
+                report(`${where}: PGDATA ${pgdata} is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as ${pgdata.replace(/\/$/, "")}/pgdata.`, sts.urn);
+            }
+            if (!c.startupProbe) {
+                report(`${where}: container "${c.name}" has no startupProbe; without one the liveness probe can kill a long crash recovery.`, sts.urn);
+            }
+            const shm = mounts.find((m) => m.mountPath === "/dev/shm");
+            const shmVolume = pod.spec?.volumes?.find((v) => v.name === shm?.name);
+            if (!shm || shmVolume?.emptyDir?.medium !== "Memory") {
+                report(`${where}: no memory-backed volume at /dev/shm (containers get 64MB; parallel queries fail); mount an emptyDir with medium: Memory.`, sts.urn);
+            }
+            const missing = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].filter((k) => {
+                const [kind, res] = k.split(".") as ["requests" | "limits", string];
+                return !c.resources?.[kind]?.[res];
+            });
+            if (missing.length > 0) {
+                report(`${where}: container "${c.name}" lacks resource ${missing.join(", ")}.`, sts.urn);
+            }
+            const nonRoot = (c.securityContext?.runAsNonRoot ?? pod.spec?.securityContext?.runAsNonRoot) === true;
+            const uid = c.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
+            if (!nonRoot || uid === 0) {
+                report(`${where}: container "${c.name}" may run as root; set runAsNonRoot: true and runAsUser: 999 (the postgres user).`, sts.urn);
+            }
+            const claim = claims.find((t) => t.metadata?.name === dataMount?.name);
+            if (dataMount && !claim) {
+                report(`${where}: the data volume "${dataMount.name}" is not a volumeClaimTemplate; PGDATA needs a persistent volume per pod.`, sts.urn);
+            } else if (claim) {
+                const size = claim.spec?.resources?.requests?.storage as string | undefined;
+                const cls = claim.spec?.storageClassName as string | undefined;
+                if (!size || !cls) {
+                    report(`${where}: the data volume "${claim.metadata?.name}" must state its size and storage class.`, sts.urn);
+                } else if (env === undefined || cfg.standardVolumeEnvironments.includes(env)) {
+                    if ((parseQuantity(size) ?? 0) < (parseQuantity(cfg.minimumStorage) ?? 0)) {
+                        report(`${where}: the data volume requests ${size}; the standard requires at least ${cfg.minimumStorage} in ${env ?? "this"} environment.`, sts.urn);
+                    }
+                    if (cls !== cfg.storageClass) {
+                        report(`${where}: the data volume uses storage class "${cls}"; the standard's is "${cfg.storageClass}".`, sts.urn);
+                    }
+                }
+            }
+        }
+    },
+};
