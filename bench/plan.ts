@@ -3,11 +3,12 @@
  *
  * Times the offline plan (the whole program under the mock runtime, schema validation included) of both
  * production stacks and of generated stacks with 30 and 300 services, in one run, and prints the
- * 300/30 ratio and each plan's longest dependency chain. Not a test: this machine is noisy, so compare
- * the ratios printed by one run.
+ * 300/30 ratio and each plan's longest dependency chain, then the offline gate (every policy) over both
+ * production plans. Not a test: this machine is noisy, so compare the ratios printed by one run.
  */
 import { performance } from "perf_hooks";
 import { main } from "../program";
+import { gate } from "../tools/gate";
 import { planFromStackFile } from "../tools/plan";
 import { validatePlan } from "../tools/plan/kubernetes";
 import { Plan, PlanResult, runPlan } from "../tools/plan/runner";
@@ -57,6 +58,9 @@ async function bench(): Promise<void> {
     row("generated, 30 services", t30, [p30]);
     row("generated, 300 services", t300, [p300]);
     console.log(`ratio 300/30: ${(t300 / t30).toFixed(2)} (resources ${(p300.plan.resources.length / p30.plan.resources.length).toFixed(2)}×)`);
+    const [tGate, results] = await time(async () => [await gate(prodPlans[0].plan), await gate(prodPlans[1].plan)]);
+    const [tGate300] = await time(() => gate(p300.plan));
+    console.log(`gate over hanzo-k8s + lux-k8s: ${tGate.toFixed(3)} s (${results.map((r) => r.violations.length).join(" + ")} violations); over 300 services: ${tGate300.toFixed(3)} s`);
 }
 
 bench().catch((e) => {

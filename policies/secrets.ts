@@ -13,7 +13,7 @@ export function plaintextSecret(value: unknown, name?: string): string | undefin
     if (value === REDACTED) {
         return "holds a secret value";
     }
-    if (/^[a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:[^@/\s]+@/i.test(value)) {
+    if (/[a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:[^@/\s]+@/i.test(value)) {
         return "holds a connection string with a password";
     }
     if (/(^|\s)password\s*=\s*('[^']+'|[^\s']+)/i.test(value)) {

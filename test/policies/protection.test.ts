@@ -1,0 +1,44 @@
+import * as assert from "assert";
+import { dataProtection } from "../../policies/protection";
+import { TYPE, find, planCopy, remove, violations } from "../support/policy";
+
+const P = "data-protection";
+
+function unprotect(r: { options: { protect: boolean; retainOnDelete: boolean } }) {
+    (r.options as { protect: boolean }).protect = false;
+    (r.options as { retainOnDelete: boolean }).retainOnDelete = false;
+}
+
+describe("data-protection", () => {
+    for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev", "test"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(dataProtection, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects an unprotected Database or StatefulSet outside the test environment", async () => {
+        const plan = await planCopy();
+        unprotect(find(plan, TYPE.database, "iam"));
+        unprotect(find(plan, TYPE.statefulSet, "postgres"));
+        assert.deepStrictEqual(await violations(dataProtection, plan), [
+            `${P}: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam" is not protected; in a prod environment a destroy, rename or replacement would drop its data. Set protect: true.`,
+            `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" is not protected; in a prod environment a destroy or replacement would take the server down with its data. Set protect: true.`,
+        ]);
+    });
+
+    it("accepts retainOnDelete alone where the plan shows it", async () => {
+        const plan = await planCopy();
+        const db = find(plan, TYPE.database, "iam");
+        (db.options as { protect: boolean }).protect = false;
+        assert.deepStrictEqual(await violations(dataProtection, plan), []);
+    });
+
+    it("treats a stack of unknown environment as production", async () => {
+        const plan = await planCopy("test");
+        remove(plan, (r) => r.type === "hanzo-sql:index:HanzoSql");
+        const lines = await violations(dataProtection, plan);
+        assert.strictEqual(lines.length, 7);
+        assert.strictEqual(lines[0], `${P}: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam_test" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.`);
+        assert.deepStrictEqual(await violations(dataProtection, plan, { [P]: { environment: "test" } }), []);
+    });
+});

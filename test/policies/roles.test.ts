@@ -1,0 +1,90 @@
+import * as assert from "assert";
+import { noSuperuserCredentials, noSuperuserRoles } from "../../policies/roles";
+import { TYPE, add, find, inputs, planCopy, violations } from "../support/policy";
+
+describe("no-superuser-roles", () => {
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(noSuperuserRoles, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects every forbidden attribute on an application role, and allows the administrator", async () => {
+        const plan = await planCopy();
+        Object.assign(inputs(find(plan, TYPE.role, "iam_user")), { superuser: true });
+        Object.assign(inputs(find(plan, TYPE.role, "kms_user")), { createRole: true, createDatabase: true, replication: true, bypassRowLevelSecurity: true });
+        add(plan, TYPE.role, "admin", { name: "hanzo", superuser: true, login: true });
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
+            'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has SUPERUSER; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+            'no-superuser-roles: hanzo-sql-kms-role (postgresql:index/role:Role): role "kms_user" has CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+        ]);
+    });
+
+    it("rejects membership in the superuser and in the server-file roles", async () => {
+        const plan = await planCopy();
+        inputs(find(plan, TYPE.role, "cloud_user")).roles = ["hanzo", "pg_read_all_stats", "pg_write_server_files"];
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
+            'no-superuser-roles: hanzo-sql-cloud-role (postgresql:index/role:Role): role "cloud_user" is a member of "hanzo", "pg_write_server_files", which makes it a superuser in all but name; remove the membership.',
+        ]);
+    });
+});
+
+describe("no-superuser-credentials", () => {
+    const P = "no-superuser-credentials";
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(noSuperuserCredentials, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects a connection Secret built from the superuser's password (values redacted)", async () => {
+        const plan = await planCopy();
+        const adminPassword = find(plan, TYPE.password, "hanzo-sql-postgres-admin-password");
+        (find(plan, TYPE.secret, "console-database").dependencies as string[]).push(adminPassword.urn);
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: hanzo-sql-console-connection (kubernetes:core/v1:Secret): Secret "hanzo/console-database" is built from the superuser's password (hanzo-sql-postgres-admin-password); give the service its own role.`,
+        ]);
+    });
+
+    it("rejects a Secret whose visible values log in as hanzo", async () => {
+        const plan = await planCopy();
+        add(plan, TYPE.secret, "legacy-url", { metadata: { name: "legacy", namespace: "hanzo" }, stringData: { DATABASE_URL: "postgresql://hanzo:pw@postgres.hanzo.svc:5432/iam" } });
+        add(plan, TYPE.secret, "legacy-dsn", { metadata: { name: "legacy-dsn", namespace: "hanzo" }, stringData: { dataSourceName: "user=hanzo password=pw host=postgres.hanzo.svc" } });
+        add(plan, TYPE.secret, "fine", { metadata: { name: "fine", namespace: "hanzo" }, stringData: { DB_USER: "iam_user", DATABASE_URL: "postgresql://hanzo_app:pw@h/db" } });
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: legacy-url (kubernetes:core/v1:Secret): Secret "hanzo/legacy" connects as the superuser "hanzo" (key DATABASE_URL); give the service its own role.`,
+            `${P}: legacy-dsn (kubernetes:core/v1:Secret): Secret "hanzo/legacy-dsn" connects as the superuser "hanzo" (key dataSourceName); give the service its own role.`,
+        ]);
+    });
+
+    it("rejects workloads, sidecars included, that read the superuser's Secret or log in as hanzo", async () => {
+        const plan = await planCopy();
+        add(plan, TYPE.deployment, "app", {
+            metadata: { name: "app", namespace: "hanzo" },
+            spec: { template: { spec: { containers: [{ name: "app", image: "app:1", env: [{ name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } }], envFrom: [{ secretRef: { name: "postgres-credentials" } }] }] } } },
+        });
+        add(plan, TYPE.cronJob, "backup", {
+            metadata: { name: "backup", namespace: "hanzo" },
+            spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: "dump", image: "pg:16", env: [{ name: "PGUSER", value: "hanzo" }] }] } } } } },
+        });
+        const sts = inputs(find(plan, TYPE.statefulSet, "postgres"));
+        sts.spec.template.spec.containers.push({ name: "exporter", image: "exporter:0.15.0", env: [{ name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } }] });
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" container "exporter" reads the superuser's Secret "postgres-credentials" (env DATA_SOURCE_PASS); use a least-privilege role of its own.`,
+            `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" reads the superuser's Secret "postgres-credentials" (env PGPASSWORD); use a least-privilege role of its own.`,
+            `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" loads the superuser's Secret "postgres-credentials" (envFrom); use a least-privilege role of its own.`,
+            `${P}: backup (kubernetes:batch/v1:CronJob): CronJob "hanzo/backup" container "dump" connects as the superuser "hanzo" (env PGUSER); use a least-privilege role of its own.`,
+        ]);
+    });
+
+    it("rejects a KMS sync into the superuser's Secret", async () => {
+        const plan = await planCopy();
+        add(plan, TYPE.kmsSecret, "kms-admin", {
+            metadata: { name: "admin-sync", namespace: "hanzo" },
+            spec: { managedSecretReference: { secretName: "postgres-credentials", secretNamespace: "hanzo" } },
+        });
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: kms-admin (kubernetes:secrets.infisical.com/v1alpha1:KMSSecret): KMSSecret "hanzo/admin-sync" syncs into the superuser's Secret "postgres-credentials"; sync each service's own credentials into its own Secret.`,
+        ]);
+    });
+});

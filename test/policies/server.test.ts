@@ -1,0 +1,73 @@
+import * as assert from "assert";
+import { requiredExtensions, serverConfiguration } from "../../policies/server";
+import { TYPE, find, inputs, planCopy, remove, violations } from "../support/policy";
+
+const CM = "hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap)";
+const conf = (plan: any) => inputs(find(plan, TYPE.configMap, "postgres-config")).data;
+
+describe("required-extensions", () => {
+    const P = "required-extensions";
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(requiredExtensions, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects a service database or template1 without the four extensions", async () => {
+        const plan = await planCopy("lux-k8s");
+        remove(plan, (r) => r.type === TYPE.extension && ((r.inputs.database === "gateway" && r.inputs.name !== "pg_trgm") || (r.inputs.database === "template1" && r.inputs.name === "vector")));
+        assert.deepStrictEqual(await violations(requiredExtensions, plan), [
+            `${P}: hanzo-sql-gateway-database (postgresql:index/database:Database): database "gateway" lacks the extensions vector, uuid-ossp, pg_stat_statements; every service database must have vector, pg_trgm, uuid-ossp, pg_stat_statements.`,
+            `${P}: lux-k8s (pulumi:pulumi:Stack): template1 lacks the extensions vector; a database created later by hand would not have them.`,
+        ]);
+    });
+
+    it("rejects a postgresql.conf that does not preload pg_stat_statements", async () => {
+        const plan = await planCopy();
+        conf(plan)["postgresql.conf"] = conf(plan)["postgresql.conf"].replace("shared_preload_libraries = 'pg_stat_statements'", "shared_preload_libraries = 'auto_explain'");
+        assert.deepStrictEqual(await violations(requiredExtensions, plan), [
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf does not preload pg_stat_statements (shared_preload_libraries); its view fails until it is preloaded.`,
+        ]);
+    });
+});
+
+describe("server-configuration", () => {
+    const P = "server-configuration";
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test", "dev"]) {
+        it(`passes the ${stack} stack (memory settings derived from its own limit)`, async () => {
+            assert.deepStrictEqual(await violations(serverConfiguration, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects a changed, missing or wrongly derived setting, and accepts equal values in other units", async () => {
+        const plan = await planCopy();
+        const text: string = conf(plan)["postgresql.conf"];
+        conf(plan)["postgresql.conf"] = text
+            .replace("max_connections = 200", "max_connections = 500")
+            .replace(/^log_statement = .*$/m, "")
+            .replace("shared_buffers = 512MB", "shared_buffers = 128MB")
+            .replace("wal_keep_size = 1GB", "wal_keep_size = 1024MB");
+        assert.deepStrictEqual(await violations(serverConfiguration, plan), [
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf sets max_connections = 500; expected 200 (the standard's value).`,
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf sets shared_buffers = 128MB; expected 512MB for the 2Gi memory limit.`,
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf lacks log_statement; expected ddl (the standard's value).`,
+        ]);
+    });
+
+    it("rejects trust and md5 over the network, the whole internet, and a missing final reject", async () => {
+        const plan = await planCopy();
+        conf(plan)["pg_hba.conf"] = [
+            "local all all trust",
+            "host all all 10.0.0.0/8 md5",
+            "host all all 127.0.0.1/32 trust",
+            "host all all 0.0.0.0/0 scram-sha-256",
+        ].join("\n");
+        const where = `${P}: ${CM}: ConfigMap "hanzo/postgres-config" pg_hba.conf`;
+        assert.deepStrictEqual(await violations(serverConfiguration, plan), [
+            `${where} authenticates with md5 ("host all all 10.0.0.0/8 md5"); use scram-sha-256 (passwords are stored as SCRAM).`,
+            `${where} trusts network connections ("host all all 127.0.0.1/32 trust"); use scram-sha-256.`,
+            `${where} admits 0.0.0.0/0 ("host all all 0.0.0.0/0 scram-sha-256"); admit the pod network only.`,
+            `${where} does not end by rejecting everything else; end it with "host all all 0.0.0.0/0 reject" (and "host all all ::/0 reject").`,
+        ]);
+    });
+});

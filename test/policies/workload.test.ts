@@ -1,0 +1,67 @@
+import * as assert from "assert";
+import { workloadHardening } from "../../policies/workload";
+import { TYPE, add, find, inputs, planCopy, violations } from "../support/policy";
+
+const P = "workload-hardening";
+const STS = `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres"`;
+const server = (plan: any) => inputs(find(plan, TYPE.statefulSet, "postgres"));
+
+describe("workload-hardening", () => {
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test", "staging", "dev"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(workloadHardening, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects PGDATA at the mount point, no startup probe, no /dev/shm, missing resources, root", async () => {
+        const plan = await planCopy();
+        const pod = server(plan).spec.template.spec;
+        const c = pod.containers[0];
+        c.env.find((e: any) => e.name === "PGDATA").value = "/var/lib/postgresql/data";
+        delete c.startupProbe;
+        pod.volumes.find((v: any) => v.name === "dshm").emptyDir = {};
+        delete c.resources.limits.memory;
+        delete c.resources.requests.cpu;
+        c.securityContext.runAsNonRoot = false;
+        pod.securityContext.runAsNonRoot = false;
+        assert.deepStrictEqual(await violations(workloadHardening, plan), [
+            `${STS}: PGDATA /var/lib/postgresql/data is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as /var/lib/postgresql/data/pgdata.`,
+            `${STS}: container "postgres" has no startupProbe; without one the liveness probe can kill a long crash recovery.`,
+            `${STS}: no memory-backed volume at /dev/shm (containers get 64MB; parallel queries fail); mount an emptyDir with medium: Memory.`,
+            `${STS}: container "postgres" lacks resource requests.cpu, limits.memory.`,
+            `${STS}: container "postgres" may run as root; set runAsNonRoot: true and runAsUser: 999 (the postgres user).`,
+        ]);
+    });
+
+    it("rejects a PGDATA on no volume (the default path, unmounted)", async () => {
+        const plan = await planCopy();
+        const c = server(plan).spec.template.spec.containers[0];
+        c.env = c.env.filter((e: any) => e.name !== "PGDATA");
+        c.volumeMounts = c.volumeMounts.filter((m: any) => m.name !== "postgres-data");
+        assert.deepStrictEqual(await violations(workloadHardening, plan), [`${STS}: PGDATA /var/lib/postgresql/data is on no volume; its data would be lost with the pod.`]);
+    });
+
+    it("rejects a small or differently-classed data volume in prod, and only there", async () => {
+        const plan = await planCopy();
+        server(plan).spec.volumeClaimTemplates[0].spec = { accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "10Gi" } } };
+        assert.deepStrictEqual(await violations(workloadHardening, plan), [
+            `${STS}: the data volume requests 10Gi; the standard requires at least 50Gi in prod environment.`,
+            `${STS}: the data volume uses storage class "standard"; the standard's is "do-block-storage".`,
+        ]);
+        assert.deepStrictEqual(await violations(workloadHardening, plan, { [P]: { environment: "staging" } }), []);
+        assert.deepStrictEqual(await violations(workloadHardening, plan, { [P]: { storageClass: "standard", minimumStorage: "10Gi" } }), []);
+    });
+
+    it("rejects :latest and untagged images in any workload of the stack", async () => {
+        const plan = await planCopy();
+        server(plan).spec.template.spec.containers[0].image = "ghcr.io/hanzoai/sql:latest";
+        add(plan, TYPE.cronJob, "job", {
+            metadata: { name: "job", namespace: "hanzo" },
+            spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: "run", image: "amazon/aws-cli" }] } } } } },
+        });
+        assert.deepStrictEqual(await violations(workloadHardening, plan), [
+            `${STS} container "postgres" image "ghcr.io/hanzoai/sql:latest" must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest.`,
+            `${P}: job (kubernetes:batch/v1:CronJob): CronJob "hanzo/job" container "run" image "amazon/aws-cli" must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7).`,
+        ]);
+    });
+});
