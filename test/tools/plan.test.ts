@@ -41,7 +41,7 @@ describe("npm run plan", () => {
     it("--out writes every Kubernetes object as YAML and the rendered files", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
         execFileSync(process.execPath, [PLAN, "--stack", "hanzo-k8s", "--out", dir], { encoding: "utf8" });
-        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["pg_hba.conf", "postgresql.conf"]);
+        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["init.sql", "pg_hba.conf", "postgresql.conf"]);
         assert.match(fs.readFileSync(path.join(dir, "files", "postgresql.conf"), "utf8"), /^shared_preload_libraries = 'pg_stat_statements'/m);
         const k8sFiles = fs.readdirSync(path.join(dir, "kubernetes")).sort();
         assert.ok(k8sFiles.includes("statefulset-hanzo-postgres.yaml") && k8sFiles.includes("secret-hanzo-iam-database.yaml"), k8sFiles.join(" "));

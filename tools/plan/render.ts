@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import { renderInitSql } from "../sql/initSql";
 import { manifestOf } from "./kubernetes";
 import type { Plan, PlanResult } from "./runner";
 
@@ -65,8 +66,9 @@ function manifestFile(kind: string, meta: { name?: string; namespace?: string } 
 }
 
 /**
- * Writes `dir/plan.json`, `dir/kubernetes/*.yaml` (secret values redacted) and `dir/files/*` (every file a
- * ConfigMap carries: postgresql.conf, pg_hba.conf, scripts). Returns the paths written.
+ * Writes `dir/plan.json`, `dir/kubernetes/*.yaml` (secret values redacted), `dir/files/*` (every file a
+ * ConfigMap carries: postgresql.conf, pg_hba.conf, scripts) and `dir/files/init.sql` (the initialisation
+ * SQL, without passwords). Returns the paths written.
  */
 export function writePlanFiles(result: PlanResult, dir: string): string[] {
     const written: string[] = [];
@@ -77,6 +79,7 @@ export function writePlanFiles(result: PlanResult, dir: string): string[] {
         written.push(file);
     };
     write("plan.json", JSON.stringify(result.plan, null, 2) + "\n");
+    write(path.join("files", "init.sql"), renderInitSql(result.plan));
     for (const r of result.plan.resources) {
         const manifest = manifestOf(r);
         if (!manifest) {

@@ -1,0 +1,181 @@
+/**
+ * Throwaway PostgreSQL servers for the real-server tests and benchmarks: PostgreSQL 15 from Debian with
+ * pgvector (scripts/install-postgres.sh installs them when missing and we are root), a fresh cluster made
+ * by initdb as the `postgres` OS user, started on a free loopback port with the postgresql.conf and
+ * pg_hba.conf the program renders, and removed on stop. Never a server someone else started.
+ */
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { Client, ClientConfig } from "pg";
+import { PROJECT_DIR } from "../plan/stackFile";
+
+export const PG_MAJOR = 15;
+export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
+const EXTENSION_DIR = `/usr/share/postgresql/${PG_MAJOR}/extension`;
+const INSTALL_SCRIPT = path.join(PROJECT_DIR, "scripts", "install-postgres.sh");
+/** The superuser of a test cluster, as in the clusters. */
+export const ADMIN = "hanzo";
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Makes sure the server binaries and pgvector are there, installing them (as root) when missing. */
+export function ensurePostgres(): void {
+    const ready = () => fs.existsSync(`${PG_BIN}/postgres`) && fs.existsSync(`${EXTENSION_DIR}/vector.control`) && fs.existsSync(`${EXTENSION_DIR}/pg_trgm.control`);
+    if (ready()) {
+        return;
+    }
+    if (!isRoot()) {
+        throw new Error(
+            `PostgreSQL ${PG_MAJOR} with pgvector is not installed and this is not root: run scripts/install-postgres.sh as root ` +
+                `(apt-get install postgresql-${PG_MAJOR} postgresql-server-dev-${PG_MAJOR}, pgvector from Debian's source package), ` +
+                "or point TEST_DATABASE_URL at a server you own",
+        );
+    }
+    const r = spawnSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0 || !ready()) {
+        throw new Error(`scripts/install-postgres.sh failed (exit ${r.status})`);
+    }
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel's choice). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as net.AddressInfo).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+/** Runs a command as the `postgres` OS user (initdb and postgres refuse root). */
+function asPostgres(cmd: string, args: string[], opts: { input?: string } = {}): string {
+    const [file, argv] = isRoot() ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+    return execFileSync(file, argv, { encoding: "utf8", input: opts.input, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+export interface ServerFiles {
+    /** postgresql.conf as rendered by the program. */
+    readonly postgresqlConf: string;
+    /** pg_hba.conf as rendered by the program. */
+    readonly pgHba: string;
+}
+
+export class PgServer {
+    private stopped = false;
+
+    private constructor(
+        readonly dir: string,
+        readonly port: number,
+        readonly adminPassword: string,
+    ) {}
+
+    /** The Unix socket directory (local connections are trusted by pg_hba). */
+    get socketDir(): string {
+        return path.join(this.dir, "run");
+    }
+
+    /** Connection settings over TCP on 127.0.0.1. */
+    tcp(user: string, password: string, database: string): ClientConfig {
+        return { host: "127.0.0.1", port: this.port, user, password, database };
+    }
+
+    /** The administrator's connection URL over TCP (SCRAM). */
+    adminUrl(database = "postgres"): string {
+        return `postgresql://${ADMIN}:${encodeURIComponent(this.adminPassword)}@127.0.0.1:${this.port}/${database}?sslmode=disable`;
+    }
+
+    /** A connected client as the administrator over the local socket. */
+    async admin(database = "postgres"): Promise<Client> {
+        const c = new Client({ host: this.socketDir, port: this.port, user: ADMIN, database });
+        await c.connect();
+        return c;
+    }
+
+    /** Runs psql as the administrator over the socket with ON_ERROR_STOP; returns stdout, throws with stderr. */
+    psql(script: string, env: Record<string, string> = {}, database = "postgres"): string {
+        const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, "-d", database, "-f", "-"], {
+            input: script,
+            encoding: "utf8",
+            env: { ...process.env, ...env, PGPASSWORD: "" },
+        });
+        if (r.status !== 0) {
+            throw new Error(`psql exited ${r.status}: ${r.stderr}`);
+        }
+        return r.stdout;
+    }
+
+    /** The server log so far. */
+    log(): string {
+        return fs.existsSync(path.join(this.dir, "server.log")) ? fs.readFileSync(path.join(this.dir, "server.log"), "utf8") : "";
+    }
+
+    /**
+     * initdb a fresh cluster (superuser `hanzo`, SCRAM, data checksums, as the StatefulSet's entrypoint does)
+     * and start it with the given files: a harness.conf includes the rendered postgresql.conf unchanged and
+     * then sets only the port, the listen address and the socket directory.
+     */
+    static async start(files: ServerFiles): Promise<PgServer> {
+        ensurePostgres();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pg-"));
+        fs.chmodSync(dir, 0o755);
+        const data = path.join(dir, "data");
+        const conf = path.join(dir, "conf");
+        const run = path.join(dir, "run");
+        for (const d of [conf, run]) {
+            fs.mkdirSync(d);
+        }
+        fs.writeFileSync(path.join(conf, "postgresql.conf"), files.postgresqlConf);
+        fs.writeFileSync(path.join(conf, "pg_hba.conf"), files.pgHba);
+        const adminPassword = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
+        fs.writeFileSync(path.join(dir, "pwfile"), adminPassword + "\n");
+        if (isRoot()) {
+            execFileSync("chown", ["-R", "postgres:postgres", dir]);
+        }
+        asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", ADMIN, "--pwfile", path.join(dir, "pwfile"), "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"]);
+        fs.rmSync(path.join(dir, "pwfile"));
+        const port = await freePort();
+        // The rendered file is included unchanged; only where this server listens differs from a pod.
+        fs.writeFileSync(
+            path.join(conf, "harness.conf"),
+            [
+                "include 'postgresql.conf'",
+                `hba_file = '${path.join(conf, "pg_hba.conf")}'`,
+                `port = ${port}`,
+                "listen_addresses = '127.0.0.1'",
+                `unix_socket_directories = '${run}'`,
+                "",
+            ].join("\n"),
+        );
+        if (isRoot()) {
+            execFileSync("chown", ["postgres:postgres", path.join(conf, "harness.conf")]);
+        }
+        const options = `-c config_file=${path.join(conf, "harness.conf")}`;
+        const server = new PgServer(dir, port, adminPassword);
+        try {
+            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]);
+        } catch (e) {
+            const log = server.log();
+            fs.rmSync(dir, { recursive: true, force: true });
+            throw new Error(`the server did not start: ${(e as Error).message}\n${log}`);
+        }
+        return server;
+    }
+
+    /** Stops the server (fast shutdown) and removes its files. */
+    stop(): void {
+        if (this.stopped) {
+            return;
+        }
+        this.stopped = true;
+        try {
+            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", path.join(this.dir, "data"), "-m", "fast", "-w", "stop"]);
+        } finally {
+            fs.rmSync(this.dir, { recursive: true, force: true });
+        }
+    }
+}
