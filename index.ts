@@ -11,3 +11,4 @@ export const adminSecret = outputs.adminSecret;
 export const databases = outputs.databases;
 export const roles = outputs.roles;
 export const connectionSecrets = outputs.connectionSecrets;
+export const backups = outputs.backups;

@@ -18,6 +18,8 @@ export interface StackOutputs {
     readonly roles: Record<string, string>;
     /** service → `<namespace>/<name>` of its connection Secret. */
     readonly connectionSecrets: Record<string, pulumi.Output<string>>;
+    /** `s3://<bucket>/<prefix>` of the backups, when the stack has them. */
+    readonly backups?: pulumi.Output<string>;
 }
 
 /** Declares a stack's resources from its spec. */
@@ -33,6 +35,7 @@ export function defineStack(spec: StackSpec): StackOutputs {
         databases: by((s) => s.database),
         roles: by((s) => s.role),
         connectionSecrets: by((s) => sql.services[s.name].secretRef),
+        ...(sql.backups ? { backups: pulumi.interpolate`s3://${sql.backups.bucket}/${spec.backup.prefix}` } : {}),
     };
 }
 

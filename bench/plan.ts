@@ -33,7 +33,7 @@ export function longestChain(plan: Plan): number {
 
 async function generated(n: number): Promise<PlanResult> {
     const services = Array.from({ length: n }, (_, i) => `svc_${String(i).padStart(3, "0")}`);
-    const result = await runPlan(stackConfig(`gen-${n}`, { environment: "prod", clusterName: "bench", services }), () => ({ ...main({ DIGITALOCEAN_TOKEN: "x" }) }));
+    const result = await runPlan(stackConfig(`gen-${n}`, { environment: "prod", clusterName: "bench", services }), () => ({ ...main({ DIGITALOCEAN_TOKEN: "x", SPACES_ACCESS_KEY_ID: "x", SPACES_SECRET_ACCESS_KEY: "x" }) }));
     const problems = validatePlan(result.plan.resources, result.revealed);
     if (problems.length > 0) {
         throw new Error(problems.join("\n"));

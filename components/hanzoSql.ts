@@ -3,7 +3,11 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../stacks/rules";
 import type { StackSpec } from "../stacks/spec";
+import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
+import { PostgresMonitoring } from "./monitoring";
+import { POOLER_NAME, Pgbouncer } from "./pooler";
+import { PGBOUNCER_PORT } from "../render/pgbouncer";
 import { PostgresInstance } from "./postgresInstance";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
 
@@ -23,6 +27,8 @@ export class HanzoSql extends pulumi.ComponentResource {
     public readonly services: Readonly<Record<string, ServiceDatabase>>;
     /** `<namespace>/<name>` of the superuser Secret. */
     public readonly adminSecret: pulumi.Output<string>;
+    /** The backups, when the stack has them. */
+    public readonly backups?: PostgresBackups;
 
     constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
         // The environment is registered as the component's input: the policy pack reads it from there.
@@ -44,6 +50,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                 adminPassword: args.adminPassword,
                 clientNamespaces: [...new Set(spec.services.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
                 protectData: spec.protectData,
+                monitoring: spec.monitoring,
             },
             { parent: this, providers: [k8sProvider] },
         );
@@ -66,18 +73,69 @@ export class HanzoSql extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.instance.statefulSet] },
         );
 
+        if (spec.monitoring.enabled) {
+            new PostgresMonitoring(
+                `${name}-monitoring`,
+                {
+                    namespace,
+                    namespaceName: spec.namespace,
+                    monitoring: spec.monitoring,
+                    instanceName: spec.instance.name,
+                    selector: { app: spec.instance.name },
+                    password: this.instance.monitorPassword!,
+                },
+                { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+        }
+
         // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
         databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, { parent: this, provider: pgProvider });
 
+        const pooler = spec.pooling.enabled ? { host: `${POOLER_NAME}.${spec.namespace}.svc`, port: PGBOUNCER_PORT } : undefined;
         const services: Record<string, ServiceDatabase> = {};
         for (const service of spec.services) {
             services[service.name] = new ServiceDatabase(
                 `${name}-${service.name}`,
-                { service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData },
+                { service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData, pooler: service.pooled ? pooler : undefined, kms: spec.kms },
                 { parent: this, providers: [pgProvider, k8sProvider] },
             );
         }
         this.services = services;
+
+        if (spec.pooling.enabled) {
+            const pooled = spec.services.filter((s) => s.pooled);
+            new Pgbouncer(
+                `${name}-pgbouncer`,
+                {
+                    namespace,
+                    namespaceName: spec.namespace,
+                    pooling: spec.pooling,
+                    users: pooled.map((s) => ({ database: s.database, role: s.role, password: services[s.name].password })),
+                    serverHost: spec.instance.host,
+                    serverPort: spec.instance.port,
+                    clientNamespaces: [...new Set(pooled.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
+                },
+                { parent: this, providers: [k8sProvider] },
+            );
+        }
+
+        if (spec.backup.enabled) {
+            this.backups = new PostgresBackups(
+                `${name}-backups`,
+                {
+                    namespace,
+                    backup: spec.backup,
+                    services: spec.services,
+                    databases: Object.fromEntries(Object.values(services).map((s) => [s.databaseName, s.database])),
+                    host: spec.instance.host,
+                    port: spec.instance.port,
+                    protectData: spec.protectData,
+                    monitoring: spec.monitoring,
+                    namespaceName: spec.namespace,
+                },
+                { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+        }
 
         this.registerOutputs({ adminSecret: this.adminSecret });
     }

@@ -4,10 +4,10 @@ import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { hbaRules, renderPgHba } from "../render/pgHba";
 import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { ADMIN_ROLE } from "../stacks/rules";
+import { ADMIN_ROLE, MONITOR_ROLE } from "../stacks/rules";
 import { shmSizeBytes } from "../stacks/settings";
 import { formatBytes } from "../stacks/quantity";
-import type { InstanceSpec } from "../stacks/spec";
+import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
 
 /** uid/gid of the `postgres` user in the official PostgreSQL images. */
@@ -17,6 +17,8 @@ export const DATA_MOUNT = "/var/lib/postgresql/data";
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
 /** Where postgresql.conf and pg_hba.conf are mounted. */
 export const CONFIG_DIR = "/etc/postgresql";
+/** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
+export const METRICS_PORT = 9187;
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
 
@@ -40,6 +42,8 @@ export interface PostgresInstanceArgs {
     readonly clientNamespaces: readonly string[];
     /** Protect the StatefulSet (and so its data) from deletion and replacement. */
     readonly protectData: boolean;
+    /** The metrics exporter sidecar (and its port in the NetworkPolicy), when monitoring is on. */
+    readonly monitoring: MonitoringSpec;
 }
 
 /**
@@ -57,6 +61,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
     public readonly files: Readonly<Record<string, string>>;
     /** SHA-256 of the rendered files; the pod template carries it so a change rolls the pod. */
     public readonly configChecksum: string;
+    /** The exporter's password (secret), for the monitoring role; undefined without monitoring. */
+    public readonly monitorPassword?: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hanzo-sql:index:PostgresInstance", name, {}, opts);
@@ -88,6 +94,37 @@ export class PostgresInstance extends pulumi.ComponentResource {
             { metadata: { name: `${spec.name}-config`, namespace: args.namespace, labels }, data: this.files },
             { parent: this },
         );
+
+        // The metrics exporter's credentials: its own role (pg_monitor, nothing more), never the superuser.
+        let exporter: k8s.types.input.core.v1.Container[] = [];
+        if (args.monitoring.enabled) {
+            this.monitorPassword = new random.RandomPassword(`${name}-monitor-password`, { length: 32, special: false }, { parent: this }).result;
+            const monitorSecret = new k8s.core.v1.Secret(
+                `${name}-monitor-credentials`,
+                {
+                    metadata: { name: `${spec.name}-monitor-credentials`, namespace: args.namespace, labels },
+                    type: "Opaque",
+                    stringData: { username: MONITOR_ROLE, password: this.monitorPassword },
+                },
+                { parent: this },
+            );
+            exporter = [
+                {
+                    name: "exporter",
+                    image: args.monitoring.exporterImage,
+                    // Over loopback with SCRAM, as the monitoring role; it retries until the role exists.
+                    env: [
+                        { name: "DATA_SOURCE_URI", value: `127.0.0.1:${spec.port}/postgres?sslmode=disable` },
+                        { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "username" } } },
+                        { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "password" } } },
+                    ],
+                    ports: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
+                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
+                    readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
+                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                },
+            ];
+        }
 
         const pgIsReady = ["pg_isready", "-U", ADMIN_ROLE, "-d", "postgres"];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
@@ -157,6 +194,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                         { name: "tmp", mountPath: "/tmp" },
                                     ],
                                 },
+                                ...exporter,
                             ],
                             volumes: [
                                 { name: "config", configMap: { name: config.metadata.name } },
@@ -200,6 +238,13 @@ export class PostgresInstance extends pulumi.ComponentResource {
             { podSelector: {} },
             ...args.clientNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })),
         ];
+        // ...and only the monitoring namespace reaches the exporter.
+        const metricsRule = args.monitoring.enabled
+            ? [{
+                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.monitoring.namespace } } }],
+                ports: [{ protocol: "TCP", port: METRICS_PORT }],
+            }]
+            : [];
         new k8s.networking.v1.NetworkPolicy(
             `${name}-network-policy`,
             {
@@ -207,7 +252,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 spec: {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress"],
-                    ingress: [{ from: peers, ports: [{ protocol: "TCP", port: spec.port }] }],
+                    ingress: [{ from: peers, ports: [{ protocol: "TCP", port: spec.port }] }, ...metricsRule],
                 },
             },
             { parent: this },

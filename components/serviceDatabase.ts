@@ -3,7 +3,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
-import type { ServiceSpec } from "../stacks/spec";
+import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
 
 /** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
@@ -32,6 +32,15 @@ export interface ServiceDatabaseArgs {
     readonly port: number;
     /** Protect the Database from deletion and replacement. */
     readonly protectData: boolean;
+    /** The pooler the service connects through, when it is pooled. */
+    readonly pooler?: { readonly host: string; readonly port: number };
+    /** The stack's KMS, for services that sync their credentials from it. */
+    readonly kms?: KmsSpec;
+}
+
+/** The Secret a KMS sync writes: `<service>-database-url`, never the program's own `<service>-database`. */
+export function kmsSecretName(service: ServiceSpec): string {
+    return `${service.secretName}-url`;
 }
 
 /**
@@ -45,12 +54,17 @@ export interface ServiceDatabaseArgs {
 export class ServiceDatabase extends pulumi.ComponentResource {
     public readonly role: postgresql.Role;
     public readonly database: postgresql.Database;
+    /** The database's name (known at declaration, unlike `database.name`). */
+    public readonly databaseName: string;
     /** `<namespace>/<name>` of the connection Secret. */
     public readonly secretRef: pulumi.Output<string>;
+    /** The role's password (secret), for the pooler's userlist. */
+    public readonly password: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hanzo-sql:index:ServiceDatabase", name, {}, opts);
         const s = args.service;
+        this.databaseName = s.database;
 
         const password = new random.RandomPassword(
             `${name}-password`,
@@ -105,13 +119,37 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: pulumi.secret(
                     pulumi.all([this.role.name, password.result, this.database.name]).apply(([user, pw, database]) =>
-                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection),
+                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection, args.pooler),
                     ),
                 ),
             },
             { parent: this },
         );
+        if (s.kmsSync && args.kms?.enabled) {
+            // The KMS holds DATABASE_URL under /<service> (HIP-29 §Credential Management); the sync writes it
+            // into a Secret of its own, so it and the program never overwrite each other.
+            new k8s.apiextensions.CustomResource(
+                `${name}-kms-sync`,
+                {
+                    apiVersion: "secrets.infisical.com/v1alpha1",
+                    kind: args.kms.kind,
+                    metadata: { name: s.secretName, namespace: s.namespace, labels: { "app.kubernetes.io/part-of": "hanzo-sql" } },
+                    spec: {
+                        hostAPI: args.kms.hostAPI,
+                        authentication: {
+                            universalAuth: {
+                                secretsScope: { envSlug: args.kms.envSlug, secretsPath: `/${s.name}` },
+                                credentialsRef: { secretName: args.kms.credentialsSecret, secretNamespace: s.namespace },
+                            },
+                        },
+                        managedSecretReference: { secretName: kmsSecretName(s), secretNamespace: s.namespace, secretType: "Opaque" },
+                    },
+                },
+                { parent: this },
+            );
+        }
         this.secretRef = pulumi.interpolate`${secret.metadata.namespace}/${secret.metadata.name}`;
+        this.password = password.result;
 
         this.registerOutputs({ role: this.role.name, database: this.database.name, secret: this.secretRef });
     }

@@ -44,8 +44,13 @@ export const SHAPE_KEYS: Readonly<Record<ConnectionShape, string | undefined>> =
     krakend: "dsn",
 };
 
-/** Every key of a service's connection Secret. */
-export function connectionSecretData(p: ConnectionParams, shape: ConnectionShape): Record<string, string> {
+/**
+ * Every key of a service's connection Secret. With a pooler, DATABASE_URL and DB_HOST/DB_PORT lead to it;
+ * DIRECT_DATABASE_URL still reaches the server (migrations need a session, not a transaction pool), and
+ * PRISMA_DATABASE_URL adds `pgbouncer=true` (Prisma then avoids prepared statements).
+ */
+export function connectionSecretData(direct: ConnectionParams, shape: ConnectionShape, pooler?: { host: string; port: number }): Record<string, string> {
+    const p = pooler ? { ...direct, host: pooler.host, port: pooler.port } : direct;
     const data: Record<string, string> = {
         DATABASE_URL: databaseUrl(p),
         DB_HOST: p.host,
@@ -59,6 +64,10 @@ export function connectionSecretData(p: ConnectionParams, shape: ConnectionShape
     const key = SHAPE_KEYS[shape];
     if (key !== undefined) {
         data[key] = shape === "beego" ? keywordDsn(p) : databaseUrl(p);
+    }
+    if (pooler) {
+        data.DIRECT_DATABASE_URL = databaseUrl(direct);
+        data.PRISMA_DATABASE_URL = `${databaseUrl(p)}&pgbouncer=true`;
     }
     return data;
 }

@@ -48,10 +48,34 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     adminPassword: { type: "string", secret: true, description: "superuser password; generated when unset" },
     legacyDatabases: { type: "array", default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
     backupSchedule: { type: "string", default: "0 */6 * * *", description: "cron schedule of the backups" },
+    backupEnabled: { type: "boolean", default: true, description: "back up every service database to S3-compatible storage" },
+    backupRetentionDays: { type: "integer", default: 30, description: "days a dump is kept (services may say otherwise); the newest complete backup is always kept" },
+    backupBucket: { type: "string", description: "bucket of the dumps; default <stack>-postgres-backups" },
+    backupPrefix: { type: "string", default: "postgres", description: "key prefix of the dumps in the bucket" },
+    backupRegion: { type: "string", default: "nyc3", description: "DigitalOcean Spaces region of the bucket" },
+    backupEndpoint: { type: "string", description: "S3-compatible endpoint of your own (MinIO); no bucket is created then" },
+    backupAccessKeyId: { type: "string", secret: true, description: "access key for backupEndpoint" },
+    backupSecretAccessKey: { type: "string", secret: true, description: "secret key for backupEndpoint" },
+    backupDumpImage: { type: "string", default: "postgres:16.4-bookworm", description: "image with the PostgreSQL 16 client tools, pinned" },
+    backupS3Image: { type: "string", default: "amazon/aws-cli:2.17.0", description: "image with the AWS CLI, pinned" },
+    monitoringEnabled: { type: "boolean", default: true, description: "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)" },
+    monitoringNamespace: { type: "string", default: "monitoring", description: "namespace of Prometheus, admitted to the metrics port" },
+    prometheusRelease: { type: "string", default: "kube-prometheus-stack", description: "release label prometheus-operator selects monitors and rules by" },
+    exporterImage: { type: "string", default: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1", description: "postgres_exporter image, pinned" },
+    poolingEnabled: { type: "boolean", default: false, description: "a PgBouncer (transaction pooling) for the services marked pooled" },
+    poolMaxClientConn: { type: "integer", default: 200, description: "PgBouncer max_client_conn" },
+    poolDefaultPoolSize: { type: "integer", default: 20, description: "PgBouncer default_pool_size" },
+    poolReplicas: { type: "integer", default: 2, description: "PgBouncer replicas" },
+    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:1.18.0", description: "PgBouncer image, pinned" },
+    kmsEnabled: { type: "boolean", default: false, description: "sync service credentials from the KMS (Infisical) for the services marked kmsSync" },
+    kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (the standard) or InfisicalSecret (upstream)" },
+    kmsHostApi: { type: "string", default: "https://kms.hanzo.ai/api", description: "the KMS API" },
+    kmsEnvSlug: { type: "string", default: "prod", description: "the KMS environment of the secrets" },
+    kmsCredentialsSecret: { type: "string", default: "kms-universal-auth", description: "Secret with the KMS universal-auth credentials" },
     services: { type: "object", description: "the services: one entry (a name, or an object) per service" },
 };
 
-const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit"];
+const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync"];
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -265,6 +289,102 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     if (scheduleRule) {
         problem("backupSchedule", backupSchedule, `is not a cron schedule: ${scheduleRule}`);
     }
+    const backupEnabled = read("backupEnabled") as boolean;
+    const retentionDays = int("backupRetentionDays");
+    if (!(retentionDays >= 1)) {
+        problem("backupRetentionDays", retentionDays, "must be at least 1 day");
+    }
+    const bucket = str("backupBucket") ?? `${source.stack}-postgres-backups`;
+    if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)) {
+        problem("backupBucket", bucket, "must be a bucket name: 3-63 lowercase letters, digits and hyphens");
+    }
+    const prefix = str("backupPrefix")!;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/.test(prefix)) {
+        problem("backupPrefix", prefix, "must be a key prefix without leading or trailing slashes, e.g. postgres");
+    }
+    const endpoint = str("backupEndpoint");
+    if (endpoint !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(endpoint)) {
+        problem("backupEndpoint", endpoint, "must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000");
+    }
+    const credentials: Record<string, string | undefined> = {};
+    for (const key of ["backupAccessKeyId", "backupSecretAccessKey"]) {
+        const value = str(key);
+        if (value !== undefined && !source.isSecret(full(key))) {
+            problem(key, "[redacted]", `is stored in plain text; set it with pulumi config set --secret ${key}`);
+        } else if (backupEnabled && endpoint !== undefined && value === undefined) {
+            problem(key, undefined, `backups to backupEndpoint need credentials: pulumi config set --secret ${key} <value>`);
+        }
+        credentials[key] = value;
+    }
+    if (backupEnabled && endpoint === undefined && cluster.kind === "doks") {
+        for (const key of ["digitalocean:spacesAccessId", "digitalocean:spacesSecretKey"]) {
+            const env = key.endsWith("Id") ? source.env.SPACES_ACCESS_KEY_ID : source.env.SPACES_SECRET_ACCESS_KEY;
+            if (source.get(key) !== undefined && !source.isSecret(key)) {
+                problems.push({ key, value: "[redacted]", rule: `is stored in plain text; set it with pulumi config set --secret ${key}` });
+            } else if (source.get(key) === undefined && !env) {
+                problems.push({ key, value: undefined, rule: `creating the Spaces bucket needs Spaces keys: pulumi config set --secret ${key} <value> (or ${key.endsWith("Id") ? "SPACES_ACCESS_KEY_ID" : "SPACES_SECRET_ACCESS_KEY"}), or set backupEndpoint` });
+            }
+        }
+    }
+    if (backupEnabled && endpoint === undefined && cluster.kind === "kubeconfig") {
+        problem("backupEndpoint", undefined, "a local cluster has no DigitalOcean Spaces: set backupEndpoint (e.g. MinIO) or backupEnabled: false");
+    }
+    const dumpImage = str("backupDumpImage")!;
+    const s3Image = str("backupS3Image")!;
+    for (const [key, image] of [["backupDumpImage", dumpImage], ["backupS3Image", s3Image]]) {
+        const rule = imageProblem(image);
+        if (rule) {
+            problem(key, image, rule);
+        }
+    }
+
+    // Monitoring.
+    const monitoringNamespace = str("monitoringNamespace")!;
+    if (!DNS_LABEL.test(monitoringNamespace)) {
+        problem("monitoringNamespace", monitoringNamespace, "must be a Kubernetes namespace name");
+    }
+    const release = str("prometheusRelease")!;
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(release) || release.length > 63) {
+        problem("prometheusRelease", release, "must be a Kubernetes label value");
+    }
+    const exporterImage = str("exporterImage")!;
+    const exporterRule = imageProblem(exporterImage);
+    if (exporterRule) {
+        problem("exporterImage", exporterImage, exporterRule);
+    }
+
+    // Pooling and KMS.
+    const poolingEnabled = read("poolingEnabled") as boolean;
+    const maxClientConn = int("poolMaxClientConn");
+    const defaultPoolSize = int("poolDefaultPoolSize");
+    const poolReplicas = int("poolReplicas");
+    if (!(maxClientConn >= 1)) {
+        problem("poolMaxClientConn", maxClientConn, "must be at least 1");
+    }
+    if (!(defaultPoolSize >= 1 && defaultPoolSize <= 200)) {
+        problem("poolDefaultPoolSize", defaultPoolSize, "must be 1-200 (the server's max_connections is 200)");
+    }
+    if (!(poolReplicas >= 1)) {
+        problem("poolReplicas", poolReplicas, "must be at least 1");
+    }
+    const pgbouncerImage = str("pgbouncerImage")!;
+    const pgbouncerRule = imageProblem(pgbouncerImage);
+    if (pgbouncerRule) {
+        problem("pgbouncerImage", pgbouncerImage, pgbouncerRule);
+    }
+    const kmsEnabled = read("kmsEnabled") as boolean;
+    const kmsKind = str("kmsKind")!;
+    if (!["KMSSecret", "InfisicalSecret"].includes(kmsKind)) {
+        problem("kmsKind", kmsKind, "must be KMSSecret (the standard's name) or InfisicalSecret (upstream Infisical)");
+    }
+    const kmsHostApi = str("kmsHostApi")!;
+    if (!/^https?:\/\/\S+$/.test(kmsHostApi)) {
+        problem("kmsHostApi", kmsHostApi, "must be an http(s) URL");
+    }
+    const kmsCredentialsSecret = str("kmsCredentialsSecret")!;
+    if (!DNS_LABEL.test(kmsCredentialsSecret)) {
+        problem("kmsCredentialsSecret", kmsCredentialsSecret, "must be a Kubernetes Secret name");
+    }
 
     // Services.
     const legacyDatabases = stringList("legacyDatabases");
@@ -274,7 +394,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             problem(`legacyDatabases[${i}]`, name, rule);
         }
     }
-    const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases }, problem);
+    const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases, retentionDays, poolingEnabled, kmsEnabled }, problem);
 
     if (problems.length > 0) {
         throw new StackConfigError(source.stack, problems);
@@ -305,7 +425,22 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         admin: { host: adminHost, port: adminPort, sslmode: adminSslmode, password: adminPassword },
         legacyDatabases,
         services,
-        backup: { schedule: backupSchedule },
+        backup: {
+            enabled: backupEnabled,
+            schedule: backupSchedule,
+            retentionDays,
+            bucket,
+            prefix,
+            region: str("backupRegion")!,
+            endpoint: endpoint?.replace(/\/$/, ""),
+            accessKeyId: credentials.backupAccessKeyId,
+            secretAccessKey: credentials.backupSecretAccessKey,
+            dumpImage,
+            s3Image,
+        },
+        monitoring: { enabled: read("monitoringEnabled") as boolean, namespace: monitoringNamespace, release, exporterImage },
+        pooling: { enabled: poolingEnabled, maxClientConn, defaultPoolSize, image: pgbouncerImage, replicas: poolReplicas },
+        kms: { enabled: kmsEnabled, kind: kmsKind, hostAPI: kmsHostApi, envSlug: str("kmsEnvSlug")!, credentialsSecret: kmsCredentialsSecret },
     };
 }
 
@@ -314,6 +449,9 @@ interface ServiceContext {
     readonly isTest: boolean;
     readonly namespace: string;
     readonly legacyDatabases: readonly string[];
+    readonly retentionDays: number;
+    readonly poolingEnabled: boolean;
+    readonly kmsEnabled: boolean;
 }
 
 function loadServices(
@@ -414,6 +552,29 @@ function loadServices(
             problem(at("connectionLimit"), connectionLimit, "must be a positive whole number, or -1 for no limit");
             return;
         }
+        const backupRetentionDays = e.backupRetentionDays ?? ctx.retentionDays;
+        if (typeof backupRetentionDays !== "number" || !Number.isInteger(backupRetentionDays) || backupRetentionDays < 0) {
+            problem(at("backupRetentionDays"), backupRetentionDays, "must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)");
+            return;
+        }
+        const pooled = e.pooled ?? false;
+        if (typeof pooled !== "boolean") {
+            problem(at("pooled"), pooled, "must be true or false");
+            return;
+        }
+        if (pooled && !ctx.poolingEnabled) {
+            problem(at("pooled"), pooled, "needs the stack's pooler: pulumi config set poolingEnabled true");
+            return;
+        }
+        const kmsSync = e.kmsSync ?? false;
+        if (typeof kmsSync !== "boolean") {
+            problem(at("kmsSync"), kmsSync, "must be true or false");
+            return;
+        }
+        if (kmsSync && !ctx.kmsEnabled) {
+            problem(at("kmsSync"), kmsSync, "needs the stack's KMS sync: pulumi config set kmsEnabled true");
+            return;
+        }
         const secretName = `${kubernetesNameFor(name)}-database`;
         if (
             !claim("service name", name, at("name"), "one entry per service") ||
@@ -432,6 +593,9 @@ function loadServices(
             extensions: [...new Set<string>([...REQUIRED_EXTENSIONS, ...extra])],
             requiredTables,
             connectionLimit,
+            backupRetentionDays,
+            pooled,
+            kmsSync,
         });
     });
     return specs;

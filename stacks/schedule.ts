@@ -72,3 +72,65 @@ export function scheduleProblem(schedule: string): string | undefined {
     }
     return undefined;
 }
+
+const MACRO_SCHEDULES: Record<string, string> = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+};
+
+/** The set of values a (valid) field admits. */
+function expand(field: Field, text: string): Set<number> {
+    const out = new Set<number>();
+    for (const part of text.split(",")) {
+        const [range, step] = part.split("/");
+        const every = step ? Number(step) : 1;
+        let lo = field.min;
+        let hi = field.max;
+        if (range !== "*" && range !== "?") {
+            const [a, b] = range.split("-");
+            lo = value(field, a)!;
+            hi = b === undefined ? (step ? field.max : lo) : value(field, b)!;
+        }
+        for (let v = lo; v <= hi; v += every) {
+            out.add(field.name === "day of week" && v === 7 ? 0 : v);
+        }
+    }
+    return out;
+}
+
+/**
+ * The longest time between two consecutive runs of a (valid) schedule, in seconds, as cron runs it in UTC
+ * (day of month and day of week both restricted means either may match). Used to alert when no backup has
+ * succeeded for twice that long.
+ */
+export function schedulePeriodSeconds(schedule: string): number {
+    const s = MACRO_SCHEDULES[schedule.trim()] ?? schedule.trim();
+    const parts = s.split(/\s+/);
+    const [minutes, hours, doms, months, dows] = parts.map((p, i) => expand(FIELDS[i], p));
+    const domAny = parts[2] === "*" || parts[2] === "?";
+    const dowAny = parts[4] === "*" || parts[4] === "?";
+    const start = Date.UTC(2026, 0, 5); // a Monday; the window covers whole weeks, months and a year
+    const runs: number[] = [];
+    for (let days = 0; days < 366 + 7 && runs.length < 100_000; days++) {
+        const d = new Date(start + days * 86_400_000);
+        const domOk = doms.has(d.getUTCDate());
+        const dowOk = dows.has(d.getUTCDay());
+        const dayOk = domAny && dowAny ? true : domAny ? dowOk : dowAny ? domOk : domOk || dowOk;
+        if (!dayOk || !months.has(d.getUTCMonth() + 1)) {
+            continue;
+        }
+        for (const h of [...hours].sort((a, b) => a - b)) {
+            for (const m of [...minutes].sort((a, b) => a - b)) {
+                runs.push(start + days * 86_400_000 + h * 3_600_000 + m * 60_000);
+            }
+        }
+        if (days >= 35 && runs.length >= 2 && domAny && parts[3] === "*") {
+            break; // a weekly or finer pattern has shown its longest gap within five weeks
+        }
+    }
+    let longest = 0;
+    for (let i = 1; i < runs.length; i++) {
+        longest = Math.max(longest, runs[i] - runs[i - 1]);
+    }
+    return runs.length < 2 ? 366 * 86_400 : longest / 1000;
+}

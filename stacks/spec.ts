@@ -34,6 +34,12 @@ export interface ServiceSpec {
     readonly requiredTables: readonly string[];
     /** Connection limit of the service's role; -1 means none. */
     readonly connectionLimit: number;
+    /** Days its dumps are kept (ADR-60 retention by data classification); 0: not backed up. */
+    readonly backupRetentionDays: number;
+    /** Connect through PgBouncer (transaction pooling); needs the stack's pooling. */
+    readonly pooled: boolean;
+    /** Sync its DATABASE_URL from the KMS into `<service>-database-url` (needs the stack's KMS). */
+    readonly kmsSync: boolean;
 }
 
 export interface InstanceSpec {
@@ -69,8 +75,60 @@ export interface AdminSpec {
 }
 
 export interface BackupSpec {
+    /** Whether the backup CronJob, its role, bucket and credentials exist. */
+    readonly enabled: boolean;
     /** CronJob schedule of the dumps. */
     readonly schedule: string;
+    /** Days a dump is kept unless its service says otherwise; the newest complete backup is always kept. */
+    readonly retentionDays: number;
+    /** Bucket of the dumps. */
+    readonly bucket: string;
+    /** Key prefix inside the bucket: `<prefix>/<timestamp>/<database>.dump` and `manifest.json`. */
+    readonly prefix: string;
+    /** DigitalOcean Spaces region of the bucket the program creates (when no endpoint is given). */
+    readonly region: string;
+    /** An S3-compatible endpoint of your own (MinIO); the program then creates no bucket. */
+    readonly endpoint?: string;
+    /** Credentials for that endpoint (config secrets); Spaces gets a bucket-scoped key instead. */
+    readonly accessKeyId?: string;
+    readonly secretAccessKey?: string;
+    /** Image with the PostgreSQL 16 client tools (dump); pinned. */
+    readonly dumpImage: string;
+    /** Image with the AWS CLI (upload and pruning); pinned. */
+    readonly s3Image: string;
+}
+
+export interface MonitoringSpec {
+    /** The exporter sidecar, its role, the PodMonitor and the PrometheusRules (prometheus-operator CRDs). */
+    readonly enabled: boolean;
+    /** Namespace of Prometheus: the only one admitted to the metrics port. */
+    readonly namespace: string;
+    /** Value of the `release` label prometheus-operator selects monitors and rules by. */
+    readonly release: string;
+    /** postgres_exporter image, pinned (its metric names are the ones the alerts use). */
+    readonly exporterImage: string;
+}
+
+export interface PoolingSpec {
+    /** A PgBouncer Deployment and Service in front of the server. */
+    readonly enabled: boolean;
+    readonly maxClientConn: number;
+    readonly defaultPoolSize: number;
+    readonly image: string;
+    readonly replicas: number;
+}
+
+export interface KmsSpec {
+    /** KMS sync resources for the services that ask for it. */
+    readonly enabled: boolean;
+    /** `KMSSecret` as the standard names it; `InfisicalSecret` upstream. */
+    readonly kind: string;
+    /** The KMS API (Infisical). */
+    readonly hostAPI: string;
+    /** The KMS environment the secrets live in (e.g. prod). */
+    readonly envSlug: string;
+    /** Kubernetes Secret holding the KMS universal-auth credentials. */
+    readonly credentialsSecret: string;
 }
 
 export interface StackSpec {
@@ -88,4 +146,7 @@ export interface StackSpec {
     readonly legacyDatabases: readonly string[];
     readonly services: readonly ServiceSpec[];
     readonly backup: BackupSpec;
+    readonly monitoring: MonitoringSpec;
+    readonly pooling: PoolingSpec;
+    readonly kms: KmsSpec;
 }

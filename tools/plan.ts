@@ -49,8 +49,13 @@ export function parseArgs(argv: string[]): PlanArgs {
 /** The offline plan of a stack from its stack file, validated; throws on any problem. */
 export async function planFromStackFile(stack: string): Promise<PlanResult> {
     const cfg = stackConfig(stack);
-    // The plan never calls DigitalOcean; the program only checks that a token would be there.
-    const env = { ...process.env, DIGITALOCEAN_TOKEN: process.env.DIGITALOCEAN_TOKEN ?? "plan-placeholder" };
+    // The plan never calls DigitalOcean; the program only checks that credentials would be there.
+    const env = {
+        ...process.env,
+        DIGITALOCEAN_TOKEN: process.env.DIGITALOCEAN_TOKEN ?? "plan-placeholder",
+        SPACES_ACCESS_KEY_ID: process.env.SPACES_ACCESS_KEY_ID ?? "plan-placeholder",
+        SPACES_SECRET_ACCESS_KEY: process.env.SPACES_SECRET_ACCESS_KEY ?? "plan-placeholder",
+    };
     const result = await runPlan(cfg, () => ({ ...main(env) }));
     const problems = validatePlan(result.plan.resources, result.revealed);
     if (problems.length > 0) {

@@ -2,21 +2,11 @@ import * as assert from "assert";
 import { Client } from "pg";
 import { renderInitSql } from "../../tools/sql/initSql";
 import { parseQuantity } from "../../stacks/quantity";
-import { serverSettings, unquote } from "../../stacks/settings";
+import { serverSettings } from "../../stacks/settings";
+import { normalizeSetting as normalize } from "../../tools/verify/checks";
 import { REQUIRED_EXTENSIONS } from "../../stacks/rules";
 import { StackServer, catalogSnapshot, relay, sqlstate, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType } from "../support/plan";
-
-const MEMORY: Record<string, number> = { B: 1, kB: 1024, "8kB": 8192, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-const TIME: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A configuration value in base units (bytes or ms) when it has a unit, else as text. */
-function normalize(value: string, defaultUnit: string | null): string {
-    const m = /^(-?[0-9.]+)\s*([a-zA-Z0-9]*)$/.exec(unquote(value));
-    const unit = m?.[2] || defaultUnit || "";
-    const factor = MEMORY[unit] ?? TIME[unit];
-    return m && factor !== undefined ? String(Number(m[1]) * factor) : unquote(value);
-}
 
 /** Every service role's database, from the plan. */
 function databasesOf(s: StackServer): { database: string; role: string }[] {
@@ -146,8 +136,10 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
                     assert.ok(names.includes(ext), `${db} has ${ext}`);
                 }
             }
+            // Only the owner, and (where the stack has backups) the backup role, may connect.
+            const backups = ofType(s.plan, TYPES.role).some((r) => r.inputs.name === "hanzo_backup");
             for (const { database, role } of databasesOf(s)) {
-                assert.strictEqual(snap.databases.find((d) => d.datname === database)!.datacl, `{${role}=CTc/${role}}`);
+                assert.strictEqual(snap.databases.find((d) => d.datname === database)!.datacl, `{${role}=CTc/${role}${backups ? `,hanzo_backup=c/${role}` : ""}}`);
             }
         });
 

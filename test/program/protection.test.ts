@@ -6,10 +6,10 @@ import { TYPES, ofType, planOf } from "../support/plan";
  * resource; for a Database or the StatefulSet's volume that is data loss. The mock runtime does not show
  * resource options, so these tests read them where the engine would: on the registration request.
  */
-const DATA = [TYPES.database, TYPES.statefulSet];
+const DATA = [TYPES.database, TYPES.statefulSet, "digitalocean:index/spacesBucket:SpacesBucket"];
 
 for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
-    it(`${stack}: protects and retains every Database and the StatefulSet, and nothing else`, async () => {
+    it(`${stack}: protects and retains every Database, the StatefulSet and the backup bucket, and nothing else`, async () => {
         const plan = await planOf(stack);
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
         assert.deepStrictEqual(

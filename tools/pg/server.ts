@@ -1,6 +1,6 @@
 /**
  * Throwaway PostgreSQL servers for the real-server tests and benchmarks: PostgreSQL 15 from Debian with
- * pgvector (scripts/install-postgres.sh installs them when missing and we are root), a fresh cluster made
+ * pgvector (scripts/install-test-deps.sh installs them when missing and we are root), a fresh cluster made
  * by initdb as the `postgres` OS user, started on a free loopback port with the postgresql.conf and
  * pg_hba.conf the program renders, and removed on stop. Never a server someone else started.
  */
@@ -15,7 +15,7 @@ import { PROJECT_DIR } from "../plan/stackFile";
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
 const EXTENSION_DIR = `/usr/share/postgresql/${PG_MAJOR}/extension`;
-const INSTALL_SCRIPT = path.join(PROJECT_DIR, "scripts", "install-postgres.sh");
+const INSTALL_SCRIPT = path.join(PROJECT_DIR, "scripts", "install-test-deps.sh");
 /** The superuser of a test cluster, as in the clusters. */
 export const ADMIN = "hanzo";
 
@@ -29,14 +29,14 @@ export function ensurePostgres(): void {
     }
     if (!isRoot()) {
         throw new Error(
-            `PostgreSQL ${PG_MAJOR} with pgvector is not installed and this is not root: run scripts/install-postgres.sh as root ` +
+            `PostgreSQL ${PG_MAJOR} with pgvector is not installed and this is not root: run scripts/install-test-deps.sh as root ` +
                 `(apt-get install postgresql-${PG_MAJOR} postgresql-server-dev-${PG_MAJOR}, pgvector from Debian's source package), ` +
                 "or point TEST_DATABASE_URL at a server you own",
         );
     }
     const r = spawnSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"] });
     if (r.status !== 0 || !ready()) {
-        throw new Error(`scripts/install-postgres.sh failed (exit ${r.status})`);
+        throw new Error(`scripts/install-test-deps.sh failed (exit ${r.status})`);
     }
 }
 

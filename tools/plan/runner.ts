@@ -93,6 +93,11 @@ const mocks: pulumi.runtime.Mocks = {
         if (args.type === "random:index/randomPassword:RandomPassword") {
             state.result = pulumi.secret(mockPassword(args.name, args.inputs.special !== false));
         }
+        if (args.type === "digitalocean:index/spacesKey:SpacesKey") {
+            // Computed by DigitalOcean on create.
+            state.accessKey = `PLAN${createHash("sha256").update(args.name).digest("hex").slice(0, 16).toUpperCase()}`;
+            state.secretKey = pulumi.secret(mockPassword(`${args.name}-secret`, false));
+        }
         return { id: `${args.name}-id`, state };
     },
     call(args) {

@@ -6,6 +6,8 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import { loadStackSpec } from "../../stacks/load";
+import type { StackSpec } from "../../stacks/spec";
 
 export interface StackConfig {
     readonly stack: string;
@@ -83,4 +85,21 @@ export function stackConfig(stack: string, values?: Record<string, unknown>, dir
         }
     }
     return { stack, config, secretKeys };
+}
+
+/**
+ * The validated spec of a stack's configuration, without running the program (the live verifier needs the
+ * spec, not resources). `env` is where a DigitalOcean token would come from.
+ */
+export function specOf(
+    cfg: StackConfig,
+    env: Readonly<Record<string, string | undefined>> = { DIGITALOCEAN_TOKEN: "not-needed", SPACES_ACCESS_KEY_ID: "not-needed", SPACES_SECRET_ACCESS_KEY: "not-needed" },
+): StackSpec {
+    return loadStackSpec({
+        stack: cfg.stack,
+        get: (k) => cfg.config[k],
+        isSecret: (k) => cfg.secretKeys.includes(k),
+        keys: () => Object.keys(cfg.config),
+        env,
+    });
 }

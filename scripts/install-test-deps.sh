@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the real-server tests need, from Debian's packages only (never a downloaded binary):
-# PostgreSQL 15 server and client, its server headers, and pgvector built from Debian's own source package
-# of a newer suite (bookworm does not package it). Idempotent: installs only what is missing. Needs root.
+# Installs what the real-component tests need, from Debian's packages only (never a downloaded binary):
+# PostgreSQL 15 server and client, its server headers, pgvector built from Debian's own source package of a
+# newer suite (bookworm does not package it), the AWS CLI (backups against a local S3 API), promtool (alert
+# rules), postgres_exporter (metrics) and PgBouncer (pooling).
+# Idempotent: installs only what is missing. Needs root.
 #
-#   scripts/install-postgres.sh            # PG_MAJOR=15, PGVECTOR_SUITE=trixie by default
+#   scripts/install-test-deps.sh            # PG_MAJOR=15, PGVECTOR_SUITE=trixie by default
 set -euo pipefail
 
 PG_MAJOR="${PG_MAJOR:-15}"
@@ -11,7 +13,7 @@ SUITE="${PGVECTOR_SUITE:-trixie}"
 BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
 EXT_DIR="/usr/share/postgresql/${PG_MAJOR}/extension"
 
-say() { printf 'install-postgres: %s\n' "$*" >&2; }
+say() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
 if [ "$(id -u)" != 0 ]; then
     say "needs root to install Debian packages (apt-get install postgresql-${PG_MAJOR} postgresql-server-dev-${PG_MAJOR} and pgvector), or set TEST_DATABASE_URL"
@@ -22,12 +24,20 @@ missing=()
 [ -x "${BIN}/postgres" ] || missing+=("postgresql-${PG_MAJOR}")
 [ -f "${EXT_DIR}/pg_trgm.control" ] || missing+=("postgresql-${PG_MAJOR}")
 command -v psql >/dev/null || missing+=("postgresql-client-${PG_MAJOR}")
+[ -x /usr/bin/aws ] || missing+=(awscli)
+[ -x /usr/bin/promtool ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 [ -f "${EXT_DIR}/vector.control" ] || missing+=("postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The packaged services are not wanted running: the tests start their own, on loopback ports.
+    for svc in prometheus prometheus-postgres-exporter pgbouncer; do
+        if [ -x "/etc/init.d/$svc" ]; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
+    done
 fi
 
 if [ ! -f "${EXT_DIR}/vector.control" ]; then
@@ -56,4 +66,4 @@ if [ ! -f "${EXT_DIR}/vector.control" ]; then
     make -s -C "$src" PG_CONFIG="${BIN}/pg_config" install >/dev/null
 fi
 
-say "ready: $("${BIN}/postgres" --version), pgvector $(awk -F"'" '/default_version/ { print $2 }' "${EXT_DIR}/vector.control")"
+say "ready: $("${BIN}/postgres" --version), pgvector $(awk -F"'" '/default_version/ { print $2 }' "${EXT_DIR}/vector.control"), $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1), promtool $(/usr/bin/promtool --version 2>&1 | awk 'NR==1 { print $3 }'), postgres_exporter $(/usr/bin/prometheus-postgres-exporter --version 2>&1 | awk 'NR==1 { print $3 }'), $(/usr/sbin/pgbouncer --version 2>&1 | head -1)"

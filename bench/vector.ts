@@ -1,0 +1,184 @@
+/**
+ * npm run bench:vector [-- --rows 50000 --queries 200 --ef-search 40,100,200,400]
+ *
+ * Builds an HNSW index (vector_cosine_ops, m=16, ef_construction=64) on N random 1536-dimension vectors
+ * (shaped like embeddings: see EmbeddingLike)
+ * twice in one run, on two throwaway servers: one with the postgresql.conf the program renders for the
+ * standard's 2Gi pod, one with the seed's literal values (maintenance_work_mem 128MB). Both get the same
+ * data (seeded random()) and table settings. Then, on the rendered server, for each hnsw.ef_search: p50/p99
+ * of Q LIMIT-5 queries and recall@10 against exact search. Prints seconds, the ratio, and whether the
+ * build spilled out of memory.
+ */
+import { performance } from "perf_hooks";
+import { Client } from "pg";
+import { hbaRules, renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
+import { formatBytes } from "../stacks/quantity";
+import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../stacks/settings";
+import { PgServer } from "../tools/pg/server";
+
+const GiB = 2 ** 30;
+const POD_MEMORY = 2 * GiB;
+const SPILL = "hnsw graph no longer fits into maintenance_work_mem";
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** The seed's postgresql.conf: its 16 values literally, plus what any server here needs to run. */
+function seedConf(): string {
+    const keep = serverSettings(POD_MEMORY).filter((s) => ["listen_addresses", "port", "password_encryption", "shared_preload_libraries"].includes(s.name));
+    const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({ name, value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`, why: "the seed's literal value" }));
+    return renderPostgresqlConf(POD_MEMORY, [...keep, ...seed]);
+}
+
+/** A seeded PRNG (mulberry32), so both servers and every run get the same vectors. */
+function prng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+const DIM = 1536;
+const LATENT = 32;
+
+/**
+ * Random vectors shaped like embeddings: a uniform random point of a 32-dimensional latent space, mapped
+ * into 1536 dimensions by a fixed random basis, plus a little noise. (Uniform random 1536-d vectors have no
+ * neighbourhoods at all: every point is almost equally far from every other, so recall is meaningless.)
+ */
+export class EmbeddingLike {
+    private readonly basis: Float64Array;
+    private readonly random: () => number;
+    constructor(seed: number, basisSeed = 7) {
+        const r = prng(basisSeed);
+        this.basis = Float64Array.from({ length: DIM * LATENT }, () => r() - 0.5);
+        this.random = prng(seed);
+    }
+    next(): string {
+        const z = Array.from({ length: LATENT }, () => this.random() - 0.5);
+        const out = new Array<string>(DIM);
+        for (let j = 0; j < DIM; j++) {
+            let x = 0;
+            for (let k = 0; k < LATENT; k++) {
+                x += this.basis[j * LATENT + k] * z[k];
+            }
+            out[j] = (x + (this.random() - 0.5) * 0.05).toFixed(5);
+        }
+        return `[${out.join(",")}]`;
+    }
+}
+
+async function load(c: Client, rows: number): Promise<void> {
+    await c.query("CREATE EXTENSION IF NOT EXISTS vector");
+    await c.query("CREATE TABLE items (id int PRIMARY KEY, embedding vector(1536) NOT NULL)");
+    await c.query("ALTER TABLE items SET (parallel_workers = 2)");
+    const gen = new EmbeddingLike(42);
+    for (let start = 1; start <= rows; start += 250) {
+        const ids: number[] = [];
+        const vectors: string[] = [];
+        for (let i = start; i < Math.min(rows + 1, start + 250); i++) {
+            ids.push(i);
+            vectors.push(gen.next());
+        }
+        await c.query("INSERT INTO items SELECT * FROM unnest($1::int[], $2::vector[])", [ids, vectors]);
+    }
+    await c.query("VACUUM ANALYZE items");
+}
+
+async function build(label: string, conf: string, rows: number): Promise<{ seconds: number; spilled: boolean; server: PgServer; client: Client }> {
+    const server = await PgServer.start({ postgresqlConf: conf, pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])) });
+    const client = await server.admin();
+    const notices: string[] = [];
+    client.on("notice", (n) => notices.push(n.message ?? ""));
+    const t0 = performance.now();
+    await load(client, rows);
+    const loadSeconds = (performance.now() - t0) / 1000;
+    const mwm = (await client.query("SHOW maintenance_work_mem")).rows[0].maintenance_work_mem;
+    const t1 = performance.now();
+    await client.query("CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)");
+    const seconds = (performance.now() - t1) / 1000;
+    const spilled = notices.some((n) => n.includes(SPILL));
+    console.log(`${label.padEnd(28)} maintenance_work_mem ${mwm.padStart(6)}  load ${loadSeconds.toFixed(1)} s  build ${seconds.toFixed(1)} s  ${spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`);
+    return { seconds, spilled, server, client };
+}
+
+function percentile(sorted: number[], p: number): number {
+    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Query vectors: fresh draws from the data's distribution (not stored), or stored vectors plus noise. */
+async function probesOf(c: Client, kind: "fresh" | "near", count: number, rows: number): Promise<string[]> {
+    if (kind === "fresh") {
+        const gen = new EmbeddingLike(4242);
+        return Array.from({ length: count }, () => gen.next());
+    }
+    await c.query("SELECT setseed(0.1)");
+    return (await c.query(
+        `SELECT (SELECT array_agg(x + (random() - 0.5) * 0.05)::vector(1536)::text FROM unnest(i.embedding::real[]) x) AS v
+           FROM generate_series(1, $1::int) q JOIN items i ON i.id = 1 + ((q * 7919) % ${rows})`,
+        [count],
+    )).rows.map((r) => r.v);
+}
+
+async function queries(c: Client, kind: "fresh" | "near", count: number, rows: number, efSearches: number[]): Promise<void> {
+    const probes = await probesOf(c, kind, count, rows);
+    // Exact top 10 of each probe (sequential scan), once.
+    await c.query("SET enable_indexscan = off");
+    const exact: Set<number>[] = [];
+    for (const v of probes) {
+        exact.push(new Set((await c.query("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map((r) => r.id)));
+    }
+    await c.query("SET enable_indexscan = on");
+    const plan = JSON.stringify((await c.query("EXPLAIN (FORMAT JSON) SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 5", [probes[0]])).rows);
+    console.log(`queries, ${kind} probes (${count}): LIMIT 5 timed, recall@10 against exact search; ${plan.includes("items_hnsw") ? "index scan" : "NOT the index"}`);
+    for (const ef of efSearches) {
+        await c.query(`SET hnsw.ef_search = ${ef}`);
+        const times: number[] = [];
+        let hits = 0;
+        for (const [i, v] of probes.entries()) {
+            const t0 = performance.now();
+            await c.query("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 5", [v]);
+            times.push(performance.now() - t0);
+            const approx = (await c.query("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map((r) => r.id as number);
+            hits += approx.filter((id) => exact[i].has(id)).length;
+        }
+        times.sort((a, b) => a - b);
+        console.log(`  hnsw.ef_search=${String(ef).padEnd(4)} p50 ${percentile(times, 50).toFixed(2)} ms  p99 ${percentile(times, 99).toFixed(2)} ms  recall@10 ${(hits / (count * 10)).toFixed(3)}`);
+    }
+}
+
+async function bench(): Promise<void> {
+    const rows = arg("rows", 50_000);
+    const count = arg("queries", 200);
+    const efArg = process.argv.indexOf("--ef-search");
+    const efSearches = efArg >= 0 ? process.argv[efArg + 1].split(",").map(Number) : [20, 40, 100, 200];
+    const derived = memorySettings(POD_MEMORY);
+    console.log(
+        `pod memory ${formatBytes(POD_MEMORY)}: rendered shared_buffers ${formatBytes(derived.shared_buffers)} + maintenance_work_mem ${formatBytes(derived.maintenance_work_mem)} ` +
+            `= ${formatBytes(derived.shared_buffers + derived.maintenance_work_mem)} of the limit; /dev/shm ${formatBytes(shmSizeBytes(POD_MEMORY))} holds a parallel build's ${formatBytes(derived.maintenance_work_mem)}`,
+    );
+    console.log(`${rows} × 1536-d random embedding-like vectors (32-d latent), HNSW m=16 ef_construction=64, vector_cosine_ops`);
+    const seed = await build("seed's literal values", seedConf(), rows);
+    seed.client.end().then(() => seed.server.stop());
+    const rendered = await build("rendered configuration", renderPostgresqlConf(POD_MEMORY), rows);
+    try {
+        console.log(`build speed-up, rendered vs seed: ${(seed.seconds / rendered.seconds).toFixed(2)}×`);
+        await queries(rendered.client, "fresh", count, rows, efSearches);
+        await queries(rendered.client, "near", count, rows, efSearches);
+    } finally {
+        await rendered.client.end();
+        rendered.server.stop();
+    }
+}
+
+bench().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+});

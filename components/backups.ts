@@ -1,0 +1,240 @@
+import * as digitalocean from "@pulumi/digitalocean";
+import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { backupAlerts } from "../render/alerts";
+import { renderBackupScripts } from "../render/backup";
+import { schedulePeriodSeconds } from "../stacks/schedule";
+import { BACKUP_ROLE } from "../stacks/rules";
+import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
+import { configChecksum } from "./postgresInstance";
+import { dataProtection } from "./protection";
+
+/** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
+export const BACKUP_CRONJOB = "postgres-backup";
+/** Membership that lets the backup role read every table of every database, and nothing more. */
+export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
+const BACKUP_UID = 999;
+
+export interface PostgresBackupsArgs {
+    readonly namespace: pulumi.Input<string>;
+    readonly backup: BackupSpec;
+    /** Services whose databases are dumped (those with a retention of at least one day). */
+    readonly services: readonly ServiceSpec[];
+    /** The Database resources, by database name, so grants wait for them. */
+    readonly databases: Readonly<Record<string, postgresql.Database>>;
+    /** In-cluster host and port of the server. */
+    readonly host: string;
+    readonly port: number;
+    /** Protect the bucket outside the test environment. */
+    readonly protectData: boolean;
+    /** Where alert rules go (a PrometheusRule for backup staleness), when monitoring is on. */
+    readonly monitoring: MonitoringSpec;
+    /** The namespace's name, known at declaration (alerts select by it). */
+    readonly namespaceName: string;
+}
+
+/**
+ * Backups (STANDARD §8, defect 4 fixed): a least-privilege role `hanzo_backup` (login, member of
+ * pg_read_all_data, CONNECT on each service database), a private bucket with a key that can reach only it
+ * (DigitalOcean Spaces) or an S3-compatible endpoint of your own, and a CronJob whose two containers share
+ * a volume: the PostgreSQL client dumps and checks every database, then the AWS CLI uploads the dumps and
+ * their manifest and prunes by retention. Expects `postgresql` and `kubernetes` providers.
+ *
+ * The bucket has no expiry rule on purpose: a lifecycle expiry would delete the last backups of a stack
+ * whose job had been failing for a month; tested pruning keeps the newest complete backup whatever its age.
+ */
+export class PostgresBackups extends pulumi.ComponentResource {
+    public readonly bucket: pulumi.Output<string>;
+    public readonly endpoint: pulumi.Output<string>;
+    public readonly scripts: Readonly<Record<string, string>>;
+
+    constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:PostgresBackups", name, {}, opts);
+        const b = args.backup;
+        const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
+        const labels = { "app.kubernetes.io/name": BACKUP_CRONJOB, "app.kubernetes.io/part-of": "hanzo-sql" };
+
+        // The role: reads every table, owns nothing, cannot write; CONNECT where PUBLIC has none.
+        const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
+        const role = new postgresql.Role(
+            `${name}-role`,
+            {
+                name: BACKUP_ROLE,
+                login: true,
+                password: password.result,
+                superuser: false,
+                createDatabase: false,
+                createRole: false,
+                replication: false,
+                bypassRowLevelSecurity: false,
+                inherit: true,
+                roles: [BACKUP_ROLE_MEMBERSHIP],
+            },
+            { parent: this },
+        );
+        for (const s of dumped) {
+            new postgresql.Grant(
+                `${name}-connect-${s.name}`,
+                { database: args.databases[s.database].name, role: role.name, objectType: "database", privileges: ["CONNECT"] },
+                { parent: this, deletedWith: args.databases[s.database] },
+            );
+        }
+
+        // Storage and its credentials.
+        let accessKeyId: pulumi.Input<string>;
+        let secretAccessKey: pulumi.Input<string>;
+        if (b.endpoint === undefined) {
+            const bucket = new digitalocean.SpacesBucket(
+                `${name}-bucket`,
+                {
+                    name: b.bucket,
+                    region: b.region,
+                    acl: "private",
+                    // Deleting the bucket never deletes the backups in it.
+                    forceDestroy: false,
+                    // Parts of an upload cut short are cleaned up; dumps are pruned by prune.sh, not by expiry.
+                    lifecycleRules: [{ enabled: true, abortIncompleteMultipartUploadDays: 1 }],
+                },
+                { parent: this, ...dataProtection(args.protectData) },
+            );
+            const key = new digitalocean.SpacesKey(
+                `${name}-key`,
+                { name: `${b.bucket}-writer`, grants: [{ bucket: bucket.name, permission: "readwrite" }] },
+                { parent: this },
+            );
+            accessKeyId = key.accessKey;
+            secretAccessKey = key.secretKey;
+            this.bucket = bucket.name;
+            this.endpoint = pulumi.output(`https://${b.region}.digitaloceanspaces.com`);
+        } else {
+            accessKeyId = pulumi.secret(b.accessKeyId!);
+            secretAccessKey = pulumi.secret(b.secretAccessKey!);
+            this.bucket = pulumi.output(b.bucket);
+            this.endpoint = pulumi.output(b.endpoint);
+        }
+
+        const secret = new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: { name: `${BACKUP_CRONJOB}-credentials`, namespace: args.namespace, labels },
+                type: "Opaque",
+                stringData: {
+                    PGUSER: role.name,
+                    PGPASSWORD: password.result,
+                    AWS_ACCESS_KEY_ID: accessKeyId,
+                    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+                },
+            },
+            { parent: this },
+        );
+
+        this.scripts = renderBackupScripts({
+            databases: dumped.map((s) => ({ name: s.database, role: s.role, retentionDays: s.backupRetentionDays })),
+            defaultRetentionDays: b.retentionDays,
+        });
+        const scripts = new k8s.core.v1.ConfigMap(
+            `${name}-scripts`,
+            { metadata: { name: `${BACKUP_CRONJOB}-scripts`, namespace: args.namespace, labels }, data: this.scripts },
+            { parent: this },
+        );
+
+        const fromSecret = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: secret.metadata.name, key } } });
+        const hardened = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
+        const mounts = [
+            { name: "backup", mountPath: "/backup" },
+            { name: "scripts", mountPath: "/scripts", readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+        ];
+        new k8s.batch.v1.CronJob(
+            `${name}-cronjob`,
+            {
+                metadata: { name: BACKUP_CRONJOB, namespace: args.namespace, labels },
+                spec: {
+                    schedule: b.schedule,
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 3600,
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        spec: {
+                            backoffLimit: 1,
+                            activeDeadlineSeconds: 4 * 3600,
+                            template: {
+                                metadata: { labels, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
+                                spec: {
+                                    restartPolicy: "Never",
+                                    securityContext: {
+                                        runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
+                                    },
+                                    // 1. Dump and check every database; a failure ends the Job before any upload.
+                                    initContainers: [
+                                        {
+                                            name: "dump",
+                                            image: b.dumpImage,
+                                            command: ["bash", "/scripts/dump.sh"],
+                                            env: [
+                                                { name: "PGHOST", value: args.host },
+                                                { name: "PGPORT", value: String(args.port) },
+                                                fromSecret("PGUSER", "PGUSER"),
+                                                fromSecret("PGPASSWORD", "PGPASSWORD"),
+                                                { name: "BACKUP_DIR", value: "/backup" },
+                                            ],
+                                            resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+                                            securityContext: hardened,
+                                            volumeMounts: mounts,
+                                        },
+                                    ],
+                                    // 2. Upload the dumps, then the manifest; prune by retention.
+                                    containers: [
+                                        {
+                                            name: "upload",
+                                            image: b.s3Image,
+                                            command: ["bash", "-c", "bash /scripts/upload.sh && bash /scripts/prune.sh"],
+                                            env: [
+                                                { name: "S3_ENDPOINT", value: this.endpoint },
+                                                { name: "S3_BUCKET", value: this.bucket },
+                                                { name: "S3_PREFIX", value: b.prefix },
+                                                { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
+                                                fromSecret("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                                                fromSecret("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+                                                { name: "BACKUP_DIR", value: "/backup" },
+                                                { name: "HOME", value: "/tmp" },
+                                            ],
+                                            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                                            securityContext: hardened,
+                                            volumeMounts: mounts,
+                                        },
+                                    ],
+                                    volumes: [
+                                        { name: "backup", emptyDir: {} },
+                                        { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                                        { name: "tmp", emptyDir: {} },
+                                    ],
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            { parent: this },
+        );
+
+        if (args.monitoring.enabled) {
+            // The Job succeeds only once its manifest is uploaded: its last success is the last complete backup.
+            new k8s.apiextensions.CustomResource(
+                `${name}-alerts`,
+                {
+                    apiVersion: "monitoring.coreos.com/v1",
+                    kind: "PrometheusRule",
+                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: { ...labels, release: args.monitoring.release } },
+                    spec: { groups: [backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) })] },
+                },
+                { parent: this },
+            );
+        }
+
+        this.registerOutputs({ bucket: this.bucket, endpoint: this.endpoint });
+    }
+}

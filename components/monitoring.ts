@@ -1,0 +1,76 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import { serverAlerts } from "../render/alerts";
+import { MONITOR_ROLE } from "../stacks/rules";
+import type { MonitoringSpec } from "../stacks/spec";
+
+/** Built-in role that may read every statistics view, and nothing else. */
+export const MONITOR_ROLE_MEMBERSHIP = "pg_monitor";
+
+export interface PostgresMonitoringArgs {
+    readonly namespace: pulumi.Input<string>;
+    /** The namespace's name, known at declaration (the alerts select by it). */
+    readonly namespaceName: string;
+    readonly monitoring: MonitoringSpec;
+    /** The StatefulSet's name and pod selector. */
+    readonly instanceName: string;
+    readonly selector: Record<string, string>;
+    /** The exporter's password (the PostgresInstance's monitoring Secret holds it). */
+    readonly password: pulumi.Input<string>;
+}
+
+/**
+ * Metrics (STANDARD §9): the exporter's role `hanzo_monitor` (login, member of pg_monitor, nothing more), a
+ * PodMonitor that scrapes the exporter sidecar, and a PrometheusRule with the standard's alerts plus
+ * "exporter down or absent". Expects `postgresql` and `kubernetes` providers.
+ */
+export class PostgresMonitoring extends pulumi.ComponentResource {
+    constructor(name: string, args: PostgresMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:PostgresMonitoring", name, {}, opts);
+        const m = args.monitoring;
+        const labels = { "app.kubernetes.io/part-of": "hanzo-sql", release: m.release };
+
+        new postgresql.Role(
+            `${name}-role`,
+            {
+                name: MONITOR_ROLE,
+                login: true,
+                password: args.password,
+                superuser: false,
+                createDatabase: false,
+                createRole: false,
+                replication: false,
+                bypassRowLevelSecurity: false,
+                inherit: true,
+                roles: [MONITOR_ROLE_MEMBERSHIP],
+            },
+            { parent: this },
+        );
+        new k8s.apiextensions.CustomResource(
+            `${name}-pod-monitor`,
+            {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PodMonitor",
+                metadata: { name: args.instanceName, namespace: args.namespace, labels },
+                spec: {
+                    selector: { matchLabels: args.selector },
+                    podMetricsEndpoints: [{ port: "metrics", interval: "30s", scrapeTimeout: "10s" }],
+                },
+            },
+            { parent: this },
+        );
+        new k8s.apiextensions.CustomResource(
+            `${name}-alerts`,
+            {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: { name: `${args.instanceName}-alerts`, namespace: args.namespace, labels },
+                // prometheus-operator names a PodMonitor's job <namespace>/<name>.
+                spec: { groups: [serverAlerts({ namespace: args.namespaceName, job: `${args.namespaceName}/${args.instanceName}` })] },
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,123 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import type { PoolingSpec } from "../stacks/spec";
+import { configChecksum } from "./postgresInstance";
+
+export const POOLER_NAME = "pgbouncer";
+
+export interface PgbouncerArgs {
+    readonly namespace: pulumi.Input<string>;
+    readonly namespaceName: string;
+    readonly pooling: PoolingSpec;
+    /** The pooled services: database, role and password. */
+    readonly users: readonly { readonly database: string; readonly role: string; readonly password: pulumi.Input<string> }[];
+    readonly serverHost: string;
+    readonly serverPort: number;
+    /** Namespaces besides its own whose pods may connect (pooled services declared elsewhere). */
+    readonly clientNamespaces: readonly string[];
+}
+
+/**
+ * PgBouncer in front of the server (STANDARD §10): transaction pooling, SCRAM for clients with a userlist
+ * built from the pooled services' credentials (a Secret), a Service `pgbouncer:6432`, and a NetworkPolicy
+ * admitting the namespace. A configuration change rolls the pods. Expects a `kubernetes` provider.
+ */
+export class Pgbouncer extends pulumi.ComponentResource {
+    /** In-cluster host and port of the pooler. */
+    public readonly host: string;
+    public readonly port = PGBOUNCER_PORT;
+
+    constructor(name: string, args: PgbouncerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hanzo-sql:index:Pgbouncer", name, {}, opts);
+        const p = args.pooling;
+        const labels = { app: POOLER_NAME, "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": "hanzo-sql" };
+        this.host = `${POOLER_NAME}.${args.namespaceName}.svc`;
+        const ini = renderPgbouncerIni({
+            databases: args.users.map((u) => u.database),
+            serverHost: args.serverHost,
+            serverPort: args.serverPort,
+            maxClientConn: p.maxClientConn,
+            defaultPoolSize: p.defaultPoolSize,
+            authFile: "/etc/pgbouncer/auth/userlist.txt",
+        });
+        const config = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: { name: `${POOLER_NAME}-config`, namespace: args.namespace, labels }, data: { "pgbouncer.ini": ini } },
+            { parent: this },
+        );
+        const userlist = pulumi.all(args.users.map((u) => pulumi.output(u.password))).apply((pws) =>
+            renderUserlist(args.users.map((u, i) => ({ user: u.role, password: pws[i] }))),
+        );
+        const secret = new k8s.core.v1.Secret(
+            `${name}-userlist`,
+            { metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels }, type: "Opaque", stringData: { "userlist.txt": pulumi.secret(userlist) } },
+            { parent: this },
+        );
+        const userlistChecksum = userlist.apply((u) => configChecksum({ "userlist.txt": u }).slice(0, 16));
+        new k8s.apps.v1.Deployment(
+            `${name}-deployment`,
+            {
+                metadata: { name: POOLER_NAME, namespace: args.namespace, labels },
+                spec: {
+                    replicas: p.replicas,
+                    selector: { matchLabels: { app: POOLER_NAME } },
+                    template: {
+                        metadata: {
+                            labels,
+                            annotations: { "hanzo.ai/config-checksum": configChecksum({ "pgbouncer.ini": ini }), "hanzo.ai/userlist-checksum": userlistChecksum },
+                        },
+                        spec: {
+                            securityContext: { runAsNonRoot: true, runAsUser: 70, runAsGroup: 70, seccompProfile: { type: "RuntimeDefault" } },
+                            containers: [
+                                {
+                                    name: "pgbouncer",
+                                    image: p.image,
+                                    command: ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
+                                    ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT, protocol: "TCP" }],
+                                    readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5 },
+                                    livenessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 15, failureThreshold: 4 },
+                                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "1", memory: "256Mi" } },
+                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                    volumeMounts: [
+                                        { name: "config", mountPath: "/etc/pgbouncer/pgbouncer.ini", subPath: "pgbouncer.ini", readOnly: true },
+                                        { name: "auth", mountPath: "/etc/pgbouncer/auth", readOnly: true },
+                                    ],
+                                },
+                            ],
+                            volumes: [
+                                { name: "config", configMap: { name: config.metadata.name } },
+                                { name: "auth", secret: { secretName: secret.metadata.name, defaultMode: 0o400 } },
+                            ],
+                        },
+                    },
+                },
+            },
+            { parent: this },
+        );
+        new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: { name: POOLER_NAME, namespace: args.namespace, labels },
+                spec: { selector: { app: POOLER_NAME }, ports: [{ name: "pgbouncer", port: PGBOUNCER_PORT, targetPort: "pgbouncer", protocol: "TCP" }] },
+            },
+            { parent: this },
+        );
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-network-policy`,
+            {
+                metadata: { name: `${POOLER_NAME}-network-policy`, namespace: args.namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: { app: POOLER_NAME } },
+                    policyTypes: ["Ingress"],
+                    ingress: [{
+                        from: [{ podSelector: {} }, ...args.clientNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }))],
+                        ports: [{ protocol: "TCP", port: PGBOUNCER_PORT }],
+                    }],
+                },
+            },
+            { parent: this },
+        );
+        this.registerOutputs({ host: this.host });
+    }
+}

@@ -1,0 +1,153 @@
+/**
+ * Prometheus alerting rules of the standard (STANDARD §9) and of the backups (§8), rendered from the
+ * stack. Metric names are the ones the pinned postgres_exporter (0.11) and kube-state-metrics expose;
+ * promtool checks the rules and its unit tests show each alert firing and not firing.
+ */
+
+export interface AlertRule {
+    readonly alert: string;
+    readonly expr: string;
+    readonly for?: string;
+    readonly labels: Record<string, string>;
+    readonly annotations: Record<string, string>;
+}
+
+export interface RuleGroup {
+    readonly name: string;
+    readonly rules: AlertRule[];
+}
+
+export interface ServerAlertsInput {
+    /** Namespace of the server (its metrics carry it as a label). */
+    readonly namespace: string;
+    /** The exporter's scrape job (the PodMonitor's), to tell "exporter down" from "PostgreSQL down". */
+    readonly job: string;
+}
+
+export interface BackupAlertsInput {
+    readonly namespace: string;
+    readonly cronJob: string;
+    /** The longest gap between two scheduled runs, in seconds. */
+    readonly periodSeconds: number;
+}
+
+/** Thresholds of the standard. */
+export const THRESHOLDS = {
+    connections: 150,
+    databaseBytes: 40 * 2 ** 30,
+} as const;
+
+/** A duration in Prometheus' notation: 12h, 90m, 45s. */
+export function promDuration(seconds: number): string {
+    if (seconds % 3600 === 0) {
+        return `${seconds / 3600}h`;
+    }
+    return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
+
+/** The PostgreSQL server's alerts: connections, database size, backend buffer writes, down, exporter down. */
+export function serverAlerts(input: ServerAlertsInput): RuleGroup {
+    const sel = `namespace="${input.namespace}"`;
+    const job = `job="${input.job}"`;
+    return {
+        name: "hanzo-sql-postgres",
+        rules: [
+            {
+                alert: "PostgresTooManyConnections",
+                expr: `sum by (namespace, pod) (pg_stat_activity_count{${sel}}) > ${THRESHOLDS.connections}`,
+                for: "5m",
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: "PostgreSQL has more than 150 connections",
+                    description: "{{ $labels.pod }} holds more than 150 of its 200 connections; pool the busiest services (PgBouncer) or plan Phase 2 (HIP-29).",
+                },
+            },
+            {
+                alert: "PostgresDatabaseTooLarge",
+                expr: `max by (namespace, pod, datname) (pg_database_size_bytes{${sel}}) > ${THRESHOLDS.databaseBytes}`,
+                for: "15m",
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: "A database is larger than 40GiB",
+                    description: "Database {{ $labels.datname }} in {{ $labels.pod }} is larger than 40GiB on a 50Gi volume; grow the volume or prune data.",
+                },
+            },
+            {
+                alert: "PostgresBackendBufferWrites",
+                expr: `sum by (namespace, pod) (rate(pg_stat_bgwriter_buffers_backend_total{${sel}}[15m])) > 0`,
+                for: "30m",
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: "Backends write buffers themselves",
+                    description: "{{ $labels.pod }}: backends have been writing shared buffers themselves for 30 minutes; shared_buffers or the bgwriter cannot keep up.",
+                },
+            },
+            {
+                alert: "PostgresDown",
+                expr: `max by (namespace, pod) (pg_up{${sel}}) == 0`,
+                for: "1m",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "PostgreSQL is down",
+                    description: "The exporter in {{ $labels.pod }} cannot reach PostgreSQL.",
+                },
+            },
+            {
+                alert: "PostgresExporterDown",
+                // A missing series must not silence the alert: absent() fires when nothing is scraped at all.
+                expr: `max by (namespace, pod) (up{${sel}, ${job}}) == 0 or absent(up{${sel}, ${job}})`,
+                for: "5m",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "The PostgreSQL metrics exporter is down or not scraped",
+                    description: "Without it, PostgresDown and every other PostgreSQL alert are blind.",
+                },
+            },
+        ],
+    };
+}
+
+/** The backups' alerts: no complete backup for twice the schedule's period, none ever, the job gone. */
+export function backupAlerts(input: BackupAlertsInput): RuleGroup {
+    const sel = `namespace="${input.namespace}", cronjob="${input.cronJob}"`;
+    const stale = promDuration(2 * input.periodSeconds);
+    return {
+        name: "hanzo-sql-backups",
+        rules: [
+            {
+                alert: "PostgresBackupStale",
+                // The job succeeds only after its manifest is uploaded: its last success is the last complete backup.
+                expr: `time() - max by (namespace, cronjob) (kube_cronjob_status_last_successful_time{${sel}}) > ${2 * input.periodSeconds}`,
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: `No complete PostgreSQL backup for ${stale}`,
+                    description: "The last complete backup is older than twice the schedule's period; see the failed Jobs of {{ $labels.cronjob }}.",
+                },
+            },
+            {
+                alert: "PostgresBackupNeverSucceeded",
+                expr: `(time() - max by (namespace, cronjob) (kube_cronjob_created{${sel}}) > ${2 * input.periodSeconds}) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{${sel}}`,
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: `No PostgreSQL backup has ever completed, ${stale} after the job was created`,
+                    description: "The backup CronJob {{ $labels.cronjob }} has never succeeded.",
+                },
+            },
+            {
+                alert: "PostgresBackupJobMissing",
+                expr: `absent(kube_cronjob_created{${sel}})`,
+                for: "1h",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "The PostgreSQL backup CronJob is missing (or kube-state-metrics is not scraped)",
+                    description: `No ${input.cronJob} CronJob is reported in ${input.namespace}: nothing is being backed up.`,
+                },
+            },
+        ],
+    };
+}
+
+/** A rule file (the `groups:` document promtool and Prometheus read), as plain data. */
+export function ruleFile(groups: RuleGroup[]): { groups: RuleGroup[] } {
+    return { groups };
+}

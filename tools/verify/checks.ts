@@ -1,0 +1,200 @@
+/**
+ * ADR-60's automated validation: checks a running server against a stack's spec. Every database exists
+ * with its service role as owner; every role exists with exactly the attributes the standard allows and no
+ * memberships; PUBLIC and other services' roles cannot connect; every required extension is installed
+ * (with its version) in every service database and template1; the server's settings are the rendered ones;
+ * no role but the administrator is a superuser; the tables a service declares exist. Each failure names the
+ * object and the fix.
+ */
+import { Client } from "pg";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../stacks/rules";
+import { serverSettings, unquote } from "../../stacks/settings";
+import type { StackSpec } from "../../stacks/spec";
+
+export interface CheckResult {
+    /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
+    readonly object: string;
+    readonly ok: boolean;
+    /** What was found (on success, what holds). */
+    readonly detail: string;
+    /** How to repair it (failures only). */
+    readonly fix?: string;
+}
+
+const MEMORY: Record<string, number> = { B: 1, kB: 1024, "8kB": 8192, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+const TIME: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A setting's value in base units (bytes, ms) when it has one, else its text; `unit` is pg_settings.unit. */
+export function normalizeSetting(value: string, unit: string | null): string {
+    const m = /^(-?[0-9.]+)\s*([a-zA-Z0-9]*)$/.exec(unquote(value));
+    const u = m?.[2] || unit || "";
+    const factor = MEMORY[u] ?? TIME[u];
+    return m && factor !== undefined ? String(Number(m[1]) * factor) : unquote(value);
+}
+
+/** Settings a verifier does not compare: where a server listens differs between a pod and its clients' view. */
+const LOCAL_SETTINGS = ["port", "listen_addresses"];
+
+/** The admin URL with another database. */
+function withDatabase(url: string, database: string): string {
+    const u = new URL(url);
+    u.pathname = `/${encodeURIComponent(database)}`;
+    return u.toString();
+}
+
+/** The URL with its password hidden, for reports. */
+export function redactUrl(url: string): string {
+    const u = new URL(url);
+    if (u.password) {
+        u.password = "***";
+    }
+    return u.toString();
+}
+
+async function connect(url: string): Promise<Client> {
+    const c = new Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
+    await c.connect();
+    return c;
+}
+
+/** Runs every check of a stack against the server at `adminUrl` (the administrator's connection). */
+export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckResult[]> {
+    const results: CheckResult[] = [];
+    const pass = (object: string, detail: string) => results.push({ object, ok: true, detail });
+    const fail = (object: string, detail: string, fix: string) => results.push({ object, ok: false, detail, fix });
+    const admin = await connect(adminUrl);
+    try {
+        // Settings: the rendered postgresql.conf for the stack's memory limit.
+        for (const s of serverSettings(spec.instance.memoryLimitBytes).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
+            const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [s.name])).rows[0];
+            const shown = (await admin.query("SELECT current_setting($1) AS v", [s.name])).rows[0].v as string;
+            if (row && normalizeSetting(row.setting, row.unit) === normalizeSetting(s.value, row.unit)) {
+                pass(`setting ${s.name}`, `= ${shown}`);
+            } else {
+                fail(`setting ${s.name}`, `is ${shown}; the stack renders ${unquote(s.value)}`, "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart");
+            }
+        }
+
+        // Superusers: only the administrator.
+        const superusers = (await admin.query("SELECT rolname FROM pg_roles WHERE rolsuper AND rolname <> $1 ORDER BY 1", [ADMIN_ROLE])).rows.map((r) => r.rolname as string);
+        if (superusers.length === 0) {
+            pass("superusers", `only ${ADMIN_ROLE}`);
+        }
+        for (const r of superusers) {
+            fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE "${r}" NOSUPERUSER`);
+        }
+
+        const serviceRoles = spec.services.map((s) => s.role);
+        for (const s of spec.services) {
+            // The role: login, none of the forbidden attributes, no memberships, the stack's connection limit.
+            const role = (await admin.query(
+                `SELECT r.rolcanlogin, r.rolconnlimit, ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `r.${a.column}`).join(", ")},
+                        array(SELECT b.rolname::text FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
+                   FROM pg_roles r WHERE r.rolname = $1`,
+                [s.role],
+            )).rows[0];
+            if (!role) {
+                fail(`role ${s.role}`, "does not exist", `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`);
+            } else {
+                const extra = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => role[a.column] === true).map((a) => a.sql);
+                const problems = [
+                    ...(role.rolcanlogin ? [] : ["cannot log in"]),
+                    ...(extra.length ? [`has ${extra.join(", ")}`] : []),
+                    ...(role.member_of.length ? [`is a member of ${role.member_of.join(", ")}`] : []),
+                    ...(role.rolconnlimit === s.connectionLimit ? [] : [`has connection limit ${role.rolconnlimit}, not ${s.connectionLimit}`]),
+                ];
+                if (problems.length === 0) {
+                    pass(`role ${s.role}`, "login; no SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS; no memberships");
+                } else {
+                    const fixes = [
+                        `ALTER ROLE "${s.role}" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
+                        ...role.member_of.map((m: string) => `REVOKE "${m}" FROM "${s.role}"`),
+                    ];
+                    fail(`role ${s.role}`, problems.join("; "), fixes.join("; "));
+                }
+            }
+
+            // The database: exists, owned by the role, closed to PUBLIC and to the other services' roles.
+            const db = (await admin.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [s.database])).rows[0];
+            if (!db) {
+                fail(`database ${s.database}`, "does not exist", `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`);
+                continue;
+            }
+            if (db.owner === s.role) {
+                pass(`database ${s.database}`, `owned by ${s.role}`);
+            } else {
+                fail(`database ${s.database}`, `is owned by ${db.owner}, not ${s.role}`, `ALTER DATABASE "${s.database}" OWNER TO "${s.role}"`);
+            }
+            const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0].c;
+            const intruders = [];
+            // Superusers can connect anywhere; they are reported once above, with their own fix.
+            for (const other of serviceRoles.filter((r) => r !== s.role && !superusers.includes(r))) {
+                const exists = (await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [other])).rowCount;
+                if (exists && (await admin.query("SELECT has_database_privilege($1, $2, 'CONNECT') AS c", [other, s.database])).rows[0].c) {
+                    intruders.push(other);
+                }
+            }
+            if (publicConnect) {
+                fail(`database ${s.database}`, "PUBLIC can connect, so every role can", `REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC`);
+            } else if (intruders.length > 0) {
+                fail(`database ${s.database}`, `other services' roles can connect: ${intruders.join(", ")}`, intruders.map((r) => `REVOKE ALL ON DATABASE "${s.database}" FROM "${r}"`).join("; "));
+            } else {
+                pass(`database ${s.database}`, "only its owner (and the administrator) can connect");
+            }
+
+            // In the database: extensions and required tables.
+            const c = await connect(withDatabase(adminUrl, s.database));
+            try {
+                await checkExtensions(c, s.database, s.extensions, pass, fail);
+                for (const table of s.requiredTables) {
+                    const found = (await c.query("SELECT to_regclass($1) IS NOT NULL AS f", [table])).rows[0].f;
+                    if (found) {
+                        pass(`table ${s.database}.${table}`, "exists");
+                    } else {
+                        fail(`table ${s.database}.${table}`, "does not exist", `run ${s.name}'s migrations against ${s.database}`);
+                    }
+                }
+            } finally {
+                await c.end();
+            }
+        }
+        const t1 = await connect(withDatabase(adminUrl, "template1"));
+        try {
+            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), pass, fail);
+        } finally {
+            await t1.end();
+        }
+    } finally {
+        await admin.end();
+    }
+    return results;
+}
+
+async function checkExtensions(
+    c: Client,
+    database: string,
+    expected: readonly string[],
+    pass: (o: string, d: string) => void,
+    fail: (o: string, d: string, f: string) => void,
+): Promise<void> {
+    const installed = new Map((await c.query("SELECT extname, extversion FROM pg_extension")).rows.map((r) => [r.extname as string, r.extversion as string]));
+    for (const ext of expected) {
+        const version = installed.get(ext);
+        if (version !== undefined) {
+            pass(`extension ${database}.${ext}`, `version ${version}`);
+        } else {
+            fail(`extension ${database}.${ext}`, "is not installed", `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`);
+        }
+    }
+}
+
+/** The readable report: failures first, then a count. */
+export function report(stack: string, url: string, results: CheckResult[]): string {
+    const failed = results.filter((r) => !r.ok);
+    const lines = [`stack ${stack} against ${redactUrl(url)}`];
+    for (const r of [...failed, ...results.filter((x) => x.ok)]) {
+        lines.push(r.ok ? `  ok    ${r.object}: ${r.detail}` : `  FAIL  ${r.object}: ${r.detail}\n        fix: ${r.fix}`);
+    }
+    lines.push(`${results.length} checks, ${failed.length} failed`);
+    return lines.join("\n") + "\n";
+}
