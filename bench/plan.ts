@@ -7,12 +7,10 @@
  * production plans. Not a test: this machine is noisy, so compare the ratios printed by one run.
  */
 import { performance } from "perf_hooks";
-import { main } from "../program";
 import { gate } from "../tools/gate";
-import { planFromStackFile } from "../tools/plan";
+import { planFromStackFile, planFromValues } from "../tools/plan";
 import { validatePlan } from "../tools/plan/kubernetes";
-import { Plan, PlanResult, runPlan } from "../tools/plan/runner";
-import { stackConfig } from "../tools/plan/stackFile";
+import type { Plan, PlanResult } from "../tools/plan/runner";
 
 /**
  * Number of resources on the longest path of dependency edges: explicit, through inputs, and to the
@@ -33,7 +31,7 @@ export function longestChain(plan: Plan): number {
 
 async function generated(n: number): Promise<PlanResult> {
     const services = Array.from({ length: n }, (_, i) => `svc_${String(i).padStart(3, "0")}`);
-    const result = await runPlan(stackConfig(`gen-${n}`, { environment: "prod", clusterName: "bench", services }), () => ({ ...main({ DIGITALOCEAN_TOKEN: "x", SPACES_ACCESS_KEY_ID: "x", SPACES_SECRET_ACCESS_KEY: "x" }) }));
+    const result = await planFromValues(`gen-${n}`, { environment: "prod", clusterName: "bench", services });
     const problems = validatePlan(result.plan.resources, result.revealed);
     if (problems.length > 0) {
         throw new Error(problems.join("\n"));

@@ -10,6 +10,7 @@ import { BACKUP_ROLE } from "../stacks/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { dataProtection } from "./protection";
+import { loginRole } from "./roles";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
 export const BACKUP_CRONJOB = "postgres-backup";
@@ -58,22 +59,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
         // The role: reads every table, owns nothing, cannot write; CONNECT where PUBLIC has none.
         const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
-        const role = new postgresql.Role(
-            `${name}-role`,
-            {
-                name: BACKUP_ROLE,
-                login: true,
-                password: password.result,
-                superuser: false,
-                createDatabase: false,
-                createRole: false,
-                replication: false,
-                bypassRowLevelSecurity: false,
-                inherit: true,
-                roles: [BACKUP_ROLE_MEMBERSHIP],
-            },
-            { parent: this },
-        );
+        const role = loginRole(`${name}-role`, { name: BACKUP_ROLE, password: password.result, roles: [BACKUP_ROLE_MEMBERSHIP] }, { parent: this });
         for (const s of dumped) {
             new postgresql.Grant(
                 `${name}-connect-${s.name}`,

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
-import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
 import { MONITOR_ROLE } from "../stacks/rules";
 import type { MonitoringSpec } from "../stacks/spec";
+import { loginRole } from "./roles";
 
 /** Built-in role that may read every statistics view, and nothing else. */
 export const MONITOR_ROLE_MEMBERSHIP = "pg_monitor";
@@ -31,22 +31,7 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
         const m = args.monitoring;
         const labels = { "app.kubernetes.io/part-of": "hanzo-sql", release: m.release };
 
-        new postgresql.Role(
-            `${name}-role`,
-            {
-                name: MONITOR_ROLE,
-                login: true,
-                password: args.password,
-                superuser: false,
-                createDatabase: false,
-                createRole: false,
-                replication: false,
-                bypassRowLevelSecurity: false,
-                inherit: true,
-                roles: [MONITOR_ROLE_MEMBERSHIP],
-            },
-            { parent: this },
-        );
+        loginRole(`${name}-role`, { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] }, { parent: this });
         new k8s.apiextensions.CustomResource(
             `${name}-pod-monitor`,
             {

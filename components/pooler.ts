@@ -54,7 +54,9 @@ export class Pgbouncer extends pulumi.ComponentResource {
             { metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels }, type: "Opaque", stringData: { "userlist.txt": pulumi.secret(userlist) } },
             { parent: this },
         );
-        const userlistChecksum = userlist.apply((u) => configChecksum({ "userlist.txt": u }).slice(0, 16));
+        // Rolls the pods when a password changes. A truncated hash of random 32-character passwords reveals
+        // nothing, and left secret it would mark the whole Deployment spec secret (hidden from diffs and policies).
+        const userlistChecksum = pulumi.unsecret(userlist.apply((u) => configChecksum({ "userlist.txt": u }).slice(0, 16)));
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {

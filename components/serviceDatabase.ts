@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
+import { loginRole } from "./roles";
 
 /** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
 export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
@@ -71,22 +72,7 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             { length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 },
             { parent: this },
         );
-        this.role = new postgresql.Role(
-            `${name}-role`,
-            {
-                name: s.role,
-                login: true,
-                password: password.result,
-                superuser: false,
-                createDatabase: false,
-                createRole: false,
-                replication: false,
-                bypassRowLevelSecurity: false,
-                inherit: true,
-                connectionLimit: s.connectionLimit,
-            },
-            { parent: this },
-        );
+        this.role = loginRole(`${name}-role`, { name: s.role, password: password.result, connectionLimit: s.connectionLimit }, { parent: this });
         this.database = new postgresql.Database(
             `${name}-database`,
             {

@@ -46,16 +46,26 @@ export function parseArgs(argv: string[]): PlanArgs {
     return args;
 }
 
-/** The offline plan of a stack from its stack file, validated; throws on any problem. */
-export async function planFromStackFile(stack: string): Promise<PlanResult> {
-    const cfg = stackConfig(stack);
-    // The plan never calls DigitalOcean; the program only checks that credentials would be there.
-    const env = {
+/** The plan never calls DigitalOcean; the program only checks that credentials would be there. */
+export function offlineEnv(): Record<string, string | undefined> {
+    return {
         ...process.env,
         DIGITALOCEAN_TOKEN: process.env.DIGITALOCEAN_TOKEN ?? "plan-placeholder",
         SPACES_ACCESS_KEY_ID: process.env.SPACES_ACCESS_KEY_ID ?? "plan-placeholder",
         SPACES_SECRET_ACCESS_KEY: process.env.SPACES_SECRET_ACCESS_KEY ?? "plan-placeholder",
     };
+}
+
+/** The offline plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
+export async function planFromValues(stack: string, values: Record<string, unknown>, secretKeys: string[] = [], env = offlineEnv()): Promise<PlanResult> {
+    const cfg = stackConfig(stack, values);
+    return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(env) }));
+}
+
+/** The offline plan of a stack from its stack file, validated; throws on any problem. */
+export async function planFromStackFile(stack: string): Promise<PlanResult> {
+    const cfg = stackConfig(stack);
+    const env = offlineEnv();
     const result = await runPlan(cfg, () => ({ ...main(env) }));
     const problems = validatePlan(result.plan.resources, result.revealed);
     if (problems.length > 0) {

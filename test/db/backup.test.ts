@@ -8,7 +8,7 @@ import { PgServer } from "../../tools/pg/server";
 import { renderInitSql } from "../../tools/sql/initSql";
 import { StackServer, renderedFiles, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType, resource } from "../support/plan";
-import { S3Server, runScript } from "../support/s3";
+import { S3Server, runScript } from "../../tools/local/s3";
 
 const STACK = "hanzo-k8s";
 const PREFIX = "postgres";

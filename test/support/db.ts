@@ -2,48 +2,15 @@
 import * as net from "net";
 import { Client, ClientConfig } from "pg";
 import { PgServer } from "../../tools/pg/server";
+import { StackServer, startStackServer } from "../../tools/local/stackServer";
 import type { PlanResult } from "../../tools/plan/runner";
-import { passwordVariable, renderInitSql } from "../../tools/sql/initSql";
-import { TYPES, ofType, planOf } from "./plan";
+import { planOf } from "./plan";
 
-export interface StackServer {
-    readonly server: PgServer;
-    readonly plan: PlanResult;
-    /** role → the password the SQL set for it (through HANZO_SQL_PASSWORD_<ROLE>). */
-    readonly passwords: Record<string, string>;
-    /** The environment that carries those passwords to psql. */
-    readonly passwordEnv: Record<string, string>;
-}
+export { StackServer, renderedFiles, testPassword } from "../../tools/local/stackServer";
 
-/** A password with every character a URL or DSN would trip over. */
-export function testPassword(role: string): string {
-    return `${role}:p@ss/w#rd?%'"\\ ${Math.random().toString(36).slice(2, 8)}`;
-}
-
-/** The rendered postgresql.conf and pg_hba.conf of a plan (what the ConfigMap mounts). */
-export function renderedFiles(plan: PlanResult): { postgresqlConf: string; pgHba: string } {
-    const data = (ofType(plan, TYPES.configMap)[0].inputs as { data: Record<string, string> }).data;
-    return { postgresqlConf: data["postgresql.conf"], pgHba: data["pg_hba.conf"] };
-}
-
-/** Starts a server with a stack's rendered files and applies its initialisation SQL, passwords included. */
-export async function stackServer(stack: string): Promise<StackServer> {
-    const plan = await planOf(stack);
-    const server = await PgServer.start(renderedFiles(plan));
-    const passwords: Record<string, string> = {};
-    const passwordEnv: Record<string, string> = {};
-    for (const r of ofType(plan, TYPES.role)) {
-        const role = String(r.inputs.name);
-        passwords[role] = testPassword(role);
-        passwordEnv[passwordVariable(role)] = passwords[role];
-    }
-    try {
-        server.psql(renderInitSql(plan.plan, { passwords: "env" }), passwordEnv);
-    } catch (e) {
-        server.stop();
-        throw e;
-    }
-    return { server, plan, passwords, passwordEnv };
+/** A server with a stack's rendered files (a stack file's name, or a plan) and its init SQL applied. */
+export async function stackServer(stack: string | PlanResult): Promise<StackServer> {
+    return startStackServer(typeof stack === "string" ? await planOf(stack) : stack);
 }
 
 /** Connects (and returns the client), or returns the error PostgreSQL answered with. */

@@ -1,9 +1,7 @@
 /** Test access to the offline plan: per-stack plans (cached; planning is deterministic) and lookups. */
 import * as assert from "assert";
-import { main } from "../../program";
-import { planFromStackFile } from "../../tools/plan";
-import { PlanResult, PlannedResource, runPlan } from "../../tools/plan/runner";
-import { stackConfig } from "../../tools/plan/stackFile";
+import { planFromStackFile, planFromValues } from "../../tools/plan";
+import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
 
 const cache = new Map<string, Promise<PlanResult>>();
 
@@ -20,8 +18,7 @@ export const TOKEN_ENV = { DIGITALOCEAN_TOKEN: "test-token", SPACES_ACCESS_KEY_I
 
 /** The plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
 export function planWith(stack: string, values: Record<string, unknown>, secretKeys: string[] = []): Promise<PlanResult> {
-    const cfg = stackConfig(stack, values);
-    return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(TOKEN_ENV) }));
+    return planFromValues(stack, values, secretKeys, TOKEN_ENV);
 }
 
 export const TYPES = {

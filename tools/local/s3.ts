@@ -1,9 +1,9 @@
-/** A real S3 API on loopback (s3rver) and a runner for the rendered scripts with Debian's tools. */
+/** A real S3 API on loopback (s3rver) and a runner for the rendered scripts with Debian's tools (tests and benchmarks). */
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PG_BIN, freePort } from "../../tools/pg/server";
+import { PG_BIN, freePort } from "../pg/server";
 
 // s3rver ships no typings.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,0 +1,121 @@
+import * as assert from "assert";
+import { Client } from "pg";
+import { renderUserlist } from "../../render/pgbouncer";
+import { PgbouncerServer } from "../../tools/pg/pgbouncer";
+import { mockPassword } from "../../tools/plan/runner";
+import { StackServer, stackServer, tryConnect } from "../support/db";
+import { TYPES, planWith, resource, revealed } from "../support/plan";
+
+const CONFIG = {
+    environment: "prod", clusterName: "hanzo-k8s", backupEnabled: false,
+    poolingEnabled: true, poolDefaultPoolSize: 2, poolMaxClientConn: 12,
+    services: [{ name: "gateway", connection: "krakend", pooled: true }, { name: "commerce", pooled: true }, "cloud"],
+};
+
+describe("PgBouncer (transaction pooling) as declared", () => {
+    it("renders pgbouncer.ini, the userlist Secret, a Deployment and Service, and points pooled services at it", async () => {
+        const plan = await planWith("pooled", CONFIG);
+        const ini = (resource(plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
+        assert.match(ini, /^gateway = host=postgres\.hanzo\.svc port=5432 dbname=gateway$/m);
+        assert.match(ini, /^commerce = host=postgres\.hanzo\.svc port=5432 dbname=commerce$/m);
+        assert.ok(!/^cloud =/m.test(ini), "an unpooled service has no pool");
+        for (const line of ["pool_mode = transaction", "max_client_conn = 12", "default_pool_size = 2", "auth_type = scram-sha-256", "listen_port = 6432"]) {
+            assert.ok(ini.split("\n").includes(line), line);
+        }
+        const userlist = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>;
+        assert.deepStrictEqual(userlist, {
+            "userlist.txt": renderUserlist([
+                { user: "gateway_user", password: mockPassword("hanzo-sql-gateway-password", true) },
+                { user: "commerce_user", password: mockPassword("hanzo-sql-commerce-password", true) },
+            ]),
+        });
+        const deployment = resource(plan, "kubernetes:apps/v1:Deployment", "hanzo-sql-pgbouncer-deployment").inputs as any;
+        assert.strictEqual(deployment.spec.replicas, 2);
+        assert.deepStrictEqual(deployment.spec.template.spec.containers[0].command, ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+        assert.strictEqual(deployment.spec.template.spec.containers[0].image, "edoburu/pgbouncer:1.18.0");
+        assert.deepStrictEqual((resource(plan, TYPES.service, "hanzo-sql-pgbouncer-service").inputs as any).spec.ports, [{ name: "pgbouncer", port: 6432, targetPort: "pgbouncer", protocol: "TCP" }]);
+
+        const gateway = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-gateway-connection")).stringData as Record<string, string>;
+        const pw = encodeURIComponent(mockPassword("hanzo-sql-gateway-password", true));
+        assert.strictEqual(gateway.DATABASE_URL, `postgresql://gateway_user:${pw}@pgbouncer.hanzo.svc:6432/gateway?sslmode=disable`);
+        assert.strictEqual(gateway.dsn, gateway.DATABASE_URL);
+        assert.deepStrictEqual([gateway.DB_HOST, gateway.DB_PORT], ["pgbouncer.hanzo.svc", "6432"]);
+        assert.strictEqual(gateway.DIRECT_DATABASE_URL, `postgresql://gateway_user:${pw}@postgres.hanzo.svc:5432/gateway?sslmode=disable`);
+        assert.strictEqual(gateway.PRISMA_DATABASE_URL, `${gateway.DATABASE_URL}&pgbouncer=true`);
+        const cloud = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-cloud-connection")).stringData as Record<string, string>;
+        assert.strictEqual(cloud.DB_HOST, "postgres.hanzo.svc");
+        assert.strictEqual(cloud.DIRECT_DATABASE_URL, undefined);
+    });
+
+    it("rejects a pooled service in a stack without a pooler", async () => {
+        await assert.rejects(planWith("x", { ...CONFIG, poolingEnabled: false }), {
+            message: 'stack "x": invalid configuration (2 problems); nothing was created:\n' +
+                "  - hanzo-sql:services[0].pooled = true: needs the stack's pooler: pulumi config set poolingEnabled true\n" +
+                "  - hanzo-sql:services[1].pooled = true: needs the stack's pooler: pulumi config set poolingEnabled true",
+        });
+    });
+});
+
+describe("PgBouncer on real components (Debian's pgbouncer, PostgreSQL)", function () {
+    this.timeout(120_000);
+    let s: StackServer;
+    let pooler: PgbouncerServer;
+
+    before(async () => {
+        s = await stackServer(await planWith("pooled", CONFIG));
+        const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
+        const userlist = renderUserlist(["gateway_user", "commerce_user"].map((user) => ({ user, password: s.passwords[user] })));
+        pooler = await PgbouncerServer.start(ini, userlist, s.server.port);
+    });
+    after(() => {
+        pooler?.stop();
+        s?.server.stop();
+    });
+
+    const viaPooler = (user: string, database: string) => ({ host: "127.0.0.1", port: pooler.port, user, password: s.passwords[user], database });
+
+    it("lets a pooled service's role in with SCRAM, and only to its own database", async () => {
+        const c = (await tryConnect(viaPooler("gateway_user", "gateway"))) as Client;
+        assert.ok(c instanceof Client, JSON.stringify(c));
+        assert.deepStrictEqual((await c.query("SELECT current_user, current_database()")).rows, [{ current_user: "gateway_user", current_database: "gateway" }]);
+        await c.end();
+        const wrong = await tryConnect({ ...viaPooler("gateway_user", "gateway"), password: "wrong" });
+        assert.deepStrictEqual(wrong, { code: "08P01", message: "SASL authentication failed" });
+        const unpooled = await tryConnect({ ...viaPooler("gateway_user", "gateway"), user: "cloud_user", password: s.passwords.cloud_user, database: "cloud" });
+        assert.ok(!(unpooled instanceof Client), "cloud is not pooled");
+    });
+
+    it("pools by transaction: ten clients share the two server connections of the pool", async () => {
+        const clients = await Promise.all(Array.from({ length: 10 }, () => tryConnect(viaPooler("commerce_user", "commerce")))) as Client[];
+        try {
+            const pids = new Set<number>();
+            for (let round = 0; round < 3; round++) {
+                const rows = await Promise.all(clients.map((c) => c.query("SELECT pg_backend_pid() AS pid")));
+                rows.forEach((r) => pids.add(r.rows[0].pid));
+            }
+            assert.ok(pids.size >= 1 && pids.size <= 2, `server backends used: ${pids.size}`);
+            const admin = await s.server.admin();
+            const backends = (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'commerce_user'")).rows[0].n;
+            await admin.end();
+            assert.ok(backends <= 2, `${backends} server connections for 10 clients`);
+            // Transaction semantics hold through the pool: a transaction keeps its server connection.
+            const c = clients[0];
+            await c.query("BEGIN");
+            const a = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await c.query("CREATE TEMP TABLE IF NOT EXISTS scratch (i int) ON COMMIT DROP");
+            const b = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await c.query("COMMIT");
+            assert.strictEqual(a, b);
+        } finally {
+            await Promise.all(clients.map((c) => c.end()));
+        }
+    });
+
+    it("refuses clients beyond max_client_conn", async () => {
+        const clients = await Promise.all(Array.from({ length: 14 }, () => tryConnect(viaPooler("gateway_user", "gateway"))));
+        const refused = clients.filter((c) => !(c instanceof Client)) as { code: string; message: string }[];
+        await Promise.all(clients.filter((c): c is Client => c instanceof Client).map((c) => c.end()));
+        assert.strictEqual(clients.length - refused.length, 12);
+        assert.deepStrictEqual(refused[0], { code: "08P01", message: "no more connections allowed (max_client_conn)" });
+    });
+});
