@@ -15,11 +15,6 @@ EXT_DIR="/usr/share/postgresql/${PG_MAJOR}/extension"
 
 say() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
-if [ "$(id -u)" != 0 ]; then
-    say "needs root to install Debian packages (apt-get install postgresql-${PG_MAJOR} postgresql-server-dev-${PG_MAJOR} and pgvector), or set TEST_DATABASE_URL"
-    exit 1
-fi
-
 missing=()
 [ -x "${BIN}/postgres" ] || missing+=("postgresql-${PG_MAJOR}")
 [ -f "${EXT_DIR}/pg_trgm.control" ] || missing+=("postgresql-${PG_MAJOR}")
@@ -29,6 +24,11 @@ command -v psql >/dev/null || missing+=("postgresql-client-${PG_MAJOR}")
 [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 [ -f "${EXT_DIR}/vector.control" ] || missing+=("postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" != 0 ]; then
+    say "missing: ${missing[*]} (pgvector, if missing, is built from Debian's source package)"
+    say "run this script as root (it installs them with apt-get), or install them yourself"
+    exit 1
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
