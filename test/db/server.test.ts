@@ -1,5 +1,11 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Client } from "pg";
+import { connectionSecretData } from "../../render/connection";
+import { PG_BIN } from "../../tools/pg/server";
 import { renderInitSql } from "../../tools/sql/initSql";
 import { parseQuantity } from "../../stacks/quantity";
 import { serverSettings } from "../../stacks/settings";
@@ -106,6 +112,29 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
                     assert.deepStrictEqual(attrs, { rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false });
                 } finally {
                     await c.end();
+                }
+            }
+        });
+
+        it("connects with the rendered connection strings: DATABASE_URL, the keyword DSN and .pgpass (libpq)", () => {
+            for (const { database, role } of databasesOf(s)) {
+                const params = { user: role, password: s.passwords[role], host: "127.0.0.1", port: s.server.port, database, sslmode: "disable" };
+                const data = connectionSecretData(params, "beego");
+                const who = (conninfo: string, env: Record<string, string> = {}) => {
+                    const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-c", "SELECT current_user || '@' || current_database()", conninfo], {
+                        encoding: "utf8", env: { PATH: process.env.PATH!, ...env },
+                    });
+                    assert.strictEqual(r.status, 0, r.stderr);
+                    return r.stdout.trim();
+                };
+                assert.strictEqual(who(data.DATABASE_URL), `${role}@${database}`, "percent-encoded URL");
+                assert.strictEqual(who(data.dataSourceName), `${role}@${database}`, "quoted keyword DSN");
+                const pgpass = path.join(os.tmpdir(), `pgpass-${role}`);
+                fs.writeFileSync(pgpass, `${data.pgpass}\n`, { mode: 0o600 });
+                try {
+                    assert.strictEqual(who(`host=127.0.0.1 port=${s.server.port} user=${role} dbname=${database}`, { PGPASSFILE: pgpass }), `${role}@${database}`, ".pgpass line");
+                } finally {
+                    fs.rmSync(pgpass);
                 }
             }
         });
