@@ -6,8 +6,7 @@ import type { StackSpec } from "../stacks/spec";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
-import { POOLER_NAME, Pgbouncer } from "./pooler";
-import { PGBOUNCER_PORT } from "../render/pgbouncer";
+import { Pgbouncer, poolerEndpoint } from "./pooler";
 import { PostgresInstance } from "./postgresInstance";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
 
@@ -91,7 +90,7 @@ export class HanzoSql extends pulumi.ComponentResource {
         // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
         databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, { parent: this, provider: pgProvider });
 
-        const pooler = spec.pooling.enabled ? { host: `${POOLER_NAME}.${spec.namespace}.svc`, port: PGBOUNCER_PORT } : undefined;
+        const pooler = spec.pooling.enabled ? poolerEndpoint(spec.namespace) : undefined;
         const services: Record<string, ServiceDatabase> = {};
         for (const service of spec.services) {
             services[service.name] = new ServiceDatabase(

@@ -6,6 +6,11 @@ import { configChecksum } from "./postgresInstance";
 
 export const POOLER_NAME = "pgbouncer";
 
+/** The pooler's in-cluster endpoint in a namespace (services get it before the pooler exists). */
+export function poolerEndpoint(namespace: string): { host: string; port: number } {
+    return { host: `${POOLER_NAME}.${namespace}.svc`, port: PGBOUNCER_PORT };
+}
+
 export interface PgbouncerArgs {
     readonly namespace: pulumi.Input<string>;
     readonly namespaceName: string;
@@ -32,7 +37,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
         super("hanzo-sql:index:Pgbouncer", name, {}, opts);
         const p = args.pooling;
         const labels = { app: POOLER_NAME, "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": "hanzo-sql" };
-        this.host = `${POOLER_NAME}.${args.namespaceName}.svc`;
+        this.host = poolerEndpoint(args.namespaceName).host;
         const ini = renderPgbouncerIni({
             databases: args.users.map((u) => u.database),
             serverHost: args.serverHost,

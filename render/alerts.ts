@@ -146,8 +146,3 @@ export function backupAlerts(input: BackupAlertsInput): RuleGroup {
         ],
     };
 }
-
-/** A rule file (the `groups:` document promtool and Prometheus read), as plain data. */
-export function ruleFile(groups: RuleGroup[]): { groups: RuleGroup[] } {
-    return { groups };
-}

@@ -557,22 +557,22 @@ function loadServices(
             problem(at("backupRetentionDays"), backupRetentionDays, "must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)");
             return;
         }
-        const pooled = e.pooled ?? false;
-        if (typeof pooled !== "boolean") {
-            problem(at("pooled"), pooled, "must be true or false");
-            return;
-        }
-        if (pooled && !ctx.poolingEnabled) {
-            problem(at("pooled"), pooled, "needs the stack's pooler: pulumi config set poolingEnabled true");
-            return;
-        }
-        const kmsSync = e.kmsSync ?? false;
-        if (typeof kmsSync !== "boolean") {
-            problem(at("kmsSync"), kmsSync, "must be true or false");
-            return;
-        }
-        if (kmsSync && !ctx.kmsEnabled) {
-            problem(at("kmsSync"), kmsSync, "needs the stack's KMS sync: pulumi config set kmsEnabled true");
+        /** An optional true/false field that only works when the stack enables `stackKey`. */
+        const flag = (field: string, stackEnabled: boolean, needs: string, stackKey: string): boolean | undefined => {
+            const v = e[field] ?? false;
+            if (typeof v !== "boolean") {
+                problem(at(field), v, "must be true or false");
+                return undefined;
+            }
+            if (v && !stackEnabled) {
+                problem(at(field), v, `needs the stack's ${needs}: pulumi config set ${stackKey} true`);
+                return undefined;
+            }
+            return v;
+        };
+        const pooled = flag("pooled", ctx.poolingEnabled, "pooler", "poolingEnabled");
+        const kmsSync = flag("kmsSync", ctx.kmsEnabled, "KMS sync", "kmsEnabled");
+        if (pooled === undefined || kmsSync === undefined) {
             return;
         }
         const secretName = `${kubernetesNameFor(name)}-database`;

@@ -134,18 +134,6 @@ export function databaseNameProblem(
     return undefined;
 }
 
-/** Why `role` is not the right login role for `database`, or undefined. */
-export function roleNameProblem(database: string, role: string): string | undefined {
-    const invalid = identifierProblem(role);
-    if (invalid !== undefined) {
-        return invalid;
-    }
-    if (role !== roleNameFor(database)) {
-        return `must be "${roleNameFor(database)}" (the role follows the database: <database>_user)`;
-    }
-    return undefined;
-}
-
 /** Roles the server's own jobs use (not services): metrics (pg_monitor) and backups (pg_read_all_data). */
 export const MONITOR_ROLE = "hanzo_monitor";
 export const BACKUP_ROLE = "hanzo_backup";

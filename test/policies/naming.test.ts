@@ -67,7 +67,12 @@ describe("postgres-naming", () => {
 
     it("takes the environment from its configuration before the stack's component", async () => {
         const plan = await planCopy();
-        assert.deepStrictEqual((await violations(postgresNaming, plan, { [P]: { environment: "test" } })).length, 6);
+        assert.deepStrictEqual(
+            await violations(postgresNaming, plan, { [P]: { environment: "test" } }),
+            ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map(
+                (s) => `${db(s)}: database "${s}" must end in "_test" in the test environment (ADR-60), so tests never reach another environment's data.`,
+            ),
+        );
     });
 
     it("without a known environment, rejects a stack that mixes test and non-test names", async () => {

@@ -36,9 +36,12 @@ describe("data-protection", () => {
     it("treats a stack of unknown environment as production", async () => {
         const plan = await planCopy("test");
         remove(plan, (r) => r.type === "hanzo-sql:index:HanzoSql");
-        const lines = await violations(dataProtection, plan);
-        assert.strictEqual(lines.length, 7);
-        assert.strictEqual(lines[0], `${P}: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam_test" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.`);
+        assert.deepStrictEqual(await violations(dataProtection, plan), [
+            ...["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map(
+                (s) => `${P}: hanzo-sql-${s}-database (postgresql:index/database:Database): database "${s}_test" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.`,
+            ),
+            `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo-test/postgres" is not protected; in a non-test (environment unknown) environment a destroy or replacement would take the server down with its data. Set protect: true.`,
+        ]);
         assert.deepStrictEqual(await violations(dataProtection, plan, { [P]: { environment: "test" } }), []);
     });
 });

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { specOf, stackConfig } from "../../tools/plan/stackFile";
 import { TYPES, ofType, planOf } from "../support/plan";
 
 /**
@@ -6,17 +7,21 @@ import { TYPES, ofType, planOf } from "../support/plan";
  * resource; for a Database or the StatefulSet's volume that is data loss. The mock runtime does not show
  * resource options, so these tests read them where the engine would: on the registration request.
  */
-const DATA = [TYPES.database, TYPES.statefulSet, "digitalocean:index/spacesBucket:SpacesBucket"];
-
 for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
     it(`${stack}: protects and retains every Database, the StatefulSet and the backup bucket, and nothing else`, async () => {
         const plan = await planOf(stack);
+        // What must be guarded, from the stack's configuration (not from the plan under test).
+        const spec = specOf(stackConfig(stack));
+        const expected = [
+            ...spec.services.map((s) => [TYPES.database, `hanzo-sql-${s.name}-database`]),
+            [TYPES.statefulSet, "hanzo-sql-postgres-statefulset"],
+            ...(spec.backup.enabled && !spec.backup.endpoint ? [["digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"]] : []),
+        ];
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
         assert.deepStrictEqual(
             guarded.map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]).sort(),
-            plan.plan.resources.filter((r) => DATA.includes(r.type as never)).map((r) => [r.type, r.name, true, true]).sort(),
+            expected.map(([type, name]) => [type, name, true, true]).sort(),
         );
-        assert.ok(guarded.length >= 2);
     });
 }
 

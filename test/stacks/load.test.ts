@@ -249,8 +249,10 @@ describe("stack configuration → spec", () => {
     });
 
     it("reports every problem at once", () => {
-        const lines = problems({ environment: "prod", clusterName: "c", storageSize: "big", services: ["Cloud", "my-db"] });
-        assert.strictEqual(lines.length, 3);
-        assert.match(lines[0], /^hanzo-sql:storageSize = "big"/);
+        assert.deepStrictEqual(problems({ environment: "prod", clusterName: "c", storageSize: "big", services: ["Cloud", "my-db"] }), [
+            'hanzo-sql:storageSize = "big": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
+            'hanzo-sql:services[0].name = "Cloud": service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)',
+            'hanzo-sql:services[1].name = "my-db": service name must use underscores, not hyphens',
+        ]);
     });
 });

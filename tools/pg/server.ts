@@ -52,10 +52,15 @@ export function freePort(): Promise<number> {
     });
 }
 
-/** Runs a command as the `postgres` OS user (initdb and postgres refuse root). */
-function asPostgres(cmd: string, args: string[], opts: { input?: string } = {}): string {
-    const [file, argv] = isRoot() ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
-    return execFileSync(file, argv, { encoding: "utf8", input: opts.input, stdio: ["pipe", "pipe", "pipe"] });
+/** The command line that runs `cmd` as the `postgres` OS user (initdb, postgres and pg_ctl refuse root). */
+function postgresCommand(cmd: string, args: string[]): [string, string[]] {
+    return isRoot() ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+}
+
+/** Runs a command as the `postgres` OS user; returns stdout, throws on failure. */
+function asPostgres(cmd: string, args: string[]): string {
+    const [file, argv] = postgresCommand(cmd, args);
+    return execFileSync(file, argv, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
 }
 
 export interface ServerFiles {
@@ -166,14 +171,27 @@ export class PgServer {
         return server;
     }
 
-    /** Stops the server (fast shutdown) and removes its files. */
+    /** The cluster's data directory (PGDATA). */
+    get dataDir(): string {
+        return path.join(this.dir, "data");
+    }
+
+    /** Runs a command as the `postgres` OS user, as the server's container does. */
+    runAsPostgres(cmd: string, args: string[]): { status: number; stdout: string; stderr: string } {
+        const r = spawnSync(...postgresCommand(cmd, args), { encoding: "utf8" });
+        return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** Stops the server (fast shutdown) unless it is already down, and removes its files. */
     stop(): void {
         if (this.stopped) {
             return;
         }
         this.stopped = true;
         try {
-            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", path.join(this.dir, "data"), "-m", "fast", "-w", "stop"]);
+            if (fs.existsSync(path.join(this.dataDir, "postmaster.pid"))) {
+                asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-m", "fast", "-w", "stop"]);
+            }
         } finally {
             fs.rmSync(this.dir, { recursive: true, force: true });
         }
