@@ -6,8 +6,8 @@
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
-} from "./rules";
-import { parseQuantity } from "./quantity";
+} from "../policies/standard/rules";
+import { parseQuantity } from "../policies/standard/quantity";
 import { scheduleProblem } from "./schedule";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
