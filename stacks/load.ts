@@ -6,10 +6,10 @@
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
-} from "./rules";
-import { formatBytes, parseQuantity } from "./quantity";
+} from "../policies/standard/rules";
+import { formatBytes, parseQuantity } from "../policies/standard/quantity";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
-import { SEED_SETTINGS } from "./settings";
+import { SEED_SETTINGS } from "../policies/standard/settings";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
 /** The project's configuration namespace (the `name` in Pulumi.yaml). */
