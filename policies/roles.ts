@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
 import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
@@ -108,8 +108,14 @@ export const noSuperuserCredentials: StackValidationPolicy = {
                     continue;
                 }
                 const where = `${kindOf(w.type)} "${k8sName(w)}" container "${c.name}"`;
+                // The server's own init container (its image, on its data) may read the password's verifier
+                // to apply it through the local socket (components/postgresInstance.ts).
+                const serverInit = server !== undefined && (pod?.spec?.initContainers ?? []).includes(c) && c.image === server.image;
                 for (const e of c.env ?? []) {
                     const ref = e.valueFrom?.secretKeyRef?.name;
+                    if (serverInit && e.valueFrom?.secretKeyRef?.key === ADMIN_VERIFIER_KEY) {
+                        continue;
+                    }
                     if (ref && adminSecrets.has(`${ns}/${ref}`)) {
                         report(`${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
                     } else if (connectsAsAdmin(e.name, e.value)) {

@@ -93,6 +93,11 @@ const mocks: pulumi.runtime.Mocks = {
         if (args.type === "random:index/randomPassword:RandomPassword") {
             state.result = pulumi.secret(mockPassword(args.name, args.inputs.special !== false));
         }
+        if (args.type === "random:index/randomId:RandomId") {
+            // Deterministic per resource name, like the passwords (a SCRAM salt in this program).
+            const bytes = createHash("sha256").update(`salt:${args.name}`).digest().subarray(0, Number(args.inputs.byteLength ?? 16));
+            Object.assign(state, { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() });
+        }
         if (args.type === "digitalocean:index/spacesKey:SpacesKey") {
             // Computed by DigitalOcean on create.
             state.accessKey = `PLAN${createHash("sha256").update(args.name).digest("hex").slice(0, 16).toUpperCase()}`;
