@@ -25,9 +25,9 @@ case "\${HANZO_ADMIN_VERIFIER:-}" in
 esac
 socket="$(mktemp -d)"
 trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$socket"' EXIT
-pg_ctl -D "$PGDATA" -w -t 3600 -l "$socket/server.log" -o "-c config_file=\${PG_CONFIG_FILE:-/etc/postgresql/postgresql.conf} -c hba_file=\${PG_HBA_FILE:-/etc/postgresql/pg_hba.conf} -c listen_addresses='' -c unix_socket_directories='$socket' -c log_statement=none -c log_min_duration_statement=-1 -c pg_stat_statements.track_utility=off" start >/dev/null \\
+pg_ctl -D "$PGDATA" -w -t 3600 -l "$socket/server.log" -o "-c config_file=\${PG_CONFIG_FILE:-/etc/postgresql/postgresql.conf} -c hba_file=\${PG_HBA_FILE:-/etc/postgresql/pg_hba.conf} -c listen_addresses='' -c port=5432 -c unix_socket_directories='$socket' -c log_statement=none -c log_min_duration_statement=-1 -c pg_stat_statements.track_utility=off" start >/dev/null \\
     || { cat "$socket/server.log" >&2; exit 1; }
-psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -U "$role" -d postgres -v role="$role" <<'SQL'
+psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -p 5432 -U "$role" -d postgres -v role="$role" <<'SQL'
 \\getenv verifier HANZO_ADMIN_VERIFIER
 ALTER ROLE :"role" PASSWORD :'verifier';
 SQL

@@ -9,6 +9,7 @@ import {
 } from "./rules";
 import { parseQuantity } from "./quantity";
 import { scheduleProblem } from "./schedule";
+import { redactSecrets } from "../render/connection";
 import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
@@ -111,7 +112,8 @@ export class StackConfigError extends Error {
         super(
             `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
                 `nothing was created:\n` +
-                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.rule}`).join("\n"),
+                // A value is shown with any connection-string password in it hidden (a misplaced DSN, say).
+                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
         );
         this.name = "StackConfigError";
     }

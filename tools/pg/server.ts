@@ -148,7 +148,7 @@ export class PgServer {
      * and start it with the given files: a harness.conf includes the rendered postgresql.conf unchanged and
      * then sets only the port, the listen address and the socket directory.
      */
-    static async start(files: ServerFiles): Promise<PgServer> {
+    static async start(files: ServerFiles, settings: Readonly<Record<string, string>> = {}): Promise<PgServer> {
         ensurePostgres();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pg-"));
         fs.chmodSync(dir, 0o755);
@@ -178,22 +178,38 @@ export class PgServer {
                 `port = ${port}`,
                 "listen_addresses = '127.0.0.1'",
                 `unix_socket_directories = '${run}'`,
+                // A test's own settings (e.g. log_statement = 'all' to watch every statement).
+                ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`),
                 "",
             ].join("\n"),
         );
         if (isRoot()) {
             execFileSync("chown", ["postgres:postgres", path.join(conf, "harness.conf")]);
         }
-        const options = `-c config_file=${path.join(conf, "harness.conf")}`;
         const server = new PgServer(dir, port, adminPassword);
         try {
-            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]);
+            server.resume();
         } catch (e) {
             const log = server.log();
             fs.rmSync(dir, { recursive: true, force: true });
             throw new Error(`the server did not start: ${(e as Error).message}\n${log}`);
         }
         return server;
+    }
+
+    /** The configuration file the server runs with (includes the rendered postgresql.conf). */
+    get configFile(): string {
+        return path.join(this.dir, "conf", "harness.conf");
+    }
+
+    /** The rendered pg_hba.conf the server runs with. */
+    get hbaFile(): string {
+        return path.join(this.dir, "conf", "pg_hba.conf");
+    }
+
+    /** Starts the server (again, after a test stopped it) with its configuration; waits until it accepts connections. */
+    resume(): void {
+        asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-o", `-c config_file=${this.configFile}`, "-l", path.join(this.dir, "server.log"), "-w", "-t", "60", "start"]);
     }
 
     /** The cluster's data directory (PGDATA). */
