@@ -10,6 +10,7 @@ export const T = {
     hanzoSql: "hanzo-sql:index:HanzoSql",
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",
+    grant: "postgresql:index/grant:Grant",
     extension: "postgresql:index/extension:Extension",
     pgProvider: "pulumi:providers:postgresql",
     secret: "kubernetes:core/v1:Secret",

@@ -73,7 +73,7 @@ describe("the policy pack", () => {
     it("has one documented policy per name, mandatory by default", () => {
         const names = policies.map((p) => p.name);
         assert.deepStrictEqual(names, [
-            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "required-extensions", "server-configuration",
+            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "maintenance-databases-closed", "required-extensions", "server-configuration",
             "workload-hardening", "network-isolation", "data-protection", "no-plaintext-secrets",
         ]);
         for (const p of policies) {
