@@ -7,6 +7,7 @@ import {
     AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
 } from "./rules";
+import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { parseQuantity } from "./quantity";
 import { scheduleProblem } from "./schedule";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
@@ -66,7 +67,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     poolMaxClientConn: { type: "integer", default: 200, description: "PgBouncer max_client_conn" },
     poolDefaultPoolSize: { type: "integer", default: 20, description: "PgBouncer default_pool_size" },
     poolReplicas: { type: "integer", default: 2, description: "PgBouncer replicas" },
-    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:1.18.0", description: "PgBouncer image, pinned" },
+    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:v1.25.2-p0", description: "PgBouncer image, pinned, 1.21 or later (prepared statements in transaction pooling)" },
     kmsEnabled: { type: "boolean", default: false, description: "sync service credentials from the KMS (Infisical) for the services marked kmsSync" },
     kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (the standard) or InfisicalSecret (upstream)" },
     kmsHostApi: { type: "string", default: "https://kms.hanzo.ai/api", description: "the KMS API" },
@@ -368,7 +369,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("poolReplicas", poolReplicas, "must be at least 1");
     }
     const pgbouncerImage = str("pgbouncerImage")!;
-    const pgbouncerRule = imageProblem(pgbouncerImage);
+    const pgbouncerRule = imageProblem(pgbouncerImage) ?? pgbouncerVersionProblem(pgbouncerImage);
     if (pgbouncerRule) {
         problem("pgbouncerImage", pgbouncerImage, pgbouncerRule);
     }
