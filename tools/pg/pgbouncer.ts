@@ -12,7 +12,8 @@ import * as path from "path";
 import { PROJECT_DIR } from "../plan/stackFile";
 import { freePort } from "./server";
 
-export const PGBOUNCER_BIN = "/usr/local/lib/hanzo-sql/pgbouncer/bin/pgbouncer";
+/** HANZO_SQL_PGBOUNCER runs another build (e.g. Debian's 1.18, /usr/sbin/pgbouncer, to see what it breaks). */
+export const PGBOUNCER_BIN = process.env.HANZO_SQL_PGBOUNCER ?? "/usr/local/lib/hanzo-sql/pgbouncer/bin/pgbouncer";
 
 /** Makes sure PgBouncer >= 1.21 is there, building it (as root) with scripts/install-test-deps.sh when missing. */
 export function ensurePgbouncer(): void {
