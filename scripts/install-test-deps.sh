@@ -2,7 +2,7 @@
 # Installs what the real-component tests need, from Debian's packages only (never a downloaded binary):
 # PostgreSQL 15 server and client, its server headers, pgvector built from Debian's own source package of a
 # newer suite (bookworm does not package it), the AWS CLI (backups against a local S3 API), promtool (alert
-# rules), postgres_exporter (metrics) and PgBouncer: the tests pool through PgBouncer >= 1.21, built like pgvector
+# rules), postgres_exporter (metrics), Go with lib/pq and pgx v4 (the Go services' clients) and PgBouncer: the tests pool through PgBouncer >= 1.21, built like pgvector
 # from the newer suite's source package (bookworm's 1.18 cannot keep prepared statements in transaction pooling)
 # into /usr/local/lib/hanzo-sql/pgbouncer, beside (not over) Debian's 1.18 package.
 # Idempotent: installs only what is missing. Needs root.
@@ -58,6 +58,10 @@ command -v psql >/dev/null || missing+=("postgresql-client-${PG_MAJOR}")
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+# The Go services' drivers for test/clients (built offline, GO111MODULE=off, against these packages).
+command -v go >/dev/null || missing+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/lib/pq ] || missing+=(golang-github-lib-pq-dev)
+[ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || missing+=(golang-github-jackc-pgx-v4-dev)
 [ -f "${EXT_DIR}/vector.control" ] || missing+=("postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc)
 pgbouncer_ready || missing+=(dpkg-dev make gcc pkg-config libevent-dev libssl-dev libc-ares-dev)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" != 0 ]; then
