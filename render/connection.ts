@@ -5,7 +5,7 @@
  *
  * Generated passwords draw from letters, digits and PASSWORD_SPECIALS (components/serviceDatabase.ts); user
  * and database names are `[a-z0-9_]` (stacks/rules.ts). Every shape below carries any such password intact
- * to the server; test/render/connection.test.ts checks it over thousands of random passwords with the real
+ * to the server; test/clients/parsers.test.ts checks it over thousands of random passwords with the real
  * parsers, and test/clients/ connects with each service's own client.
  *
  * | shape (keys) | encoding | why (the parser that reads it) |
@@ -13,7 +13,7 @@
  * | URL: DATABASE_URL, DIRECT_DATABASE_URL, DB_CONNECTION_URI, dsn, dataSourceName, IAM_DATABASE_URL | user, password and database percent-encoded: every byte outside RFC 3986 `unreserved` (`A-Za-z0-9-._~`) becomes `%XX` | WHATWG URL (pg-connection-string → node-postgres, knex, Prisma's adapter-pg) and postgres.js's own split (first `@` after `://`, ends at `?` or `/`) decode `%XX` in userinfo; Go's net/url (`url.Parse`: userinfo may only hold unreserved, sub-delims, `:` `@` `%`; `#` `?` `/` end it) is what lib/pq's `ParseURL`, pgx's `pgconn.ParseConfig` and both xorm forks run |
  * | split: DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, DB_SSLMODE | none: each value is the value | clients pass them as separate fields (node-postgres config, knex `connection`, libpq keywords set one by one) |
  * | `.pgpass` line: pgpass | `\` → `\\`, `:` → `\:` | libpq's passwordFromFile (src/interfaces/libpq/fe-connect.c): fields split on unescaped `:` |
- * | PRISMA_PGBOUNCER_URL (pooled only) | as the URL, plus `&pgbouncer=true` | only Prisma's own query engine reads `pgbouncer`; libpq refuses it ("invalid URI query parameter") and postgres.js sends it to the server as a setting, so it is named for Prisma |
+ * | PRISMA_PGBOUNCER_URL (pooled only) | as the URL, plus `&pgbouncer=true` | only Prisma's own query engine reads `pgbouncer`; libpq refuses it ("invalid URI query parameter") and postgres.js sends it as a startup parameter, which PgBouncer refuses; so it is named for Prisma |
  *
  * Why IAM gets a URL, never a keyword DSN: hanzoai/iam reads `IAM_DATABASE_URL`, else `dataSourceName`
  * (env first, then conf/app.conf; hanzoai/iam conf/conf.go `GetConfigDataSourceName`), and hands it to
@@ -27,7 +27,7 @@
  *   that is not wholly quoted, and has no `\` escapes;
  * - hanzoai/iam object/ormer.go then reads `search_path=([^ ]+)` from the DSN (util.GetValueFromDataSourceName):
  *   the percent-encoded password can never contain `=`.
- * The URL form passes all of them with every generated password: test/clients/xorm.test.ts runs these rules,
+ * The URL form passes all of them with every generated password: test/clients/parsers.test.ts runs these rules,
  * in Go with the real net/url, against the rendered DSNs.
  */
 import type { ConnectionShape } from "../stacks/spec";

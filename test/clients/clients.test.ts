@@ -120,10 +120,15 @@ describe("each service's own client with its rendered connection (real PostgreSQ
         }
     }
 
-    it("PRISMA_PGBOUNCER_URL is Prisma's alone: libpq refuses it, so it is not named like a libpq URL", () => {
+    it("PRISMA_PGBOUNCER_URL is Prisma's alone: libpq and postgres.js refuse it, so it is not named like a libpq URL", async () => {
         const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-c", "SELECT 1", secrets.cloud.PRISMA_PGBOUNCER_URL], { encoding: "utf8", env: { PATH: process.env.PATH! } });
         assert.strictEqual(r.status, 2);
         assert.match(r.stderr, /invalid URI query parameter: "pgbouncer"/);
+        // postgres.js sends the unknown parameter at startup; PgBouncer refuses it.
+        const postgres = (await import("postgres")).default;
+        const sql = postgres(secrets.cloud.PRISMA_PGBOUNCER_URL, { max: 1 });
+        await assert.rejects(sql`SELECT 1`, /unsupported startup parameter: pgbouncer/);
+        await sql.end();
     });
 
     it(`runs PgBouncer >= 1.21 (${PGBOUNCER_BIN})`, () => {

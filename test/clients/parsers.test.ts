@@ -5,6 +5,7 @@
  * net/url; Node: pg-connection-string, which node-postgres, knex and @prisma/adapter-pg use, and postgres.js).
  */
 import * as assert from "assert";
+import * as crypto from "crypto";
 import { parse as pgParse } from "pg-connection-string";
 import { connectionSecretData, PRISMA_POOLER_KEY } from "../../render/connection";
 import { mockPassword } from "../../tools/plan/runner";
@@ -14,16 +15,10 @@ import { PASSWORD_ALPHABET, goParse } from "./support";
 const SPECIALS = PASSWORD_ALPHABET.slice(62);
 const SERVICES = ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform", "commerce", "gateway", "hanzo"];
 
-/** A small seeded generator (mulberry32), so that a failure names the seed that reproduces it. */
+/** A seeded generator (SHA-256 of seed and counter), so that a failure names the seed that reproduces it. */
 function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    let n = 0;
+    return () => crypto.createHash("sha256").update(`${seed}:${n++}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 /**

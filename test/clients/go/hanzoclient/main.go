@@ -84,48 +84,37 @@ func ddl(table string) []string {
 	}
 }
 
-func columns(ctx context.Context, q func(string) ([]string, error), table string) ([]string, error) {
-	return q(fmt.Sprintf("SELECT column_name FROM information_schema.columns WHERE table_name = '%s' ORDER BY ordinal_position", table))
+// A session's two statements: insert a row for (session, round), count the session's rows.
+type session struct {
+	insert func(s, round int) error
+	count  func(s int) (int64, error)
+	close  func()
 }
 
-// lib/pq through database/sql: Prepare sends a named Parse ("1", "2", … per connection); each Exec/QueryRow
-// outside a transaction is a transaction of its own, so behind a transaction pooler every round may run on
-// another server connection.
-func exercisePq(ctx context.Context, dsn, table string) (report, error) {
-	r := report{Driver: "lib/pq", Sessions: sessions, Rounds: rounds, Failures: []string{}}
-	connector, err := pq.NewConnector(dsn)
-	if err != nil {
-		return r, fmt.Errorf("lib/pq: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	db.SetMaxOpenConns(sessions + 1)
-	if err := db.QueryRowContext(ctx, "SELECT current_user, current_database()").Scan(&r.User, &r.Database); err != nil {
-		return r, fmt.Errorf("lib/pq query: %w", err)
+// What each driver provides to exercise: its first connection, and new sessions on their own connections.
+type driver struct {
+	name    string
+	who     func() (string, string, error)
+	exec    func(string) error
+	strings func(string) ([]string, error)
+	session func(table string) (session, error)
+}
+
+// The exercise, the same for both drivers: who am I, the DDL, then sessions × rounds concurrently.
+func exercise(d driver, table string) (report, error) {
+	r := report{Driver: d.name, Sessions: sessions, Rounds: rounds, Failures: []string{}}
+	var err error
+	if r.User, r.Database, err = d.who(); err != nil {
+		return r, fmt.Errorf("%s query: %w", d.name, err)
 	}
 	for _, stmt := range ddl(table) {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return r, fmt.Errorf("lib/pq DDL: %w", err)
+		if err := d.exec(stmt); err != nil {
+			return r, fmt.Errorf("%s DDL: %w", d.name, err)
 		}
 	}
-	r.Columns, err = columns(ctx, func(q string) ([]string, error) {
-		rows, err := db.QueryContext(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				return nil, err
-			}
-			out = append(out, c)
-		}
-		return out, rows.Err()
-	}, table)
+	r.Columns, err = d.strings(fmt.Sprintf("SELECT column_name FROM information_schema.columns WHERE table_name = '%s' ORDER BY ordinal_position", table))
 	if err != nil {
-		return r, fmt.Errorf("lib/pq columns: %w", err)
+		return r, fmt.Errorf("%s columns: %w", d.name, err)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -134,31 +123,19 @@ func exercisePq(ctx context.Context, dsn, table string) (report, error) {
 		go func(s int) {
 			defer wg.Done()
 			fail := func(err error) { mu.Lock(); r.Failures = append(r.Failures, err.Error()); mu.Unlock() }
-			conn, err := db.Conn(ctx)
+			sess, err := d.session(table)
 			if err != nil {
 				fail(err)
 				return
 			}
-			defer conn.Close()
-			insert, err := conn.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (session, round) VALUES ($1, $2) RETURNING id", table))
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer insert.Close()
-			count, err := conn.PrepareContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE session = $1", table))
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer count.Close()
+			defer sess.close()
 			for round := 1; round <= rounds; round++ {
-				var id, n int64
-				if err := insert.QueryRowContext(ctx, s, round).Scan(&id); err != nil {
+				if err := sess.insert(s, round); err != nil {
 					fail(err)
 					continue
 				}
-				if err := count.QueryRowContext(ctx, s).Scan(&n); err != nil {
+				n, err := sess.count(s)
+				if err != nil {
 					fail(err)
 					continue
 				}
@@ -174,79 +151,119 @@ func exercisePq(ctx context.Context, dsn, table string) (report, error) {
 	}
 	wg.Wait()
 	return r, nil
+}
+
+// The rows of one text column, from database/sql or pgx.
+func scanStrings(rows interface {
+	Next() bool
+	Scan(...interface{}) error
+	Err() error
+}) ([]string, error) {
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func insertSQL(table string) string {
+	return fmt.Sprintf("INSERT INTO %s (session, round) VALUES ($1, $2) RETURNING id", table)
+}
+
+func countSQL(table string) string {
+	return fmt.Sprintf("SELECT count(*) FROM %s WHERE session = $1", table)
+}
+
+// lib/pq through database/sql: Prepare sends a named Parse ("1", "2", … per connection); each statement
+// outside a transaction is a transaction of its own, so behind a transaction pooler every round may run on
+// another server connection.
+func exercisePq(ctx context.Context, dsn, table string) (report, error) {
+	connector, err := pq.NewConnector(dsn)
+	if err != nil {
+		return report{}, fmt.Errorf("lib/pq: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	db.SetMaxOpenConns(sessions + 1)
+	return exercise(driver{
+		name: "lib/pq",
+		who: func() (u, d string, err error) {
+			err = db.QueryRowContext(ctx, "SELECT current_user, current_database()").Scan(&u, &d)
+			return
+		},
+		exec: func(q string) error { _, err := db.ExecContext(ctx, q); return err },
+		strings: func(q string) ([]string, error) {
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			return scanStrings(rows)
+		},
+		session: func(table string) (session, error) {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return session{}, err
+			}
+			insert, err := conn.PrepareContext(ctx, insertSQL(table))
+			if err != nil {
+				conn.Close()
+				return session{}, err
+			}
+			count, err := conn.PrepareContext(ctx, countSQL(table))
+			if err != nil {
+				insert.Close()
+				conn.Close()
+				return session{}, err
+			}
+			return session{
+				insert: func(s, round int) error { var id int64; return insert.QueryRowContext(ctx, s, round).Scan(&id) },
+				count:  func(s int) (n int64, err error) { err = count.QueryRowContext(ctx, s).Scan(&n); return },
+				close:  func() { insert.Close(); count.Close(); conn.Close() },
+			}, nil
+		},
+	}, table)
 }
 
 // pgx v4 with its defaults: every parameterised query goes through the connection's statement cache, which
 // prepares it under a name (lrupsc_<conn>_<n>) and reuses the name afterwards.
 func exercisePgx(ctx context.Context, dsn, table string) (report, error) {
-	r := report{Driver: "pgx v4", Sessions: sessions, Rounds: rounds, Failures: []string{}}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return r, fmt.Errorf("pgx connect: %w", err)
+		return report{}, fmt.Errorf("pgx connect: %w", err)
 	}
 	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, "SELECT current_user, current_database()").Scan(&r.User, &r.Database); err != nil {
-		return r, fmt.Errorf("pgx query: %w", err)
-	}
-	for _, stmt := range ddl(table) {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return r, fmt.Errorf("pgx DDL: %w", err)
-		}
-	}
-	r.Columns, err = columns(ctx, func(q string) ([]string, error) {
-		rows, err := conn.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
+	return exercise(driver{
+		name: "pgx v4",
+		who: func() (u, d string, err error) {
+			err = conn.QueryRow(ctx, "SELECT current_user, current_database()").Scan(&u, &d)
+			return
+		},
+		exec: func(q string) error { _, err := conn.Exec(ctx, q); return err },
+		strings: func(q string) ([]string, error) {
+			rows, err := conn.Query(ctx, q)
+			if err != nil {
 				return nil, err
 			}
-			out = append(out, c)
-		}
-		return out, rows.Err()
-	}, table)
-	if err != nil {
-		return r, fmt.Errorf("pgx columns: %w", err)
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for s := 0; s < sessions; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			fail := func(err error) { mu.Lock(); r.Failures = append(r.Failures, err.Error()); mu.Unlock() }
+			defer rows.Close()
+			return scanStrings(rows)
+		},
+		session: func(table string) (session, error) {
 			c, err := pgx.Connect(ctx, dsn)
 			if err != nil {
-				fail(err)
-				return
+				return session{}, err
 			}
-			defer c.Close(ctx)
-			for round := 1; round <= rounds; round++ {
-				var id, n int64
-				if err := c.QueryRow(ctx, fmt.Sprintf("INSERT INTO %s (session, round) VALUES ($1, $2) RETURNING id", table), s, round).Scan(&id); err != nil {
-					fail(err)
-					continue
-				}
-				if err := c.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE session = $1", table), s).Scan(&n); err != nil {
-					fail(err)
-					continue
-				}
-				if n < int64(round) {
-					fail(fmt.Errorf("session %d round %d: %d rows", s, round, n))
-					continue
-				}
-				mu.Lock()
-				r.Ok++
-				mu.Unlock()
-			}
-		}(s)
-	}
-	wg.Wait()
-	return r, nil
+			return session{
+				insert: func(s, round int) error { var id int64; return c.QueryRow(ctx, insertSQL(table), s, round).Scan(&id) },
+				count:  func(s int) (n int64, err error) { err = c.QueryRow(ctx, countSQL(table), s).Scan(&n); return },
+				close:  func() { c.Close(ctx) },
+			}, nil
+		},
+	}, table)
 }
 
 // What a parser read from a DSN, or why it refused it.
