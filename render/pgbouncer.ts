@@ -5,7 +5,7 @@
  * Needs PgBouncer >= 1.21: `max_prepared_statements` makes it track protocol-level (named) prepared
  * statements per client and prepare them on whichever server connection a transaction gets, so pgx's
  * statement cache, lib/pq `Prepare`, node-postgres and postgres.js named statements and Prisma's engine all
- * work in transaction mode unchanged (STANDARD defect 15). Below 1.21 the key is unknown and they fail with
+ * work in transaction mode unchanged (STANDARD defect 15). Below 1.21 the key does not exist and they fail with
  * `prepared statement "…" does not exist`.
  */
 
