@@ -177,7 +177,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
             s.server.psql(renderInitSql(s.plan.plan));
             assert.deepStrictEqual(await catalogSnapshot(s.server), before);
             // With passwords, only their salted SCRAM verifiers are new; the passwords themselves still work.
-            s.server.psql(renderInitSql(s.plan.plan, { passwords: "env" }), s.passwordEnv);
+            s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env: s.passwordEnv }));
             const strip = (x: any) => ({ ...x, roles: x.roles.map(({ rolpassword: _p, ...r }: any) => r) });
             assert.deepStrictEqual(strip(await catalogSnapshot(s.server)), strip(before));
             const { database, role } = databasesOf(s)[0];

@@ -38,7 +38,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
                 if (preview) {
                     assert.ok(JSON.stringify(plan).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9"), "a preview plan carries the engine's unknowns");
                 }
-                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 9 policies`]);
+                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 10 policies`]);
             });
         }
     }
@@ -50,7 +50,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
         // Inputs alone are not enough: the engine sends a component's outputs to AnalyzeStack.
         (hanzoSql as { outputs?: Record<string, unknown> }).outputs = { adminSecret: "hanzo-test/postgres-credentials" };
         const lines = await gateLines(plan);
-        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 9 policies");
+        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 10 policies");
         assert.ok(lines.some((l) => l.startsWith('data-protection: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam_test" is not protected; in a non-test (environment unknown)')), lines.join("\n"));
     });
 
@@ -63,7 +63,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
         add(plan, TYPE.database, "later-db", { name: U, owner: U }, { options: { protect: true, retainOnDelete: true } });
         const np = find(plan, TYPE.networkPolicy, "postgres-network-policy");
         inputs(np).spec.ingress.push({ from: U, ports: [{ port: U }] });
-        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 9 policies"]);
+        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies"]);
     });
 
     it("answers GetAnalyzerInfo with the pack's policies, each mandatory, with its config schema", async () => {
@@ -76,7 +76,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
 
     it("has one documented policy per name, mandatory by default", () => {
         assert.deepStrictEqual(policies.map((p) => p.name), [
-            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "required-extensions", "server-configuration",
+            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "maintenance-databases-closed", "required-extensions", "server-configuration",
             "workload-hardening", "network-isolation", "data-protection", "no-plaintext-secrets",
         ]);
         for (const p of policies) {
@@ -117,7 +117,7 @@ describe("the published pack (pulumi policy publish packs policies/ alone)", fun
 
         installed = await PolicyAnalyzer.start(packDir);
         const compliant = await gate(await planCopy("hanzo-k8s"), {}, installed);
-        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 9 policies\n");
+        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies\n");
         const plan = await planCopy("hanzo-k8s");
         add(plan, TYPE.role, "rogue", { name: "rogue_user", login: true, superuser: true });
         const result = await gate(plan, {}, installed);
