@@ -17,6 +17,7 @@ export const POOLED_KMS = {
     clusterName: "hanzo-k8s",
     poolingEnabled: true,
     kmsEnabled: true,
+    kmsProjectSlug: "hanzo",
     services: [
         { name: "iam", connection: "beego", pooled: true, kmsSync: true },
         { name: "cloud", pooled: true },

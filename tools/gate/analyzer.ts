@@ -29,7 +29,6 @@ import type { Plan, PlannedResource } from "../plan/runner";
 import { PROJECT } from "../plan/runner";
 import { PROJECT_DIR } from "../plan/stackFile";
 
-/* eslint-disable @typescript-eslint/no-var-requires */
 const grpc: typeof import("@grpc/grpc-js") = require("@grpc/grpc-js");
 const analyzerRpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 const proto = require("@pulumi/pulumi/proto/analyzer_pb");
