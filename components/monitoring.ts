@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
-import { MONITOR_DATABASE, MONITOR_ROLE } from "../stacks/rules";
+import { MONITOR_DATABASE, MONITOR_ROLE } from "../policies/standard/rules";
 import type { MonitoringSpec } from "../stacks/spec";
 import { loginRole } from "./roles";
 

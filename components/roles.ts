@@ -2,7 +2,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { SCRAM_SALT_BYTES, scramVerifier } from "../render/scram";
-import { FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { FORBIDDEN_ROLE_ATTRIBUTES } from "../policies/standard/rules";
 
 /**
  * Keepers of a credential at `version`: none at version 1, so a stack that never rotated keeps its

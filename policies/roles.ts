@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../stacks/rules";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
 import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */

@@ -8,8 +8,8 @@
  */
 import { Client } from "pg";
 import { redactSecrets } from "../../render/connection";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../stacks/rules";
-import { serverSettings, unquote } from "../../stacks/settings";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import { serverSettings, unquote } from "../../policies/standard/settings";
 import type { StackSpec } from "../../stacks/spec";
 
 export interface CheckResult {
