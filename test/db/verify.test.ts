@@ -38,7 +38,7 @@ describe("npm run verify (ADR-60 live validation)", function () {
             assert.ok(objects.includes(o), o);
         }
         assert.deepStrictEqual(results.find((r) => r.object === "extension kms.vector"), { object: "extension kms.vector", ok: true, detail: "version 0.8.0" });
-        assert.strictEqual(results.filter((r) => r.object.startsWith("database ")).length, 12, "existence/owner and access, per database");
+        assert.strictEqual(results.filter((r) => r.object.startsWith("database ")).length, 14, "existence/owner and access, per database; postgres and template1 closed");
     });
 
     const drifts: [string, string, string, Pick<CheckResult, "object" | "detail" | "fix">[]][] = [

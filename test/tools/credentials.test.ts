@@ -54,7 +54,7 @@ describe("tools never print a secret", function () {
         const lines = err!.split("\n");
         assert.ok(lines.some((l) => l.startsWith('  - hanzo-sql:adminPasswrd = "[secret]": unknown key; known keys:')), err);
         assert.ok(lines.includes('  - hanzo-sql:adminPassword = "[redacted]": is stored in plain text; set it with pulumi config set --secret adminPassword'), err);
-        assert.ok(lines.includes('  - hanzo-sql:backupEndpoint = "postgresql://u:***@h/db": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000'), err);
+        assert.ok(lines.some((l) => l.startsWith('  - hanzo-sql:backupEndpoint = "postgresql://u:***@h/db": must be an http(s) URL')), err);
         assert.ok(lines.some((l) => l.startsWith('  - hanzo-sql:adminHost = "host=x password=***')), err);
     });
 
