@@ -63,7 +63,7 @@ describe("each service's own client with its rendered connection (real PostgreSQ
         const env: Record<string, string> = { ...s.passwordEnv };
         for (const { service } of SERVICE_CLIENTS) {
             passwords[service] = hostilePassword();
-            registerSecret(passwords[service], `${service}_user`);
+            registerSecret(passwords[service], `${service}_user`); // the harness then proves it never reaches the server log
             env[passwordVariable(`${service}_user`)] = passwords[service];
         }
         s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env }));
