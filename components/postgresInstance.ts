@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import { hbaRules, renderPgHba } from "../render/pgHba";
 import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { ADMIN_ROLE, MONITOR_ROLE } from "../stacks/rules";
-import { shmSizeBytes } from "../stacks/settings";
+import { serverSettings, shmSizeBytes } from "../stacks/settings";
 import { formatBytes } from "../stacks/quantity";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
@@ -85,7 +85,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.adminSecretName = adminSecret.metadata.name;
 
         this.files = {
-            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes),
+            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, serverSettings(spec.memoryLimitBytes, spec.vector)),
             "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
         };
         this.configChecksum = configChecksum(this.files);

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { databaseUrl, keywordDsn, percentEncode, pgpassLine, connectionSecretData } from "../../render/connection";
 import { hbaRules, parsePgHba, renderPgHba } from "../../render/pgHba";
 import { parsePostgresqlConf, renderPostgresqlConf } from "../../render/postgresqlConf";
-import { SEED_SETTINGS } from "../../stacks/settings";
+import { SEED_SETTINGS, VECTOR_DEFAULTS, serverSettings } from "../../stacks/settings";
 
 const GiB = 2 ** 30;
 
@@ -34,6 +34,10 @@ describe("postgresql.conf", () => {
                 "log_disconnections = on                          # the standard's value",
                 "checkpoint_completion_target = 0.9               # the standard's value",
                 "checkpoint_timeout = 10min                       # the standard's value",
+                "hnsw.iterative_scan = strict_order               # filtered HNSW queries return their LIMIT (off: 1 row of 5); strict keeps distance order (measured)",
+                "hnsw.ef_search = 40                              # candidates per scan step: recall vs latency (measured)",
+                "hnsw.max_scan_tuples = 20000                     # bounds an iterative scan whose filter matches little; a B-tree on the filter serves small tenants (measured)",
+                "ivfflat.iterative_scan = relaxed_order           # filtered IVFFlat queries probe more lists until LIMIT rows pass (pgvector has no strict order here)",
                 "",
             ].join("\n"),
         );
@@ -49,6 +53,17 @@ describe("postgresql.conf", () => {
                 assert.strictEqual(conf.get(name)?.replace(/'/g, ""), value, name);
             }
         }
+    });
+
+    it("renders a stack's own pgvector values, saying which default was measured", () => {
+        const conf = renderPostgresqlConf(2 * GiB, serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 100 }));
+        const lines = conf.split("\n").filter((l) => /^(hnsw|ivfflat)[.]/.test(l)).map((l) => l.replace(/ +#.*\(/, " # ("));
+        assert.deepStrictEqual(lines, [
+            "hnsw.iterative_scan = relaxed_order # (stack value; the measured default is strict_order)",
+            "hnsw.ef_search = 100 # (stack value; the measured default is 40)",
+            "hnsw.max_scan_tuples = 20000 # (measured)",
+            "ivfflat.iterative_scan = relaxed_order # (pgvector has no strict order here)",
+        ]);
     });
 
     it("parses back what it renders, comments and quoted # included", () => {
