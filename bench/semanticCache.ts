@@ -24,6 +24,8 @@ export interface SemanticOptions {
     readonly topics: number;
     readonly efSearches: readonly number[];
     readonly maxScanTuples: readonly number[];
+    /** Only the strategies whose names start with one of these. */
+    readonly strategies?: readonly string[];
 }
 
 interface Probe {
@@ -44,6 +46,8 @@ interface Strategy {
     /** Indexes the strategy keeps; every other index of INDEXES is dropped (in a transaction rolled back after). */
     readonly keep: readonly string[];
     readonly halfvec?: boolean;
+    /** The query, when not HIP-29's text (same answer, different shape). */
+    readonly query?: string;
     /** Session settings of the strategy (pgvector's README: encourage the index in the query's transaction). */
     readonly session?: string;
 }
@@ -57,12 +61,33 @@ const INDEXES: readonly IndexDef[] = [
         sql: `CREATE INDEX llm_cache_hnsw_${slug(m.name)} ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE model = '${m.name}'`,
     })),
     { name: "llm_cache_user_model", sql: "CREATE INDEX llm_cache_user_model ON llm_cache (user_id, model)" },
+    { name: "llm_cache_org_model", sql: "CREATE INDEX llm_cache_org_model ON llm_cache (org_id, model)" },
     {
         name: "llm_cache_hnsw_half",
         sql: `CREATE INDEX llm_cache_hnsw_half ON llm_cache USING hnsw ((embedding::halfvec(${DIM})) halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)`,
     },
 ];
 const PARTIALS = MODELS.map((m) => `llm_cache_hnsw_${slug(m.name)}`);
+
+/**
+ * The same answer as HIP-29's query with the tenant on the cache row, and the distance threshold applied after
+ * LIMIT (pgvector's README: a WHERE on the distance cannot stop an index scan, so a tenant with fewer than 5
+ * matches makes an iterative scan read up to hnsw.max_scan_tuples). The 5 nearest of the tenant, then those
+ * nearer than 0.3: exactly the nearest (up to 5) nearer than 0.3.
+ */
+export const TENANT_QUERY = `WITH nearest AS MATERIALIZED (
+    SELECT c.id, c.response, c.embedding <=> $1::vector AS distance
+      FROM llm_cache c
+     WHERE c.org_id = $2 AND c.model = $3
+     ORDER BY distance
+     LIMIT 5)
+SELECT * FROM nearest WHERE distance < 0.3 ORDER BY distance`;
+/** HIP-29's shape with the tenant column: the threshold in the WHERE. */
+const TENANT_QUERY_HIP = `SELECT c.id, c.response, c.embedding <=> $1::vector AS distance
+  FROM llm_cache c
+ WHERE c.org_id = $2 AND c.model = $3 AND c.embedding <=> $1::vector < 0.3
+ ORDER BY distance
+ LIMIT 5`;
 
 const STRATEGIES: readonly Strategy[] = [
     { name: "one HNSW", keep: ["llm_cache_hnsw"] },
@@ -71,7 +96,11 @@ const STRATEGIES: readonly Strategy[] = [
     { name: "one HNSW + B-tree", keep: ["llm_cache_hnsw", "llm_cache_user_model"] },
     { name: "per model + B-tree", keep: [...PARTIALS, "llm_cache_user_model"] },
     { name: "halfvec HNSW", keep: ["llm_cache_hnsw_half"], halfvec: true },
+    { name: "halfvec HNSW, seqscan off", keep: ["llm_cache_hnsw_half"], halfvec: true, session: "enable_seqscan = off" },
     { name: "halfvec HNSW + B-tree", keep: ["llm_cache_hnsw_half", "llm_cache_user_model"], halfvec: true },
+    { name: "tenant col + B-tree, CTE", keep: ["llm_cache_hnsw", "llm_cache_org_model"], query: TENANT_QUERY },
+    { name: "tenant col + B-tree, HIP", keep: ["llm_cache_hnsw", "llm_cache_org_model"], query: TENANT_QUERY_HIP },
+    { name: "per model + tenant B-tree, CTE", keep: [...PARTIALS, "llm_cache_org_model"], query: TENANT_QUERY },
 ];
 
 function percentile(sorted: number[], p: number): number {
@@ -82,6 +111,9 @@ function percentile(sorted: number[], p: number): number {
 async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
     const data = new SemanticCacheData(DIM, opts.orgs, 5, opts.topics);
     await c.query(semanticCacheSchema(DIM));
+    // The tenant on the cache row too (a service can denormalise it): only then does the planner know a
+    // tenant's size (per-value statistics of llm_cache.org_id) and can choose exact search for small ones.
+    await c.query("ALTER TABLE llm_cache ADD COLUMN org_id int NOT NULL");
     // Vectors this size are TOASTed: without this the planner gives an index build no parallel workers.
     await c.query("ALTER TABLE llm_cache SET (parallel_workers = 2)");
     const users = data.users();
@@ -89,11 +121,12 @@ async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
     const meta: { org: number; model: string; latent: Float64Array }[] = [];
     for (let start = 0; start < opts.rows; start += 200) {
         const batch = Array.from({ length: Math.min(200, opts.rows - start) }, () => data.row());
-        await c.query("INSERT INTO llm_cache SELECT id, user_id, model, 'response ' || id, embedding FROM unnest($1::bigint[], $2::int[], $3::text[], $4::vector[]) AS t(id, user_id, model, embedding)", [
+        await c.query("INSERT INTO llm_cache SELECT id, user_id, model, 'response ' || id, embedding, org_id FROM unnest($1::bigint[], $2::int[], $3::text[], $4::vector[], $5::int[]) AS t(id, user_id, model, embedding, org_id)", [
             batch.map((r) => r.id),
             batch.map((r) => r.userId),
             batch.map((r) => r.model),
             batch.map((r) => data.embed(r.latent)),
+            batch.map((r) => r.org),
         ]);
         meta.push(...batch.map((r) => ({ org: r.org, model: r.model, latent: r.latent })));
     }
@@ -118,9 +151,9 @@ async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
     return sources.map((i) => ({ vector: data.embed(data.near(meta[i].latent)), org: meta[i].org, model: meta[i].model, tenantRows: tenantRows.get(`${meta[i].org}/${meta[i].model}`)! }));
 }
 
-async function buildIndexes(c: Client): Promise<void> {
+async function buildIndexes(c: Client, indexes: readonly IndexDef[]): Promise<void> {
     console.log(`${"index".padEnd(36)} ${"build".padStart(8)} ${"size".padStart(9)}  graph`);
-    for (const ix of INDEXES) {
+    for (const ix of indexes) {
         const notices: string[] = [];
         const listener = (n: { message?: string }) => notices.push(n.message ?? "");
         c.on("notice", listener);
@@ -161,13 +194,15 @@ export async function semanticCacheBench(opts: SemanticOptions): Promise<void> {
         const t0 = performance.now();
         const probes = await load(c, opts);
         console.log(`load ${((performance.now() - t0) / 1000).toFixed(1)} s; maintenance_work_mem ${(await c.query("SHOW maintenance_work_mem")).rows[0].maintenance_work_mem}, max_parallel_maintenance_workers ${(await c.query("SHOW max_parallel_maintenance_workers")).rows[0].max_parallel_maintenance_workers}`);
-        await buildIndexes(c);
+        const strategies = STRATEGIES.filter((x) => opts.strategies === undefined || opts.strategies.some((w) => x.name.startsWith(w)));
+        const indexes = INDEXES.filter((i) => strategies.some((x) => x.keep.includes(i.name)));
+        await buildIndexes(c, indexes);
         await c.query("CHECKPOINT");
 
         // The exact answer of each probe: the same query with no approximate index.
         const query = semanticCacheQuery();
         await c.query("BEGIN");
-        for (const ix of INDEXES.filter((i) => i.sql.includes("hnsw"))) {
+        for (const ix of indexes.filter((i) => i.sql.includes("hnsw"))) {
             await c.query(`DROP INDEX ${ix.name}`);
         }
         const exact: number[][] = [];
@@ -192,12 +227,12 @@ export async function semanticCacheBench(opts: SemanticOptions): Promise<void> {
                 }
             }
         }
-        const header = `${"strategy".padEnd(26)} ${"iterative_scan".padEnd(14)} ${"ef".padStart(4)} ${"max_tuples".padStart(10)}  ${"5 of 5".padStart(9)} ${"rows/exact".padStart(11)} ${"recall@5".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)}  plan (big / small tenant)`;
+        const header = `${"strategy".padEnd(30)} ${"iterative_scan".padEnd(14)} ${"ef".padStart(4)} ${"max_tuples".padStart(10)}  ${"5 of 5".padStart(9)} ${"rows/exact".padStart(11)} ${"recall@5".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)}  plan (big / small tenant)`;
         console.log(header);
-        for (const strategy of STRATEGIES) {
-            const sql = semanticCacheQuery({ halfvec: strategy.halfvec });
+        for (const strategy of strategies) {
+            const sql = strategy.query ?? semanticCacheQuery({ halfvec: strategy.halfvec });
             await c.query("BEGIN");
-            for (const ix of INDEXES.filter((i) => !strategy.keep.includes(i.name))) {
+            for (const ix of indexes.filter((i) => !strategy.keep.includes(i.name))) {
                 await c.query(`DROP INDEX ${ix.name}`);
             }
             await c.query("RESET ALL");
@@ -233,7 +268,7 @@ export async function semanticCacheBench(opts: SemanticOptions): Promise<void> {
                 const fives = exact.slice(0, timed.length).filter((e) => e.length === 5).length;
                 const isDefault = k.iterative === defaults.iterative && k.ef === defaults.ef && k.maxScanTuples === defaults.maxScanTuples;
                 console.log(
-                    `${strategy.name.padEnd(26)} ${k.iterative.padEnd(14)} ${String(k.ef).padStart(4)} ${String(k.maxScanTuples).padStart(10)}  ` +
+                    `${strategy.name.padEnd(30)} ${k.iterative.padEnd(14)} ${String(k.ef).padStart(4)} ${String(k.maxScanTuples).padStart(10)}  ` +
                         `${`${full}/${fives}`.padStart(9)} ${`${returned}/${total}`.padStart(11)} ${(hits / total).toFixed(3).padStart(8)} ` +
                         `${percentile(times, 50).toFixed(2).padStart(7)} ${percentile(times, 99).toFixed(2).padStart(7)}  ${plans}${timed.length < probes.length ? ` (${timed.length} probes)` : ""}${isDefault ? " ← rendered" : ""}`,
                 );

@@ -229,6 +229,7 @@ async function bench(): Promise<void> {
             topics: arg("topics", 500),
             efSearches: list("ef-search", [40, 100]),
             maxScanTuples: list("max-scan-tuples", []),
+            strategies: process.argv.includes("--strategies") ? process.argv[process.argv.indexOf("--strategies") + 1].split("|") : undefined,
         });
     }
     if (sections.includes("lookup") || sections.includes("build")) {
