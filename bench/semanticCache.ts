@@ -10,7 +10,7 @@ import { Client } from "pg";
 import { hbaRules, renderPgHba } from "../render/pgHba";
 import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { serverSettings, unquote } from "../stacks/settings";
-import { MODELS, SemanticCacheData, semanticCacheQuery, semanticCacheSchema } from "../tools/local/semanticCache";
+import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchema } from "../tools/local/semanticCache";
 import { PgServer } from "../tools/pg/server";
 
 const DIM = 1536;
@@ -140,7 +140,8 @@ async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
     const orgs = [...byOrg.keys()];
     // Half the probes repeat a random entry (traffic: big tenants dominate), half a random tenant's entry
     // (every tenant counts: small tenants are where a filter keeps few rows).
-    const pick = (n: number) => Math.floor(Math.random() * n);
+    const random = prng(4242);
+    const pick = (n: number) => Math.floor(random() * n);
     const sources = Array.from({ length: opts.queries }, (_, q) => {
         if (q % 2 === 0) {
             return pick(meta.length);

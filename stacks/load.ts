@@ -44,7 +44,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     podNetworkCidrs: { type: "array", default: ["10.0.0.0/8"], description: "networks pg_hba.conf admits with a password" },
     terminationGracePeriodSeconds: { type: "integer", default: 120, description: "time for the shutdown checkpoint" },
     hnswIterativeScan: { type: "string", default: "strict_order", description: "hnsw.iterative_scan: off, relaxed_order or strict_order; filtered vector queries return their LIMIT only when not off" },
-    hnswEfSearch: { type: "integer", default: 40, description: "hnsw.ef_search: HNSW candidates per scan step (1-1000)" },
+    hnswEfSearch: { type: "integer", default: 100, description: "hnsw.ef_search: HNSW candidates per scan step (1-1000)" },
     hnswMaxScanTuples: { type: "integer", default: 20000, description: "hnsw.max_scan_tuples: where an iterative HNSW scan gives up" },
     ivfflatIterativeScan: { type: "string", default: "relaxed_order", description: "ivfflat.iterative_scan: off or relaxed_order" },
     adminHost: { type: "string", default: "127.0.0.1", description: "where pulumi reaches the server as hanzo (port-forward or in-cluster)" },

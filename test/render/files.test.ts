@@ -34,10 +34,10 @@ describe("postgresql.conf", () => {
                 "log_disconnections = on                          # the standard's value",
                 "checkpoint_completion_target = 0.9               # the standard's value",
                 "checkpoint_timeout = 10min                       # the standard's value",
-                "hnsw.iterative_scan = strict_order               # filtered HNSW queries return their LIMIT (off: 1 row of 5); strict keeps distance order (measured)",
-                "hnsw.ef_search = 40                              # candidates per scan step: recall vs latency (measured)",
-                "hnsw.max_scan_tuples = 20000                     # bounds an iterative scan whose filter matches little; a B-tree on the filter serves small tenants (measured)",
-                "ivfflat.iterative_scan = relaxed_order           # filtered IVFFlat queries probe more lists until LIMIT rows pass (pgvector has no strict order here)",
+                "hnsw.iterative_scan = strict_order               # filtered queries return their LIMIT: off gave 5 of 5 rows for 26 of 57 tenants, strict 57 of 57, in exact order",
+                "hnsw.ef_search = 100                             # strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)",
+                "hnsw.max_scan_tuples = 20000                     # pgvector's: 2000 bounds latency but lost rows (53 of 57 full answers); small tenants belong on a B-tree",
+                "ivfflat.iterative_scan = relaxed_order           # the same for IVFFlat (pgvector has no strict order there); not benchmarked",
                 "",
             ].join("\n"),
         );
@@ -56,14 +56,13 @@ describe("postgresql.conf", () => {
     });
 
     it("renders a stack's own pgvector values, saying which default was measured", () => {
-        const conf = renderPostgresqlConf(2 * GiB, serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 100 }));
-        const lines = conf.split("\n").filter((l) => /^(hnsw|ivfflat)[.]/.test(l)).map((l) => l.replace(/ +#.*\(/, " # ("));
-        assert.deepStrictEqual(lines, [
-            "hnsw.iterative_scan = relaxed_order # (stack value; the measured default is strict_order)",
-            "hnsw.ef_search = 100 # (stack value; the measured default is 40)",
-            "hnsw.max_scan_tuples = 20000 # (measured)",
-            "ivfflat.iterative_scan = relaxed_order # (pgvector has no strict order here)",
+        const conf = renderPostgresqlConf(2 * GiB, serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200 }));
+        const lines = conf.split("\n").filter((l) => /^(hnsw|ivfflat)[.]/.test(l));
+        assert.deepStrictEqual(lines.slice(0, 2), [
+            "hnsw.iterative_scan = relaxed_order              # stack value; the measured default is strict_order",
+            "hnsw.ef_search = 200                             # stack value; the measured default is 100",
         ]);
+        assert.match(lines[2], /^hnsw\.max_scan_tuples = 20000 +# pgvector's: 2000 bounds latency/);
     });
 
     it("parses back what it renders, comments and quoted # included", () => {

@@ -45,7 +45,7 @@ describe("stack configuration → spec", () => {
                 memoryLimitBytes: 2 * 2 ** 30,
                 podNetworkCidrs: ["10.0.0.0/8"],
                 terminationGracePeriodSeconds: 120,
-                vector: { hnswIterativeScan: "strict_order", hnswEfSearch: 40, hnswMaxScanTuples: 20000, ivfflatIterativeScan: "relaxed_order" },
+                vector: { hnswIterativeScan: "strict_order", hnswEfSearch: 100, hnswMaxScanTuples: 20000, ivfflatIterativeScan: "relaxed_order" },
             });
             assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
             assert.deepStrictEqual(spec.backup, {
@@ -165,8 +165,8 @@ describe("stack configuration → spec", () => {
                 'hanzo-sql:hnswIterativeScan = "off": hnsw.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order or strict_order (a session may still SET it off)',
                 'hanzo-sql:ivfflatIterativeScan = "off": ivfflat.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order (a session may still SET it off)',
             ]);
-            const spec = load({ ...VALID, hnswIterativeScan: "relaxed_order", hnswEfSearch: 100, hnswMaxScanTuples: 5000 });
-            assert.deepStrictEqual(spec.instance.vector, { hnswIterativeScan: "relaxed_order", hnswEfSearch: 100, hnswMaxScanTuples: 5000, ivfflatIterativeScan: "relaxed_order" });
+            const spec = load({ ...VALID, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000 });
+            assert.deepStrictEqual(spec.instance.vector, { hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000, ivfflatIterativeScan: "relaxed_order" });
         });
         it("rejects unparsable schedules", () => {
             assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "0 */6 * *" }), [
