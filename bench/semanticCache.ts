@@ -7,9 +7,9 @@
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
-import { hbaRules, renderPgHba } from "../render/pgHba";
-import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { serverSettings, unquote } from "../stacks/settings";
+import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { serverSettings, unquote } from "../policies/standard/settings";
 import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchema } from "../tools/local/semanticCache";
 import { PgServer } from "../tools/pg/server";
 

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { Client } from "pg";
-import { VECTOR_SETTING_RULES, vectorSettings } from "../../stacks/settings";
+import { VECTOR_SETTING_RULES, vectorSettings } from "../../policies/standard/settings";
 import { semanticCacheQuery, semanticCacheSchema } from "../../tools/local/semanticCache";
 import { specOf, stackConfig } from "../../tools/plan/stackFile";
 import { normalizeSetting, verify } from "../../tools/verify/checks";
