@@ -1,12 +1,16 @@
 /**
- * npm run bench:vector [-- --rows 50000 --queries 200 --ef-search 40,100,200,400]
+ * npm run bench:vector [-- --sections semantic,lookup,build --rows 100000 --queries 200 --ef-search 40,100
+ *                          --max-scan-tuples 20000,5000 --orgs 300 --topics 500 --lookup-rows 50000]
  *
- * Builds an HNSW index (vector_cosine_ops, m=16, ef_construction=64) on N uniform random 1536-dimension
- * vectors twice in one run, on two throwaway servers: one with the postgresql.conf the program renders for
- * the standard's 2Gi pod, one with the seed's literal values (maintenance_work_mem 128MB); same data
- * (seeded random()), same table settings. Prints seconds, the ratio, and whether the build spilled out of
- * memory. Then, on the rendered server, N embedding-shaped random vectors (see EmbeddingLike) and for each
- * hnsw.ef_search: p50/p99 of Q LIMIT-5 queries and recall@10 against exact search.
+ * semantic (bench/semanticCache.ts): HIP-29's filtered semantic-cache query on `--rows` embedding-shaped
+ * 1536-d entries of Zipf-sized tenants, per indexing strategy and candidate setting: rows returned against
+ * the exact answer, recall@5, p50/p99; each index's build time, size and whether it spilled.
+ * build: an HNSW index (vector_cosine_ops, m=16, ef_construction=64) on `--lookup-rows` uniform random
+ * 1536-d vectors built twice, on two throwaway servers: one with the postgresql.conf the program renders for
+ * the standard's 2Gi pod, one with the seed's literal values (maintenance_work_mem 128MB); seconds, the
+ * ratio, and whether the build spilled out of memory.
+ * lookup: unfiltered lookups on embedding-shaped vectors: for each `--lookup-ef-search`, p50/p99 of LIMIT-5
+ * queries and recall@10 against exact search.
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
@@ -15,6 +19,8 @@ import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { formatBytes } from "../policies/standard/quantity";
 import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { PgServer } from "../tools/pg/server";
+import { prng } from "../tools/local/semanticCache";
+import { semanticCacheBench } from "./semanticCache";
 
 const GiB = 2 ** 30;
 const POD_MEMORY = 2 * GiB;
@@ -30,18 +36,6 @@ function seedConf(): string {
     const keep = serverSettings(POD_MEMORY).filter((s) => ["listen_addresses", "port", "password_encryption", "shared_preload_libraries"].includes(s.name));
     const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({ name, value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`, why: "the seed's literal value" }));
     return renderPostgresqlConf(POD_MEMORY, [...keep, ...seed]);
-}
-
-/** A seeded PRNG (mulberry32), so both servers and every run get the same vectors. */
-function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
 }
 
 const DIM = 1536;
@@ -180,19 +174,21 @@ async function queries(c: Client, kind: "fresh" | "near", count: number, rows: n
     }
 }
 
-async function bench(): Promise<void> {
-    const rows = arg("rows", 50_000);
-    const count = arg("queries", 200);
-    const efArg = process.argv.indexOf("--ef-search");
-    const efSearches = efArg >= 0 ? process.argv[efArg + 1].split(",").map(Number) : [20, 40, 100, 200];
+function list(name: string, fallback: number[]): number[] {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1].split(",").map(Number) : fallback;
+}
+
+/** The unfiltered sections: the build comparison (seed vs rendered) and lookups without a filter. */
+async function lookups(rows: number, count: number, efSearches: number[], buildComparison: boolean): Promise<void> {
     const derived = memorySettings(POD_MEMORY);
     console.log(
-        `pod memory ${formatBytes(POD_MEMORY)}: rendered shared_buffers ${formatBytes(derived.shared_buffers)} + maintenance_work_mem ${formatBytes(derived.maintenance_work_mem)} ` +
+        `\npod memory ${formatBytes(POD_MEMORY)}: rendered shared_buffers ${formatBytes(derived.shared_buffers)} + maintenance_work_mem ${formatBytes(derived.maintenance_work_mem)} ` +
             `= ${formatBytes(derived.shared_buffers + derived.maintenance_work_mem)} of the limit; /dev/shm ${formatBytes(shmSizeBytes(POD_MEMORY))} holds a parallel build's ${formatBytes(derived.maintenance_work_mem)}`,
     );
     console.log(`${rows} × 1536-d uniform random vectors, HNSW m=16 ef_construction=64, vector_cosine_ops`);
     let rendered: { server: PgServer; client: Client };
-    if (process.argv.includes("--queries-only")) {
+    if (!buildComparison) {
         const server = await PgServer.start({ postgresqlConf: renderPostgresqlConf(POD_MEMORY), pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])) });
         rendered = { server, client: await server.admin() };
         await rendered.client.query("CREATE TABLE items (id int)");
@@ -210,11 +206,34 @@ async function bench(): Promise<void> {
         await load(rendered.client, "embeddings", rows, "embedding");
         const e = await buildIndex(rendered.client, "embeddings");
         console.log(`embedding-like vectors (32-d latent), rendered configuration: build ${e.seconds.toFixed(1)} s  ${e.spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`);
+        // Unfiltered lookups, with the rendered iterative scan off so the numbers are the index's own.
+        await rendered.client.query("SET hnsw.iterative_scan = off");
         await queries(rendered.client, "fresh", count, rows, efSearches);
         await queries(rendered.client, "near", count, rows, efSearches);
     } finally {
         await rendered.client.end();
         rendered.server.stop();
+    }
+}
+
+async function bench(): Promise<void> {
+    const sectionsArg = process.argv.indexOf("--sections");
+    const sections = sectionsArg >= 0 ? process.argv[sectionsArg + 1].split(",") : ["semantic", "lookup", "build"];
+    const count = arg("queries", 200);
+    if (sections.includes("semantic")) {
+        await semanticCacheBench({
+            memoryLimitBytes: POD_MEMORY,
+            rows: arg("rows", 100_000),
+            queries: count,
+            orgs: arg("orgs", 300),
+            topics: arg("topics", 500),
+            efSearches: list("ef-search", [40, 100]),
+            maxScanTuples: list("max-scan-tuples", []),
+            strategies: process.argv.includes("--strategies") ? process.argv[process.argv.indexOf("--strategies") + 1].split("|") : undefined,
+        });
+    }
+    if (sections.includes("lookup") || sections.includes("build")) {
+        await lookups(arg("lookup-rows", 50_000), count, list("lookup-ef-search", [20, 40, 100, 200]), sections.includes("build"));
     }
 }
 

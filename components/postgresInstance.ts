@@ -6,7 +6,7 @@ import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../render/adminPassword";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
-import { shmSizeBytes } from "../policies/standard/settings";
+import { serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { formatBytes } from "../policies/standard/quantity";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
@@ -96,7 +96,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const adminChecksum = pulumi.unsecret(this.adminVerifier.apply((v) => createHash("sha256").update(v).digest("hex")));
 
         this.files = {
-            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes),
+            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, serverSettings(spec.memoryLimitBytes, spec.vector)),
             "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
         };
         this.configChecksum = configChecksum(this.files);

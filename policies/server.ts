@@ -3,7 +3,7 @@ import { parsePgHba } from "./standard/pgHba";
 import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { parseQuantity, formatBytes } from "./standard/quantity";
 import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
-import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, megabytes, memorySettings, unquote } from "./standard/settings";
+import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, VECTOR_SETTING_RULES, megabytes, memorySettings, unquote, vectorSettingProblem } from "./standard/settings";
 import { T, WORKLOADS, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
 
 /** ConfigMaps that carry a file, with the file's text. */
@@ -96,7 +96,9 @@ export function tooWide(address: string): boolean {
  * memory-dependent ones derived from the server's memory limit as the program states them (shared_buffers
  * 1/4, effective_cache_size 3/4, maintenance_work_mem 1/4; the seed's values when no limit is found);
  * pg_hba.conf never trusts the network, authenticates with scram-sha-256, admits no address range wider than
- * a /8 (IPv6: a /104, as many addresses; `::/0` and `all` are far wider) and ends by rejecting everything else (STANDARD §4, defect 9).
+ * a /8 (IPv6: a /104, as many addresses; `::/0` and `all` are far wider) and ends by rejecting everything else (STANDARD §4, defect 9);
+ * pgvector's query settings are present, valid for pgvector, and iterative scans are on (issue #16: without them HIP-29's
+ * filtered semantic-cache query returns 1 row of 5).
  *
  * Protects: the sizing, logging and WAL settings every cluster is operated with, and the server's front
  * door. Instead: change the stack configuration; the program renders both files.
@@ -125,6 +127,21 @@ export const serverConfiguration: StackValidationPolicy = {
                 const same = a !== undefined && e !== undefined ? a === e : unquote(actual).toLowerCase() === expected.toLowerCase();
                 if (!same) {
                     report(`${where} sets ${name} = ${actual}; expected ${expected}${why}.`, cm.urn);
+                }
+            }
+            // pgvector's query settings: the stack chooses the values, so the policy checks that they are there,
+            // that pgvector accepts them (it replaces an invalid one by its default with only a WARNING) and that
+            // filtered queries iterate.
+            for (const { guc } of Object.values(VECTOR_SETTING_RULES)) {
+                const actual = conf.get(guc);
+                const where = `ConfigMap "${k8sName(cm)}" postgresql.conf`;
+                const problem = actual === undefined ? undefined : vectorSettingProblem(guc, unquote(actual));
+                if (actual === undefined) {
+                    report(`${where} lacks ${guc}; render it from the stack (filtered vector queries depend on it).`, cm.urn);
+                } else if (problem) {
+                    report(`${where} sets ${guc} = ${actual}: ${problem}; pgvector would ignore it and use its default.`, cm.urn);
+                } else if (guc.endsWith(".iterative_scan") && unquote(actual) === "off") {
+                    report(`${where} sets ${guc} = off: a filtered vector query (WHERE … ORDER BY distance LIMIT n) returns fewer than n rows; use strict_order (HNSW) or relaxed_order.`, cm.urn);
                 }
             }
         }

@@ -10,7 +10,7 @@ import {
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
-import { SEED_SETTINGS } from "../policies/standard/settings";
+import { SEED_SETTINGS, VECTOR_SETTING_RULES, VectorSettings, vectorSettingProblem } from "../policies/standard/settings";
 import { redactSecrets } from "../render/connection";
 import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
@@ -46,6 +46,10 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     memoryLimit: { type: "string", default: "2Gi", description: "memory limit; shared_buffers, effective_cache_size and maintenance_work_mem follow it" },
     podNetworkCidrs: { type: "array", default: ["10.0.0.0/8"], description: "networks pg_hba.conf admits with a password" },
     terminationGracePeriodSeconds: { type: "integer", default: 120, description: "time for the shutdown checkpoint" },
+    hnswIterativeScan: { type: "string", default: "strict_order", description: "hnsw.iterative_scan: off, relaxed_order or strict_order; filtered vector queries return their LIMIT only when not off" },
+    hnswEfSearch: { type: "integer", default: 100, description: "hnsw.ef_search: HNSW candidates per scan step (1-1000)" },
+    hnswMaxScanTuples: { type: "integer", default: 20000, description: "hnsw.max_scan_tuples: where an iterative HNSW scan gives up" },
+    ivfflatIterativeScan: { type: "string", default: "relaxed_order", description: "ivfflat.iterative_scan: off or relaxed_order" },
     adminHost: { type: "string", default: "127.0.0.1", description: "where pulumi reaches the server as hanzo (port-forward or in-cluster)" },
     adminPort: { type: "integer", default: 5432, description: "port of adminHost" },
     adminSslmode: { type: "string", default: "disable", description: "sslmode of the admin connection" },
@@ -317,6 +321,23 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("terminationGracePeriodSeconds", grace, "must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains");
     }
 
+    // pgvector's query settings: validated here, since PostgreSQL replaces an invalid one silently (a WARNING).
+    const vector: VectorSettings = {
+        hnswIterativeScan: str("hnswIterativeScan") as VectorSettings["hnswIterativeScan"],
+        hnswEfSearch: int("hnswEfSearch"),
+        hnswMaxScanTuples: int("hnswMaxScanTuples"),
+        ivfflatIterativeScan: str("ivfflatIterativeScan") as VectorSettings["ivfflatIterativeScan"],
+    };
+    for (const [key, rule] of Object.entries(VECTOR_SETTING_RULES)) {
+        const value = vector[key as keyof VectorSettings];
+        const why = vectorSettingProblem(rule.guc, String(value));
+        if (why) {
+            problem(key, value, `${rule.guc} ${why} (pgvector would ignore it with only a WARNING and use its default)`);
+        } else if (value === "off") {
+            problem(key, value, `${rule.guc} off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use ${rule.values!.slice(1).join(" or ")} (a session may still SET it off)`);
+        }
+    }
+
     // Admin connection.
     const adminHost = str("adminHost")!;
     if (!/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^\[[0-9a-fA-F:]+\]$/.test(adminHost)) {
@@ -515,6 +536,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             memoryLimitBytes: memoryLimit,
             podNetworkCidrs,
             terminationGracePeriodSeconds: grace,
+            vector,
         },
         admin: { host: adminHost, port: adminPort, sslmode: adminSslmode, password: adminPassword },
         legacyDatabases,

@@ -3,6 +3,7 @@
  * Components receive parts of it and never read configuration themselves.
  */
 import type { Environment } from "../policies/standard/rules";
+import type { VectorSettings } from "../policies/standard/settings";
 
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
@@ -64,6 +65,8 @@ export interface InstanceSpec {
     readonly podNetworkCidrs: readonly string[];
     /** Seconds Kubernetes waits for the shutdown checkpoint before killing the server. */
     readonly terminationGracePeriodSeconds: number;
+    /** pgvector's query settings rendered in postgresql.conf (hnsw.iterative_scan, hnsw.ef_search, …). */
+    readonly vector: VectorSettings;
 }
 
 export interface AdminSpec {

@@ -69,8 +69,84 @@ export function shmSizeBytes(memoryLimitBytes: number): number {
     return Math.floor(memoryLimitBytes / 2);
 }
 
-/** Every setting postgresql.conf carries for a pod with this memory limit, in a stable order. */
-export function serverSettings(memoryLimitBytes: number): Setting[] {
+/**
+ * pgvector's query settings the server sets (postgresql.conf), so that the standard's filtered vector query
+ * (HIP-29's semantic cache: `WHERE u.org_id = $2 AND c.model = $3 … ORDER BY distance LIMIT 5`) returns its
+ * rows. Without iterative scans an HNSW scan stops after `hnsw.ef_search` candidates and the filter throws
+ * most of them away: a tenant gets 1 row of 5 (issue #16). Stack keys: hnswIterativeScan, hnswEfSearch,
+ * hnswMaxScanTuples, ivfflatIterativeScan. Every value is measured by `npm run bench:vector` (README,
+ * "Vector search").
+ */
+export interface VectorSettings {
+    /** hnsw.iterative_scan: keep scanning the graph until the filter has let LIMIT rows through. */
+    readonly hnswIterativeScan: "off" | "relaxed_order" | "strict_order";
+    /** hnsw.ef_search: candidates per (iterative) step; recall against latency. */
+    readonly hnswEfSearch: number;
+    /** hnsw.max_scan_tuples: where an iterative scan gives up (bounds the latency of a query with few matches). */
+    readonly hnswMaxScanTuples: number;
+    /** ivfflat.iterative_scan: the same for IVFFlat indexes (pgvector has no strict order for them). */
+    readonly ivfflatIterativeScan: "off" | "relaxed_order";
+}
+
+export const VECTOR_DEFAULTS: VectorSettings = {
+    hnswIterativeScan: "strict_order",
+    hnswEfSearch: 100,
+    hnswMaxScanTuples: 20000,
+    ivfflatIterativeScan: "relaxed_order",
+};
+
+/**
+ * The values pgvector 0.8.0 accepts (src/hnsw.c, src/ivfflat.c `_PG_init`; the same as pg_settings'
+ * min_val/max_val/enumvals once the library is loaded). pgvector is not preloaded, so PostgreSQL keeps these
+ * lines as placeholders and validates them only when a session loads the library: an invalid value is then
+ * replaced by pgvector's default with nothing but a WARNING (pg_file_settings shows no error). They are
+ * therefore validated here, before anything is rendered, and by the policy pack.
+ */
+export const VECTOR_SETTING_RULES: Readonly<Record<keyof VectorSettings, { readonly guc: string; readonly values?: readonly string[]; readonly min?: number; readonly max?: number }>> = {
+    hnswIterativeScan: { guc: "hnsw.iterative_scan", values: ["off", "relaxed_order", "strict_order"] },
+    hnswEfSearch: { guc: "hnsw.ef_search", min: 1, max: 1000 },
+    hnswMaxScanTuples: { guc: "hnsw.max_scan_tuples", min: 1, max: 2147483647 },
+    ivfflatIterativeScan: { guc: "ivfflat.iterative_scan", values: ["off", "relaxed_order"] },
+};
+
+/** Why `value` is not a valid value of the pgvector setting `guc`, or undefined when it is. */
+export function vectorSettingProblem(guc: string, value: string): string | undefined {
+    const rule = Object.values(VECTOR_SETTING_RULES).find((r) => r.guc === guc);
+    if (rule === undefined) {
+        return `is not a pgvector setting the standard renders (${Object.values(VECTOR_SETTING_RULES).map((r) => r.guc).join(", ")})`;
+    }
+    if (rule.values) {
+        return rule.values.includes(unquote(value)) ? undefined : `must be one of ${rule.values.join(", ")}`;
+    }
+    const n = Number(value);
+    return /^[0-9]+$/.test(value) && n >= rule.min! && n <= rule.max! ? undefined : `must be a whole number from ${rule.min} to ${rule.max} (pgvector's range)`;
+}
+
+/** The postgresql.conf lines of the vector settings, each with the reason for its value. */
+export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
+    // Numbers: `npm run bench:vector`, 100,000 × 1536-d cache entries, HIP-29's query with the HNSW index used.
+    const why = (x: string | number, d: string | number, measured: string) => (x === d ? measured : `stack value; the measured default is ${d}`);
+    return [
+        {
+            name: "hnsw.iterative_scan",
+            value: v.hnswIterativeScan,
+            why: why(v.hnswIterativeScan, VECTOR_DEFAULTS.hnswIterativeScan, "filtered queries return their LIMIT: off gave 5 of 5 rows for 26 of 57 tenants, strict 57 of 57, in exact order"),
+        },
+        { name: "hnsw.ef_search", value: String(v.hnswEfSearch), why: why(v.hnswEfSearch, VECTOR_DEFAULTS.hnswEfSearch, "strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)") },
+        {
+            name: "hnsw.max_scan_tuples",
+            value: String(v.hnswMaxScanTuples),
+            why: why(v.hnswMaxScanTuples, VECTOR_DEFAULTS.hnswMaxScanTuples, "pgvector's: 2000 bounds latency but lost rows (53 of 57 full answers); small tenants belong on a B-tree"),
+        },
+        { name: "ivfflat.iterative_scan", value: v.ivfflatIterativeScan, why: why(v.ivfflatIterativeScan, VECTOR_DEFAULTS.ivfflatIterativeScan, "the same for IVFFlat (pgvector has no strict order there); not benchmarked") },
+    ];
+}
+
+/**
+ * Every setting postgresql.conf carries for a pod with this memory limit, in a stable order: the server's,
+ * the standard's (memory ones derived from the limit), then pgvector's query settings.
+ */
+export function serverSettings(memoryLimitBytes: number, vector: VectorSettings = VECTOR_DEFAULTS): Setting[] {
     const derived = memorySettings(memoryLimitBytes);
     const limit = formatBytes(memoryLimitBytes);
     const why: Record<string, string> = {
@@ -96,7 +172,7 @@ export function serverSettings(memoryLimitBytes: number): Setting[] {
             settings.push({ name, value: quoteIfText(seedValue), why: "the standard's value" });
         }
     }
-    return settings;
+    return [...settings, ...vectorSettings(vector)];
 }
 
 /** Quotes values that postgresql.conf needs quoted (anything not a plain number, unit or keyword). */

@@ -46,6 +46,8 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
             const memory = parseQuantity((ofType(s.plan, TYPES.statefulSet)[0].inputs as any).spec.template.spec.containers[0].resources.limits.memory)!;
             const admin = await s.server.admin();
             try {
+                // pgvector's settings are in pg_settings once the library is loaded (test/db/vector.test.ts).
+                await admin.query("LOAD 'vector'");
                 for (const setting of serverSettings(memory).filter((x) => !["port", "listen_addresses"].includes(x.name))) {
                     const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [setting.name])).rows[0];
                     assert.strictEqual(normalize(row.setting, row.unit), normalize(setting.value, row.unit), setting.name);

@@ -54,6 +54,24 @@ describe("server-configuration", () => {
         ]);
     });
 
+    it("rejects pgvector settings that are missing, that pgvector would ignore, or that turn iterative scans off", async () => {
+        const plan = await planCopy();
+        const text: string = conf(plan)["postgresql.conf"];
+        assert.match(text, /^hnsw\.iterative_scan = strict_order +# /m);
+        conf(plan)["postgresql.conf"] = text
+            .replace(/^hnsw\.iterative_scan = .*$/m, "hnsw.iterative_scan = off")
+            .replace(/^hnsw\.ef_search = .*$/m, "")
+            .replace(/^hnsw\.max_scan_tuples = .*$/m, "hnsw.max_scan_tuples = 0")
+            .replace(/^ivfflat\.iterative_scan = .*$/m, "ivfflat.iterative_scan = 'strict_order'");
+        const where = `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf`;
+        assert.deepStrictEqual(await violations(serverConfiguration, plan), [
+            `${where} sets hnsw.iterative_scan = off: a filtered vector query (WHERE … ORDER BY distance LIMIT n) returns fewer than n rows; use strict_order (HNSW) or relaxed_order.`,
+            `${where} lacks hnsw.ef_search; render it from the stack (filtered vector queries depend on it).`,
+            `${where} sets hnsw.max_scan_tuples = 0: must be a whole number from 1 to 2147483647 (pgvector's range); pgvector would ignore it and use its default.`,
+            `${where} sets ivfflat.iterative_scan = 'strict_order': must be one of off, relaxed_order; pgvector would ignore it and use its default.`,
+        ]);
+    });
+
     it("rejects trust and md5 over the network, the whole internet, and a missing final reject", async () => {
         const plan = await planCopy();
         conf(plan)["pg_hba.conf"] = [

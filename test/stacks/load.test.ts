@@ -22,6 +22,7 @@ describe("stack configuration → spec", () => {
                 memoryLimitBytes: 2 * 2 ** 30,
                 podNetworkCidrs: ["10.0.0.0/8"],
                 terminationGracePeriodSeconds: 120,
+                vector: { hnswIterativeScan: "strict_order", hnswEfSearch: 100, hnswMaxScanTuples: 20000, ivfflatIterativeScan: "relaxed_order" },
             });
             assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
             assert.deepStrictEqual(spec.backup, {
@@ -114,7 +115,7 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
                 'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion',
             ]);
         });
@@ -128,6 +129,21 @@ describe("stack configuration → spec", () => {
                 'hanzo-sql:cpuRequest = "3": must not exceed cpuLimit (2)',
                 'hanzo-sql:memoryRequest = "4Gi": must not exceed memoryLimit (2Gi)',
             ]);
+        });
+        it("rejects pgvector settings pgvector would ignore, and takes valid ones", () => {
+            assert.deepStrictEqual(problems({ ...VALID, hnswIterativeScan: "on", hnswEfSearch: 5000, hnswMaxScanTuples: 0, ivfflatIterativeScan: "strict_order" }), [
+                'hanzo-sql:hnswIterativeScan = "on": hnsw.iterative_scan must be one of off, relaxed_order, strict_order (pgvector would ignore it with only a WARNING and use its default)',
+                "hanzo-sql:hnswEfSearch = 5000: hnsw.ef_search must be a whole number from 1 to 1000 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
+                "hanzo-sql:hnswMaxScanTuples = 0: hnsw.max_scan_tuples must be a whole number from 1 to 2147483647 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
+                'hanzo-sql:ivfflatIterativeScan = "strict_order": ivfflat.iterative_scan must be one of off, relaxed_order (pgvector would ignore it with only a WARNING and use its default)',
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, hnswEfSearch: "many" }), ['hanzo-sql:hnswEfSearch = "many": must be a whole number']);
+            assert.deepStrictEqual(problems({ ...VALID, hnswIterativeScan: "off", ivfflatIterativeScan: "off" }), [
+                'hanzo-sql:hnswIterativeScan = "off": hnsw.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order or strict_order (a session may still SET it off)',
+                'hanzo-sql:ivfflatIterativeScan = "off": ivfflat.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order (a session may still SET it off)',
+            ]);
+            const spec = load({ ...VALID, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000 });
+            assert.deepStrictEqual(spec.instance.vector, { hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000, ivfflatIterativeScan: "relaxed_order" });
         });
         it("rejects unparsable schedules", () => {
             assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "0 */6 * *" }), [

@@ -61,8 +61,11 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
     const fail = (object: string, detail: string, fix: string) => results.push({ object, ok: false, detail, fix });
     const admin = await connect(adminUrl);
     try {
-        // Settings: the rendered postgresql.conf for the stack's memory limit.
-        for (const s of serverSettings(spec.instance.memoryLimitBytes).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
+        // Settings: the rendered postgresql.conf for the stack's memory limit. pgvector's settings exist in
+        // pg_settings only once a session has loaded the library (until then they are untyped placeholders,
+        // and an invalid one is dropped at load with a WARNING), so load it first, as a service's query does.
+        await admin.query("LOAD 'vector'");
+        for (const s of serverSettings(spec.instance.memoryLimitBytes, spec.instance.vector).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
             const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [s.name])).rows[0];
             const shown = (await admin.query("SELECT current_setting($1) AS v", [s.name])).rows[0].v as string;
             if (row && normalizeSetting(row.setting, row.unit) === normalizeSetting(s.value, row.unit)) {
