@@ -648,7 +648,11 @@ export class Pod {
         if (command.length === 0) {
             throw new Error(`pod runner: container ${c.name}: no command (the image has no entrypoint)`);
         }
-        const state = path.join(this.dir, "containers", c.name);
+        // A restarted container gets a new state directory, as a new runc container would.
+        let state = path.join(this.dir, "containers", c.name);
+        for (let n = 1; fs.existsSync(state); n++) {
+            state = path.join(this.dir, "containers", `${c.name}-${n}`);
+        }
         fs.mkdirSync(path.join(state, "layer"), { recursive: true });
         fs.mkdirSync(path.join(state, "rootfs"));
         fs.mkdirSync(path.join(state, "image"));
@@ -809,6 +813,18 @@ export class Pod {
             }
         }
         return Date.now() - this.startedAt;
+    }
+
+    /**
+     * Restarts a container that has exited, as the kubelet does under restartPolicy Always: the same spec,
+     * a new process in new namespaces, the pod's volumes and network kept. Returns the new container.
+     */
+    async restartContainer(name: string): Promise<RunningContainer> {
+        const old = this.container(name);
+        await old.wait();
+        const rc = this.startContainer(old.spec);
+        this.containers.set(name, rc);
+        return rc;
     }
 
     /** Waits for every container to exit (a Job's pod); returns their exit statuses. */
