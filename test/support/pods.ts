@@ -26,13 +26,19 @@ export function secretOf(plan: PlanResult, namespace: string, name: string): Rec
     return s;
 }
 
-/** Each role's password as the plan's Role resources carry it (the mock's, as the Secrets carry it too). */
+/**
+ * Each login role's password as the plan's Secrets carry it to its consumers (the server is only ever given
+ * verifiers): `username`/`password`, `DB_USER`/`DB_PASSWORD` or `PGUSER`/`PGPASSWORD` pairs.
+ */
 export function rolePasswords(plan: PlanResult): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const r of plan.plan.resources.filter((x) => x.type === "postgresql:index/role:Role")) {
-        const inputs = plan.revealed.get(r.urn) as { name: string; password?: string };
-        if (inputs.password !== undefined) {
-            out[inputs.name] = inputs.password;
+    for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Secret")) {
+        const inputs = plan.revealed.get(r.urn) as { metadata: { namespace: string; name: string } };
+        const data = namespaceData(plan, inputs.metadata.namespace).secrets.get(inputs.metadata.name) ?? {};
+        for (const [user, password] of [["username", "password"], ["DB_USER", "DB_PASSWORD"], ["PGUSER", "PGPASSWORD"]]) {
+            if (data[user] !== undefined && data[password] !== undefined) {
+                out[data[user]] = data[password];
+            }
         }
     }
     return out;
@@ -49,7 +55,7 @@ export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, 
         env[passwordVariable(role)] = pw;
     }
     const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pod.ip, "-p", String(port), "-U", "hanzo", "-d", "postgres", "-f", "-"], {
-        input: renderInitSql(plan.plan, { passwords: "env" }),
+        input: renderInitSql(plan.plan, { passwords: "env", env }),
         encoding: "utf8",
         env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
     });

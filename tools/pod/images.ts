@@ -8,7 +8,7 @@
  * |--------------------------------------------|-------------------------------------------------------|--------------------------------------------------|
  * | postgres, pgvector/pgvector                | /usr/lib/postgresql/15/bin (+ pgvector built here)     | docker-entrypoint.sh (tools/pod/docker-entrypoint.sh, same behaviour), Cmd postgres, STOPSIGNAL SIGINT, user postgres = 999:999, PGDATA=/var/lib/postgresql/data |
  * | quay.io/prometheuscommunity/postgres-exporter | /usr/bin/prometheus-postgres-exporter (0.11.1)     | Entrypoint /bin/postgres_exporter, USER nobody (65534) |
- * | edoburu/pgbouncer (any `…/pgbouncer`)      | the pgbouncer on PATH (Debian's 1.18 unless a newer one is installed) | user postgres = 70:70 (alpine), Entrypoint /entrypoint.sh: runs `pgbouncer /etc/pgbouncer/pgbouncer.ini` when the file exists (the env-to-ini generation is not reproduced) |
+ * | edoburu/pgbouncer (any `…/pgbouncer`)      | the PgBouncer >= 1.21 scripts/install-test-deps.sh builds (tools/pg/pgbouncer.ts PGBOUNCER_BIN) | user postgres = 70:70 (alpine), Entrypoint /entrypoint.sh: runs `pgbouncer /etc/pgbouncer/pgbouncer.ini` when the file exists (the env-to-ini generation is not reproduced) |
  * | amazon/aws-cli                             | /usr/bin/aws (Debian's awscli 1.x)                    | Entrypoint /usr/local/bin/aws, user root          |
  *
  * What cannot be checked with stand-ins: the upstream binaries' versions (PostgreSQL 15 stands in for 16;
@@ -18,6 +18,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { PGBOUNCER_BIN } from "../pg/pgbouncer";
 
 /** The image config the kubelet reads from the registry (OCI image config), plus the files of its own layer. */
 export interface ImageConfig {
@@ -67,7 +68,7 @@ const exporter: ImageConfig = {
 };
 
 const pgbouncer: ImageConfig = {
-    standIn: "the pgbouncer on PATH (Debian's 1.18 unless a newer build is installed)",
+    standIn: `the PgBouncer the tests run (${PGBOUNCER_BIN})`,
     entrypoint: ["/entrypoint.sh"],
     cmd: ["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
     env: { PATH: PATH_DEFAULT },
@@ -76,7 +77,9 @@ const pgbouncer: ImageConfig = {
     workingDir: "/",
     users: { postgres: { uid: 70, gid: 70, home: "/var/lib/postgresql" } },
     files: {
-        "/usr/bin/pgbouncer": { symlink: "/usr/sbin/pgbouncer", mode: 0o777 },
+        // First on PATH and the image's Cmd: the PgBouncer the tests run (>= 1.21, tools/pg/pgbouncer.ts).
+        "/usr/local/bin/pgbouncer": { symlink: PGBOUNCER_BIN, mode: 0o777 },
+        "/usr/bin/pgbouncer": { symlink: PGBOUNCER_BIN, mode: 0o777 },
         "/entrypoint.sh": {
             content: [
                 "#!/bin/sh",
