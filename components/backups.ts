@@ -9,6 +9,7 @@ import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../stacks/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
+import { replacementOptions } from "../stacks/replacement";
 import { dataProtection } from "./protection";
 import { loginRole } from "./roles";
 
@@ -83,7 +84,8 @@ export class PostgresBackups extends pulumi.ComponentResource {
                     // Parts of an upload cut short are cleaned up; dumps are pruned by prune.sh, not by expiry.
                     lifecycleRules: [{ enabled: true, abortIncompleteMultipartUploadDays: 1 }],
                 },
-                { parent: this, ...dataProtection(args.protectData) },
+                // A new bucket name is a replacement (which protect stops), never a silent rename in state.
+                { parent: this, ...dataProtection(args.protectData), ...replacementOptions("digitalocean:index/spacesBucket:SpacesBucket") },
             );
             const key = new digitalocean.SpacesKey(
                 `${name}-key`,

@@ -9,7 +9,7 @@ import { FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
  */
 export function loginRole(
     resourceName: string,
-    args: { name: string; password: pulumi.Input<string>; roles?: string[]; connectionLimit?: number },
+    args: { name: string; password?: pulumi.Input<string>; roles?: string[]; connectionLimit?: number },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
     const forbidden = Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false]));
@@ -18,7 +18,7 @@ export function loginRole(
         {
             name: args.name,
             login: true,
-            password: args.password,
+            ...(args.password !== undefined ? { password: args.password } : {}),
             ...forbidden,
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),

@@ -1,7 +1,7 @@
 /**
  * Runs the program under Pulumi's mock runtime and records every resource registration as the engine
  * would receive it: type, name, URN, parent, inputs, dependencies and resource options (protect,
- * retainOnDelete, deletedWith, provider), which the mock's own callbacks do not show.
+ * retainOnDelete, deletedWith, provider, ignoreChanges, replaceOnChanges, customTimeouts, aliases, import), which the mock's own callbacks do not show.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
@@ -17,6 +17,16 @@ export interface ResourceOptionsSeen {
     readonly deletedWith?: string;
     /** Provider reference (`<urn>::<id>`), for custom resources. */
     readonly provider?: string;
+    /** Input paths whose changes the engine ignores (`ignoreChanges`). */
+    readonly ignoreChanges?: string[];
+    /** Input paths whose changes force a replacement (`replaceOnChanges`). */
+    readonly replaceOnChanges?: string[];
+    /** Create/update/delete timeouts (`customTimeouts`), as Go durations: `75m`. */
+    readonly customTimeouts?: { create?: string; update?: string; delete?: string };
+    /** Earlier identities of the resource (`aliases`): URNs, or `{ name, type, parentUrn, noParent, stack, project }` specs. */
+    readonly aliases?: unknown[];
+    /** The ID of an existing object the resource adopts (`import`). */
+    readonly import?: string;
 }
 
 export interface PlannedResource {
@@ -144,7 +154,43 @@ type RegisterRequest = {
     getRetainondelete(): boolean;
     getDeletedwith(): string;
     getProvider(): string;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+    getAliasesList(): { getUrn(): string; getSpec(): { toObject(): Record<string, unknown> } | undefined }[];
+    getImportid(): string;
 };
+
+/** The options of a registration that are not always set, only when they are (so plans stay small). */
+function optionalOptions(req: RegisterRequest): Partial<ResourceOptionsSeen> {
+    const out: { -readonly [K in keyof ResourceOptionsSeen]?: ResourceOptionsSeen[K] } = {};
+    if (req.getIgnorechangesList().length > 0) {
+        out.ignoreChanges = [...req.getIgnorechangesList()];
+    }
+    if (req.getReplaceonchangesList().length > 0) {
+        out.replaceOnChanges = [...req.getReplaceonchangesList()];
+    }
+    const t = req.getCustomtimeouts();
+    if (t && (t.getCreate() || t.getUpdate() || t.getDelete())) {
+        out.customTimeouts = Object.fromEntries(
+            ([["create", t.getCreate()], ["update", t.getUpdate()], ["delete", t.getDelete()]] as const).filter(([, v]) => v),
+        );
+    }
+    const aliases = req.getAliasesList().map((a) => {
+        if (a.getUrn()) {
+            return a.getUrn();
+        }
+        const spec = a.getSpec()?.toObject() ?? {};
+        return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== "" && v !== false && v !== undefined));
+    });
+    if (aliases.length > 0) {
+        out.aliases = aliases;
+    }
+    if (req.getImportid()) {
+        out.import = req.getImportid();
+    }
+    return out;
+}
 type Monitor = { registerResource(req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string }) => void): unknown };
 
 const settings = runtimeSettings as unknown as { getMonitor(): Monitor | undefined; waitForRPCs(): Promise<void> };
@@ -176,6 +222,7 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
                         retainOnDelete: req.getRetainondelete() === true,
                         deletedWith: req.getDeletedwith() || undefined,
                         provider: req.getProvider() || undefined,
+                        ...optionalOptions(req),
                     },
                 });
             }
@@ -217,6 +264,11 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
                 retainOnDelete: r.options.retainOnDelete,
                 ...(r.options.deletedWith ? { deletedWith: real(r.options.deletedWith) } : {}),
                 ...(r.options.provider ? { provider: realRef(r.options.provider) } : {}),
+                ...(r.options.ignoreChanges ? { ignoreChanges: r.options.ignoreChanges } : {}),
+                ...(r.options.replaceOnChanges ? { replaceOnChanges: r.options.replaceOnChanges } : {}),
+                ...(r.options.customTimeouts ? { customTimeouts: r.options.customTimeouts } : {}),
+                ...(r.options.aliases ? { aliases: r.options.aliases.map((a) => (typeof a === "string" ? real(a) : a)) } : {}),
+                ...(r.options.import ? { import: r.options.import } : {}),
             },
         };
     });

@@ -10,6 +10,7 @@ import { Client } from "pg";
 import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../stacks/rules";
 import { serverSettings, unquote } from "../../stacks/settings";
 import type { StackSpec } from "../../stacks/spec";
+import { objectsNotOwnedBy } from "../sql/initSql";
 
 export interface CheckResult {
     /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
@@ -103,6 +104,11 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                     ...(role.member_of.length ? [`is a member of ${role.member_of.join(", ")}`] : []),
                     ...(role.rolconnlimit === s.connectionLimit ? [] : [`has connection limit ${role.rolconnlimit}, not ${s.connectionLimit}`]),
                 ];
+                // pg_hba's scram-sha-256 cannot check an MD5 verifier (an old server's): that login fails.
+                const md5 = (await admin.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = $1", [s.role])).rows[0]?.md5 === true;
+                if (md5) {
+                    fail(`role ${s.role}`, "has an MD5 password verifier, which scram-sha-256 authentication rejects", `set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password ${s.role}'`);
+                }
                 if (problems.length === 0) {
                     pass(`role ${s.role}`, "login; no SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS; no memberships");
                 } else {
@@ -145,7 +151,20 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
             // In the database: extensions and required tables.
             const c = await connect(withDatabase(adminUrl, s.database));
             try {
-                await checkExtensions(c, s.database, s.extensions, pass, fail);
+                await checkExtensions(c, s.database, s.extensions, spec.extensionVersions, pass, fail);
+                // Every object belongs to the service, so its migrations can alter it (an adopted server's
+                // tables were often created by the superuser).
+                const foreign = (await c.query(`SELECT kind, object, owner FROM (${objectsNotOwnedBy("$1")}) o ORDER BY 1, 2`, [s.role])).rows;
+                if (foreign.length === 0) {
+                    pass(`objects ${s.database}`, `all owned by ${s.role}`);
+                } else {
+                    const shown = foreign.slice(0, 10).map((o) => `${o.kind.toLowerCase()} ${o.object} (${o.owner})`).join(", ");
+                    fail(
+                        `objects ${s.database}`,
+                        `has ${foreign.length} ${foreign.length === 1 ? "object" : "objects"} ${s.role} does not own, so its migrations cannot alter them: ${shown}${foreign.length > 10 ? ", …" : ""}`,
+                        `npm run -s init-sql -- --stack ${spec.stack} --adopt | psql -v ON_ERROR_STOP=1 -d postgres (hands each to ${s.role})`,
+                    );
+                }
                 for (const table of s.requiredTables) {
                     const found = (await c.query("SELECT to_regclass($1) IS NOT NULL AS f", [table])).rows[0].f;
                     if (found) {
@@ -160,7 +179,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         }
         const t1 = await connect(withDatabase(adminUrl, "template1"));
         try {
-            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), pass, fail);
+            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), spec.extensionVersions, pass, fail);
         } finally {
             await t1.end();
         }
@@ -174,13 +193,17 @@ async function checkExtensions(
     c: Client,
     database: string,
     expected: readonly string[],
+    pinned: Readonly<Record<string, string>>,
     pass: (o: string, d: string) => void,
     fail: (o: string, d: string, f: string) => void,
 ): Promise<void> {
     const installed = new Map((await c.query("SELECT extname, extversion FROM pg_extension")).rows.map((r) => [r.extname as string, r.extversion as string]));
     for (const ext of expected) {
         const version = installed.get(ext);
-        if (version !== undefined) {
+        const want = pinned[ext];
+        if (version !== undefined && want !== undefined && version !== want) {
+            fail(`extension ${database}.${ext}`, `version ${version}; the stack pins ${want}`, `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`);
+        } else if (version !== undefined) {
             pass(`extension ${database}.${ext}`, `version ${version}`);
         } else {
             fail(`extension ${database}.${ext}`, "is not installed", `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`);
