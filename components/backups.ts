@@ -10,7 +10,7 @@ import { BACKUP_ROLE } from "../stacks/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { replacementOptions } from "../stacks/replacement";
-import { dataProtection } from "./protection";
+import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
@@ -65,7 +65,13 @@ export class PostgresBackups extends pulumi.ComponentResource {
             new postgresql.Grant(
                 `${name}-connect-${s.name}`,
                 { database: args.databases[s.database].name, role: role.name, objectType: "database", privileges: ["CONNECT"] },
-                { parent: this, deletedWith: args.databases[s.database] },
+                {
+                    parent: this,
+                    deletedWith: args.databases[s.database],
+                    // A renamed service keeps its grant (renamed along with its database).
+                    ...(s.renamedFrom ? { aliases: [{ name: `${name}-connect-${s.renamedFrom}` }] } : {}),
+                    ...renamedDatabaseChild(s.renamedFrom !== undefined),
+                },
             );
         }
 

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { hbaRules, renderPgHba } from "../render/pgHba";
 import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { ADMIN_ROLE, MONITOR_ROLE } from "../stacks/rules";
+import { ADMIN_ROLE, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../stacks/rules";
 import { shmSizeBytes } from "../stacks/settings";
 import { formatBytes } from "../stacks/quantity";
 import { replacementOptions } from "../stacks/replacement";
@@ -156,7 +156,13 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
-                metadata: { name: spec.name, namespace: args.namespace, labels },
+                metadata: {
+                    name: spec.name,
+                    namespace: args.namespace,
+                    labels,
+                    // The policy accepts PGDATA at the mount root only on a volume adopted from the seed.
+                    ...(spec.pgdataAtMountRoot ? { annotations: { [ADOPTED_VOLUME_ANNOTATION]: "true" } } : {}),
+                },
                 spec: {
                     serviceName: spec.name,
                     replicas: 1,

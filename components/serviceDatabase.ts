@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
-import { dataProtection } from "./protection";
+import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 
 /** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
@@ -107,7 +107,7 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             },
             { parent: this, ...dataProtection(args.protectData), ...adopted(s.database) },
         );
-        const childOfDatabase = { parent: this, deletedWith: this.database };
+        const childOfDatabase = { parent: this, deletedWith: this.database, ...renamedDatabaseChild(s.renamedFrom !== undefined) };
         // REVOKE ALL ON DATABASE … FROM PUBLIC: only the owner (and the superuser) may connect.
         new postgresql.Grant(
             `${name}-revoke-public`,

@@ -53,6 +53,13 @@ export const DEFAULT_EXTENSION_VERSIONS: Readonly<Record<string, string>> = {
     pg_stat_statements: "1.10",
 };
 
+/**
+ * Annotation on a StatefulSet whose data volume was adopted from the seed's deployment (STANDARD defect 19):
+ * its PGDATA is the volume's mount root, where the seed's initdb put it. Such a volume is not fresh (no
+ * lost+found problem), so the policy accepts that layout there and nowhere else.
+ */
+export const ADOPTED_VOLUME_ANNOTATION = "hanzo.ai/adopted-volume";
+
 /** Libraries the server must preload: pg_stat_statements' view fails without it (STANDARD defect 2). */
 export const PRELOAD_LIBRARIES: readonly string[] = ["pg_stat_statements"];
 

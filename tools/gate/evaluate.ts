@@ -31,7 +31,7 @@ function options(r: PlannedResource): PolicyResourceOptions & { retainOnDelete: 
     return {
         protect: r.options?.protect === true,
         retainOnDelete: r.options?.retainOnDelete === true,
-        ignoreChanges: [],
+        ignoreChanges: r.options?.ignoreChanges ?? [],
         aliases: [],
         customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
         additionalSecretOutputs: [],

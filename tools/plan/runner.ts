@@ -181,7 +181,8 @@ function optionalOptions(req: RegisterRequest): Partial<ResourceOptionsSeen> {
             return a.getUrn();
         }
         const spec = a.getSpec()?.toObject() ?? {};
-        return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== "" && v !== false && v !== undefined));
+        const keys: Record<string, string> = { parenturn: "parentUrn", noparent: "noParent" };
+        return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== "" && v !== false && v !== undefined).map(([k, v]) => [keys[k] ?? k, v]));
     });
     if (aliases.length > 0) {
         out.aliases = aliases;
@@ -247,6 +248,13 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
         const i = ref.lastIndexOf("::");
         return realUrn.has(ref.slice(0, i)) ? `${real(ref.slice(0, i))}${ref.slice(i)}` : ref;
     };
+    const realAlias = (a: unknown) => {
+        if (typeof a === "string") {
+            return real(a);
+        }
+        const spec = a as Record<string, unknown>;
+        return typeof spec.parentUrn === "string" ? { ...spec, parentUrn: real(spec.parentUrn) } : spec;
+    };
     const revealed = new Map<string, Record<string, unknown>>();
     const resources = recorded.map((r): PlannedResource => {
         const urn = real(r.urn);
@@ -267,7 +275,7 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
                 ...(r.options.ignoreChanges ? { ignoreChanges: r.options.ignoreChanges } : {}),
                 ...(r.options.replaceOnChanges ? { replaceOnChanges: r.options.replaceOnChanges } : {}),
                 ...(r.options.customTimeouts ? { customTimeouts: r.options.customTimeouts } : {}),
-                ...(r.options.aliases ? { aliases: r.options.aliases.map((a) => (typeof a === "string" ? real(a) : a)) } : {}),
+                ...(r.options.aliases ? { aliases: r.options.aliases.map(realAlias) } : {}),
                 ...(r.options.import ? { import: r.options.import } : {}),
             },
         };
