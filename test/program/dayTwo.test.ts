@@ -4,7 +4,7 @@ import { DATA_HOLDERS, replacementOptions } from "../../stacks/replacement";
 import { DEFAULT_EXTENSION_VERSIONS } from "../../stacks/rules";
 import { specOf, stackConfig } from "../../tools/plan/stackFile";
 import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
-import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
+import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 /** Changes to a running stack: each applies in place or stops before any resource, never replacing data. */
 const BASE = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"] };
@@ -205,6 +205,14 @@ describe("services come and go safely", () => {
         for (const db of ofType(plan, TYPES.database)) {
             assert.deepStrictEqual([db.options.protect, db.options.retainOnDelete], [true, true], db.name);
         }
+    });
+
+    it("gives the Kubernetes provider the kubeconfig of this run's cluster lookup, which `--run-program` relies on", async () => {
+        const plan = await planOf("hanzo-k8s");
+        const provider = resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s");
+        // The offline plan's lookup of hanzo-k8s (tools/plan/runner.ts mocks getKubernetesCluster).
+        assert.match(String(revealed(plan, provider).kubeconfig), /^apiVersion: v1\nkind: Config\nclusters:\n- name: hanzo-k8s\n {2}cluster:\n {4}server: https:\/\/hanzo-k8s\.k8s\.example\n$/);
+        assert.strictEqual(Object.keys(specOf(stackConfig("hanzo-k8s"))).includes("kubeconfig"), false, "no kubeconfig is stored in configuration");
     });
 
     it("makes the admin connection wait for everything it passes through: the StatefulSet and the Service", async () => {

@@ -1,8 +1,9 @@
 /**
  * ADR-60's automated validation: checks a running server against a stack's spec. Every database exists
- * with its service role as owner; every role exists with exactly the attributes the standard allows and no
- * memberships; PUBLIC and other services' roles cannot connect; every required extension is installed
- * (with its version) in every service database and template1; the server's settings are the rendered ones;
+ * with its service role as owner, and every object in it belongs to that role; every role exists with
+ * exactly the attributes the standard allows, no memberships and no MD5 verifier (scram-sha-256 rejects
+ * it); PUBLIC and other services' roles cannot connect; every required extension is installed at the
+ * stack's pinned version in every service database and template1; the server's settings are the rendered ones;
  * no role but the administrator is a superuser; the tables a service declares exist. Each failure names the
  * object and the fix.
  */
