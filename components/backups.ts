@@ -6,10 +6,10 @@ import * as random from "@pulumi/random";
 import { backupAlerts } from "../render/alerts";
 import { renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
-import { BACKUP_ROLE } from "../stacks/rules";
+import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
-import { replacementOptions } from "../stacks/replacement";
+import { replacementOptions } from "../policies/standard/replacement";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 

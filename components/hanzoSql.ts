@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../stacks/rules";
+import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
 import type { StackSpec } from "../stacks/spec";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
-import { MONITOR_ROLE } from "../stacks/rules";
+import { MONITOR_ROLE } from "../policies/standard/rules";
 import type { MonitoringSpec } from "../stacks/spec";
 import { loginRole } from "./roles";
 

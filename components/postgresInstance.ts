@@ -2,12 +2,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { hbaRules, renderPgHba } from "../render/pgHba";
-import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { ADMIN_ROLE, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../stacks/rules";
-import { shmSizeBytes } from "../stacks/settings";
-import { formatBytes } from "../stacks/quantity";
-import { replacementOptions } from "../stacks/replacement";
+import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { ADMIN_ROLE, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
+import { shmSizeBytes } from "../policies/standard/settings";
+import { formatBytes } from "../policies/standard/quantity";
+import { replacementOptions } from "../policies/standard/replacement";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
 

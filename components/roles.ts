@@ -1,6 +1,6 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { FORBIDDEN_ROLE_ATTRIBUTES } from "../policies/standard/rules";
 
 /**
  * A login role with none of the attributes the standard forbids (SUPERUSER, CREATEROLE, CREATEDB,

@@ -4,7 +4,7 @@
  * types, so the pack loads with its own node_modules.
  */
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
-import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "../stacks/rules";
+import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
 
 export const T = {
     hanzoSql: "hanzo-sql:index:HanzoSql",

@@ -1,6 +1,6 @@
 import type { PolicyResourceOptions, StackValidationPolicy } from "@pulumi/policy";
-import { DATA_HOLDERS } from "../stacks/replacement";
-import { TEST_ENVIRONMENT } from "../stacks/rules";
+import { DATA_HOLDERS } from "./standard/replacement";
+import { TEST_ENVIRONMENT } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, postgresServers } from "./lib";
 
 /** The engine passes `protect`; the offline gate also knows `retainOnDelete`, which the engine does not pass. */
@@ -15,11 +15,11 @@ const BUCKET = "digitalocean:index/spacesBucket:SpacesBucket";
  * bucket are protected (or retained on delete), so `pulumi destroy`, a rename or a replace-forcing change
  * cannot drop their data (STANDARD defect 12); and the StatefulSet ignores the changes that would replace
  * it although they should not (its claim template: the disk grows through the claim instead). What forces
- * a replacement, per resource, is listed in stacks/replacement.ts. An unknown environment is treated as
+ * a replacement, per resource, is listed in policies/standard/replacement.ts. An unknown environment is treated as
  * production.
  *
  * Instead: `protect: true` (the program sets it, with retainOnDelete, in every non-test environment) and
- * the ignoreChanges of stacks/replacement.ts. To remove a database on purpose: the README's steps
+ * the ignoreChanges of policies/standard/replacement.ts. To remove a database on purpose: the README's steps
  * (`pulumi state unprotect`, reassign, then remove it).
  */
 export const dataProtection: StackValidationPolicy = {

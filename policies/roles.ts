@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "./standard/rules";
 import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */

@@ -5,10 +5,11 @@
  */
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_EXTENSION_VERSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
-    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
-} from "./rules";
-import { parseQuantity } from "./quantity";
-import { scheduleProblem } from "./schedule";
+    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
+} from "../policies/standard/rules";
+import { formatBytes, parseQuantity } from "../policies/standard/quantity";
+import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
+import { SEED_SETTINGS } from "../policies/standard/settings";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
 /** The project's configuration namespace (the `name` in Pulumi.yaml). */
@@ -82,6 +83,43 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
 const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "keepPassword", "renamedFrom"];
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A DigitalOcean region slug (nyc3, ams3, fra1, ...): it becomes part of the Spaces endpoint's host name. */
+const SPACES_REGION = /^[a-z]{3}[0-9]{1,2}$/;
+/** Bounds past which a value is a typo, not a plan: more than any node offers, or than the volume service allows. */
+const MAX_MEMORY_BYTES = 2 ** 40;
+const MAX_CPUS = 256;
+const MAX_STORAGE_BYTES = 16 * 2 ** 40;
+const MAX_RETENTION_DAYS = 36_500;
+const MAX_CONNECTIONS = Number(SEED_SETTINGS.max_connections);
+
+/**
+ * Why `value` is not a plain http(s) URL (no credentials, query or fragment; a path only where `path`), or
+ * undefined. Such values are written into URLs and resources as they are, so nothing may ride along.
+ */
+function httpUrlProblem(value: string, opts: { path: boolean }): string | undefined {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return "not a URL";
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        return "the scheme must be http or https";
+    }
+    if (url.username || url.password || value.includes("@")) {
+        return "no credentials in the URL";
+    }
+    if (url.search || url.hash || /[?#]/.test(value)) {
+        return "no query or fragment";
+    }
+    if (!opts.path && url.pathname !== "/") {
+        return "no path";
+    }
+    if (/\s/.test(value)) {
+        return "no spaces";
+    }
+    return undefined;
+}
 
 /** Where configuration comes from: the Pulumi engine in a real run, a plain map in tests and the plan tool. */
 export interface ConfigSource {
@@ -133,7 +171,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             case "string":
                 return raw;
             case "integer":
-                if (!/^-?[0-9]+$/.test(raw)) {
+                if (!/^-?[0-9]+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
                     problem(key, raw, "must be a whole number");
                     return decl.default;
                 }
@@ -166,7 +204,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
 
     // Unknown keys of our namespace are typos that would otherwise be ignored silently.
     for (const key of source.keys()) {
-        if (key.startsWith(`${PROJECT}:`) && !(key.slice(PROJECT.length + 1) in CONFIG_KEYS)) {
+        // Own keys only: `hanzo-sql:constructor` or `hanzo-sql:toString` must not pass as known.
+        if (key.startsWith(`${PROJECT}:`) && !Object.hasOwn(CONFIG_KEYS, key.slice(PROJECT.length + 1))) {
             problems.push({ key, value: source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
         }
     }
@@ -245,9 +284,16 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     }
     if (memoryLimit < 512 * 2 ** 20) {
         problem("memoryLimit", str("memoryLimit"), 'must be at least "512Mi" for PostgreSQL with the standard\'s settings');
+    } else if (memoryLimit > MAX_MEMORY_BYTES) {
+        problem("memoryLimit", str("memoryLimit"), `must be at most "${formatBytes(MAX_MEMORY_BYTES)}" (more than any node offers; shared_buffers and the other memory settings follow it)`);
+    }
+    if (cpuLimit > MAX_CPUS) {
+        problem("cpuLimit", str("cpuLimit"), `must be at most ${MAX_CPUS} cores (more than any node offers)`);
     }
     if (storageBytes < 2 ** 30) {
         problem("storageSize", str("storageSize"), 'must be at least "1Gi"');
+    } else if (storageBytes > MAX_STORAGE_BYTES) {
+        problem("storageSize", str("storageSize"), `must be at most "${formatBytes(MAX_STORAGE_BYTES)}", the largest DigitalOcean block storage volume`);
     }
     const storageClass = str("storageClass")!;
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(storageClass)) {
@@ -274,6 +320,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const grace = int("terminationGracePeriodSeconds");
     if (!(grace >= 60)) {
         problem("terminationGracePeriodSeconds", grace, "must be at least 60 so the shutdown checkpoint can finish (STANDARD defect 11)");
+    } else if (grace > 3600) {
+        problem("terminationGracePeriodSeconds", grace, "must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains");
     }
 
     // Admin connection.
@@ -307,11 +355,24 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const scheduleRule = scheduleProblem(backupSchedule);
     if (scheduleRule) {
         problem("backupSchedule", backupSchedule, `is not a cron schedule: ${scheduleRule}`);
+    } else if (schedulePeriodSeconds(backupSchedule) > MAX_BACKUP_GAP_SECONDS) {
+        const gap = schedulePeriodSeconds(backupSchedule);
+        problem(
+            "backupSchedule",
+            backupSchedule,
+            `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between backups`}; ` +
+                `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`,
+        );
     }
     const backupEnabled = read("backupEnabled") as boolean;
-    const retentionDays = int("backupRetentionDays");
+    let retentionDays = int("backupRetentionDays");
     if (!(retentionDays >= 1)) {
         problem("backupRetentionDays", retentionDays, "must be at least 1 day");
+    } else if (retentionDays > MAX_RETENTION_DAYS) {
+        problem("backupRetentionDays", retentionDays, `must be at most ${MAX_RETENTION_DAYS} days (100 years); regulated data needs 2555 (7 years)`);
+    }
+    if (!(retentionDays >= 1 && retentionDays <= MAX_RETENTION_DAYS)) {
+        retentionDays = CONFIG_KEYS.backupRetentionDays.default as number; // reported once, not again for every service
     }
     const bucket = str("backupBucket") ?? `${source.stack}-postgres-backups`;
     if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)) {
@@ -322,8 +383,12 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("backupPrefix", prefix, "must be a key prefix without leading or trailing slashes, e.g. postgres");
     }
     const endpoint = str("backupEndpoint");
-    if (endpoint !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(endpoint)) {
-        problem("backupEndpoint", endpoint, "must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000");
+    if (endpoint !== undefined && httpUrlProblem(endpoint, { path: false }) !== undefined) {
+        problem("backupEndpoint", endpoint, `must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (${httpUrlProblem(endpoint, { path: false })})`);
+    }
+    const region = str("backupRegion")!;
+    if (!SPACES_REGION.test(region)) {
+        problem("backupRegion", region, "must be a DigitalOcean Spaces region such as nyc3, sfo3, ams3, fra1, sgp1 or syd1 (it becomes the endpoint's host name)");
     }
     const credentials: Record<string, string | undefined> = {};
     for (const key of ["backupAccessKeyId", "backupSecretAccessKey"]) {
@@ -377,14 +442,14 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const maxClientConn = int("poolMaxClientConn");
     const defaultPoolSize = int("poolDefaultPoolSize");
     const poolReplicas = int("poolReplicas");
-    if (!(maxClientConn >= 1)) {
-        problem("poolMaxClientConn", maxClientConn, "must be at least 1");
+    if (!(maxClientConn >= 1 && maxClientConn <= 100_000)) {
+        problem("poolMaxClientConn", maxClientConn, "must be 1-100000 (each client holds a file descriptor of the pooler)");
     }
     if (!(defaultPoolSize >= 1 && defaultPoolSize <= 200)) {
         problem("poolDefaultPoolSize", defaultPoolSize, "must be 1-200 (the server's max_connections is 200)");
     }
-    if (!(poolReplicas >= 1)) {
-        problem("poolReplicas", poolReplicas, "must be at least 1");
+    if (!(poolReplicas >= 1 && poolReplicas <= 20)) {
+        problem("poolReplicas", poolReplicas, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)");
     }
     const pgbouncerImage = str("pgbouncerImage")!;
     const pgbouncerRule = imageProblem(pgbouncerImage);
@@ -397,8 +462,12 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("kmsKind", kmsKind, "must be KMSSecret (the standard's name) or InfisicalSecret (upstream Infisical)");
     }
     const kmsHostApi = str("kmsHostApi")!;
-    if (!/^https?:\/\/\S+$/.test(kmsHostApi)) {
-        problem("kmsHostApi", kmsHostApi, "must be an http(s) URL");
+    if (httpUrlProblem(kmsHostApi, { path: true }) !== undefined) {
+        problem("kmsHostApi", kmsHostApi, `must be an http(s) URL such as https://kms.hanzo.ai/api (${httpUrlProblem(kmsHostApi, { path: true })})`);
+    }
+    const kmsEnvSlug = str("kmsEnvSlug")!;
+    if (!/^[a-z0-9]([-a-z0-9_]{0,62})$/.test(kmsEnvSlug)) {
+        problem("kmsEnvSlug", kmsEnvSlug, "must be a KMS environment slug such as prod (lowercase letters, digits, hyphens, underscores)");
     }
     const kmsCredentialsSecret = str("kmsCredentialsSecret")!;
     if (!DNS_LABEL.test(kmsCredentialsSecret)) {
@@ -408,7 +477,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     // Services.
     const legacyDatabases = stringList("legacyDatabases");
     for (const [i, name] of legacyDatabases.entries()) {
-        const rule = identifierProblem(name);
+        const rule = identifierProblem(name) ?? reservedDatabaseProblem(name);
         if (rule) {
             problem(`legacyDatabases[${i}]`, name, rule);
         }
@@ -455,7 +524,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             retentionDays,
             bucket,
             prefix,
-            region: str("backupRegion")!,
+            region,
             endpoint: endpoint?.replace(/\/$/, ""),
             accessKeyId: credentials.backupAccessKeyId,
             secretAccessKey: credentials.backupSecretAccessKey,
@@ -464,7 +533,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         },
         monitoring: { enabled: read("monitoringEnabled") as boolean, namespace: monitoringNamespace, release, exporterImage },
         pooling: { enabled: poolingEnabled, maxClientConn, defaultPoolSize, image: pgbouncerImage, replicas: poolReplicas },
-        kms: { enabled: kmsEnabled, kind: kmsKind, hostAPI: kmsHostApi, envSlug: str("kmsEnvSlug")!, credentialsSecret: kmsCredentialsSecret },
+        kms: { enabled: kmsEnabled, kind: kmsKind, hostAPI: kmsHostApi, envSlug: kmsEnvSlug, credentialsSecret: kmsCredentialsSecret },
     };
 }
 
@@ -573,13 +642,13 @@ function loadServices(
             return;
         }
         const connectionLimit = e.connectionLimit ?? -1;
-        if (typeof connectionLimit !== "number" || !Number.isInteger(connectionLimit) || connectionLimit < -1 || connectionLimit === 0) {
-            problem(at("connectionLimit"), connectionLimit, "must be a positive whole number, or -1 for no limit");
+        if (typeof connectionLimit !== "number" || !Number.isInteger(connectionLimit) || connectionLimit < -1 || connectionLimit === 0 || connectionLimit > MAX_CONNECTIONS) {
+            problem(at("connectionLimit"), connectionLimit, `must be a whole number from 1 to ${MAX_CONNECTIONS} (the server's max_connections), or -1 for no limit`);
             return;
         }
         const backupRetentionDays = e.backupRetentionDays ?? ctx.retentionDays;
-        if (typeof backupRetentionDays !== "number" || !Number.isInteger(backupRetentionDays) || backupRetentionDays < 0) {
-            problem(at("backupRetentionDays"), backupRetentionDays, "must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)");
+        if (typeof backupRetentionDays !== "number" || !Number.isInteger(backupRetentionDays) || backupRetentionDays < 0 || backupRetentionDays > MAX_RETENTION_DAYS) {
+            problem(at("backupRetentionDays"), backupRetentionDays, `must be a whole number of days up to ${MAX_RETENTION_DAYS} (0: not backed up; e.g. 2555 for 7 years)`);
             return;
         }
         /** An optional true/false field that only works when the stack enables `stackKey`. */

@@ -2,7 +2,7 @@
  * The typed stack spec: everything a stack's configuration says, validated and with defaults applied.
  * Components receive parts of it and never read configuration themselves.
  */
-import type { Environment } from "./rules";
+import type { Environment } from "../policies/standard/rules";
 
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;

@@ -7,10 +7,10 @@ import { Client } from "pg";
 import { connectionSecretData } from "../../render/connection";
 import { PG_BIN } from "../../tools/pg/server";
 import { renderInitSql } from "../../tools/sql/initSql";
-import { parseQuantity } from "../../stacks/quantity";
-import { serverSettings } from "../../stacks/settings";
+import { parseQuantity } from "../../policies/standard/quantity";
+import { serverSettings } from "../../policies/standard/settings";
 import { normalizeSetting as normalize } from "../../tools/verify/checks";
-import { REQUIRED_EXTENSIONS } from "../../stacks/rules";
+import { REQUIRED_EXTENSIONS } from "../../policies/standard/rules";
 import { StackServer, catalogSnapshot, relay, sqlstate, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType } from "../support/plan";
 

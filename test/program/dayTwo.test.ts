@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { ROLLOUT_TIMEOUT, STARTUP_PROBE } from "../../components/postgresInstance";
-import { DATA_HOLDERS, replacementOptions } from "../../stacks/replacement";
-import { DEFAULT_EXTENSION_VERSIONS } from "../../stacks/rules";
+import { DATA_HOLDERS, replacementOptions } from "../../policies/standard/replacement";
+import { DEFAULT_EXTENSION_VERSIONS } from "../../policies/standard/rules";
 import { specOf, stackConfig } from "../../tools/plan/stackFile";
 import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
@@ -83,7 +83,7 @@ describe("waits that match the probes", () => {
 });
 
 describe("changes that would break something stop", () => {
-    it("gives every data-holding resource the options stacks/replacement.ts lists for it, and lists every guarded type", async () => {
+    it("gives every data-holding resource the options policies/standard/replacement.ts lists for it, and lists every guarded type", async () => {
         const plan = await planOf("hanzo-k8s");
         const holders = plan.plan.resources.filter((r) => r.type in DATA_HOLDERS);
         assert.deepStrictEqual([...new Set(holders.map((r) => r.type))].sort(), Object.keys(DATA_HOLDERS).sort());

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { configChecksum } from "../../components/postgresInstance";
 import { databaseUrl } from "../../render/connection";
-import { hbaRules, renderPgHba } from "../../render/pgHba";
-import { renderPostgresqlConf } from "../../render/postgresqlConf";
+import { hbaRules, renderPgHba } from "../../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { mockPassword } from "../../tools/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 

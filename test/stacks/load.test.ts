@@ -1,28 +1,5 @@
 import * as assert from "assert";
-import { StackConfigError } from "../../stacks/load";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-
-const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
-const TOKEN = { DIGITALOCEAN_TOKEN: "t", SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" };
-
-/** Loads a spec from config values (Pulumi.yaml defaults applied, as the engine does). */
-function load(values: Record<string, unknown>, opts: { secret?: string[]; env?: Record<string, string> } = {}) {
-    const cfg = stackConfig("t", values);
-    return specOf({ ...cfg, secretKeys: [...cfg.secretKeys, ...(opts.secret ?? [])] }, opts.env ?? TOKEN);
-}
-
-/** Every problem line ("key = value: rule") of an invalid configuration. */
-function problems(values: Record<string, unknown>, opts?: { secret?: string[]; env?: Record<string, string> }): string[] {
-    try {
-        load(values, opts);
-    } catch (e) {
-        assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
-        return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
-    }
-    assert.fail("configuration was accepted");
-}
-
-const withServices = (...services: unknown[]) => ({ ...VALID, services });
+import { VALID, load, problems, withServices } from "../support/config";
 
 describe("stack configuration → spec", () => {
     describe("a valid configuration", () => {
@@ -243,9 +220,9 @@ describe("stack configuration → spec", () => {
             }, { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] }), [
                 "hanzo-sql:backupRetentionDays = 0: must be at least 1 day",
                 'hanzo-sql:backupBucket = "Backups_1": must be a bucket name: 3-63 lowercase letters, digits and hyphens',
-                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000',
+                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (the scheme must be http or https)',
                 'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
-                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)",
+                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
             ]);
         });
     });

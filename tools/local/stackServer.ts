@@ -1,5 +1,5 @@
 /** A local server built from a stack's plan: its rendered files, its init SQL, a password per role. */
-import { SYSTEM_ROLES } from "../../stacks/rules";
+import { SYSTEM_ROLES } from "../../policies/standard/rules";
 import { PgServer } from "../pg/server";
 import type { PlanResult } from "../plan/runner";
 import { passwordVariable, renderInitSql } from "../sql/initSql";

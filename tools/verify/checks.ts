@@ -8,8 +8,8 @@
  * object and the fix.
  */
 import { Client } from "pg";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../stacks/rules";
-import { serverSettings, unquote } from "../../stacks/settings";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../policies/standard/rules";
+import { serverSettings, unquote } from "../../policies/standard/settings";
 import type { StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
 

@@ -122,6 +122,23 @@ export function identifierProblem(name: string): string | undefined {
     return undefined;
 }
 
+/** Databases every PostgreSQL server has; a service database by one of these names would be the server's own. */
+export const SYSTEM_DATABASES: readonly string[] = ["postgres", "template0", "template1"];
+
+/** PostgreSQL reserves role names starting with `pg_` (CREATE ROLE fails); a service role is `<database>_user`. */
+export const RESERVED_ROLE_PREFIX = "pg_";
+
+/** Why `database` (and so its role `<database>_user`) collides with a name PostgreSQL keeps for itself, or undefined. */
+export function reservedDatabaseProblem(database: string): string | undefined {
+    if (SYSTEM_DATABASES.includes(database)) {
+        return `is one of the server's own databases (${SYSTEM_DATABASES.join(", ")}); give the service a name of its own`;
+    }
+    if (database.startsWith(RESERVED_ROLE_PREFIX)) {
+        return `must not start with "${RESERVED_ROLE_PREFIX}": PostgreSQL reserves role names with that prefix, and the role would be "${roleNameFor(database)}"`;
+    }
+    return undefined;
+}
+
 /**
  * Why `database` is not an acceptable database name for `service` in `environment`, or undefined.
  *
@@ -134,7 +151,7 @@ export function databaseNameProblem(
     environment: string,
     legacy: readonly string[],
 ): string | undefined {
-    const invalid = identifierProblem(database);
+    const invalid = identifierProblem(database) ?? reservedDatabaseProblem(database);
     if (invalid !== undefined) {
         return invalid;
     }
