@@ -165,6 +165,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 },
                 spec: {
                     serviceName: spec.name,
+                    // The API server's defaults, stated: an imported StatefulSet's inputs are read from the
+                    // live object, defaults included, and both fields force a replacement when they differ
+                    // (policies/standard/replacement.ts), so adopting the seed's must not see them change.
+                    podManagementPolicy: "OrderedReady",
+                    revisionHistoryLimit: 10,
                     replicas: 1,
                     selector: { matchLabels: selector },
                     updateStrategy: { type: "RollingUpdate" },

@@ -5,6 +5,7 @@ import { Client } from "pg";
 import { ADOPTED_PGDATA, DATA_MOUNT } from "../../components/postgresInstance";
 import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { renderPgHba } from "../../policies/standard/pgHba";
+import { DATA_HOLDERS } from "../../policies/standard/replacement";
 import { SEED_SETTINGS, serverSettings } from "../../policies/standard/settings";
 import { PgServer } from "../../tools/pg/server";
 import { PROJECT_DIR, specOf, stackConfig } from "../../tools/plan/stackFile";
@@ -42,6 +43,23 @@ describe("adopting the seed's deployment: the plan", () => {
                 [TYPES.database, `hanzo-sql-${s}-database`, s],
             ]),
         ].sort());
+    });
+
+    it("declares every replace-forcing field of the StatefulSet as the seed's live object has it, so the import only updates", async () => {
+        // HIP-29's StatefulSet as the API server returns it (apps/v1 defaults filled in: podManagementPolicy,
+        // revisionHistoryLimit); pulumi-kubernetes reads an imported object's inputs from it.
+        const live: Record<string, unknown> = {
+            "metadata.name": "postgres", "metadata.namespace": "hanzo", "spec.podManagementPolicy": "OrderedReady", "spec.revisionHistoryLimit": 10,
+            "spec.selector": { matchLabels: { app: "postgres" } }, "spec.serviceName": "postgres",
+        };
+        const sts = resource(await planWith("hanzo-k8s", ADOPT), TYPES.statefulSet, "hanzo-sql-postgres-statefulset");
+        const holder = DATA_HOLDERS[TYPES.statefulSet];
+        const compared = holder.replacedOn.filter((p) => !holder.ignoreChanges.includes(p));
+        assert.deepStrictEqual(compared.sort(), Object.keys(live).sort());
+        for (const p of compared) {
+            assert.deepStrictEqual(p.split(".").reduce((o: any, k) => o?.[k], sts.inputs), live[p], p);
+        }
+        assert.deepStrictEqual(sts.options.ignoreChanges, ["spec.volumeClaimTemplates"]);
     });
 
     it("keeps PGDATA at the volume's root, and no fsGroup that would make it group-writable", async () => {
