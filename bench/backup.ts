@@ -45,7 +45,7 @@ async function bench(): Promise<void> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-bench-backup-"));
     const fresh = await PgServer.start(renderedFiles(plan));
     try {
-        fresh.psql(renderInitSql(plan.plan, { passwords: "env" }), s.passwordEnv);
+        fresh.psql(renderInitSql(plan.plan, { passwords: "env", env: s.passwordEnv }));
         s.server.psql(
             `CREATE TABLE docs (id bigint PRIMARY KEY, owner uuid NOT NULL, body text NOT NULL, created timestamptz NOT NULL);
              INSERT INTO docs SELECT i, md5(i::text)::uuid, ${Array.from({ length: 14 }, (_, k) => `md5((i * 14 + ${k})::text)`).join(" || ")}, timestamptz '2026-01-01' + i * interval '1 second'

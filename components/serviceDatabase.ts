@@ -4,10 +4,19 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
+import { renderKmsSync } from "../render/kmsSync";
 import { dataProtection, renamedDatabaseChild } from "./protection";
-import { loginRole } from "./roles";
+import { loginRole, passwordKeepers } from "./roles";
 
-/** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
+/**
+ * Special characters of generated service passwords (besides letters and digits). The rule: a character is
+ * allowed when every form of the Secret carries it intact — the URLs percent-encode it (Go's net/url,
+ * WHATWG URL and postgres.js then decode it; render/connection.ts has the table), `.pgpass` escapes `:` and
+ * `\`, the PgBouncer userlist doubles `"`, and the split DB_* keys hold it as it is. So URL-hostile
+ * characters (`:` `/` `@` `?` `#` `%` `&` `=` `+` …) stay, on purpose, and those that need quoting where a
+ * value is used on its own (a shell, an env file, Kubernetes `$(VAR)` expansion, JSON, a keyword DSN) never
+ * appear: no space, quote, backslash, `$` or backtick. test/clients/ proves it with the services' clients.
+ */
 export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
 
 /**
@@ -86,13 +95,17 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             ? undefined
             : new random.RandomPassword(
                 `${name}-password`,
-                { length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 },
+                {
+                    length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1,
+                    // Rotation: raising the service's passwordVersion replaces the password (and its salt).
+                    keepers: passwordKeepers(s.passwordVersion),
+                },
                 { parent: this },
             );
         const adopted = (id: string): pulumi.CustomResourceOptions => (args.adopt ? { import: id } : {});
         this.role = loginRole(
             `${name}-role`,
-            { name: s.role, password: password?.result, connectionLimit: s.connectionLimit },
+            { name: s.role, password: password?.result, passwordVersion: s.passwordVersion, connectionLimit: s.connectionLimit },
             { parent: this, ...adopted(s.role), ...(s.keepPassword ? { ignoreChanges: ["password"] } : {}) },
         );
         this.database = new postgresql.Database(
@@ -126,21 +139,19 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             // the same name is adopted.
             new k8s.apiextensions.CustomResource(
                 `${name}-kms-sync`,
-                {
-                    apiVersion: "secrets.infisical.com/v1alpha1",
+                renderKmsSync({
+                    apiVersion: args.kms.apiVersion,
                     kind: args.kms.kind,
-                    metadata: { name: s.secretName, namespace: s.namespace, labels: { "app.kubernetes.io/part-of": "hanzo-sql" } },
-                    spec: {
-                        hostAPI: args.kms.hostAPI,
-                        authentication: {
-                            universalAuth: {
-                                secretsScope: { envSlug: args.kms.envSlug, secretsPath: `/${s.name}` },
-                                credentialsRef: { secretName: args.kms.credentialsSecret, secretNamespace: s.namespace },
-                            },
-                        },
-                        managedSecretReference: { secretName: kmsSecretName(s), secretNamespace: s.namespace, secretType: "Opaque" },
-                    },
-                },
+                    projectSlug: args.kms.projectSlug,
+                    envSlug: args.kms.envSlug,
+                    hostAPI: args.kms.hostAPI,
+                    resyncInterval: args.kms.resyncInterval,
+                    credentialsSecret: args.kms.credentialsSecret,
+                    name: s.secretName,
+                    namespace: s.namespace,
+                    secretsPath: `/${s.name}`,
+                    targetSecret: kmsSecretName(s),
+                }),
                 { parent: this, ...adopted(`${s.namespace}/${s.secretName}`) },
             );
         }

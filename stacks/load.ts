@@ -8,8 +8,11 @@ import {
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
 } from "../policies/standard/rules";
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
+import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
 import { SEED_SETTINGS } from "../policies/standard/settings";
+import { redactSecrets } from "../render/connection";
+import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
 /** The project's configuration namespace (the `name` in Pulumi.yaml). */
@@ -71,16 +74,19 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     poolMaxClientConn: { type: "integer", default: 200, description: "PgBouncer max_client_conn" },
     poolDefaultPoolSize: { type: "integer", default: 20, description: "PgBouncer default_pool_size" },
     poolReplicas: { type: "integer", default: 2, description: "PgBouncer replicas" },
-    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:1.18.0", description: "PgBouncer image, pinned" },
+    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:v1.25.2-p0", description: "PgBouncer image, pinned, 1.21 or later (prepared statements in transaction pooling)" },
     kmsEnabled: { type: "boolean", default: false, description: "sync service credentials from the KMS (Infisical) for the services marked kmsSync" },
-    kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (the standard) or InfisicalSecret (upstream)" },
+    kmsApiVersion: { type: "string", default: "kms.hanzo.ai/v1", description: "API version of the KMS sync resource: kms.hanzo.ai/v1, secrets.lux.network/v1alpha1 (KMSSecret) or secrets.infisical.com/v1alpha1 (InfisicalSecret)" },
+    kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)" },
+    kmsProjectSlug: { type: "string", description: "KMS project (org) of the synced secrets; required when a service has kmsSync" },
+    kmsResyncInterval: { type: "integer", default: 60, description: "seconds between the KMS operator's syncs" },
     kmsHostApi: { type: "string", default: "https://kms.hanzo.ai/api", description: "the KMS API" },
     kmsEnvSlug: { type: "string", default: "prod", description: "the KMS environment of the secrets" },
     kmsCredentialsSecret: { type: "string", default: "kms-universal-auth", description: "Secret with the KMS universal-auth credentials" },
     services: { type: "object", description: "the services: one entry (a name, or an object) per service" },
 };
 
-const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "keepPassword", "renamedFrom"];
+const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "passwordVersion", "keepPassword", "renamedFrom"];
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A DigitalOcean region slug (nyc3, ams3, fra1, ...): it becomes part of the Spaces endpoint's host name. */
@@ -149,7 +155,8 @@ export class StackConfigError extends Error {
         super(
             `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
                 `nothing was created:\n` +
-                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.rule}`).join("\n"),
+                // A value is shown with any connection-string password in it hidden (a misplaced DSN, say).
+                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
         );
         this.name = "StackConfigError";
     }
@@ -206,7 +213,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     for (const key of source.keys()) {
         // Own keys only: `hanzo-sql:constructor` or `hanzo-sql:toString` must not pass as known.
         if (key.startsWith(`${PROJECT}:`) && !Object.hasOwn(CONFIG_KEYS, key.slice(PROJECT.length + 1))) {
-            problems.push({ key, value: source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
+            // A secure value is reported by name only: a misspelt secret key must not echo the secret.
+            problems.push({ key, value: source.isSecret(key) ? "[secret]" : source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
         }
     }
 
@@ -452,14 +460,27 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("poolReplicas", poolReplicas, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)");
     }
     const pgbouncerImage = str("pgbouncerImage")!;
-    const pgbouncerRule = imageProblem(pgbouncerImage);
+    const pgbouncerRule = imageProblem(pgbouncerImage) ?? pgbouncerVersionProblem(pgbouncerImage);
     if (pgbouncerRule) {
         problem("pgbouncerImage", pgbouncerImage, pgbouncerRule);
     }
     const kmsEnabled = read("kmsEnabled") as boolean;
+    const kmsApiVersion = str("kmsApiVersion")!;
     const kmsKind = str("kmsKind")!;
-    if (!["KMSSecret", "InfisicalSecret"].includes(kmsKind)) {
-        problem("kmsKind", kmsKind, "must be KMSSecret (the standard's name) or InfisicalSecret (upstream Infisical)");
+    if (kmsSyncCrd(kmsApiVersion, kmsKind) === undefined) {
+        problem(
+            KMS_SYNC_CRDS.some((c) => c.apiVersion === kmsApiVersion) ? "kmsKind" : "kmsApiVersion",
+            KMS_SYNC_CRDS.some((c) => c.apiVersion === kmsApiVersion) ? kmsKind : kmsApiVersion,
+            `kmsApiVersion + kmsKind must name a KMS operator's CRD: ${KMS_SYNC_CRDS.map((c) => `${c.apiVersion} ${c.kind} (${c.operator})`).join(", ")}`,
+        );
+    }
+    const kmsProjectSlug = str("kmsProjectSlug");
+    if (kmsProjectSlug !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(kmsProjectSlug)) {
+        problem("kmsProjectSlug", kmsProjectSlug, "must be a KMS project slug (lowercase letters, digits, hyphens)");
+    }
+    const kmsResyncInterval = int("kmsResyncInterval");
+    if (!(kmsResyncInterval >= 10)) {
+        problem("kmsResyncInterval", kmsResyncInterval, "must be at least 10 seconds");
     }
     const kmsHostApi = str("kmsHostApi")!;
     if (httpUrlProblem(kmsHostApi, { path: true }) !== undefined) {
@@ -484,6 +505,10 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     }
     const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases, retentionDays, poolingEnabled, kmsEnabled, adopt }, problem);
     const extensionVersions = loadExtensionVersions(read("extensionVersions"), services, problem);
+    const syncing = services.filter((s) => s.kmsSync).map((s) => s.name);
+    if (kmsEnabled && syncing.length > 0 && kmsProjectSlug === undefined) {
+        problem("kmsProjectSlug", undefined, `required when a service syncs from the KMS (${syncing.join(", ")}): pulumi config set kmsProjectSlug <project>`);
+    }
 
     if (problems.length > 0) {
         throw new StackConfigError(source.stack, problems);
@@ -533,7 +558,16 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         },
         monitoring: { enabled: read("monitoringEnabled") as boolean, namespace: monitoringNamespace, release, exporterImage },
         pooling: { enabled: poolingEnabled, maxClientConn, defaultPoolSize, image: pgbouncerImage, replicas: poolReplicas },
-        kms: { enabled: kmsEnabled, kind: kmsKind, hostAPI: kmsHostApi, envSlug: kmsEnvSlug, credentialsSecret: kmsCredentialsSecret },
+        kms: {
+            enabled: kmsEnabled,
+            apiVersion: kmsApiVersion,
+            kind: kmsKind,
+            projectSlug: kmsProjectSlug ?? "",
+            resyncInterval: kmsResyncInterval,
+            hostAPI: kmsHostApi,
+            envSlug: kmsEnvSlug,
+            credentialsSecret: kmsCredentialsSecret,
+        },
     };
 }
 
@@ -664,6 +698,11 @@ function loadServices(
             }
             return v;
         };
+        const passwordVersion = e.passwordVersion ?? 1;
+        if (typeof passwordVersion !== "number" || !Number.isInteger(passwordVersion) || passwordVersion < 1) {
+            problem(at("passwordVersion"), passwordVersion, "must be a positive whole number; raise it by one to rotate the service's password");
+            return;
+        }
         const pooled = flag("pooled", ctx.poolingEnabled, "pooler", "poolingEnabled");
         const kmsSync = flag("kmsSync", ctx.kmsEnabled, "KMS sync", "kmsEnabled");
         if (pooled === undefined || kmsSync === undefined) {
@@ -708,6 +747,7 @@ function loadServices(
             backupRetentionDays,
             pooled,
             kmsSync,
+            passwordVersion,
             keepPassword,
             ...(renamedFrom !== undefined ? { renamedFrom: renamedFrom as string } : {}),
         });

@@ -8,6 +8,8 @@
 
 /** The administrative superuser. Applications never connect as this role. */
 export const ADMIN_ROLE = "hanzo";
+/** Key of the admin Secret holding the password's SCRAM-SHA-256 verifier (what the server pod applies). */
+export const ADMIN_VERIFIER_KEY = "scram-verifier";
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1), silently. */
 export const IDENTIFIER_MAX_BYTES = 63;
@@ -175,6 +177,14 @@ export function databaseNameProblem(
 export const MONITOR_ROLE = "hanzo_monitor";
 export const BACKUP_ROLE = "hanzo_backup";
 export const SYSTEM_ROLES: readonly string[] = [MONITOR_ROLE, BACKUP_ROLE];
+/**
+ * Databases every cluster has besides the services': PUBLIC may not connect to them (a service role has no
+ * business there, reads other roles' statements through pg_stat_statements, and a session held in template1
+ * blocks CREATE DATABASE). Only the administrator, and the exporter to the one it scrapes, connect.
+ */
+export const MAINTENANCE_DATABASES: readonly string[] = ["postgres", "template1"];
+/** The database the metrics exporter connects to (and may: CONNECT is granted to it alone). */
+export const MONITOR_DATABASE = "postgres";
 
 /** The environment suffix a name carries, if any: the part after the last underscore when it is an environment. */
 export function environmentSuffixOf(name: string): Environment | undefined {

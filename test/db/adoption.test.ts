@@ -164,7 +164,7 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         // The seed's server: the image's entrypoint runs initdb with POSTGRES_USER, the password and no other
         // option (docker-library/postgres docker-entrypoint.sh, docker_init_database_dir), so PGDATA is the
         // volume's root, without data checksums; md5 in pg_hba; nothing preloaded.
-        server = await PgServer.start(seedFiles(), { initdbArgs: ["--encoding=UTF8", "--locale=C.UTF-8"] });
+        server = await PgServer.start(seedFiles(), {}, { initdbArgs: ["--encoding=UTF8", "--locale=C.UTF-8"] });
         // HIP-29 §User and Role Standard, per service, with the passwords the KMS bootstrap generated.
         for (const s of SERVICES) {
             server.psql(`CREATE DATABASE ${s};\nCREATE USER ${s}_user WITH PASSWORD :'pw';\nGRANT ALL PRIVILEGES ON DATABASE ${s} TO ${s}_user;\n`.replace(":'pw'", `'${old[s].replace(/'/g, "''")}'`));

@@ -112,7 +112,7 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
     it("restores every database into a fresh server with identical data, owned by the service roles", async () => {
         const fresh = await PgServer.start(renderedFiles(s.plan));
         try {
-            fresh.psql(renderInitSql(s.plan.plan, { passwords: "env" }), s.passwordEnv);
+            fresh.psql(renderInitSql(s.plan.plan, { passwords: "env", env: s.passwordEnv }));
             const dir = path.join(work, "fetched");
             const fetched = await runScript(scripts(s)["fetch.sh"], s3.env(PREFIX), ["latest", dir]);
             assert.strictEqual(fetched.status, 0, fetched.stderr);

@@ -135,8 +135,11 @@ describe("bad input that used to pass", () => {
         it("rejects a backupEndpoint with credentials, a query, a fragment or a path", () => {
             const own = { ...VALID, backupAccessKeyId: "a", backupSecretAccessKey: "b" };
             const secret = ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"];
+            // The value is printed with its password redacted.
+            assert.deepStrictEqual(problems({ ...own, backupEndpoint: "http://user:pw@minio:9000" }, { secret }), [
+                'hanzo-sql:backupEndpoint = "http://user:***@minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (no credentials in the URL)',
+            ]);
             for (const [endpoint, why] of [
-                ["http://user:pw@minio:9000", "no credentials in the URL"],
                 ["http://minio:9000/?x=1", "no query or fragment"],
                 ["http://minio:9000#frag", "no query or fragment"],
                 ["http://minio:9000/bucket", "no path"],

@@ -33,11 +33,11 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(spec.services, [
                 {
                     name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, keepPassword: false,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
                 },
                 {
                     name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, keepPassword: false,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
                 },
             ]);
         });
@@ -116,8 +116,8 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsKind, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
-                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, keepPassword, renamedFrom',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {
@@ -150,6 +150,15 @@ describe("stack configuration → spec", () => {
                 'hanzo-sql:image = "localhost:5000/sql": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
             ]);
         });
+        it("rejects a PgBouncer image older than 1.21, which loses prepared statements in transaction pooling", () => {
+            const rule = "which loses prepared statements in transaction pooling (pgx, lib/pq, node-postgres and Prisma then fail with \"prepared statement … does not exist\"); use 1.21 or later, e.g. edoburu/pgbouncer:v1.25.2-p0";
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "edoburu/pgbouncer:1.18.0" }), [`hanzo-sql:pgbouncerImage = "edoburu/pgbouncer:1.18.0": is PgBouncer 1.18, ${rule}`]);
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "bitnami/pgbouncer:v1.20.1-debian-12" }), [`hanzo-sql:pgbouncerImage = "bitnami/pgbouncer:v1.20.1-debian-12": is PgBouncer 1.20, ${rule}`]);
+            for (const image of ["edoburu/pgbouncer:v1.21.0-p2", "bitnami/pgbouncer:1.24.1", "edoburu/pgbouncer:v1.25.2-p0", "registry.local:5000/pgbouncer:stable", `x/pgbouncer@sha256:${"a".repeat(64)}`]) {
+                assert.strictEqual(load({ ...VALID, pgbouncerImage: image }).pooling.image, image);
+            }
+        });
+
         it("rejects a pod network wider than /8 and malformed networks", () => {
             assert.deepStrictEqual(problems({ ...VALID, podNetworkCidrs: ["0.0.0.0/0", "10.0.0/8"] }), [
                 'hanzo-sql:podNetworkCidrs[0] = "0.0.0.0/0": is wider than a /8; the standard admits the pod network only',
