@@ -168,7 +168,7 @@ describe("services come and go safely", () => {
         assert.deepStrictEqual(renamed.map((r) => r.name).sort(), [
             "hanzo-sql-backups-connect-identity", "hanzo-sql-identity", "hanzo-sql-identity-connection", "hanzo-sql-identity-database",
             "hanzo-sql-identity-ext-pg_stat_statements", "hanzo-sql-identity-ext-pg_trgm", "hanzo-sql-identity-ext-uuid-ossp", "hanzo-sql-identity-ext-vector",
-            "hanzo-sql-identity-password", "hanzo-sql-identity-revoke-public", "hanzo-sql-identity-role",
+            "hanzo-sql-identity-password", "hanzo-sql-identity-revoke-public", "hanzo-sql-identity-role", "hanzo-sql-identity-role-salt",
         ]);
         for (const r of renamed) {
             const found = engineAliases(after, r).filter((u) => oldUrns.has(u));
