@@ -34,7 +34,11 @@ export function defineStack(spec: StackSpec): StackOutputs {
         adminSecret: sql.adminSecret,
         databases: by((s) => s.database),
         roles: by((s) => s.role),
-        connectionSecrets: by((s) => sql.services[s.name].secretRef),
+        // A service that keeps its password (adopted) has no Secret from the program: its KMS sync is its source.
+        connectionSecrets: Object.fromEntries(spec.services.flatMap((s) => {
+            const ref = sql.services[s.name].secretRef;
+            return ref ? [[s.name, ref]] : [];
+        })),
         ...(sql.backups ? { backups: pulumi.interpolate`s3://${sql.backups.bucket}/${spec.backup.prefix}` } : {}),
     };
 }

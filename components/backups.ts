@@ -9,7 +9,8 @@ import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
-import { dataProtection } from "./protection";
+import { replacementOptions } from "../policies/standard/replacement";
+import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
@@ -64,7 +65,13 @@ export class PostgresBackups extends pulumi.ComponentResource {
             new postgresql.Grant(
                 `${name}-connect-${s.name}`,
                 { database: args.databases[s.database].name, role: role.name, objectType: "database", privileges: ["CONNECT"] },
-                { parent: this, deletedWith: args.databases[s.database] },
+                {
+                    parent: this,
+                    deletedWith: args.databases[s.database],
+                    // A renamed service keeps its grant (renamed along with its database).
+                    ...(s.renamedFrom ? { aliases: [{ name: `${name}-connect-${s.renamedFrom}` }] } : {}),
+                    ...renamedDatabaseChild(s.renamedFrom !== undefined),
+                },
             );
         }
 
@@ -83,7 +90,8 @@ export class PostgresBackups extends pulumi.ComponentResource {
                     // Parts of an upload cut short are cleaned up; dumps are pruned by prune.sh, not by expiry.
                     lifecycleRules: [{ enabled: true, abortIncompleteMultipartUploadDays: 1 }],
                 },
-                { parent: this, ...dataProtection(args.protectData) },
+                // A new bucket name is a replacement (which protect stops), never a silent rename in state.
+                { parent: this, ...dataProtection(args.protectData), ...replacementOptions("digitalocean:index/spacesBucket:SpacesBucket") },
             );
             const key = new digitalocean.SpacesKey(
                 `${name}-key`,

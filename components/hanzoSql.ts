@@ -51,13 +51,16 @@ export class HanzoSql extends pulumi.ComponentResource {
                 clientNamespaces: [...new Set(spec.services.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
                 protectData: spec.protectData,
                 monitoring: spec.monitoring,
+                namespaceName: spec.namespace,
+                adopt: spec.adopt,
             },
             { parent: this, providers: [k8sProvider] },
         );
         this.adminSecret = pulumi.interpolate`${spec.namespace}/${this.instance.adminSecretName}`;
 
         // The admin connection is made only once the StatefulSet is ready (the Kubernetes provider awaits
-        // its rollout), through the endpoint the stack names (a port-forward, or the Service in-cluster).
+        // its rollout), through the endpoint the stack names (a port-forward, or the Service in-cluster):
+        // it depends on both, so no PostgreSQL change starts before either is in place.
         const pgProvider = new postgresql.Provider(
             `${name}-pg`,
             {
@@ -70,7 +73,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                 superuser: true,
                 connectTimeout: 30,
             },
-            { parent: this, dependsOn: [this.instance.statefulSet] },
+            { parent: this, dependsOn: [this.instance.statefulSet, this.instance.service] },
         );
 
         if (spec.monitoring.enabled) {
@@ -89,7 +92,7 @@ export class HanzoSql extends pulumi.ComponentResource {
         }
 
         // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
-        databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, { parent: this, provider: pgProvider });
+        databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, spec.extensionVersions, { parent: this, provider: pgProvider });
         // REVOKE ALL ON DATABASE postgres/template1 FROM PUBLIC: no service role connects there.
         for (const db of MAINTENANCE_DATABASES) {
             new postgresql.Grant(`${name}-${db}-revoke-public`, { database: db, role: "public", objectType: "database", privileges: [] }, { parent: this, provider: pgProvider });
@@ -100,8 +103,13 @@ export class HanzoSql extends pulumi.ComponentResource {
         for (const service of spec.services) {
             services[service.name] = new ServiceDatabase(
                 `${name}-${service.name}`,
-                { service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData, pooler: service.pooled ? pooler : undefined, kms: spec.kms },
-                { parent: this, providers: [pgProvider, k8sProvider] },
+                {
+                    service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData, pooler: service.pooled ? pooler : undefined, kms: spec.kms,
+                    extensionVersions: spec.extensionVersions, adopt: spec.adopt,
+                },
+                // A renamed service keeps its resources: every child's name starts with the component's, so
+                // the SDK derives each child's alias from this one.
+                { parent: this, providers: [pgProvider, k8sProvider], ...(service.renamedFrom ? { aliases: [{ name: `${name}-${service.renamedFrom}` }] } : {}) },
             );
         }
         this.services = services;
@@ -114,7 +122,11 @@ export class HanzoSql extends pulumi.ComponentResource {
                     namespace,
                     namespaceName: spec.namespace,
                     pooling: spec.pooling,
-                    users: pooled.map((s) => ({ database: s.database, role: s.role, password: services[s.name].password })),
+                    // stacks/ refuses a pooled service that keeps its password, so every pooled one has one here.
+                    users: pooled.flatMap((s) => {
+                        const password = services[s.name].password;
+                        return password ? [{ database: s.database, role: s.role, password }] : [];
+                    }),
                     serverHost: spec.instance.host,
                     serverPort: spec.instance.port,
                     clientNamespaces: [...new Set(pooled.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),

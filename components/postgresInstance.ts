@@ -5,9 +5,10 @@ import { createHash } from "crypto";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../render/adminPassword";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
-import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
 import { serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { formatBytes } from "../policies/standard/quantity";
+import { replacementOptions } from "../policies/standard/replacement";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
@@ -17,6 +18,24 @@ export const POSTGRES_UID = 999;
 /** Where the data volume is mounted, and PGDATA one level below it (STANDARD defect 1: lost+found). */
 export const DATA_MOUNT = "/var/lib/postgresql/data";
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
+/** PGDATA of a volume adopted from the seed's deployment, which initdb'd at the mount root (STANDARD defect 19). */
+export const ADOPTED_PGDATA = DATA_MOUNT;
+/** The StatefulSet's claim template; the claim of pod 0 is `<template>-<statefulset>-0`. */
+export const DATA_CLAIM_TEMPLATE = "postgres-data";
+/**
+ * The startup probe: liveness waits until the server answers, for up to an hour of crash recovery
+ * (STANDARD defect 5).
+ */
+export const STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 } as const;
+/**
+ * How long `pulumi up` waits for the StatefulSet's rollout: the startup probe's whole window plus 15 minutes
+ * for scheduling, volume attachment, the image pull and the readiness probe. pulumi-kubernetes awaits a
+ * StatefulSet for 10 minutes by default (`DefaultStatefulSetTimeoutMins`, provider/pkg/await/statefulset.go),
+ * and a resource's customTimeouts take precedence over everything else (`metadata.TimeoutDuration`,
+ * provider/pkg/metadata/overrides.go), so a slow recovery neither fails `up` nor leaves it waiting forever.
+ */
+export const ROLLOUT_TIMEOUT = `${Math.ceil((STARTUP_PROBE.periodSeconds * STARTUP_PROBE.failureThreshold) / 60) + 15}m`;
+
 /** Where postgresql.conf and pg_hba.conf are mounted. */
 export const CONFIG_DIR = "/etc/postgresql";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
@@ -49,6 +68,10 @@ export interface PostgresInstanceArgs {
     readonly protectData: boolean;
     /** The metrics exporter sidecar (and its port in the NetworkPolicy), when monitoring is on. */
     readonly monitoring: MonitoringSpec;
+    /** The namespace's name, known at declaration: import IDs are `<namespace>/<name>`. */
+    readonly namespaceName: string;
+    /** Adopt the seed's objects of the same names (`import`) instead of creating them. */
+    readonly adopt: boolean;
 }
 
 /**
@@ -76,6 +99,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const spec = args.instance;
         const labels = { app: spec.name, "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": spec.name, "app.kubernetes.io/part-of": "hanzo-sql" };
         const selector = { app: spec.name };
+        /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
+        const adopted = (objectName: string): pulumi.CustomResourceOptions => (args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {});
+        const pgdata = spec.pgdataAtMountRoot ? ADOPTED_PGDATA : PGDATA;
 
         this.adminPassword = pulumi.secret(
             args.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result,
@@ -88,7 +114,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: { username: ADMIN_ROLE, password: this.adminPassword, [ADMIN_VERIFIER_KEY]: this.adminVerifier },
             },
-            { parent: this },
+            { parent: this, ...adopted(`${spec.name}-credentials`) },
         );
         this.adminSecretName = adminSecret.metadata.name;
         // Rolls the pod when the password changes, so the init container applies it. A hash of the salted
@@ -141,9 +167,20 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
-                metadata: { name: spec.name, namespace: args.namespace, labels },
+                metadata: {
+                    name: spec.name,
+                    namespace: args.namespace,
+                    labels,
+                    // The policy accepts PGDATA at the mount root only on a volume adopted from the seed.
+                    ...(spec.pgdataAtMountRoot ? { annotations: { [ADOPTED_VOLUME_ANNOTATION]: "true" } } : {}),
+                },
                 spec: {
                     serviceName: spec.name,
+                    // The API server's defaults, stated: an imported StatefulSet's inputs are read from the
+                    // live object, defaults included, and both fields force a replacement when they differ
+                    // (policies/standard/replacement.ts), so adopting the seed's must not see them change.
+                    podManagementPolicy: "OrderedReady",
+                    revisionHistoryLimit: 10,
                     replicas: 1,
                     selector: { matchLabels: selector },
                     updateStrategy: { type: "RollingUpdate" },
@@ -158,8 +195,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                 runAsUser: POSTGRES_UID,
                                 runAsGroup: POSTGRES_UID,
                                 runAsNonRoot: true,
-                                fsGroup: POSTGRES_UID,
-                                fsGroupChangePolicy: "OnRootMismatch",
+                                // With PGDATA at the mount root (an adopted volume), the kubelet would find
+                                // the root's mode 0700 without setgid and recursively make PGDATA group-
+                                // writable (SetVolumeOwnership, pkg/volume/volume_linux.go), which PostgreSQL
+                                // refuses to start on; the seed's files already belong to uid 999.
+                                ...(spec.pgdataAtMountRoot ? {} : { fsGroup: POSTGRES_UID, fsGroupChangePolicy: "OnRootMismatch" }),
                                 seccompProfile: { type: "RuntimeDefault" },
                             },
                             // A changed adminPassword reaches an existing cluster before the server starts
@@ -170,7 +210,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     image: spec.image,
                                     command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
                                     env: [
-                                        { name: "PGDATA", value: PGDATA },
+                                        { name: "PGDATA", value: pgdata },
                                         { name: "HANZO_ADMIN_VERIFIER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: ADMIN_VERIFIER_KEY } } },
                                         { name: "PG_CONFIG_FILE", value: `${CONFIG_DIR}/postgresql.conf` },
                                         { name: "PG_HBA_FILE", value: `${CONFIG_DIR}/pg_hba.conf` },
@@ -198,7 +238,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                         { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "username" } } },
                                         { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
                                         { name: "POSTGRES_DB", value: "postgres" },
-                                        { name: "PGDATA", value: PGDATA },
+                                        { name: "PGDATA", value: pgdata },
                                         { name: "POSTGRES_INITDB_ARGS", value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256" },
                                     ],
                                     resources: {
@@ -207,7 +247,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     },
                                     // Liveness only starts once the server has come up, however long crash
                                     // recovery takes (up to an hour here); STANDARD defect 5.
-                                    startupProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 },
+                                    startupProbe: { exec: { command: pgIsReady }, ...STARTUP_PROBE },
                                     livenessProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
                                     readinessProbe: { exec: { command: [...pgIsReady, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
                                     // No preStop hook: the image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown
@@ -221,7 +261,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                         capabilities: { drop: ["ALL"] },
                                     },
                                     volumeMounts: [
-                                        { name: "postgres-data", mountPath: DATA_MOUNT },
+                                        { name: DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT },
                                         { name: "config", mountPath: CONFIG_DIR, readOnly: true },
                                         { name: "dshm", mountPath: "/dev/shm" },
                                         { name: "run", mountPath: "/var/run/postgresql" },
@@ -241,7 +281,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     },
                     volumeClaimTemplates: [
                         {
-                            metadata: { name: "postgres-data", labels },
+                            metadata: { name: DATA_CLAIM_TEMPLATE, labels },
                             spec: {
                                 accessModes: ["ReadWriteOnce"],
                                 storageClassName: spec.storageClass,
@@ -251,7 +291,31 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     ],
                 },
             },
-            { parent: this, ...dataProtection(args.protectData) },
+            {
+                parent: this,
+                ...dataProtection(args.protectData),
+                ...adopted(spec.name),
+                // The claim template only shapes claims made later; the claim grows through the patch below.
+                ...replacementOptions("kubernetes:apps/v1:StatefulSet"),
+                customTimeouts: { create: ROLLOUT_TIMEOUT, update: ROLLOUT_TIMEOUT },
+            },
+        );
+
+        // The disk grows in place: Kubernetes expands a bound claim whose request grows (when its class
+        // allows expansion); the template only shapes claims made later. The patch is server-side apply
+        // with force, since the StatefulSet controller created the claim; it never shrinks (stacks/ refuses
+        // that first) and is retained on delete, so removing it gives up the field without touching the disk.
+        new k8s.core.v1.PersistentVolumeClaimPatch(
+            `${name}-data-claim`,
+            {
+                metadata: {
+                    name: `${DATA_CLAIM_TEMPLATE}-${spec.name}-0`,
+                    namespace: args.namespace,
+                    annotations: { "pulumi.com/patchForce": "true" },
+                },
+                spec: { resources: { requests: { storage: spec.storageSize } } },
+            },
+            { parent: this, dependsOn: [this.statefulSet], retainOnDelete: true },
         );
 
         this.service = new k8s.core.v1.Service(
@@ -264,7 +328,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     ports: [{ name: "postgresql", port: spec.port, targetPort: "postgresql", protocol: "TCP" }],
                 },
             },
-            { parent: this },
+            { parent: this, ...adopted(spec.name) },
         );
 
         // Only pods of the server's namespace (and of namespaces that host a declared service) reach 5432.
@@ -289,7 +353,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     ingress: [{ from: peers, ports: [{ protocol: "TCP", port: spec.port }] }, ...metricsRule],
                 },
             },
-            { parent: this },
+            { parent: this, ...adopted(`${spec.name}-network-policy`) },
         );
 
         this.registerOutputs({

@@ -34,7 +34,7 @@ export function scramSecret(resourceName: string, password: pulumi.Input<string>
  */
 export function loginRole(
     resourceName: string,
-    args: { name: string; password: pulumi.Input<string>; passwordVersion?: number; roles?: string[]; connectionLimit?: number },
+    args: { name: string; password?: pulumi.Input<string>; passwordVersion?: number; roles?: string[]; connectionLimit?: number },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
     const forbidden = Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false]));
@@ -44,7 +44,8 @@ export function loginRole(
         {
             name: args.name,
             login: true,
-            password: scramSecret(`${resourceName}-salt`, args.password, args.passwordVersion ?? 1, salt),
+            // No password: the role keeps the one it has (an adopted service's, which the KMS holds).
+            ...(args.password !== undefined ? { password: scramSecret(`${resourceName}-salt`, args.password, args.passwordVersion ?? 1, salt) } : {}),
             ...forbidden,
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),

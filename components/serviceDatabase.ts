@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { renderKmsSync } from "../render/kmsSync";
-import { dataProtection } from "./protection";
+import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole, passwordKeepers } from "./roles";
 
 /**
@@ -21,16 +21,25 @@ export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
 
 /**
  * The standard's extensions in one database, one Extension resource each, named explicitly (the provider
- * would otherwise invent `<name>-<random>`) and deleted with their database.
+ * would otherwise invent `<name>-<random>`) and deleted with their database, each at its pinned version.
+ * The provider creates with `CREATE EXTENSION IF NOT EXISTS` (so a database that already has one, adopted
+ * or not, is taken as it is) and turns a changed `version` into `ALTER EXTENSION … UPDATE TO` in place
+ * (`setExtVersion`, postgresql/resource_postgresql_extension.go in cyrilgdn/terraform-provider-postgresql).
  */
 export function databaseExtensions(
     name: string,
     database: pulumi.Input<string>,
     extensions: readonly string[],
+    versions: Readonly<Record<string, string>>,
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Extension[] {
     return extensions.map(
-        (ext) => new postgresql.Extension(`${name}-ext-${ext}`, { name: ext, database, schema: "public" }, opts),
+        (ext) =>
+            new postgresql.Extension(
+                `${name}-ext-${ext}`,
+                { name: ext, database, schema: "public", ...(versions[ext] !== undefined ? { version: versions[ext] } : {}) },
+                opts,
+            ),
     );
 }
 
@@ -46,6 +55,10 @@ export interface ServiceDatabaseArgs {
     readonly pooler?: { readonly host: string; readonly port: number };
     /** The stack's KMS, for services that sync their credentials from it. */
     readonly kms?: KmsSpec;
+    /** Pinned extension versions (stacks/: the image's, or the stack's). */
+    readonly extensionVersions: Readonly<Record<string, string>>;
+    /** Adopt the running role and database of the same names (`import`) instead of creating them. */
+    readonly adopt: boolean;
 }
 
 /** The Secret a KMS sync writes: `<service>-database-url`, never the program's own `<service>-database`. */
@@ -66,29 +79,34 @@ export class ServiceDatabase extends pulumi.ComponentResource {
     public readonly database: postgresql.Database;
     /** The database's name (known at declaration, unlike `database.name`). */
     public readonly databaseName: string;
-    /** `<namespace>/<name>` of the connection Secret. */
-    public readonly secretRef: pulumi.Output<string>;
-    /** The role's password (secret), for the pooler's userlist. */
-    public readonly password: pulumi.Output<string>;
+    /** `<namespace>/<name>` of the connection Secret; undefined while the service keeps its password. */
+    public readonly secretRef?: pulumi.Output<string>;
+    /** The role's password (secret), for the pooler's userlist; undefined while the service keeps its own. */
+    public readonly password?: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hanzo-sql:index:ServiceDatabase", name, {}, opts);
         const s = args.service;
         this.databaseName = s.database;
 
-        const password = new random.RandomPassword(
-            `${name}-password`,
-            {
-                length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1,
-                // Rotation: raising the service's passwordVersion replaces the password (and its salt).
-                keepers: passwordKeepers(s.passwordVersion),
-            },
-            { parent: this },
-        );
+        // A kept password (adopted: the KMS holds it, the service uses it) is neither set nor read: the
+        // program declares none, ignores the role's, and writes no connection Secret it cannot fill.
+        const password = s.keepPassword
+            ? undefined
+            : new random.RandomPassword(
+                `${name}-password`,
+                {
+                    length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1,
+                    // Rotation: raising the service's passwordVersion replaces the password (and its salt).
+                    keepers: passwordKeepers(s.passwordVersion),
+                },
+                { parent: this },
+            );
+        const adopted = (id: string): pulumi.CustomResourceOptions => (args.adopt ? { import: id } : {});
         this.role = loginRole(
             `${name}-role`,
-            { name: s.role, password: password.result, passwordVersion: s.passwordVersion, connectionLimit: s.connectionLimit },
-            { parent: this },
+            { name: s.role, password: password?.result, passwordVersion: s.passwordVersion, connectionLimit: s.connectionLimit },
+            { parent: this, ...adopted(s.role), ...(s.keepPassword ? { ignoreChanges: ["password"] } : {}) },
         );
         this.database = new postgresql.Database(
             `${name}-database`,
@@ -100,37 +118,25 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                 allowConnections: true,
                 connectionLimit: -1,
             },
-            { parent: this, ...dataProtection(args.protectData) },
+            { parent: this, ...dataProtection(args.protectData), ...adopted(s.database) },
         );
-        const childOfDatabase = { parent: this, deletedWith: this.database };
+        const childOfDatabase = { parent: this, deletedWith: this.database, ...renamedDatabaseChild(s.renamedFrom !== undefined) };
         // REVOKE ALL ON DATABASE … FROM PUBLIC: only the owner (and the superuser) may connect.
         new postgresql.Grant(
             `${name}-revoke-public`,
             { database: this.database.name, role: "public", objectType: "database", privileges: [] },
             childOfDatabase,
         );
-        databaseExtensions(name, this.database.name, s.extensions, childOfDatabase);
+        databaseExtensions(name, this.database.name, s.extensions, args.extensionVersions, childOfDatabase);
 
-        const secret = new k8s.core.v1.Secret(
-            `${name}-connection`,
-            {
-                metadata: {
-                    name: s.secretName,
-                    namespace: s.namespace,
-                    labels: { "app.kubernetes.io/part-of": "hanzo-sql", "hanzo.ai/service": s.name.replace(/_/g, "-") },
-                },
-                type: "Opaque",
-                stringData: pulumi.secret(
-                    pulumi.all([this.role.name, password.result, this.database.name]).apply(([user, pw, database]) =>
-                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection, args.pooler),
-                    ),
-                ),
-            },
-            { parent: this },
-        );
+        if (password) {
+            this.password = password.result;
+            this.secretRef = this.connectionSecret(name, args, password.result);
+        }
         if (s.kmsSync && args.kms?.enabled) {
             // The KMS holds DATABASE_URL under /<service> (HIP-29 §Credential Management); the sync writes it
-            // into a Secret of its own, so it and the program never overwrite each other.
+            // into a Secret of its own, so it and the program never overwrite each other. The seed's sync of
+            // the same name is adopted.
             new k8s.apiextensions.CustomResource(
                 `${name}-kms-sync`,
                 renderKmsSync({
@@ -146,12 +152,33 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                     secretsPath: `/${s.name}`,
                     targetSecret: kmsSecretName(s),
                 }),
-                { parent: this },
+                { parent: this, ...adopted(`${s.namespace}/${s.secretName}`) },
             );
         }
-        this.secretRef = pulumi.interpolate`${secret.metadata.namespace}/${secret.metadata.name}`;
-        this.password = password.result;
 
         this.registerOutputs({ role: this.role.name, database: this.database.name, secret: this.secretRef });
+    }
+
+    /** The service's connection Secret in its namespace, in every shape its client reads. */
+    private connectionSecret(name: string, args: ServiceDatabaseArgs, password: pulumi.Output<string>): pulumi.Output<string> {
+        const s = args.service;
+        const secret = new k8s.core.v1.Secret(
+            `${name}-connection`,
+            {
+                metadata: {
+                    name: s.secretName,
+                    namespace: s.namespace,
+                    labels: { "app.kubernetes.io/part-of": "hanzo-sql", "hanzo.ai/service": s.name.replace(/_/g, "-") },
+                },
+                type: "Opaque",
+                stringData: pulumi.secret(
+                    pulumi.all([this.role.name, password, this.database.name]).apply(([user, pw, database]) =>
+                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection, args.pooler),
+                    ),
+                ),
+            },
+            { parent: this },
+        );
+        return pulumi.interpolate`${secret.metadata.namespace}/${secret.metadata.name}`;
     }
 }

@@ -1,4 +1,5 @@
 import type { PolicyResourceOptions, StackValidationPolicy } from "@pulumi/policy";
+import { DATA_HOLDERS } from "./standard/replacement";
 import { TEST_ENVIRONMENT } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, plainStack, postgresServers } from "./lib";
 
@@ -10,17 +11,22 @@ function guarded(opts: PolicyResourceOptions): boolean {
     return opts.protect === true;
 }
 
+const BUCKET = "digitalocean:index/spacesBucket:SpacesBucket";
+
 /**
- * data-protection: outside the test environment, every Database and the PostgreSQL StatefulSet are
- * protected, so `pulumi destroy`, a rename or a replace-forcing change cannot drop
- * their data (STANDARD defect 12). An unknown environment is treated as production.
+ * data-protection: outside the test environment, every Database, the PostgreSQL StatefulSet and the backup
+ * bucket are protected, so `pulumi destroy`, a rename or a replace-forcing change cannot drop their data
+ * (STANDARD defect 12); and the StatefulSet ignores the changes that would replace it although they should
+ * not (its claim template: the disk grows through the claim instead). What forces a replacement, per
+ * resource, is listed in policies/standard/replacement.ts. An unknown environment is treated as production.
  *
- * Instead: `protect: true` (the program sets it, with retainOnDelete, in every non-test environment). To
- * remove a database on purpose: `pulumi state unprotect`, then remove it.
+ * Instead: `protect: true` (the program sets it, with retainOnDelete, in every non-test environment) and
+ * the ignoreChanges of policies/standard/replacement.ts. To remove a database on purpose: the README's steps
+ * (`pulumi state unprotect`, reassign, then remove it).
  */
 export const dataProtection: StackValidationPolicy = {
     name: "data-protection",
-    description: "Outside the test environment, Databases and the PostgreSQL StatefulSet are protected from deletion and replacement.",
+    description: "Outside the test environment, Databases, the PostgreSQL StatefulSet and the backup bucket are protected from deletion and replacement.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA } },
     validateStack: (raw, report) => {
         const args = plainStack(raw);
@@ -37,6 +43,15 @@ export const dataProtection: StackValidationPolicy = {
         for (const sts of postgresServers(args)) {
             if (!guarded(sts.opts)) {
                 report(`StatefulSet "${k8sName(sts)}" is not protected; in a ${envText} environment a destroy or replacement would take the server down with its data. Set protect: true.`, sts.urn);
+            }
+            const ignored = DATA_HOLDERS[T.statefulSet].ignoreChanges.filter((p) => !(sts.opts.ignoreChanges ?? []).includes(p));
+            if (ignored.length > 0) {
+                report(`StatefulSet "${k8sName(sts)}" does not ignore changes to ${ignored.join(", ")}: a storage size or class change would replace it, and its claim would keep the old size. Set ignoreChanges: ${JSON.stringify(DATA_HOLDERS[T.statefulSet].ignoreChanges)} and grow the claim with a PersistentVolumeClaimPatch.`, sts.urn);
+            }
+        }
+        for (const bucket of ofType(args, BUCKET)) {
+            if (!guarded(bucket.opts)) {
+                report(`bucket "${pgName(bucket)}" is not protected; in a ${envText} environment a destroy or replacement would delete the backups. Set protect: true.`, bucket.urn);
             }
         }
     },

@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { parseQuantity } from "./standard/quantity";
-import { imageProblem } from "./standard/rules";
+import { ADOPTED_VOLUME_ANNOTATION, imageProblem } from "./standard/rules";
 import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
@@ -20,7 +20,8 @@ const DEFAULT_PGDATA = "/var/lib/postgresql/data";
 /**
  * workload-hardening: the PostgreSQL StatefulSet is built to survive real clusters (STANDARD §7, defects
  * 1, 5, 6, 7): PGDATA below the volume's mount point (a fresh volume holds lost+found, and initdb refuses a
- * non-empty directory), a startup probe (a liveness probe alone can kill a long crash recovery), a
+ * non-empty directory; only a volume adopted from the seed, annotated hanzo.ai/adopted-volume, keeps its
+ * PGDATA at the root), a startup probe (a liveness probe alone can kill a long crash recovery), a
  * memory-backed /dev/shm (64MB breaks parallel queries), CPU and memory requests and limits, pinned images
  * (never :latest), a non-root user, and a data volume of the standard's size and class (50Gi
  * do-block-storage in prod; configurable). Images are checked in every workload of the stack.
@@ -68,7 +69,7 @@ export const workloadHardening: StackValidationPolicy = {
             const dataMount = mounts.filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
             if (!dataMount) {
                 report(`${where}: PGDATA ${pgdata} is on no volume; its data would be lost with the pod.`, sts.urn);
-            } else if (dataMount.mountPath.replace(/\/$/, "") === pgdata.replace(/\/$/, "")) {
+            } else if (dataMount.mountPath.replace(/\/$/, "") === pgdata.replace(/\/$/, "") && sts.props?.metadata?.annotations?.[ADOPTED_VOLUME_ANNOTATION] !== "true") {
                 report(`${where}: PGDATA ${pgdata} is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as ${pgdata.replace(/\/$/, "")}/pgdata.`, sts.urn);
             }
             if (!c.startupProbe) {

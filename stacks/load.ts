@@ -4,7 +4,7 @@
  * program declares a single resource.
  */
 import {
-    AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
+    AVAILABLE_EXTENSIONS, DEFAULT_EXTENSION_VERSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
 } from "../policies/standard/rules";
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
@@ -37,9 +37,13 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     kubeContext: { type: "string", description: "kubeconfig context of a local cluster (exclusive with clusterName)" },
     namespace: { type: "string", default: "hanzo", description: "namespace of the PostgreSQL server" },
     createNamespace: { type: "boolean", default: false, description: "create the namespace (a local cluster); clusters already have it" },
+    adopt: { type: "boolean", default: false, description: "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords" },
     image: { type: "string", default: "pgvector/pgvector:0.8.0-pg16", description: "PostgreSQL 16 image with pgvector, pinned by tag or digest" },
+    extensionVersions: { type: "object", description: "extension versions the image ships, by name; default the default image's (a new image: set them, and up runs ALTER EXTENSION … UPDATE)" },
     storageSize: { type: "string", default: "50Gi", description: "size of the data volume" },
     storageClass: { type: "string", default: "do-block-storage", description: "storage class of the data volume" },
+    storageSizeApplied: { type: "string", description: "the data volume's size now (kubectl get pvc); storageSize may grow from it, never shrink" },
+    storageClassAllowsExpansion: { type: "boolean", default: true, description: "the storage class has allowVolumeExpansion (do-block-storage does); without it storageSize cannot grow" },
     cpuRequest: { type: "string", default: "500m", description: "CPU request of the server container" },
     cpuLimit: { type: "string", default: "2", description: "CPU limit of the server container" },
     memoryRequest: { type: "string", default: "1Gi", description: "memory request of the server container" },
@@ -86,7 +90,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     services: { type: "object", description: "the services: one entry (a name, or an object) per service" },
 };
 
-const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "passwordVersion"];
+const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "passwordVersion", "keepPassword", "renamedFrom"];
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A DigitalOcean region slug (nyc3, ams3, fra1, ...): it becomes part of the Spaces endpoint's host name. */
@@ -307,6 +311,17 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(storageClass)) {
         problem("storageClass", storageClass, "must be a storage class name (lowercase letters, digits, hyphens, dots)");
     }
+    // A claim grows in place (the PVC patch) and never shrinks; Kubernetes refuses both a smaller request
+    // and any growth on a class without allowVolumeExpansion, but only once `up` is under way.
+    const applied = str("storageSizeApplied");
+    if (applied !== undefined) {
+        const appliedBytes = quantity("storageSizeApplied", "bytes");
+        if (storageBytes < appliedBytes) {
+            problem("storageSize", str("storageSize"), `is smaller than the volume (storageSizeApplied = "${applied}"): a volume cannot shrink; keep storageSize at "${applied}" or more, or move the data to a new stack with a backup and restore`);
+        } else if (storageBytes > appliedBytes && read("storageClassAllowsExpansion") === false) {
+            problem("storageSize", str("storageSize"), `would grow the volume from "${applied}", but storage class "${storageClass}" cannot expand (storageClassAllowsExpansion = false): keep "${applied}", or enable allowVolumeExpansion on the class and set storageClassAllowsExpansion true`);
+        }
+    }
     const podNetworkCidrs = stringList("podNetworkCidrs");
     for (const [i, cidr] of podNetworkCidrs.entries()) {
         const rule = cidrProblem(cidr);
@@ -352,6 +367,10 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("adminSslmode", adminSslmode, `must be one of ${SSLMODES.join(", ")}`);
     }
     const adminPassword = str("adminPassword");
+    const adopt = read("adopt") as boolean;
+    if (adopt && adminPassword === undefined) {
+        problem("adminPassword", undefined, "adopting a running server needs its superuser's password (the server keeps it, and the Secret postgres-credentials must keep it too): pulumi config set --secret adminPassword <the password in postgres-credentials>");
+    }
     if (adminPassword !== undefined) {
         if (!source.isSecret(full("adminPassword"))) {
             problem("adminPassword", "[redacted]", "is stored in plain text; set it with pulumi config set --secret adminPassword");
@@ -505,7 +524,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             problem(`legacyDatabases[${i}]`, name, rule);
         }
     }
-    const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases, retentionDays, poolingEnabled, kmsEnabled }, problem);
+    const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases, retentionDays, poolingEnabled, kmsEnabled, adopt }, problem);
+    const extensionVersions = loadExtensionVersions(read("extensionVersions"), services, problem);
     const syncing = services.filter((s) => s.kmsSync).map((s) => s.name);
     if (kmsEnabled && syncing.length > 0 && kmsProjectSlug === undefined) {
         problem("kmsProjectSlug", undefined, `required when a service syncs from the KMS (${syncing.join(", ")}): pulumi config set kmsProjectSlug <project>`);
@@ -522,6 +542,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         cluster,
         namespace,
         createNamespace: read("createNamespace") as boolean,
+        adopt,
+        extensionVersions,
         instance: {
             name: "postgres",
             host: `postgres.${namespace}.svc`,
@@ -529,6 +551,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             image,
             storageSize: str("storageSize")!,
             storageClass,
+            storageSizeApplied: applied,
+            pgdataAtMountRoot: adopt,
             cpuRequest: str("cpuRequest")!,
             cpuLimit: str("cpuLimit")!,
             memoryRequest: str("memoryRequest")!,
@@ -577,6 +601,7 @@ interface ServiceContext {
     readonly retentionDays: number;
     readonly poolingEnabled: boolean;
     readonly kmsEnabled: boolean;
+    readonly adopt: boolean;
 }
 
 function loadServices(
@@ -705,6 +730,24 @@ function loadServices(
         if (pooled === undefined || kmsSync === undefined) {
             return;
         }
+        // An adopted service keeps the password the KMS holds until it is rotated on purpose.
+        const keepPassword = e.keepPassword ?? ctx.adopt;
+        if (typeof keepPassword !== "boolean") {
+            problem(at("keepPassword"), keepPassword, "must be true or false");
+            return;
+        }
+        if (keepPassword && pooled) {
+            problem(at("keepPassword"), keepPassword, "a pooled service needs the password in PgBouncer's userlist, which the program only knows once it manages it: rotate first (keepPassword: false), then pool");
+            return;
+        }
+        const renamedFrom = e.renamedFrom;
+        if (renamedFrom !== undefined) {
+            const rule = typeof renamedFrom === "string" ? identifierProblem(renamedFrom) : "must be the service's previous name";
+            if (rule || renamedFrom === name) {
+                problem(at("renamedFrom"), renamedFrom, rule ? `previous service name ${rule}` : "is the service's current name; remove renamedFrom once the rename is applied, or give the old name");
+                return;
+            }
+        }
         const secretName = `${kubernetesNameFor(name)}-database`;
         if (
             !claim("service name", name, at("name"), "one entry per service") ||
@@ -727,7 +770,43 @@ function loadServices(
             pooled,
             kmsSync,
             passwordVersion,
+            keepPassword,
+            ...(renamedFrom !== undefined ? { renamedFrom: renamedFrom as string } : {}),
         });
     });
+    for (const [i, s] of specs.entries()) {
+        if (s.renamedFrom !== undefined && specs.some((o) => o.name === s.renamedFrom)) {
+            problem(`services[${i}].renamedFrom`, s.renamedFrom, `service "${s.renamedFrom}" is still declared: a rename moves its database, so remove the old entry`);
+        }
+    }
     return specs;
+}
+
+/** Pinned extension versions: the default image's, overridden per extension by `extensionVersions`. */
+function loadExtensionVersions(
+    raw: unknown,
+    services: readonly ServiceSpec[],
+    problem: (key: string, value: unknown, rule: string) => void,
+): Readonly<Record<string, string>> {
+    const versions: Record<string, string> = { ...DEFAULT_EXTENSION_VERSIONS };
+    if (raw === undefined) {
+        return versions;
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        problem("extensionVersions", raw, 'must be a map of extension name to version, e.g. { vector: "0.8.1" }');
+        return versions;
+    }
+    const used = new Set<string>([...REQUIRED_EXTENSIONS, ...services.flatMap((s) => s.extensions)]);
+    for (const [ext, version] of Object.entries(raw as Record<string, unknown>)) {
+        if (!AVAILABLE_EXTENSIONS.includes(ext)) {
+            problem(`extensionVersions.${ext}`, version, `unknown extension; the image ships ${AVAILABLE_EXTENSIONS.join(", ")}`);
+        } else if (!used.has(ext)) {
+            problem(`extensionVersions.${ext}`, version, "no service uses this extension: add it to a service's extensions, or remove the version");
+        } else if (typeof version !== "string" || !/^[0-9][0-9A-Za-z._-]*$/.test(version)) {
+            problem(`extensionVersions.${ext}`, version, 'must be a version string as the extension names it, e.g. "0.8.0" or "1.6" (SELECT name, version FROM pg_available_extension_versions)');
+        } else {
+            versions[ext] = version;
+        }
+    }
+    return versions;
 }

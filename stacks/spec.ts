@@ -43,6 +43,13 @@ export interface ServiceSpec {
     readonly kmsSync: boolean;
     /** Version of its generated password; raising it generates a new password (rotation). 1 by default. */
     readonly passwordVersion: number;
+    /**
+     * Leave the role's password as it is (the KMS holds it; default when adopting): the program sets none
+     * and writes no connection Secret. `false` rotates it to the program's own, once.
+     */
+    readonly keepPassword: boolean;
+    /** The service's previous name: its resources are aliased and its database and role renamed in place. */
+    readonly renamedFrom?: string;
 }
 
 export interface InstanceSpec {
@@ -55,6 +62,10 @@ export interface InstanceSpec {
     readonly image: string;
     readonly storageSize: string;
     readonly storageClass: string;
+    /** The claim's current size, when the stack records it: storageSize may not be smaller. */
+    readonly storageSizeApplied?: string;
+    /** PGDATA is the volume's mount root (an adopted seed volume) instead of its `pgdata` subdirectory. */
+    readonly pgdataAtMountRoot: boolean;
     readonly cpuRequest: string;
     readonly cpuLimit: string;
     readonly memoryRequest: string;
@@ -152,6 +163,10 @@ export interface StackSpec {
     readonly cluster: ClusterSpec;
     readonly namespace: string;
     readonly createNamespace: boolean;
+    /** Adopt the seed's running deployment: existing objects are imported (IDs derived from the stack). */
+    readonly adopt: boolean;
+    /** Pinned version of each extension the stack creates (the image's; an image change updates them). */
+    readonly extensionVersions: Readonly<Record<string, string>>;
     readonly instance: InstanceSpec;
     readonly admin: AdminSpec;
     readonly legacyDatabases: readonly string[];

@@ -1,10 +1,11 @@
 /**
- * npm run init-sql -- --stack <name> [--passwords env]
+ * npm run init-sql -- --stack <name> [--passwords env] [--adopt]
  *
  * Prints the stack's initialisation SQL (roles, databases, grants, extensions) as one idempotent psql
  * script, rendered from the stack's plan:  npm run -s init-sql -- --stack dev | psql -v ON_ERROR_STOP=1 -d postgres
  * With `--passwords env`, each role's password is read from HANZO_SQL_PASSWORD_<ROLE> and the script sets its
- * SCRAM-SHA-256 verifier (the password itself never reaches the server).
+ * SCRAM-SHA-256 verifier (the password itself never reaches the server). With `--adopt` (a server the seed
+ * built), every object of each service database is also handed to its service role.
  */
 import { planFromStackFile } from "./plan";
 import { listStacks } from "./plan/stackFile";
@@ -13,20 +14,23 @@ import { renderInitSql } from "./sql/initSql";
 async function cli(argv: string[]): Promise<void> {
     let stack: string | undefined;
     let passwords: "omit" | "env" = "omit";
+    let adopt = false;
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--stack") {
             stack = argv[++i];
         } else if (argv[i] === "--passwords" && ["omit", "env"].includes(argv[i + 1])) {
             passwords = argv[++i] as "omit" | "env";
+        } else if (argv[i] === "--adopt") {
+            adopt = true;
         } else {
-            throw new Error(`unknown argument ${argv[i]}; usage: init-sql --stack <name> [--passwords env]`);
+            throw new Error(`unknown argument ${argv[i]}; usage: init-sql --stack <name> [--passwords env] [--adopt]`);
         }
     }
     if (!stack) {
         throw new Error(`--stack is required; stacks: ${listStacks().join(", ")}`);
     }
     const { plan } = await planFromStackFile(stack);
-    process.stdout.write(renderInitSql(plan, { passwords }));
+    process.stdout.write(renderInitSql(plan, { passwords, adopt }));
 }
 
 if (require.main === module) {

@@ -42,6 +42,26 @@ export const AVAILABLE_EXTENSIONS: readonly string[] = [
     "tablefunc", "tcn", "unaccent",
 ];
 
+/**
+ * The extension versions the default image (pgvector/pgvector:0.8.0-pg16, PostgreSQL 16) ships as default
+ * versions (`SELECT name, default_version FROM pg_available_extensions`). A stack pins these unless it says
+ * otherwise; an image with newer ones changes them in `extensionVersions`, and `up` updates each
+ * database's extension in place (ALTER EXTENSION … UPDATE TO).
+ */
+export const DEFAULT_EXTENSION_VERSIONS: Readonly<Record<string, string>> = {
+    vector: "0.8.0",
+    pg_trgm: "1.6",
+    "uuid-ossp": "1.1",
+    pg_stat_statements: "1.10",
+};
+
+/**
+ * Annotation on a StatefulSet whose data volume was adopted from the seed's deployment (STANDARD defect 19):
+ * its PGDATA is the volume's mount root, where the seed's initdb put it. Such a volume is not fresh (no
+ * lost+found problem), so the policy accepts that layout there and nowhere else.
+ */
+export const ADOPTED_VOLUME_ANNOTATION = "hanzo.ai/adopted-volume";
+
 /** Libraries the server must preload: pg_stat_statements' view fails without it (STANDARD defect 2). */
 export const PRELOAD_LIBRARIES: readonly string[] = ["pg_stat_statements"];
 

@@ -26,7 +26,8 @@ describe("npm run verify (ADR-60 live validation)", function () {
         const plan = await planOf("hanzo-k8s");
         server = await PgServer.start(renderedFiles(plan));
         server.psql(renderInitSql(plan.plan));
-        admin('CREATE TABLE "user" (id int); CREATE TABLE casbin_rule (id int);', "iam");
+        // iam's migrations made its tables: they belong to iam_user.
+        admin('SET ROLE iam_user; CREATE TABLE "user" (id int); CREATE TABLE casbin_rule (id int);', "iam");
     });
     after(() => server?.stop());
 
@@ -65,6 +66,9 @@ describe("npm run verify (ADR-60 live validation)", function () {
         ["the owner changed", "ALTER DATABASE hanzo_cloud OWNER TO hanzo", "ALTER DATABASE hanzo_cloud OWNER TO hanzo_cloud_user", [
             { object: "database hanzo_cloud", detail: "is owned by hanzo, not hanzo_cloud_user", fix: 'ALTER DATABASE "hanzo_cloud" OWNER TO "hanzo_cloud_user"' },
         ]],
+        ["a password stored as MD5", "SET password_encryption = 'md5'; ALTER ROLE console_user PASSWORD 'from-the-kms'", "ALTER ROLE console_user PASSWORD 'from-the-kms'", [
+            { object: "role console_user", detail: "has an MD5 password verifier, which scram-sha-256 authentication rejects", fix: "set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password console_user'" },
+        ]],
     ];
     for (const [what, drift, undo, expected] of drifts) {
         it(`fails on ${what}, naming the object and the fix`, async () => {
@@ -86,8 +90,25 @@ describe("npm run verify (ADR-60 live validation)", function () {
                 { object: "table iam.casbin_rule", detail: "does not exist", fix: "run iam's migrations against iam" },
             ]);
         } finally {
-            admin('CREATE EXTENSION pg_trgm SCHEMA public; CREATE TABLE casbin_rule (id int);', "iam");
+            admin('CREATE EXTENSION pg_trgm SCHEMA public; SET ROLE iam_user; CREATE TABLE casbin_rule (id int);', "iam");
         }
+    });
+
+    it("fails on an extension at another version than the stack pins, and on a table the service does not own", async () => {
+        admin("DROP EXTENSION pg_trgm; CREATE EXTENSION pg_trgm VERSION '1.5' SCHEMA public; ALTER TABLE casbin_rule OWNER TO hanzo", "iam");
+        try {
+            assert.deepStrictEqual(await failures(), [
+                { object: "extension iam.pg_trgm", detail: "version 1.5; the stack pins 1.6", fix: "pulumi up (extensionVersions), or: ALTER EXTENSION \"pg_trgm\" UPDATE TO '1.6' (connected to iam, as hanzo)" },
+                {
+                    object: "objects iam",
+                    detail: "has 1 object iam_user does not own, so its migrations cannot alter them: table casbin_rule (hanzo)",
+                    fix: "npm run -s init-sql -- --stack hanzo-k8s --adopt | psql -v ON_ERROR_STOP=1 -d postgres (hands each to iam_user)",
+                },
+            ]);
+        } finally {
+            admin("ALTER EXTENSION pg_trgm UPDATE TO '1.6'; ALTER TABLE casbin_rule OWNER TO iam_user", "iam");
+        }
+        assert.deepStrictEqual(await failures(), []);
     });
 
     it("fails on a missing database and a missing role", async () => {

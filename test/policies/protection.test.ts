@@ -26,6 +26,18 @@ describe("data-protection", () => {
         ]);
     });
 
+    it("rejects an unprotected backup bucket, and a StatefulSet that would be replaced by a storage change", async () => {
+        const plan = await planCopy();
+        unprotect(find(plan, "digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"));
+        const sts = find(plan, TYPE.statefulSet, "postgres");
+        assert.deepStrictEqual(sts.options.ignoreChanges, ["spec.volumeClaimTemplates"]);
+        delete (sts.options as { ignoreChanges?: string[] }).ignoreChanges;
+        assert.deepStrictEqual(await violations(dataProtection, plan), [
+            `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" does not ignore changes to spec.volumeClaimTemplates: a storage size or class change would replace it, and its claim would keep the old size. Set ignoreChanges: ["spec.volumeClaimTemplates"] and grow the claim with a PersistentVolumeClaimPatch.`,
+            `${P}: hanzo-sql-backups-bucket (digitalocean:index/spacesBucket:SpacesBucket): bucket "hanzo-k8s-postgres-backups" is not protected; in a prod environment a destroy or replacement would delete the backups. Set protect: true.`,
+        ]);
+    });
+
     it("requires protect: retainOnDelete alone is invisible to the analyzer (AnalyzerResourceOptions has no such field)", async () => {
         const plan = await planCopy();
         const db = find(plan, TYPE.database, "iam");

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { workloadHardening } from "../../policies/workload";
-import { TYPE, add, find, inputs, planCopy, violations } from "../support/policy";
+import { planWith } from "../support/plan";
+import { TYPE, add, find, inputs, mutable, planCopy, violations } from "../support/policy";
 
 const P = "workload-hardening";
 const STS = `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres"`;
@@ -30,6 +31,18 @@ describe("workload-hardening", () => {
             `${STS}: no memory-backed volume at /dev/shm (containers get 64MB; parallel queries fail); mount an emptyDir with medium: Memory.`,
             `${STS}: container "postgres" lacks resource requests.cpu, limits.memory.`,
             `${STS}: container "postgres" may run as root; set runAsNonRoot: true and runAsUser: 999 (the postgres user).`,
+        ]);
+    });
+
+    it("accepts PGDATA at the mount point only on a volume adopted from the seed (annotated), as the adopting plan declares it", async () => {
+        const adopted = mutable((await planWith("hanzo-k8s", {
+            environment: "prod", clusterName: "hanzo-k8s", adopt: true, adminPassword: { secure: "x" }, services: ["iam"],
+        })).engine);
+        assert.deepStrictEqual(server(adopted).metadata.annotations, { "hanzo.ai/adopted-volume": "true" });
+        assert.deepStrictEqual(await violations(workloadHardening, adopted), []);
+        delete server(adopted).metadata.annotations;
+        assert.deepStrictEqual(await violations(workloadHardening, adopted), [
+            `${STS}: PGDATA /var/lib/postgresql/data is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as /var/lib/postgresql/data/pgdata.`,
         ]);
     });
 

@@ -20,14 +20,20 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
         assert.deepStrictEqual(
             guarded.map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]).sort(),
-            expected.map(([type, name]) => [type, name, true, true]).sort(),
+            [...expected.map(([type, name]) => [type, name, true, true]), CLAIM_PATCH].sort(),
         );
     });
 }
 
+/** The claim's size patch: only retained (deleting it would hand the size field back, never shrink the disk). */
+const CLAIM_PATCH = ["kubernetes:core/v1:PersistentVolumeClaimPatch", "hanzo-sql-postgres-data-claim", false, true];
+
 it("test: protects nothing, so the disposable environment can be destroyed", async () => {
     const plan = await planOf("test");
-    assert.deepStrictEqual(plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete), []);
+    assert.deepStrictEqual(
+        plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]),
+        [CLAIM_PATCH],
+    );
 });
 
 it("keeps the data volume when the StatefulSet is deleted or scaled down", async () => {

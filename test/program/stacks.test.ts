@@ -146,6 +146,8 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
             metadata: { name: "postgres", namespace: "hanzo", labels },
             spec: {
                 serviceName: "postgres",
+                podManagementPolicy: "OrderedReady",
+                revisionHistoryLimit: 10,
                 replicas: 1,
                 selector: { matchLabels: { app: "postgres" } },
                 updateStrategy: { type: "RollingUpdate" },

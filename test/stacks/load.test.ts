@@ -15,6 +15,8 @@ describe("stack configuration → spec", () => {
                 image: "pgvector/pgvector:0.8.0-pg16",
                 storageSize: "50Gi",
                 storageClass: "do-block-storage",
+                storageSizeApplied: undefined,
+                pgdataAtMountRoot: false,
                 cpuRequest: "500m",
                 cpuLimit: "2",
                 memoryRequest: "1Gi",
@@ -32,11 +34,11 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(spec.services, [
                 {
                     name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
                 },
                 {
                     name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
                 },
             ]);
         });
@@ -115,8 +117,8 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
-                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {

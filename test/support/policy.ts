@@ -30,7 +30,12 @@ after(async () => {
  * case changes what Analyze and AnalyzeStack see at once.
  */
 export async function planCopy(stack = "hanzo-k8s", preview = false): Promise<Plan> {
-    const plan: Plan = JSON.parse(JSON.stringify((await planOf(stack, preview)).engine));
+    return mutable((await planOf(stack, preview)).engine);
+}
+
+/** A mutable copy of an engine plan, a custom resource's outputs the same object as its inputs when equal. */
+export function mutable(engine: Plan): Plan {
+    const plan: Plan = JSON.parse(JSON.stringify(engine));
     for (const r of plan.resources) {
         if (r.custom && JSON.stringify(r.outputs) === JSON.stringify(r.inputs)) {
             (r as { outputs?: Record<string, unknown> }).outputs = r.inputs;

@@ -94,6 +94,14 @@ export interface ServerFiles {
     readonly pgHba: string;
 }
 
+/** initdb's options as the program's StatefulSet passes them (POSTGRES_INITDB_ARGS). */
+const DEFAULT_INITDB_ARGS = ["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"];
+
+export interface StartOptions {
+    /** initdb's options besides the data directory, superuser and password (default: the StatefulSet's). */
+    readonly initdbArgs?: readonly string[];
+}
+
 export class PgServer {
     private stopped = false;
 
@@ -148,7 +156,7 @@ export class PgServer {
      * and start it with the given files: a harness.conf includes the rendered postgresql.conf unchanged and
      * then sets only the port, the listen address and the socket directory.
      */
-    static async start(files: ServerFiles, settings: Readonly<Record<string, string>> = {}): Promise<PgServer> {
+    static async start(files: ServerFiles, settings: Readonly<Record<string, string>> = {}, startOptions: StartOptions = {}): Promise<PgServer> {
         ensurePostgres();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pg-"));
         fs.chmodSync(dir, 0o755);
@@ -166,7 +174,7 @@ export class PgServer {
         if (isRoot()) {
             execFileSync("chown", ["-R", "postgres:postgres", dir]);
         }
-        asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", ADMIN, "--pwfile", path.join(dir, "pwfile"), "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"]);
+        asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", ADMIN, "--pwfile", path.join(dir, "pwfile"), ...(startOptions.initdbArgs ?? DEFAULT_INITDB_ARGS)]);
         fs.rmSync(path.join(dir, "pwfile"));
         const port = await freePort();
         // The rendered file is included unchanged; only where this server listens differs from a pod.
@@ -221,6 +229,25 @@ export class PgServer {
     runAsPostgres(cmd: string, args: string[]): { status: number; stdout: string; stderr: string } {
         const r = spawnSync(...postgresCommand(cmd, args), { encoding: "utf8" });
         return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /**
+     * Replaces the configuration files and restarts the server (fast shutdown, then start), as a pod
+     * restarted with a new ConfigMap does; the data directory stays.
+     */
+    restart(files: ServerFiles): void {
+        const conf = path.join(this.dir, "conf");
+        fs.writeFileSync(path.join(conf, "postgresql.conf"), files.postgresqlConf);
+        fs.writeFileSync(path.join(conf, "pg_hba.conf"), files.pgHba);
+        if (isRoot()) {
+            execFileSync("chown", ["postgres:postgres", path.join(conf, "postgresql.conf"), path.join(conf, "pg_hba.conf")]);
+        }
+        const options = `-c config_file=${path.join(conf, "harness.conf")}`;
+        try {
+            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-o", options, "-l", path.join(this.dir, "server.log"), "-m", "fast", "-w", "-t", "60", "restart"]);
+        } catch (e) {
+            throw new Error(`the server did not restart: ${(e as Error).message}\n${this.log()}`);
+        }
     }
 
     /** Whether the server is running (its postmaster.pid exists). */

@@ -38,15 +38,19 @@ const CUSTOM_GROUPS = ["monitoring.coreos.com", "secrets.infisical.com", "kms.ha
  * does not know (a CRD) is reported as such unless its group is a known custom one.
  */
 export function validateManifest(type: string, manifest: KubernetesObject): string[] {
-    const t = parseKubernetesType(type)!;
+    const parsed = parseKubernetesType(type)!;
     // A KMS sync resource is validated against its CRD's schema (render/kmsSync.ts).
-    const kms = kmsSyncCrd(`${t.group}/${t.version}`, t.kind);
+    const kms = kmsSyncCrd(`${parsed.group}/${parsed.version}`, parsed.kind);
     if (kms) {
         return openApiProblems(kms.schema, manifest);
     }
-    if (CUSTOM_GROUPS.includes(t.group)) {
+    if (CUSTOM_GROUPS.includes(parsed.group)) {
         return [];
     }
+    // A `<Kind>Patch` (server-side apply of some fields) is checked against its kind's schema, as a part
+    // of an object: the fields it sets must be right, the ones it leaves out may be required.
+    const patch = parsed.kind.endsWith("Patch");
+    const t = patch ? { ...parsed, kind: parsed.kind.slice(0, -"Patch".length) } : parsed;
     const modulePath = `kubernetes-models/${t.group === "" ? "" : `${t.group}/`}${t.version}/${t.kind}`;
     let Model: new (data: unknown) => { validate(): void };
     try {
@@ -56,12 +60,12 @@ export function validateManifest(type: string, manifest: KubernetesObject): stri
         return [`no schema for ${t.group || "core"}/${t.version} ${t.kind}`];
     }
     try {
-        new Model(manifest).validate();
+        new Model(patch ? { ...manifest, kind: t.kind } : manifest).validate();
         return [];
     } catch (e) {
-        const err = e as { message: string; errors?: { instancePath?: string; message?: string }[] };
+        const err = e as { message: string; errors?: { instancePath?: string; message?: string; keyword?: string }[] };
         if (Array.isArray(err.errors) && err.errors.length > 0) {
-            return err.errors.map((x) => `${x.instancePath || "/"} ${x.message ?? ""}`.trim());
+            return err.errors.filter((x) => !(patch && x.keyword === "required")).map((x) => `${x.instancePath || "/"} ${x.message ?? ""}`.trim());
         }
         return [err.message];
     }

@@ -28,6 +28,8 @@ export interface ResourceOptionsSeen {
     readonly aliases?: string[];
     readonly additionalSecretOutputs?: string[];
     readonly deleteBeforeReplace?: boolean;
+    /** The ID of an existing object the resource adopts (`import`). */
+    readonly import?: string;
 }
 
 /** The engine's marker for a value not known before the update (`plugin.UnknownStringValue`). */
@@ -211,6 +213,7 @@ type RegisterRequest = {
     getAdditionalsecretoutputsList(): string[];
     getDeletebeforereplace(): boolean;
     getDeletebeforereplacedefined(): boolean;
+    getImportid(): string;
 };
 type Monitor = {
     registerResource(req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string; getObject(): Struct }) => void): unknown;
@@ -228,6 +231,7 @@ function optionsSet(req: RegisterRequest): Partial<ResourceOptionsSeen> {
         ...(Object.keys(timeouts).length > 0 ? { customTimeouts: timeouts } : {}),
         ...list("additionalSecretOutputs", req.getAdditionalsecretoutputsList()),
         ...(req.getDeletebeforereplacedefined() ? { deleteBeforeReplace: req.getDeletebeforereplace() } : {}),
+        ...(req.getImportid() ? { import: req.getImportid() } : {}),
     };
 }
 

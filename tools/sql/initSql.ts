@@ -26,6 +26,12 @@ export interface InitSqlOptions {
     readonly passwords?: "omit" | "env";
     /** Where `env` passwords are read (default: this process's environment). */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /**
+     * Adoption of a server the seed's instructions built (STANDARD defect 19): besides the idempotent
+     * initialisation (which makes each service role its database's owner), hand every object of each
+     * service database to that owner, so the service can migrate tables the superuser created.
+     */
+    readonly adopt?: boolean;
 }
 
 /** A quoted SQL identifier. */
@@ -134,11 +140,66 @@ function grantSql(r: PlannedResource): string[] {
     return lines;
 }
 
-function extensionSql(r: PlannedResource): string {
+function extensionSql(r: PlannedResource): string[] {
     const i = r.inputs as Record<string, unknown>;
+    const name = ident(String(i.name ?? r.name));
     const schema = i.schema ? ` WITH SCHEMA ${ident(String(i.schema))}` : "";
     const version = i.version ? ` VERSION ${literal(String(i.version))}` : "";
-    return `CREATE EXTENSION IF NOT EXISTS ${ident(String(i.name ?? r.name))}${schema}${version};`;
+    const lines = [`CREATE EXTENSION IF NOT EXISTS ${name}${schema}${version};`];
+    if (i.version) {
+        // An existing extension at another version is moved to the pinned one, as the provider does when
+        // `version` changes (ALTER EXTENSION … UPDATE TO; a NOTICE when it is there already).
+        lines.push(`ALTER EXTENSION ${name} UPDATE TO ${literal(String(i.version))};`);
+    }
+    return lines;
+}
+
+/**
+ * Every object of the connected database that `owner` (an SQL expression naming a role) does not own, as
+ * rows (kind, object, owner): `kind` and `object` are what `ALTER <kind> <object> OWNER TO` takes. System
+ * schemas and extensions' objects (they stay with the extension's owner) are left out, and so are objects
+ * that follow another when it changes owner: a sequence a column owns (its table), a table's row type,
+ * array and multirange types (their element). The adoption hands these to the owner; the verifier lists them.
+ */
+export function objectsNotOwnedBy(owner: string): string {
+    const userSchema = (nsp: string) => `${nsp} NOT IN ('pg_catalog', 'information_schema') AND ${nsp} !~ '^pg_(toast|temp_|toast_temp_)'`;
+    const notInExtension = (catalog: string, oid: string) =>
+        `NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+    return [
+        `SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS object, pg_get_userbyid(n.nspowner) AS owner FROM pg_namespace n`,
+        `  WHERE ${userSchema("n.nspname")} AND n.nspowner NOT IN ((${owner})::regrole, 'pg_database_owner'::regrole) AND ${notInExtension("pg_namespace", "n.oid")}`,
+        `UNION ALL`,
+        `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,`,
+        `       c.oid::regclass::text, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace`,
+        `  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${userSchema("n.nspname")} AND c.relowner <> (${owner})::regrole AND ${notInExtension("pg_class", "c.oid")}`,
+        `    AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))`,
+        `UNION ALL`,
+        `SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, p.oid::regprocedure::text, pg_get_userbyid(p.proowner)`,
+        `  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`,
+        `  WHERE ${userSchema("n.nspname")} AND p.proowner <> (${owner})::regrole AND ${notInExtension("pg_proc", "p.oid")}`,
+        `UNION ALL`,
+        `SELECT 'TYPE', t.oid::regtype::text, pg_get_userbyid(t.typowner) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace`,
+        `  WHERE ${userSchema("n.nspname")} AND t.typowner <> (${owner})::regrole AND t.typelem = 0 AND t.typtype IN ('e', 'd', 'r', 'c')`,
+        `    AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') AND ${notInExtension("pg_type", "t.oid")}`,
+    ].join("\n");
+}
+
+/**
+ * Adoption: hands every object `objectsNotOwnedBy` lists to the database's owner. The seed's superuser
+ * cannot be `REASSIGN OWNED` from (it owns the system catalogs), hence object by object.
+ */
+export function adoptObjectsSql(owner: string): string[] {
+    return [
+        `DO $adopt$`,
+        `DECLARE`,
+        `    new_owner CONSTANT name := ${literal(owner)};`,
+        `    r record;`,
+        `BEGIN`,
+        `    FOR r IN ${objectsNotOwnedBy("new_owner").split("\n").join("\n             ")}`,
+        `    LOOP EXECUTE format('ALTER %s %s OWNER TO %I', r.kind, r.object, new_owner); END LOOP;`,
+        `END`,
+        `$adopt$;`,
+    ];
 }
 
 /** The psql script of a plan. */
@@ -151,6 +212,7 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         opts.passwords === "env"
             ? `-- Role passwords are set as SCRAM-SHA-256 verifiers of HANZO_SQL_PASSWORD_<ROLE>; keep this output as private as they are.`
             : `-- Role passwords are not included; set them with --passwords env, or ALTER ROLE … PASSWORD.`,
+        ...(opts.adopt ? [`-- Adoption: every object of each service database is handed to the database's owner.`] : []),
         `\\set ON_ERROR_STOP on`,
         `\\connect postgres`,
         "",
@@ -180,7 +242,11 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
             out.push(...grantSql(g));
         }
         for (const e of of(T.extension).filter((r) => databaseOf(r) === db)) {
-            out.push(extensionSql(e));
+            out.push(...extensionSql(e));
+        }
+        const owner = of(T.database).map((r) => r.inputs as Record<string, unknown>).find((i) => i.name === db)?.owner;
+        if (opts.adopt && typeof owner === "string") {
+            out.push(`-- adoption: hand ${db}'s objects to ${owner}`, ...adoptObjectsSql(owner));
         }
         out.push("");
     }

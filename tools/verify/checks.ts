@@ -1,8 +1,9 @@
 /**
  * ADR-60's automated validation: checks a running server against a stack's spec. Every database exists
- * with its service role as owner; every role exists with exactly the attributes the standard allows and no
- * memberships; PUBLIC and other services' roles cannot connect; every required extension is installed
- * (with its version) in every service database and template1; the server's settings are the rendered ones;
+ * with its service role as owner, and every object in it belongs to that role; every role exists with
+ * exactly the attributes the standard allows, no memberships and no MD5 verifier (scram-sha-256 rejects
+ * it); PUBLIC and other services' roles cannot connect; every required extension is installed at the
+ * stack's pinned version in every service database and template1; the server's settings are the rendered ones;
  * no role but the administrator is a superuser; the tables a service declares exist. Each failure names the
  * object and the fix.
  */
@@ -11,6 +12,7 @@ import { redactSecrets } from "../../render/connection";
 import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
 import { serverSettings, unquote } from "../../policies/standard/settings";
 import type { StackSpec } from "../../stacks/spec";
+import { objectsNotOwnedBy } from "../sql/initSql";
 
 export interface CheckResult {
     /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
@@ -103,6 +105,11 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                     ...(role.member_of.length ? [`is a member of ${role.member_of.join(", ")}`] : []),
                     ...(role.rolconnlimit === s.connectionLimit ? [] : [`has connection limit ${role.rolconnlimit}, not ${s.connectionLimit}`]),
                 ];
+                // pg_hba's scram-sha-256 cannot check an MD5 verifier (an old server's): that login fails.
+                const md5 = (await admin.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = $1", [s.role])).rows[0]?.md5 === true;
+                if (md5) {
+                    fail(`role ${s.role}`, "has an MD5 password verifier, which scram-sha-256 authentication rejects", `set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password ${s.role}'`);
+                }
                 if (problems.length === 0) {
                     pass(`role ${s.role}`, "login; no SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS; no memberships");
                 } else {
@@ -145,7 +152,20 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
             // In the database: extensions and required tables.
             const c = await connect(withDatabase(adminUrl, s.database));
             try {
-                await checkExtensions(c, s.database, s.extensions, pass, fail);
+                await checkExtensions(c, s.database, s.extensions, spec.extensionVersions, pass, fail);
+                // Every object belongs to the service, so its migrations can alter it (an adopted server's
+                // tables were often created by the superuser).
+                const foreign = (await c.query(`SELECT kind, object, owner FROM (${objectsNotOwnedBy("$1")}) o ORDER BY 1, 2`, [s.role])).rows;
+                if (foreign.length === 0) {
+                    pass(`objects ${s.database}`, `all owned by ${s.role}`);
+                } else {
+                    const shown = foreign.slice(0, 10).map((o) => `${o.kind.toLowerCase()} ${o.object} (${o.owner})`).join(", ");
+                    fail(
+                        `objects ${s.database}`,
+                        `has ${foreign.length} ${foreign.length === 1 ? "object" : "objects"} ${s.role} does not own, so its migrations cannot alter them: ${shown}${foreign.length > 10 ? ", …" : ""}`,
+                        `npm run -s init-sql -- --stack ${spec.stack} --adopt | psql -v ON_ERROR_STOP=1 -d postgres (hands each to ${s.role})`,
+                    );
+                }
                 for (const table of s.requiredTables) {
                     const found = (await c.query("SELECT to_regclass($1) IS NOT NULL AS f", [table])).rows[0].f;
                     if (found) {
@@ -179,7 +199,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
 
         const t1 = await connect(withDatabase(adminUrl, "template1"));
         try {
-            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), pass, fail);
+            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), spec.extensionVersions, pass, fail);
         } finally {
             await t1.end();
         }
@@ -193,13 +213,17 @@ async function checkExtensions(
     c: Client,
     database: string,
     expected: readonly string[],
+    pinned: Readonly<Record<string, string>>,
     pass: (o: string, d: string) => void,
     fail: (o: string, d: string, f: string) => void,
 ): Promise<void> {
     const installed = new Map((await c.query("SELECT extname, extversion FROM pg_extension")).rows.map((r) => [r.extname as string, r.extversion as string]));
     for (const ext of expected) {
         const version = installed.get(ext);
-        if (version !== undefined) {
+        const want = pinned[ext];
+        if (version !== undefined && want !== undefined && version !== want) {
+            fail(`extension ${database}.${ext}`, `version ${version}; the stack pins ${want}`, `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`);
+        } else if (version !== undefined) {
             pass(`extension ${database}.${ext}`, `version ${version}`);
         } else {
             fail(`extension ${database}.${ext}`, "is not installed", `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`);
