@@ -848,7 +848,7 @@ export class Pod {
         if (!this.stopped) {
             this.stopped = true;
             const deadline = t0 + gracePeriodSeconds * 1000;
-            await Promise.all(
+            await Promise.allSettled(
                 [...this.containers.values()].map(async (rc) => {
                     const start = Date.now();
                     let preStop: ExecResult | undefined;
