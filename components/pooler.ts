@@ -5,6 +5,8 @@ import type { PoolingSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 
 export const POOLER_NAME = "pgbouncer";
+/** uid/gid of `postgres` in the PgBouncer image (alpine's postgres user). */
+export const PGBOUNCER_UID = 70;
 
 /** The pooler's in-cluster endpoint in a namespace (services get it before the pooler exists). */
 export function poolerEndpoint(namespace: string): { host: string; port: number } {
@@ -75,7 +77,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
                             annotations: { "hanzo.ai/config-checksum": configChecksum({ "pgbouncer.ini": ini }), "hanzo.ai/userlist-checksum": userlistChecksum },
                         },
                         spec: {
-                            securityContext: { runAsNonRoot: true, runAsUser: 70, runAsGroup: 70, seccompProfile: { type: "RuntimeDefault" } },
+                            // fsGroup: the kubelet gives the userlist's files group 70 (root-owned, 0440), so
+                            // PgBouncer (uid 70) can read them and nobody else; without it they stay root:root
+                            // 0400 and every client fails SASL while the tcpSocket probe passes.
+                            securityContext: { runAsNonRoot: true, runAsUser: PGBOUNCER_UID, runAsGroup: PGBOUNCER_UID, fsGroup: PGBOUNCER_UID, seccompProfile: { type: "RuntimeDefault" } },
                             containers: [
                                 {
                                     name: "pgbouncer",
@@ -94,7 +99,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                             ],
                             volumes: [
                                 { name: "config", configMap: { name: config.metadata.name } },
-                                { name: "auth", secret: { secretName: secret.metadata.name, defaultMode: 0o400 } },
+                                { name: "auth", secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
                             ],
                         },
                     },

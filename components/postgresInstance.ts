@@ -210,13 +210,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     startupProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 },
                                     livenessProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
                                     readinessProbe: { exec: { command: [...pgIsReady, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-                                    // Kubernetes sends SIGTERM, PostgreSQL's "smart" shutdown, which waits for
-                                    // every client to leave; stop fast (with a checkpoint) instead (defect 11).
-                                    lifecycle: {
-                                        preStop: {
-                                            exec: { command: ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", String(spec.terminationGracePeriodSeconds - 10)] },
-                                        },
-                                    },
+                                    // No preStop hook: the image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown
+                                    // (clients disconnected, a shutdown checkpoint), and the grace period leaves it
+                                    // time (defect 11). A hook that waits for PID 1 to exit is killed with it
+                                    // (exit 137, FailedPreStopHook on every stop; defect 17).
                                     securityContext: {
                                         allowPrivilegeEscalation: false,
                                         readOnlyRootFilesystem: true,

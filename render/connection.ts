@@ -112,6 +112,7 @@ export function redactSecrets(text: string): string {
             const colon = userinfo.indexOf(":");
             return colon < 0 ? whole : `${scheme}${userinfo.slice(0, colon)}:***@`;
         })
-        .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***")
-        .replace(/(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s'&]+)/gi, (whole, key: string, value: string) => (value === "***" ? whole : `${key}***`));
+        // Keyword form first (not a query's `?password=`/`&password=`, which the next line takes).
+        .replace(/(?<![?&])(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']+)/gi, "$1***")
+        .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***");
 }

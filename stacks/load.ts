@@ -156,7 +156,7 @@ export class StackConfigError extends Error {
             `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
                 `nothing was created:\n` +
                 // A value is shown with any connection-string password in it hidden (a misplaced DSN, say).
-                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
+                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${typeof p.value === "string" ? JSON.stringify(redactSecrets(p.value)) : redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
         );
         this.name = "StackConfigError";
     }

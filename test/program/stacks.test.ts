@@ -196,7 +196,6 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                                 startupProbe: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 },
                                 livenessProbe: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
                                 readinessProbe: { exec: { command: [...ready, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-                                lifecycle: { preStop: { exec: { command: ["pg_ctl", "stop", "-D", "/var/lib/postgresql/data/pgdata", "-m", "fast", "-w", "-t", "110"] } } },
                                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
                                 volumeMounts: [
                                     { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },

@@ -147,7 +147,7 @@ describe("bad input that used to pass", () => {
                 ["minio:9000", "the scheme must be http or https"],
             ]) {
                 assert.deepStrictEqual(problems({ ...own, backupEndpoint: endpoint }, { secret }), [
-                    `hanzo-sql:backupEndpoint = ${JSON.stringify(endpoint)}: must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (${why})`,
+                    `hanzo-sql:backupEndpoint = ${JSON.stringify(endpoint.replace("user:pw@", "user:***@"))}: must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (${why})`,
                 ]);
             }
             assert.strictEqual(load({ ...own, backupEndpoint: "http://minio.minio.svc:9000/" }, { secret }).backup.endpoint, "http://minio.minio.svc:9000");

@@ -15,19 +15,20 @@ export class S3Server {
         readonly dir: string,
         readonly port: number,
         readonly bucket: string,
+        readonly address = "127.0.0.1",
     ) {}
 
     get endpoint(): string {
-        return `http://127.0.0.1:${this.port}`;
+        return `http://${this.address}:${this.port}`;
     }
 
-    /** Starts s3rver with one bucket, path-style addressing, on a free loopback port. */
-    static async start(bucket: string): Promise<S3Server> {
+    /** Starts s3rver with one bucket, path-style addressing, on a free port of `address` (loopback, or a pod network's gateway). */
+    static async start(bucket: string, address = "127.0.0.1"): Promise<S3Server> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-s3-"));
         const port = await freePort();
-        const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory: dir, vhostBuckets: false, configureBuckets: [{ name: bucket }] });
+        const server = new S3rver({ port, address, silent: true, directory: dir, vhostBuckets: false, configureBuckets: [{ name: bucket }] });
         await server.run();
-        return new S3Server(server, dir, port, bucket);
+        return new S3Server(server, dir, port, bucket, address);
     }
 
     /** Environment for the scripts and the aws CLI. */

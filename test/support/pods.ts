@@ -1,0 +1,73 @@
+/** Pod-runner helpers for the tests: a plan's workload started as a pod, the plan's roles created in it. */
+import { spawnSync } from "child_process";
+import { Client } from "pg";
+import { PG_BIN } from "../../tools/pg/server";
+import { namespaceData, workload } from "../../tools/pod/plan";
+import { PersistentVolume, Pod, PodNetwork } from "../../tools/pod/runner";
+import type { PlanResult } from "../../tools/plan/runner";
+import { passwordVariable, renderInitSql } from "../../tools/sql/initSql";
+
+export { PersistentVolume, Pod, PodNetwork };
+
+/** The server's StatefulSet run as its pod `<name>-0` on a volume (its claim template's name → the volume). */
+export async function startServerPod(plan: PlanResult, network: PodNetwork, volume: PersistentVolume, name = "postgres"): Promise<Pod> {
+    const w = workload(plan, "StatefulSet", name);
+    const { secrets, configMaps } = namespaceData(plan, w.namespace);
+    const claims = Object.fromEntries(w.claimTemplates.map((t) => [t, volume]));
+    return Pod.start({ name: `${w.name}-0`, namespace: w.namespace, spec: w.spec, network, secrets, configMaps, claims, services: [name] });
+}
+
+/** A plan's Secret, values revealed. */
+export function secretOf(plan: PlanResult, namespace: string, name: string): Record<string, string> {
+    const s = namespaceData(plan, namespace).secrets.get(name);
+    if (!s) {
+        throw new Error(`plan ${plan.plan.stack} has no Secret ${namespace}/${name}`);
+    }
+    return s;
+}
+
+/**
+ * Each login role's password as the plan's Secrets carry it to its consumers (the server is only ever given
+ * verifiers): `username`/`password`, `DB_USER`/`DB_PASSWORD` or `PGUSER`/`PGPASSWORD` pairs.
+ */
+export function rolePasswords(plan: PlanResult): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Secret")) {
+        const inputs = plan.revealed.get(r.urn) as { metadata: { namespace: string; name: string } };
+        const data = namespaceData(plan, inputs.metadata.namespace).secrets.get(inputs.metadata.name) ?? {};
+        for (const [user, password] of [["username", "password"], ["DB_USER", "DB_PASSWORD"], ["PGUSER", "PGPASSWORD"]]) {
+            if (data[user] !== undefined && data[password] !== undefined) {
+                out[data[user]] = data[password];
+            }
+        }
+    }
+    return out;
+}
+
+/**
+ * What `pulumi up` does once the server is ready: the plan's roles, databases, grants and extensions, as one
+ * psql script (npm run init-sql) run as the superuser over the pod network (SCRAM, from the bridge's address,
+ * inside the 10.0.0.0/8 pg_hba.conf admits), with the passwords the plan's Secrets carry.
+ */
+export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, port = 5432): void {
+    const env: Record<string, string> = {};
+    for (const [role, pw] of Object.entries(rolePasswords(plan))) {
+        env[passwordVariable(role)] = pw;
+    }
+    const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pod.ip, "-p", String(port), "-U", "hanzo", "-d", "postgres", "-f", "-"], {
+        input: renderInitSql(plan.plan, { passwords: "env", env }),
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
+    });
+    if (r.status !== 0) {
+        throw new Error(`init SQL failed (exit ${r.status}): ${r.stderr}`);
+    }
+}
+
+/** A client connected to a pod's server over the pod network. */
+export async function connectTo(host: string, port: number, user: string, password: string, database: string): Promise<Client> {
+    const c = new Client({ host, port, user, password, database, connectionTimeoutMillis: 10_000 });
+    c.on("error", () => undefined);
+    await c.connect();
+    return c;
+}
