@@ -1,6 +1,7 @@
 /**
  * npm run bench:vector [-- --sections semantic,lookup,build --rows 100000 --queries 200 --ef-search 40,100
- *                          --max-scan-tuples 20000,5000 --orgs 300 --topics 500 --lookup-rows 50000]
+ *                          --max-scan-tuples 20000,5000 --orgs 300 --topics 500 --lookup-rows 50000
+ *                          --strategies "one HNSW|tenant col"]   (strategy name prefixes, separated by |)
  *
  * semantic (bench/semanticCache.ts): HIP-29's filtered semantic-cache query on `--rows` embedding-shaped
  * 1536-d entries of Zipf-sized tenants, per indexing strategy and candidate setting: rows returned against
