@@ -3,6 +3,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../stacks/rules";
 import type { StackSpec } from "../stacks/spec";
+import { renderBackupMetricsQueries } from "../render/backup";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
@@ -50,6 +51,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                 clientNamespaces: [...new Set(spec.services.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
                 protectData: spec.protectData,
                 monitoring: spec.monitoring,
+                exporterQueries: spec.backup.enabled ? renderBackupMetricsQueries() : undefined,
             },
             { parent: this, providers: [k8sProvider] },
         );

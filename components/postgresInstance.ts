@@ -17,6 +17,8 @@ export const DATA_MOUNT = "/var/lib/postgresql/data";
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
 /** Where postgresql.conf and pg_hba.conf are mounted. */
 export const CONFIG_DIR = "/etc/postgresql";
+/** Where the exporter reads its extra queries. */
+const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
 export const METRICS_PORT = 9187;
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
@@ -44,6 +46,8 @@ export interface PostgresInstanceArgs {
     readonly protectData: boolean;
     /** The metrics exporter sidecar (and its port in the NetworkPolicy), when monitoring is on. */
     readonly monitoring: MonitoringSpec;
+    /** Extra queries for the exporter (`--extend.query-path`): the backups' per-database results. */
+    readonly exporterQueries?: string;
 }
 
 /**
@@ -97,6 +101,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
 
         // The metrics exporter's credentials: its own role (pg_monitor, nothing more), never the superuser.
         let exporter: k8s.types.input.core.v1.Container[] = [];
+        const exporterVolumes: k8s.types.input.core.v1.Volume[] = [];
         if (args.monitoring.enabled) {
             this.monitorPassword = new random.RandomPassword(`${name}-monitor-password`, { length: 32, special: false }, { parent: this }).result;
             const monitorSecret = new k8s.core.v1.Secret(
@@ -108,6 +113,17 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            const queries =
+                args.exporterQueries === undefined
+                    ? undefined
+                    : new k8s.core.v1.ConfigMap(
+                          `${name}-exporter-queries`,
+                          { metadata: { name: `${spec.name}-exporter-queries`, namespace: args.namespace, labels }, data: { "queries.yaml": args.exporterQueries } },
+                          { parent: this },
+                      );
+            if (queries) {
+                exporterVolumes.push({ name: "exporter-queries", configMap: { name: queries.metadata.name } });
+            }
             exporter = [
                 {
                     name: "exporter",
@@ -117,7 +133,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
                         { name: "DATA_SOURCE_URI", value: `127.0.0.1:${spec.port}/postgres?sslmode=disable` },
                         { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "username" } } },
                         { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "password" } } },
+                        ...(queries ? [{ name: "PG_EXPORTER_EXTEND_QUERY_PATH", value: `${EXPORTER_QUERIES_DIR}/queries.yaml` }] : []),
                     ],
+                    ...(queries ? { volumeMounts: [{ name: "exporter-queries", mountPath: EXPORTER_QUERIES_DIR, readOnly: true }] } : {}),
                     ports: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
                     readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
@@ -202,6 +220,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                 { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) } },
                                 { name: "run", emptyDir: {} },
                                 { name: "tmp", emptyDir: {} },
+                                ...exporterVolumes,
                             ],
                         },
                     },

@@ -9,7 +9,7 @@ import { FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
  */
 export function loginRole(
     resourceName: string,
-    args: { name: string; password: pulumi.Input<string>; roles?: string[]; connectionLimit?: number },
+    args: { name: string; password: pulumi.Input<string>; roles?: string[]; connectionLimit?: number; bypassRowLevelSecurity?: boolean },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
     const forbidden = Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false]));
@@ -20,6 +20,8 @@ export function loginRole(
             login: true,
             password: args.password,
             ...forbidden,
+            // The backup role only (reads every row of a table with row-level security; policies/roles.ts).
+            ...(args.bypassRowLevelSecurity ? { bypassRowLevelSecurity: true } : {}),
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),
             ...(args.connectionLimit !== undefined ? { connectionLimit: args.connectionLimit } : {}),

@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { ADMIN_ROLE, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
 import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
@@ -8,7 +8,9 @@ const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read
 /**
  * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
  * BYPASSRLS, or is a member of `hanzo` (it could SET ROLE to the superuser) or of the roles that reach the
- * server's files and programs (STANDARD §4).
+ * server's files and programs (STANDARD §4). One exception: the backup role `hanzo_backup` may have
+ * BYPASSRLS (and nothing else of the list), because pg_dump must read every row of a table with row-level
+ * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table.
  *
  * Protects: one service's compromise stays in its own database. Instead: the service role owns its database,
  * which is all it needs to migrate; administration goes through `hanzo`.
@@ -24,7 +26,8 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (name === ADMIN_ROLE) {
             return;
         }
-        const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true).map((a) => a.sql);
+        const allowed: string[] = name === BACKUP_ROLE ? ["bypassRowLevelSecurity"] : [];
+        const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true && !allowed.includes(a.input)).map((a) => a.sql);
         if (has.length > 0) {
             report(`role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`);
         }

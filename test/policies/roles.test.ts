@@ -20,6 +20,19 @@ describe("no-superuser-roles", () => {
         ]);
     });
 
+    it("lets the backup role bypass row-level security (pg_dump reads every row), and nothing more", async () => {
+        const plan = await planCopy();
+        const backup = inputs(find(plan, TYPE.role, "hanzo_backup"));
+        assert.strictEqual(backup.bypassRowLevelSecurity, true);
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), []);
+        Object.assign(backup, { createRole: true });
+        Object.assign(inputs(find(plan, TYPE.role, "iam_user")), { bypassRowLevelSecurity: true });
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
+            'no-superuser-roles: hanzo-sql-backups-role (postgresql:index/role:Role): role "hanzo_backup" has CREATEROLE; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+            'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has BYPASSRLS; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+        ]);
+    });
+
     it("rejects membership in the superuser and in the server-file roles", async () => {
         const plan = await planCopy();
         inputs(find(plan, TYPE.role, "cloud_user")).roles = ["hanzo", "pg_read_all_stats", "pg_write_server_files"];
