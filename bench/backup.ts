@@ -1,5 +1,5 @@
 /**
- * npm run bench:backup [-- --rows 300000]
+ * npm run bench:backup [-- --rows 330000]
  *
  * A stack of 6 databases of ~150 MB each on a throwaway server built from a stack, dumped and restored with
  * the rendered scripts (dump.sh, upload.sh, fetch.sh, restore.sh) against a local S3 API (s3rver, Debian's
@@ -20,7 +20,7 @@ import { renderInitSql } from "../tools/sql/initSql";
 
 const rows = (() => {
     const i = process.argv.indexOf("--rows");
-    return i >= 0 ? Number(process.argv[i + 1]) : 300_000;
+    return i >= 0 ? Number(process.argv[i + 1]) : 330_000;
 })();
 const DATABASES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
 
@@ -56,7 +56,7 @@ async function bench(): Promise<void> {
         for (const db of DATABASES) {
             s.server.psql(
                 `CREATE TABLE docs (id bigint PRIMARY KEY, owner uuid NOT NULL, body text NOT NULL, created timestamptz NOT NULL);
-                 INSERT INTO docs SELECT i, md5(i::text)::uuid, ${Array.from({ length: 6 }, (_, k) => `md5((i * 6 + ${k})::text)`).join(" || ")}, timestamptz '2026-01-01' + i * interval '1 second'
+                 INSERT INTO docs SELECT i, md5(i::text)::uuid, ${Array.from({ length: 10 }, (_, k) => `md5((i * 10 + ${k})::text)`).join(" || ")}, timestamptz '2026-01-01' + i * interval '1 second'
                    FROM generate_series(1, ${rows}) i;
                  CREATE INDEX docs_owner ON docs (owner);
                  ALTER TABLE docs OWNER TO ${db}_user;`,

@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { PgServer, freePort } from "../../tools/pg/server";
+import { PG_BIN, PgServer, freePort } from "../../tools/pg/server";
 import { renderInitSql } from "../../tools/sql/initSql";
 import { StackServer, renderedFiles, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType, resource } from "../support/plan";
@@ -334,12 +334,16 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
     });
 
     it("gives two runs in one second their own prefixes", async () => {
-        const [a, b] = await Promise.all([backup(path.join(work, "same-second-a")), backup(path.join(work, "same-second-b"))]);
+        // Both runs see the same second: `date` stopped at 05:00:00 (date -d still parses what it is given).
+        const bin = fs.mkdtempSync(path.join(work, "stopped-clock-"));
+        fs.writeFileSync(path.join(bin, "date"), `#!/bin/bash\nfor a in "$@"; do case "$a" in -d*|--date*) exec /bin/date "$@";; esac; done\nexec /bin/date -d 2026-11-23T05:00:00Z "$@"\n`, { mode: 0o755 });
+        const clock = { PATH: `${bin}:${PG_BIN}:/usr/bin:/bin` };
+        const [a, b] = await Promise.all([backup(path.join(work, "same-second-a"), clock), backup(path.join(work, "same-second-b"), clock)]);
         for (const r of [a, b]) {
             assert.strictEqual(r.report.status, 0, r.report.stderr + r.upload.stderr);
+            assert.match(r.id, /^2026-11-23T05-00-00Z-[0-9a-f]{8}$/);
         }
         assert.notStrictEqual(a.id, b.id);
-        assert.strictEqual(a.id.slice(0, 20).length, 20);
         for (const r of [a, b]) {
             assert.strictEqual(manifestOf(r.id).complete, true);
             assert.strictEqual(s3.keys(`${PREFIX}/${r.id}/`).length, databases.length + 1);
@@ -452,13 +456,13 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             return r.stdout;
         };
 
-        it("finds the latest complete backup and prunes correctly among 1,100 objects (two pages)", async () => {
+        it("finds the latest complete backup and prunes correctly among 1,102 objects (two pages)", async () => {
             const P = "many";
             const objects: Record<string, number> = {};
-            // 540 old complete runs (iam, kms, manifest) a day apart, then the newest complete run, whose
+            // 366 old complete runs (iam, kms, manifest) a day apart, then the newest complete run, whose
             // name sorts first (so it is on the first page), and a newer run cut short.
-            for (let i = 0; i < 360; i++) {
-                const run = `2025-${String(1 + Math.floor(i / 28)).padStart(2, "0")}-${String(1 + (i % 28)).padStart(2, "0")}T${String(i % 24).padStart(2, "0")}-00-00Z-${i.toString(16).padStart(8, "0")}`;
+            for (let i = 0; i < 366; i++) {
+                const run = `2025-${String(1 + Math.floor(i / 31)).padStart(2, "0")}-${String(1 + (i % 31)).padStart(2, "0")}T${String(i % 24).padStart(2, "0")}-00-00Z-${i.toString(16).padStart(8, "0")}`;
                 for (const f of ["iam.dump", "kms.dump", "manifest.json"]) {
                     objects[`${run}/${f}`] = 2 + i;
                 }
@@ -468,9 +472,9 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             objects["0000-newest/manifest.json"] = 1;
             objects["zzzz-cut-short/iam.dump"] = 0;
             await putAll(P, objects);
-            assert.strictEqual(s3.keys(`${P}/`).length, 1084);
+            assert.strictEqual(s3.keys(`${P}/`).length, 1102);
             const list = await runScript(`aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${P}/" --query 'length(Contents)' --output text`, s3.env(P));
-            assert.deepStrictEqual(list.stdout.trim().split(/\s+/), ["1000", "84"]); // the server pages, as S3 does
+            assert.deepStrictEqual(list.stdout.trim().split(/\s+/), ["1000", "102"]); // the server pages, as S3 does
             const latest = await run("fetch.sh", s3.env(P), ["latest", path.join(work, "many")]);
             assert.strictEqual(latest.status, 0, latest.stderr);
             assert.strictEqual(fs.readFileSync(path.join(work, "many", "timestamp"), "utf8").trim(), "0000-newest");
@@ -479,9 +483,9 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             const iamGone = Object.entries(objects).filter(([k, d]) => k.endsWith("/iam.dump") && d - 1 >= 30).length;
             assert.match(out, new RegExp(`^pruned ${iamGone} objects; newest complete backup: 0000-newest$`, "m"));
             const left = s3.keys(`${P}/`);
-            assert.strictEqual(left.length, 1084 - iamGone);
+            assert.strictEqual(left.length, 1102 - iamGone);
             assert.ok(left.includes(`${P}/zzzz-cut-short/iam.dump`));
-            assert.strictEqual(left.filter((k) => k.endsWith("kms.dump")).length, 361);
+            assert.strictEqual(left.filter((k) => k.endsWith("kms.dump")).length, 367);
             assert.match(await prune(P), /^pruned 0 objects;/m);
         });
 
