@@ -52,7 +52,7 @@ async function bench(): Promise<void> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-bench-backup-"));
     const fresh = await PgServer.start(renderedFiles(plan));
     try {
-        fresh.psql(renderInitSql(plan.plan, { passwords: "env" }), s.passwordEnv);
+        fresh.psql(renderInitSql(plan.plan, { passwords: "env", env: s.passwordEnv }));
         for (const db of DATABASES) {
             s.server.psql(
                 `CREATE TABLE docs (id bigint PRIMARY KEY, owner uuid NOT NULL, body text NOT NULL, created timestamptz NOT NULL);

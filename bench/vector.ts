@@ -10,10 +10,10 @@
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
-import { hbaRules, renderPgHba } from "../render/pgHba";
-import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { formatBytes } from "../stacks/quantity";
-import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../stacks/settings";
+import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { formatBytes } from "../policies/standard/quantity";
+import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { PgServer } from "../tools/pg/server";
 
 const GiB = 2 ** 30;

@@ -6,7 +6,7 @@ import * as random from "@pulumi/random";
 import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
-import { BACKUP_ROLE } from "../stacks/rules";
+import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { dataProtection } from "./protection";

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { ADMIN_ROLE, REQUIRED_EXTENSIONS } from "../stacks/rules";
+import { ADMIN_ROLE, MAINTENANCE_DATABASES, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
 import type { StackSpec } from "../stacks/spec";
 import { renderBackupMetricsQueries } from "../render/backup";
 import { PostgresBackups } from "./backups";
@@ -91,6 +91,10 @@ export class HanzoSql extends pulumi.ComponentResource {
 
         // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
         databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, { parent: this, provider: pgProvider });
+        // REVOKE ALL ON DATABASE postgres/template1 FROM PUBLIC: no service role connects there.
+        for (const db of MAINTENANCE_DATABASES) {
+            new postgresql.Grant(`${name}-${db}-revoke-public`, { database: db, role: "public", objectType: "database", privileges: [] }, { parent: this, provider: pgProvider });
+        }
 
         const pooler = spec.pooling.enabled ? poolerEndpoint(spec.namespace) : undefined;
         const services: Record<string, ServiceDatabase> = {};

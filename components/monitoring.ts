@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
-import { MONITOR_ROLE } from "../stacks/rules";
+import { MONITOR_DATABASE, MONITOR_ROLE } from "../policies/standard/rules";
 import type { MonitoringSpec } from "../stacks/spec";
 import { loginRole } from "./roles";
 
@@ -21,7 +22,8 @@ export interface PostgresMonitoringArgs {
 }
 
 /**
- * Metrics (STANDARD §9): the exporter's role `hanzo_monitor` (login, member of pg_monitor, nothing more), a
+ * Metrics (STANDARD §9): the exporter's role `hanzo_monitor` (login, member of pg_monitor, CONNECT on
+ * `postgres`, nothing more), a
  * PodMonitor that scrapes the exporter sidecar, and a PrometheusRule with the standard's alerts plus
  * "exporter down or absent". Expects `postgresql` and `kubernetes` providers.
  */
@@ -31,7 +33,13 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
         const m = args.monitoring;
         const labels = { "app.kubernetes.io/part-of": "hanzo-sql", release: m.release };
 
-        loginRole(`${name}-role`, { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] }, { parent: this });
+        const role = loginRole(`${name}-role`, { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] }, { parent: this });
+        // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.
+        new postgresql.Grant(
+            `${name}-connect-${MONITOR_DATABASE}`,
+            { database: MONITOR_DATABASE, role: role.name, objectType: "database", privileges: ["CONNECT"] },
+            { parent: this },
+        );
         new k8s.apiextensions.CustomResource(
             `${name}-pod-monitor`,
             {

@@ -2,13 +2,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { hbaRules, renderPgHba } from "../render/pgHba";
-import { renderPostgresqlConf } from "../render/postgresqlConf";
-import { ADMIN_ROLE, MONITOR_ROLE } from "../stacks/rules";
-import { shmSizeBytes } from "../stacks/settings";
-import { formatBytes } from "../stacks/quantity";
+import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../render/adminPassword";
+import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
+import { shmSizeBytes } from "../policies/standard/settings";
+import { formatBytes } from "../policies/standard/quantity";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
+import { scramSecret } from "./roles";
 
 /** uid/gid of the `postgres` user in the official PostgreSQL images. */
 export const POSTGRES_UID = 999;
@@ -23,6 +25,9 @@ const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 export const METRICS_PORT = 9187;
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
+/** Pod template annotation whose change rolls the pod when the administrator's password changes. */
+export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
+
 
 /** SHA-256 over the files' names and contents, independent of their order. */
 export function configChecksum(files: Readonly<Record<string, string>>): string {
@@ -57,6 +62,8 @@ export interface PostgresInstanceArgs {
 export class PostgresInstance extends pulumi.ComponentResource {
     /** The superuser's password (secret). */
     public readonly adminPassword: pulumi.Output<string>;
+    /** Its SCRAM-SHA-256 verifier (secret), the form the server is given. */
+    public readonly adminVerifier: pulumi.Output<string>;
     /** Name of the Secret holding the superuser's `username` and `password`. */
     public readonly adminSecretName: pulumi.Output<string>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -77,16 +84,20 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.adminPassword = pulumi.secret(
             args.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result,
         );
+        this.adminVerifier = scramSecret(`${name}-admin-password-salt`, this.adminPassword, 1, { parent: this });
         const adminSecret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
                 metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels },
                 type: "Opaque",
-                stringData: { username: ADMIN_ROLE, password: this.adminPassword },
+                stringData: { username: ADMIN_ROLE, password: this.adminPassword, [ADMIN_VERIFIER_KEY]: this.adminVerifier },
             },
             { parent: this },
         );
         this.adminSecretName = adminSecret.metadata.name;
+        // Rolls the pod when the password changes, so the init container applies it. A hash of the salted
+        // verifier (the salt is only in the Secret) tells nothing about the password.
+        const adminChecksum = pulumi.unsecret(this.adminVerifier.apply((v) => createHash("sha256").update(v).digest("hex")));
 
         this.files = {
             "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes),
@@ -157,7 +168,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     // The volume outlives the StatefulSet: deleting or scaling it never deletes data.
                     persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                     template: {
-                        metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum } },
+                        metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum, [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: adminChecksum } },
                         spec: {
                             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
                             enableServiceLinks: false,
@@ -169,6 +180,32 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                 fsGroupChangePolicy: "OnRootMismatch",
                                 seccompProfile: { type: "RuntimeDefault" },
                             },
+                            // A changed adminPassword reaches an existing cluster before the server starts
+                            // (render/adminPassword.ts); on an empty volume it does nothing.
+                            initContainers: [
+                                {
+                                    name: "apply-admin-password",
+                                    image: spec.image,
+                                    command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
+                                    env: [
+                                        { name: "PGDATA", value: PGDATA },
+                                        { name: "HANZO_ADMIN_VERIFIER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: ADMIN_VERIFIER_KEY } } },
+                                        { name: "PG_CONFIG_FILE", value: `${CONFIG_DIR}/postgresql.conf` },
+                                        { name: "PG_HBA_FILE", value: `${CONFIG_DIR}/pg_hba.conf` },
+                                    ],
+                                    resources: {
+                                        requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
+                                        limits: { cpu: spec.cpuLimit, memory: spec.memoryLimit },
+                                    },
+                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                    volumeMounts: [
+                                        { name: "postgres-data", mountPath: DATA_MOUNT },
+                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                                        { name: "dshm", mountPath: "/dev/shm" },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
+                                },
+                            ],
                             containers: [
                                 {
                                     name: "postgres",

@@ -4,8 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
+import { renderKmsSync } from "../render/kmsSync";
 import { dataProtection } from "./protection";
-import { loginRole } from "./roles";
+import { loginRole, passwordKeepers } from "./roles";
 
 /** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
 export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
@@ -69,10 +70,18 @@ export class ServiceDatabase extends pulumi.ComponentResource {
 
         const password = new random.RandomPassword(
             `${name}-password`,
-            { length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 },
+            {
+                length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1,
+                // Rotation: raising the service's passwordVersion replaces the password (and its salt).
+                keepers: passwordKeepers(s.passwordVersion),
+            },
             { parent: this },
         );
-        this.role = loginRole(`${name}-role`, { name: s.role, password: password.result, connectionLimit: s.connectionLimit }, { parent: this });
+        this.role = loginRole(
+            `${name}-role`,
+            { name: s.role, password: password.result, passwordVersion: s.passwordVersion, connectionLimit: s.connectionLimit },
+            { parent: this },
+        );
         this.database = new postgresql.Database(
             `${name}-database`,
             {
@@ -116,21 +125,19 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             // into a Secret of its own, so it and the program never overwrite each other.
             new k8s.apiextensions.CustomResource(
                 `${name}-kms-sync`,
-                {
-                    apiVersion: "secrets.infisical.com/v1alpha1",
+                renderKmsSync({
+                    apiVersion: args.kms.apiVersion,
                     kind: args.kms.kind,
-                    metadata: { name: s.secretName, namespace: s.namespace, labels: { "app.kubernetes.io/part-of": "hanzo-sql" } },
-                    spec: {
-                        hostAPI: args.kms.hostAPI,
-                        authentication: {
-                            universalAuth: {
-                                secretsScope: { envSlug: args.kms.envSlug, secretsPath: `/${s.name}` },
-                                credentialsRef: { secretName: args.kms.credentialsSecret, secretNamespace: s.namespace },
-                            },
-                        },
-                        managedSecretReference: { secretName: kmsSecretName(s), secretNamespace: s.namespace, secretType: "Opaque" },
-                    },
-                },
+                    projectSlug: args.kms.projectSlug,
+                    envSlug: args.kms.envSlug,
+                    hostAPI: args.kms.hostAPI,
+                    resyncInterval: args.kms.resyncInterval,
+                    credentialsSecret: args.kms.credentialsSecret,
+                    name: s.secretName,
+                    namespace: s.namespace,
+                    secretsPath: `/${s.name}`,
+                    targetSecret: kmsSecretName(s),
+                }),
                 { parent: this },
             );
         }

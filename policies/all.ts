@@ -6,7 +6,7 @@ import type { Policies } from "@pulumi/policy";
 import { postgresNaming } from "./naming";
 import { networkIsolation } from "./network";
 import { dataProtection } from "./protection";
-import { noSuperuserCredentials, noSuperuserRoles } from "./roles";
+import { maintenanceDatabasesClosed, noSuperuserCredentials, noSuperuserRoles } from "./roles";
 import { noPlaintextSecrets } from "./secrets";
 import { requiredExtensions, serverConfiguration } from "./server";
 import { workloadHardening } from "./workload";
@@ -17,6 +17,7 @@ export const policies: Policies = [
     postgresNaming,
     noSuperuserRoles,
     noSuperuserCredentials,
+    maintenanceDatabasesClosed,
     requiredExtensions,
     serverConfiguration,
     workloadHardening,

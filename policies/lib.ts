@@ -4,12 +4,13 @@
  * types, so the pack loads with its own node_modules.
  */
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
-import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "../stacks/rules";
+import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
 
 export const T = {
     hanzoSql: "hanzo-sql:index:HanzoSql",
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",
+    grant: "postgresql:index/grant:Grant",
     extension: "postgresql:index/extension:Extension",
     pgProvider: "pulumi:providers:postgresql",
     secret: "kubernetes:core/v1:Secret",
@@ -29,8 +30,13 @@ export const WORKLOADS: Readonly<Record<string, (props: any) => PodTemplate | un
     "kubernetes:core/v1:Pod": (p) => ({ metadata: p?.metadata, spec: p?.spec }),
 };
 
-/** KMS sync resources (the standard's `KMSSecret`, upstream Infisical's `InfisicalSecret`). */
-export const KMS_SYNC_TYPES = ["kubernetes:secrets.infisical.com/v1alpha1:KMSSecret", "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret"];
+/** KMS sync resources (Hanzo's `KMSSecret`, old and new groups; upstream Infisical's `InfisicalSecret`; the seed's pair). */
+export const KMS_SYNC_TYPES = [
+    "kubernetes:kms.hanzo.ai/v1:KMSSecret",
+    "kubernetes:secrets.lux.network/v1alpha1:KMSSecret",
+    "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret",
+    "kubernetes:secrets.infisical.com/v1alpha1:KMSSecret",
+];
 
 export interface Container {
     name: string;

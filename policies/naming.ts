@@ -1,7 +1,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import {
     ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, environmentSuffixOf, identifierProblem, roleNameFor,
-} from "../stacks/rules";
+} from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, ofType, pgName } from "./lib";
 
 export interface NamingConfig extends EnvironmentConfig {

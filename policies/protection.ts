@@ -1,5 +1,5 @@
 import type { PolicyResourceOptions, StackValidationPolicy } from "@pulumi/policy";
-import { TEST_ENVIRONMENT } from "../stacks/rules";
+import { TEST_ENVIRONMENT } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, postgresServers } from "./lib";
 
 /** The engine passes `protect`; the offline gate also knows `retainOnDelete`, which the engine does not pass. */

@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../stacks/rules";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
 import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
@@ -111,8 +111,14 @@ export const noSuperuserCredentials: StackValidationPolicy = {
                     continue;
                 }
                 const where = `${kindOf(w.type)} "${k8sName(w)}" container "${c.name}"`;
+                // The server's own init container (its image, on its data) may read the password's verifier
+                // to apply it through the local socket (components/postgresInstance.ts).
+                const serverInit = server !== undefined && (pod?.spec?.initContainers ?? []).includes(c) && c.image === server.image;
                 for (const e of c.env ?? []) {
                     const ref = e.valueFrom?.secretKeyRef?.name;
+                    if (serverInit && e.valueFrom?.secretKeyRef?.key === ADMIN_VERIFIER_KEY) {
+                        continue;
+                    }
                     if (ref && adminSecrets.has(`${ns}/${ref}`)) {
                         report(`${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
                     } else if (connectsAsAdmin(e.name, e.value)) {
@@ -132,6 +138,41 @@ export const noSuperuserCredentials: StackValidationPolicy = {
             const target = k.props?.spec?.managedSecretReference;
             if (target?.secretName && adminSecrets.has(`${target.secretNamespace ?? k.props?.metadata?.namespace ?? ""}/${target.secretName}`)) {
                 report(`${kindOf(k.type)} "${k8sName(k)}" syncs into the superuser's Secret "${target.secretName}"; sync each service's own credentials into its own Secret.`, k.urn);
+            }
+        }
+    },
+};
+
+/**
+ * maintenance-databases-closed: PUBLIC may not connect to `postgres` and `template1` (REVOKE ALL … FROM PUBLIC,
+ * a Grant with no privileges), and no Grant opens them again, except CONNECT on `postgres` for the exporter
+ * and for the backup role (it records each database's backup result there, in its own schema, for the
+ * exporter to read).
+ *
+ * Protects: a service role in `postgres` or `template1` has no business there; through pg_stat_statements
+ * its neighbours' statements can be read there, and a session held in template1 blocks CREATE DATABASE.
+ * Instead: the administrator (or a role with its own Grant on its own database) connects there.
+ */
+export const maintenanceDatabasesClosed: StackValidationPolicy = {
+    name: "maintenance-databases-closed",
+    description: "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter and the backup role may connect to postgres.",
+    validateStack: (args, report) => {
+        const logins = ofType(args, T.role).filter((r) => r.props?.login === true && r.props?.name !== ADMIN_ROLE);
+        if (logins.length === 0) {
+            return;
+        }
+        const grants = ofType(args, T.grant).filter((g) => g.props?.objectType === "database" && MAINTENANCE_DATABASES.includes(g.props?.database));
+        const isPublic = (g: PolicyResource) => String(g.props?.role ?? "").toLowerCase() === "public";
+        for (const db of MAINTENANCE_DATABASES) {
+            if (!grants.some((g) => g.props.database === db && isPublic(g) && (g.props.privileges ?? []).length === 0)) {
+                report(`database "${db}" is open to PUBLIC: add a Grant { database: "${db}", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE ${db} FROM PUBLIC), so no service role can connect.`);
+            }
+        }
+        for (const g of grants) {
+            const privileges = ((g.props.privileges ?? []) as string[]).map((p) => p.toUpperCase());
+            const allowed = g.props.database === MONITOR_DATABASE && [MONITOR_ROLE, BACKUP_ROLE].includes(g.props.role) && privileges.every((p) => p === "CONNECT");
+            if (privileges.length > 0 && !allowed) {
+                report(`Grant "${g.name}" gives ${isPublic(g) ? "PUBLIC" : `"${g.props.role}"`} ${privileges.join(", ")} on database "${g.props.database}"; only ${ADMIN_ROLE} (and ${MONITOR_ROLE}, ${BACKUP_ROLE}: CONNECT on ${MONITOR_DATABASE}) may connect there.`, g.urn);
             }
         }
     },

@@ -1,9 +1,9 @@
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { parsePgHba } from "../render/pgHba";
-import { parsePostgresqlConf } from "../render/postgresqlConf";
-import { parseQuantity, formatBytes } from "../stacks/quantity";
-import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "../stacks/rules";
-import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, megabytes, memorySettings, unquote } from "../stacks/settings";
+import { parsePgHba } from "./standard/pgHba";
+import { parsePostgresqlConf } from "./standard/postgresqlConf";
+import { parseQuantity, formatBytes } from "./standard/quantity";
+import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
+import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, megabytes, memorySettings, unquote } from "./standard/settings";
 import { T, WORKLOADS, k8sName, ofType, pgName, serverContainer } from "./lib";
 
 /** ConfigMaps that carry a file, with the file's text. */

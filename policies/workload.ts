@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { parseQuantity } from "../stacks/quantity";
-import { imageProblem } from "../stacks/rules";
+import { parseQuantity } from "./standard/quantity";
+import { imageProblem } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, postgresServers, serverContainer } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {

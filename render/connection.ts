@@ -71,3 +71,19 @@ export function connectionSecretData(direct: ConnectionParams, shape: Connection
     }
     return data;
 }
+
+/**
+ * Text with every password a connection string can carry replaced by `***`, wherever it occurs: a URL's
+ * userinfo (up to its last `@`, so an unencoded `@` or `/` in the password is covered too), `password=` or
+ * `sslpassword=` in a URL's query, and the keyword/value form (`password='…'` with `\'` escapes, or bare).
+ * For reports, errors and logs of the tools; never needed for a Secret.
+ */
+export function redactSecrets(text: string): string {
+    return text
+        .replace(/([a-z][a-z0-9+.-]*:\/\/)(\S*)@/gi, (whole, scheme: string, userinfo: string) => {
+            const colon = userinfo.indexOf(":");
+            return colon < 0 ? whole : `${scheme}${userinfo.slice(0, colon)}:***@`;
+        })
+        .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***")
+        .replace(/(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s'&]+)/gi, (whole, key: string, value: string) => (value === "***" ? whole : `${key}***`));
+}

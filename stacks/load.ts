@@ -5,10 +5,13 @@
  */
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
-    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, roleNameFor, TEST_SUFFIX,
-} from "./rules";
-import { parseQuantity } from "./quantity";
-import { scheduleProblem } from "./schedule";
+    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
+} from "../policies/standard/rules";
+import { formatBytes, parseQuantity } from "../policies/standard/quantity";
+import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
+import { SEED_SETTINGS } from "../policies/standard/settings";
+import { redactSecrets } from "../render/connection";
+import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { CONNECTION_SHAPES, ConnectionShape, ServiceSpec, StackSpec } from "./spec";
 
 /** The project's configuration namespace (the `name` in Pulumi.yaml). */
@@ -70,16 +73,56 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     poolReplicas: { type: "integer", default: 2, description: "PgBouncer replicas" },
     pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:1.18.0", description: "PgBouncer image, pinned" },
     kmsEnabled: { type: "boolean", default: false, description: "sync service credentials from the KMS (Infisical) for the services marked kmsSync" },
-    kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (the standard) or InfisicalSecret (upstream)" },
+    kmsApiVersion: { type: "string", default: "kms.hanzo.ai/v1", description: "API version of the KMS sync resource: kms.hanzo.ai/v1, secrets.lux.network/v1alpha1 (KMSSecret) or secrets.infisical.com/v1alpha1 (InfisicalSecret)" },
+    kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)" },
+    kmsProjectSlug: { type: "string", description: "KMS project (org) of the synced secrets; required when a service has kmsSync" },
+    kmsResyncInterval: { type: "integer", default: 60, description: "seconds between the KMS operator's syncs" },
     kmsHostApi: { type: "string", default: "https://kms.hanzo.ai/api", description: "the KMS API" },
     kmsEnvSlug: { type: "string", default: "prod", description: "the KMS environment of the secrets" },
     kmsCredentialsSecret: { type: "string", default: "kms-universal-auth", description: "Secret with the KMS universal-auth credentials" },
     services: { type: "object", description: "the services: one entry (a name, or an object) per service" },
 };
 
-const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync"];
+const SERVICE_FIELDS = ["name", "database", "namespace", "connection", "extensions", "requiredTables", "connectionLimit", "backupRetentionDays", "pooled", "kmsSync", "passwordVersion"];
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A DigitalOcean region slug (nyc3, ams3, fra1, ...): it becomes part of the Spaces endpoint's host name. */
+const SPACES_REGION = /^[a-z]{3}[0-9]{1,2}$/;
+/** Bounds past which a value is a typo, not a plan: more than any node offers, or than the volume service allows. */
+const MAX_MEMORY_BYTES = 2 ** 40;
+const MAX_CPUS = 256;
+const MAX_STORAGE_BYTES = 16 * 2 ** 40;
+const MAX_RETENTION_DAYS = 36_500;
+const MAX_CONNECTIONS = Number(SEED_SETTINGS.max_connections);
+
+/**
+ * Why `value` is not a plain http(s) URL (no credentials, query or fragment; a path only where `path`), or
+ * undefined. Such values are written into URLs and resources as they are, so nothing may ride along.
+ */
+function httpUrlProblem(value: string, opts: { path: boolean }): string | undefined {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return "not a URL";
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        return "the scheme must be http or https";
+    }
+    if (url.username || url.password || value.includes("@")) {
+        return "no credentials in the URL";
+    }
+    if (url.search || url.hash || /[?#]/.test(value)) {
+        return "no query or fragment";
+    }
+    if (!opts.path && url.pathname !== "/") {
+        return "no path";
+    }
+    if (/\s/.test(value)) {
+        return "no spaces";
+    }
+    return undefined;
+}
 
 /** Where configuration comes from: the Pulumi engine in a real run, a plain map in tests and the plan tool. */
 export interface ConfigSource {
@@ -109,7 +152,8 @@ export class StackConfigError extends Error {
         super(
             `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
                 `nothing was created:\n` +
-                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.rule}`).join("\n"),
+                // A value is shown with any connection-string password in it hidden (a misplaced DSN, say).
+                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
         );
         this.name = "StackConfigError";
     }
@@ -131,7 +175,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             case "string":
                 return raw;
             case "integer":
-                if (!/^-?[0-9]+$/.test(raw)) {
+                if (!/^-?[0-9]+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
                     problem(key, raw, "must be a whole number");
                     return decl.default;
                 }
@@ -164,8 +208,10 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
 
     // Unknown keys of our namespace are typos that would otherwise be ignored silently.
     for (const key of source.keys()) {
-        if (key.startsWith(`${PROJECT}:`) && !(key.slice(PROJECT.length + 1) in CONFIG_KEYS)) {
-            problems.push({ key, value: source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
+        // Own keys only: `hanzo-sql:constructor` or `hanzo-sql:toString` must not pass as known.
+        if (key.startsWith(`${PROJECT}:`) && !Object.hasOwn(CONFIG_KEYS, key.slice(PROJECT.length + 1))) {
+            // A secure value is reported by name only: a misspelt secret key must not echo the secret.
+            problems.push({ key, value: source.isSecret(key) ? "[secret]" : source.get(key), rule: `unknown key; known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
         }
     }
 
@@ -243,9 +289,16 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     }
     if (memoryLimit < 512 * 2 ** 20) {
         problem("memoryLimit", str("memoryLimit"), 'must be at least "512Mi" for PostgreSQL with the standard\'s settings');
+    } else if (memoryLimit > MAX_MEMORY_BYTES) {
+        problem("memoryLimit", str("memoryLimit"), `must be at most "${formatBytes(MAX_MEMORY_BYTES)}" (more than any node offers; shared_buffers and the other memory settings follow it)`);
+    }
+    if (cpuLimit > MAX_CPUS) {
+        problem("cpuLimit", str("cpuLimit"), `must be at most ${MAX_CPUS} cores (more than any node offers)`);
     }
     if (storageBytes < 2 ** 30) {
         problem("storageSize", str("storageSize"), 'must be at least "1Gi"');
+    } else if (storageBytes > MAX_STORAGE_BYTES) {
+        problem("storageSize", str("storageSize"), `must be at most "${formatBytes(MAX_STORAGE_BYTES)}", the largest DigitalOcean block storage volume`);
     }
     const storageClass = str("storageClass")!;
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(storageClass)) {
@@ -261,6 +314,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const grace = int("terminationGracePeriodSeconds");
     if (!(grace >= 60)) {
         problem("terminationGracePeriodSeconds", grace, "must be at least 60 so the shutdown checkpoint can finish (STANDARD defect 11)");
+    } else if (grace > 3600) {
+        problem("terminationGracePeriodSeconds", grace, "must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains");
     }
 
     // Admin connection.
@@ -290,6 +345,14 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const scheduleRule = scheduleProblem(backupSchedule);
     if (scheduleRule) {
         problem("backupSchedule", backupSchedule, `is not a cron schedule: ${scheduleRule}`);
+    } else if (schedulePeriodSeconds(backupSchedule) > MAX_BACKUP_GAP_SECONDS) {
+        const gap = schedulePeriodSeconds(backupSchedule);
+        problem(
+            "backupSchedule",
+            backupSchedule,
+            `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between backups`}; ` +
+                `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`,
+        );
     }
     const backupEnabled = read("backupEnabled") as boolean;
     const drillSchedule = str("backupDrillSchedule")!;
@@ -301,9 +364,14 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     if (drillEnabled && !backupEnabled && source.get(full("backupDrillEnabled")) !== undefined) {
         problem("backupDrillEnabled", true, "drills restore backups: set backupEnabled: true, or backupDrillEnabled: false");
     }
-    const retentionDays = int("backupRetentionDays");
+    let retentionDays = int("backupRetentionDays");
     if (!(retentionDays >= 1)) {
         problem("backupRetentionDays", retentionDays, "must be at least 1 day");
+    } else if (retentionDays > MAX_RETENTION_DAYS) {
+        problem("backupRetentionDays", retentionDays, `must be at most ${MAX_RETENTION_DAYS} days (100 years); regulated data needs 2555 (7 years)`);
+    }
+    if (!(retentionDays >= 1 && retentionDays <= MAX_RETENTION_DAYS)) {
+        retentionDays = CONFIG_KEYS.backupRetentionDays.default as number; // reported once, not again for every service
     }
     const bucket = str("backupBucket") ?? `${source.stack}-postgres-backups`;
     if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)) {
@@ -314,8 +382,12 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("backupPrefix", prefix, "must be a key prefix without leading or trailing slashes, e.g. postgres");
     }
     const endpoint = str("backupEndpoint");
-    if (endpoint !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(endpoint)) {
-        problem("backupEndpoint", endpoint, "must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000");
+    if (endpoint !== undefined && httpUrlProblem(endpoint, { path: false }) !== undefined) {
+        problem("backupEndpoint", endpoint, `must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (${httpUrlProblem(endpoint, { path: false })})`);
+    }
+    const region = str("backupRegion")!;
+    if (!SPACES_REGION.test(region)) {
+        problem("backupRegion", region, "must be a DigitalOcean Spaces region such as nyc3, sfo3, ams3, fra1, sgp1 or syd1 (it becomes the endpoint's host name)");
     }
     const credentials: Record<string, string | undefined> = {};
     for (const key of ["backupAccessKeyId", "backupSecretAccessKey"]) {
@@ -369,14 +441,14 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     const maxClientConn = int("poolMaxClientConn");
     const defaultPoolSize = int("poolDefaultPoolSize");
     const poolReplicas = int("poolReplicas");
-    if (!(maxClientConn >= 1)) {
-        problem("poolMaxClientConn", maxClientConn, "must be at least 1");
+    if (!(maxClientConn >= 1 && maxClientConn <= 100_000)) {
+        problem("poolMaxClientConn", maxClientConn, "must be 1-100000 (each client holds a file descriptor of the pooler)");
     }
     if (!(defaultPoolSize >= 1 && defaultPoolSize <= 200)) {
         problem("poolDefaultPoolSize", defaultPoolSize, "must be 1-200 (the server's max_connections is 200)");
     }
-    if (!(poolReplicas >= 1)) {
-        problem("poolReplicas", poolReplicas, "must be at least 1");
+    if (!(poolReplicas >= 1 && poolReplicas <= 20)) {
+        problem("poolReplicas", poolReplicas, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)");
     }
     const pgbouncerImage = str("pgbouncerImage")!;
     const pgbouncerRule = imageProblem(pgbouncerImage);
@@ -384,13 +456,30 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("pgbouncerImage", pgbouncerImage, pgbouncerRule);
     }
     const kmsEnabled = read("kmsEnabled") as boolean;
+    const kmsApiVersion = str("kmsApiVersion")!;
     const kmsKind = str("kmsKind")!;
-    if (!["KMSSecret", "InfisicalSecret"].includes(kmsKind)) {
-        problem("kmsKind", kmsKind, "must be KMSSecret (the standard's name) or InfisicalSecret (upstream Infisical)");
+    if (kmsSyncCrd(kmsApiVersion, kmsKind) === undefined) {
+        problem(
+            KMS_SYNC_CRDS.some((c) => c.apiVersion === kmsApiVersion) ? "kmsKind" : "kmsApiVersion",
+            KMS_SYNC_CRDS.some((c) => c.apiVersion === kmsApiVersion) ? kmsKind : kmsApiVersion,
+            `kmsApiVersion + kmsKind must name a KMS operator's CRD: ${KMS_SYNC_CRDS.map((c) => `${c.apiVersion} ${c.kind} (${c.operator})`).join(", ")}`,
+        );
+    }
+    const kmsProjectSlug = str("kmsProjectSlug");
+    if (kmsProjectSlug !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(kmsProjectSlug)) {
+        problem("kmsProjectSlug", kmsProjectSlug, "must be a KMS project slug (lowercase letters, digits, hyphens)");
+    }
+    const kmsResyncInterval = int("kmsResyncInterval");
+    if (!(kmsResyncInterval >= 10)) {
+        problem("kmsResyncInterval", kmsResyncInterval, "must be at least 10 seconds");
     }
     const kmsHostApi = str("kmsHostApi")!;
-    if (!/^https?:\/\/\S+$/.test(kmsHostApi)) {
-        problem("kmsHostApi", kmsHostApi, "must be an http(s) URL");
+    if (httpUrlProblem(kmsHostApi, { path: true }) !== undefined) {
+        problem("kmsHostApi", kmsHostApi, `must be an http(s) URL such as https://kms.hanzo.ai/api (${httpUrlProblem(kmsHostApi, { path: true })})`);
+    }
+    const kmsEnvSlug = str("kmsEnvSlug")!;
+    if (!/^[a-z0-9]([-a-z0-9_]{0,62})$/.test(kmsEnvSlug)) {
+        problem("kmsEnvSlug", kmsEnvSlug, "must be a KMS environment slug such as prod (lowercase letters, digits, hyphens, underscores)");
     }
     const kmsCredentialsSecret = str("kmsCredentialsSecret")!;
     if (!DNS_LABEL.test(kmsCredentialsSecret)) {
@@ -400,12 +489,16 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     // Services.
     const legacyDatabases = stringList("legacyDatabases");
     for (const [i, name] of legacyDatabases.entries()) {
-        const rule = identifierProblem(name);
+        const rule = identifierProblem(name) ?? reservedDatabaseProblem(name);
         if (rule) {
             problem(`legacyDatabases[${i}]`, name, rule);
         }
     }
     const services = loadServices(read("services"), { environment, isTest, namespace, legacyDatabases, retentionDays, poolingEnabled, kmsEnabled }, problem);
+    const syncing = services.filter((s) => s.kmsSync).map((s) => s.name);
+    if (kmsEnabled && syncing.length > 0 && kmsProjectSlug === undefined) {
+        problem("kmsProjectSlug", undefined, `required when a service syncs from the KMS (${syncing.join(", ")}): pulumi config set kmsProjectSlug <project>`);
+    }
 
     if (problems.length > 0) {
         throw new StackConfigError(source.stack, problems);
@@ -442,7 +535,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             retentionDays,
             bucket,
             prefix,
-            region: str("backupRegion")!,
+            region,
             endpoint: endpoint?.replace(/\/$/, ""),
             accessKeyId: credentials.backupAccessKeyId,
             secretAccessKey: credentials.backupSecretAccessKey,
@@ -452,7 +545,16 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         },
         monitoring: { enabled: read("monitoringEnabled") as boolean, namespace: monitoringNamespace, release, exporterImage },
         pooling: { enabled: poolingEnabled, maxClientConn, defaultPoolSize, image: pgbouncerImage, replicas: poolReplicas },
-        kms: { enabled: kmsEnabled, kind: kmsKind, hostAPI: kmsHostApi, envSlug: str("kmsEnvSlug")!, credentialsSecret: kmsCredentialsSecret },
+        kms: {
+            enabled: kmsEnabled,
+            apiVersion: kmsApiVersion,
+            kind: kmsKind,
+            projectSlug: kmsProjectSlug ?? "",
+            resyncInterval: kmsResyncInterval,
+            hostAPI: kmsHostApi,
+            envSlug: kmsEnvSlug,
+            credentialsSecret: kmsCredentialsSecret,
+        },
     };
 }
 
@@ -560,13 +662,13 @@ function loadServices(
             return;
         }
         const connectionLimit = e.connectionLimit ?? -1;
-        if (typeof connectionLimit !== "number" || !Number.isInteger(connectionLimit) || connectionLimit < -1 || connectionLimit === 0) {
-            problem(at("connectionLimit"), connectionLimit, "must be a positive whole number, or -1 for no limit");
+        if (typeof connectionLimit !== "number" || !Number.isInteger(connectionLimit) || connectionLimit < -1 || connectionLimit === 0 || connectionLimit > MAX_CONNECTIONS) {
+            problem(at("connectionLimit"), connectionLimit, `must be a whole number from 1 to ${MAX_CONNECTIONS} (the server's max_connections), or -1 for no limit`);
             return;
         }
         const backupRetentionDays = e.backupRetentionDays ?? ctx.retentionDays;
-        if (typeof backupRetentionDays !== "number" || !Number.isInteger(backupRetentionDays) || backupRetentionDays < 0) {
-            problem(at("backupRetentionDays"), backupRetentionDays, "must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)");
+        if (typeof backupRetentionDays !== "number" || !Number.isInteger(backupRetentionDays) || backupRetentionDays < 0 || backupRetentionDays > MAX_RETENTION_DAYS) {
+            problem(at("backupRetentionDays"), backupRetentionDays, `must be a whole number of days up to ${MAX_RETENTION_DAYS} (0: not backed up; e.g. 2555 for 7 years)`);
             return;
         }
         /** An optional true/false field that only works when the stack enables `stackKey`. */
@@ -582,6 +684,11 @@ function loadServices(
             }
             return v;
         };
+        const passwordVersion = e.passwordVersion ?? 1;
+        if (typeof passwordVersion !== "number" || !Number.isInteger(passwordVersion) || passwordVersion < 1) {
+            problem(at("passwordVersion"), passwordVersion, "must be a positive whole number; raise it by one to rotate the service's password");
+            return;
+        }
         const pooled = flag("pooled", ctx.poolingEnabled, "pooler", "poolingEnabled");
         const kmsSync = flag("kmsSync", ctx.kmsEnabled, "KMS sync", "kmsEnabled");
         if (pooled === undefined || kmsSync === undefined) {
@@ -608,6 +715,7 @@ function loadServices(
             backupRetentionDays,
             pooled,
             kmsSync,
+            passwordVersion,
         });
     });
     return specs;

@@ -3,6 +3,8 @@
  * so that a malformed schedule fails `pulumi preview` with the field that is wrong.
  */
 
+import { Cron } from "croner";
+
 const MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
@@ -78,12 +80,62 @@ const MACRO_SCHEDULES: Record<string, string> = {
     "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
 };
 
-/** The set of values a (valid) field admits. */
-function expand(field: Field, text: string): Set<number> {
+/** The window over which gaps are measured: two years and a week from a Monday, with a February 29th in it. */
+const WINDOW_START = Date.UTC(2027, 0, 4);
+const WINDOW_END = Date.UTC(2029, 0, 8);
+const DAY_MS = 86_400_000;
+
+/** Runs of a croner pattern in [from, to), in milliseconds (croner computes the calendar, in UTC). */
+function runsBetween(pattern: string, from: number, to: number): number[] {
+    // croner's default (domAndDow: false) is cron's rule: day of month and day of week both restricted means either matches.
+    const cron = new Cron(pattern, { timezone: "UTC", paused: true });
+    const runs: number[] = [];
+    for (let next = cron.nextRun(new Date(from - 1)); next !== null && next.getTime() < to; next = cron.nextRun(next)) {
+        runs.push(next.getTime());
+    }
+    return runs;
+}
+
+/**
+ * The longest time between two consecutive runs of a (valid) schedule, in seconds, as cron runs it in UTC;
+ * `Infinity` when it runs at most once in two years (`0 0 29 2 *` runs every 4 to 8 years, `0 0 30 2 *` never).
+ *
+ * A schedule is a set of days (day of month, month, day of week) times a set of times of day (minute, hour),
+ * so the longest gap is the longer of the longest gap within a day and the longest gap across firing days
+ * (from the last run on one firing day to the first run on the next). Enumerating days rather than runs
+ * keeps an every-minute schedule as cheap as a yearly one.
+ */
+export function schedulePeriodSeconds(schedule: string): number {
+    let period = periods.get(schedule);
+    if (period === undefined) {
+        period = longestGapSeconds(schedule);
+        periods.set(schedule, period);
+    }
+    return period;
+}
+
+const periods = new Map<string, number>();
+
+/** Days in each month at most (February in a leap year). */
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether a day-of-month + month pair can never match (`30 2`, `31 4,6,9,11`) while day of week is
+ * unrestricted. croner searches such a pattern year after year until its stack overflows, so it is decided here.
+ */
+function neverMatches(dom: string, month: string, dow: string): boolean {
+    if (dom === "*" || dom === "?" || (dow !== "*" && dow !== "?")) {
+        return false;
+    }
+    const smallestDay = Math.min(...expandField(FIELDS[2], dom));
+    return [...expandField(FIELDS[3], month)].every((m) => smallestDay > MONTH_DAYS[m - 1]);
+}
+
+/** The values a (valid) field admits. */
+function expandField(field: Field, text: string): Set<number> {
     const out = new Set<number>();
     for (const part of text.split(",")) {
         const [range, step] = part.split("/");
-        const every = step ? Number(step) : 1;
         let lo = field.min;
         let hi = field.max;
         if (range !== "*" && range !== "?") {
@@ -91,46 +143,33 @@ function expand(field: Field, text: string): Set<number> {
             lo = value(field, a)!;
             hi = b === undefined ? (step ? field.max : lo) : value(field, b)!;
         }
-        for (let v = lo; v <= hi; v += every) {
-            out.add(field.name === "day of week" && v === 7 ? 0 : v);
+        for (let v = lo; v <= hi; v += step ? Number(step) : 1) {
+            out.add(v);
         }
     }
     return out;
 }
 
-/**
- * The longest time between two consecutive runs of a (valid) schedule, in seconds, as cron runs it in UTC
- * (day of month and day of week both restricted means either may match). Used to alert when no backup has
- * succeeded for twice that long.
- */
-export function schedulePeriodSeconds(schedule: string): number {
-    const s = MACRO_SCHEDULES[schedule.trim()] ?? schedule.trim();
-    const parts = s.split(/\s+/);
-    const [minutes, hours, doms, months, dows] = parts.map((p, i) => expand(FIELDS[i], p));
-    const domAny = parts[2] === "*" || parts[2] === "?";
-    const dowAny = parts[4] === "*" || parts[4] === "?";
-    const start = Date.UTC(2026, 0, 5); // a Monday; the window covers whole weeks, months and a year
-    const runs: number[] = [];
-    for (let days = 0; days < 366 + 7 && runs.length < 100_000; days++) {
-        const d = new Date(start + days * 86_400_000);
-        const domOk = doms.has(d.getUTCDate());
-        const dowOk = dows.has(d.getUTCDay());
-        const dayOk = domAny && dowAny ? true : domAny ? dowOk : dowAny ? domOk : domOk || dowOk;
-        if (!dayOk || !months.has(d.getUTCMonth() + 1)) {
-            continue;
-        }
-        for (const h of [...hours].sort((a, b) => a - b)) {
-            for (const m of [...minutes].sort((a, b) => a - b)) {
-                runs.push(start + days * 86_400_000 + h * 3_600_000 + m * 60_000);
-            }
-        }
-        if (days >= 35 && runs.length >= 2 && domAny && parts[3] === "*") {
-            break; // a weekly or finer pattern has shown its longest gap within five weeks
-        }
+function longestGapSeconds(schedule: string): number {
+    const [minute, hour, dom, month, dow] = (MACRO_SCHEDULES[schedule.trim()] ?? schedule.trim()).split(/\s+/);
+    if (neverMatches(dom, month, dow)) {
+        return Infinity;
+    }
+    const days = runsBetween(`0 0 ${dom} ${month} ${dow}`, WINDOW_START, WINDOW_END);
+    const times = runsBetween(`${minute} ${hour} * * *`, WINDOW_START, WINDOW_START + DAY_MS).map((t) => t - WINDOW_START);
+    if (days.length < 2) {
+        return Infinity;
     }
     let longest = 0;
-    for (let i = 1; i < runs.length; i++) {
-        longest = Math.max(longest, runs[i] - runs[i - 1]);
+    for (let i = 1; i < times.length; i++) {
+        longest = Math.max(longest, times[i] - times[i - 1]);
     }
-    return runs.length < 2 ? 366 * 86_400 : longest / 1000;
+    const spanOfDay = times[times.length - 1] - times[0];
+    for (let i = 1; i < days.length; i++) {
+        longest = Math.max(longest, days[i] - days[i - 1] - spanOfDay);
+    }
+    return longest / 1000;
 }
+
+/** The longest gap a backup schedule may leave between two runs: a week (the standard runs every 6 hours). */
+export const MAX_BACKUP_GAP_SECONDS = 7 * 86_400;

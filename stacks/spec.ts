@@ -2,7 +2,7 @@
  * The typed stack spec: everything a stack's configuration says, validated and with defaults applied.
  * Components receive parts of it and never read configuration themselves.
  */
-import type { Environment } from "./rules";
+import type { Environment } from "../policies/standard/rules";
 
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
@@ -40,6 +40,8 @@ export interface ServiceSpec {
     readonly pooled: boolean;
     /** Sync its DATABASE_URL from the KMS into `<service>-database-url` (needs the stack's KMS). */
     readonly kmsSync: boolean;
+    /** Version of its generated password; raising it generates a new password (rotation). 1 by default. */
+    readonly passwordVersion: number;
 }
 
 export interface InstanceSpec {
@@ -123,8 +125,14 @@ export interface PoolingSpec {
 export interface KmsSpec {
     /** KMS sync resources for the services that ask for it. */
     readonly enabled: boolean;
-    /** `KMSSecret` as the standard names it; `InfisicalSecret` upstream. */
+    /** API version of the sync resource: `kms.hanzo.ai/v1` (Hanzo's operator), `secrets.lux.network/v1alpha1`, `secrets.infisical.com/v1alpha1`. */
+    readonly apiVersion: string;
+    /** Its kind: `KMSSecret` (Hanzo's operator) or `InfisicalSecret` (upstream Infisical). */
     readonly kind: string;
+    /** The KMS project (Hanzo: the org) the secrets live in; every supported CRD requires it. */
+    readonly projectSlug: string;
+    /** Seconds between the operator's syncs. */
+    readonly resyncInterval: number;
     /** The KMS API (Infisical). */
     readonly hostAPI: string;
     /** The KMS environment the secrets live in (e.g. prod). */

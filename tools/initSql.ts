@@ -3,7 +3,8 @@
  *
  * Prints the stack's initialisation SQL (roles, databases, grants, extensions) as one idempotent psql
  * script, rendered from the stack's plan:  npm run -s init-sql -- --stack dev | psql -v ON_ERROR_STOP=1 -d postgres
- * With `--passwords env`, each role's password is read by psql from HANZO_SQL_PASSWORD_<ROLE>.
+ * With `--passwords env`, each role's password is read from HANZO_SQL_PASSWORD_<ROLE> and the script sets its
+ * SCRAM-SHA-256 verifier (the password itself never reaches the server).
  */
 import { planFromStackFile } from "./plan";
 import { listStacks } from "./plan/stackFile";

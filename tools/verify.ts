@@ -40,7 +40,8 @@ if (require.main === module) {
     cli(process.argv.slice(2)).then(
         (code) => (process.exitCode = code),
         (e: Error) => {
-            process.stderr.write(`verify failed to run: ${e.message}\n`);
+            // The message may quote the arguments (a URL, a DSN): never a password.
+            process.stderr.write(`verify failed to run: ${redactUrl(e.message)}\n`);
             process.exitCode = 2;
         },
     );

@@ -149,7 +149,7 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         run("restore.sh", { PGHOST: "127.0.0.1", PGPORT: String(fresh.port), PGUSER: "hanzo", PGPASSWORD: fresh.adminPassword }, [dir, ...args]);
     const freshServer = async () => {
         const fresh = await PgServer.start(renderedFiles(s.plan));
-        fresh.psql(renderInitSql(s.plan.plan, { passwords: "env" }), s.passwordEnv);
+        fresh.psql(renderInitSql(s.plan.plan, { passwords: "env", env: s.passwordEnv }));
         return fresh;
     };
 

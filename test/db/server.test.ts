@@ -7,10 +7,10 @@ import { Client } from "pg";
 import { connectionSecretData } from "../../render/connection";
 import { PG_BIN } from "../../tools/pg/server";
 import { renderInitSql } from "../../tools/sql/initSql";
-import { parseQuantity } from "../../stacks/quantity";
-import { serverSettings } from "../../stacks/settings";
+import { parseQuantity } from "../../policies/standard/quantity";
+import { serverSettings } from "../../policies/standard/settings";
 import { normalizeSetting as normalize } from "../../tools/verify/checks";
-import { REQUIRED_EXTENSIONS } from "../../stacks/rules";
+import { REQUIRED_EXTENSIONS } from "../../policies/standard/rules";
 import { StackServer, catalogSnapshot, relay, sqlstate, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType } from "../support/plan";
 
@@ -177,7 +177,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
             s.server.psql(renderInitSql(s.plan.plan));
             assert.deepStrictEqual(await catalogSnapshot(s.server), before);
             // With passwords, only their salted SCRAM verifiers are new; the passwords themselves still work.
-            s.server.psql(renderInitSql(s.plan.plan, { passwords: "env" }), s.passwordEnv);
+            s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env: s.passwordEnv }));
             const strip = (x: any) => ({ ...x, roles: x.roles.map(({ rolpassword: _p, ...r }: any) => r) });
             assert.deepStrictEqual(strip(await catalogSnapshot(s.server)), strip(before));
             const { database, role } = databasesOf(s)[0];

@@ -19,7 +19,7 @@ describe("the offline gate", () => {
         it(`passes ${stack} with zero violations (plan --policy)`, () => {
             const r = run(PLAN, ["--stack", stack, "--policy"]);
             assert.strictEqual(r.status, 0, r.stdout + r.stderr);
-            assert.match(r.stdout, new RegExp(`^policies:\\n${stack}: 0 mandatory and 0 advisory violations of 9 policies$`, "m"));
+            assert.match(r.stdout, new RegExp(`^policies:\\n${stack}: 0 mandatory and 0 advisory violations of 10 policies$`, "m"));
         });
     }
 
@@ -27,16 +27,18 @@ describe("the offline gate", () => {
         const r = run(GATE, [FIXTURE]);
         assert.strictEqual(r.status, 1);
         assert.deepStrictEqual(r.stdout.trimEnd().split("\n"), [
-            'postgres-naming: billing-db (postgresql:index/database:Database): database "billing" is owned by "hanzo"; its owner must be its service role "billing_user", so the service can run its own migrations.',
-            'postgres-naming: billing-role (postgresql:index/role:Role): role "Billing_User" must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere).',
-            'no-superuser-roles: billing-role (postgresql:index/role:Role): role "Billing_User" has SUPERUSER; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
-            'required-extensions: billing-db (postgresql:index/database:Database): database "billing" lacks the extensions vector, pg_trgm, uuid-ossp, pg_stat_statements; every service database must have vector, pg_trgm, uuid-ossp, pg_stat_statements.',
+            "postgres-naming: billing-db (postgresql:index/database:Database): database \"billing\" is owned by \"hanzo\"; its owner must be its service role \"billing_user\", so the service can run its own migrations.",
+            "postgres-naming: billing-role (postgresql:index/role:Role): role \"Billing_User\" must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere).",
+            "no-superuser-roles: billing-role (postgresql:index/role:Role): role \"Billing_User\" has SUPERUSER; only \"hanzo\" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.",
+            "maintenance-databases-closed: handwritten (pulumi:pulumi:Stack): database \"postgres\" is open to PUBLIC: add a Grant { database: \"postgres\", role: \"public\", objectType: \"database\", privileges: [] } (REVOKE ALL ON DATABASE postgres FROM PUBLIC), so no service role can connect.",
+            "maintenance-databases-closed: handwritten (pulumi:pulumi:Stack): database \"template1\" is open to PUBLIC: add a Grant { database: \"template1\", role: \"public\", objectType: \"database\", privileges: [] } (REVOKE ALL ON DATABASE template1 FROM PUBLIC), so no service role can connect.",
+            "required-extensions: billing-db (postgresql:index/database:Database): database \"billing\" lacks the extensions vector, pg_trgm, uuid-ossp, pg_stat_statements; every service database must have vector, pg_trgm, uuid-ossp, pg_stat_statements.",
             "required-extensions: handwritten (pulumi:pulumi:Stack): template1 lacks the extensions vector, pg_trgm, uuid-ossp, pg_stat_statements; a database created later by hand would not have them.",
-            'workload-hardening: billing-api (kubernetes:apps/v1:Deployment): Deployment "hanzo/billing-api" container "api" image "hanzoai/billing:latest" must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest.',
-            'data-protection: billing-db (postgresql:index/database:Database): database "billing" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.',
-            'no-plaintext-secrets: billing-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/billing" key DATABASE_URL holds a connection string with a password in plain text; keep it in a Secret.',
-            'no-plaintext-secrets: billing-api (kubernetes:apps/v1:Deployment): Deployment "hanzo/billing-api" container "api" env PGPASSWORD is a credential by its name in plain text; use valueFrom.secretKeyRef.',
-            "handwritten: 9 mandatory and 0 advisory violations of 9 policies",
+            "workload-hardening: billing-api (kubernetes:apps/v1:Deployment): Deployment \"hanzo/billing-api\" container \"api\" image \"hanzoai/billing:latest\" must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest.",
+            "data-protection: billing-db (postgresql:index/database:Database): database \"billing\" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.",
+            "no-plaintext-secrets: billing-config (kubernetes:core/v1:ConfigMap): ConfigMap \"hanzo/billing\" key DATABASE_URL holds a connection string with a password in plain text; keep it in a Secret.",
+            "no-plaintext-secrets: billing-api (kubernetes:apps/v1:Deployment): Deployment \"hanzo/billing-api\" container \"api\" env PGPASSWORD is a credential by its name in plain text; use valueFrom.secretKeyRef.",
+            "handwritten: 11 mandatory and 0 advisory violations of 10 policies",
         ]);
     });
 
@@ -46,6 +48,7 @@ describe("the offline gate", () => {
         fs.writeFileSync(config, JSON.stringify({
             "postgres-naming": "advisory",
             "no-superuser-roles": { enforcementLevel: "advisory" },
+            "maintenance-databases-closed": "advisory",
             "required-extensions": "disabled",
             "workload-hardening": "advisory",
             "data-protection": { enforcementLevel: "advisory", environment: "prod" },
@@ -55,7 +58,7 @@ describe("the offline gate", () => {
         assert.strictEqual(r.status, 0, r.stdout);
         assert.ok(!r.stdout.includes("required-extensions"));
         assert.match(r.stdout, /^data-protection: billing-db .* in a prod environment /m);
-        assert.match(r.stdout, /^handwritten: 0 mandatory and 7 advisory violations of 9 policies$/m);
+        assert.match(r.stdout, /^handwritten: 0 mandatory and 9 advisory violations of 10 policies$/m);
         fs.rmSync(dir, { recursive: true });
     });
 
@@ -73,7 +76,7 @@ describe("the policy pack", () => {
     it("has one documented policy per name, mandatory by default", () => {
         const names = policies.map((p) => p.name);
         assert.deepStrictEqual(names, [
-            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "required-extensions", "server-configuration",
+            "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "maintenance-databases-closed", "required-extensions", "server-configuration",
             "workload-hardening", "network-isolation", "data-protection", "no-plaintext-secrets",
         ]);
         for (const p of policies) {

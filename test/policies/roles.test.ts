@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { noSuperuserCredentials, noSuperuserRoles } from "../../policies/roles";
-import { TYPE, add, find, inputs, planCopy, violations } from "../support/policy";
+import { maintenanceDatabasesClosed, noSuperuserCredentials, noSuperuserRoles } from "../../policies/roles";
+import { TYPE, add, find, inputs, planCopy, remove, violations } from "../support/policy";
 
 describe("no-superuser-roles", () => {
     for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
@@ -98,6 +98,38 @@ describe("no-superuser-credentials", () => {
         });
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: kms-admin (kubernetes:secrets.infisical.com/v1alpha1:KMSSecret): KMSSecret "hanzo/admin-sync" syncs into the superuser's Secret "postgres-credentials"; sync each service's own credentials into its own Secret.`,
+        ]);
+    });
+});
+
+describe("maintenance-databases-closed", () => {
+    const GRANT = "postgresql:index/grant:Grant";
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, await planCopy(stack)), []);
+        });
+    }
+
+    it("rejects a stack that leaves postgres or template1 open to PUBLIC", async () => {
+        const plan = await planCopy();
+        remove(plan, (r) => r.type === GRANT && (r.name === "hanzo-sql-postgres-revoke-public" || r.name === "hanzo-sql-template1-revoke-public"));
+        assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, plan), [
+            'maintenance-databases-closed: hanzo-k8s (pulumi:pulumi:Stack): database "postgres" is open to PUBLIC: add a Grant { database: "postgres", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE postgres FROM PUBLIC), so no service role can connect.',
+            'maintenance-databases-closed: hanzo-k8s (pulumi:pulumi:Stack): database "template1" is open to PUBLIC: add a Grant { database: "template1", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE template1 FROM PUBLIC), so no service role can connect.',
+        ]);
+    });
+
+    it("rejects a Grant that opens them again, and allows only the exporter's and the backup role's CONNECT on postgres", async () => {
+        const plan = await planCopy();
+        add(plan, GRANT, "iam-template1", { database: "template1", role: "iam_user", objectType: "database", privileges: ["CONNECT"] });
+        add(plan, GRANT, "public-postgres", { database: "postgres", role: "PUBLIC", objectType: "database", privileges: ["connect", "temporary"] });
+        add(plan, GRANT, "monitor-template1", { database: "template1", role: "hanzo_monitor", objectType: "database", privileges: ["CONNECT"] });
+        add(plan, GRANT, "backup-temporary", { database: "postgres", role: "hanzo_backup", objectType: "database", privileges: ["CONNECT", "TEMPORARY"] });
+        assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, plan), [
+            'maintenance-databases-closed: iam-template1 (postgresql:index/grant:Grant): Grant "iam-template1" gives "iam_user" CONNECT on database "template1"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: public-postgres (postgresql:index/grant:Grant): Grant "public-postgres" gives PUBLIC CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: monitor-template1 (postgresql:index/grant:Grant): Grant "monitor-template1" gives "hanzo_monitor" CONNECT on database "template1"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: backup-temporary (postgresql:index/grant:Grant): Grant "backup-temporary" gives "hanzo_backup" CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
         ]);
     });
 });

@@ -4,7 +4,6 @@ import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
 
 const PROM_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
 const POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor";
-const KMS = "kubernetes:secrets.infisical.com/v1alpha1:KMSSecret";
 
 describe("monitoring as declared (hanzo-k8s)", () => {
     it("creates the exporter's role: login, member of pg_monitor, nothing more", async () => {
@@ -46,38 +45,5 @@ describe("monitoring as declared (hanzo-k8s)", () => {
         assert.deepStrictEqual([ofType(plan, POD_MONITOR).length, ofType(plan, PROM_RULE).length], [0, 0]);
         assert.strictEqual(ofType(plan, TYPES.role).filter((r) => r.inputs.name === "hanzo_monitor").length, 0);
         assert.strictEqual((resource(plan, TYPES.networkPolicy, "hanzo-sql-postgres-network-policy").inputs as any).spec.ingress.length, 1);
-    });
-});
-
-describe("KMS credential sync", () => {
-    const values = { environment: "prod", clusterName: "hanzo-k8s", kmsEnabled: true, services: [{ name: "iam", kmsSync: true }, "cloud"] };
-
-    it("syncs DATABASE_URL from /<service> into <service>-database-url, beside the program's own Secret", async () => {
-        const plan = await planWith("kms", values);
-        assert.deepStrictEqual(ofType(plan, KMS).map((k) => k.inputs), [{
-            apiVersion: "secrets.infisical.com/v1alpha1",
-            kind: "KMSSecret",
-            metadata: { name: "iam-database", namespace: "hanzo", labels: { "app.kubernetes.io/part-of": "hanzo-sql" } },
-            spec: {
-                hostAPI: "https://kms.hanzo.ai/api",
-                authentication: {
-                    universalAuth: {
-                        secretsScope: { envSlug: "prod", secretsPath: "/iam" },
-                        credentialsRef: { secretName: "kms-universal-auth", secretNamespace: "hanzo" },
-                    },
-                },
-                managedSecretReference: { secretName: "iam-database-url", secretNamespace: "hanzo", secretType: "Opaque" },
-            },
-        }]);
-        // The program's Secret keeps its own name: the two never write the same Secret.
-        assert.strictEqual((resource(plan, TYPES.secret, "hanzo-sql-iam-connection").inputs as any).metadata.name, "iam-database");
-    });
-
-    it("takes upstream Infisical's kind when configured, and rejects others", async () => {
-        const plan = await planWith("kms2", { ...values, kmsKind: "InfisicalSecret", kmsEnvSlug: "staging" });
-        const k = ofType(plan, "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret")[0].inputs as any;
-        assert.strictEqual(k.spec.authentication.universalAuth.secretsScope.envSlug, "staging");
-        await assert.rejects(planWith("kms3", { ...values, kmsKind: "VaultSecret" }), /hanzo-sql:kmsKind = "VaultSecret": must be KMSSecret \(the standard's name\) or InfisicalSecret \(upstream Infisical\)/);
-        await assert.rejects(planWith("kms4", { ...values, kmsEnabled: false }), /hanzo-sql:services\[0\]\.kmsSync = true: needs the stack's KMS sync: pulumi config set kmsEnabled true/);
     });
 });

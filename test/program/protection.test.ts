@@ -41,7 +41,6 @@ it("keeps the data volume when the StatefulSet is deleted or scaled down", async
 it("deletes a database's extensions and grants with it instead of one by one", async () => {
     const plan = await planOf("hanzo-k8s");
     for (const r of [...ofType(plan, TYPES.extension), ...ofType(plan, TYPES.grant)]) {
-        // Databases the server has from initdb (the backup role's CONNECT on postgres): never deleted.
         if (r.inputs.database === "template1" || r.inputs.database === "postgres") {
             assert.strictEqual(r.options.deletedWith, undefined);
             continue;

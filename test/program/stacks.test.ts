@@ -1,12 +1,20 @@
 import * as assert from "assert";
+import { createHash } from "crypto";
 import { configChecksum } from "../../components/postgresInstance";
+import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../../render/adminPassword";
+import { scramVerifier } from "../../render/scram";
 import { databaseUrl } from "../../render/connection";
-import { hbaRules, renderPgHba } from "../../render/pgHba";
-import { renderPostgresqlConf } from "../../render/postgresqlConf";
+import { hbaRules, renderPgHba } from "../../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { mockPassword } from "../../tools/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 const EXTENSIONS = ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"];
+
+/** The salt the mock gives a RandomId (tools/plan/runner.ts), read back from the plan's state. */
+function saltOf(plan: Awaited<ReturnType<typeof planOf>>, name: string): string {
+    return createHash("sha256").update(`salt:${resource(plan, "random:index/randomId:RandomId", name).name}`).digest().subarray(0, 16).toString("base64");
+}
 
 /** What each production stack must hold, exactly (STANDARD §1, §5). */
 const STACKS: Record<string, { services: string[]; shapes: Record<string, [string, string]> }> = {
@@ -51,11 +59,11 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             }
         });
 
-        it("revokes CONNECT (all privileges) on every service database from PUBLIC", async () => {
+        it("revokes CONNECT (all privileges) on postgres, template1 and every service database from PUBLIC", async () => {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
                 ofType(plan, TYPES.grant).filter((g) => g.name.endsWith("-revoke-public")).map((g) => g.inputs),
-                expected.services.map((s) => ({ database: s, role: "public", objectType: "database", privileges: [] })),
+                ["postgres", "template1", ...expected.services].map((s) => ({ database: s, role: "public", objectType: "database", privileges: [] })),
             );
         });
 
@@ -127,6 +135,10 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
         const config = resource(plan, TYPES.configMap, "hanzo-sql-postgres-config").inputs as any;
         const labels = { app: "postgres", "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/part-of": "hanzo-sql" };
         const ready = ["pg_isready", "-U", "hanzo", "-d", "postgres"];
+        // The pod rolls when the admin password changes: the annotation hashes its (salted) verifier.
+        const verifier = (revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-postgres-credentials")).stringData as Record<string, string>)["scram-verifier"];
+        const adminChecksum = createHash("sha256").update(verifier).digest("hex");
+        assert.strictEqual(verifier, scramVerifier(mockPassword("hanzo-sql-postgres-admin-password", false), saltOf(plan, "hanzo-sql-postgres-admin-password-salt")));
         assert.deepStrictEqual(sts, {
             apiVersion: "apps/v1",
             kind: "StatefulSet",
@@ -138,13 +150,34 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                 updateStrategy: { type: "RollingUpdate" },
                 persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                 template: {
-                    metadata: { labels, annotations: { "hanzo.ai/config-checksum": configChecksum(config.data) } },
+                    metadata: { labels, annotations: { "hanzo.ai/config-checksum": configChecksum(config.data), "hanzo.ai/admin-password-checksum": adminChecksum } },
                     spec: {
                         terminationGracePeriodSeconds: 120,
                         enableServiceLinks: false,
                         securityContext: {
                             runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" },
                         },
+                        initContainers: [
+                            {
+                                name: "apply-admin-password",
+                                image: "pgvector/pgvector:0.8.0-pg16",
+                                command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
+                                env: [
+                                    { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+                                    { name: "HANZO_ADMIN_VERIFIER", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "scram-verifier" } } },
+                                    { name: "PG_CONFIG_FILE", value: "/etc/postgresql/postgresql.conf" },
+                                    { name: "PG_HBA_FILE", value: "/etc/postgresql/pg_hba.conf" },
+                                ],
+                                resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                volumeMounts: [
+                                    { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
+                                    { name: "config", mountPath: "/etc/postgresql", readOnly: true },
+                                    { name: "dshm", mountPath: "/dev/shm" },
+                                    { name: "tmp", mountPath: "/tmp" },
+                                ],
+                            },
+                        ],
                         containers: [
                             {
                                 name: "postgres",
@@ -241,8 +274,13 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
     it("keeps the superuser's generated password in a Secret only", async () => {
         const plan = await planOf("hanzo-k8s");
         const secret = resource(plan, TYPES.secret, "hanzo-sql-postgres-credentials");
-        assert.deepStrictEqual(revealed(plan, secret).stringData, { username: "hanzo", password: mockPassword("hanzo-sql-postgres-admin-password", false) });
-        assert.deepStrictEqual(secret.inputs.stringData, { username: "[secret]", password: "[secret]" });
+        const password = mockPassword("hanzo-sql-postgres-admin-password", false);
+        assert.deepStrictEqual(revealed(plan, secret).stringData, {
+            username: "hanzo",
+            password,
+            "scram-verifier": scramVerifier(password, saltOf(plan, "hanzo-sql-postgres-admin-password-salt")),
+        });
+        assert.deepStrictEqual(secret.inputs.stringData, { username: "[secret]", password: "[secret]", "scram-verifier": "[secret]" });
         assert.deepStrictEqual(resource(plan, TYPES.password, "hanzo-sql-postgres-admin-password").inputs, { length: 32, special: false });
     });
 });
@@ -283,7 +321,11 @@ describe("configuration changes", () => {
         const plan = await planWith("hanzo-k8s", { ...base, adminPassword: "correct-horse-battery-staple" }, ["hanzo-sql:adminPassword"]);
         assert.strictEqual(ofType(plan, TYPES.password).filter((r) => r.name.includes("admin")).length, 0);
         const secret = resource(plan, TYPES.secret, "hanzo-sql-postgres-credentials");
-        assert.deepStrictEqual(revealed(plan, secret).stringData, { username: "hanzo", password: "correct-horse-battery-staple" });
+        assert.deepStrictEqual(revealed(plan, secret).stringData, {
+            username: "hanzo",
+            password: "correct-horse-battery-staple",
+            "scram-verifier": scramVerifier("correct-horse-battery-staple", saltOf(plan, "hanzo-sql-postgres-admin-password-salt")),
+        });
         assert.strictEqual(revealed(plan, resource(plan, TYPES.pgProvider, "hanzo-sql-pg")).password, "correct-horse-battery-staple");
     });
 

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { databaseUrl, keywordDsn, percentEncode, pgpassLine, connectionSecretData } from "../../render/connection";
-import { hbaRules, parsePgHba, renderPgHba } from "../../render/pgHba";
-import { parsePostgresqlConf, renderPostgresqlConf } from "../../render/postgresqlConf";
-import { SEED_SETTINGS } from "../../stacks/settings";
+import { hbaRules, parsePgHba, renderPgHba } from "../../policies/standard/pgHba";
+import { parsePostgresqlConf, renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
+import { SEED_SETTINGS } from "../../policies/standard/settings";
 
 const GiB = 2 ** 30;
 

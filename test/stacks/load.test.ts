@@ -1,28 +1,5 @@
 import * as assert from "assert";
-import { StackConfigError } from "../../stacks/load";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-
-const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
-const TOKEN = { DIGITALOCEAN_TOKEN: "t", SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" };
-
-/** Loads a spec from config values (Pulumi.yaml defaults applied, as the engine does). */
-function load(values: Record<string, unknown>, opts: { secret?: string[]; env?: Record<string, string> } = {}) {
-    const cfg = stackConfig("t", values);
-    return specOf({ ...cfg, secretKeys: [...cfg.secretKeys, ...(opts.secret ?? [])] }, opts.env ?? TOKEN);
-}
-
-/** Every problem line ("key = value: rule") of an invalid configuration. */
-function problems(values: Record<string, unknown>, opts?: { secret?: string[]; env?: Record<string, string> }): string[] {
-    try {
-        load(values, opts);
-    } catch (e) {
-        assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
-        return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
-    }
-    assert.fail("configuration was accepted");
-}
-
-const withServices = (...services: unknown[]) => ({ ...VALID, services });
+import { VALID, load, problems, withServices } from "../support/config";
 
 describe("stack configuration → spec", () => {
     describe("a valid configuration", () => {
@@ -55,11 +32,11 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(spec.services, [
                 {
                     name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1,
                 },
                 {
                     name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false,
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1,
                 },
             ]);
         });
@@ -138,8 +115,8 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsKind, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
-                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, image, storageSize, storageClass, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion',
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {
@@ -242,9 +219,9 @@ describe("stack configuration → spec", () => {
             }, { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] }), [
                 "hanzo-sql:backupRetentionDays = 0: must be at least 1 day",
                 'hanzo-sql:backupBucket = "Backups_1": must be a bucket name: 3-63 lowercase letters, digits and hyphens',
-                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000',
+                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (the scheme must be http or https)',
                 'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
-                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days (0: not backed up; e.g. 2555 for 7 years)",
+                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
             ]);
         });
         it("drills restores on schedule in prod by default, elsewhere when asked, and only with backups", () => {

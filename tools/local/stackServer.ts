@@ -1,6 +1,6 @@
 /** A local server built from a stack's plan: its rendered files, its init SQL, a password per role. */
-import { SYSTEM_ROLES } from "../../stacks/rules";
-import { PgServer } from "../pg/server";
+import { SYSTEM_ROLES } from "../../policies/standard/rules";
+import { PgServer, registerSecret } from "../pg/server";
 import type { PlanResult } from "../plan/runner";
 import { passwordVariable, renderInitSql } from "../sql/initSql";
 
@@ -9,7 +9,7 @@ export interface StackServer {
     readonly plan: PlanResult;
     /** role → the password the SQL set for it (through HANZO_SQL_PASSWORD_<ROLE>). */
     readonly passwords: Record<string, string>;
-    /** The environment that carries those passwords to psql. */
+    /** The environment that carries those passwords to init-sql (`renderInitSql(…, { env })`). */
     readonly passwordEnv: Record<string, string>;
 }
 
@@ -20,7 +20,9 @@ export interface StackServer {
  */
 export function testPassword(role: string): string {
     const tail = Math.random().toString(36).slice(2, 10);
-    return SYSTEM_ROLES.includes(role) ? `P${tail}${Date.now().toString(36)}` : `${role}:p@ss/w#rd?%'"\\ ${tail}`;
+    const password = SYSTEM_ROLES.includes(role) ? `P${tail}${Date.now().toString(36)}` : `${role}:p@ss/w#rd?%'"\\ ${tail}`;
+    registerSecret(password, role);
+    return password;
 }
 
 /** The rendered postgresql.conf and pg_hba.conf of a plan (what the server's ConfigMap mounts). */
@@ -44,7 +46,7 @@ export async function startStackServer(plan: PlanResult): Promise<StackServer> {
         passwordEnv[passwordVariable(role)] = passwords[role];
     }
     try {
-        server.psql(renderInitSql(plan.plan, { passwords: "env" }), passwordEnv);
+        server.psql(renderInitSql(plan.plan, { passwords: "env", env: passwordEnv }));
     } catch (e) {
         server.stop();
         throw e;

@@ -21,6 +21,30 @@ export const ADMIN = "hanzo";
 
 const isRoot = () => process.getuid?.() === 0;
 
+/** Every password a test or benchmark has given a server, with whose it is (never printed). */
+const KNOWN_SECRETS = new Map<string, string>();
+
+/**
+ * Registers a password a test server may be given: at every server's shutdown the harness asserts that
+ * neither its log nor pg_stat_statements holds it (as is, percent-encoded or SQL-quoted).
+ */
+export function registerSecret(value: string, owner: string): void {
+    if (value.length >= 8) {
+        KNOWN_SECRETS.set(value, owner);
+    }
+}
+
+/** The owners of the known secrets that occur in `text` (in any of the forms a client or SQL would write). */
+export function leakedSecrets(text: string): string[] {
+    const found = new Set<string>();
+    for (const [value, owner] of KNOWN_SECRETS) {
+        if ([value, encodeURIComponent(value), value.replace(/'/g, "''")].some((form) => text.includes(form))) {
+            found.add(owner);
+        }
+    }
+    return [...found].sort();
+}
+
 /** Makes sure the server binaries and pgvector are there, installing them (as root) when missing. */
 export function ensurePostgres(): void {
     const ready = () => fs.existsSync(`${PG_BIN}/postgres`) && fs.existsSync(`${EXTENSION_DIR}/vector.control`) && fs.existsSync(`${EXTENSION_DIR}/pg_trgm.control`);
@@ -124,7 +148,7 @@ export class PgServer {
      * and start it with the given files: a harness.conf includes the rendered postgresql.conf unchanged and
      * then sets only the port, the listen address and the socket directory.
      */
-    static async start(files: ServerFiles): Promise<PgServer> {
+    static async start(files: ServerFiles, settings: Readonly<Record<string, string>> = {}): Promise<PgServer> {
         ensurePostgres();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pg-"));
         fs.chmodSync(dir, 0o755);
@@ -137,6 +161,7 @@ export class PgServer {
         fs.writeFileSync(path.join(conf, "postgresql.conf"), files.postgresqlConf);
         fs.writeFileSync(path.join(conf, "pg_hba.conf"), files.pgHba);
         const adminPassword = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
+        registerSecret(adminPassword, `${ADMIN} (harness)`);
         fs.writeFileSync(path.join(dir, "pwfile"), adminPassword + "\n");
         if (isRoot()) {
             execFileSync("chown", ["-R", "postgres:postgres", dir]);
@@ -153,22 +178,38 @@ export class PgServer {
                 `port = ${port}`,
                 "listen_addresses = '127.0.0.1'",
                 `unix_socket_directories = '${run}'`,
+                // A test's own settings (e.g. log_statement = 'all' to watch every statement).
+                ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`),
                 "",
             ].join("\n"),
         );
         if (isRoot()) {
             execFileSync("chown", ["postgres:postgres", path.join(conf, "harness.conf")]);
         }
-        const options = `-c config_file=${path.join(conf, "harness.conf")}`;
         const server = new PgServer(dir, port, adminPassword);
         try {
-            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]);
+            server.resume();
         } catch (e) {
             const log = server.log();
             fs.rmSync(dir, { recursive: true, force: true });
             throw new Error(`the server did not start: ${(e as Error).message}\n${log}`);
         }
         return server;
+    }
+
+    /** The configuration file the server runs with (includes the rendered postgresql.conf). */
+    get configFile(): string {
+        return path.join(this.dir, "conf", "harness.conf");
+    }
+
+    /** The rendered pg_hba.conf the server runs with. */
+    get hbaFile(): string {
+        return path.join(this.dir, "conf", "pg_hba.conf");
+    }
+
+    /** Starts the server (again, after a test stopped it) with its configuration; waits until it accepts connections. */
+    resume(): void {
+        asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-o", `-c config_file=${this.configFile}`, "-l", path.join(this.dir, "server.log"), "-w", "-t", "60", "start"]);
     }
 
     /** The cluster's data directory (PGDATA). */
@@ -182,18 +223,54 @@ export class PgServer {
         return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }
 
-    /** Stops the server (fast shutdown) unless it is already down, and removes its files. */
+    /** Whether the server is running (its postmaster.pid exists). */
+    get running(): boolean {
+        return fs.existsSync(path.join(this.dataDir, "postmaster.pid"));
+    }
+
+    /** Every statement pg_stat_statements holds ([] when the library is not preloaded). */
+    private recordedStatements(): string[] {
+        const q = (sql: string) => {
+            const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, "-d", "postgres", "-c", sql], {
+                encoding: "utf8",
+                env: { ...process.env, PGPASSWORD: "" },
+            });
+            if (r.status !== 0) {
+                throw new Error(`psql exited ${r.status}: ${r.stderr}`);
+            }
+            return r.stdout;
+        };
+        if (!q("SHOW shared_preload_libraries").split(",").map((x) => x.trim()).includes("pg_stat_statements")) {
+            return [];
+        }
+        q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        return [q("SELECT query FROM pg_stat_statements")];
+    }
+
+    /**
+     * Stops the server (fast shutdown) unless it is already down, and removes its files. Then fails when its
+     * log or pg_stat_statements held any password a test registered (STANDARD defect 13, for every test server).
+     */
     stop(): void {
         if (this.stopped) {
             return;
         }
         this.stopped = true;
+        let leaks: { where: string; owners: string[] }[] = [];
         try {
-            if (fs.existsSync(path.join(this.dataDir, "postmaster.pid"))) {
+            const statements = this.running ? this.recordedStatements() : [];
+            if (this.running) {
                 asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-m", "fast", "-w", "stop"]);
             }
+            leaks = [
+                { where: "the server log", owners: leakedSecrets(this.log()) },
+                { where: "pg_stat_statements", owners: leakedSecrets(statements.join("\n")) },
+            ].filter((l) => l.owners.length > 0);
         } finally {
             fs.rmSync(this.dir, { recursive: true, force: true });
+        }
+        if (leaks.length > 0) {
+            throw new Error(`test server on port ${this.port}: passwords in plain text in ${leaks.map((l) => `${l.where} (${l.owners.join(", ")})`).join(" and ")}`);
         }
     }
 }

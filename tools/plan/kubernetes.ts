@@ -2,6 +2,8 @@
  * Kubernetes objects of a plan: validated against the Kubernetes OpenAPI schema (kubernetes-models), and
  * rendered as the manifests the provider would apply.
  */
+import { kmsSyncCrd } from "../../render/kmsSync";
+import { openApiProblems } from "../../render/openApiSchema";
 import type { PlannedResource } from "./runner";
 
 export interface KubernetesObject {
@@ -29,7 +31,7 @@ export function manifestOf(r: { type: string; inputs: Record<string, unknown> })
 }
 
 /** Groups whose kinds are custom resources (CRDs); kubernetes-models has no schema for them. */
-const CUSTOM_GROUPS = ["monitoring.coreos.com", "secrets.infisical.com"];
+const CUSTOM_GROUPS = ["monitoring.coreos.com", "secrets.infisical.com", "kms.hanzo.ai", "secrets.lux.network"];
 
 /**
  * Schema problems of a Kubernetes object, or [] when it validates. An object of a kind the schema package
@@ -37,6 +39,11 @@ const CUSTOM_GROUPS = ["monitoring.coreos.com", "secrets.infisical.com"];
  */
 export function validateManifest(type: string, manifest: KubernetesObject): string[] {
     const t = parseKubernetesType(type)!;
+    // A KMS sync resource is validated against its CRD's schema (render/kmsSync.ts).
+    const kms = kmsSyncCrd(`${t.group}/${t.version}`, t.kind);
+    if (kms) {
+        return openApiProblems(kms.schema, manifest);
+    }
     if (CUSTOM_GROUPS.includes(t.group)) {
         return [];
     }

@@ -91,7 +91,15 @@ const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") {
-            state.result = pulumi.secret(mockPassword(args.name, args.inputs.special !== false));
+            // New keepers (a rotation) give a new password, as the provider would.
+            const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
+            state.result = pulumi.secret(mockPassword(`${args.name}${keepers}`, args.inputs.special !== false));
+        }
+        if (args.type === "random:index/randomId:RandomId") {
+            // Deterministic per resource name, like the passwords (a SCRAM salt in this program).
+            const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
+            const bytes = createHash("sha256").update(`salt:${args.name}${keepers}`).digest().subarray(0, Number(args.inputs.byteLength ?? 16));
+            Object.assign(state, { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() });
         }
         if (args.type === "digitalocean:index/spacesKey:SpacesKey") {
             // Computed by DigitalOcean on create.

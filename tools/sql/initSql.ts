@@ -6,9 +6,12 @@
  *
  * It is ADR-60's single initialisation path: a local or test environment gets its databases from the same
  * model as the clusters, and re-running it changes nothing. Role passwords are left out (so the script can
- * be shown and reviewed) unless asked for; then each comes from an environment variable read by psql
- * (`\getenv`), never from the script's text.
+ * be shown and reviewed) unless asked for; then each is read from an environment variable by this tool and
+ * the script carries its SCRAM-SHA-256 verifier (freshly salted), as the provider's Role does: the password
+ * itself never reaches the server, its log or pg_stat_statements.
  */
+import { randomBytes } from "crypto";
+import { SCRAM_SALT_BYTES, scramVerifier } from "../../render/scram";
 import type { Plan, PlannedResource } from "../plan/runner";
 
 const T = {
@@ -20,8 +23,10 @@ const T = {
 };
 
 export interface InitSqlOptions {
-    /** `omit` (default): no passwords; `env`: each role's password from HANZO_SQL_PASSWORD_<ROLE>. */
+    /** `omit` (default): no passwords; `env`: each role's password from HANZO_SQL_PASSWORD_<ROLE>, as a verifier. */
     readonly passwords?: "omit" | "env";
+    /** Where `env` passwords are read (default: this process's environment). */
+    readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A quoted SQL identifier. */
@@ -49,6 +54,13 @@ const ROLE_FLAGS: [string, string, string][] = [
     ["inherit", "INHERIT", "NOINHERIT"],
 ];
 
+/** Passwords the environment does not hold, by variable name. */
+export class MissingPasswords extends Error {
+    constructor(readonly variables: string[]) {
+        super(`not set: ${variables.join(", ")} (each must hold its role's password)`);
+    }
+}
+
 /** Provider defaults of a Role's attributes (@pulumi/postgresql), for inputs a resource leaves out. */
 const ROLE_DEFAULTS: Record<string, boolean> = {
     login: false, superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false, inherit: true,
@@ -68,16 +80,12 @@ function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
         lines.push(`GRANT ${ident(member)} TO ${ident(name)};`);
     }
     if (opts.passwords === "env" && i.password !== undefined) {
-        const variable = passwordVariable(name);
-        const psqlVar = `pw_${name.replace(/[^a-z0-9_]/g, "_")}`;
-        lines.push(
-            `\\getenv ${psqlVar} ${variable}`,
-            `\\if :{?${psqlVar}}`,
-            `ALTER ROLE ${ident(name)} PASSWORD :'${psqlVar}';`,
-            `\\else`,
-            `DO $$ BEGIN RAISE EXCEPTION '${variable} is not set: it must hold the password of role ${name}'; END $$;`,
-            `\\endif`,
-        );
+        const password = (opts.env ?? process.env)[passwordVariable(name)];
+        if (password === undefined || password === "") {
+            // Named, never shown; renderInitSql reports every missing variable at once.
+            throw new MissingPasswords([passwordVariable(name)]);
+        }
+        lines.push(`ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password, randomBytes(SCRAM_SALT_BYTES).toString("base64")))};`);
     }
     return lines;
 }
@@ -142,14 +150,25 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         `-- hanzo-sql: initialisation of stack ${plan.stack}, rendered from its plan. Idempotent.`,
         `-- Run as the administrator against the postgres database: psql -v ON_ERROR_STOP=1 -d postgres -f init.sql`,
         opts.passwords === "env"
-            ? `-- Passwords come from HANZO_SQL_PASSWORD_<ROLE> environment variables (psql 15+ \\getenv).`
+            ? `-- Role passwords are set as SCRAM-SHA-256 verifiers of HANZO_SQL_PASSWORD_<ROLE>; keep this output as private as they are.`
             : `-- Role passwords are not included; set them with --passwords env, or ALTER ROLE … PASSWORD.`,
         `\\set ON_ERROR_STOP on`,
         `\\connect postgres`,
         "",
     ];
+    const missing: string[] = [];
     for (const r of of(T.role)) {
-        out.push(...roleSql(r, opts), "");
+        try {
+            out.push(...roleSql(r, opts), "");
+        } catch (e) {
+            if (!(e instanceof MissingPasswords)) {
+                throw e;
+            }
+            missing.push(...e.variables);
+        }
+    }
+    if (missing.length > 0) {
+        throw new MissingPasswords(missing);
     }
     for (const r of of(T.database)) {
         out.push(...databaseSql(r), "");

@@ -7,8 +7,9 @@
  * object and the fix.
  */
 import { Client } from "pg";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../stacks/rules";
-import { serverSettings, unquote } from "../../stacks/settings";
+import { redactSecrets } from "../../render/connection";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import { serverSettings, unquote } from "../../policies/standard/settings";
 import type { StackSpec } from "../../stacks/spec";
 
 export interface CheckResult {
@@ -42,13 +43,9 @@ function withDatabase(url: string, database: string): string {
     return u.toString();
 }
 
-/** The URL with its password hidden, for reports. */
+/** The URL (or keyword DSN) with every password hidden, for reports: userinfo, `?password=`, `password=…`. */
 export function redactUrl(url: string): string {
-    const u = new URL(url);
-    if (u.password) {
-        u.password = "***";
-    }
-    return u.toString();
+    return redactSecrets(url);
 }
 
 async function connect(url: string): Promise<Client> {
@@ -158,6 +155,25 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 await c.end();
             }
         }
+        // The maintenance databases: closed to PUBLIC and to every service role (the exporter may reach its one).
+        for (const db of MAINTENANCE_DATABASES) {
+            const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [db])).rows[0].c;
+            const open: string[] = [];
+            for (const role of [...serviceRoles, ...(db === MONITOR_DATABASE ? [] : [MONITOR_ROLE])].filter((r) => !superusers.includes(r))) {
+                const exists = (await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount;
+                if (exists && (await admin.query("SELECT has_database_privilege($1, $2, 'CONNECT') AS c", [role, db])).rows[0].c) {
+                    open.push(role);
+                }
+            }
+            if (publicConnect) {
+                fail(`database ${db}`, "PUBLIC can connect, so every service role can", `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC (pulumi up does)`);
+            } else if (open.length > 0) {
+                fail(`database ${db}`, `roles that must not connect can: ${open.join(", ")}`, open.map((r) => `REVOKE ALL ON DATABASE "${db}" FROM "${r}"`).join("; "));
+            } else {
+                pass(`database ${db}`, db === MONITOR_DATABASE ? `no service role can connect (only ${ADMIN_ROLE} and ${MONITOR_ROLE})` : `no service role can connect (only ${ADMIN_ROLE})`);
+            }
+        }
+
         const t1 = await connect(withDatabase(adminUrl, "template1"));
         try {
             await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), pass, fail);

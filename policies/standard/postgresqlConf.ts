@@ -2,7 +2,7 @@
  * postgresql.conf: rendered from the standard's settings for a pod's memory limit, and parsed back (the
  * policy pack and the live verifier read the rendered text, so a hand-edited ConfigMap is checked too).
  */
-import { Setting, serverSettings } from "../stacks/settings";
+import { Setting, serverSettings } from "./settings";
 
 /** The postgresql.conf text for a pod with this memory limit. */
 export function renderPostgresqlConf(memoryLimitBytes: number, settings: Setting[] = serverSettings(memoryLimitBytes)): string {

@@ -8,6 +8,8 @@
 
 /** The administrative superuser. Applications never connect as this role. */
 export const ADMIN_ROLE = "hanzo";
+/** Key of the admin Secret holding the password's SCRAM-SHA-256 verifier (what the server pod applies). */
+export const ADMIN_VERIFIER_KEY = "scram-verifier";
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1), silently. */
 export const IDENTIFIER_MAX_BYTES = 63;
@@ -102,6 +104,23 @@ export function identifierProblem(name: string): string | undefined {
     return undefined;
 }
 
+/** Databases every PostgreSQL server has; a service database by one of these names would be the server's own. */
+export const SYSTEM_DATABASES: readonly string[] = ["postgres", "template0", "template1"];
+
+/** PostgreSQL reserves role names starting with `pg_` (CREATE ROLE fails); a service role is `<database>_user`. */
+export const RESERVED_ROLE_PREFIX = "pg_";
+
+/** Why `database` (and so its role `<database>_user`) collides with a name PostgreSQL keeps for itself, or undefined. */
+export function reservedDatabaseProblem(database: string): string | undefined {
+    if (SYSTEM_DATABASES.includes(database)) {
+        return `is one of the server's own databases (${SYSTEM_DATABASES.join(", ")}); give the service a name of its own`;
+    }
+    if (database.startsWith(RESERVED_ROLE_PREFIX)) {
+        return `must not start with "${RESERVED_ROLE_PREFIX}": PostgreSQL reserves role names with that prefix, and the role would be "${roleNameFor(database)}"`;
+    }
+    return undefined;
+}
+
 /**
  * Why `database` is not an acceptable database name for `service` in `environment`, or undefined.
  *
@@ -114,7 +133,7 @@ export function databaseNameProblem(
     environment: string,
     legacy: readonly string[],
 ): string | undefined {
-    const invalid = identifierProblem(database);
+    const invalid = identifierProblem(database) ?? reservedDatabaseProblem(database);
     if (invalid !== undefined) {
         return invalid;
     }
@@ -138,6 +157,14 @@ export function databaseNameProblem(
 export const MONITOR_ROLE = "hanzo_monitor";
 export const BACKUP_ROLE = "hanzo_backup";
 export const SYSTEM_ROLES: readonly string[] = [MONITOR_ROLE, BACKUP_ROLE];
+/**
+ * Databases every cluster has besides the services': PUBLIC may not connect to them (a service role has no
+ * business there, reads other roles' statements through pg_stat_statements, and a session held in template1
+ * blocks CREATE DATABASE). Only the administrator, and the exporter to the one it scrapes, connect.
+ */
+export const MAINTENANCE_DATABASES: readonly string[] = ["postgres", "template1"];
+/** The database the metrics exporter connects to (and may: CONNECT is granted to it alone). */
+export const MONITOR_DATABASE = "postgres";
 
 /** The environment suffix a name carries, if any: the part after the last underscore when it is an environment. */
 export function environmentSuffixOf(name: string): Environment | undefined {

@@ -1,0 +1,33 @@
+/** Loading a stack spec from plain config values in tests, and reading back the problems it reports. */
+import * as assert from "assert";
+import { StackConfigError } from "../../stacks/load";
+import { specOf, stackConfig } from "../../tools/plan/stackFile";
+
+export const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
+export const TOKEN = { DIGITALOCEAN_TOKEN: "t", SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" };
+
+export interface LoadOptions {
+    /** Extra fully qualified keys to mark secret. */
+    readonly secret?: string[];
+    /** Environment variables (the DigitalOcean token, Spaces keys); TOKEN by default. */
+    readonly env?: Record<string, string>;
+}
+
+/** Loads a spec from config values (Pulumi.yaml defaults applied, as the engine does). */
+export function load(values: Record<string, unknown>, opts: LoadOptions = {}) {
+    const cfg = stackConfig("t", values);
+    return specOf({ ...cfg, secretKeys: [...cfg.secretKeys, ...(opts.secret ?? [])] }, opts.env ?? TOKEN);
+}
+
+/** Every problem line ("key = value: rule") of an invalid configuration; fails when it is accepted. */
+export function problems(values: Record<string, unknown>, opts?: LoadOptions): string[] {
+    try {
+        load(values, opts);
+    } catch (e) {
+        assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
+        return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+    }
+    assert.fail("configuration was accepted");
+}
+
+export const withServices = (...services: unknown[]) => ({ ...VALID, services });
