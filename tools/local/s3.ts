@@ -149,7 +149,7 @@ export function runScriptFile(
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
         child.stderr.on("data", (d) => (stderr += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+        const timer = setTimeout(() => child.kill("SIGKILL"), 1_800_000); // a safety net; tests and benchmarks bound themselves
         child.on("error", reject);
         child.on("close", (code) => {
             clearTimeout(timer);
