@@ -1,18 +1,20 @@
 /**
  * npm run bench:pool [-- --seconds 15]
  *
- * pgbench -S (read-only, simple protocol) against a throwaway server built from a pooled stack: 100 clients
- * direct, 100 clients through the rendered PgBouncer (transaction pooling, default_pool_size 20), and 1000
- * clients through it (max_client_conn raised to 1100 in this bench stack; at least 30 s, since connecting
- * them takes seconds). Prints tps, failed transactions, and the pooled/direct ratio at 100 clients, all
- * from one run.
+ * pgbench -S (read-only) against a throwaway server built from a pooled stack, through the rendered
+ * PgBouncer (transaction pooling, default_pool_size 20, max_prepared_statements): 100 clients direct and
+ * through the pooler, with the simple protocol and with `-M prepared` (named prepared statements, which
+ * PgBouncer >= 1.21 keeps across server connections), then 1000 clients through the pooler with `-M prepared`
+ * (max_client_conn raised to 1100 in this bench stack; 45 s longer, since pgbench counts connecting them in -T).
+ * Prints, per run, throughput without connection time, the time connecting took (separately), and failed
+ * transactions; then the pooled/direct ratios at 100 clients (target >= 0.9 with -M prepared), all from one run.
  */
 import { spawnSync } from "child_process";
 import { startStackServer } from "../tools/local/stackServer";
-import { PgbouncerServer } from "../tools/pg/pgbouncer";
+import { PGBOUNCER_BIN, PgbouncerServer } from "../tools/pg/pgbouncer";
 import { PG_BIN } from "../tools/pg/server";
 import { planFromValues } from "../tools/plan";
-import { renderUserlist } from "../render/pgbouncer";
+import { PGBOUNCER_MAX_PREPARED_STATEMENTS, renderUserlist } from "../render/pgbouncer";
 
 const seconds = (() => {
     const i = process.argv.indexOf("--seconds");
@@ -33,18 +35,21 @@ function pgbench(args: string[], env: Record<string, string>): string {
     return r.stdout;
 }
 
-function run(label: string, port: number, clients: number, env: Record<string, string>): Run {
+function run(label: string, mode: "simple" | "prepared", port: number, clients: number, env: Record<string, string>): Run {
     // Connecting a thousand SCRAM clients on two cores takes seconds, and pgbench counts it in -T.
-    const duration = clients >= 1000 ? Math.max(seconds, 30) : seconds;
-    const out = pgbench(["-h", "127.0.0.1", "-p", String(port), "-U", "bench_user", "-S", "-n", "-c", String(clients), "-j", "2", "-T", String(duration), "bench"], env);
+    const duration = clients >= 1000 ? seconds + 45 : seconds;
+    const out = pgbench(["-h", "127.0.0.1", "-p", String(port), "-U", "bench_user", "-S", "-n", "-M", mode, "-c", String(clients), "-j", "2", "-T", String(duration), "bench"], env);
     const tps = Number(/tps = ([0-9.]+) \(without initial connection time\)/.exec(out)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
-    if (process.env.BENCH_DEBUG) {
+    if (process.env.BENCH_DEBUG || Number.isNaN(tps)) {
         console.log(out);
     }
     const processed = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
     const connecting = Number(/initial connection time = ([0-9.]+) ms/.exec(out)?.[1] ?? 0) / 1000;
-    console.log(`${label.padEnd(22)} ${String(clients).padStart(5)} clients  ${tps.toFixed(0).padStart(7)} tps  ${processed} transactions, ${failed} failed  (connecting took ${connecting.toFixed(1)} s)`);
+    console.log(
+        `${label.padEnd(20)} -M ${mode.padEnd(8)} ${String(clients).padStart(5)} clients  throughput ${tps.toFixed(0).padStart(7)} tps  ` +
+            `connect ${connecting.toFixed(2).padStart(6)} s  ${processed} transactions, ${failed} failed`,
+    );
     return { tps, failed, clients };
 }
 
@@ -59,11 +64,18 @@ async function bench(): Promise<void> {
     const env = { PGPASSWORD: s.passwords.bench_user };
     try {
         pgbench(["-h", "127.0.0.1", "-p", String(s.server.port), "-U", "bench_user", "-i", "-s", "10", "-q", "bench"], env);
-        console.log(`pgbench -S, ${seconds} s each; pgbouncer pool_mode=transaction default_pool_size=20 max_client_conn=1100`);
-        const direct = run("direct to PostgreSQL", s.server.port, 100, env);
-        const pooled = run("through PgBouncer", pooler.port, 100, env);
-        const many = run("through PgBouncer", pooler.port, 1000, env);
-        console.log(`pooled/direct throughput at 100 clients: ${(pooled.tps / direct.tps).toFixed(2)}; failed: ${direct.failed + pooled.failed + many.failed}`);
+        const version = spawnSync(PGBOUNCER_BIN, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
+        console.log(`pgbench -S, ${seconds} s each (throughput excludes connecting); ${version} pool_mode=transaction default_pool_size=20 max_client_conn=1100 max_prepared_statements=${PGBOUNCER_MAX_PREPARED_STATEMENTS}`);
+        const runs: Run[] = [];
+        const ratios: string[] = [];
+        for (const mode of ["simple", "prepared"] as const) {
+            const direct = run("direct to PostgreSQL", mode, s.server.port, 100, env);
+            const pooled = run("through PgBouncer", mode, pooler.port, 100, env);
+            runs.push(direct, pooled);
+            ratios.push(`-M ${mode} ${(pooled.tps / direct.tps).toFixed(2)}`);
+        }
+        runs.push(run("through PgBouncer", "prepared", pooler.port, 1000, env));
+        console.log(`pooled/direct throughput at 100 clients: ${ratios.join(", ")} (target >= 0.90 with -M prepared); failed transactions in all runs: ${runs.reduce((n, r) => n + r.failed, 0)}`);
     } finally {
         pooler.stop();
         s.server.stop();

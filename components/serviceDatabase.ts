@@ -8,7 +8,15 @@ import { renderKmsSync } from "../render/kmsSync";
 import { dataProtection } from "./protection";
 import { loginRole, passwordKeepers } from "./roles";
 
-/** Special characters of generated service passwords: URL- and DSN-hostile on purpose, every client form encodes them. */
+/**
+ * Special characters of generated service passwords (besides letters and digits). The rule: a character is
+ * allowed when every form of the Secret carries it intact — the URLs percent-encode it (Go's net/url,
+ * WHATWG URL and postgres.js then decode it; render/connection.ts has the table), `.pgpass` escapes `:` and
+ * `\`, the PgBouncer userlist doubles `"`, and the split DB_* keys hold it as it is. So URL-hostile
+ * characters (`:` `/` `@` `?` `#` `%` `&` `=` `+` …) stay, on purpose, and those that need quoting where a
+ * value is used on its own (a shell, an env file, Kubernetes `$(VAR)` expansion, JSON, a keyword DSN) never
+ * appear: no space, quote, backslash, `$` or backtick. test/clients/ proves it with the services' clients.
+ */
 export const PASSWORD_SPECIALS = "!#%&*()-_=+[]{}<>:?@/";
 
 /**

@@ -1,6 +1,34 @@
 /**
- * Connection settings of a service (STANDARD §5) in every shape its client reads, percent-encoded or
- * quoted so that any generated password survives.
+ * Connection settings of a service (STANDARD §5) in every shape its client reads.
+ *
+ * ## The rules, per shape (which characters are encoded where, and the parser that needs it)
+ *
+ * Generated passwords draw from letters, digits and PASSWORD_SPECIALS (components/serviceDatabase.ts); user
+ * and database names are `[a-z0-9_]` (stacks/rules.ts). Every shape below carries any such password intact
+ * to the server; test/clients/parsers.test.ts checks it over thousands of random passwords with the real
+ * parsers, and test/clients/ connects with each service's own client.
+ *
+ * | shape (keys) | encoding | why (the parser that reads it) |
+ * |---|---|---|
+ * | URL: DATABASE_URL, DIRECT_DATABASE_URL, DB_CONNECTION_URI, dsn, dataSourceName, IAM_DATABASE_URL | user, password and database percent-encoded: every byte outside RFC 3986 `unreserved` (`A-Za-z0-9-._~`) becomes `%XX` | WHATWG URL (pg-connection-string → node-postgres, knex, Prisma's adapter-pg) and postgres.js's own split (first `@` after `://`, ends at `?` or `/`) decode `%XX` in userinfo; Go's net/url (`url.Parse`: userinfo may only hold unreserved, sub-delims, `:` `@` `%`; `#` `?` `/` end it) is what lib/pq's `ParseURL`, pgx's `pgconn.ParseConfig` and both xorm forks run |
+ * | split: DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, DB_SSLMODE | none: each value is the value | clients pass them as separate fields (node-postgres config, knex `connection`, libpq keywords set one by one) |
+ * | `.pgpass` line: pgpass | `\` → `\\`, `:` → `\:` | libpq's passwordFromFile (src/interfaces/libpq/fe-connect.c): fields split on unescaped `:` |
+ * | PRISMA_PGBOUNCER_URL (pooled only) | as the URL, plus `&pgbouncer=true` | only Prisma's own query engine reads `pgbouncer`; libpq refuses it ("invalid URI query parameter") and postgres.js sends it as a startup parameter, which PgBouncer refuses; so it is named for Prisma |
+ *
+ * Why IAM gets a URL, never a keyword DSN: hanzoai/iam reads `IAM_DATABASE_URL`, else `dataSourceName`
+ * (env first, then conf/app.conf; hanzoai/iam conf/conf.go `GetConfigDataSourceName`), and hands it to
+ * xorm, which parses it itself before lib/pq sees it:
+ * - xorm-io/xorm dialects/postgres.go `pqDriver.Parse`: a DSN starting `postgres://` or `postgresql://` goes
+ *   through `url.Parse` and the database is the path without its `/`; any other DSN is split on every space
+ *   and each part on every `=` (a quoted value keeps its quotes, a space inside quotes breaks it);
+ * - hanzoai/xorm dialects/postgres.go `pqDriver.Parse`: any DSN *containing* `://` must start with one of
+ *   those two schemes and then goes through `url.Parse` (so a keyword DSN whose password holds `://` was
+ *   refused); other DSNs go through a quote-aware scanner that rejects a value starting or ending with `'`
+ *   that is not wholly quoted, and has no `\` escapes;
+ * - hanzoai/iam object/ormer.go then reads `search_path=([^ ]+)` from the DSN (util.GetValueFromDataSourceName):
+ *   the percent-encoded password can never contain `=`.
+ * The URL form passes all of them with every generated password: test/clients/parsers.test.ts runs these rules,
+ * in Go with the real net/url, against the rendered DSNs.
  */
 import type { ConnectionShape } from "../stacks/spec";
 
@@ -14,20 +42,14 @@ export interface ConnectionParams {
     readonly sslmode: string;
 }
 
-/** RFC 3986 percent-encoding of a URL component, including the characters encodeURIComponent leaves alone. */
+/** RFC 3986 percent-encoding of a URL component: everything but `A-Za-z0-9-._~` becomes `%XX` (UTF-8). */
 export function percentEncode(s: string): string {
     return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** `postgresql://user:password@host:port/db?sslmode=…`: DATABASE_URL, Prisma, database/sql, Infisical. */
+/** `postgresql://user:password@host:port/db?sslmode=…`: every URL-shaped key (see the table above). */
 export function databaseUrl(p: ConnectionParams): string {
     return `postgresql://${percentEncode(p.user)}:${percentEncode(p.password)}@${p.host}:${p.port}/${percentEncode(p.database)}?sslmode=${p.sslmode}`;
-}
-
-/** libpq keyword/value form (Beego/xorm `dataSourceName`, lib/pq): values quoted, `\` and `'` escaped. */
-export function keywordDsn(p: ConnectionParams): string {
-    const q = (v: string | number) => `'${String(v).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-    return `user=${q(p.user)} password=${q(p.password)} host=${q(p.host)} port=${q(p.port)} dbname=${q(p.database)} sslmode=${q(p.sslmode)}`;
 }
 
 /** A `.pgpass` line: `host:port:database:user:password`, `:` and `\` escaped. */
@@ -36,23 +58,30 @@ export function pgpassLine(p: ConnectionParams): string {
     return [p.host, p.port, p.database, p.user, p.password].map(e).join(":");
 }
 
-/** The key a service's client reads besides DATABASE_URL and DB_*, by its connection shape. */
-export const SHAPE_KEYS: Readonly<Record<ConnectionShape, string | undefined>> = {
-    url: undefined,
-    beego: "dataSourceName",
-    infisical: "DB_CONNECTION_URI",
-    krakend: "dsn",
+/** The keys a service's client reads besides DATABASE_URL and DB_*, by its connection shape (all URLs). */
+export const SHAPE_KEYS: Readonly<Record<ConnectionShape, readonly string[]>> = {
+    url: [],
+    // hanzoai/iam: IAM_DATABASE_URL first (its production app.conf also says `dataSourceName = ${IAM_DATABASE_URL}`),
+    // then dataSourceName (Casdoor's key, env before app.conf).
+    beego: ["dataSourceName", "IAM_DATABASE_URL"],
+    infisical: ["DB_CONNECTION_URI"],
+    krakend: ["dsn"],
 };
 
+/** The pooled URL for Prisma's own query engine (Prisma ≤ 6 without a driver adapter); nothing else reads it. */
+export const PRISMA_POOLER_KEY = "PRISMA_PGBOUNCER_URL";
+
 /**
- * Every key of a service's connection Secret. With a pooler, DATABASE_URL and DB_HOST/DB_PORT lead to it;
- * DIRECT_DATABASE_URL still reaches the server (migrations need a session, not a transaction pool), and
- * PRISMA_DATABASE_URL adds `pgbouncer=true` (Prisma then avoids prepared statements).
+ * Every key of a service's connection Secret. With a pooler, DATABASE_URL, DB_HOST/DB_PORT and the shape's
+ * keys lead to it (PgBouncer ≥ 1.21 keeps protocol-level prepared statements, so every driver works
+ * unchanged); DIRECT_DATABASE_URL still reaches the server (for migrations and anything needing a session:
+ * advisory locks, LISTEN, SET), and PRISMA_PGBOUNCER_URL adds `pgbouncer=true` for Prisma's engine only.
  */
 export function connectionSecretData(direct: ConnectionParams, shape: ConnectionShape, pooler?: { host: string; port: number }): Record<string, string> {
     const p = pooler ? { ...direct, host: pooler.host, port: pooler.port } : direct;
+    const url = databaseUrl(p);
     const data: Record<string, string> = {
-        DATABASE_URL: databaseUrl(p),
+        DATABASE_URL: url,
         DB_HOST: p.host,
         DB_PORT: String(p.port),
         DB_USER: p.user,
@@ -61,13 +90,12 @@ export function connectionSecretData(direct: ConnectionParams, shape: Connection
         DB_SSLMODE: p.sslmode,
         pgpass: pgpassLine(p),
     };
-    const key = SHAPE_KEYS[shape];
-    if (key !== undefined) {
-        data[key] = shape === "beego" ? keywordDsn(p) : databaseUrl(p);
+    for (const key of SHAPE_KEYS[shape]) {
+        data[key] = url;
     }
     if (pooler) {
         data.DIRECT_DATABASE_URL = databaseUrl(direct);
-        data.PRISMA_DATABASE_URL = `${databaseUrl(p)}&pgbouncer=true`;
+        data[PRISMA_POOLER_KEY] = `${url}&pgbouncer=true`;
     }
     return data;
 }

@@ -1,9 +1,45 @@
 /**
  * PgBouncer's configuration (STANDARD §10): transaction pooling in front of the server, SCRAM for clients,
  * max_client_conn and default_pool_size from the stack, and the userlist (kept in a Secret).
+ *
+ * Needs PgBouncer >= 1.21: `max_prepared_statements` makes it track protocol-level (named) prepared
+ * statements per client and prepare them on whichever server connection a transaction gets, so pgx's
+ * statement cache, lib/pq `Prepare`, node-postgres and postgres.js named statements and Prisma's engine all
+ * work in transaction mode unchanged (STANDARD defect 15). Below 1.21 the key does not exist and they fail with
+ * `prepared statement "…" does not exist`.
  */
 
 export const PGBOUNCER_PORT = 6432;
+
+/** The oldest PgBouncer that keeps prepared statements in transaction pooling. */
+export const PGBOUNCER_MIN_VERSION = [1, 21] as const;
+
+/**
+ * Why an image's tag names a PgBouncer older than 1.21, or undefined. Reads the version the usual tags carry
+ * (`1.18.0`, `v1.25.2-p0`, `1.24.1-alpine`); a tag without one (or a digest) is the operator's call.
+ */
+export function pgbouncerVersionProblem(image: string): string | undefined {
+    const tag = /:([^:/@]+)(@|$)/.exec(image)?.[1];
+    const m = tag === undefined ? null : /^v?(\d+)\.(\d+)(?:[.-]|$)/.exec(tag);
+    if (!m) {
+        return undefined;
+    }
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    const [minMajor, minMinor] = PGBOUNCER_MIN_VERSION;
+    if (major > minMajor || (major === minMajor && minor >= minMinor)) {
+        return undefined;
+    }
+    return `is PgBouncer ${major}.${minor}, which loses prepared statements in transaction pooling ` +
+        `(pgx, lib/pq, node-postgres and Prisma then fail with "prepared statement … does not exist"); ` +
+        `use ${minMajor}.${minMinor} or later, e.g. edoburu/pgbouncer:v1.25.2-p0`;
+}
+
+/**
+ * Prepared statements PgBouncer keeps per server connection (LRU; an evicted one is re-prepared on next
+ * use, so a client with more distinct statements, e.g. pgx's 512-entry cache, still works). 200 is 1.24's
+ * default; set explicitly so that older defaults (0 = off in 1.21–1.23) cannot turn it off.
+ */
+export const PGBOUNCER_MAX_PREPARED_STATEMENTS = 200;
 
 export interface PgbouncerInput {
     /** Databases clients may ask for, each forwarded to the same name on the server. */
@@ -34,6 +70,7 @@ export function renderPgbouncerIni(i: PgbouncerInput): string {
         "pool_mode = transaction",
         `max_client_conn = ${i.maxClientConn}`,
         `default_pool_size = ${i.defaultPoolSize}`,
+        `max_prepared_statements = ${PGBOUNCER_MAX_PREPARED_STATEMENTS}`,
         // Drivers (JDBC, pgx) send it at startup; PgBouncer would refuse the connection otherwise.
         "ignore_startup_parameters = extra_float_digits",
         "server_tls_sslmode = disable",

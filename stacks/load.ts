@@ -8,6 +8,7 @@ import {
     cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
 } from "../policies/standard/rules";
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
+import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
 import { SEED_SETTINGS } from "../policies/standard/settings";
 import { redactSecrets } from "../render/connection";
@@ -71,7 +72,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     poolMaxClientConn: { type: "integer", default: 200, description: "PgBouncer max_client_conn" },
     poolDefaultPoolSize: { type: "integer", default: 20, description: "PgBouncer default_pool_size" },
     poolReplicas: { type: "integer", default: 2, description: "PgBouncer replicas" },
-    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:1.18.0", description: "PgBouncer image, pinned" },
+    pgbouncerImage: { type: "string", default: "edoburu/pgbouncer:v1.25.2-p0", description: "PgBouncer image, pinned, 1.21 or later (prepared statements in transaction pooling)" },
     kmsEnabled: { type: "boolean", default: false, description: "sync service credentials from the KMS (Infisical) for the services marked kmsSync" },
     kmsApiVersion: { type: "string", default: "kms.hanzo.ai/v1", description: "API version of the KMS sync resource: kms.hanzo.ai/v1, secrets.lux.network/v1alpha1 (KMSSecret) or secrets.infisical.com/v1alpha1 (InfisicalSecret)" },
     kmsKind: { type: "string", default: "KMSSecret", description: "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)" },
@@ -451,7 +452,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         problem("poolReplicas", poolReplicas, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)");
     }
     const pgbouncerImage = str("pgbouncerImage")!;
-    const pgbouncerRule = imageProblem(pgbouncerImage);
+    const pgbouncerRule = imageProblem(pgbouncerImage) ?? pgbouncerVersionProblem(pgbouncerImage);
     if (pgbouncerRule) {
         problem("pgbouncerImage", pgbouncerImage, pgbouncerRule);
     }

@@ -19,7 +19,7 @@ describe("PgBouncer (transaction pooling) as declared", () => {
         assert.match(ini, /^gateway = host=postgres\.hanzo\.svc port=5432 dbname=gateway$/m);
         assert.match(ini, /^commerce = host=postgres\.hanzo\.svc port=5432 dbname=commerce$/m);
         assert.ok(!/^cloud =/m.test(ini), "an unpooled service has no pool");
-        for (const line of ["pool_mode = transaction", "max_client_conn = 12", "default_pool_size = 2", "auth_type = scram-sha-256", "listen_port = 6432"]) {
+        for (const line of ["pool_mode = transaction", "max_client_conn = 12", "default_pool_size = 2", "auth_type = scram-sha-256", "listen_port = 6432", "max_prepared_statements = 200"]) {
             assert.ok(ini.split("\n").includes(line), line);
         }
         const userlist = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>;
@@ -32,7 +32,7 @@ describe("PgBouncer (transaction pooling) as declared", () => {
         const deployment = resource(plan, "kubernetes:apps/v1:Deployment", "hanzo-sql-pgbouncer-deployment").inputs as any;
         assert.strictEqual(deployment.spec.replicas, 2);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].command, ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
-        assert.strictEqual(deployment.spec.template.spec.containers[0].image, "edoburu/pgbouncer:1.18.0");
+        assert.strictEqual(deployment.spec.template.spec.containers[0].image, "edoburu/pgbouncer:v1.25.2-p0");
         assert.deepStrictEqual((resource(plan, TYPES.service, "hanzo-sql-pgbouncer-service").inputs as any).spec.ports, [{ name: "pgbouncer", port: 6432, targetPort: "pgbouncer", protocol: "TCP" }]);
 
         const gateway = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-gateway-connection")).stringData as Record<string, string>;
@@ -41,7 +41,7 @@ describe("PgBouncer (transaction pooling) as declared", () => {
         assert.strictEqual(gateway.dsn, gateway.DATABASE_URL);
         assert.deepStrictEqual([gateway.DB_HOST, gateway.DB_PORT], ["pgbouncer.hanzo.svc", "6432"]);
         assert.strictEqual(gateway.DIRECT_DATABASE_URL, `postgresql://gateway_user:${pw}@postgres.hanzo.svc:5432/gateway?sslmode=disable`);
-        assert.strictEqual(gateway.PRISMA_DATABASE_URL, `${gateway.DATABASE_URL}&pgbouncer=true`);
+        assert.strictEqual(gateway.PRISMA_PGBOUNCER_URL, `${gateway.DATABASE_URL}&pgbouncer=true`);
         const cloud = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-cloud-connection")).stringData as Record<string, string>;
         assert.strictEqual(cloud.DB_HOST, "postgres.hanzo.svc");
         assert.strictEqual(cloud.DIRECT_DATABASE_URL, undefined);
@@ -56,7 +56,7 @@ describe("PgBouncer (transaction pooling) as declared", () => {
     });
 });
 
-describe("PgBouncer on real components (Debian's pgbouncer, PostgreSQL)", function () {
+describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source package, PostgreSQL)", function () {
     this.timeout(120_000);
     let s: StackServer;
     let pooler: PgbouncerServer;

@@ -116,7 +116,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
             }
         });
 
-        it("connects with the rendered connection strings: DATABASE_URL, the keyword DSN and .pgpass (libpq)", () => {
+        it("connects with the rendered connection strings: DATABASE_URL, IAM's dataSourceName and .pgpass (libpq)", () => {
             for (const { database, role } of databasesOf(s)) {
                 const params = { user: role, password: s.passwords[role], host: "127.0.0.1", port: s.server.port, database, sslmode: "disable" };
                 const data = connectionSecretData(params, "beego");
@@ -128,7 +128,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
                     return r.stdout.trim();
                 };
                 assert.strictEqual(who(data.DATABASE_URL), `${role}@${database}`, "percent-encoded URL");
-                assert.strictEqual(who(data.dataSourceName), `${role}@${database}`, "quoted keyword DSN");
+                assert.strictEqual(who(data.dataSourceName), `${role}@${database}`, "dataSourceName (a URL)");
                 const pgpass = path.join(os.tmpdir(), `pgpass-${role}`);
                 fs.writeFileSync(pgpass, `${data.pgpass}\n`, { mode: 0o600 });
                 try {

@@ -38,7 +38,11 @@ describe("npm run verify (ADR-60 live validation)", function () {
             assert.ok(objects.includes(o), o);
         }
         assert.deepStrictEqual(results.find((r) => r.object === "extension kms.vector"), { object: "extension kms.vector", ok: true, detail: "version 0.8.0" });
-        assert.strictEqual(results.filter((r) => r.object.startsWith("database ")).length, 12, "existence/owner and access, per database");
+        // Existence/owner and access for each of the 6 service databases, and access for postgres and template1.
+        assert.deepStrictEqual(
+            results.filter((r) => r.object.startsWith("database ")).map((r) => r.object).sort(),
+            ["cloud", "console", "hanzo_cloud", "iam", "kms", "platform"].flatMap((d) => [`database ${d}`, `database ${d}`]).concat(["database postgres", "database template1"]).sort(),
+        );
     });
 
     const drifts: [string, string, string, Pick<CheckResult, "object" | "detail" | "fix">[]][] = [

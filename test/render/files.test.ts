@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { databaseUrl, keywordDsn, percentEncode, pgpassLine, connectionSecretData } from "../../render/connection";
+import { databaseUrl, percentEncode, pgpassLine, connectionSecretData } from "../../render/connection";
 import { hbaRules, parsePgHba, renderPgHba } from "../../policies/standard/pgHba";
 import { parsePostgresqlConf, renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { SEED_SETTINGS } from "../../policies/standard/settings";
@@ -101,20 +101,30 @@ describe("connection strings", () => {
         assert.strictEqual(parsed.pathname, "/iam");
     });
 
-    it("quotes keyword DSNs (Beego dataSourceName) and escapes .pgpass lines", () => {
-        assert.strictEqual(
-            keywordDsn(params),
-            "user='iam_user' password='a@b:c/d#e?f%g h\\'i\\\\j!' host='postgres.hanzo.svc' port='5432' dbname='iam' sslmode='disable'",
-        );
+    it("escapes .pgpass lines", () => {
         assert.strictEqual(pgpassLine(params), "postgres.hanzo.svc:5432:iam:iam_user:a@b\\:c/d#e?f%g h'i\\\\j!");
     });
 
-    it("gives every shape DATABASE_URL and DB_*, plus the key its client reads", () => {
+    it("gives every shape DATABASE_URL and DB_*, plus the URL-shaped keys its client reads", () => {
         const base = ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "DB_SSLMODE", "pgpass"];
         assert.deepStrictEqual(Object.keys(connectionSecretData(params, "url")), base);
-        assert.deepStrictEqual(Object.keys(connectionSecretData(params, "beego")), [...base, "dataSourceName"]);
+        assert.deepStrictEqual(Object.keys(connectionSecretData(params, "beego")), [...base, "dataSourceName", "IAM_DATABASE_URL"]);
         assert.deepStrictEqual(connectionSecretData(params, "infisical").DB_CONNECTION_URI, databaseUrl(params));
         assert.deepStrictEqual(connectionSecretData(params, "krakend").dsn, databaseUrl(params));
-        assert.deepStrictEqual(connectionSecretData(params, "beego").dataSourceName, keywordDsn(params));
+        // IAM: a URL, never a keyword DSN (xorm parses keyword DSNs itself and breaks on quotes, spaces and `://`).
+        assert.deepStrictEqual(connectionSecretData(params, "beego").dataSourceName, databaseUrl(params));
+        assert.deepStrictEqual(connectionSecretData(params, "beego").IAM_DATABASE_URL, databaseUrl(params));
+    });
+
+    it("points a pooled service's keys at the pooler, keeps a direct URL, and a Prisma-only pooled URL", () => {
+        const data = connectionSecretData(params, "beego", { host: "pgbouncer.hanzo.svc", port: 6432 });
+        const pooled = "postgresql://iam_user:a%40b%3Ac%2Fd%23e%3Ff%25g%20h%27i%5Cj%21@pgbouncer.hanzo.svc:6432/iam?sslmode=disable";
+        assert.deepStrictEqual(
+            [data.DATABASE_URL, data.dataSourceName, data.IAM_DATABASE_URL, data.DB_HOST, data.DB_PORT],
+            [pooled, pooled, pooled, "pgbouncer.hanzo.svc", "6432"],
+        );
+        assert.strictEqual(data.DIRECT_DATABASE_URL, databaseUrl(params));
+        assert.strictEqual(data.PRISMA_PGBOUNCER_URL, `${pooled}&pgbouncer=true`);
+        assert.strictEqual(data.PRISMA_DATABASE_URL, undefined);
     });
 });

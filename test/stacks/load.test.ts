@@ -149,6 +149,15 @@ describe("stack configuration → spec", () => {
                 'hanzo-sql:image = "localhost:5000/sql": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
             ]);
         });
+        it("rejects a PgBouncer image older than 1.21, which loses prepared statements in transaction pooling", () => {
+            const rule = "which loses prepared statements in transaction pooling (pgx, lib/pq, node-postgres and Prisma then fail with \"prepared statement … does not exist\"); use 1.21 or later, e.g. edoburu/pgbouncer:v1.25.2-p0";
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "edoburu/pgbouncer:1.18.0" }), [`hanzo-sql:pgbouncerImage = "edoburu/pgbouncer:1.18.0": is PgBouncer 1.18, ${rule}`]);
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "bitnami/pgbouncer:v1.20.1-debian-12" }), [`hanzo-sql:pgbouncerImage = "bitnami/pgbouncer:v1.20.1-debian-12": is PgBouncer 1.20, ${rule}`]);
+            for (const image of ["edoburu/pgbouncer:v1.21.0-p2", "bitnami/pgbouncer:1.24.1", "edoburu/pgbouncer:v1.25.2-p0", "registry.local:5000/pgbouncer:stable", `x/pgbouncer@sha256:${"a".repeat(64)}`]) {
+                assert.strictEqual(load({ ...VALID, pgbouncerImage: image }).pooling.image, image);
+            }
+        });
+
         it("rejects a pod network wider than /8 and malformed networks", () => {
             assert.deepStrictEqual(problems({ ...VALID, podNetworkCidrs: ["0.0.0.0/0", "10.0.0/8"] }), [
                 'hanzo-sql:podNetworkCidrs[0] = "0.0.0.0/0": is wider than a /8; the standard admits the pod network only',

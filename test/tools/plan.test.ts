@@ -36,7 +36,7 @@ describe("npm run plan", () => {
         const out = execFileSync(process.execPath, [PLAN, "--stack", "hanzo-k8s"], { encoding: "utf8" });
         assert.match(out, /^stack hanzo-k8s: \d+ resources$/m);
         assert.match(out, /^ {2}hanzo_cloud +hanzo_cloud_user, protected; vector, pg_trgm, uuid-ossp, pg_stat_statements$/m);
-        assert.match(out, /^ {2}hanzo\/iam-database: DATABASE_URL, DB_HOST, DB_NAME, DB_PASSWORD, DB_PORT, DB_SSLMODE, DB_USER, dataSourceName, pgpass$/m);
+        assert.match(out, /^ {2}hanzo\/iam-database: DATABASE_URL, DB_HOST, DB_NAME, DB_PASSWORD, DB_PORT, DB_SSLMODE, DB_USER, IAM_DATABASE_URL, dataSourceName, pgpass$/m);
     });
 
     it("--out writes every Kubernetes object as YAML and the rendered files", () => {

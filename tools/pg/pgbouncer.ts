@@ -1,15 +1,33 @@
 /**
- * A throwaway PgBouncer (Debian's, 1.18) for tests and benchmarks: the pgbouncer.ini the program renders,
- * pointed at a local server and listening on a free loopback port, run as the `postgres` user.
+ * A throwaway PgBouncer for tests and benchmarks: the pgbouncer.ini the program renders, pointed at a local
+ * server and listening on a free loopback port, run as the `postgres` user. It is PgBouncer >= 1.21 (the
+ * rendered ini needs `max_prepared_statements`), built from Debian's newer-suite source package by
+ * scripts/install-test-deps.sh beside bookworm's 1.18.
  */
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { PROJECT_DIR } from "../plan/stackFile";
 import { freePort } from "./server";
 
-export const PGBOUNCER_BIN = "/usr/sbin/pgbouncer";
+/** HANZO_SQL_PGBOUNCER runs another build (e.g. Debian's 1.18, /usr/sbin/pgbouncer, to see what it breaks). */
+export const PGBOUNCER_BIN = process.env.HANZO_SQL_PGBOUNCER ?? "/usr/local/lib/hanzo-sql/pgbouncer/bin/pgbouncer";
+
+/** Makes sure PgBouncer >= 1.21 is there, building it (as root) with scripts/install-test-deps.sh when missing. */
+export function ensurePgbouncer(): void {
+    if (fs.existsSync(PGBOUNCER_BIN)) {
+        return;
+    }
+    if (process.getuid?.() !== 0) {
+        throw new Error(`${PGBOUNCER_BIN} is missing and this is not root: run scripts/install-test-deps.sh as root (it builds PgBouncer >= 1.21 from Debian's source package)`);
+    }
+    const r = spawnSync("bash", [path.join(PROJECT_DIR, "scripts", "install-test-deps.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0 || !fs.existsSync(PGBOUNCER_BIN)) {
+        throw new Error(`scripts/install-test-deps.sh failed (exit ${r.status})`);
+    }
+}
 
 export class PgbouncerServer {
     private constructor(private readonly child: ChildProcess, readonly dir: string, readonly port: number) {}
@@ -19,13 +37,14 @@ export class PgbouncerServer {
      * it listens on 127.0.0.1, and reads `userlist` from its own directory; every other line is unchanged.
      */
     static async start(ini: string, userlist: string, serverPort: number): Promise<PgbouncerServer> {
+        ensurePgbouncer();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pgbouncer-"));
         const port = await freePort();
         const local = ini
             .replace(/host=\S+ port=\d+/g, `host=127.0.0.1 port=${serverPort}`)
             .replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1")
             .replace(/^listen_port = .*$/m, `listen_port = ${port}`)
-            .replace(/^auth_file = .*$/m, `auth_file = ${path.join(dir, "userlist.txt")}`);
+            .replace(/^auth_file = .*$/m, `auth_file = ${path.join(dir, "userlist.txt")}\npidfile = ${path.join(dir, "pgbouncer.pid")}`);
         fs.writeFileSync(path.join(dir, "pgbouncer.ini"), local);
         fs.writeFileSync(path.join(dir, "userlist.txt"), userlist, { mode: 0o600 });
         const root = process.getuid?.() === 0;
@@ -50,12 +69,13 @@ export class PgbouncerServer {
     }
 
     stop(): void {
-        this.child.kill("SIGTERM");
+        // Its own pid (runuser does not always pass the signal on), then the runuser/bash parent.
         try {
-            execFileSync("pkill", ["-f", path.join(this.dir, "pgbouncer.ini")]);
+            process.kill(Number(fs.readFileSync(path.join(this.dir, "pgbouncer.pid"), "utf8").trim()), "SIGTERM");
         } catch {
             // already gone
         }
+        this.child.kill("SIGTERM");
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
