@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import { renderUserlist } from "../../render/pgbouncer";
 import { connectionSecretData } from "../../render/connection";
 import { PgbouncerServer, PGBOUNCER_BIN } from "../../tools/pg/pgbouncer";
-import { PG_BIN } from "../../tools/pg/server";
+import { PG_BIN, registerSecret } from "../../tools/pg/server";
 import { PROJECT_DIR } from "../../tools/plan/stackFile";
 import { renderInitSql, passwordVariable } from "../../tools/sql/initSql";
 import { StackServer, stackServer } from "../support/db";
@@ -63,9 +63,10 @@ describe("each service's own client with its rendered connection (real PostgreSQ
         const env: Record<string, string> = { ...s.passwordEnv };
         for (const { service } of SERVICE_CLIENTS) {
             passwords[service] = hostilePassword();
+            registerSecret(passwords[service], `${service}_user`); // the harness then proves it never reaches the server log
             env[passwordVariable(`${service}_user`)] = passwords[service];
         }
-        s.server.psql(renderInitSql(s.plan.plan, { passwords: "env" }), env);
+        s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env }));
         const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as { data: Record<string, string> }).data["pgbouncer.ini"];
         pooler = await PgbouncerServer.start(ini, renderUserlist([...POOLED].map((svc) => ({ user: `${svc}_user`, password: passwords[svc] }))), s.server.port);
         for (const { service } of SERVICE_CLIENTS) {
