@@ -31,7 +31,8 @@ export class HanzoSql extends pulumi.ComponentResource {
     public readonly backups?: PostgresBackups;
 
     constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The environment is registered as the component's input: the policy pack reads it from there.
+        // The environment is an input and, below, an output: the policy engine's AnalyzeStack sees a
+        // component's registered outputs, and the policy pack reads the environment from there.
         super("hanzo-sql:index:HanzoSql", name, { environment: args.spec.environment }, opts);
         const spec = args.spec;
 
@@ -142,6 +143,6 @@ export class HanzoSql extends pulumi.ComponentResource {
             );
         }
 
-        this.registerOutputs({ adminSecret: this.adminSecret });
+        this.registerOutputs({ adminSecret: this.adminSecret, environment: spec.environment });
     }
 }

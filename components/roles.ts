@@ -23,7 +23,7 @@ export function scramSecret(resourceName: string, password: pulumi.Input<string>
 
 /**
  * A login role with none of the attributes the standard forbids (SUPERUSER, CREATEROLE, CREATEDB,
- * REPLICATION, BYPASSRLS, all set false explicitly, from stacks/rules.ts), plus the memberships given
+ * REPLICATION, BYPASSRLS, all set false explicitly, from policies/standard/rules.ts), plus the memberships given
  * (pg_monitor, pg_read_all_data for the server's own jobs; none for services).
  *
  * The provider receives the password's SCRAM verifier, never the password: it sends `CREATE ROLE … ENCRYPTED

@@ -1,9 +1,10 @@
 /**
- * What the policies share: type tokens, how to find the stack's environment, and how to read Kubernetes
- * workloads, whichever way a resource got into the stack. Dependency-free apart from @pulumi/policy's
- * types, so the pack loads with its own node_modules.
+ * What the policies share: type tokens, how to find the stack's environment, how to read Kubernetes
+ * workloads whichever way a resource got into the stack, and how to read what the engine sends (plain
+ * data, unknowns included). Dependency-free apart from @pulumi/policy's types and ./standard, so the pack
+ * is self-contained (`pulumi policy publish` packs this folder alone).
  */
-import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
+import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
 
 export const T = {
@@ -61,6 +62,63 @@ export interface PodTemplate {
     };
 }
 
+/**
+ * The engine's marker for a value not known yet (a preview): `plugin.UnknownStringValue` in pulumi/pulumi,
+ * which the engine sends for every unknown, whatever its type.
+ */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Is a value known (not the preview's unknown marker)? */
+export function known<V>(v: V): v is Exclude<V, typeof UNKNOWN> {
+    return v !== (UNKNOWN as unknown);
+}
+
+/** A known string, or undefined. */
+export function str(v: unknown): string | undefined {
+    return typeof v === "string" && v !== UNKNOWN ? v : undefined;
+}
+
+/**
+ * A property value as plain data. @pulumi/policy hands policies proxies that throw on reading an unknown
+ * value (turning the whole policy into an advisory "can't run during preview") and build a new object on
+ * every read (so `===` between two reads is always false). Property descriptors are not intercepted, so
+ * this copy reads through them: unknowns stay the marker string, for each check to skip, and every value
+ * compares by value.
+ */
+export function plain(v: unknown): any {
+    if (typeof v !== "object" || v === null) {
+        return v;
+    }
+    if (Array.isArray(v)) {
+        return Array.from({ length: Object.getOwnPropertyDescriptor(v, "length")!.value as number }, (_, i) => plain(Object.getOwnPropertyDescriptor(v, i)?.value));
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) {
+        out[k] = plain(Object.getOwnPropertyDescriptor(v, k)?.value);
+    }
+    return out;
+}
+
+/** The stack's resources with their properties as plain data (see `plain`). */
+export function plainStack<A extends StackValidationArgs>(args: A): A {
+    return { ...args, resources: args.resources.map((r) => ({ ...r, props: plain(r.props) })) };
+}
+
+/** A resource's validation arguments with its properties as plain data (see `plain`). */
+export function plainResource(args: ResourceValidationArgs): ResourceValidationArgs {
+    return { ...args, props: plain(args.props) };
+}
+
+/** An array, or none (absent, or not known yet). */
+export function list<V = any>(v: unknown): V[] {
+    return Array.isArray(v) ? v : [];
+}
+
+/** An object's entries, or none (absent, or not known yet). */
+export function entries(v: unknown): [string, any][] {
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.entries(v) : [];
+}
+
 /** Resources of a type, in stack order. */
 export function ofType(args: { resources: PolicyResource[] }, type: string): PolicyResource[] {
     return args.resources.filter((r) => r.type === type);
@@ -69,10 +127,12 @@ export function ofType(args: { resources: PolicyResource[] }, type: string): Pol
 /** `namespace/name` of a Kubernetes object (or its Pulumi name when it has no metadata name). */
 export function k8sName(r: { name: string; props: Record<string, any> }): string {
     const meta = r.props?.metadata ?? {};
-    return meta.name ? (meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name) : r.name;
+    const name = str(meta.name);
+    const ns = str(meta.namespace);
+    return name ? (ns ? `${ns}/${name}` : name) : r.name;
 }
 
-/** The PostgreSQL object name a resource declares (the `name` input, else the Pulumi name). */
+/** The PostgreSQL object name a resource declares (the `name` input, else the Pulumi name; undefined while unknown). */
 export function pgName(r: { name: string; props: Record<string, any> }): string {
     return typeof r.props?.name === "string" ? r.props.name : r.name;
 }
@@ -107,9 +167,12 @@ export const LEGACY_SCHEMA = {
     legacyDatabases: { type: "array" as const, items: { type: "string" as const }, default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
 };
 
-/** The stack's environment: the policy's configuration, else the HanzoSql component's input, else unknown. */
+/**
+ * The stack's environment: the policy's configuration, else what the stack's HanzoSql component registered
+ * as its `environment` output (AnalyzeStack receives a component's registered outputs), else unknown.
+ */
 export function environmentOf(args: StackValidationArgs, configured?: string): string | undefined {
-    return configured ?? ofType(args, T.hanzoSql).map((r) => r.props?.environment).find((e) => typeof e === "string");
+    return configured ?? ofType(args, T.hanzoSql).map((r) => str(r.props?.environment)).find((e) => e !== undefined);
 }
 
 /** Merges a policy's configuration over its defaults (the engine does this from configSchema; tests and the gate do not). */

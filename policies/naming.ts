@@ -2,7 +2,7 @@ import type { StackValidationPolicy } from "@pulumi/policy";
 import {
     ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, environmentSuffixOf, identifierProblem, roleNameFor,
 } from "./standard/rules";
-import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, ofType, pgName } from "./lib";
+import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, known, ofType, pgName, plainStack, str } from "./lib";
 
 export interface NamingConfig extends EnvironmentConfig {
     legacyDatabases: string[];
@@ -22,10 +22,12 @@ export const postgresNaming: StackValidationPolicy = {
     name: "postgres-naming",
     description: "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, <service>[_<env>] and <database>_user, _test exactly in the test environment.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA, ...LEGACY_SCHEMA } },
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const cfg = configOf<NamingConfig>(args, { legacyDatabases: [...DEFAULT_LEGACY_DATABASES] });
         const env = environmentOf(args, cfg.environment);
-        const databases = ofType(args, T.database);
+        // A name not known yet (a preview) is checked when it is.
+        const databases = ofType(args, T.database).filter((db) => known(pgName(db)));
         const names = new Set(databases.map(pgName));
 
         for (const db of databases) {
@@ -45,8 +47,8 @@ export const postgresNaming: StackValidationPolicy = {
                     report(`database "${name}" names the ${suffix} environment in a ${env} stack; use "<service>" or "<service>_${env}".`, db.urn);
                 }
             }
-            const owner = db.props?.owner;
-            if (typeof owner === "string" && owner !== roleNameFor(name)) {
+            const owner = str(db.props?.owner);
+            if (owner !== undefined && owner !== roleNameFor(name)) {
                 report(`database "${name}" is owned by "${owner}"; its owner must be its service role "${roleNameFor(name)}", so the service can run its own migrations.`, db.urn);
             }
         }
@@ -59,6 +61,9 @@ export const postgresNaming: StackValidationPolicy = {
 
         for (const role of ofType(args, T.role)) {
             const name = pgName(role);
+            if (!known(name)) {
+                continue;
+            }
             const invalid = identifierProblem(name);
             if (invalid) {
                 report(`role "${name}" ${invalid}.`, role.urn);

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { T, WORKLOADS, configOf, k8sName, ofType, postgresServers, selects } from "./lib";
+import { T, WORKLOADS, configOf, k8sName, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
 
 export interface NetworkConfig {
     /** The PostgreSQL port. */
@@ -34,7 +34,8 @@ export const networkIsolation: StackValidationPolicy = {
             monitoringNamespaces: { type: "array", items: { type: "string" }, default: DEFAULTS.monitoringNamespaces },
         },
     },
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const cfg = configOf<NetworkConfig>(args, DEFAULTS);
         for (const sts of postgresServers(args)) {
             const ns = sts.props?.metadata?.namespace;
@@ -49,8 +50,12 @@ export const networkIsolation: StackValidationPolicy = {
             }
             for (const np of policies) {
                 const where = `NetworkPolicy "${k8sName(np)}"`;
-                for (const rule of (np.props?.spec?.ingress ?? []) as { from?: Peer[]; ports?: { port?: number | string }[] }[]) {
-                    const ports = (rule.ports ?? []).map((p) => p.port);
+                for (const rule of list<{ from?: Peer[]; ports?: { port?: number | string }[] }>(np.props?.spec?.ingress)) {
+                    const ports = list<{ port?: number | string }>(rule.ports).map((p) => p.port);
+                    // A rule whose ports or peers are not known yet (a preview) is checked when they are.
+                    if (!known(rule.ports) || !ports.every(known) || !known(rule.from)) {
+                        continue;
+                    }
                     if (ports.length === 0 || ports.some((p) => p === undefined)) {
                         report(`${where} admits every port; admit ${cfg.port} only.`, np.urn);
                     }

@@ -1,15 +1,18 @@
 import type { PolicyResourceOptions, StackValidationPolicy } from "@pulumi/policy";
 import { TEST_ENVIRONMENT } from "./standard/rules";
-import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, postgresServers } from "./lib";
+import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, plainStack, postgresServers } from "./lib";
 
-/** The engine passes `protect`; the offline gate also knows `retainOnDelete`, which the engine does not pass. */
-function guarded(opts: PolicyResourceOptions & { retainOnDelete?: boolean }): boolean {
-    return opts.protect === true || opts.retainOnDelete === true;
+/**
+ * The analyzer sees `protect` (pulumi/pulumi AnalyzerResourceOptions has no retainOnDelete), so protect is
+ * what this policy can know and require; the program sets retainOnDelete beside it.
+ */
+function guarded(opts: PolicyResourceOptions): boolean {
+    return opts.protect === true;
 }
 
 /**
  * data-protection: outside the test environment, every Database and the PostgreSQL StatefulSet are
- * protected (or retained on delete), so `pulumi destroy`, a rename or a replace-forcing change cannot drop
+ * protected, so `pulumi destroy`, a rename or a replace-forcing change cannot drop
  * their data (STANDARD defect 12). An unknown environment is treated as production.
  *
  * Instead: `protect: true` (the program sets it, with retainOnDelete, in every non-test environment). To
@@ -19,7 +22,8 @@ export const dataProtection: StackValidationPolicy = {
     name: "data-protection",
     description: "Outside the test environment, Databases and the PostgreSQL StatefulSet are protected from deletion and replacement.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA } },
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const env = environmentOf(args, configOf<EnvironmentConfig>(args, {}).environment);
         if (env === TEST_ENVIRONMENT) {
             return;

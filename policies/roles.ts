@@ -1,6 +1,6 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
-import { KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, ofType, pgName, postgresServers, serverContainer } from "./lib";
+import { Container, KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, list, ofType, pgName, plainResource, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
 const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
@@ -18,11 +18,13 @@ const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read
 export const noSuperuserRoles: ResourceValidationPolicy = {
     name: "no-superuser-roles",
     description: "Only the administrator role may be a superuser; application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.",
-    validateResource: (args, report) => {
-        if (args.type !== T.role) {
+    validateResource: (raw, report) => {
+        if (raw.type !== T.role) {
             return;
         }
+        const args = plainResource(raw);
         const name = pgName(args);
+        // The administrator is exempt; an attribute not known yet (a preview) is checked when it is.
         if (name === ADMIN_ROLE) {
             return;
         }
@@ -31,12 +33,35 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (has.length > 0) {
             report(`role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`);
         }
-        const memberOf = ((args.props.roles ?? []) as string[]).filter((r) => DANGEROUS_MEMBERSHIPS.includes(r));
+        const memberOf = (Array.isArray(args.props.roles) ? (args.props.roles as string[]) : []).filter((r) => DANGEROUS_MEMBERSHIPS.includes(r));
         if (memberOf.length > 0) {
             report(`role "${name}" is a member of ${memberOf.map((r) => `"${r}"`).join(", ")}, which makes it a superuser in all but name; remove the membership.`);
         }
     },
 };
+
+/**
+ * A Secret's values: `data` decoded from base64, then `stringData`. Values not known yet (a preview:
+ * stringData built from a generated password) are left out, to be checked when they are known.
+ */
+function secretData(s: PolicyResource): Record<string, unknown> {
+    const data = s.props?.data;
+    const decoded = typeof data === "object" && data !== null
+        ? Object.fromEntries(Object.entries(data as Record<string, unknown>).filter(([, v]) => str(v) !== undefined).map(([k, v]) => [k, Buffer.from(v as string, "base64").toString("utf8")]))
+        : {};
+    const stringData = s.props?.stringData;
+    return { ...decoded, ...(typeof stringData === "object" && stringData !== null ? stringData : {}) };
+}
+
+/** Shorter values are not matched by value (they would match by accident). */
+const MIN_PASSWORD_LENGTH = 8;
+
+function addPassword(set: Set<string>, v: unknown): void {
+    const text = str(v);
+    if (text !== undefined && text.length >= MIN_PASSWORD_LENGTH && text !== "[secret]") {
+        set.add(text);
+    }
+}
 
 /** Does a connection setting (URL, keyword DSN or user name) log in as the superuser? */
 export function connectsAsAdmin(key: string, value: unknown): boolean {
@@ -60,31 +85,52 @@ export function connectsAsAdmin(key: string, value: unknown): boolean {
  * The superuser's credentials are recognised by what they are made of, so a plan with secret values
  * redacted is checked as well: the Secrets the PostgreSQL server reads for POSTGRES_USER/POSTGRES_PASSWORD
  * (only the server container may read them), and the resources the admin provider's password comes from
- * (no other Secret may be built from them). Where values are visible, a user of `hanzo` in a Secret or an
- * env var is a violation too. Instead: give the service, exporter or job its own role (STANDARD §4).
+ * (no other Secret may be built from them). Where values are known (under the engine, secrets arrive in
+ * plain text), the superuser's password in another Secret or an env var, or a user of `hanzo`, is a
+ * violation too. Instead: give the service, exporter or job its own role (STANDARD §4).
  */
 export const noSuperuserCredentials: StackValidationPolicy = {
     name: "no-superuser-credentials",
     description: "Applications, the metrics exporter and the backup job never use the superuser's name or credentials.",
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const adminSecrets = new Set<string>();
+        /** `<namespace>/<secret>` → the key the server reads its password from. */
+        const adminPasswordKeys = new Map<string, string>();
         const servers = postgresServers(args);
         for (const sts of servers) {
             const server = serverContainer(WORKLOADS[T.statefulSet](sts.props));
-            for (const e of server?.env ?? []) {
+            for (const e of list<NonNullable<Container["env"]>[number]>(server?.env)) {
                 const ref = e.valueFrom?.secretKeyRef?.name;
                 if (ref && ["POSTGRES_USER", "POSTGRES_PASSWORD"].includes(e.name)) {
                     adminSecrets.add(`${sts.props?.metadata?.namespace ?? ""}/${ref}`);
                 }
+                if (ref && e.name === "POSTGRES_PASSWORD" && e.valueFrom?.secretKeyRef?.key) {
+                    adminPasswordKeys.set(`${sts.props?.metadata?.namespace ?? ""}/${ref}`, e.valueFrom.secretKeyRef.key);
+                }
             }
         }
         const adminSources = new Set<string>();
+        // The superuser's password itself, where it is known (under the engine, after the first preview).
+        const adminPasswords = new Set<string>();
         for (const p of ofType(args, T.pgProvider)) {
             if (p.props?.username === ADMIN_ROLE) {
                 p.dependencies.filter((d) => !d.type.startsWith("kubernetes:")).forEach((d) => adminSources.add(d.urn));
+                addPassword(adminPasswords, p.props?.password);
             }
         }
         const isAdminSecret = (r: PolicyResource) => adminSecrets.has(`${r.props?.metadata?.namespace ?? ""}/${r.props?.metadata?.name}`);
+        for (const s of ofType(args, T.secret).filter(isAdminSecret)) {
+            const key = adminPasswordKeys.get(`${s.props?.metadata?.namespace ?? ""}/${s.props?.metadata?.name}`);
+            const data = secretData(s);
+            if (key !== undefined) {
+                addPassword(adminPasswords, data[key]);
+            }
+        }
+        const carriesAdminPassword = (v: unknown) => {
+            const text = str(v);
+            return text !== undefined && [...adminPasswords].some((pw) => text.includes(pw));
+        };
 
         for (const s of ofType(args, T.secret)) {
             if (isAdminSecret(s)) {
@@ -95,37 +141,48 @@ export const noSuperuserCredentials: StackValidationPolicy = {
                 report(`Secret "${k8sName(s)}" is built from the superuser's password (${fromAdmin.name}); give the service its own role.`, s.urn);
                 continue;
             }
-            const data = { ...(s.props?.data ?? {}), ...(s.props?.stringData ?? {}) } as Record<string, unknown>;
+            const data = secretData(s);
+            const leaked = Object.keys(data).find((k) => carriesAdminPassword(data[k]));
+            if (leaked) {
+                report(`Secret "${k8sName(s)}" carries the superuser's password (key ${leaked}); give the service its own role.`, s.urn);
+                continue;
+            }
             const key = Object.keys(data).find((k) => connectsAsAdmin(k, data[k]));
             if (key) {
                 report(`Secret "${k8sName(s)}" connects as the superuser "${ADMIN_ROLE}" (key ${key}); give the service its own role.`, s.urn);
             }
         }
 
+        const serverUrns = new Set(servers.map((s) => s.urn));
         for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
             const pod = WORKLOADS[w.type](w.props);
-            const server = servers.includes(w) ? serverContainer(pod) : undefined;
+            // The server container itself reads the superuser's Secret; it is recognised by value (its name, unique
+            // among a pod's containers and init containers), never by object identity.
+            const serverC = serverUrns.has(w.urn) ? serverContainer(pod) : undefined;
+            const server = serverC?.name;
             const ns = w.props?.metadata?.namespace ?? "";
-            for (const c of [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])]) {
-                if (c === server) {
+            for (const c of [...list<Container>(pod?.spec?.initContainers), ...list<Container>(pod?.spec?.containers)]) {
+                if (server !== undefined && c.name === server) {
                     continue;
                 }
                 const where = `${kindOf(w.type)} "${k8sName(w)}" container "${c.name}"`;
                 // The server's own init container (its image, on its data) may read the password's verifier
                 // to apply it through the local socket (components/postgresInstance.ts).
-                const serverInit = server !== undefined && (pod?.spec?.initContainers ?? []).includes(c) && c.image === server.image;
-                for (const e of c.env ?? []) {
+                const serverInit = serverC !== undefined && list<Container>(pod?.spec?.initContainers).some((x) => x.name === c.name) && c.image === serverC.image;
+                for (const e of list<NonNullable<Container["env"]>[number]>(c.env)) {
                     const ref = e.valueFrom?.secretKeyRef?.name;
                     if (serverInit && e.valueFrom?.secretKeyRef?.key === ADMIN_VERIFIER_KEY) {
                         continue;
                     }
                     if (ref && adminSecrets.has(`${ns}/${ref}`)) {
                         report(`${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
+                    } else if (carriesAdminPassword(e.value)) {
+                        report(`${where} carries the superuser's password (env ${e.name}); use a least-privilege role of its own.`, w.urn);
                     } else if (connectsAsAdmin(e.name, e.value)) {
                         report(`${where} connects as the superuser "${ADMIN_ROLE}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
                     }
                 }
-                for (const from of c.envFrom ?? []) {
+                for (const from of list<NonNullable<Container["envFrom"]>[number]>(c.envFrom)) {
                     const ref = from.secretRef?.name;
                     if (ref && adminSecrets.has(`${ns}/${ref}`)) {
                         report(`${where} loads the superuser's Secret "${ref}" (envFrom); use a least-privilege role of its own.`, w.urn);
@@ -156,7 +213,8 @@ export const noSuperuserCredentials: StackValidationPolicy = {
 export const maintenanceDatabasesClosed: StackValidationPolicy = {
     name: "maintenance-databases-closed",
     description: "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter and the backup role may connect to postgres.",
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const logins = ofType(args, T.role).filter((r) => r.props?.login === true && r.props?.name !== ADMIN_ROLE);
         if (logins.length === 0) {
             return;

@@ -4,12 +4,12 @@ import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { parseQuantity, formatBytes } from "./standard/quantity";
 import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
 import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, megabytes, memorySettings, unquote } from "./standard/settings";
-import { T, WORKLOADS, k8sName, ofType, pgName, serverContainer } from "./lib";
+import { T, WORKLOADS, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
 
 /** ConfigMaps that carry a file, with the file's text. */
 function configFiles(args: StackValidationArgs, file: string): { cm: PolicyResource; text: string }[] {
     return ofType(args, T.configMap)
-        .filter((cm) => typeof cm.props?.data?.[file] === "string")
+        .filter((cm) => str(cm.props?.data?.[file]) !== undefined)
         .map((cm) => ({ cm, text: cm.props.data[file] as string }));
 }
 
@@ -25,14 +25,16 @@ function configFiles(args: StackValidationArgs, file: string): { cm: PolicyResou
 export const requiredExtensions: StackValidationPolicy = {
     name: "required-extensions",
     description: "Every service database (and template1) has vector, pg_trgm, uuid-ossp and pg_stat_statements; pg_stat_statements is preloaded.",
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const present = new Map<string, Set<string>>();
         for (const e of ofType(args, T.extension)) {
             const db = String(e.props?.database ?? "");
             present.set(db, (present.get(db) ?? new Set()).add(pgName(e)));
         }
         const missing = (db: string) => REQUIRED_EXTENSIONS.filter((x) => !present.get(db)?.has(x));
-        const databases = ofType(args, T.database);
+        // A database whose name is not known yet (a preview) is checked when it is.
+        const databases = ofType(args, T.database).filter((db) => known(pgName(db)));
         for (const db of databases) {
             const lacks = missing(pgName(db));
             if (lacks.length > 0) {
@@ -64,8 +66,8 @@ function pgBytes(value: string): number | undefined {
 function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | undefined {
     for (const sts of ofType(args, T.statefulSet)) {
         const pod = WORKLOADS[T.statefulSet](sts.props);
-        const mounts = (pod?.spec?.volumes ?? []).some((v) => v.configMap?.name === cm.props?.metadata?.name);
-        const limit = serverContainer(pod)?.resources?.limits?.memory;
+        const mounts = list<{ configMap?: { name?: string } }>(pod?.spec?.volumes).some((v) => v.configMap?.name === cm.props?.metadata?.name);
+        const limit = str(serverContainer(pod)?.resources?.limits?.memory);
         if (mounts && limit) {
             return parseQuantity(limit);
         }
@@ -74,11 +76,27 @@ function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | 
 }
 
 /**
+ * Does a pg_hba address admit more than a /8 of IPv4 (2^24 addresses)? `all` admits every address; an IPv6
+ * range is too wide below /104 (the same number of addresses), so `::/0` is; a mask is counted in bits.
+ */
+export function tooWide(address: string): boolean {
+    if (address === "all") {
+        return true;
+    }
+    const [ip, mask] = address.split(/\s+|\//);
+    if (mask === undefined) {
+        return false;
+    }
+    const bits = mask.includes(".") ? mask.split(".").reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replace(/0/g, "").length, 0) : Number(mask);
+    return ip.includes(":") ? bits < 104 : ip.includes(".") && bits < 8;
+}
+
+/**
  * server-configuration: postgresql.conf carries the standard's values (STANDARD §3), with the
  * memory-dependent ones derived from the server's memory limit as the program states them (shared_buffers
  * 1/4, effective_cache_size 3/4, maintenance_work_mem 1/4; the seed's values when no limit is found);
  * pg_hba.conf never trusts the network, authenticates with scram-sha-256, admits no address range wider than
- * a /8 and ends by rejecting everything else (STANDARD §4, defect 9).
+ * a /8 (IPv6: a /104, as many addresses; `::/0` and `all` are far wider) and ends by rejecting everything else (STANDARD §4, defect 9).
  *
  * Protects: the sizing, logging and WAL settings every cluster is operated with, and the server's front
  * door. Instead: change the stack configuration; the program renders both files.
@@ -86,7 +104,8 @@ function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | 
 export const serverConfiguration: StackValidationPolicy = {
     name: "server-configuration",
     description: "postgresql.conf carries the standard's settings (memory ones derived from the limit); pg_hba.conf uses SCRAM and ends in a reject-all line.",
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         for (const { cm, text } of configFiles(args, "postgresql.conf")) {
             const conf = parsePostgresqlConf(text);
             const limit = memoryLimitOf(args, cm);
@@ -122,8 +141,7 @@ export const serverConfiguration: StackValidationPolicy = {
                 } else if (r.method !== "scram-sha-256" && r.method !== "reject") {
                     report(`${where} authenticates with ${r.method} ("${line(r)}"); use scram-sha-256 (passwords are stored as SCRAM).`, cm.urn);
                 }
-                const prefix = Number(/\/([0-9]+)$/.exec(r.address ?? "")?.[1] ?? 32);
-                if (r.method !== "reject" && (r.address ?? "").includes(".") && prefix < 8) {
+                if (r.method !== "reject" && tooWide(r.address ?? "")) {
                     report(`${where} admits ${r.address} ("${line(r)}"); admit the pod network only.`, cm.urn);
                 }
             }

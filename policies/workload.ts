@@ -1,7 +1,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { parseQuantity } from "./standard/quantity";
 import { imageProblem } from "./standard/rules";
-import { ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, postgresServers, serverContainer } from "./lib";
+import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
     /** Storage class of the data volume in the environments below. */
@@ -36,13 +36,17 @@ export const workloadHardening: StackValidationPolicy = {
             standardVolumeEnvironments: { type: "array", items: { type: "string" }, default: DEFAULTS.standardVolumeEnvironments },
         },
     },
-    validateStack: (args, report) => {
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
         const cfg = configOf<WorkloadConfig>(args, DEFAULTS);
         const env = environmentOf(args, cfg.environment);
 
         for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
             const pod = WORKLOADS[w.type](w.props);
-            for (const c of [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])]) {
+            for (const c of [...list<Container>(pod?.spec?.initContainers), ...list<Container>(pod?.spec?.containers)]) {
+                if (!known(c.image)) {
+                    continue;
+                }
                 const problem = imageProblem(c.image ?? "");
                 if (problem) {
                     report(`${kindOf(w.type)} "${k8sName(w)}" container "${c.name}" image "${c.image ?? ""}" ${problem}.`, w.urn);
@@ -54,7 +58,11 @@ export const workloadHardening: StackValidationPolicy = {
             const where = `StatefulSet "${k8sName(sts)}"`;
             const pod = WORKLOADS[sts.type](sts.props)!;
             const c = serverContainer(pod)!;
-            const pgdata = c.env?.find((e) => e.name === "PGDATA")?.value ?? DEFAULT_PGDATA;
+            const pgdataValue = c.env?.find((e) => e.name === "PGDATA")?.value;
+            if (!known(pgdataValue)) {
+                continue;
+            }
+            const pgdata = str(pgdataValue) ?? DEFAULT_PGDATA;
             const claims: { metadata?: { name?: string }; spec?: any }[] = sts.props?.spec?.volumeClaimTemplates ?? [];
             const mounts = c.volumeMounts ?? [];
             const dataMount = mounts.filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];

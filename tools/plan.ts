@@ -1,10 +1,12 @@
 /**
- * npm run plan -- --stack <name> [--json] [--out DIR] [--policy]
+ * npm run plan -- --stack <name> [--json] [--out DIR] [--policy] [--preview]
  *
  * Runs the program for a stack under Pulumi's mock runtime (no Pulumi CLI, no cloud, no cluster) and shows
  * what it would create. Kubernetes objects are validated against the Kubernetes schema and duplicate URNs
- * are detected; either fails the plan (exit 1), as does invalid stack configuration. `--policy` then runs
- * the policy pack over the plan (the offline gate) and exits 1 on a mandatory violation.
+ * are detected; either fails the plan (exit 1), as does invalid stack configuration. `--preview` runs the
+ * program as a first `pulumi preview` would (values providers compute are unknown). `--policy` then runs the
+ * policy pack over the plan as the engine would (the gate: the pack's own analyzer, over gRPC, with secrets
+ * in plain text as the engine sends them) and exits 1 on a mandatory violation.
  */
 import { main } from "../program";
 import { gate } from "./gate";
@@ -19,10 +21,12 @@ export interface PlanArgs {
     out?: string;
     /** Run the policy pack over the plan too (the offline gate). */
     policy: boolean;
+    /** Plan as a first preview: unknown values where the engine would have them. */
+    preview: boolean;
 }
 
 export function parseArgs(argv: string[]): PlanArgs {
-    const args: PlanArgs = { json: false, policy: false };
+    const args: PlanArgs = { json: false, policy: false, preview: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack") {
@@ -31,10 +35,12 @@ export function parseArgs(argv: string[]): PlanArgs {
             args.json = true;
         } else if (a === "--policy") {
             args.policy = true;
+        } else if (a === "--preview") {
+            args.preview = true;
         } else if (a === "--out") {
             args.out = argv[++i];
         } else {
-            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR] [--policy]`);
+            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR] [--policy] [--preview]`);
         }
     }
     if (!args.stack) {
@@ -57,16 +63,16 @@ export function offlineEnv(): Record<string, string | undefined> {
 }
 
 /** The offline plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
-export async function planFromValues(stack: string, values: Record<string, unknown>, secretKeys: string[] = [], env = offlineEnv()): Promise<PlanResult> {
+export async function planFromValues(stack: string, values: Record<string, unknown>, secretKeys: string[] = [], env = offlineEnv(), preview = false): Promise<PlanResult> {
     const cfg = stackConfig(stack, values);
-    return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(env) }));
+    return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(env) }), preview);
 }
 
-/** The offline plan of a stack from its stack file, validated; throws on any problem. */
-export async function planFromStackFile(stack: string): Promise<PlanResult> {
+/** The offline plan of a stack from its stack file (as a first preview with `preview`), validated; throws on any problem. */
+export async function planFromStackFile(stack: string, preview = false): Promise<PlanResult> {
     const cfg = stackConfig(stack);
     const env = offlineEnv();
-    const result = await runPlan(cfg, () => ({ ...main(env) }));
+    const result = await runPlan(cfg, () => ({ ...main(env) }), preview);
     const problems = validatePlan(result.plan.resources, result.revealed);
     if (problems.length > 0) {
         throw new Error(`Kubernetes schema validation failed:\n  ${problems.join("\n  ")}`);
@@ -76,7 +82,7 @@ export async function planFromStackFile(stack: string): Promise<PlanResult> {
 
 async function cli(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
-    const result = await planFromStackFile(args.stack!);
+    const result = await planFromStackFile(args.stack!, args.preview);
     if (args.out) {
         const written = writePlanFiles(result, args.out);
         process.stderr.write(`wrote ${written.length} files to ${args.out}\n`);
@@ -85,7 +91,7 @@ async function cli(argv: string[]): Promise<number> {
     if (!args.policy) {
         return 0;
     }
-    const checked = await gate(result.plan);
+    const checked = await gate(result.engine);
     (args.json ? process.stderr : process.stdout).write(`\npolicies:\n${checked.text}`);
     return checked.exitCode;
 }

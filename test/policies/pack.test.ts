@@ -1,81 +1,82 @@
 import * as assert from "assert";
-import { spawn, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { policies } from "../../policies/all";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
+import { gate } from "../../tools/gate";
+import { PACK_DIR, PolicyAnalyzer } from "../../tools/gate/analyzer";
+import { planFromValues } from "../../tools/plan";
+import type { Plan } from "../../tools/plan/runner";
+import { TOKEN_ENV } from "../support/plan";
+import { TYPE, add, analyzer, find, gateLines, inputs, planCopy } from "../support/policy";
 
-const GATE = path.join(PROJECT_DIR, "build", "tools", "gate.js");
-const PLAN = path.join(PROJECT_DIR, "build", "tools", "plan.js");
-const FIXTURE = path.join(PROJECT_DIR, "test", "fixtures", "handwritten-plan.json");
+/** A stack with every optional part on: PgBouncer for two services, KMS sync for two (a test-only stack). */
+export const POOLED_KMS = {
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    poolingEnabled: true,
+    kmsEnabled: true,
+    kmsProjectSlug: "hanzo",
+    services: [
+        { name: "iam", connection: "beego", pooled: true, kmsSync: true },
+        { name: "cloud", pooled: true },
+        { name: "kms", connection: "infisical", kmsSync: true },
+        "console",
+    ],
+};
 
-function run(script: string, args: string[]) {
-    return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+async function pooledKms(preview: boolean): Promise<Plan> {
+    return JSON.parse(JSON.stringify((await planFromValues("pooled-kms", POOLED_KMS, [], TOKEN_ENV, preview)).engine));
 }
 
-describe("the offline gate", () => {
-    for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
-        it(`passes ${stack} with zero violations (plan --policy)`, () => {
-            const r = run(PLAN, ["--stack", stack, "--policy"]);
-            assert.strictEqual(r.status, 0, r.stdout + r.stderr);
-            assert.match(r.stdout, new RegExp(`^policies:\\n${stack}: 0 mandatory and 0 advisory violations of 10 policies$`, "m"));
-        });
+describe("the policy pack under the engine's analyzer protocol", () => {
+    for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "test", "dev", "pooled-kms"]) {
+        for (const preview of [false, true]) {
+            it(`passes ${stack} with zero diagnostics of any level, ${preview ? "as a first preview (passwords unknown)" : "as an update (AnalyzeStack on outputs)"}`, async () => {
+                const plan = stack === "pooled-kms" ? await pooledKms(preview) : await planCopy(stack, preview);
+                assert.strictEqual(plan.preview === true, preview);
+                if (preview) {
+                    assert.ok(JSON.stringify(plan).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9"), "a preview plan carries the engine's unknowns");
+                }
+                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 10 policies`]);
+            });
+        }
     }
 
-    it("checks a hand-written plan just the same: exactly its violations, exit 1", () => {
-        const r = run(GATE, [FIXTURE]);
-        assert.strictEqual(r.status, 1);
-        assert.deepStrictEqual(r.stdout.trimEnd().split("\n"), [
-            "postgres-naming: billing-db (postgresql:index/database:Database): database \"billing\" is owned by \"hanzo\"; its owner must be its service role \"billing_user\", so the service can run its own migrations.",
-            "postgres-naming: billing-role (postgresql:index/role:Role): role \"Billing_User\" must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere).",
-            "no-superuser-roles: billing-role (postgresql:index/role:Role): role \"Billing_User\" has SUPERUSER; only \"hanzo\" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.",
-            "maintenance-databases-closed: handwritten (pulumi:pulumi:Stack): database \"postgres\" is open to PUBLIC: add a Grant { database: \"postgres\", role: \"public\", objectType: \"database\", privileges: [] } (REVOKE ALL ON DATABASE postgres FROM PUBLIC), so no service role can connect.",
-            "maintenance-databases-closed: handwritten (pulumi:pulumi:Stack): database \"template1\" is open to PUBLIC: add a Grant { database: \"template1\", role: \"public\", objectType: \"database\", privileges: [] } (REVOKE ALL ON DATABASE template1 FROM PUBLIC), so no service role can connect.",
-            "required-extensions: billing-db (postgresql:index/database:Database): database \"billing\" lacks the extensions vector, pg_trgm, uuid-ossp, pg_stat_statements; every service database must have vector, pg_trgm, uuid-ossp, pg_stat_statements.",
-            "required-extensions: handwritten (pulumi:pulumi:Stack): template1 lacks the extensions vector, pg_trgm, uuid-ossp, pg_stat_statements; a database created later by hand would not have them.",
-            "workload-hardening: billing-api (kubernetes:apps/v1:Deployment): Deployment \"hanzo/billing-api\" container \"api\" image \"hanzoai/billing:latest\" must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest.",
-            "data-protection: billing-db (postgresql:index/database:Database): database \"billing\" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.",
-            "no-plaintext-secrets: billing-config (kubernetes:core/v1:ConfigMap): ConfigMap \"hanzo/billing\" key DATABASE_URL holds a connection string with a password in plain text; keep it in a Secret.",
-            "no-plaintext-secrets: billing-api (kubernetes:apps/v1:Deployment): Deployment \"hanzo/billing-api\" container \"api\" env PGPASSWORD is a credential by its name in plain text; use valueFrom.secretKeyRef.",
-            "handwritten: 11 mandatory and 0 advisory violations of 10 policies",
-        ]);
+    it("reads the environment from what HanzoSql registered as outputs, which is what AnalyzeStack receives", async () => {
+        const plan = await planCopy("test");
+        const hanzoSql = find(plan, TYPE.hanzoSql, "hanzo-sql");
+        assert.deepStrictEqual(hanzoSql.outputs, { adminSecret: "hanzo-test/postgres-credentials", environment: "test" });
+        // Inputs alone are not enough: the engine sends a component's outputs to AnalyzeStack.
+        (hanzoSql as { outputs?: Record<string, unknown> }).outputs = { adminSecret: "hanzo-test/postgres-credentials" };
+        const lines = await gateLines(plan);
+        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 10 policies");
+        assert.ok(lines.some((l) => l.startsWith('data-protection: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam_test" is not protected; in a non-test (environment unknown)')), lines.join("\n"));
     });
 
-    it("takes enforcement levels from a pack config file: advisory reports and passes, disabled is silent", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
-        const config = path.join(dir, "config.json");
-        fs.writeFileSync(config, JSON.stringify({
-            "postgres-naming": "advisory",
-            "no-superuser-roles": { enforcementLevel: "advisory" },
-            "maintenance-databases-closed": "advisory",
-            "required-extensions": "disabled",
-            "workload-hardening": "advisory",
-            "data-protection": { enforcementLevel: "advisory", environment: "prod" },
-            "no-plaintext-secrets": "advisory",
-        }));
-        const r = run(GATE, [FIXTURE, "--config", config]);
-        assert.strictEqual(r.status, 0, r.stdout);
-        assert.ok(!r.stdout.includes("required-extensions"));
-        assert.match(r.stdout, /^data-protection: billing-db .* in a prod environment /m);
-        assert.match(r.stdout, /^handwritten: 0 mandatory and 9 advisory violations of 10 policies$/m);
-        fs.rmSync(dir, { recursive: true });
+    it("on a preview, skips whole parts not known yet (containers, rules, data) without an advisory or an error", async () => {
+        const U = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        const plan = await planCopy("hanzo-k8s", true);
+        add(plan, TYPE.deployment, "later", { metadata: { name: "later", namespace: "hanzo", annotations: U }, spec: { template: { spec: { containers: U, initContainers: [{ name: "init", image: U, env: U, args: U }] } } } });
+        add(plan, TYPE.configMap, "later-config", { metadata: { name: U, namespace: "hanzo" }, data: U });
+        add(plan, TYPE.role, "later-role", { name: U, login: true, roles: U, superuser: U });
+        add(plan, TYPE.database, "later-db", { name: U, owner: U }, { options: { protect: true, retainOnDelete: true } });
+        const np = find(plan, TYPE.networkPolicy, "postgres-network-policy");
+        inputs(np).spec.ingress.push({ from: U, ports: [{ port: U }] });
+        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies"]);
     });
 
-    it("says what is wrong with a file that is not a plan (exit 2)", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
-        fs.writeFileSync(path.join(dir, "x.json"), JSON.stringify({ resources: {} }));
-        const r = run(GATE, [path.join(dir, "x.json")]);
-        assert.strictEqual(r.status, 2);
-        assert.strictEqual(r.stderr, `gate failed: ${path.join(dir, "x.json")} is not a plan: expected { "stack", "resources": [{ "type", "name", "urn", "inputs", ... }] } as npm run plan -- --json prints\n`);
-        fs.rmSync(dir, { recursive: true });
+    it("answers GetAnalyzerInfo with the pack's policies, each mandatory, with its config schema", async () => {
+        const info = await (await analyzer()).info();
+        assert.strictEqual(info.name, "hanzo-sql");
+        assert.deepStrictEqual(info.policies.map((p) => [p.name, p.enforcementLevel]), policies.map((p) => [p.name, "mandatory"]));
+        const workload = info.policies.find((p) => p.name === "workload-hardening")!;
+        assert.deepStrictEqual(workload.configSchema!.properties.minimumStorage, { type: "string", default: "50Gi" });
     });
-});
 
-describe("the policy pack", () => {
     it("has one documented policy per name, mandatory by default", () => {
-        const names = policies.map((p) => p.name);
-        assert.deepStrictEqual(names, [
+        assert.deepStrictEqual(policies.map((p) => p.name), [
             "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "maintenance-databases-closed", "required-extensions", "server-configuration",
             "workload-hardening", "network-isolation", "data-protection", "no-plaintext-secrets",
         ]);
@@ -84,33 +85,44 @@ describe("the policy pack", () => {
             assert.strictEqual(p.enforcementLevel, undefined, `${p.name} takes the pack's level (mandatory) unless configured`);
         }
     });
+});
 
-    it("starts the way the Pulumi CLI starts it: PolicyPack constructed, its port printed, no error", async function () {
-        const packDir = path.join(PROJECT_DIR, "policies");
-        const runner = path.join(packDir, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack", "index.js");
-        assert.ok(fs.existsSync(runner), "policies/node_modules is installed (npm ci --prefix policies)");
-        // What pulumi-analyzer-policy runs: `node run-policy-pack <engine address> <pack dir>` in the pack dir,
-        // which type-checks and compiles the TypeScript entry with the pack's own ts-node.
-        const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], { cwd: packDir, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        const port = await new Promise<string>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`no port after 45 s; stderr: ${stderr}`)), 45_000);
-            child.stdout.on("data", () => {
-                const m = /^(\d+)\n/.exec(stdout);
-                if (m) {
-                    clearTimeout(timer);
-                    resolve(m[1]);
-                }
-            });
-            child.on("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-        });
-        assert.ok(Number(port) > 0);
-        assert.strictEqual(stderr, "");
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
+describe("the published pack (pulumi policy publish packs policies/ alone)", function () {
+    this.timeout(300_000);
+    let dir: string;
+    let installed: PolicyAnalyzer | undefined;
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pack-"));
+    });
+    after(async () => {
+        await installed?.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("npm pack + an offline install of the tarball serves the same verdicts through the analyzer", async () => {
+        const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: PACK_DIR, encoding: "utf8" }).trim().split("\n").pop()!;
+        execFileSync("tar", ["-xzf", path.join(dir, tarball), "-C", dir]);
+        const packDir = path.join(dir, "package");
+        // Only the pack's own files travel: nothing outside policies/ can be imported by it.
+        const files = execFileSync("find", [".", "-type", "f"], { cwd: packDir, encoding: "utf8" }).trim().split("\n").sort();
+        assert.ok(files.includes("./standard/rules.ts") && files.includes("./PulumiPolicy.yaml") && files.includes("./index.ts"), files.join(" "));
+        for (const f of files.filter((x) => x.endsWith(".ts"))) {
+            const imports = [...fs.readFileSync(path.join(packDir, f), "utf8").matchAll(/from "(\.[^"]+)"/g)].map((m) => path.resolve(path.dirname(path.join(packDir, f)), m[1]));
+            for (const i of imports) {
+                assert.ok(i.startsWith(packDir + path.sep) && fs.existsSync(`${i}.ts`), `${f} imports ${i}, which the published pack lacks`);
+            }
+        }
+        fs.copyFileSync(path.join(PACK_DIR, "package-lock.json"), path.join(packDir, "package-lock.json"));
+        execFileSync("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: packDir, encoding: "utf8", stdio: "pipe" });
+
+        installed = await PolicyAnalyzer.start(packDir);
+        const compliant = await gate(await planCopy("hanzo-k8s"), {}, installed);
+        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies\n");
+        const plan = await planCopy("hanzo-k8s");
+        add(plan, TYPE.role, "rogue", { name: "rogue_user", login: true, superuser: true });
+        const result = await gate(plan, {}, installed);
+        assert.strictEqual(result.exitCode, 1);
+        assert.ok(result.text.includes('no-superuser-roles: rogue (postgresql:index/role:Role): role "rogue_user" has SUPERUSER;'), result.text);
     });
 });

@@ -26,11 +26,14 @@ describe("data-protection", () => {
         ]);
     });
 
-    it("accepts retainOnDelete alone where the plan shows it", async () => {
+    it("requires protect: retainOnDelete alone is invisible to the analyzer (AnalyzerResourceOptions has no such field)", async () => {
         const plan = await planCopy();
         const db = find(plan, TYPE.database, "iam");
         (db.options as { protect: boolean }).protect = false;
-        assert.deepStrictEqual(await violations(dataProtection, plan), []);
+        assert.strictEqual(db.options.retainOnDelete, true);
+        assert.deepStrictEqual(await violations(dataProtection, plan), [
+            `${P}: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam" is not protected; in a prod environment a destroy, rename or replacement would drop its data. Set protect: true.`,
+        ]);
     });
 
     it("treats a stack of unknown environment as production", async () => {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { maintenanceDatabasesClosed, noSuperuserCredentials, noSuperuserRoles } from "../../policies/roles";
-import { TYPE, add, find, inputs, planCopy, remove, violations } from "../support/policy";
+import { TYPE, add, find, inputs, plain, planCopy, remove, secret, violations } from "../support/policy";
 
 describe("no-superuser-roles", () => {
     for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
@@ -87,6 +87,33 @@ describe("no-superuser-credentials", () => {
             `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" reads the superuser's Secret "postgres-credentials" (env PGPASSWORD); use a least-privilege role of its own.`,
             `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" loads the superuser's Secret "postgres-credentials" (envFrom); use a least-privilege role of its own.`,
             `${P}: backup (kubernetes:batch/v1:CronJob): CronJob "hanzo/backup" container "dump" connects as the superuser "hanzo" (env PGUSER); use a least-privilege role of its own.`,
+        ]);
+    });
+
+    it("recognises the superuser's password by value in a hand-declared Secret or Deployment (secrets arrive in plain text)", async () => {
+        const plan = await planCopy();
+        const provider = plan.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
+        const admin = plain(provider.inputs.password) as string;
+        assert.ok(admin.length >= 8);
+        add(plan, TYPE.secret, "app-db", { metadata: { name: "app-db", namespace: "hanzo" }, stringData: secret({ DB_USER: "app_user", DB_PASSWORD: admin }) });
+        add(plan, TYPE.deployment, "app", {
+            metadata: { name: "app", namespace: "hanzo" },
+            spec: { template: { spec: { containers: [{ name: "app", image: "app:1", env: [{ name: "DB_PASS", value: admin }] }] } } },
+        });
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: app-db (kubernetes:core/v1:Secret): Secret "hanzo/app-db" carries the superuser's password (key DB_PASSWORD); give the service its own role.`,
+            `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" carries the superuser's password (env DB_PASS); use a least-privilege role of its own.`,
+        ]);
+    });
+
+    it("on a first preview (passwords unknown), still finds what it can know: the superuser's Secret read by an app", async () => {
+        const plan = await planCopy("hanzo-k8s", true);
+        add(plan, TYPE.deployment, "app", {
+            metadata: { name: "app", namespace: "hanzo" },
+            spec: { template: { spec: { containers: [{ name: "app", image: "app:1", envFrom: [{ secretRef: { name: "postgres-credentials" } }] }] } } },
+        });
+        assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
+            `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" loads the superuser's Secret "postgres-credentials" (envFrom); use a least-privilege role of its own.`,
         ]);
     });
 

@@ -70,4 +70,27 @@ describe("server-configuration", () => {
             `${where} does not end by rejecting everything else; end it with "host all all 0.0.0.0/0 reject" (and "host all all ::/0 reject").`,
         ]);
     });
+
+    it("rejects IPv6 ranges wider than the pod network (::/0 admits every address), a mask form and `all`", async () => {
+        const plan = await planCopy();
+        conf(plan)["pg_hba.conf"] = [
+            "local all all trust",
+            "host all all ::1/128 scram-sha-256",
+            "host all all fd00:10::/104 scram-sha-256",
+            "host all all ::/0 scram-sha-256",
+            "hostssl all all 2001:db8::/32 scram-sha-256",
+            "host all all 10.0.0.0 255.0.0.0 scram-sha-256",
+            "host all all 10.0.0.0 254.0.0.0 scram-sha-256",
+            "host all all all scram-sha-256",
+            "host all all 0.0.0.0/0 reject",
+            "host all all ::/0 reject",
+        ].join("\n");
+        const where = `${P}: ${CM}: ConfigMap "hanzo/postgres-config" pg_hba.conf`;
+        assert.deepStrictEqual(await violations(serverConfiguration, plan), [
+            `${where} admits ::/0 ("host all all ::/0 scram-sha-256"); admit the pod network only.`,
+            `${where} admits 2001:db8::/32 ("hostssl all all 2001:db8::/32 scram-sha-256"); admit the pod network only.`,
+            `${where} admits 10.0.0.0 254.0.0.0 ("host all all 10.0.0.0 254.0.0.0 scram-sha-256"); admit the pod network only.`,
+            `${where} admits all ("host all all all scram-sha-256"); admit the pod network only.`,
+        ]);
+    });
 });

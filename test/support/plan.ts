@@ -5,12 +5,13 @@ import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
 
 const cache = new Map<string, Promise<PlanResult>>();
 
-/** The plan of a stack file (Pulumi.<stack>.yaml), validated as `npm run plan` does. */
-export function planOf(stack: string): Promise<PlanResult> {
-    if (!cache.has(stack)) {
-        cache.set(stack, planFromStackFile(stack));
+/** The plan of a stack file (Pulumi.<stack>.yaml), validated as `npm run plan` does (as a first preview with `preview`). */
+export function planOf(stack: string, preview = false): Promise<PlanResult> {
+    const key = `${stack}${preview ? " preview" : ""}`;
+    if (!cache.has(key)) {
+        cache.set(key, planFromStackFile(stack, preview));
     }
-    return cache.get(stack)!;
+    return cache.get(key)!;
 }
 
 /** Credentials a DOKS stack needs from the environment (the plan never uses them). */

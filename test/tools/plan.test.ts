@@ -22,13 +22,20 @@ describe("npm run plan", () => {
         const plan = JSON.parse(out);
         assert.strictEqual(plan.stack, "lux-k8s");
         const db = plan.resources.find((r: any) => r.name === "hanzo-sql-gateway-database");
-        assert.deepStrictEqual(Object.keys(db).sort(), ["custom", "dependencies", "inputs", "name", "options", "parent", "type", "urn"]);
+        assert.deepStrictEqual(Object.keys(db).sort(), ["custom", "dependencies", "inputs", "name", "options", "outputs", "parent", "propertyDependencies", "type", "urn"]);
+        assert.deepStrictEqual(db.propertyDependencies.owner, ["urn:pulumi:lux-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase$postgresql:index/role:Role::hanzo-sql-gateway-role"]);
         assert.strictEqual(db.type, "postgresql:index/database:Database");
         assert.strictEqual(db.urn, "urn:pulumi:lux-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase$postgresql:index/database:Database::hanzo-sql-gateway-database");
         assert.strictEqual(db.parent, "urn:pulumi:lux-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase::hanzo-sql-gateway");
         assert.deepStrictEqual(db.dependencies, ["urn:pulumi:lux-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase$postgresql:index/role:Role::hanzo-sql-gateway-role"]);
         const secret = plan.resources.find((r: any) => r.name === "hanzo-sql-gateway-connection");
         assert.strictEqual(secret.inputs.stringData.dsn, "[secret]");
+        assert.strictEqual(secret.outputs.stringData.dsn, "[secret]");
+        // A component's outputs are what it registered (AnalyzeStack reads them); a custom resource's, the mock's.
+        const top = plan.resources.find((r: any) => r.type === "hanzo-sql:index:HanzoSql");
+        assert.deepStrictEqual([top.inputs, top.outputs], [{ environment: "prod" }, { adminSecret: "hanzo/postgres-credentials", environment: "prod" }]);
+        const password = plan.resources.find((r: any) => r.name === "hanzo-sql-gateway-password");
+        assert.deepStrictEqual(password.outputs, { ...password.inputs, result: "[secret]" });
         assert.ok(!out.includes("p@ss:"), "no generated password appears anywhere in the plan");
     });
 
@@ -70,6 +77,40 @@ describe("npm run plan", () => {
         const usage = spawnSync(process.execPath, [PLAN], { encoding: "utf8" });
         assert.strictEqual(usage.status, 1);
         assert.match(usage.stderr, /^plan failed: --stack is required; stacks: dev, hanzo-k8s, lux-k8s, staging, test$/m);
+    });
+
+    it("--json --preview shows what a first preview knows: generated passwords and what is built from them are unknown", () => {
+        const plan = JSON.parse(execFileSync(process.execPath, [PLAN, "--stack", "lux-k8s", "--json", "--preview"], { encoding: "utf8", maxBuffer: 64 << 20 }));
+        const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        const named = (name: string) => plan.resources.find((r: any) => r.name === name);
+        assert.strictEqual(plan.preview, true);
+        assert.strictEqual(named("hanzo-sql-gateway-role").inputs.password, UNKNOWN);
+        assert.strictEqual(named("hanzo-sql-gateway-connection").inputs.stringData, UNKNOWN);
+        assert.strictEqual(named("hanzo-sql-gateway-password").outputs.result, "[secret]", "a secret unknown is still redacted");
+        // What the stack's configuration decides is known at preview.
+        assert.strictEqual(named("hanzo-sql-gateway-database").inputs.name, "gateway");
+        assert.strictEqual(named("hanzo-sql-backups-key").outputs.accessKey, UNKNOWN);
+    });
+
+    it("records every resource option the program sets, as the engine receives it", async () => {
+        const result = await runPlan(stackConfig("opts", {}), () => {
+            const first = new random.RandomPassword("first", { length: 8 });
+            new random.RandomPassword("second", { length: 9 }, {
+                protect: true, ignoreChanges: ["length"], replaceOnChanges: ["special"], customTimeouts: { create: "5m", delete: "1h30m" },
+                aliases: [{ name: "old-second" }, "urn:pulumi:opts::hanzo-sql::random:index/randomPassword:RandomPassword::older"],
+                additionalSecretOutputs: ["special"], deleteBeforeReplace: true, retainOnDelete: true, deletedWith: first,
+            });
+            return {};
+        });
+        const [first, second] = result.plan.resources;
+        // @pulumi/random itself marks result and bcryptHash as secret outputs.
+        assert.deepStrictEqual(first.options, { protect: false, retainOnDelete: false, additionalSecretOutputs: ["bcryptHash", "result"] });
+        assert.deepStrictEqual(second.options, {
+            protect: true, retainOnDelete: true, deletedWith: first.urn,
+            ignoreChanges: ["length"], replaceOnChanges: ["special"], customTimeouts: { create: "5m", delete: "1h30m" },
+            additionalSecretOutputs: ["special", "bcryptHash", "result"], deleteBeforeReplace: true,
+            aliases: ["urn:pulumi:opts::hanzo-sql::random:index/randomPassword:RandomPassword::old-second", "urn:pulumi:opts::hanzo-sql::random:index/randomPassword:RandomPassword::older"],
+        });
     });
 
     it("fails on duplicate URNs, which the mock runtime would silently merge", async () => {

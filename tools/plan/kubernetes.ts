@@ -4,7 +4,7 @@
  */
 import { kmsSyncCrd } from "../../render/kmsSync";
 import { openApiProblems } from "../../render/openApiSchema";
-import type { PlannedResource } from "./runner";
+import { PlannedResource, UNKNOWN } from "./runner";
 
 export interface KubernetesObject {
     apiVersion: string;
@@ -67,11 +67,22 @@ export function validateManifest(type: string, manifest: KubernetesObject): stri
     }
 }
 
-/** Schema problems of every Kubernetes object of a plan, as "type name: problem" lines. */
+/** A value without its unknown parts (a preview's): the provider, too, validates only what is known. */
+function known(v: unknown): unknown {
+    if (Array.isArray(v)) {
+        return v.filter((x) => x !== UNKNOWN).map(known);
+    }
+    if (typeof v === "object" && v !== null) {
+        return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== UNKNOWN).map(([k, x]) => [k, known(x)]));
+    }
+    return v;
+}
+
+/** Schema problems of every Kubernetes object of a plan, as "type name: problem" lines (unknown values skipped). */
 export function validatePlan(resources: readonly PlannedResource[], revealed: ReadonlyMap<string, Record<string, unknown>>): string[] {
     const problems: string[] = [];
     for (const r of resources) {
-        const manifest = manifestOf({ type: r.type, inputs: revealed.get(r.urn) ?? r.inputs });
+        const manifest = manifestOf({ type: r.type, inputs: known(revealed.get(r.urn) ?? r.inputs) as Record<string, unknown> });
         if (manifest) {
             for (const p of validateManifest(r.type, manifest)) {
                 problems.push(`${r.type} ${r.name}: ${p}`);

@@ -1,7 +1,9 @@
 /**
  * Runs the program under Pulumi's mock runtime and records every resource registration as the engine
- * would receive it: type, name, URN, parent, inputs, dependencies and resource options (protect,
- * retainOnDelete, deletedWith, provider), which the mock's own callbacks do not show.
+ * would receive it: type, name, URN, parent, inputs, outputs (a custom resource's from the mock, a
+ * component's as registerOutputs registered them), dependencies and every resource option the program
+ * sets, which the mock's own callbacks do not show. As a preview, values the engine would not know yet
+ * (generated passwords, keys the cloud computes, and everything built from them) are the engine's unknown.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
@@ -17,7 +19,19 @@ export interface ResourceOptionsSeen {
     readonly deletedWith?: string;
     /** Provider reference (`<urn>::<id>`), for custom resources. */
     readonly provider?: string;
+    // The options below appear only when the program sets them.
+    readonly ignoreChanges?: string[];
+    readonly replaceOnChanges?: string[];
+    /** Go durations, as the program passes them (`10m`). */
+    readonly customTimeouts?: { create?: string; update?: string; delete?: string };
+    /** URNs this resource was known by. */
+    readonly aliases?: string[];
+    readonly additionalSecretOutputs?: string[];
+    readonly deleteBeforeReplace?: boolean;
 }
+
+/** The engine's marker for a value not known before the update (`plugin.UnknownStringValue`). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface PlannedResource {
     /** The Pulumi type token, e.g. `kubernetes:apps/v1:StatefulSet`. */
@@ -28,18 +42,30 @@ export interface PlannedResource {
     readonly custom: boolean;
     /** Inputs; every secret value replaced by "[secret]" (keys of secret objects kept). */
     readonly inputs: Record<string, unknown>;
+    /** Outputs, redacted like the inputs: a custom resource's state, a component's registered outputs. */
+    readonly outputs?: Record<string, unknown>;
     /** URNs this resource depends on (explicitly or through its inputs). */
     readonly dependencies: string[];
+    /** Per input property, the URNs its value came from. */
+    readonly propertyDependencies?: Record<string, string[]>;
     readonly options: ResourceOptionsSeen;
 }
 
 export interface Plan {
     readonly stack: string;
+    /** Planned as a preview: unknown values are the engine's unknown marker. */
+    readonly preview?: boolean;
     readonly resources: PlannedResource[];
 }
 
 export interface PlanResult {
     readonly plan: Plan;
+    /**
+     * The plan as the engine would hand it to the policy pack: inputs and outputs in the wire form
+     * (secrets wrapped in Pulumi's secret signature with their value in plain text, unknowns as the
+     * unknown marker). For the gate and tests; never printed.
+     */
+    readonly engine: Plan;
     /** Inputs with secret values revealed, by URN: for tests and renderers, never printed. */
     readonly revealed: ReadonlyMap<string, Record<string, unknown>>;
     /** The program's stack outputs, resolved. */
@@ -87,26 +113,28 @@ export function mockPassword(name: string, special: boolean): string {
     return special ? `p@ss:${h.slice(0, 10)}/#?%${h.slice(10)}` : `P${h}`;
 }
 
-const mocks: pulumi.runtime.Mocks = {
+/** The mock providers; in a preview, what a provider computes on create is unknown, as under the engine. */
+const mocksFor = (preview: boolean): pulumi.runtime.Mocks => ({
     newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") {
             // New keepers (a rotation) give a new password, as the provider would.
             const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
-            state.result = pulumi.secret(mockPassword(`${args.name}${keepers}`, args.inputs.special !== false));
+            state.result = pulumi.secret(preview ? UNKNOWN : mockPassword(`${args.name}${keepers}`, args.inputs.special !== false));
         }
         if (args.type === "random:index/randomId:RandomId") {
-            // Deterministic per resource name, like the passwords (a SCRAM salt in this program).
+            // Deterministic per resource name, like the passwords (a SCRAM salt in this program); unknown at preview.
             const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
             const bytes = createHash("sha256").update(`salt:${args.name}${keepers}`).digest().subarray(0, Number(args.inputs.byteLength ?? 16));
-            Object.assign(state, { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() });
+            const ids = { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
+            Object.assign(state, preview ? Object.fromEntries(Object.keys(ids).map((k) => [k, UNKNOWN])) : ids);
         }
         if (args.type === "digitalocean:index/spacesKey:SpacesKey") {
             // Computed by DigitalOcean on create.
-            state.accessKey = `PLAN${createHash("sha256").update(args.name).digest("hex").slice(0, 16).toUpperCase()}`;
-            state.secretKey = pulumi.secret(mockPassword(`${args.name}-secret`, false));
+            state.accessKey = preview ? UNKNOWN : `PLAN${createHash("sha256").update(args.name).digest("hex").slice(0, 16).toUpperCase()}`;
+            state.secretKey = pulumi.secret(preview ? UNKNOWN : mockPassword(`${args.name}-secret`, false));
         }
-        return { id: `${args.name}-id`, state };
+        return { id: preview ? "" : `${args.name}-id`, state };
     },
     call(args) {
         if (args.token === "digitalocean:index/getKubernetesCluster:getKubernetesCluster") {
@@ -129,7 +157,7 @@ const mocks: pulumi.runtime.Mocks = {
         }
         throw new Error(`the offline plan has no mock for the call ${args.token}`);
     },
-};
+});
 
 interface Recorded {
     type: string;
@@ -137,23 +165,113 @@ interface Recorded {
     urn: string;
     parent?: string;
     custom: boolean;
+    /** Wire form, as the request carried them. */
     rawInputs: Record<string, unknown>;
+    rawOutputs: Record<string, unknown>;
     dependencies: string[];
+    propertyDependencies: Record<string, string[]>;
     options: ResourceOptionsSeen;
+    /** Alias specs not yet resolved to URNs (they need the real URNs of parents). */
+    aliasSpecs: AliasSpec[];
 }
 
+interface AliasSpec {
+    urn?: string;
+    name?: string;
+    type?: string;
+    stack?: string;
+    project?: string;
+    /** undefined: the resource's own parent; "": no parent. */
+    parentUrn?: string;
+}
+
+type Struct = { toJavaScript(): Record<string, unknown> } | undefined;
+type AliasMessage = {
+    hasUrn(): boolean;
+    getUrn(): string;
+    getSpec(): { getName(): string; getType(): string; getStack(): string; getProject(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
+};
 type RegisterRequest = {
     getType(): string;
     getName(): string;
     getParent(): string;
     getCustom(): boolean;
+    getObject(): Struct;
     getDependenciesList(): string[];
-    getProtect(): boolean;
-    getRetainondelete(): boolean;
+    getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
+    getProtect(): boolean | undefined;
+    getRetainondelete(): boolean | undefined;
     getDeletedwith(): string;
     getProvider(): string;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+    getAliasesList(): AliasMessage[];
+    getAliasurnsList(): string[];
+    getAdditionalsecretoutputsList(): string[];
+    getDeletebeforereplace(): boolean;
+    getDeletebeforereplacedefined(): boolean;
 };
-type Monitor = { registerResource(req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string }) => void): unknown };
+type Monitor = {
+    registerResource(req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string; getObject(): Struct }) => void): unknown;
+    registerResourceOutputs(req: { getUrn(): string; getOutputs(): Struct }, cb: (err: unknown, res?: unknown) => void): unknown;
+};
+
+/** The options a registration sets, beyond protect/retainOnDelete/deletedWith/provider, as the plan shows them. */
+function optionsSet(req: RegisterRequest): Partial<ResourceOptionsSeen> {
+    const t = req.getCustomtimeouts();
+    const timeouts = t ? Object.fromEntries(Object.entries({ create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }).filter(([, v]) => v)) : {};
+    const list = (key: string, values: string[]) => (values.length > 0 ? { [key]: [...values] } : {});
+    return {
+        ...list("ignoreChanges", req.getIgnorechangesList()),
+        ...list("replaceOnChanges", req.getReplaceonchangesList()),
+        ...(Object.keys(timeouts).length > 0 ? { customTimeouts: timeouts } : {}),
+        ...list("additionalSecretOutputs", req.getAdditionalsecretoutputsList()),
+        ...(req.getDeletebeforereplacedefined() ? { deleteBeforeReplace: req.getDeletebeforereplace() } : {}),
+    };
+}
+
+function propertyDependenciesOf(req: RegisterRequest): Record<string, string[]> {
+    const deps: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => (deps[k] = [...v.getUrnsList()]));
+    return deps;
+}
+
+function aliasSpecs(req: RegisterRequest): AliasSpec[] {
+    const specs: AliasSpec[] = req.getAliasurnsList().map((urn) => ({ urn }));
+    for (const a of req.getAliasesList()) {
+        const spec = a.getSpec();
+        if (a.hasUrn()) {
+            specs.push({ urn: a.getUrn() });
+        } else if (spec) {
+            specs.push({
+                name: spec.getName() || undefined, type: spec.getType() || undefined, stack: spec.getStack() || undefined, project: spec.getProject() || undefined,
+                parentUrn: spec.getNoparent() ? "" : spec.getParenturn() || undefined,
+            });
+        }
+    }
+    return specs;
+}
+
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+
+/**
+ * A value as the engine marshals it for an analyzer: resource references become the resource's ID (custom)
+ * or URN (component), since the engine does not keep resources (`MarshalOptions.KeepResources` unset).
+ */
+function forAnalyzer(v: unknown, realUrn: (urn: string) => string): unknown {
+    if (Array.isArray(v)) {
+        return v.map((x) => forAnalyzer(x, realUrn));
+    }
+    if (typeof v === "object" && v !== null) {
+        const o = v as Record<string, unknown>;
+        if (o[SIG] === RESOURCE_SIG) {
+            return typeof o.id === "string" && o.id !== "" ? o.id : realUrn(String(o.urn));
+        }
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, forAnalyzer(x, realUrn)]));
+    }
+    return v;
+}
 
 const settings = runtimeSettings as unknown as { getMonitor(): Monitor | undefined; waitForRPCs(): Promise<void> };
 
@@ -161,31 +279,47 @@ const settings = runtimeSettings as unknown as { getMonitor(): Monitor | undefin
  * Evaluates the program for a stack under the mock runtime. `program` is called once the mocks and the
  * configuration are in place; it returns the stack outputs. Duplicate URNs fail the plan.
  */
-export async function runPlan(cfg: StackConfig, program: () => Record<string, unknown>): Promise<PlanResult> {
-    await pulumi.runtime.setMocks(mocks, PROJECT, cfg.stack, false);
+export async function runPlan(cfg: StackConfig, program: () => Record<string, unknown>, preview = false): Promise<PlanResult> {
+    await pulumi.runtime.setMocks(mocksFor(preview), PROJECT, cfg.stack, preview);
     pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
     const recorded: Recorded[] = [];
     const monitor = settings.getMonitor()!;
     const original = monitor.registerResource.bind(monitor);
-    const deserialize = (await import("@pulumi/pulumi/runtime/rpc")).deserializeProperties as (s: unknown) => Record<string, unknown>;
+    const originalOutputs = monitor.registerResourceOutputs.bind(monitor);
+    const byMockUrn = new Map<string, Recorded>();
     monitor.registerResource = (req, cb) =>
         original(req, (err, res) => {
             if (!err && res) {
-                recorded.push({
+                const r: Recorded = {
                     type: req.getType(),
                     name: req.getName(),
                     urn: res.getUrn(),
                     parent: req.getParent() || undefined,
                     custom: req.getCustom(),
-                    rawInputs: deserialize((req as unknown as { getObject(): unknown }).getObject()),
+                    rawInputs: req.getObject()?.toJavaScript() ?? {},
+                    // A component's outputs are its inputs until it registers its own (as in the engine).
+                    rawOutputs: res.getObject()?.toJavaScript() ?? {},
                     dependencies: [...req.getDependenciesList()].sort(),
+                    propertyDependencies: propertyDependenciesOf(req),
                     options: {
                         protect: req.getProtect() === true,
                         retainOnDelete: req.getRetainondelete() === true,
                         deletedWith: req.getDeletedwith() || undefined,
                         provider: req.getProvider() || undefined,
+                        ...optionsSet(req),
                     },
-                });
+                    aliasSpecs: aliasSpecs(req),
+                };
+                recorded.push(r);
+                byMockUrn.set(r.urn, r);
+            }
+            cb(err, res);
+        });
+    monitor.registerResourceOutputs = (req, cb) =>
+        originalOutputs(req, (err, res) => {
+            const r = byMockUrn.get(req.getUrn());
+            if (!err && r) {
+                r.rawOutputs = req.getOutputs()?.toJavaScript() ?? {};
             }
             cb(err, res);
         });
@@ -208,26 +342,51 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
         const i = ref.lastIndexOf("::");
         return realUrn.has(ref.slice(0, i)) ? `${real(ref.slice(0, i))}${ref.slice(i)}` : ref;
     };
+    const aliasUrn = (r: Recorded, a: AliasSpec): string => {
+        if (a.urn) {
+            return a.urn;
+        }
+        const parent = a.parentUrn === undefined ? (r.parent ? real(r.parent) : undefined) : a.parentUrn || undefined;
+        const type = a.type ?? r.type;
+        const qualifiedType = parent && parent.split("::")[2] !== "pulumi:pulumi:Stack" ? `${parent.split("::")[2]}$${type}` : type;
+        return `urn:pulumi:${a.stack ?? cfg.stack}::${a.project ?? PROJECT}::${qualifiedType}::${a.name ?? r.name}`;
+    };
     const revealed = new Map<string, Record<string, unknown>>();
+    const wire = new Map<string, { inputs: Record<string, unknown>; outputs: Record<string, unknown> }>();
     const resources = recorded.map((r): PlannedResource => {
         const urn = real(r.urn);
-        revealed.set(urn, transformSecrets(r.rawInputs, "reveal") as Record<string, unknown>);
+        const inputs = forAnalyzer(r.rawInputs, real) as Record<string, unknown>;
+        const outputs = forAnalyzer(r.rawOutputs, real) as Record<string, unknown>;
+        revealed.set(urn, transformSecrets(inputs, "reveal") as Record<string, unknown>);
+        wire.set(urn, { inputs, outputs });
+        const aliases = r.aliasSpecs.map((a) => aliasUrn(r, a));
+        const propertyDependencies = Object.entries(r.propertyDependencies).filter(([, urns]) => urns.length > 0);
         return {
             type: r.type,
             name: r.name,
             urn,
             ...(r.parent ? { parent: real(r.parent) } : {}),
             custom: r.custom,
-            inputs: transformSecrets(r.rawInputs, "redact") as Record<string, unknown>,
+            inputs: transformSecrets(inputs, "redact") as Record<string, unknown>,
+            outputs: transformSecrets(outputs, "redact") as Record<string, unknown>,
             dependencies: r.dependencies.map(real).sort(),
+            ...(propertyDependencies.length > 0 ? { propertyDependencies: Object.fromEntries(propertyDependencies.map(([k, urns]) => [k, urns.map(real).sort()])) } : {}),
             options: {
-                protect: r.options.protect,
-                retainOnDelete: r.options.retainOnDelete,
-                ...(r.options.deletedWith ? { deletedWith: real(r.options.deletedWith) } : {}),
-                ...(r.options.provider ? { provider: realRef(r.options.provider) } : {}),
+                ...r.options,
+                deletedWith: r.options.deletedWith ? real(r.options.deletedWith) : undefined,
+                provider: r.options.provider ? realRef(r.options.provider) : undefined,
+                ...(aliases.length > 0 ? { aliases } : {}),
             },
         };
     });
+    for (const r of resources) {
+        // undefined options are left out of the JSON; drop them from the object too, for exact comparisons.
+        for (const [k, v] of Object.entries(r.options)) {
+            if (v === undefined) {
+                delete (r.options as unknown as Record<string, unknown>)[k];
+            }
+        }
+    }
     const seen = new Map<string, number>();
     for (const r of resources) {
         seen.set(r.urn, (seen.get(r.urn) ?? 0) + 1);
@@ -236,7 +395,9 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
     if (duplicates.length > 0) {
         throw new Error(`duplicate URNs (two resources with one type and name; the second would replace the first):\n  ${duplicates.join("\n  ")}`);
     }
-    return { plan: { stack: cfg.stack, resources }, revealed, outputs: resolved };
+    const planned: Plan = { stack: cfg.stack, ...(preview ? { preview } : {}), resources };
+    const engine: Plan = { ...planned, resources: resources.map((r) => ({ ...r, ...wire.get(r.urn)! })) };
+    return { plan: planned, engine, revealed, outputs: resolved };
 }
 
 /** Resolves Outputs in the program's outputs; secrets stay redacted. */
