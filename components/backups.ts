@@ -3,8 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { backupAlerts } from "../render/alerts";
-import { renderBackupScripts } from "../render/backup";
+import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
+import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
@@ -15,7 +15,13 @@ import { loginRole } from "./roles";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
 export const BACKUP_CRONJOB = "postgres-backup";
-/** Membership that lets the backup role read every table of every database, and nothing more. */
+/** The restore drill's CronJob. */
+export const DRILL_CRONJOB = "postgres-restore-drill";
+/**
+ * Membership that lets the backup role read every table of every database; with BYPASSRLS (rows hidden by
+ * row-level security) and the server's lo_compat_privileges (large objects), pg_dump reads everything a
+ * service can create. It writes only its own schema hanzo_backup in the postgres database (results).
+ */
 export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
 const BACKUP_UID = 999;
 
@@ -24,7 +30,7 @@ export interface PostgresBackupsArgs {
     readonly backup: BackupSpec;
     /** Services whose databases are dumped (those with a retention of at least one day). */
     readonly services: readonly ServiceSpec[];
-    /** The Database resources, by database name, so grants wait for them. */
+    /** The Database resources, by database name: grants and the scripts (the list of databases) wait for them. */
     readonly databases: Readonly<Record<string, postgresql.Database>>;
     /** In-cluster host and port of the server. */
     readonly host: string;
@@ -58,9 +64,25 @@ export class PostgresBackups extends pulumi.ComponentResource {
         const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
         const labels = { "app.kubernetes.io/name": BACKUP_CRONJOB, "app.kubernetes.io/part-of": "hanzo-sql" };
 
-        // The role: reads every table, owns nothing, cannot write; CONNECT where PUBLIC has none.
+        // The role: reads every row of every table and every large object, writes only its results schema;
+        // CONNECT where PUBLIC has none.
         const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
-        const role = loginRole(`${name}-role`, { name: BACKUP_ROLE, password: password.result, roles: [BACKUP_ROLE_MEMBERSHIP] }, { parent: this });
+        const role = loginRole(
+            `${name}-role`,
+            { name: BACKUP_ROLE, password: password.result, roles: [BACKUP_ROLE_MEMBERSHIP], bypassRowLevelSecurity: true },
+            { parent: this },
+        );
+        // Where report.sh records each database's result, for the metrics exporter.
+        const statusSchema = new postgresql.Schema(
+            `${name}-status-schema`,
+            { name: BACKUP_STATUS_SCHEMA, database: "postgres", owner: role.name, ifNotExists: true },
+            { parent: this },
+        );
+        new postgresql.Grant(
+            `${name}-connect-postgres`,
+            { database: "postgres", role: role.name, objectType: "database", privileges: ["CONNECT"] },
+            { parent: this },
+        );
         for (const s of dumped) {
             new postgresql.Grant(
                 `${name}-connect-${s.name}`,
@@ -125,13 +147,16 @@ export class PostgresBackups extends pulumi.ComponentResource {
         );
 
         this.scripts = renderBackupScripts({
-            databases: dumped.map((s) => ({ name: s.database, role: s.role, retentionDays: s.backupRetentionDays })),
+            databases: dumped.map((s) => ({
+                name: s.database, role: s.role, retentionDays: s.backupRetentionDays, extensions: s.extensions, requiredTables: s.requiredTables,
+            })),
             defaultRetentionDays: b.retentionDays,
         });
+        // The list names databases that exist: an `up` that failed to create one ships no list with it.
         const scripts = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
             { metadata: { name: `${BACKUP_CRONJOB}-scripts`, namespace: args.namespace, labels }, data: this.scripts },
-            { parent: this },
+            { parent: this, dependsOn: [...dumped.map((s) => args.databases[s.database]), statusSchema] },
         );
 
         const fromSecret = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: secret.metadata.name, key } } });
@@ -141,79 +166,93 @@ export class PostgresBackups extends pulumi.ComponentResource {
             { name: "scripts", mountPath: "/scripts", readOnly: true },
             { name: "tmp", mountPath: "/tmp" },
         ];
-        new k8s.batch.v1.CronJob(
-            `${name}-cronjob`,
-            {
-                metadata: { name: BACKUP_CRONJOB, namespace: args.namespace, labels },
-                spec: {
-                    schedule: b.schedule,
-                    concurrencyPolicy: "Forbid",
-                    startingDeadlineSeconds: 3600,
-                    successfulJobsHistoryLimit: 3,
-                    failedJobsHistoryLimit: 3,
-                    jobTemplate: {
-                        spec: {
-                            backoffLimit: 1,
-                            activeDeadlineSeconds: 4 * 3600,
-                            template: {
-                                metadata: { labels, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
-                                spec: {
-                                    restartPolicy: "Never",
-                                    securityContext: {
-                                        runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
+        const pgEnv = [
+            { name: "PGHOST", value: args.host },
+            { name: "PGPORT", value: String(args.port) },
+            fromSecret("PGUSER", "PGUSER"),
+            fromSecret("PGPASSWORD", "PGPASSWORD"),
+            { name: "BACKUP_DIR", value: "/backup" },
+        ];
+        const s3Env = [
+            { name: "S3_ENDPOINT", value: this.endpoint },
+            { name: "S3_BUCKET", value: this.bucket },
+            { name: "S3_PREFIX", value: b.prefix },
+            { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
+            fromSecret("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+            fromSecret("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+            { name: "BACKUP_DIR", value: "/backup" },
+            { name: "HOME", value: "/tmp" },
+        ];
+        const pgContainer = (containerName: string, command: string[], memory: string): k8s.types.input.core.v1.Container => ({
+            name: containerName,
+            image: b.dumpImage,
+            command,
+            env: pgEnv,
+            resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory } },
+            securityContext: hardened,
+            volumeMounts: mounts,
+        });
+        const s3Container = (containerName: string, command: string[]): k8s.types.input.core.v1.Container => ({
+            name: containerName,
+            image: b.s3Image,
+            command,
+            env: s3Env,
+            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+            securityContext: hardened,
+            volumeMounts: mounts,
+        });
+        const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) =>
+            new k8s.batch.v1.CronJob(
+                resourceName,
+                {
+                    metadata: { name: jobName, namespace: args.namespace, labels: { ...labels, "app.kubernetes.io/name": jobName } },
+                    spec: {
+                        schedule,
+                        concurrencyPolicy: "Forbid",
+                        startingDeadlineSeconds: 3600,
+                        successfulJobsHistoryLimit: 3,
+                        failedJobsHistoryLimit: 3,
+                        jobTemplate: {
+                            spec: {
+                                backoffLimit: 1,
+                                activeDeadlineSeconds: deadlineSeconds,
+                                template: {
+                                    metadata: { labels: { ...labels, "app.kubernetes.io/name": jobName }, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
+                                    spec: {
+                                        restartPolicy: "Never",
+                                        securityContext: {
+                                            runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
+                                        },
+                                        initContainers,
+                                        containers: [container],
+                                        volumes: [
+                                            { name: "backup", emptyDir: {} },
+                                            { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                                            { name: "tmp", emptyDir: {} },
+                                        ],
                                     },
-                                    // 1. Dump and check every database; a failure ends the Job before any upload.
-                                    initContainers: [
-                                        {
-                                            name: "dump",
-                                            image: b.dumpImage,
-                                            command: ["bash", "/scripts/dump.sh"],
-                                            env: [
-                                                { name: "PGHOST", value: args.host },
-                                                { name: "PGPORT", value: String(args.port) },
-                                                fromSecret("PGUSER", "PGUSER"),
-                                                fromSecret("PGPASSWORD", "PGPASSWORD"),
-                                                { name: "BACKUP_DIR", value: "/backup" },
-                                            ],
-                                            resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-                                            securityContext: hardened,
-                                            volumeMounts: mounts,
-                                        },
-                                    ],
-                                    // 2. Upload the dumps, then the manifest; prune by retention.
-                                    containers: [
-                                        {
-                                            name: "upload",
-                                            image: b.s3Image,
-                                            command: ["bash", "-c", "bash /scripts/upload.sh && bash /scripts/prune.sh"],
-                                            env: [
-                                                { name: "S3_ENDPOINT", value: this.endpoint },
-                                                { name: "S3_BUCKET", value: this.bucket },
-                                                { name: "S3_PREFIX", value: b.prefix },
-                                                { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
-                                                fromSecret("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
-                                                fromSecret("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
-                                                { name: "BACKUP_DIR", value: "/backup" },
-                                                { name: "HOME", value: "/tmp" },
-                                            ],
-                                            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
-                                            securityContext: hardened,
-                                            volumeMounts: mounts,
-                                        },
-                                    ],
-                                    volumes: [
-                                        { name: "backup", emptyDir: {} },
-                                        { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
-                                        { name: "tmp", emptyDir: {} },
-                                    ],
                                 },
                             },
                         },
                     },
                 },
-            },
-            { parent: this },
-        );
+                { parent: this },
+            );
+
+        // 1. dump each database on its own; 2. upload the good dumps, the manifest last, prune;
+        // 3. record each database's result where the exporter reads it, and fail the Job if any failed.
+        cronJob(`${name}-cronjob`, BACKUP_CRONJOB, b.schedule, 4 * 3600, [
+            pgContainer("dump", ["bash", "/scripts/dump.sh"], "1Gi"),
+            s3Container("upload", ["bash", "/scripts/upload.sh"]),
+        ], pgContainer("report", ["bash", "/scripts/report.sh"], "256Mi"));
+
+        // The restore drill: fetch the latest complete backup, restore it into a scratch server in the pod,
+        // check it, record the result. The scratch server's data lives in the pod's /tmp volume.
+        if (b.drill.enabled) {
+            cronJob(`${name}-drill`, DRILL_CRONJOB, b.drill.schedule, 6 * 3600, [
+                s3Container("fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"]),
+            ], { ...pgContainer("drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"), env: [...pgEnv, { name: "SCRATCH_DIR", value: "/tmp/drill" }] });
+        }
 
         if (args.monitoring.enabled) {
             // The Job succeeds only once its manifest is uploaded: its last success is the last complete backup.
@@ -223,7 +262,16 @@ export class PostgresBackups extends pulumi.ComponentResource {
                     apiVersion: "monitoring.coreos.com/v1",
                     kind: "PrometheusRule",
                     metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: { ...labels, release: args.monitoring.release } },
-                    spec: { groups: [backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) })] },
+                    spec: {
+                        groups: [
+                            backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) }),
+                            backupDatabaseAlerts({
+                                namespace: args.namespaceName,
+                                periodSeconds: schedulePeriodSeconds(b.schedule),
+                                drillPeriodSeconds: b.drill.enabled ? schedulePeriodSeconds(b.drill.schedule) : undefined,
+                            }),
+                        ],
+                    },
                 },
                 { parent: this },
             );

@@ -3,6 +3,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_ROLE, MAINTENANCE_DATABASES, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
 import type { StackSpec } from "../stacks/spec";
+import { renderBackupMetricsQueries } from "../render/backup";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
@@ -53,6 +54,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                 monitoring: spec.monitoring,
                 namespaceName: spec.namespace,
                 adopt: spec.adopt,
+                exporterQueries: spec.backup.enabled ? renderBackupMetricsQueries() : undefined,
             },
             { parent: this, providers: [k8sProvider] },
         );

@@ -38,6 +38,8 @@ export const ROLLOUT_TIMEOUT = `${Math.ceil((STARTUP_PROBE.periodSeconds * START
 
 /** Where postgresql.conf and pg_hba.conf are mounted. */
 export const CONFIG_DIR = "/etc/postgresql";
+/** Where the exporter reads its extra queries. */
+const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
 export const METRICS_PORT = 9187;
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
@@ -72,6 +74,8 @@ export interface PostgresInstanceArgs {
     readonly namespaceName: string;
     /** Adopt the seed's objects of the same names (`import`) instead of creating them. */
     readonly adopt: boolean;
+    /** Extra queries for the exporter (`--extend.query-path`): the backups' per-database results. */
+    readonly exporterQueries?: string;
 }
 
 /**
@@ -134,6 +138,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
 
         // The metrics exporter's credentials: its own role (pg_monitor, nothing more), never the superuser.
         let exporter: k8s.types.input.core.v1.Container[] = [];
+        const exporterVolumes: k8s.types.input.core.v1.Volume[] = [];
         if (args.monitoring.enabled) {
             this.monitorPassword = new random.RandomPassword(`${name}-monitor-password`, { length: 32, special: false }, { parent: this }).result;
             const monitorSecret = new k8s.core.v1.Secret(
@@ -145,6 +150,17 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            const queries =
+                args.exporterQueries === undefined
+                    ? undefined
+                    : new k8s.core.v1.ConfigMap(
+                          `${name}-exporter-queries`,
+                          { metadata: { name: `${spec.name}-exporter-queries`, namespace: args.namespace, labels }, data: { "queries.yaml": args.exporterQueries } },
+                          { parent: this },
+                      );
+            if (queries) {
+                exporterVolumes.push({ name: "exporter-queries", configMap: { name: queries.metadata.name } });
+            }
             exporter = [
                 {
                     name: "exporter",
@@ -154,7 +170,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
                         { name: "DATA_SOURCE_URI", value: `127.0.0.1:${spec.port}/postgres?sslmode=disable` },
                         { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "username" } } },
                         { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "password" } } },
+                        ...(queries ? [{ name: "PG_EXPORTER_EXTEND_QUERY_PATH", value: `${EXPORTER_QUERIES_DIR}/queries.yaml` }] : []),
                     ],
+                    ...(queries ? { volumeMounts: [{ name: "exporter-queries", mountPath: EXPORTER_QUERIES_DIR, readOnly: true }] } : {}),
                     ports: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
                     readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
@@ -276,6 +294,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                 { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) } },
                                 { name: "run", emptyDir: {} },
                                 { name: "tmp", emptyDir: {} },
+                                ...exporterVolumes,
                             ],
                         },
                     },

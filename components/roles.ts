@@ -34,7 +34,7 @@ export function scramSecret(resourceName: string, password: pulumi.Input<string>
  */
 export function loginRole(
     resourceName: string,
-    args: { name: string; password?: pulumi.Input<string>; passwordVersion?: number; roles?: string[]; connectionLimit?: number },
+    args: { name: string; password?: pulumi.Input<string>; passwordVersion?: number; roles?: string[]; connectionLimit?: number; bypassRowLevelSecurity?: boolean },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
     const forbidden = Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false]));
@@ -47,6 +47,8 @@ export function loginRole(
             // No password: the role keeps the one it has (an adopted service's, which the KMS holds).
             ...(args.password !== undefined ? { password: scramSecret(`${resourceName}-salt`, args.password, args.passwordVersion ?? 1, salt) } : {}),
             ...forbidden,
+            // The backup role only (reads every row of a table with row-level security; policies/roles.ts).
+            ...(args.bypassRowLevelSecurity ? { bypassRowLevelSecurity: true } : {}),
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),
             ...(args.connectionLimit !== undefined ? { connectionLimit: args.connectionLimit } : {}),

@@ -1,5 +1,5 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
 import { Container, KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, list, ofType, pgName, plainResource, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
@@ -8,7 +8,9 @@ const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read
 /**
  * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
  * BYPASSRLS, or is a member of `hanzo` (it could SET ROLE to the superuser) or of the roles that reach the
- * server's files and programs (STANDARD §4).
+ * server's files and programs (STANDARD §4). One exception: the backup role `hanzo_backup` may have
+ * BYPASSRLS (and nothing else of the list), because pg_dump must read every row of a table with row-level
+ * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table.
  *
  * Protects: one service's compromise stays in its own database. Instead: the service role owns its database,
  * which is all it needs to migrate; administration goes through `hanzo`.
@@ -26,7 +28,8 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (name === ADMIN_ROLE) {
             return;
         }
-        const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true).map((a) => a.sql);
+        const allowed: string[] = name === BACKUP_ROLE ? ["bypassRowLevelSecurity"] : [];
+        const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true && !allowed.includes(a.input)).map((a) => a.sql);
         if (has.length > 0) {
             report(`role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`);
         }
@@ -199,7 +202,9 @@ export const noSuperuserCredentials: StackValidationPolicy = {
 
 /**
  * maintenance-databases-closed: PUBLIC may not connect to `postgres` and `template1` (REVOKE ALL … FROM PUBLIC,
- * a Grant with no privileges), and no Grant opens them again, except CONNECT on `postgres` for the exporter.
+ * a Grant with no privileges), and no Grant opens them again, except CONNECT on `postgres` for the exporter
+ * and for the backup role (it records each database's backup result there, in its own schema, for the
+ * exporter to read).
  *
  * Protects: a service role in `postgres` or `template1` has no business there; through pg_stat_statements
  * its neighbours' statements can be read there, and a session held in template1 blocks CREATE DATABASE.
@@ -207,7 +212,7 @@ export const noSuperuserCredentials: StackValidationPolicy = {
  */
 export const maintenanceDatabasesClosed: StackValidationPolicy = {
     name: "maintenance-databases-closed",
-    description: "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter may connect to postgres.",
+    description: "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter and the backup role may connect to postgres.",
     validateStack: (raw, report) => {
         const args = plainStack(raw);
         const logins = ofType(args, T.role).filter((r) => r.props?.login === true && r.props?.name !== ADMIN_ROLE);
@@ -223,9 +228,9 @@ export const maintenanceDatabasesClosed: StackValidationPolicy = {
         }
         for (const g of grants) {
             const privileges = ((g.props.privileges ?? []) as string[]).map((p) => p.toUpperCase());
-            const allowed = g.props.database === MONITOR_DATABASE && g.props.role === MONITOR_ROLE && privileges.every((p) => p === "CONNECT");
+            const allowed = g.props.database === MONITOR_DATABASE && [MONITOR_ROLE, BACKUP_ROLE].includes(g.props.role) && privileges.every((p) => p === "CONNECT");
             if (privileges.length > 0 && !allowed) {
-                report(`Grant "${g.name}" gives ${isPublic(g) ? "PUBLIC" : `"${g.props.role}"`} ${privileges.join(", ")} on database "${g.props.database}"; only ${ADMIN_ROLE} (and ${MONITOR_ROLE}, CONNECT on ${MONITOR_DATABASE}) may connect there.`, g.urn);
+                report(`Grant "${g.name}" gives ${isPublic(g) ? "PUBLIC" : `"${g.props.role}"`} ${privileges.join(", ")} on database "${g.props.database}"; only ${ADMIN_ROLE} (and ${MONITOR_ROLE}, ${BACKUP_ROLE}: CONNECT on ${MONITOR_DATABASE}) may connect there.`, g.urn);
             }
         }
     },

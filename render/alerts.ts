@@ -146,3 +146,65 @@ export function backupAlerts(input: BackupAlertsInput): RuleGroup {
         ],
     };
 }
+
+export interface BackupDatabaseAlertsInput {
+    readonly namespace: string;
+    /** Period of the backup schedule, in seconds. */
+    readonly periodSeconds: number;
+    /** Period of the restore drill's schedule, when the stack has the drill. */
+    readonly drillPeriodSeconds?: number;
+}
+
+/**
+ * Per-database alerts from the exporter's `hanzo_backup_*` series (render/backup.ts: report.sh records each
+ * run's result per database in hanzo_backup.status): the database that failed is named as soon as the run
+ * that failed it is scraped, and a database whose last success is older than one period plus an hour (the
+ * job's start deadline) is named even when the job never got to report.
+ */
+export function backupDatabaseAlerts(input: BackupDatabaseAlertsInput): RuleGroup {
+    const sel = (kind: string) => `{namespace="${input.namespace}", kind="${kind}"}`;
+    const stale = (period: number) => period + 3600;
+    const rules: AlertRule[] = [
+        {
+            alert: "PostgresBackupDatabaseFailed",
+            expr: `max by (namespace, database) (hanzo_backup_last_run_ok${sel("backup")}) == 0`,
+            labels: { severity: "critical" },
+            annotations: {
+                summary: "The last backup of database {{ $labels.database }} failed",
+                description: "Its dump or upload failed (see the last Job of the backup CronJob); the other databases' dumps were uploaded.",
+            },
+        },
+        {
+            alert: "PostgresBackupDatabaseStale",
+            expr: `time() - max by (namespace, database) (hanzo_backup_last_success_timestamp_seconds${sel("backup")}) > ${stale(input.periodSeconds)}`,
+            labels: { severity: "critical" },
+            annotations: {
+                summary: `No backup of database {{ $labels.database }} for ${promDuration(stale(input.periodSeconds))}`,
+                description: "No run has dumped and uploaded this database within one schedule period (plus the job's start deadline).",
+            },
+        },
+    ];
+    if (input.drillPeriodSeconds !== undefined) {
+        rules.push(
+            {
+                alert: "PostgresRestoreDrillFailed",
+                expr: `max by (namespace, database) (hanzo_backup_last_run_ok${sel("drill")}) == 0`,
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "The restore drill failed for database {{ $labels.database }}",
+                    description: "The latest complete backup of this database did not restore, or failed the ADR-60 checks (see the drill Job's log).",
+                },
+            },
+            {
+                alert: "PostgresRestoreDrillStale",
+                expr: `time() - max by (namespace, database) (hanzo_backup_last_success_timestamp_seconds${sel("drill")}) > ${stale(input.drillPeriodSeconds) + 6 * 3600}`,
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: `No successful restore drill of database {{ $labels.database }} for ${promDuration(stale(input.drillPeriodSeconds) + 6 * 3600)}`,
+                    description: "The drill has not restored and checked this database within its schedule's period.",
+                },
+            },
+        );
+    }
+    return { name: "hanzo-sql-backup-databases", rules };
+}

@@ -1,193 +1,133 @@
 /**
- * The backup and restore scripts (STANDARD §8, defect 4 fixed), rendered from the stack so the database
- * list and the retention come from its spec, never from the script. The CronJob carries exactly this text,
- * and the tests run exactly this text against a real PostgreSQL and a real S3 API.
+ * The backup, restore and drill scripts (STANDARD §8, defect 4 and 18 fixed, issue #14). The scripts are
+ * real files in render/scripts/ (shellcheck runs on them in a test); the stack's own values (databases,
+ * roles, retention, extensions, required tables) are rendered into stack.sh, which they source. The
+ * ConfigMap carries exactly these files, and the tests run exactly these files against a real PostgreSQL,
+ * the AWS CLI and an S3 API that paginates.
  *
- * Layout in the bucket: `<prefix>/<timestamp>/<database>.dump` for every database, then
- * `<prefix>/<timestamp>/manifest.json` (sizes and SHA-256 of every dump), written last. A backup is complete
- * exactly when its manifest exists; restore and pruning only trust complete backups.
+ * Layout in the bucket: `<prefix>/<run>/<database>.dump` for each database dumped and uploaded, then the
+ * run's manifest, written last: `manifest.json` when every database succeeded (a complete backup),
+ * `manifest.partial.json` otherwise (its good dumps are restorable by naming the run). `<run>` is the UTC
+ * time plus 8 random hex digits, so two runs never share a prefix; which backup is the latest comes from
+ * the S3 server's times, never from names or the pod's clock.
  *
- *   dump.sh     (PostgreSQL client image) pg_dump -Fc every database into the shared volume, check each
- *               archive with pg_restore --list, record sizes and checksums; any failure fails the Job and
- *               nothing is uploaded.
- *   upload.sh   (AWS CLI image) verify the checksums, upload the dumps, then the manifest.
- *   prune.sh    (AWS CLI image) delete dumps older than their database's retention, by the objects' age in
- *               the bucket (never by parsing names), never the newest complete backup.
- *   fetch.sh    (AWS CLI image) download a complete backup (latest or named) and verify its checksums.
- *   restore.sh  (PostgreSQL client image) pg_restore --clean --if-exists --no-owner each database, as its
- *               service role, so restored objects belong to the service as its migrations made them.
+ * The manifest is JSON (`format: 2`): the run, `complete`, and per database its status (`ok`,
+ * `dump-failed`, `check-failed`, `checksum-failed`, `upload-failed`) and, when ok, its file, size, SHA-256
+ * and the rows of each table counted from the archive. The postgres image has no jq and the aws-cli image
+ * no python3, so the scripts write it one database per line and read it back by matching exactly that
+ * layout (a line of any other shape fails the read); the drill reads it with PostgreSQL's own JSON parser,
+ * and the tests with JSON.parse.
+ *
+ *   dump.sh     (PostgreSQL client image) pg_dump -Fc each database on its own, check the archive, count rows.
+ *   upload.sh   (AWS CLI image) upload each good dump, the manifest last, then prune.sh.
+ *   prune.sh    (AWS CLI image) retention by the S3 server's times; never the newest complete backup.
+ *   report.sh   (PostgreSQL client image) each database's result into hanzo_backup.status (metrics); the
+ *               run's exit status.
+ *   fetch.sh    (AWS CLI image) download a backup (latest complete, or a named run), verify every dump.
+ *   restore.sh  (PostgreSQL client image) pg_restore each database as its service role; failures reported.
+ *   drill.sh    (PostgreSQL image) restore into a scratch server in the pod; the ADR-60 checks; report.
  */
+import * as fs from "fs";
+import * as path from "path";
 
 export interface BackupScriptsInput {
-    /** Databases to dump, with their retention in days. */
-    readonly databases: readonly { readonly name: string; readonly role: string; readonly retentionDays: number }[];
+    /** Databases to dump, with their owner, retention in days, extensions and required tables. */
+    readonly databases: readonly {
+        readonly name: string;
+        readonly role: string;
+        readonly retentionDays: number;
+        readonly extensions?: readonly string[];
+        readonly requiredTables?: readonly string[];
+    }[];
     /** Days for a database not listed (e.g. dropped from the stack since). */
     readonly defaultRetentionDays: number;
 }
 
-const HEADER = `#!/usr/bin/env bash
-# Rendered by hanzo-sql from the stack; do not edit here (see render/backup.ts).
-set -euo pipefail
-`;
+/** The script files, in the order a reader meets them. */
+export const BACKUP_SCRIPT_FILES = ["lib.sh", "dump.sh", "upload.sh", "prune.sh", "report.sh", "fetch.sh", "restore.sh", "drill.sh"] as const;
 
-/** Database names as a bash array literal. */
-function dbArray(input: BackupScriptsInput): string {
-    return `(${input.databases.map((d) => d.name).join(" ")})`;
+/** render/scripts, from the sources (ts-node, the policy pack) or from the build (build/render/). */
+function scriptsDir(): string {
+    const candidates = [path.join(__dirname, "scripts"), path.join(__dirname, "..", "..", "render", "scripts")];
+    const found = candidates.find((d) => fs.existsSync(path.join(d, "dump.sh")));
+    if (found === undefined) {
+        throw new Error(`the backup scripts are not in ${candidates.join(" or ")}`);
+    }
+    return found;
 }
 
-/** The five scripts, by file name. */
-export function renderBackupScripts(input: BackupScriptsInput): Record<string, string> {
+const IDENTIFIER = /^[a-z][a-z0-9_]*$/;
+const EXTENSION = /^[a-z][a-z0-9_-]*$/;
+const TABLE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+/** stack.sh: the stack's values as bash arrays, sourced by every script. */
+export function renderStackSh(input: BackupScriptsInput): string {
+    const problems: string[] = [];
     for (const d of input.databases) {
-        if (!/^[a-z][a-z0-9_]*$/.test(d.name) || !/^[a-z][a-z0-9_]*$/.test(d.role)) {
-            throw new Error(`database ${d.name} (role ${d.role}) is not a plain identifier; the scripts only quote those`);
+        if (!IDENTIFIER.test(d.name) || !IDENTIFIER.test(d.role)) {
+            problems.push(`database ${d.name} (role ${d.role}) is not a plain identifier; the scripts only quote those`);
+        }
+        for (const e of d.extensions ?? []) {
+            if (!EXTENSION.test(e)) problems.push(`database ${d.name}: extension ${e} is not a plain name`);
+        }
+        for (const t of d.requiredTables ?? []) {
+            if (!TABLE.test(t)) problems.push(`database ${d.name}: required table ${t} is not a plain [schema.]table name`);
         }
     }
-    const retention = input.databases.map((d) => `[${d.name}]=${d.retentionDays}`).join(" ");
-    const roles = input.databases.map((d) => `[${d.name}]=${d.role}`).join(" ");
+    if (problems.length > 0) {
+        throw new Error(problems.join("; "));
+    }
+    const assoc = (f: (d: BackupScriptsInput["databases"][number]) => string) => input.databases.map((d) => `[${d.name}]=${f(d)}`).join(" ");
+    return [
+        "# shellcheck shell=bash disable=SC2034",
+        "# Rendered by hanzo-sql from the stack (render/backup.ts); the scripts source it.",
+        `databases=(${input.databases.map((d) => d.name).join(" ")})`,
+        `declare -A role=(${assoc((d) => d.role)})`,
+        `declare -A retention=(${assoc((d) => String(d.retentionDays))})`,
+        `declare -A extensions=(${assoc((d) => `"${(d.extensions ?? []).join(" ")}"`)})`,
+        `declare -A required_tables=(${assoc((d) => `"${(d.requiredTables ?? []).join(" ")}"`)})`,
+        `default_retention_days=${input.defaultRetentionDays}`,
+        "",
+    ].join("\n");
+}
 
-    const dump = `${HEADER}# Dumps every database of the stack into $BACKUP_DIR/<timestamp>/. Connection from PGHOST, PGPORT,
-# PGUSER, PGPASSWORD (the backup role). Writes $BACKUP_DIR/ready only when every dump is complete and valid.
-: "\${BACKUP_DIR:?BACKUP_DIR must be set}"
-databases=${dbArray(input)}
-ts="\${BACKUP_TIMESTAMP:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}"
-out="$BACKUP_DIR/$ts"
-rm -f "$BACKUP_DIR/ready"
-mkdir -p "$out"
-: > "$out/SHA256SUMS"
-for db in "\${databases[@]}"; do
-    echo "dumping $db"
-    pg_dump -Fc --no-owner --no-acl --dbname="$db" --file="$out/$db.dump.partial"
-    # A readable archive, or the Job fails here.
-    pg_restore --list "$out/$db.dump.partial" > /dev/null
-    mv "$out/$db.dump.partial" "$out/$db.dump"
-    (cd "$out" && sha256sum "$db.dump" >> SHA256SUMS)
-done
-echo "$ts" > "$BACKUP_DIR/ready"
-echo "dumped \${#databases[@]} databases into $out"
-`;
+/** The ConfigMap's files by name: stack.sh and the scripts. */
+export function renderBackupScripts(input: BackupScriptsInput): Record<string, string> {
+    const dir = scriptsDir();
+    const out: Record<string, string> = { "stack.sh": renderStackSh(input) };
+    for (const f of BACKUP_SCRIPT_FILES) {
+        out[f] = fs.readFileSync(path.join(dir, f), "utf8");
+    }
+    return out;
+}
 
-    const s3 = `aws_s3() { aws --endpoint-url "$S3_ENDPOINT" "$@"; }
-: "\${S3_ENDPOINT:?S3_ENDPOINT must be set}" "\${S3_BUCKET:?S3_BUCKET must be set}" "\${S3_PREFIX:?S3_PREFIX must be set}"
-`;
+/** The schema in the `postgres` database, owned by the backup role, where report.sh records results. */
+export const BACKUP_STATUS_SCHEMA = "hanzo_backup";
 
-    const upload = `${HEADER}# Uploads the dumps dump.sh completed, then their manifest (last: the backup is complete only then).
-: "\${BACKUP_DIR:?BACKUP_DIR must be set}"
-${s3}
-[ -s "$BACKUP_DIR/ready" ] || { echo "no complete dump to upload (dump.sh did not finish)" >&2; exit 1; }
-ts="$(cat "$BACKUP_DIR/ready")"
-dir="$BACKUP_DIR/$ts"
-(cd "$dir" && sha256sum --check --quiet SHA256SUMS)
-dest="s3://$S3_BUCKET/$S3_PREFIX/$ts"
-entries=()
-while read -r sum file; do
-    db="\${file%.dump}"
-    size="$(stat -c %s "$dir/$file")"
-    aws_s3 s3 cp --only-show-errors "$dir/$file" "$dest/$file"
-    entries+=("{\\"database\\":\\"$db\\",\\"file\\":\\"$file\\",\\"size\\":$size,\\"sha256\\":\\"$sum\\"}")
-done < "$dir/SHA256SUMS"
-(IFS=,; printf '{"timestamp":"%s","databases":[%s]}\\n' "$ts" "\${entries[*]}") > "$dir/manifest.json"
-aws_s3 s3 cp --only-show-errors "$dir/manifest.json" "$dest/manifest.json"
-echo "uploaded \${#entries[@]} dumps to $dest"
+/**
+ * postgres_exporter's query file (`--extend.query-path`): hanzo_backup.status as
+ * `hanzo_backup_last_success_timestamp_seconds`, `hanzo_backup_last_attempt_timestamp_seconds` and
+ * `hanzo_backup_last_run_ok`, labelled by kind (backup, drill) and database.
+ */
+export function renderBackupMetricsQueries(): string {
+    return `# Rendered by hanzo-sql (render/backup.ts): the backup job's and the restore drill's results, per database.
+hanzo_backup:
+  query: "SELECT kind, database, extract(epoch FROM last_attempt) AS last_attempt_timestamp_seconds, coalesce(extract(epoch FROM last_success), 0) AS last_success_timestamp_seconds, CASE WHEN ok THEN 1 ELSE 0 END AS last_run_ok FROM ${BACKUP_STATUS_SCHEMA}.status"
+  metrics:
+    - kind:
+        usage: "LABEL"
+        description: "backup or drill"
+    - database:
+        usage: "LABEL"
+        description: "the database"
+    - last_attempt_timestamp_seconds:
+        usage: "GAUGE"
+        description: "when the last run tried this database (server time)"
+    - last_success_timestamp_seconds:
+        usage: "GAUGE"
+        description: "when the last run that succeeded for this database ended (0: never)"
+    - last_run_ok:
+        usage: "GAUGE"
+        description: "1 when the last run succeeded for this database"
 `;
-
-    const prune = `${HEADER}# Deletes dumps older than their database's retention, judged by each object's age in the bucket (not by
-# its name), and never any file of the newest complete backup. A prefix without a manifest (an upload cut
-# short, or an old job's backup) is deleted once all of it is older than the default retention.
-${s3}
-declare -A retention=(${retention})
-default_days="\${DEFAULT_RETENTION_DAYS:-${input.defaultRetentionDays}}"
-now="$(date -u +%s)"
-listing="$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$S3_PREFIX/" --query 'Contents[].[Key, LastModified]' --output text)"
-[ -n "$listing" ] && [ "$listing" != "None" ] || { echo "nothing to prune"; exit 0; }
-declare -A age complete
-newest=""
-newest_seconds=0
-while read -r key modified; do
-    [ -n "$key" ] || continue
-    age[$key]=$(( (now - $(date -u -d "$modified" +%s)) / 86400 ))
-    rest="\${key#"$S3_PREFIX"/}"
-    ts="\${rest%%/*}"
-    if [ "\${rest#*/}" = "manifest.json" ]; then
-        complete[$ts]=1
-        seconds=$(( now - $(date -u -d "$modified" +%s) ))
-        if [ -z "$newest" ] || [ "$seconds" -lt "$newest_seconds" ]; then newest="$ts"; newest_seconds=$seconds; fi
-    fi
-done <<< "$listing"
-declare -A keep_prefix
-deleted=0
-while read -r key modified; do
-    [ -n "$key" ] || continue
-    rest="\${key#"$S3_PREFIX"/}"
-    ts="\${rest%%/*}"
-    file="\${rest#*/}"
-    [ "$ts" != "$newest" ] || continue
-    if [ -n "\${complete[$ts]:-}" ]; then
-        [ "$file" != "manifest.json" ] || continue
-        db="\${file%.dump}"
-        days="\${retention[$db]:-$default_days}"
-    else
-        days="$default_days"
-    fi
-    if [ "\${age[$key]}" -ge "$days" ]; then
-        aws_s3 s3 rm --only-show-errors "s3://$S3_BUCKET/$key"
-        deleted=$((deleted + 1))
-    else
-        keep_prefix[$ts]=1
-    fi
-done <<< "$listing"
-# A complete backup none of whose dumps is left loses its manifest too.
-for ts in "\${!complete[@]}"; do
-    if [ "$ts" != "$newest" ] && [ -z "\${keep_prefix[$ts]:-}" ]; then
-        aws_s3 s3 rm --only-show-errors "s3://$S3_BUCKET/$S3_PREFIX/$ts/manifest.json"
-        deleted=$((deleted + 1))
-    fi
-done
-echo "pruned $deleted objects; newest complete backup: \${newest:-none}"
-`;
-
-    const fetch = `${HEADER}# fetch.sh [timestamp|latest] DIR: downloads a complete backup and verifies it against its manifest.
-${s3}
-want="\${1:-latest}"
-dir="\${2:?usage: fetch.sh [timestamp|latest] DIR}"
-if [ "$want" = latest ]; then
-    want="$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$S3_PREFIX/" \\
-        --query "reverse(sort_by(Contents[?ends_with(Key, '/manifest.json')], &LastModified))[0].Key" --output text)"
-    [ "$want" != "None" ] && [ -n "$want" ] || { echo "no complete backup in s3://$S3_BUCKET/$S3_PREFIX" >&2; exit 1; }
-    want="\${want#"$S3_PREFIX"/}"
-    want="\${want%/manifest.json}"
-fi
-mkdir -p "$dir"
-aws_s3 s3 cp --only-show-errors "s3://$S3_BUCKET/$S3_PREFIX/$want/manifest.json" "$dir/manifest.json" \\
-    || { echo "backup $want is not complete (no manifest)" >&2; exit 1; }
-aws_s3 s3 cp --only-show-errors --recursive --exclude manifest.json "s3://$S3_BUCKET/$S3_PREFIX/$want/" "$dir/"
-# Every dump the manifest lists, with its checksum (dumps pruned by retention are reported, not fatal).
-grep -o '"file":"[^"]*","size":[0-9]*,"sha256":"[0-9a-f]*"' "$dir/manifest.json" | sed -E 's/"file":"([^"]*)".*"sha256":"([0-9a-f]*)"/\\2  \\1/' > "$dir/SHA256SUMS.all"
-: > "$dir/SHA256SUMS"
-while read -r sum file; do
-    if [ -f "$dir/$file" ]; then echo "$sum  $file" >> "$dir/SHA256SUMS"; else echo "$file: pruned by its retention" >&2; fi
-done < "$dir/SHA256SUMS.all"
-(cd "$dir" && sha256sum --check --quiet SHA256SUMS)
-echo "$want" > "$dir/timestamp"
-echo "fetched backup $want into $dir"
-`;
-
-    const restore = `${HEADER}# restore.sh DIR [database...]: restores dumps fetched into DIR (all, or the databases named), each with
-# pg_restore --clean --if-exists --no-owner as its service role, so its objects belong to the service.
-# Extensions are left out of the restore: the administrator creates them (they exist in every database).
-# Connection from PGHOST, PGPORT, PGUSER (the administrator), PGPASSWORD.
-dir="\${1:?usage: restore.sh DIR [database...]}"
-shift
-declare -A role=(${roles})
-if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(); for f in "$dir"/*.dump; do targets+=("$(basename "$f" .dump)"); done; fi
-for db in "\${targets[@]}"; do
-    [ -f "$dir/$db.dump" ] || { echo "no dump of $db in $dir" >&2; exit 1; }
-    owner="\${role[$db]:-\${db}_user}"
-    pg_restore --list "$dir/$db.dump" | grep -v -E '^[0-9]+; [0-9]+ [0-9]+ (EXTENSION|COMMENT - EXTENSION) ' > "$dir/$db.list"
-    echo "restoring $db as $owner"
-    pg_restore --clean --if-exists --no-owner --role="$owner" --exit-on-error --single-transaction \\
-        --use-list="$dir/$db.list" --dbname="$db" "$dir/$db.dump"
-done
-echo "restored \${#targets[@]} databases"
-`;
-    return { "dump.sh": dump, "upload.sh": upload, "prune.sh": prune, "fetch.sh": fetch, "restore.sh": restore };
 }

@@ -70,6 +70,8 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     backupSecretAccessKey: { type: "string", secret: true, description: "secret key for backupEndpoint" },
     backupDumpImage: { type: "string", default: "postgres:16.4-bookworm", description: "image with the PostgreSQL 16 client tools, pinned" },
     backupS3Image: { type: "string", default: "amazon/aws-cli:2.17.0", description: "image with the AWS CLI, pinned" },
+    backupDrillEnabled: { type: "boolean", description: "restore the latest complete backup into a scratch server on a schedule and check it; default: on in prod" },
+    backupDrillSchedule: { type: "string", default: "30 3 * * *", description: "cron schedule of the restore drill" },
     monitoringEnabled: { type: "boolean", default: true, description: "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)" },
     monitoringNamespace: { type: "string", default: "monitoring", description: "namespace of Prometheus, admitted to the metrics port" },
     prometheusRelease: { type: "string", default: "kube-prometheus-stack", description: "release label prometheus-operator selects monitors and rules by" },
@@ -394,6 +396,15 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         );
     }
     const backupEnabled = read("backupEnabled") as boolean;
+    const drillSchedule = str("backupDrillSchedule")!;
+    const drillRule = scheduleProblem(drillSchedule);
+    if (drillRule) {
+        problem("backupDrillSchedule", drillSchedule, `is not a cron schedule: ${drillRule}`);
+    }
+    const drillEnabled = (read("backupDrillEnabled") as boolean | undefined) ?? environment === "prod";
+    if (drillEnabled && !backupEnabled && source.get(full("backupDrillEnabled")) !== undefined) {
+        problem("backupDrillEnabled", true, "drills restore backups: set backupEnabled: true, or backupDrillEnabled: false");
+    }
     let retentionDays = int("backupRetentionDays");
     if (!(retentionDays >= 1)) {
         problem("backupRetentionDays", retentionDays, "must be at least 1 day");
@@ -577,6 +588,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             secretAccessKey: credentials.backupSecretAccessKey,
             dumpImage,
             s3Image,
+            drill: drillEnabled && backupEnabled ? { enabled: true, schedule: drillSchedule } : { enabled: false },
         },
         monitoring: { enabled: read("monitoringEnabled") as boolean, namespace: monitoringNamespace, release, exporterImage },
         pooling: { enabled: poolingEnabled, maxClientConn, defaultPoolSize, image: pgbouncerImage, replicas: poolReplicas },

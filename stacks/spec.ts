@@ -112,6 +112,8 @@ export interface BackupSpec {
     readonly dumpImage: string;
     /** Image with the AWS CLI (upload and pruning); pinned. */
     readonly s3Image: string;
+    /** The scheduled restore drill (on by default in prod): latest complete backup → scratch server → ADR-60 checks. */
+    readonly drill: { readonly enabled: true; readonly schedule: string } | { readonly enabled: false };
 }
 
 export interface MonitoringSpec {

@@ -163,6 +163,11 @@ export function serverSettings(memoryLimitBytes: number, vector: VectorSettings 
             value: `'${PRELOAD_LIBRARIES.join(",")}'`,
             why: "pg_stat_statements works only when preloaded (STANDARD defect 2)",
         },
+        {
+            name: "lo_compat_privileges",
+            value: "on",
+            why: "the backup role reads large objects, which pg_read_all_data does not cover (STANDARD defect 18; README: Backups)",
+        },
     ];
     for (const [name, seedValue] of Object.entries(SEED_SETTINGS)) {
         const derivedBytes = (derived as Record<string, number | undefined>)[name];

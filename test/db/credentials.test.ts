@@ -154,18 +154,20 @@ describe("credentials on a real server with log_statement = 'all'", function () 
         }
     });
 
-    it("closes postgres and template1 to every service role; the exporter reaches postgres only; verify checks it", async () => {
+    it("closes postgres and template1 to every service role; the exporter and the backup role reach postgres only; verify checks it", async () => {
         for (const [name, r] of roles) {
             for (const db of ["postgres", "template1"]) {
-                if (name === "hanzo_monitor" && db === "postgres") {
-                    continue;
+                if ((name === "hanzo_monitor" || name === "hanzo_backup") && db === "postgres") {
+                    continue; // the exporter reads there; the backup role records its results there (README: Backups)
                 }
                 assert.deepStrictEqual(await tryConnect(server.tcp(name, r.password, db)), { code: "42501", message: `permission denied for database "${db}"` }, `${name} → ${db}`);
             }
         }
-        const monitor = (await tryConnect(server.tcp("hanzo_monitor", roles.get("hanzo_monitor")!.password, "postgres"))) as Client;
-        assert.ok(monitor instanceof Client);
-        await monitor.end();
+        for (const name of ["hanzo_monitor", "hanzo_backup"]) {
+            const c = (await tryConnect(server.tcp(name, roles.get(name)!.password, "postgres"))) as Client;
+            assert.ok(c instanceof Client, name);
+            await c.end();
+        }
 
         const spec = specOf(stackConfig("hanzo-k8s"));
         const maintenance = async () => (await verify(spec, server.adminUrl())).filter((x) => x.object === "database postgres" || x.object === "database template1");

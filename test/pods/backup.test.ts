@@ -106,9 +106,9 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const job = await Pod.start({ name: "postgres-backup-1-abcde", namespace: w.namespace, spec: w.spec, network, secrets, configMaps });
         pods.push(job);
         const done = await job.waitCompleted(300_000);
-        assert.deepStrictEqual(job.initResults.map((r) => [r.name, r.status]), [["dump", 0]], job.initResults.map((r) => r.logs).join("\n"));
-        assert.deepStrictEqual(done, { upload: 0 }, job.container("upload").logs());
-        assert.match(job.initResults[0].logs, new RegExp(`dumped ${DATABASES.length} databases`));
+        assert.deepStrictEqual(job.initResults.map((r) => [r.name, r.status]), [["dump", 0], ["upload", 0]], job.initResults.map((r) => r.logs).join("\n"));
+        assert.deepStrictEqual(done, { report: 0 }, job.container("report").logs());
+        assert.match(job.initResults[0].logs, new RegExp(`dumped ${DATABASES.length} of ${DATABASES.length} databases`));
         const keys = s3.keys("postgres/");
         const ts = keys[0].split("/")[1];
         assert.deepStrictEqual(keys, [...DATABASES.map((d) => `postgres/${ts}/${d}.dump`), `postgres/${ts}/manifest.json`].sort());

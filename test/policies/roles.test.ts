@@ -20,6 +20,19 @@ describe("no-superuser-roles", () => {
         ]);
     });
 
+    it("lets the backup role bypass row-level security (pg_dump reads every row), and nothing more", async () => {
+        const plan = await planCopy();
+        const backup = inputs(find(plan, TYPE.role, "hanzo_backup"));
+        assert.strictEqual(backup.bypassRowLevelSecurity, true);
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), []);
+        Object.assign(backup, { createRole: true });
+        Object.assign(inputs(find(plan, TYPE.role, "iam_user")), { bypassRowLevelSecurity: true });
+        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
+            'no-superuser-roles: hanzo-sql-backups-role (postgresql:index/role:Role): role "hanzo_backup" has CREATEROLE; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+            'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has BYPASSRLS; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
+        ]);
+    });
+
     it("rejects membership in the superuser and in the server-file roles", async () => {
         const plan = await planCopy();
         inputs(find(plan, TYPE.role, "cloud_user")).roles = ["hanzo", "pg_read_all_stats", "pg_write_server_files"];
@@ -133,15 +146,17 @@ describe("maintenance-databases-closed", () => {
         ]);
     });
 
-    it("rejects a Grant that opens them again, and allows only the exporter's CONNECT on postgres", async () => {
+    it("rejects a Grant that opens them again, and allows only the exporter's and the backup role's CONNECT on postgres", async () => {
         const plan = await planCopy();
         add(plan, GRANT, "iam-template1", { database: "template1", role: "iam_user", objectType: "database", privileges: ["CONNECT"] });
         add(plan, GRANT, "public-postgres", { database: "postgres", role: "PUBLIC", objectType: "database", privileges: ["connect", "temporary"] });
         add(plan, GRANT, "monitor-template1", { database: "template1", role: "hanzo_monitor", objectType: "database", privileges: ["CONNECT"] });
+        add(plan, GRANT, "backup-temporary", { database: "postgres", role: "hanzo_backup", objectType: "database", privileges: ["CONNECT", "TEMPORARY"] });
         assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, plan), [
-            'maintenance-databases-closed: iam-template1 (postgresql:index/grant:Grant): Grant "iam-template1" gives "iam_user" CONNECT on database "template1"; only hanzo (and hanzo_monitor, CONNECT on postgres) may connect there.',
-            'maintenance-databases-closed: public-postgres (postgresql:index/grant:Grant): Grant "public-postgres" gives PUBLIC CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, CONNECT on postgres) may connect there.',
-            'maintenance-databases-closed: monitor-template1 (postgresql:index/grant:Grant): Grant "monitor-template1" gives "hanzo_monitor" CONNECT on database "template1"; only hanzo (and hanzo_monitor, CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: iam-template1 (postgresql:index/grant:Grant): Grant "iam-template1" gives "iam_user" CONNECT on database "template1"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: public-postgres (postgresql:index/grant:Grant): Grant "public-postgres" gives PUBLIC CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: monitor-template1 (postgresql:index/grant:Grant): Grant "monitor-template1" gives "hanzo_monitor" CONNECT on database "template1"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
+            'maintenance-databases-closed: backup-temporary (postgresql:index/grant:Grant): Grant "backup-temporary" gives "hanzo_backup" CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
         ]);
     });
 });

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { backupAlerts, serverAlerts } from "../../render/alerts";
+import { backupAlerts, backupDatabaseAlerts, serverAlerts } from "../../render/alerts";
 import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
 
 const PROM_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
@@ -31,7 +31,10 @@ describe("monitoring as declared (hanzo-k8s)", () => {
             spec: { groups: [JSON.parse(JSON.stringify(serverAlerts({ namespace: "hanzo", job: "hanzo/postgres" })))] },
         });
         assert.deepStrictEqual((resource(plan, PROM_RULE, "hanzo-sql-backups-alerts").inputs as any).spec, {
-            groups: [JSON.parse(JSON.stringify(backupAlerts({ namespace: "hanzo", cronJob: "postgres-backup", periodSeconds: 21600 })))],
+            groups: [
+                JSON.parse(JSON.stringify(backupAlerts({ namespace: "hanzo", cronJob: "postgres-backup", periodSeconds: 21600 }))),
+                JSON.parse(JSON.stringify(backupDatabaseAlerts({ namespace: "hanzo", periodSeconds: 21600, drillPeriodSeconds: 86400 }))),
+            ],
         });
     });
 

@@ -18,6 +18,7 @@ describe("postgresql.conf", () => {
                 "port = 5432                                      # the standard's port",
                 "password_encryption = 'scram-sha-256'            # SCRAM, as pg_hba.conf requires (STANDARD defect 9)",
                 "shared_preload_libraries = 'pg_stat_statements'  # pg_stat_statements works only when preloaded (STANDARD defect 2)",
+                "lo_compat_privileges = on                        # the backup role reads large objects, which pg_read_all_data does not cover (STANDARD defect 18; README: Backups)",
                 "max_connections = 200                            # the standard's value",
                 "shared_buffers = 512MB                           # 1/4 of the 2Gi memory limit",
                 "effective_cache_size = 1536MB                    # 3/4 of the 2Gi memory limit (planner hint; allocates nothing)",

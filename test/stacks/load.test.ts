@@ -30,6 +30,7 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(spec.backup, {
                 enabled: true, schedule: "0 */6 * * *", retentionDays: 30, bucket: "t-postgres-backups", prefix: "postgres", region: "nyc3",
                 endpoint: undefined, accessKeyId: undefined, secretAccessKey: undefined, dumpImage: "postgres:16.4-bookworm", s3Image: "amazon/aws-cli:2.17.0",
+                drill: { enabled: true, schedule: "30 3 * * *" },
             });
             assert.deepStrictEqual(spec.services, [
                 {
@@ -117,7 +118,7 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
                 'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
             ]);
         });
@@ -248,6 +249,18 @@ describe("stack configuration → spec", () => {
                 'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (the scheme must be http or https)',
                 'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
                 "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
+            ]);
+        });
+        it("drills restores on schedule in prod by default, elsewhere when asked, and only with backups", () => {
+            const drill = (values: Record<string, unknown>) => load(values).backup.drill;
+            assert.deepStrictEqual(drill(VALID), { enabled: true, schedule: "30 3 * * *" });
+            assert.deepStrictEqual(drill({ ...VALID, backupDrillEnabled: false }), { enabled: false });
+            assert.deepStrictEqual(drill({ ...VALID, environment: "staging" }), { enabled: false });
+            assert.deepStrictEqual(drill({ ...VALID, environment: "staging", backupDrillEnabled: true, backupDrillSchedule: "0 4 * * 0" }), { enabled: true, schedule: "0 4 * * 0" });
+            assert.deepStrictEqual(drill({ ...VALID, backupEnabled: false }), { enabled: false });
+            assert.deepStrictEqual(problems({ ...VALID, backupEnabled: false, backupDrillEnabled: true, backupDrillSchedule: "daily" }), [
+                'hanzo-sql:backupDrillSchedule = "daily": is not a cron schedule: needs 5 fields (minute hour day-of-month month day-of-week), found 1',
+                "hanzo-sql:backupDrillEnabled = true: drills restore backups: set backupEnabled: true, or backupDrillEnabled: false",
             ]);
         });
     });

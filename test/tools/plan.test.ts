@@ -49,7 +49,7 @@ describe("npm run plan", () => {
     it("--out writes every Kubernetes object as YAML and the rendered files", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
         execFileSync(process.execPath, [PLAN, "--stack", "hanzo-k8s", "--out", dir], { encoding: "utf8" });
-        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["dump.sh", "fetch.sh", "init.sql", "pg_hba.conf", "postgresql.conf", "prune.sh", "restore.sh", "upload.sh"]);
+        assert.deepStrictEqual(fs.readdirSync(path.join(dir, "files")).sort(), ["drill.sh", "dump.sh", "fetch.sh", "init.sql", "lib.sh", "pg_hba.conf", "postgresql.conf", "prune.sh", "queries.yaml", "report.sh", "restore.sh", "stack.sh", "upload.sh"]);
         assert.match(fs.readFileSync(path.join(dir, "files", "postgresql.conf"), "utf8"), /^shared_preload_libraries = 'pg_stat_statements'/m);
         const k8sFiles = fs.readdirSync(path.join(dir, "kubernetes")).sort();
         assert.ok(k8sFiles.includes("statefulset-hanzo-postgres.yaml") && k8sFiles.includes("secret-hanzo-iam-database.yaml"), k8sFiles.join(" "));

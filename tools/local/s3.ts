@@ -1,17 +1,21 @@
 /** A real S3 API on loopback (s3rver) and a runner for the rendered scripts with Debian's tools (tests and benchmarks). */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { PG_BIN, freePort } from "../pg/server";
 
-// s3rver ships no typings.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require("s3rver") as new (opts: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
+const S3RVER = require.resolve("s3rver/bin/s3rver.js");
 
+/**
+ * s3rver in a child process started with `--openssl-legacy-provider`: its ListObjectsV2 continuation token
+ * is DES-encrypted, which Node 20's OpenSSL 3 refuses otherwise, so only then does it paginate (1000 keys a
+ * page) as every real S3 API does.
+ */
 export class S3Server {
     private constructor(
-        private readonly server: { close(): Promise<void> },
+        private child: ChildProcess | undefined,
         readonly dir: string,
         readonly port: number,
         readonly bucket: string,
@@ -25,10 +29,45 @@ export class S3Server {
     /** Starts s3rver with one bucket, path-style addressing, on a free port of `address` (loopback, or a pod network's gateway). */
     static async start(bucket: string, address = "127.0.0.1"): Promise<S3Server> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-s3-"));
-        const port = await freePort();
-        const server = new S3rver({ port, address, silent: true, directory: dir, vhostBuckets: false, configureBuckets: [{ name: bucket }] });
-        await server.run();
-        return new S3Server(server, dir, port, bucket, address);
+        const server = new S3Server(undefined, dir, await freePort(), bucket, address);
+        await server.resume();
+        return server;
+    }
+
+    /** Stops the server, keeping its data (an S3 outage); `resume` starts it again on the same port. */
+    async pause(): Promise<void> {
+        const child = this.child;
+        this.child = undefined;
+        if (child && child.exitCode === null) {
+            await new Promise<void>((resolve) => {
+                child.once("exit", () => resolve());
+                child.kill("SIGTERM");
+            });
+        }
+    }
+
+    async resume(): Promise<void> {
+        const child = spawn(process.execPath, ["--openssl-legacy-provider", S3RVER, "-d", this.dir, "-a", this.address, "-p", String(this.port), "--no-vhost-buckets", "--silent", "--configure-bucket", this.bucket], {
+            stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (d) => (stderr += d));
+        this.child = child;
+        // Ready once the port answers (bounded: 20 s).
+        for (let i = 0; i < 200; i++) {
+            if (child.exitCode !== null) {
+                throw new Error(`s3rver exited: ${stderr}`);
+            }
+            const open = await new Promise<boolean>((resolve) => {
+                const sock = net.connect({ host: this.address, port: this.port }, () => (sock.destroy(), resolve(true)));
+                sock.on("error", () => resolve(false));
+            });
+            if (open && fs.existsSync(path.join(this.dir, this.bucket))) {
+                return;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`s3rver did not start on port ${this.port}: ${stderr}`);
     }
 
     /** Environment for the scripts and the aws CLI. */
@@ -69,7 +108,7 @@ export class S3Server {
     }
 
     async stop(): Promise<void> {
-        await this.server.close();
+        await this.pause();
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
@@ -82,20 +121,36 @@ export interface ScriptRun {
 
 /**
  * Runs a rendered script with bash, Debian's aws CLI and PostgreSQL 15's client tools first on PATH, and
- * only the environment given (plus PATH and HOME). Asynchronous on purpose: the S3 server runs in this
- * process and must keep answering while the script talks to it.
+ * only the environment given (plus PATH and HOME). Asynchronous, so the test can act while it runs.
  */
 export function runScript(script: string, env: Record<string, string>, args: string[] = []): Promise<ScriptRun> {
+    return runScriptFile({ "script.sh": script }, "script.sh", env, args);
+}
+
+/**
+ * Runs one file of a set (the backup ConfigMap's files, written side by side as its volume mounts them),
+ * as runScript does.
+ */
+export function runScriptFile(
+    files: Record<string, string>,
+    name: string,
+    env: Record<string, string>,
+    args: string[] = [],
+    user?: { uid: number; gid: number },
+): Promise<ScriptRun> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-script-"));
-    const file = path.join(dir, "script.sh");
-    fs.writeFileSync(file, script);
+    fs.chmodSync(dir, 0o755);
+    for (const [f, text] of Object.entries(files)) {
+        fs.writeFileSync(path.join(dir, f), text);
+    }
+    const file = path.join(dir, name);
     return new Promise((resolve, reject) => {
-        const child = spawn("bash", [file, ...args], { env: { PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: dir, ...env } });
+        const child = spawn("bash", [file, ...args], { env: { PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: dir, ...env }, ...(user ?? {}) });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
         child.stderr.on("data", (d) => (stderr += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+        const timer = setTimeout(() => child.kill("SIGKILL"), 1_800_000); // a safety net; tests and benchmarks bound themselves
         child.on("error", reject);
         child.on("close", (code) => {
             clearTimeout(timer);

@@ -19,6 +19,7 @@ const T = {
     database: "postgresql:index/database:Database",
     grant: "postgresql:index/grant:Grant",
     extension: "postgresql:index/extension:Extension",
+    schema: "postgresql:index/schema:Schema",
 };
 
 export interface InitSqlOptions {
@@ -234,10 +235,14 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     for (const r of of(T.database)) {
         out.push(...databaseSql(r), "");
     }
-    // Per database, in the plan's order: its grants, then its extensions (CREATE EXTENSION is per database).
-    const databases = [...new Set([...of(T.grant), ...of(T.extension)].map(databaseOf))];
+    // Per database, in the plan's order: its schemas, its grants, then its extensions (all per database).
+    const databases = [...new Set([...of(T.schema), ...of(T.grant), ...of(T.extension)].map(databaseOf))];
     for (const db of databases) {
         out.push(`\\connect ${ident(db)}`);
+        for (const r of of(T.schema).filter((x) => databaseOf(x) === db)) {
+            const i = r.inputs as Record<string, unknown>;
+            out.push(`-- schema ${i.name} (${r.name})`, `CREATE SCHEMA IF NOT EXISTS ${ident(String(i.name))};`, `ALTER SCHEMA ${ident(String(i.name))} OWNER TO ${ident(String(i.owner))};`);
+        }
         for (const g of of(T.grant).filter((r) => databaseOf(r) === db)) {
             out.push(...grantSql(g));
         }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# report.sh: records the run's result per database in the server, where the metrics exporter reads it
+# (hanzo_backup.status: the last attempt, the last success and the last result of each database; see
+# render/backup.ts for the exporter's query), and exits non-zero when any database of the stack failed or
+# pruning failed: the Job fails, the good dumps stay uploaded. Also records a restore drill's result
+# (REPORT_KIND=drill, one row "<database> <status>" per line in REPORT_FILE). Connection as dump.sh's.
+set -euo pipefail
+here="$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=stack.sh
+. "$here/stack.sh"
+kind="${REPORT_KIND:-backup}"
+if [ -z "${REPORT_FILE:-}" ]; then
+    : "${BACKUP_DIR:?BACKUP_DIR must be set}"
+    run="$(cat "$BACKUP_DIR/ready" 2> /dev/null || true)"
+    REPORT_FILE="$BACKUP_DIR/$run/uploaded"
+fi
+declare -A status=()
+if [ -f "$REPORT_FILE" ]; then
+    while read -r db s; do status[$db]="$s"; done < "$REPORT_FILE"
+fi
+failed=()
+values=()
+for db in "${databases[@]}"; do
+    s="${status[$db]:-not-run}"
+    [ "$s" = ok ] || failed+=("$db ($s)")
+    values+=("('$kind', '$db', $([ "$s" = ok ] && echo true || echo false))")
+done
+# Names are plain identifiers (render/backup.ts refuses others), so they are safe as literals here.
+psql -X -q -v ON_ERROR_STOP=1 --dbname=postgres <<SQL
+CREATE TABLE IF NOT EXISTS hanzo_backup.status (
+    kind text NOT NULL, database text NOT NULL, ok boolean NOT NULL,
+    last_attempt timestamptz NOT NULL, last_success timestamptz, PRIMARY KEY (kind, database));
+GRANT USAGE ON SCHEMA hanzo_backup TO pg_monitor;
+GRANT SELECT ON hanzo_backup.status TO pg_monitor;
+INSERT INTO hanzo_backup.status AS s (kind, database, ok, last_attempt, last_success)
+SELECT kind, database, ok, now(), CASE WHEN ok THEN now() END
+  FROM (VALUES $(IFS=,; echo "${values[*]}")) AS v (kind, database, ok)
+ON CONFLICT (kind, database) DO UPDATE
+   SET ok = excluded.ok, last_attempt = excluded.last_attempt, last_success = coalesce(excluded.last_success, s.last_success);
+-- A database that left the stack is no longer watched.
+DELETE FROM hanzo_backup.status WHERE kind = '$kind' AND database <> ALL (ARRAY[$(printf "'%s'," "${databases[@]}" | sed 's/,$//')]);
+SQL
+pruned="$(cat "$(dirname "$REPORT_FILE")/pruned" 2> /dev/null || echo ok)"
+[ "$kind" != backup ] || [ "$pruned" = ok ] || failed+=("pruning ($pruned)")
+if [ "${#failed[@]}" -gt 0 ]; then
+    log "$kind failed for: ${failed[*]}"
+    exit 1
+fi
+log "$kind succeeded for all ${#databases[@]} databases"
