@@ -93,9 +93,9 @@ describe("pods: every workload meets the Pod Security Standards' restricted prof
             }
         }
         assert.deepStrictEqual(seen, [
-            "hanzo-k8s StatefulSet/postgres", "hanzo-k8s CronJob/postgres-backup",
-            "lux-k8s StatefulSet/postgres", "lux-k8s CronJob/postgres-backup",
-            "pooled StatefulSet/postgres", "pooled Deployment/pgbouncer", "pooled CronJob/postgres-backup",
+            "hanzo-k8s StatefulSet/postgres", "hanzo-k8s CronJob/postgres-restore-drill", "hanzo-k8s CronJob/postgres-backup",
+            "lux-k8s StatefulSet/postgres", "lux-k8s CronJob/postgres-restore-drill", "lux-k8s CronJob/postgres-backup",
+            "pooled StatefulSet/postgres", "pooled Deployment/pgbouncer", "pooled CronJob/postgres-restore-drill", "pooled CronJob/postgres-backup",
         ]);
     });
 
