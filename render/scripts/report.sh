@@ -28,7 +28,10 @@ for db in "${databases[@]}"; do
     values+=("('$kind', '$db', $([ "$s" = ok ] && echo true || echo false))")
 done
 # Names are plain identifiers (render/backup.ts refuses others), so they are safe as literals here.
-psql -X -q -v ON_ERROR_STOP=1 --dbname=postgres <<SQL
+# One transaction, serialized by an advisory lock: a backup's and a drill's report (or two runs) may meet, and
+# concurrent CREATE IF NOT EXISTS / GRANT on the same objects fail with "tuple concurrently updated".
+psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=postgres <<SQL
+SELECT pg_advisory_xact_lock(hashtext('hanzo_backup.status')) AS locked \gset
 CREATE TABLE IF NOT EXISTS hanzo_backup.status (
     kind text NOT NULL, database text NOT NULL, ok boolean NOT NULL,
     last_attempt timestamptz NOT NULL, last_success timestamptz, PRIMARY KEY (kind, database));
