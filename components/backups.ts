@@ -10,6 +10,7 @@ import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { replacementOptions } from "../policies/standard/replacement";
+import { TYPES } from "../policies/standard/types";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 
@@ -113,7 +114,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                     lifecycleRules: [{ enabled: true, abortIncompleteMultipartUploadDays: 1 }],
                 },
                 // A new bucket name is a replacement (which protect stops), never a silent rename in state.
-                { parent: this, ...dataProtection(args.protectData), ...replacementOptions("digitalocean:index/spacesBucket:SpacesBucket") },
+                { parent: this, ...dataProtection(args.protectData), ...replacementOptions(TYPES.spacesBucket) },
             );
             const key = new digitalocean.SpacesKey(
                 `${name}-key`,

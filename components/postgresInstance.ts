@@ -7,8 +7,10 @@ import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
 import { serverSettings, shmSizeBytes } from "../policies/standard/settings";
+import { METRICS_PORT } from "../policies/standard/ports";
 import { formatBytes } from "../policies/standard/quantity";
 import { replacementOptions } from "../policies/standard/replacement";
+import { TYPES } from "../policies/standard/types";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
@@ -41,7 +43,7 @@ export const CONFIG_DIR = "/etc/postgresql";
 /** Where the exporter reads its extra queries. */
 const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
-export const METRICS_PORT = 9187;
+export { METRICS_PORT };
 /** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
@@ -315,7 +317,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 ...dataProtection(args.protectData),
                 ...adopted(spec.name),
                 // The claim template only shapes claims made later; the claim grows through the patch below.
-                ...replacementOptions("kubernetes:apps/v1:StatefulSet"),
+                ...replacementOptions(TYPES.statefulSet),
                 customTimeouts: { create: ROLLOUT_TIMEOUT, update: ROLLOUT_TIMEOUT },
             },
         );

@@ -6,38 +6,23 @@
  */
 import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
+import { KMS_SYNC_TYPES, TYPES } from "./standard/types";
 
-export const T = {
-    hanzoSql: "hanzo-sql:index:HanzoSql",
-    database: "postgresql:index/database:Database",
-    role: "postgresql:index/role:Role",
-    grant: "postgresql:index/grant:Grant",
-    extension: "postgresql:index/extension:Extension",
-    pgProvider: "pulumi:providers:postgresql",
-    secret: "kubernetes:core/v1:Secret",
-    configMap: "kubernetes:core/v1:ConfigMap",
-    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-} as const;
+/** The type tokens the policies look for (policies/standard/types.ts). */
+export const T = TYPES;
 
 /** Workload kinds, by type token, and where their pod template is. */
 export const WORKLOADS: Readonly<Record<string, (props: any) => PodTemplate | undefined>> = {
-    "kubernetes:apps/v1:Deployment": (p) => p?.spec?.template,
-    "kubernetes:apps/v1:StatefulSet": (p) => p?.spec?.template,
-    "kubernetes:apps/v1:DaemonSet": (p) => p?.spec?.template,
-    "kubernetes:apps/v1:ReplicaSet": (p) => p?.spec?.template,
-    "kubernetes:batch/v1:Job": (p) => p?.spec?.template,
-    "kubernetes:batch/v1:CronJob": (p) => p?.spec?.jobTemplate?.spec?.template,
-    "kubernetes:core/v1:Pod": (p) => ({ metadata: p?.metadata, spec: p?.spec }),
+    [TYPES.deployment]: (p) => p?.spec?.template,
+    [TYPES.statefulSet]: (p) => p?.spec?.template,
+    [TYPES.daemonSet]: (p) => p?.spec?.template,
+    [TYPES.replicaSet]: (p) => p?.spec?.template,
+    [TYPES.job]: (p) => p?.spec?.template,
+    [TYPES.cronJob]: (p) => p?.spec?.jobTemplate?.spec?.template,
+    [TYPES.pod]: (p) => ({ metadata: p?.metadata, spec: p?.spec }),
 };
 
-/** KMS sync resources (Hanzo's `KMSSecret`, old and new groups; upstream Infisical's `InfisicalSecret`; the seed's pair). */
-export const KMS_SYNC_TYPES = [
-    "kubernetes:kms.hanzo.ai/v1:KMSSecret",
-    "kubernetes:secrets.lux.network/v1alpha1:KMSSecret",
-    "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret",
-    "kubernetes:secrets.infisical.com/v1alpha1:KMSSecret",
-];
+export { KMS_SYNC_TYPES };
 
 export interface Container {
     name: string;

@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import {
-    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, environmentSuffixOf, identifierProblem, roleNameFor,
+    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, ROLE_SUFFIX, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, databaseOfRole, environmentSuffixOf, identifierProblem, roleNameFor,
 } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, known, ofType, pgName, plainStack, str } from "./lib";
 
@@ -72,13 +72,13 @@ export const postgresNaming: StackValidationPolicy = {
             if (name === ADMIN_ROLE || SYSTEM_ROLES.includes(name)) {
                 continue;
             }
-            if (!name.endsWith("_user")) {
-                report(`role "${name}" must be named after its database: <database>_user.`, role.urn);
+            const database = databaseOfRole(name);
+            if (database === undefined) {
+                report(`role "${name}" must be named after its database: <database>${ROLE_SUFFIX}.`, role.urn);
                 continue;
             }
-            const database = name.slice(0, -"_user".length);
             if (!names.has(database)) {
-                report(`role "${name}" has no database "${database}" in this stack; a service role is named after its database (<database>_user).`, role.urn);
+                report(`role "${name}" has no database "${database}" in this stack; a service role is named after its database (<database>${ROLE_SUFFIX}).`, role.urn);
             }
         }
     },

@@ -1,4 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
+import { METRICS_PORT, POSTGRES_PORT } from "./standard/ports";
 import { T, WORKLOADS, configOf, k8sName, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
 
 export interface NetworkConfig {
@@ -10,7 +11,7 @@ export interface NetworkConfig {
     monitoringNamespaces: string[];
 }
 
-const DEFAULTS: NetworkConfig = { port: 5432, metricsPort: 9187, monitoringNamespaces: ["monitoring"] };
+const DEFAULTS: NetworkConfig = { port: POSTGRES_PORT, metricsPort: METRICS_PORT, monitoringNamespaces: ["monitoring"] };
 const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
 
 type Peer = { podSelector?: object; namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }; ipBlock?: object };

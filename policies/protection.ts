@@ -11,8 +11,6 @@ function guarded(opts: PolicyResourceOptions): boolean {
     return opts.protect === true;
 }
 
-const BUCKET = "digitalocean:index/spacesBucket:SpacesBucket";
-
 /**
  * data-protection: outside the test environment, every Database, the PostgreSQL StatefulSet and the backup
  * bucket are protected, so `pulumi destroy`, a rename or a replace-forcing change cannot drop their data
@@ -49,7 +47,7 @@ export const dataProtection: StackValidationPolicy = {
                 report(`StatefulSet "${k8sName(sts)}" does not ignore changes to ${ignored.join(", ")}: a storage size or class change would replace it, and its claim would keep the old size. Set ignoreChanges: ${JSON.stringify(DATA_HOLDERS[T.statefulSet].ignoreChanges)} and grow the claim with a PersistentVolumeClaimPatch.`, sts.urn);
             }
         }
-        for (const bucket of ofType(args, BUCKET)) {
+        for (const bucket of ofType(args, T.spacesBucket)) {
             if (!guarded(bucket.opts)) {
                 report(`bucket "${pgName(bucket)}" is not protected; in a ${envText} environment a destroy or replacement would delete the backups. Set protect: true.`, bucket.urn);
             }

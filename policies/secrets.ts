@@ -44,11 +44,11 @@ export function secretValues(resources: PolicyResource[]): Sources {
     const sources: Sources = new Map();
     for (const r of resources) {
         const p = r.props ?? {};
-        if (r.type === "random:index/randomPassword:RandomPassword") {
+        if (r.type === T.password) {
             add(sources, p.result, `the generated password "${r.name}"`);
         } else if (r.type === T.role || r.type === T.pgProvider) {
             add(sources, p.password, `the password of ${r.type === T.role ? `role "${str(p.name) ?? r.name}"` : `provider "${r.name}"`}`);
-        } else if (r.type === "digitalocean:index/spacesKey:SpacesKey") {
+        } else if (r.type === T.spacesKey) {
             add(sources, p.secretKey, `the Spaces key "${r.name}"`);
         } else if (r.type === T.secret) {
             const data: Record<string, unknown> = {};

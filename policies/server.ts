@@ -3,7 +3,9 @@ import { parsePgHba } from "./standard/pgHba";
 import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { parseQuantity, formatBytes } from "./standard/quantity";
 import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
+import { hbaAddressProblem } from "./standard/network";
 import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, VECTOR_SETTING_RULES, megabytes, memorySettings, unquote, vectorSettingProblem } from "./standard/settings";
+import { sameSetting } from "./standard/units";
 import { T, WORKLOADS, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
 
 /** ConfigMaps that carry a file, with the file's text. */
@@ -54,14 +56,6 @@ export const requiredExtensions: StackValidationPolicy = {
     },
 };
 
-const PG_UNITS: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-
-/** A postgresql.conf memory value in bytes ("512MB", "1GB"), or undefined. */
-function pgBytes(value: string): number | undefined {
-    const m = /^([0-9]+)\s*(B|kB|MB|GB|TB)$/.exec(unquote(value));
-    return m ? Number(m[1]) * PG_UNITS[m[2]] : undefined;
-}
-
 /** The memory limit of the PostgreSQL server that mounts a ConfigMap, in bytes. */
 function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | undefined {
     for (const sts of ofType(args, T.statefulSet)) {
@@ -76,27 +70,12 @@ function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | 
 }
 
 /**
- * Does a pg_hba address admit more than a /8 of IPv4 (2^24 addresses)? `all` admits every address; an IPv6
- * range is too wide below /104 (the same number of addresses), so `::/0` is; a mask is counted in bits.
- */
-export function tooWide(address: string): boolean {
-    if (address === "all") {
-        return true;
-    }
-    const [ip, mask] = address.split(/\s+|\//);
-    if (mask === undefined) {
-        return false;
-    }
-    const bits = mask.includes(".") ? mask.split(".").reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replace(/0/g, "").length, 0) : Number(mask);
-    return ip.includes(":") ? bits < 104 : ip.includes(".") && bits < 8;
-}
-
-/**
  * server-configuration: postgresql.conf carries the standard's values (STANDARD §3), with the
  * memory-dependent ones derived from the server's memory limit as the program states them (shared_buffers
  * 1/4, effective_cache_size 3/4, maintenance_work_mem 1/4; the seed's values when no limit is found);
- * pg_hba.conf never trusts the network, authenticates with scram-sha-256, admits no address range wider than
- * a /8 (IPv6: a /104, as many addresses; `::/0` and `all` are far wider) and ends by rejecting everything else (STANDARD §4, defect 9);
+ * pg_hba.conf never trusts the network, authenticates with scram-sha-256, admits only networks inside private
+ * address space (IPv4 or IPv6, the rule of policies/standard/network.ts that the config loader applies to
+ * podNetworkCidrs: `0.0.0.0/0`, `::/0`, `all` are not) and ends by rejecting everything else (STANDARD §4, defect 9);
  * pgvector's query settings are present, valid for pgvector, and iterative scans are on (issue #16: without them HIP-29's
  * filtered semantic-cache query returns 1 row of 5).
  *
@@ -122,10 +101,7 @@ export const serverConfiguration: StackValidationPolicy = {
                     report(`${where} lacks ${name}; expected ${expected}${why}.`, cm.urn);
                     continue;
                 }
-                const a = pgBytes(actual);
-                const e = pgBytes(expected);
-                const same = a !== undefined && e !== undefined ? a === e : unquote(actual).toLowerCase() === expected.toLowerCase();
-                if (!same) {
+                if (!sameSetting(actual, expected)) {
                     report(`${where} sets ${name} = ${actual}; expected ${expected}${why}.`, cm.urn);
                 }
             }
@@ -158,8 +134,9 @@ export const serverConfiguration: StackValidationPolicy = {
                 } else if (r.method !== "scram-sha-256" && r.method !== "reject") {
                     report(`${where} authenticates with ${r.method} ("${line(r)}"); use scram-sha-256 (passwords are stored as SCRAM).`, cm.urn);
                 }
-                if (r.method !== "reject" && tooWide(r.address ?? "")) {
-                    report(`${where} admits ${r.address} ("${line(r)}"); admit the pod network only.`, cm.urn);
+                const network = r.method === "reject" ? undefined : hbaAddressProblem(r.address ?? "");
+                if (network !== undefined) {
+                    report(`${where} admits "${line(r)}": ${r.address} ${network}.`, cm.urn);
                 }
             }
             const last = rules[rules.length - 1];

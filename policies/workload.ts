@@ -1,6 +1,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { parseQuantity } from "./standard/quantity";
 import { ADOPTED_VOLUME_ANNOTATION, imageProblem } from "./standard/rules";
+import { STANDARD_VOLUME_ENVIRONMENTS, STORAGE_CLASS, STORAGE_SIZE } from "./standard/storage";
 import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
@@ -12,7 +13,7 @@ export interface WorkloadConfig extends EnvironmentConfig {
     standardVolumeEnvironments: string[];
 }
 
-const DEFAULTS: WorkloadConfig = { storageClass: "do-block-storage", minimumStorage: "50Gi", standardVolumeEnvironments: ["prod"] };
+const DEFAULTS: WorkloadConfig = { storageClass: STORAGE_CLASS, minimumStorage: STORAGE_SIZE, standardVolumeEnvironments: [...STANDARD_VOLUME_ENVIRONMENTS] };
 
 /** The default data directory of the official images, when PGDATA is not set. */
 const DEFAULT_PGDATA = "/var/lib/postgresql/data";

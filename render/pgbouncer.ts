@@ -8,8 +8,9 @@
  * work in transaction mode unchanged (STANDARD defect 15). Below 1.21 the key does not exist and they fail with
  * `prepared statement "…" does not exist`.
  */
+import { PGBOUNCER_PORT } from "../policies/standard/ports";
 
-export const PGBOUNCER_PORT = 6432;
+export { PGBOUNCER_PORT };
 
 /** The oldest PgBouncer that keeps prepared statements in transaction pooling. */
 export const PGBOUNCER_MIN_VERSION = [1, 21] as const;

@@ -5,9 +5,12 @@
  */
 import {
     AVAILABLE_EXTENSIONS, DEFAULT_EXTENSION_VERSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, Environment, REQUIRED_EXTENSIONS, TEST_ENVIRONMENT,
-    cidrProblem, databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
+    databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor, TEST_SUFFIX,
 } from "../policies/standard/rules";
+import { POD_NETWORK, networkProblem } from "../policies/standard/network";
+import { POSTGRES_PORT } from "../policies/standard/ports";
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
+import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
 import { SEED_SETTINGS, VECTOR_SETTING_RULES, VectorSettings, vectorSettingProblem } from "../policies/standard/settings";
@@ -40,22 +43,22 @@ export const CONFIG_KEYS: Readonly<Record<string, KeyDeclaration>> = {
     adopt: { type: "boolean", default: false, description: "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords" },
     image: { type: "string", default: "pgvector/pgvector:0.8.0-pg16", description: "PostgreSQL 16 image with pgvector, pinned by tag or digest" },
     extensionVersions: { type: "object", description: "extension versions the image ships, by name; default the default image's (a new image: set them, and up runs ALTER EXTENSION … UPDATE)" },
-    storageSize: { type: "string", default: "50Gi", description: "size of the data volume" },
-    storageClass: { type: "string", default: "do-block-storage", description: "storage class of the data volume" },
+    storageSize: { type: "string", default: STORAGE_SIZE, description: "size of the data volume" },
+    storageClass: { type: "string", default: STORAGE_CLASS, description: "storage class of the data volume" },
     storageSizeApplied: { type: "string", description: "the data volume's size now (kubectl get pvc); storageSize may grow from it, never shrink" },
     storageClassAllowsExpansion: { type: "boolean", default: true, description: "the storage class has allowVolumeExpansion (do-block-storage does); without it storageSize cannot grow" },
     cpuRequest: { type: "string", default: "500m", description: "CPU request of the server container" },
     cpuLimit: { type: "string", default: "2", description: "CPU limit of the server container" },
     memoryRequest: { type: "string", default: "1Gi", description: "memory request of the server container" },
     memoryLimit: { type: "string", default: "2Gi", description: "memory limit; shared_buffers, effective_cache_size and maintenance_work_mem follow it" },
-    podNetworkCidrs: { type: "array", default: ["10.0.0.0/8"], description: "networks pg_hba.conf admits with a password" },
+    podNetworkCidrs: { type: "array", default: [POD_NETWORK], description: "networks pg_hba.conf admits with a password" },
     terminationGracePeriodSeconds: { type: "integer", default: 120, description: "time for the shutdown checkpoint" },
     hnswIterativeScan: { type: "string", default: "strict_order", description: "hnsw.iterative_scan: off, relaxed_order or strict_order; filtered vector queries return their LIMIT only when not off" },
     hnswEfSearch: { type: "integer", default: 100, description: "hnsw.ef_search: HNSW candidates per scan step (1-1000)" },
     hnswMaxScanTuples: { type: "integer", default: 20000, description: "hnsw.max_scan_tuples: where an iterative HNSW scan gives up" },
     ivfflatIterativeScan: { type: "string", default: "relaxed_order", description: "ivfflat.iterative_scan: off or relaxed_order" },
     adminHost: { type: "string", default: "127.0.0.1", description: "where pulumi reaches the server as hanzo (port-forward or in-cluster)" },
-    adminPort: { type: "integer", default: 5432, description: "port of adminHost" },
+    adminPort: { type: "integer", default: POSTGRES_PORT, description: "port of adminHost" },
     adminSslmode: { type: "string", default: "disable", description: "sslmode of the admin connection" },
     adminPassword: { type: "string", secret: true, description: "superuser password; generated when unset" },
     legacyDatabases: { type: "array", default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
@@ -326,7 +329,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     }
     const podNetworkCidrs = stringList("podNetworkCidrs");
     for (const [i, cidr] of podNetworkCidrs.entries()) {
-        const rule = cidrProblem(cidr);
+        const rule = networkProblem(cidr);
         if (rule) {
             problem(`podNetworkCidrs[${i}]`, cidr, rule);
         }
@@ -558,7 +561,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         instance: {
             name: "postgres",
             host: `postgres.${namespace}.svc`,
-            port: 5432,
+            port: POSTGRES_PORT,
             image,
             storageSize: str("storageSize")!,
             storageClass,

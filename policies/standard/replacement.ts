@@ -1,7 +1,7 @@
 /**
  * Every resource that holds data, with every input whose change makes its provider replace it (delete and
  * create again: for these, data loss), written once. The program takes its resource options from here and
- * the data-protection policy checks them. Imports nothing, so the policy pack can load it as is.
+ * the data-protection policy checks them. Imports only its siblings, so the policy pack can load it as is.
  *
  * Sources (read, not guessed):
  * - StatefulSet: `statefulSet` and `metadataForceNewProperties` in pulumi-kubernetes
@@ -12,6 +12,7 @@
  * - SpacesBucket: digitalocean/spaces/resource_spaces_bucket.go in digitalocean/terraform-provider-digitalocean:
  *   only `region` is ForceNew; a changed `name` is "updated" in state while the bucket keeps its old name.
  */
+import { TYPES } from "./types";
 
 export interface DataHolder {
     /** What is lost when it is replaced. */
@@ -27,7 +28,7 @@ export interface DataHolder {
 }
 
 export const DATA_HOLDERS: Readonly<Record<string, DataHolder>> = {
-    "kubernetes:apps/v1:StatefulSet": {
+    [TYPES.statefulSet]: {
         holds: "the server; its claim template names the data volume",
         replacedOn: ["metadata.name", "metadata.namespace", "spec.podManagementPolicy", "spec.revisionHistoryLimit", "spec.selector", "spec.serviceName", "spec.volumeClaimTemplates"],
         // The template only shapes claims made later: size changes go to the claim itself (the PVC patch).
@@ -35,21 +36,21 @@ export const DATA_HOLDERS: Readonly<Record<string, DataHolder>> = {
         replaceOnChanges: [],
         protect: true,
     },
-    "kubernetes:core/v1:PersistentVolumeClaimPatch": {
+    [TYPES.pvcPatch]: {
         holds: "nothing itself: it sets the size of the claim that holds PGDATA",
         replacedOn: ["metadata.name", "metadata.namespace", "spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName"],
         ignoreChanges: [],
         replaceOnChanges: [],
         protect: false,
     },
-    "postgresql:index/database:Database": {
+    [TYPES.database]: {
         holds: "a service's data",
         replacedOn: ["template", "encoding", "lcCollate", "lcCtype"],
         ignoreChanges: [],
         replaceOnChanges: [],
         protect: true,
     },
-    "digitalocean:index/spacesBucket:SpacesBucket": {
+    [TYPES.spacesBucket]: {
         holds: "the backups",
         replacedOn: ["region", "name"],
         ignoreChanges: [],

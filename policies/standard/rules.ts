@@ -77,9 +77,17 @@ export const FORBIDDEN_ROLE_ATTRIBUTES = [
     { input: "bypassRowLevelSecurity", column: "rolbypassrls", sql: "BYPASSRLS" },
 ] as const;
 
+/** What a service role's name adds to its database's name. */
+export const ROLE_SUFFIX = "_user";
+
 /** The role a service connects as: `<database>_user` (the role follows the database, ADR-60). */
 export function roleNameFor(database: string): string {
-    return `${database}_user`;
+    return `${database}${ROLE_SUFFIX}`;
+}
+
+/** The database a service role is named after (`iam_user` → `iam`), or undefined when the name is not `<database>_user`. */
+export function databaseOfRole(role: string): string | undefined {
+    return role.endsWith(ROLE_SUFFIX) && role.length > ROLE_SUFFIX.length ? role.slice(0, -ROLE_SUFFIX.length) : undefined;
 }
 
 /** The Kubernetes-safe form of a service name (DNS-1123 labels have no underscores). */
@@ -209,18 +217,6 @@ export function imageProblem(image: string): string | undefined {
     }
     if (tag === "latest") {
         return "must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest";
-    }
-    return undefined;
-}
-
-/** Why a pg_hba network is not acceptable, or undefined. */
-export function cidrProblem(cidr: string): string | undefined {
-    const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(cidr);
-    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
-        return "must be an IPv4 network in CIDR form, e.g. 10.0.0.0/8";
-    }
-    if (Number(m[5]) < 8) {
-        return "is wider than a /8; the standard admits the pod network only";
     }
     return undefined;
 }

@@ -2,6 +2,7 @@
  * PostgreSQL server settings of the standard (STANDARD §3) and how the memory-dependent ones follow the
  * pod's memory limit. Pure and dependency-free: the renderer, the policy pack and the live verifier use it.
  */
+import { POSTGRES_PORT } from "./ports";
 import { formatBytes } from "./quantity";
 import { PRELOAD_LIBRARIES } from "./rules";
 
@@ -156,7 +157,7 @@ export function serverSettings(memoryLimitBytes: number, vector: VectorSettings 
     };
     const settings: Setting[] = [
         { name: "listen_addresses", value: "'*'", why: "reachable on the pod network; pg_hba.conf decides who may connect" },
-        { name: "port", value: "5432", why: "the standard's port" },
+        { name: "port", value: String(POSTGRES_PORT), why: "the standard's port" },
         { name: "password_encryption", value: "'scram-sha-256'", why: "SCRAM, as pg_hba.conf requires (STANDARD defect 9)" },
         {
             name: "shared_preload_libraries",

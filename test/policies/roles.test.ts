@@ -119,7 +119,7 @@ describe("no-superuser-credentials", () => {
 
     it("rejects a KMS sync into the superuser's Secret", async () => {
         const plan = await planCopy();
-        add(plan, TYPE.kmsSecret, "kms-admin", {
+        add(plan, TYPE.seedKmsSecret, "kms-admin", {
             metadata: { name: "admin-sync", namespace: "hanzo" },
             spec: { managedSecretReference: { secretName: "postgres-credentials", secretNamespace: "hanzo" } },
         });

@@ -3,6 +3,7 @@ import { requiredExtensions, serverConfiguration } from "../../policies/server";
 import { TYPE, find, inputs, planCopy, remove, violations } from "../support/policy";
 
 const CM = "hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap)";
+const BEYOND = "reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7";
 const conf = (plan: any) => inputs(find(plan, TYPE.configMap, "postgres-config")).data;
 
 describe("required-extensions", () => {
@@ -84,12 +85,12 @@ describe("server-configuration", () => {
         assert.deepStrictEqual(await violations(serverConfiguration, plan), [
             `${where} authenticates with md5 ("host all all 10.0.0.0/8 md5"); use scram-sha-256 (passwords are stored as SCRAM).`,
             `${where} trusts network connections ("host all all 127.0.0.1/32 trust"); use scram-sha-256.`,
-            `${where} admits 0.0.0.0/0 ("host all all 0.0.0.0/0 scram-sha-256"); admit the pod network only.`,
+            `${where} admits "host all all 0.0.0.0/0 scram-sha-256": 0.0.0.0/0 ${BEYOND}.`,
             `${where} does not end by rejecting everything else; end it with "host all all 0.0.0.0/0 reject" (and "host all all ::/0 reject").`,
         ]);
     });
 
-    it("rejects IPv6 ranges wider than the pod network (::/0 admits every address), a mask form and `all`", async () => {
+    it("rejects IPv6 ranges beyond private address space (::/0 admits every address), a mask form and `all`", async () => {
         const plan = await planCopy();
         conf(plan)["pg_hba.conf"] = [
             "local all all trust",
@@ -105,10 +106,10 @@ describe("server-configuration", () => {
         ].join("\n");
         const where = `${P}: ${CM}: ConfigMap "hanzo/postgres-config" pg_hba.conf`;
         assert.deepStrictEqual(await violations(serverConfiguration, plan), [
-            `${where} admits ::/0 ("host all all ::/0 scram-sha-256"); admit the pod network only.`,
-            `${where} admits 2001:db8::/32 ("hostssl all all 2001:db8::/32 scram-sha-256"); admit the pod network only.`,
-            `${where} admits 10.0.0.0 254.0.0.0 ("host all all 10.0.0.0 254.0.0.0 scram-sha-256"); admit the pod network only.`,
-            `${where} admits all ("host all all all scram-sha-256"); admit the pod network only.`,
+            `${where} admits "host all all ::/0 scram-sha-256": ::/0 ${BEYOND}.`,
+            `${where} admits "hostssl all all 2001:db8::/32 scram-sha-256": 2001:db8::/32 ${BEYOND}.`,
+            `${where} admits "host all all 10.0.0.0 254.0.0.0 scram-sha-256": 10.0.0.0 254.0.0.0 ${BEYOND}.`,
+            `${where} admits "host all all all scram-sha-256": all admits every address; the standard admits the pod network only.`,
         ]);
     });
 });

@@ -6,11 +6,7 @@ import { renderBackupMetricsQueries, renderBackupScripts } from "../../render/ba
 import { mockPassword } from "../../tools/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
-const T = {
-    bucket: "digitalocean:index/spacesBucket:SpacesBucket",
-    key: "digitalocean:index/spacesKey:SpacesKey",
-    cronJob: "kubernetes:batch/v1:CronJob",
-};
+const T = { bucket: TYPES.spacesBucket, key: TYPES.spacesKey, cronJob: TYPES.cronJob };
 const SERVICES = ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"];
 
 describe("backups as declared (hanzo-k8s)", () => {

@@ -176,10 +176,10 @@ describe("stack configuration → spec", () => {
             }
         });
 
-        it("rejects a pod network wider than /8 and malformed networks", () => {
+        it("rejects a pod network beyond private address space and malformed networks", () => {
             assert.deepStrictEqual(problems({ ...VALID, podNetworkCidrs: ["0.0.0.0/0", "10.0.0/8"] }), [
-                'hanzo-sql:podNetworkCidrs[0] = "0.0.0.0/0": is wider than a /8; the standard admits the pod network only',
-                'hanzo-sql:podNetworkCidrs[1] = "10.0.0/8": must be an IPv4 network in CIDR form, e.g. 10.0.0.0/8',
+                'hanzo-sql:podNetworkCidrs[0] = "0.0.0.0/0": reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7',
+                'hanzo-sql:podNetworkCidrs[1] = "10.0.0/8": must be a network in CIDR form: IPv4 such as 10.0.0.0/8, or IPv6 such as fd00:10:244::/56',
             ]);
         });
         it("rejects a missing or unknown environment and an ambiguous cluster", () => {

@@ -2,6 +2,7 @@
 import * as assert from "assert";
 import { planFromStackFile, planFromValues } from "../../tools/plan";
 import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
+import { TYPES } from "../../policies/standard/types";
 
 const cache = new Map<string, Promise<PlanResult>>();
 
@@ -22,21 +23,7 @@ export function planWith(stack: string, values: Record<string, unknown>, secretK
     return planFromValues(stack, values, secretKeys, TOKEN_ENV);
 }
 
-export const TYPES = {
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    service: "kubernetes:core/v1:Service",
-    secret: "kubernetes:core/v1:Secret",
-    configMap: "kubernetes:core/v1:ConfigMap",
-    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    namespace: "kubernetes:core/v1:Namespace",
-    database: "postgresql:index/database:Database",
-    role: "postgresql:index/role:Role",
-    extension: "postgresql:index/extension:Extension",
-    grant: "postgresql:index/grant:Grant",
-    pgProvider: "pulumi:providers:postgresql",
-    k8sProvider: "pulumi:providers:kubernetes",
-    password: "random:index/randomPassword:RandomPassword",
-} as const;
+export { TYPES };
 
 export function ofType(result: PlanResult, type: string): PlannedResource[] {
     return result.plan.resources.filter((r) => r.type === type);

@@ -4,6 +4,7 @@
  * the engine sends (secrets in plain text, outputs for AnalyzeStack), mutated per case.
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
+import { TYPES } from "../../policies/standard/types";
 import { PolicyAnalyzer } from "../../tools/gate/analyzer";
 import { formatViolation, gate } from "../../tools/gate";
 import type { Plan, PlannedResource } from "../../tools/plan/runner";
@@ -103,17 +104,5 @@ export function plain(v: unknown): unknown {
     return typeof o === "object" && o !== null && o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" ? o.value : v;
 }
 
-export const TYPE = {
-    hanzoSql: "hanzo-sql:index:HanzoSql",
-    database: "postgresql:index/database:Database",
-    role: "postgresql:index/role:Role",
-    extension: "postgresql:index/extension:Extension",
-    configMap: "kubernetes:core/v1:ConfigMap",
-    secret: "kubernetes:core/v1:Secret",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    deployment: "kubernetes:apps/v1:Deployment",
-    cronJob: "kubernetes:batch/v1:CronJob",
-    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    password: "random:index/randomPassword:RandomPassword",
-    kmsSecret: "kubernetes:secrets.infisical.com/v1alpha1:KMSSecret",
-} as const;
+/** The type tokens (policies/standard/types.ts). */
+export const TYPE = TYPES;

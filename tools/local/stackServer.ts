@@ -1,5 +1,6 @@
 /** A local server built from a stack's plan: its rendered files, its init SQL, a password per role. */
 import { SYSTEM_ROLES } from "../../policies/standard/rules";
+import { TYPES } from "../../policies/standard/types";
 import { PgServer, registerSecret } from "../pg/server";
 import type { PlanResult } from "../plan/runner";
 import { passwordVariable, renderInitSql } from "../sql/initSql";
@@ -27,7 +28,7 @@ export function testPassword(role: string): string {
 
 /** The rendered postgresql.conf and pg_hba.conf of a plan (what the server's ConfigMap mounts). */
 export function renderedFiles(plan: PlanResult): { postgresqlConf: string; pgHba: string } {
-    const cm = plan.plan.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && (r.inputs as { data?: Record<string, string> }).data?.["postgresql.conf"] !== undefined);
+    const cm = plan.plan.resources.find((r) => r.type === TYPES.configMap && (r.inputs as { data?: Record<string, string> }).data?.["postgresql.conf"] !== undefined);
     if (!cm) {
         throw new Error(`plan ${plan.plan.stack} has no ConfigMap with postgresql.conf`);
     }
@@ -40,7 +41,7 @@ export async function startStackServer(plan: PlanResult): Promise<StackServer> {
     const server = await PgServer.start(renderedFiles(plan));
     const passwords: Record<string, string> = {};
     const passwordEnv: Record<string, string> = {};
-    for (const r of plan.plan.resources.filter((x) => x.type === "postgresql:index/role:Role")) {
+    for (const r of plan.plan.resources.filter((x) => x.type === TYPES.role)) {
         const role = String(r.inputs.name);
         passwords[role] = testPassword(role);
         passwordEnv[passwordVariable(role)] = passwords[role];

@@ -4,17 +4,12 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import { TYPES } from "../../policies/standard/types";
 import { renderInitSql } from "../sql/initSql";
 import { manifestOf } from "./kubernetes";
 import type { Plan, PlanResult } from "./runner";
 
-const T = {
-    database: "postgresql:index/database:Database",
-    role: "postgresql:index/role:Role",
-    extension: "postgresql:index/extension:Extension",
-    secret: "kubernetes:core/v1:Secret",
-    configMap: "kubernetes:core/v1:ConfigMap",
-};
+const T = TYPES;
 
 const ofType = (plan: Plan, type: string) => plan.resources.filter((r) => r.type === type);
 

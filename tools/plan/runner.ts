@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { createHash } from "crypto";
 import type { StackConfig } from "./stackFile";
+import { TYPES } from "../../policies/standard/types";
 
 export const PROJECT = "hanzo-sql";
 
@@ -119,19 +120,19 @@ export function mockPassword(name: string, special: boolean): string {
 const mocksFor = (preview: boolean): pulumi.runtime.Mocks => ({
     newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") {
+        if (args.type === TYPES.password) {
             // New keepers (a rotation) give a new password, as the provider would.
             const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
             state.result = pulumi.secret(preview ? UNKNOWN : mockPassword(`${args.name}${keepers}`, args.inputs.special !== false));
         }
-        if (args.type === "random:index/randomId:RandomId") {
+        if (args.type === TYPES.randomId) {
             // Deterministic per resource name, like the passwords (a SCRAM salt in this program); unknown at preview.
             const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
             const bytes = createHash("sha256").update(`salt:${args.name}${keepers}`).digest().subarray(0, Number(args.inputs.byteLength ?? 16));
             const ids = { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
             Object.assign(state, preview ? Object.fromEntries(Object.keys(ids).map((k) => [k, UNKNOWN])) : ids);
         }
-        if (args.type === "digitalocean:index/spacesKey:SpacesKey") {
+        if (args.type === TYPES.spacesKey) {
             // Computed by DigitalOcean on create.
             state.accessKey = preview ? UNKNOWN : `PLAN${createHash("sha256").update(args.name).digest("hex").slice(0, 16).toUpperCase()}`;
             state.secretKey = pulumi.secret(preview ? UNKNOWN : mockPassword(`${args.name}-secret`, false));

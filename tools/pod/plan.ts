@@ -1,8 +1,10 @@
 /** What the pod runner needs from a plan: a workload's pod template, and its namespace's Secrets and ConfigMaps. */
+import { TYPES } from "../../policies/standard/types";
 import type { PlanResult, PlannedResource } from "../plan/runner";
 import type { DataByName, PodSpec } from "./runner";
 
-const WORKLOAD_TYPES = ["kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob", "kubernetes:batch/v1:Job"];
+/** The workload kinds the pod runner starts. */
+const WORKLOAD_TYPES: readonly string[] = [TYPES.statefulSet, TYPES.deployment, TYPES.cronJob, TYPES.job];
 
 export interface Workload {
     readonly kind: string;
@@ -58,13 +60,13 @@ export function namespaceData(plan: PlanResult, namespace: string): { secrets: M
         if (inputs?.metadata?.namespace !== namespace) {
             continue;
         }
-        if (r.type === "kubernetes:core/v1:Secret") {
+        if (r.type === TYPES.secret) {
             const data: Record<string, string> = {};
             for (const [k, v] of Object.entries((inputs.data ?? {}) as Record<string, string>)) {
                 data[k] = Buffer.from(v, "base64").toString("utf8");
             }
             secrets.set(inputs.metadata.name, { ...data, ...(inputs.stringData ?? {}) });
-        } else if (r.type === "kubernetes:core/v1:ConfigMap") {
+        } else if (r.type === TYPES.configMap) {
             configMaps.set(inputs.metadata.name, { ...(inputs.data ?? {}) });
         }
     }

@@ -11,16 +11,11 @@
  * itself never reaches the server, its log or pg_stat_statements.
  */
 import { randomBytes } from "crypto";
+import { TYPES } from "../../policies/standard/types";
 import { SCRAM_SALT_BYTES, scramVerifier } from "../../render/scram";
 import type { Plan, PlannedResource } from "../plan/runner";
 
-const T = {
-    role: "postgresql:index/role:Role",
-    database: "postgresql:index/database:Database",
-    grant: "postgresql:index/grant:Grant",
-    extension: "postgresql:index/extension:Extension",
-    schema: "postgresql:index/schema:Schema",
-};
+const T = TYPES;
 
 export interface InitSqlOptions {
     /** `omit` (default): no passwords; `env`: each role's password from HANZO_SQL_PASSWORD_<ROLE>, as a verifier. */

@@ -10,7 +10,9 @@
 import { Client } from "pg";
 import { redactSecrets } from "../../render/connection";
 import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import { hbaAddressProblem } from "../../policies/standard/network";
 import { serverSettings, unquote } from "../../policies/standard/settings";
+import { settingQuantity } from "../../policies/standard/units";
 import type { StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
 
@@ -24,15 +26,10 @@ export interface CheckResult {
     readonly fix?: string;
 }
 
-const MEMORY: Record<string, number> = { B: 1, kB: 1024, "8kB": 8192, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-const TIME: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** A setting's value in base units (bytes, ms) when it has one, else its text; `unit` is pg_settings.unit. */
 export function normalizeSetting(value: string, unit: string | null): string {
-    const m = /^(-?[0-9.]+)\s*([a-zA-Z0-9]*)$/.exec(unquote(value));
-    const u = m?.[2] || unit || "";
-    const factor = MEMORY[u] ?? TIME[u];
-    return m && factor !== undefined ? String(Number(m[1]) * factor) : unquote(value);
+    const q = settingQuantity(value, unit);
+    return q !== undefined ? String(q.base) : unquote(value);
 }
 
 /** Settings a verifier does not compare: where a server listens differs between a pod and its clients' view. */
@@ -75,6 +72,23 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
             } else {
                 fail(`setting ${s.name}`, `is ${shown}; the stack renders ${unquote(s.value)}`, "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart");
             }
+        }
+
+        // pg_hba.conf as the server loaded it: every line that admits a network with a password admits one the
+        // standard allows (the rule the config loader and the policy pack apply), and no line failed to parse.
+        const hba = (await admin.query("SELECT line_number, type, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY line_number")).rows;
+        const hbaProblems: string[] = [];
+        for (const r of hba) {
+            const address = r.netmask ? `${r.address} ${r.netmask}` : (r.address as string | null);
+            const problem = r.error ? `does not parse: ${r.error}` : r.type !== "local" && r.auth_method !== "reject" && address !== null ? hbaAddressProblem(address) : undefined;
+            if (problem !== undefined) {
+                hbaProblems.push(`line ${r.line_number} (${address ?? r.type}) ${problem}`);
+            }
+        }
+        if (hbaProblems.length === 0) {
+            pass("pg_hba.conf", `${hba.length} rules; every network admitted is the standard's`);
+        } else {
+            fail("pg_hba.conf", hbaProblems.join("; "), "restore the rendered pg_hba.conf (pulumi up; the stack's podNetworkCidrs), then reload");
         }
 
         // Superusers: only the administrator.

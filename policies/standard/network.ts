@@ -1,0 +1,91 @@
+/**
+ * The networks pg_hba.conf may admit with a password (STANDARD §4: the pod network, everything else
+ * rejected), IPv4 and IPv6, written once. The config loader checks `podNetworkCidrs` with it, the policy pack
+ * and the live verifier check every pg_hba address with it. Addresses are parsed by ipaddr.js (a dependency of
+ * the pack too), not by hand.
+ */
+import * as ipaddr from "ipaddr.js";
+
+/** The standard's pod network, the default of `podNetworkCidrs`. */
+export const POD_NETWORK = "10.0.0.0/8";
+
+/**
+ * Address space a client network must lie inside: IPv4 private networks (RFC 1918) and shared address space
+ * (RFC 6598, which some CNIs give pods), IPv6 unique local addresses (RFC 4193), and loopback (the server's
+ * own rules for port-forwards and sidecars). Anything else reaches addresses routed on the internet.
+ */
+export const PRIVATE_NETWORKS: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
+export const LOOPBACK_NETWORKS: readonly string[] = ["127.0.0.0/8", "::1/128"];
+
+/** The widest IPv6 network admitted: one RFC 4193 site's prefix (a cluster's pod network is a /48 to a /64 inside it). */
+export const IPV6_WIDEST_PREFIX = 48;
+
+export interface Network {
+    readonly family: "ipv4" | "ipv6";
+    readonly address: ipaddr.IPv4 | ipaddr.IPv6;
+    readonly prefix: number;
+}
+
+/**
+ * A network written in CIDR form (`10.0.0.0/8`, `fd00:10:244::/56`), or undefined when it is not one. IPv4
+ * must be four decimal parts (ipaddr.js would also read `10.0.0/8` or hex parts, as inet_aton does); an
+ * IPv4-mapped IPv6 network (`::ffff:0:0/96`) is the IPv4 network it maps, so it is judged as one.
+ */
+export function parseNetwork(text: string): Network | undefined {
+    if (ipaddr.IPv4.isValidCIDRFourPartDecimal(text)) {
+        const [address, prefix] = ipaddr.IPv4.parseCIDR(text);
+        return { family: "ipv4", address, prefix };
+    }
+    if (!text.includes("%") && ipaddr.IPv6.isValidCIDR(text)) {
+        const [address, prefix] = ipaddr.IPv6.parseCIDR(text);
+        if (address.isIPv4MappedAddress() && prefix >= 96) {
+            return { family: "ipv4", address: address.toIPv4Address(), prefix: prefix - 96 };
+        }
+        return { family: "ipv6", address, prefix };
+    }
+    return undefined;
+}
+
+/** Is network `n` inside the network written `outer`? */
+function inside(n: Network, outer: string): boolean {
+    const [address, prefix] = ipaddr.parseCIDR(outer);
+    return address.kind() === n.address.kind() && n.prefix >= prefix && n.address.match(address, prefix);
+}
+
+const EXAMPLE = "IPv4 such as 10.0.0.0/8, or IPv6 such as fd00:10:244::/56";
+
+/** Why a network (CIDR form) may not be admitted with a password, or undefined when it may. */
+export function networkProblem(cidr: string): string | undefined {
+    const n = parseNetwork(cidr);
+    if (n === undefined) {
+        return `must be a network in CIDR form: ${EXAMPLE}`;
+    }
+    if (![...PRIVATE_NETWORKS, ...LOOPBACK_NETWORKS].some((outer) => inside(n, outer))) {
+        return `reaches beyond private address space; the standard admits the pod network only: a range inside ${PRIVATE_NETWORKS.join(", ")}`;
+    }
+    if (n.family === "ipv6" && n.prefix < IPV6_WIDEST_PREFIX) {
+        return `is wider than a /${IPV6_WIDEST_PREFIX} (one RFC 4193 site); the standard admits the pod network only`;
+    }
+    return undefined;
+}
+
+/**
+ * Why a pg_hba.conf ADDRESS field may not be admitted with a password, or undefined: CIDR form, the
+ * `address mask` form (`10.0.0.0 255.0.0.0`, as pg_hba.conf and pg_hba_file_rules write it) or a keyword.
+ * `all` admits every address, `samenet` every subnet the server's interfaces are on, a host name whatever DNS
+ * says; `samehost` is the server's own addresses.
+ */
+export function hbaAddressProblem(address: string): string | undefined {
+    if (address === "samehost") {
+        return undefined;
+    }
+    if (address === "all") {
+        return "admits every address; the standard admits the pod network only";
+    }
+    const [ip, mask, ...rest] = address.trim().split(/\s+/);
+    if (mask === undefined) {
+        return networkProblem(ip);
+    }
+    const prefix = rest.length === 0 && ipaddr.isValid(mask) && !mask.includes("%") ? ipaddr.parse(mask).prefixLengthFromSubnetMask() : null;
+    return prefix === null ? `must be a network in CIDR form: ${EXAMPLE}` : networkProblem(`${ip}/${prefix}`);
+}

@@ -1,0 +1,46 @@
+/**
+ * Pulumi type tokens of every resource the standard speaks of, written once: the policies find resources by
+ * them, the plan and pod tools and init-sql read plans by them, the program takes its data-holders' options by
+ * them, and the tests build and mutate plans with them. Imports nothing.
+ */
+export const TYPES = {
+    hanzoSql: "hanzo-sql:index:HanzoSql",
+    // PostgreSQL (@pulumi/postgresql)
+    database: "postgresql:index/database:Database",
+    role: "postgresql:index/role:Role",
+    grant: "postgresql:index/grant:Grant",
+    extension: "postgresql:index/extension:Extension",
+    schema: "postgresql:index/schema:Schema",
+    pgProvider: "pulumi:providers:postgresql",
+    // Kubernetes (@pulumi/kubernetes)
+    k8sProvider: "pulumi:providers:kubernetes",
+    namespace: "kubernetes:core/v1:Namespace",
+    service: "kubernetes:core/v1:Service",
+    secret: "kubernetes:core/v1:Secret",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    pod: "kubernetes:core/v1:Pod",
+    pvcPatch: "kubernetes:core/v1:PersistentVolumeClaimPatch",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    deployment: "kubernetes:apps/v1:Deployment",
+    daemonSet: "kubernetes:apps/v1:DaemonSet",
+    replicaSet: "kubernetes:apps/v1:ReplicaSet",
+    job: "kubernetes:batch/v1:Job",
+    cronJob: "kubernetes:batch/v1:CronJob",
+    // KMS sync resources: Hanzo's KMSSecret (new and old group), upstream Infisical's InfisicalSecret, the seed's pair.
+    kmsSecret: "kubernetes:kms.hanzo.ai/v1:KMSSecret",
+    luxKmsSecret: "kubernetes:secrets.lux.network/v1alpha1:KMSSecret",
+    infisicalSecret: "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret",
+    seedKmsSecret: "kubernetes:secrets.infisical.com/v1alpha1:KMSSecret",
+    // Random, DigitalOcean
+    password: "random:index/randomPassword:RandomPassword",
+    randomId: "random:index/randomId:RandomId",
+    spacesKey: "digitalocean:index/spacesKey:SpacesKey",
+    spacesBucket: "digitalocean:index/spacesBucket:SpacesBucket",
+} as const;
+
+/** Workload kinds: resources with a pod template. */
+export const WORKLOAD_TYPES = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet, TYPES.replicaSet, TYPES.job, TYPES.cronJob, TYPES.pod] as const;
+
+/** KMS sync resources (STANDARD defect 14). */
+export const KMS_SYNC_TYPES: readonly string[] = [TYPES.kmsSecret, TYPES.luxKmsSecret, TYPES.infisicalSecret, TYPES.seedKmsSecret];
