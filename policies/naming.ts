@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import {
-    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, ROLE_SUFFIX, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, databaseOfRole, environmentSuffixOf, identifierProblem, roleNameFor,
+    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, ROLE_SUFFIX, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, databaseOfRole, environmentSuffixOf, identifierProblem, reservedDatabaseProblem, roleNameFor,
 } from "./standard/rules";
 import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, known, ofType, pgName, plainStack, str } from "./lib";
 
@@ -20,7 +20,7 @@ export interface NamingConfig extends EnvironmentConfig {
  */
 export const postgresNaming: StackValidationPolicy = {
     name: "postgres-naming",
-    description: "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, <service>[_<env>] and <database>_user, _test exactly in the test environment.",
+    description: "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, not the server's own (postgres, template0/1, pg_*), <service>[_<env>] and <database>_user, _test exactly in the test environment.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA, ...LEGACY_SCHEMA } },
     validateStack: (raw, report) => {
         const args = plainStack(raw);
@@ -32,7 +32,7 @@ export const postgresNaming: StackValidationPolicy = {
 
         for (const db of databases) {
             const name = pgName(db);
-            const invalid = identifierProblem(name);
+            const invalid = identifierProblem(name) ?? reservedDatabaseProblem(name);
             if (invalid) {
                 report(`database "${name}" ${invalid}.`, db.urn);
                 continue;

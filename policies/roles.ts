@@ -17,7 +17,7 @@ const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read
  */
 export const noSuperuserRoles: ResourceValidationPolicy = {
     name: "no-superuser-roles",
-    description: "Only the administrator role may be a superuser; application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.",
+    description: `Only the administrator role may be a superuser; application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`,
     validateResource: (raw, report) => {
         if (raw.type !== T.role) {
             return;

@@ -101,7 +101,7 @@ export const serverConfiguration: StackValidationPolicy = {
                     report(`${where} lacks ${name}; expected ${expected}${why}.`, cm.urn);
                     continue;
                 }
-                if (!sameSetting(actual, expected)) {
+                if (!sameSetting(name, actual, expected)) {
                     report(`${where} sets ${name} = ${actual}; expected ${expected}${why}.`, cm.urn);
                 }
             }

@@ -12,6 +12,20 @@ export const MEMORY_UNITS: Readonly<Record<string, number>> = { B: 1, kB: 1024, 
 /** Time units, in milliseconds. */
 export const TIME_UNITS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * The unit PostgreSQL reads a bare number of each standard setting in (pg_settings.unit, PostgreSQL 15 and 16),
+ * so that `log_min_duration_statement = 1s` and `1000` compare equal wherever they are compared.
+ */
+export const SETTING_UNITS: Readonly<Record<string, string>> = {
+    shared_buffers: "8kB",
+    effective_cache_size: "8kB",
+    work_mem: "kB",
+    maintenance_work_mem: "kB",
+    wal_keep_size: "MB",
+    log_min_duration_statement: "ms",
+    checkpoint_timeout: "s",
+};
+
 export interface SettingQuantity {
     readonly kind: "memory" | "time";
     /** Bytes or milliseconds. */
@@ -42,8 +56,11 @@ export function settingQuantity(value: string, defaultUnit?: string | null): Set
     return m && unit ? { kind: unit.kind, base: Number(m[1]) * unit.base } : undefined;
 }
 
-/** Do two setting values mean the same: equal quantities of one kind, or else the same text (quotes and case aside)? */
-export function sameSetting(a: string, b: string, defaultUnit?: string | null): boolean {
+/**
+ * Do two values of setting `name` mean the same: equal quantities of one kind (a bare number in the setting's
+ * unit, SETTING_UNITS), or else the same text (quotes and case aside)?
+ */
+export function sameSetting(name: string, a: string, b: string, defaultUnit: string | null | undefined = SETTING_UNITS[name]): boolean {
     const x = settingQuantity(a, defaultUnit);
     const y = settingQuantity(b, defaultUnit);
     if (x !== undefined && y !== undefined) {

@@ -11,6 +11,7 @@
  * itself never reaches the server, its log or pg_stat_statements.
  */
 import { randomBytes } from "crypto";
+import { FORBIDDEN_ROLE_ATTRIBUTES } from "../../policies/standard/rules";
 import { TYPES } from "../../policies/standard/types";
 import { SCRAM_SALT_BYTES, scramVerifier } from "../../render/scram";
 import type { Plan, PlannedResource } from "../plan/runner";
@@ -45,13 +46,10 @@ export function passwordVariable(role: string): string {
     return `HANZO_SQL_PASSWORD_${role.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
+/** A Role's boolean inputs and their SQL: LOGIN, the attributes the standard forbids (policies/standard/rules.ts), INHERIT. */
 const ROLE_FLAGS: [string, string, string][] = [
     ["login", "LOGIN", "NOLOGIN"],
-    ["superuser", "SUPERUSER", "NOSUPERUSER"],
-    ["createDatabase", "CREATEDB", "NOCREATEDB"],
-    ["createRole", "CREATEROLE", "NOCREATEROLE"],
-    ["replication", "REPLICATION", "NOREPLICATION"],
-    ["bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"],
+    ...FORBIDDEN_ROLE_ATTRIBUTES.map((a): [string, string, string] => [a.input, a.sql, `NO${a.sql}`]),
     ["inherit", "INHERIT", "NOINHERIT"],
 ];
 
@@ -64,7 +62,7 @@ export class MissingPasswords extends Error {
 
 /** Provider defaults of a Role's attributes (@pulumi/postgresql), for inputs a resource leaves out. */
 const ROLE_DEFAULTS: Record<string, boolean> = {
-    login: false, superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false, inherit: true,
+    login: false, ...Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false])), inherit: true,
 };
 
 function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {

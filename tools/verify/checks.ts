@@ -125,7 +125,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                     fail(`role ${s.role}`, "has an MD5 password verifier, which scram-sha-256 authentication rejects", `set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password ${s.role}'`);
                 }
                 if (problems.length === 0) {
-                    pass(`role ${s.role}`, "login; no SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS; no memberships");
+                    pass(`role ${s.role}`, `login; no ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}; no memberships`);
                 } else {
                     const fixes = [
                         `ALTER ROLE "${s.role}" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
