@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
+import { roleNameFor } from "../policies/standard/rules";
 import { S3Server, runScript, runScriptFile } from "../tools/local/s3";
 import { startStackServer } from "../tools/local/stackServer";
 import { PgServer } from "../tools/pg/server";
@@ -59,7 +60,7 @@ async function bench(): Promise<void> {
                  INSERT INTO docs SELECT i, md5(i::text)::uuid, ${Array.from({ length: 10 }, (_, k) => `md5((i * 10 + ${k})::text)`).join(" || ")}, timestamptz '2026-01-01' + i * interval '1 second'
                    FROM generate_series(1, ${rows}) i;
                  CREATE INDEX docs_owner ON docs (owner);
-                 ALTER TABLE docs OWNER TO ${db}_user;`,
+                 ALTER TABLE docs OWNER TO ${roleNameFor(db)};`,
                 {},
                 db,
             );

@@ -9,6 +9,7 @@
  * (readiness: 5 s) to the Ready figures in a cluster.
  */
 import { Client } from "pg";
+import { POSTGRES_PORT } from "../policies/standard/ports";
 import { namespaceData, workload } from "../tools/pod/plan";
 import { PersistentVolume, Pod, PodNetwork } from "../tools/pod/runner";
 import { planFromStackFile } from "../tools/plan";
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
         const second = await pod.waitReady();
         const clients: Client[] = [];
         for (let i = 0; i < 50; i++) {
-            const c = new Client({ host: pod.ip, port: 5432, user: "hanzo", password, database: "postgres" });
+            const c = new Client({ host: pod.ip, port: POSTGRES_PORT, user: "hanzo", password, database: "postgres" });
             c.on("error", () => undefined);
             await c.connect();
             clients.push(c);

@@ -27,7 +27,7 @@ type Peer = { podSelector?: object; namespaceSelector?: { matchLabels?: Record<s
  */
 export const networkIsolation: StackValidationPolicy = {
     name: "network-isolation",
-    description: "A NetworkPolicy selects the PostgreSQL pods and admits only their namespace on 5432 (and monitoring on the metrics port).",
+    description: `A NetworkPolicy selects the PostgreSQL pods and admits only their namespace on ${POSTGRES_PORT} (and monitoring on the metrics port).`,
     configSchema: {
         properties: {
             port: { type: "integer", default: DEFAULTS.port },

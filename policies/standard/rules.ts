@@ -80,6 +80,9 @@ export const FORBIDDEN_ROLE_ATTRIBUTES = [
 /** What a service role's name adds to its database's name. */
 export const ROLE_SUFFIX = "_user";
 
+/** SUPERUSER, the attribute only the administrator has. */
+export const SUPERUSER_ATTRIBUTE = FORBIDDEN_ROLE_ATTRIBUTES[0];
+
 /** The role a service connects as: `<database>_user` (the role follows the database, ADR-60). */
 export function roleNameFor(database: string): string {
     return `${database}${ROLE_SUFFIX}`;

@@ -39,6 +39,12 @@ export const TYPES = {
     spacesBucket: "digitalocean:index/spacesBucket:SpacesBucket",
 } as const;
 
+/** Provider functions the program invokes. */
+export const FUNCTIONS = {
+    /** DOKS: the cluster looked up by name on every run (its kubeconfig token rotates). */
+    getKubernetesCluster: "digitalocean:index/getKubernetesCluster:getKubernetesCluster",
+} as const;
+
 /** Workload kinds: resources with a pod template. */
 export const WORKLOAD_TYPES = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet, TYPES.replicaSet, TYPES.job, TYPES.cronJob, TYPES.pod] as const;
 

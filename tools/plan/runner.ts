@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { createHash } from "crypto";
 import type { StackConfig } from "./stackFile";
-import { TYPES } from "../../policies/standard/types";
+import { FUNCTIONS, TYPES } from "../../policies/standard/types";
 
 export const PROJECT = "hanzo-sql";
 
@@ -140,7 +140,7 @@ const mocksFor = (preview: boolean): pulumi.runtime.Mocks => ({
         return { id: preview ? "" : `${args.name}-id`, state };
     },
     call(args) {
-        if (args.token === "digitalocean:index/getKubernetesCluster:getKubernetesCluster") {
+        if (args.token === FUNCTIONS.getKubernetesCluster) {
             const name = String(args.inputs.name);
             return {
                 id: `plan-${name}-cluster-id`,

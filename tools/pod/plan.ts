@@ -4,7 +4,7 @@ import type { PlanResult, PlannedResource } from "../plan/runner";
 import type { DataByName, PodSpec } from "./runner";
 
 /** The workload kinds the pod runner starts. */
-const WORKLOAD_TYPES: readonly string[] = [TYPES.statefulSet, TYPES.deployment, TYPES.cronJob, TYPES.job];
+const RUNNABLE_TYPES: readonly string[] = [TYPES.statefulSet, TYPES.deployment, TYPES.cronJob, TYPES.job];
 
 export interface Workload {
     readonly kind: string;
@@ -25,7 +25,7 @@ function revealedOf(plan: PlanResult, r: PlannedResource): Record<string, any> {
 /** Every workload of a plan (StatefulSet, Deployment, CronJob, Job) with its pod template. */
 export function workloads(plan: PlanResult): Workload[] {
     return plan.plan.resources
-        .filter((r) => WORKLOAD_TYPES.includes(r.type))
+        .filter((r) => RUNNABLE_TYPES.includes(r.type))
         .map((r) => {
             const inputs = revealedOf(plan, r);
             const kind = r.type.split(":")[2];

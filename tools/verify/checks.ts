@@ -9,7 +9,7 @@
  */
 import { Client } from "pg";
 import { redactSecrets } from "../../render/connection";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, SUPERUSER_ATTRIBUTE, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
 import { hbaAddressProblem } from "../../policies/standard/network";
 import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
@@ -92,12 +92,12 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         }
 
         // Superusers: only the administrator.
-        const superusers = (await admin.query("SELECT rolname FROM pg_roles WHERE rolsuper AND rolname <> $1 ORDER BY 1", [ADMIN_ROLE])).rows.map((r) => r.rolname as string);
+        const superusers = (await admin.query(`SELECT rolname FROM pg_roles WHERE ${SUPERUSER_ATTRIBUTE.column} AND rolname <> $1 ORDER BY 1`, [ADMIN_ROLE])).rows.map((r) => r.rolname as string);
         if (superusers.length === 0) {
             pass("superusers", `only ${ADMIN_ROLE}`);
         }
         for (const r of superusers) {
-            fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE "${r}" NOSUPERUSER`);
+            fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE "${r}" NO${SUPERUSER_ATTRIBUTE.sql}`);
         }
 
         const serviceRoles = spec.services.map((s) => s.role);
