@@ -1,50 +1,48 @@
 /**
  * What the policies share: type tokens, how to find the stack's environment, how to read Kubernetes
  * workloads whichever way a resource got into the stack, and how to read what the engine sends (plain
- * data, unknowns included). Dependency-free apart from @pulumi/policy's types and ./standard, so the pack
- * is self-contained (`pulumi policy publish` packs this folder alone).
+ * data, unknowns included). Kubernetes objects are typed by kubernetes-models (type imports only: nothing of it
+ * loads at run time); apart from that and @pulumi/policy's types it needs only ./standard, so the pack is
+ * self-contained (`pulumi policy publish` packs this folder alone, with its own package.json).
  */
 import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import type { IObjectMeta } from "@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta";
+import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IReplicaSet } from "kubernetes-models/apps/v1/ReplicaSet";
+import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { ICronJob } from "kubernetes-models/batch/v1/CronJob";
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
 import { KMS_SYNC_TYPES, TYPES } from "./standard/types";
 
 /** The type tokens the policies look for (policies/standard/types.ts). */
 export const T = TYPES;
 
+/** A container, as Kubernetes defines it (kubernetes-models; types only, nothing loads at run time). */
+export type Container = IContainer;
+/** A pod template (a Pod's own metadata and spec, or a workload's template). */
+export type PodTemplate = IPodTemplateSpec;
+
 /** Workload kinds, by type token, and where their pod template is. */
-export const WORKLOADS: Readonly<Record<string, (props: any) => PodTemplate | undefined>> = {
-    [TYPES.deployment]: (p) => p?.spec?.template,
-    [TYPES.statefulSet]: (p) => p?.spec?.template,
-    [TYPES.daemonSet]: (p) => p?.spec?.template,
-    [TYPES.replicaSet]: (p) => p?.spec?.template,
-    [TYPES.job]: (p) => p?.spec?.template,
-    [TYPES.cronJob]: (p) => p?.spec?.jobTemplate?.spec?.template,
-    [TYPES.pod]: (p) => ({ metadata: p?.metadata, spec: p?.spec }),
+export const WORKLOADS: Readonly<Record<string, (props: unknown) => PodTemplate | undefined>> = {
+    [TYPES.deployment]: (p) => (p as IDeployment | undefined)?.spec?.template,
+    [TYPES.statefulSet]: (p) => (p as IStatefulSet | undefined)?.spec?.template,
+    [TYPES.daemonSet]: (p) => (p as IDaemonSet | undefined)?.spec?.template,
+    [TYPES.replicaSet]: (p) => (p as IReplicaSet | undefined)?.spec?.template,
+    [TYPES.job]: (p) => (p as IJob | undefined)?.spec?.template,
+    [TYPES.cronJob]: (p) => (p as ICronJob | undefined)?.spec?.jobTemplate?.spec?.template,
+    [TYPES.pod]: (p) => ({ metadata: (p as IPod | undefined)?.metadata, spec: (p as IPod | undefined)?.spec }),
 };
 
 export { KMS_SYNC_TYPES };
 
-export interface Container {
-    name: string;
-    image?: string;
-    env?: { name: string; value?: string; valueFrom?: any }[];
-    envFrom?: { secretRef?: { name?: string }; configMapRef?: { name?: string } }[];
-    args?: string[];
-    command?: string[];
-    resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-    startupProbe?: unknown;
-    securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-    volumeMounts?: { name: string; mountPath: string }[];
-}
-
-export interface PodTemplate {
-    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-    spec?: {
-        containers?: Container[];
-        initContainers?: Container[];
-        volumes?: { name: string; emptyDir?: { medium?: string }; configMap?: { name?: string } }[];
-        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-    };
+/** A Kubernetes resource's properties as its kind's type (kubernetes-models); values not known yet are the UNKNOWN marker. */
+export function k8s<K>(r: { props: Record<string, unknown> }): Partial<K> {
+    return r.props as Partial<K>;
 }
 
 /**
@@ -70,7 +68,7 @@ export function str(v: unknown): string | undefined {
  * this copy reads through them: unknowns stay the marker string, for each check to skip, and every value
  * compares by value.
  */
-export function plain(v: unknown): any {
+export function plain(v: unknown): unknown {
     if (typeof v !== "object" || v === null) {
         return v;
     }
@@ -86,21 +84,21 @@ export function plain(v: unknown): any {
 
 /** The stack's resources with their properties as plain data (see `plain`). */
 export function plainStack<A extends StackValidationArgs>(args: A): A {
-    return { ...args, resources: args.resources.map((r) => ({ ...r, props: plain(r.props) })) };
+    return { ...args, resources: args.resources.map((r) => ({ ...r, props: plain(r.props) as PolicyResource["props"] })) };
 }
 
 /** A resource's validation arguments with its properties as plain data (see `plain`). */
 export function plainResource(args: ResourceValidationArgs): ResourceValidationArgs {
-    return { ...args, props: plain(args.props) };
+    return { ...args, props: plain(args.props) as ResourceValidationArgs["props"] };
 }
 
 /** An array, or none (absent, or not known yet). */
-export function list<V = any>(v: unknown): V[] {
+export function list<V = unknown>(v: unknown): V[] {
     return Array.isArray(v) ? v : [];
 }
 
 /** An object's entries, or none (absent, or not known yet). */
-export function entries(v: unknown): [string, any][] {
+export function entries(v: unknown): [string, unknown][] {
     return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.entries(v) : [];
 }
 
@@ -110,15 +108,15 @@ export function ofType(args: { resources: PolicyResource[] }, type: string): Pol
 }
 
 /** `namespace/name` of a Kubernetes object (or its Pulumi name when it has no metadata name). */
-export function k8sName(r: { name: string; props: Record<string, any> }): string {
-    const meta = r.props?.metadata ?? {};
+export function k8sName(r: { name: string; props: Record<string, unknown> }): string {
+    const meta: IObjectMeta = k8s<{ metadata: IObjectMeta }>(r).metadata ?? {};
     const name = str(meta.name);
     const ns = str(meta.namespace);
     return name ? (ns ? `${ns}/${name}` : name) : r.name;
 }
 
 /** The PostgreSQL object name a resource declares (the `name` input, else the Pulumi name; undefined while unknown). */
-export function pgName(r: { name: string; props: Record<string, any> }): string {
+export function pgName(r: { name: string; props: Record<string, unknown> }): string {
     return typeof r.props?.name === "string" ? r.props.name : r.name;
 }
 
@@ -129,7 +127,7 @@ export function kindOf(type: string): string {
 
 /** The PostgreSQL server container of a pod: the one named postgres, or the one that sets PGDATA. */
 export function serverContainer(pod: PodTemplate | undefined): Container | undefined {
-    const containers = pod?.spec?.containers ?? [];
+    const containers = list<Container>(pod?.spec?.containers);
     return containers.find((c) => c.env?.some((e) => e.name === "PGDATA")) ?? containers.find((c) => c.name === "postgres");
 }
 

@@ -1,6 +1,9 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { INetworkPolicyIngressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule";
+import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
 import { METRICS_PORT, POSTGRES_PORT } from "./standard/ports";
-import { T, WORKLOADS, configOf, k8sName, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
+import { T, WORKLOADS, configOf, k8s, k8sName, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
 
 export interface NetworkConfig {
     /** The PostgreSQL port. */
@@ -14,7 +17,6 @@ export interface NetworkConfig {
 const DEFAULTS: NetworkConfig = { port: POSTGRES_PORT, metricsPort: METRICS_PORT, monitoringNamespaces: ["monitoring"] };
 const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
 
-type Peer = { podSelector?: object; namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }; ipBlock?: object };
 
 /**
  * network-isolation: a NetworkPolicy selects the PostgreSQL pods and admits only pods of their own
@@ -51,8 +53,8 @@ export const networkIsolation: StackValidationPolicy = {
             }
             for (const np of policies) {
                 const where = `NetworkPolicy "${k8sName(np)}"`;
-                for (const rule of list<{ from?: Peer[]; ports?: { port?: number | string }[] }>(np.props?.spec?.ingress)) {
-                    const ports = list<{ port?: number | string }>(rule.ports).map((p) => p.port);
+                for (const rule of list<INetworkPolicyIngressRule>(k8s<INetworkPolicy>(np).spec?.ingress)) {
+                    const ports = list<INetworkPolicyPort>(rule.ports).map((p) => p.port);
                     // A rule whose ports or peers are not known yet (a preview) is checked when they are.
                     if (!known(rule.ports) || !ports.every(known) || !known(rule.from)) {
                         continue;

@@ -1,4 +1,6 @@
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IVolume } from "kubernetes-models/v1/Volume";
 import { parsePgHba } from "./standard/pgHba";
 import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { parseQuantity, formatBytes } from "./standard/quantity";
@@ -6,13 +8,13 @@ import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
 import { hbaAddressProblem } from "./standard/network";
 import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, VECTOR_SETTING_RULES, megabytes, memorySettings, unquote, vectorSettingProblem } from "./standard/settings";
 import { sameSetting } from "./standard/units";
-import { T, WORKLOADS, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
+import { T, WORKLOADS, k8s, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
 
 /** ConfigMaps that carry a file, with the file's text. */
 function configFiles(args: StackValidationArgs, file: string): { cm: PolicyResource; text: string }[] {
     return ofType(args, T.configMap)
-        .filter((cm) => str(cm.props?.data?.[file]) !== undefined)
-        .map((cm) => ({ cm, text: cm.props.data[file] as string }));
+        .map((cm) => ({ cm, text: str(k8s<IConfigMap>(cm).data?.[file]) }))
+        .filter((f): f is { cm: PolicyResource; text: string } => f.text !== undefined);
 }
 
 /**
@@ -60,7 +62,7 @@ export const requiredExtensions: StackValidationPolicy = {
 function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | undefined {
     for (const sts of ofType(args, T.statefulSet)) {
         const pod = WORKLOADS[T.statefulSet](sts.props);
-        const mounts = list<{ configMap?: { name?: string } }>(pod?.spec?.volumes).some((v) => v.configMap?.name === cm.props?.metadata?.name);
+        const mounts = list<IVolume>(pod?.spec?.volumes).some((v) => v.configMap?.name === k8s<IConfigMap>(cm).metadata?.name);
         const limit = str(serverContainer(pod)?.resources?.limits?.memory);
         if (mounts && limit) {
             return parseQuantity(limit);

@@ -1,8 +1,10 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
+import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { parseQuantity } from "./standard/quantity";
 import { ADOPTED_VOLUME_ANNOTATION, imageProblem } from "./standard/rules";
 import { STANDARD_VOLUME_ENVIRONMENTS, STORAGE_CLASS, STORAGE_SIZE } from "./standard/storage";
-import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
+import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, k8s, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
     /** Storage class of the data volume in the environments below. */
@@ -65,7 +67,7 @@ export const workloadHardening: StackValidationPolicy = {
                 continue;
             }
             const pgdata = str(pgdataValue) ?? DEFAULT_PGDATA;
-            const claims: { metadata?: { name?: string }; spec?: any }[] = sts.props?.spec?.volumeClaimTemplates ?? [];
+            const claims = list<IPersistentVolumeClaim>(k8s<IStatefulSet>(sts).spec?.volumeClaimTemplates);
             const mounts = c.volumeMounts ?? [];
             const dataMount = mounts.filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
             if (!dataMount) {
@@ -97,8 +99,8 @@ export const workloadHardening: StackValidationPolicy = {
             if (dataMount && !claim) {
                 report(`${where}: the data volume "${dataMount.name}" is not a volumeClaimTemplate; PGDATA needs a persistent volume per pod.`, sts.urn);
             } else if (claim) {
-                const size = claim.spec?.resources?.requests?.storage as string | undefined;
-                const cls = claim.spec?.storageClassName as string | undefined;
+                const size = str(claim.spec?.resources?.requests?.storage);
+                const cls = str(claim.spec?.storageClassName);
                 if (!size || !cls) {
                     report(`${where}: the data volume "${claim.metadata?.name}" must state its size and storage class.`, sts.urn);
                 } else if (env === undefined || cfg.standardVolumeEnvironments.includes(env)) {
