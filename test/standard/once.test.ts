@@ -43,6 +43,10 @@ describe("the standard's rules are written once (policies/standard/)", () => {
             [...code.matchAll(/^\s*(?:export )?(?:const|let|function|class|interface|type) (\w+)\b/gm)].filter((m) => names.has(m[1])).map((m) => `${file}: ${m[1]}`),
         );
         assert.deepStrictEqual(redefined, []);
+        // Inside the standard, each name has one module.
+        const definitions = standard.flatMap(({ file, code }) => [...code.matchAll(/^export (?:const|function|class|interface|type) (\w+)/gm)].map((m) => `${m[1]} ${file}`));
+        const twice = [...names].filter((n) => definitions.filter((d) => d.startsWith(`${n} `)).length > 1);
+        assert.deepStrictEqual(twice, []);
         // The rules the issue found copied, by their old names.
         assert.deepStrictEqual(occurrences(all.filter((s) => s.file !== "test/standard/once.test.ts"), /\b(tooWide|cidrProblem|pgBytes|PG_UNITS)\b/), []);
     });
@@ -67,6 +71,7 @@ describe("the standard's rules are written once (policies/standard/)", () => {
     });
 
     it("role attributes, the role suffix and address parsing live in the standard only", () => {
+        assert.deepStrictEqual(occurrences(program, /["'`](pg_trgm|uuid-ossp)["'`]/), []);
         assert.deepStrictEqual(occurrences(program, /\b(rolsuper|rolcreaterole|rolcreatedb|rolreplication|rolbypassrls)\b|SUPERUSER, CREATEROLE|NOSUPERUSER/), []);
         assert.deepStrictEqual(occurrences(program, /["'`]_user["'`]|\}_user\b/), []);
         // IPv4 octets or masks parsed by hand (ipaddr.js parses addresses in policies/standard/network.ts).

@@ -9,7 +9,7 @@
  */
 import { Client } from "pg";
 import { redactSecrets } from "../../render/connection";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, SUPERUSER_ATTRIBUTE, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, REQUIRED_EXTENSIONS, SUPERUSER_ATTRIBUTE, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
 import { hbaAddressProblem } from "../../policies/standard/network";
 import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
@@ -213,7 +213,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
 
         const t1 = await connect(withDatabase(adminUrl, "template1"));
         try {
-            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"].includes(x)), spec.extensionVersions, pass, fail);
+            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => (REQUIRED_EXTENSIONS as readonly string[]).includes(x)), spec.extensionVersions, pass, fail);
         } finally {
             await t1.end();
         }
