@@ -200,6 +200,9 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const job = (await backupLikePod("postgres-backup-probe")).container("probe");
         const dns = await job.exec(["getent", "hosts", "postgres.hanzo.svc.cluster.local", "minio.minio.svc.cluster.local"]);
         assert.strictEqual(dns.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local ${minio} minio.minio.svc.cluster.local`, `exit ${dns.status}: ${dns.stderr}`);
+        // Over TCP too (glibc's use-vc option), as a resolver does for an answer too large for UDP.
+        const tcp = await job.exec(["env", "RES_OPTIONS=use-vc", "getent", "hosts", "postgres.hanzo.svc.cluster.local"]);
+        assert.strictEqual(tcp.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local`, `exit ${tcp.status}: ${tcp.stderr}`);
         assert.deepStrictEqual(
             [
                 await canConnect(job, "postgres.hanzo.svc", 5432),
