@@ -13,6 +13,8 @@ import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
+import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
+import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
 export const BACKUP_CRONJOB = "postgres-backup";
@@ -36,6 +38,10 @@ export interface PostgresBackupsArgs {
     /** In-cluster host and port of the server. */
     readonly host: string;
     readonly port: number;
+    /** Labels of the server's pods, which the backup pods reach on `port`. */
+    readonly serverSelector: Readonly<Record<string, string>>;
+    /** The cluster's pod networks, kept out of reach with the private ranges when the endpoint is external. */
+    readonly clusterCidrs: readonly string[];
     /** Protect the bucket outside the test environment. */
     readonly protectData: boolean;
     /** Where alert rules go (a PrometheusRule for backup staleness), when monitoring is on. */
@@ -99,6 +105,8 @@ export class PostgresBackups extends pulumi.ComponentResource {
         }
 
         // Storage and its credentials.
+        // Where the scripts reach the bucket: the endpoint of your own, else the Spaces region's.
+        const endpointUrl = b.endpoint ?? `https://${b.region}.digitaloceanspaces.com`;
         let accessKeyId: pulumi.Input<string>;
         let secretAccessKey: pulumi.Input<string>;
         if (b.endpoint === undefined) {
@@ -124,7 +132,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             accessKeyId = key.accessKey;
             secretAccessKey = key.secretKey;
             this.bucket = bucket.name;
-            this.endpoint = pulumi.output(`https://${b.region}.digitaloceanspaces.com`);
+            this.endpoint = pulumi.output(endpointUrl);
         } else {
             accessKeyId = pulumi.secret(b.accessKeyId!);
             secretAccessKey = pulumi.secret(b.secretAccessKey!);
@@ -202,8 +210,14 @@ export class PostgresBackups extends pulumi.ComponentResource {
             securityContext: hardened,
             volumeMounts: mounts,
         });
-        const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) =>
-            new k8s.batch.v1.CronJob(
+        // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
+        const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName, args.clusterCidrs), dnsEgress()];
+        const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) => {
+            const jobLabels = { ...labels, "app.kubernetes.io/name": jobName };
+            // Each CronJob's pods have their own identity (no API token) and egress policy.
+            const serviceAccount = workloadServiceAccount(`${resourceName}-service-account`, { namespace: args.namespace, name: jobName, labels: jobLabels }, { parent: this });
+            egressPolicy(`${resourceName}-egress`, { namespace: args.namespace, name: `${jobName}-egress`, labels: jobLabels, podSelector: jobLabels, egress }, { parent: this });
+            return new k8s.batch.v1.CronJob(
                 resourceName,
                 {
                     metadata: { name: jobName, namespace: args.namespace, labels: { ...labels, "app.kubernetes.io/name": jobName } },
@@ -221,6 +235,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                                     metadata: { labels: { ...labels, "app.kubernetes.io/name": jobName }, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
                                     spec: {
                                         restartPolicy: "Never",
+                                        ...podIdentity(serviceAccount),
                                         securityContext: {
                                             runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
                                         },
@@ -239,6 +254,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+        };
 
         // 1. dump each database on its own; 2. upload the good dumps, the manifest last, prune;
         // 3. record each database's result where the exporter reads it, and fail the Job if any failed.

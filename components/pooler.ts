@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import type { PoolingSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
+import { dnsEgress, podEgress } from "../render/egress";
+import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 
 export const POOLER_NAME = "pgbouncer";
 /** uid/gid of `postgres` in the PgBouncer image (alpine's postgres user). */
@@ -21,6 +23,8 @@ export interface PgbouncerArgs {
     readonly users: readonly { readonly database: string; readonly role: string; readonly verifier: pulumi.Input<string> }[];
     readonly serverHost: string;
     readonly serverPort: number;
+    /** Labels of the server's pods, the only destination besides DNS. */
+    readonly serverSelector: Readonly<Record<string, string>>;
     /** Namespaces besides its own whose pods may connect (pooled services declared elsewhere). */
     readonly clientNamespaces: readonly string[];
 }
@@ -62,6 +66,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
             { metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels }, type: "Opaque", stringData: { "userlist.txt": pulumi.secret(userlist) } },
             { parent: this },
         );
+        const serviceAccount = workloadServiceAccount(`${name}-service-account`, { namespace: args.namespace, name: POOLER_NAME, labels }, { parent: this });
         // Rolls the pods when a password (so its verifier) changes. A truncated hash of verifiers of random
         // 32-character passwords reveals nothing, and left secret it would mark the whole Deployment spec secret
         // (hidden from diffs and policies).
@@ -82,6 +87,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                             // fsGroup: the kubelet gives the userlist's files group 70 (root-owned, 0440), so
                             // PgBouncer (uid 70) can read them and nobody else; without it they stay root:root
                             // 0400 and every client fails SASL while the tcpSocket probe passes.
+                            ...podIdentity(serviceAccount),
                             securityContext: { runAsNonRoot: true, runAsUser: PGBOUNCER_UID, runAsGroup: PGBOUNCER_UID, fsGroup: PGBOUNCER_UID, seccompProfile: { type: "RuntimeDefault" } },
                             containers: [
                                 {
@@ -129,6 +135,15 @@ export class Pgbouncer extends pulumi.ComponentResource {
                         ports: [{ protocol: "TCP", port: PGBOUNCER_PORT }],
                     }],
                 },
+            },
+            { parent: this },
+        );
+        // Out of the pod: the server and name resolution, nothing else.
+        egressPolicy(
+            `${name}-egress`,
+            {
+                namespace: args.namespace, name: `${POOLER_NAME}-egress`, labels, podSelector: { app: POOLER_NAME },
+                egress: [podEgress(args.serverSelector, args.serverPort), dnsEgress()],
             },
             { parent: this },
         );

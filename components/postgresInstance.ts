@@ -12,6 +12,8 @@ import { formatBytes } from "../policies/standard/quantity";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
+import { dnsEgress } from "../render/egress";
+import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 
@@ -183,6 +185,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
             ];
         }
 
+        // The pod's own identity, no API token. Like the ConfigMap and Secrets the pod mounts, it is neither
+        // protected nor retained: only what holds data is (components/protection.ts).
+        const serviceAccount = workloadServiceAccount(`${name}-service-account`, { namespace: args.namespace, name: spec.name, labels }, { parent: this });
+
         const pgIsReady = ["pg_isready", "-U", ADMIN_ROLE, "-d", "postgres"];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
@@ -211,6 +217,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                         spec: {
                             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
                             enableServiceLinks: false,
+                            ...podIdentity(serviceAccount),
                             securityContext: {
                                 runAsUser: POSTGRES_UID,
                                 runAsGroup: POSTGRES_UID,
@@ -375,6 +382,14 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 },
             },
             { parent: this, ...adopted(`${spec.name}-network-policy`) },
+        );
+
+        // Out of the pod (the exporter sidecar included, it scrapes over loopback): name resolution only. No
+        // replication is configured (one replica, STANDARD §12 phase 2), so no rule to a peer or a replica.
+        egressPolicy(
+            `${name}-egress`,
+            { namespace: args.namespace, name: `${spec.name}-egress`, labels, podSelector: selector, egress: [dnsEgress()] },
+            { parent: this },
         );
 
         this.registerOutputs({

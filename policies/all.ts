@@ -4,12 +4,12 @@
  */
 import type { Policies } from "@pulumi/policy";
 import { postgresNaming } from "./naming";
-import { networkIsolation } from "./network";
+import { egressIsolation, networkIsolation } from "./network";
 import { dataProtection } from "./protection";
 import { maintenanceDatabasesClosed, noSuperuserCredentials, noSuperuserRoles } from "./roles";
 import { noPlaintextSecrets } from "./secrets";
 import { requiredExtensions, serverConfiguration } from "./server";
-import { workloadHardening } from "./workload";
+import { workloadHardening, workloadIdentity } from "./workload";
 
 export const PACK_NAME = "hanzo-sql";
 
@@ -21,7 +21,9 @@ export const policies: Policies = [
     requiredExtensions,
     serverConfiguration,
     workloadHardening,
+    workloadIdentity,
     networkIsolation,
+    egressIsolation,
     dataProtection,
     noPlaintextSecrets,
 ];

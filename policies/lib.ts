@@ -163,10 +163,25 @@ export function configOf<C extends object>(args: { getConfig<T extends object>()
     return { ...defaults, ...(args.getConfig<Partial<C>>() ?? {}) };
 }
 
-/** Does a label selector (`matchLabels` only) select pods with these labels? An empty selector selects all. */
+type Requirement = { key: string; operator: string; values?: string[] };
+
+/**
+ * Does a label selector select pods with these labels? `matchLabels` and `matchExpressions` (In, NotIn,
+ * Exists, DoesNotExist) are ANDed; an empty selector selects all (metav1.LabelSelector).
+ */
 export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined, labels: Record<string, string>): boolean {
     if (!selector) {
         return false;
     }
-    return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+    const expression = (r: Requirement) => {
+        const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+        switch (r.operator) {
+            case "In": return has && list<string>(r.values).includes(labels[r.key]);
+            case "NotIn": return !has || !list<string>(r.values).includes(labels[r.key]);
+            case "Exists": return has;
+            case "DoesNotExist": return !has;
+            default: return false;
+        }
+    };
+    return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && list<Requirement>(selector.matchExpressions).every(expression);
 }

@@ -3,7 +3,7 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import type { INetworkPolicyIngressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule";
 import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
 import { METRICS_PORT, POSTGRES_PORT } from "./standard/ports";
-import { T, WORKLOADS, configOf, k8s, k8sName, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
+import { T, WORKLOADS, configOf, k8s, k8sName, kindOf, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
 
 export interface NetworkConfig {
     /** The PostgreSQL port. */
@@ -82,6 +82,41 @@ export const networkIsolation: StackValidationPolicy = {
                         }
                     }
                 }
+            }
+        }
+    },
+};
+
+/**
+ * egress-isolation: every workload (a Pod-bearing resource) in the stack has its pods selected by at least
+ * one NetworkPolicy of its namespace whose policyTypes include Egress.
+ *
+ * Protects: a pod no such policy selects may open connections to any address: the backup pod (which holds
+ * a read-everything password and the bucket's keys) or the pooler could reach other tenants, the cloud
+ * metadata service or the Internet. A policy without policyTypes covers Egress only when it has egress
+ * rules (NetworkPolicySpec.policyTypes in the API reference). Instead: one egress policy per workload that
+ * allows only what it needs (the server, the bucket endpoint, DNS).
+ */
+export const egressIsolation: StackValidationPolicy = {
+    name: "egress-isolation",
+    description: "Every workload's pods are selected by a NetworkPolicy with Egress in its policyTypes (least-privilege egress).",
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
+        const policies = ofType(args, T.networkPolicy);
+        for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
+            const template = WORKLOADS[w.type](w.props);
+            const labels = template?.metadata?.labels ?? {};
+            const ns = w.props?.metadata?.namespace;
+            if (!known(labels) || !known(ns) || list(Object.values(labels)).some((v) => !known(v))) {
+                continue;
+            }
+            const egress = policies.filter((np) => {
+                const spec = np.props?.spec;
+                const types: unknown = spec?.policyTypes ?? ["Ingress", ...(spec?.egress !== undefined ? ["Egress"] : [])];
+                return np.props?.metadata?.namespace === ns && known(spec?.podSelector) && selects(spec?.podSelector, labels) && (!known(types) || list(types).includes("Egress"));
+            });
+            if (egress.length === 0) {
+                report(`${kindOf(w.type)} "${k8sName(w)}": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`, w.urn);
             }
         }
     },

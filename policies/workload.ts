@@ -4,7 +4,7 @@ import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolu
 import { parseQuantity } from "./standard/quantity";
 import { ADOPTED_VOLUME_ANNOTATION, imageProblem } from "./standard/rules";
 import { STANDARD_VOLUME_ENVIRONMENTS, STORAGE_CLASS, STORAGE_SIZE } from "./standard/storage";
-import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, WORKLOADS, configOf, k8s, environmentOf, k8sName, kindOf, known, list, plainStack, postgresServers, serverContainer, str } from "./lib";
+import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, T, WORKLOADS, configOf, k8s, environmentOf, k8sName, kindOf, known, list, ofType, plainStack, postgresServers, serverContainer, str } from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
     /** Storage class of the data volume in the environments below. */
@@ -111,6 +111,57 @@ export const workloadHardening: StackValidationPolicy = {
                         report(`${where}: the data volume uses storage class "${cls}"; the standard's is "${cfg.storageClass}".`, sts.urn);
                     }
                 }
+            }
+        }
+    },
+};
+
+/**
+ * workload-identity: every workload (a Pod-bearing resource: StatefulSet, Deployment, CronJob, Job,
+ * DaemonSet, ReplicaSet, Pod) runs as a ServiceAccount of its own, declared in the stack with
+ * `automountServiceAccountToken: false`, and its pods mount no API token.
+ *
+ * Protects: a pod of the namespace's `default` ServiceAccount, or one that mounts a token, hands whoever
+ * gets into it (a compromised exporter, a backup script) the Kubernetes API with that account's rights;
+ * a ServiceAccount shared between workloads mixes their rights. The pod's field wins over the
+ * ServiceAccount's when set (the ServiceAccount admission plugin, `shouldAutomount` in
+ * kubernetes/kubernetes plugin/pkg/admission/serviceaccount/admission.go), so the pod's effective choice is
+ * checked, and the ServiceAccount must say false too. Instead: one ServiceAccount per workload, both false.
+ */
+export const workloadIdentity: StackValidationPolicy = {
+    name: "workload-identity",
+    description: "Every workload runs as its own ServiceAccount with automountServiceAccountToken: false, and its pods mount no API token.",
+    validateStack: (raw, report) => {
+        const args = plainStack(raw);
+        const accounts = new Map(ofType(args, T.serviceAccount).map((a) => [`${a.props?.metadata?.namespace}/${a.props?.metadata?.name}`, a]));
+        const users = new Map<string, string>();
+        for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
+            const spec = WORKLOADS[w.type](w.props)?.spec;
+            const name = spec?.serviceAccountName ?? spec?.serviceAccount;
+            const podMount = spec?.automountServiceAccountToken;
+            if (!spec || !known(name) || !known(podMount)) {
+                continue;
+            }
+            const where = `${kindOf(w.type)} "${k8sName(w)}"`;
+            if (name === undefined || name === "default") {
+                report(`${where} runs as the namespace's default ServiceAccount; give it its own (serviceAccountName) with automountServiceAccountToken: false.`, w.urn);
+                continue;
+            }
+            const key = `${w.props?.metadata?.namespace}/${name}`;
+            const account = accounts.get(key);
+            if (!account) {
+                report(`${where} runs as ServiceAccount "${name}", which the stack does not declare; declare it with automountServiceAccountToken: false.`, w.urn);
+            } else if (known(account.props?.automountServiceAccountToken) && account.props?.automountServiceAccountToken !== false) {
+                report(`${where}: its ServiceAccount "${name}" mounts an API token by default; set automountServiceAccountToken: false on it.`, w.urn);
+            }
+            if (podMount !== false) {
+                report(`${where} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`, w.urn);
+            }
+            const first = users.get(key);
+            if (first !== undefined) {
+                report(`${where} shares ServiceAccount "${name}" with ${first}; give each workload its own.`, w.urn);
+            } else {
+                users.set(key, where);
             }
         }
     },

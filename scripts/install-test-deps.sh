@@ -62,6 +62,8 @@ command -v psql >/dev/null || missing+=("postgresql-client-${PG_MAJOR}")
 command -v ip >/dev/null || missing+=(iproute2)
 command -v setpriv >/dev/null && command -v nsenter >/dev/null && command -v unshare >/dev/null || missing+=(util-linux)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+# ...and the NetworkPolicies it enforces in each pod's network namespace (iptables-restore, ip6tables-restore).
+command -v iptables-restore >/dev/null && command -v ip6tables-restore >/dev/null || missing+=(iptables)
 command -v prometheus >/dev/null || missing+=(prometheus)
 # The Go services' drivers for test/clients (built offline, GO111MODULE=off, against these packages).
 command -v go >/dev/null || missing+=(golang-go)

@@ -18,6 +18,7 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     secret: "kubernetes:core/v1:Secret",
     configMap: "kubernetes:core/v1:ConfigMap",
+    serviceAccount: "kubernetes:core/v1:ServiceAccount",
     pod: "kubernetes:core/v1:Pod",
     pvcPatch: "kubernetes:core/v1:PersistentVolumeClaimPatch",
     networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",

@@ -6,11 +6,13 @@ import * as os from "os";
 import * as path from "path";
 import { S3Server } from "../../tools/local/s3";
 import { PG_BIN } from "../../tools/pg/server";
-import { namespaceData, workload } from "../../tools/pod/plan";
+import * as net from "net";
+import { networkPolicies, namespaceData, workload } from "../../tools/pod/plan";
 import { PROJECT_DIR } from "../../tools/plan/stackFile";
 import type { PlanResult } from "../../tools/plan/runner";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, connectTo, rolePasswords, secretOf, startServerPod } from "../support/pods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, connectTo, rolePasswords, secretOf, startServerPod } from "../support/pods";
+import type { PodSpec } from "../../tools/pod/runner";
 
 const BUCKET = "hanzo-k8s-postgres-backups";
 const DATABASES = ["cloud", "console", "hanzo_cloud", "iam", "kms", "platform"];
@@ -52,9 +54,15 @@ process.stdout.write(obj[key] === undefined ? "" : obj[key]);
 }
 
 /**
- * The backup CronJob's pod of hanzo-k8s (pointed at an S3 API of its own, s3rver on the pod network's
- * gateway) run as declared against the server pod, then the README's restore procedure as written into a
- * second server pod on a fresh volume (the drill), checked by `npm run verify`.
+ * The backup CronJob's pod of hanzo-k8s run as declared against the server pod, with every NetworkPolicy
+ * of the plan enforced and names resolved by the cluster DNS stand-in, then the README's restore procedure
+ * as written into a second server pod on a fresh volume (the drill), checked by `npm run verify`.
+ *
+ * The bucket is the in-cluster shape of `backupEndpoint`: `http://minio.minio.svc:<port>`, s3rver standing
+ * in for MinIO as a member of namespace `minio` with an address of its own; the backup pods' policy admits
+ * that namespace on that port. The external shape (Spaces: 0.0.0.0/0 and ::/0 minus private, link-local
+ * and cluster ranges, on 443) cannot be reached from here; its rule is asserted as data
+ * (test/program/hardening.test.ts) and its ipBlock/except semantics are enforced by the same code below.
  */
 describe("pods: the backup CronJob's pod, and the README's restore into a scratch server pod", function () {
     this.timeout(600_000);
@@ -64,16 +72,39 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
     const volumes: PersistentVolume[] = [];
     const pods: Pod[] = [];
     let work: string;
+    let minio: string;
+    let endpoint: string;
+    const listeners: net.Server[] = [];
 
-    before(async () => {
-        network = PodNetwork.create();
-        s3 = await S3Server.start(BUCKET, network.gateway);
+    /** The plan with the bucket at `endpoint`. */
+    async function planAt(url: string): Promise<PlanResult> {
         const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as { config: Record<string, unknown> };
         const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        plan = await planWith("hanzo-k8s", { ...values, backupEndpoint: s3.endpoint, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" }, ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"]);
+        return planWith("hanzo-k8s", { ...values, backupEndpoint: url, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" }, ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"]);
+    }
+
+    /** A TCP listener at an address of the host (the node, or a member's own address). */
+    async function listen(address: string): Promise<number> {
+        const server = net.createServer((s) => s.end());
+        listeners.push(server);
+        await new Promise<void>((resolve) => server.listen(0, address, () => resolve()));
+        return (server.address() as net.AddressInfo).port;
+    }
+
+    before(async () => {
+        // The port first (the policy names it), from a plan that does not depend on it.
+        const probe = await planAt("http://minio.minio.svc:9000");
+        network = await clusterNetwork(probe);
+        minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
+        network.addService("minio", "minio", minio);
+        s3 = await S3Server.start(BUCKET, minio);
+        endpoint = `http://minio.minio.svc:${s3.port}`;
+        plan = await planAt(endpoint);
+        network.enforce(networkPolicies(plan));
         work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-restore-"));
     });
     after(async () => {
+        listeners.forEach((l) => l.close());
         for (const p of pods.reverse()) {
             await p.stop(5).catch(() => undefined);
         }
@@ -103,7 +134,8 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
 
         const w = workload(plan, "CronJob", "postgres-backup");
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const job = await Pod.start({ name: "postgres-backup-1-abcde", namespace: w.namespace, spec: w.spec, network, secrets, configMaps });
+        assert.strictEqual(w.spec.initContainers!.find((c) => c.name === "upload")!.env!.find((e) => e.name === "S3_ENDPOINT")?.value, endpoint);
+        const job = await Pod.start({ name: "postgres-backup-1-abcde", namespace: w.namespace, spec: w.spec, network, secrets, configMaps, labels: w.labels });
         pods.push(job);
         const done = await job.waitCompleted(300_000);
         assert.deepStrictEqual(job.initResults.map((r) => [r.name, r.status]), [["dump", 0], ["upload", 0]], job.initResults.map((r) => r.logs).join("\n"));
@@ -121,6 +153,7 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         fs.mkdirSync(bin);
         kubectlStandIn(bin, plan);
         const block = readmeRestoreBlock()
+            // From the operator's machine (the host), the bucket by its address.
             .replace("https://nyc3.digitaloceanspaces.com", s3.endpoint)
             .replace(/PGHOST=127\.0\.0\.1/, `PGHOST=${scratch.ip}`);
         // Asynchronously: the S3 server answers from this process.
@@ -142,5 +175,65 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const adminUrl = `postgresql://hanzo:${encodeURIComponent(secretOf(plan, "hanzo", "postgres-credentials").password)}@${scratch.ip}:5432/postgres?sslmode=disable`;
         const verify = spawnSync("node", [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl], { encoding: "utf8", cwd: PROJECT_DIR });
         assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr);
+    });
+
+    /**
+     * A pod with the backup CronJob's labels (so its policies apply) and its image, whose one container
+     * only waits: connections are tried from inside it.
+     */
+    async function backupLikePod(name: string, labels = workload(plan, "CronJob", "postgres-backup").labels): Promise<Pod> {
+        const w = workload(plan, "CronJob", "postgres-backup");
+        const spec: PodSpec = { ...w.spec, initContainers: [], containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }] };
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        const pod = await Pod.start({ name, namespace: w.namespace, spec, network, secrets, configMaps, labels });
+        pods.push(pod);
+        return pod;
+    }
+
+    it("lets the backup pod reach only the server on 5432, the bucket's namespace on its port, and DNS: the node, another port, another namespace are dropped", async () => {
+        // The Service's name follows the newest server pod (the restore's scratch server).
+        const server = pods.filter((p) => p.name === "postgres-0").pop()!;
+        const onNode = await listen(network.gateway);
+        const otherPort = await listen(minio);
+        const elsewhere = network.addMember({ namespace: "billing", labels: { app: "billing" }, ports: [] });
+        const inElsewhere = await listen(elsewhere);
+        const job = (await backupLikePod("postgres-backup-probe")).container("probe");
+        const dns = await job.exec(["getent", "hosts", "postgres.hanzo.svc.cluster.local", "minio.minio.svc.cluster.local"]);
+        assert.strictEqual(dns.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local ${minio} minio.minio.svc.cluster.local`, `exit ${dns.status}: ${dns.stderr}`);
+        // Over TCP too (glibc's use-vc option), as a resolver does for an answer too large for UDP.
+        const tcp = await job.exec(["env", "RES_OPTIONS=use-vc", "getent", "hosts", "postgres.hanzo.svc.cluster.local"]);
+        assert.strictEqual(tcp.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local`, `exit ${tcp.status}: ${tcp.stderr}`);
+        assert.deepStrictEqual(
+            [
+                await canConnect(job, "postgres.hanzo.svc", 5432),
+                await canConnect(job, "minio.minio.svc", s3.port),
+                await canConnect(job, network.gateway, onNode),
+                await canConnect(job, minio, otherPort),
+                await canConnect(job, elsewhere, inElsewhere),
+                await canConnect(job, server.ip, 22),
+            ],
+            [true, true, false, false, false, false],
+        );
+        // The same pod unselected by any policy reaches all of them: the drops are the policy's.
+        const free = (await backupLikePod("unselected-probe", { app: "unselected" })).container("probe");
+        assert.deepStrictEqual([await canConnect(free, network.gateway, onNode), await canConnect(free, minio, otherPort), await canConnect(free, elsewhere, inElsewhere)], [true, true, true]);
+        await Promise.all(pods.slice(-2).map((p) => p.stop(1)));
+    });
+
+    it("needs each rule: without the DNS rule the server's name does not resolve, without the server rule 5432 is dropped", async () => {
+        const rendered = networkPolicies(plan);
+        const own = rendered.find((np) => np.metadata.name === "postgres-backup-egress")!;
+        for (const [dropped, check] of [[2, ["getent", "hosts", "postgres.hanzo.svc.cluster.local"]], [0, ["bash", "-c", `exec 3<>/dev/tcp/${pods[0].ip}/5432`]]] as const) {
+            const egress = own.spec.egress!.filter((_, i) => i !== dropped);
+            network.enforce(rendered.map((np) => (np === own ? { ...np, spec: { ...np.spec, egress } } : np)));
+            try {
+                const pod = await backupLikePod(`postgres-backup-without-${dropped}`);
+                const r = await pod.container("probe").exec(["timeout", "3", ...check], 10_000);
+                await pod.stop(1);
+                assert.notStrictEqual(r.status, 0, `${check.join(" ")} succeeded without egress rule ${dropped}`);
+            } finally {
+                network.enforce(rendered);
+            }
+        }
     });
 });

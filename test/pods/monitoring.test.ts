@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { freePort } from "../../tools/pg/server";
 import { planOf } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, secretOf, startServerPod } from "../support/pods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, secretOf, startServerPod } from "../support/pods";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 
@@ -45,7 +45,8 @@ describe("pods: the exporter sidecar scraped by Prometheus, PostgresDown firing 
 
     before(async () => {
         const plan = await planOf("hanzo-k8s");
-        network = PodNetwork.create();
+        // The plan's NetworkPolicies enforced: Prometheus scrapes from the node, which policies never block.
+        network = await clusterNetwork(plan);
         volume = PersistentVolume.fresh();
         pod = await startServerPod(plan, network, volume);
         await pod.waitReady();

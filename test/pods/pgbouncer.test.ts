@@ -4,7 +4,8 @@ import { namespaceData, workload } from "../../tools/pod/plan";
 import type { PodSpec } from "../../tools/pod/runner";
 import type { PlanResult } from "../../tools/plan/runner";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, secretOf, startServerPod } from "../support/pods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, secretOf, startServerPod } from "../support/pods";
+import * as net from "net";
 
 const POOLED = {
     environment: "prod", clusterName: "hanzo-k8s", backupEnabled: false, monitoringEnabled: false,
@@ -25,7 +26,8 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
 
     before(async () => {
         plan = await planWith("pooled", POOLED);
-        network = PodNetwork.create();
+        // Every NetworkPolicy of the plan enforced; names from the cluster DNS stand-in.
+        network = await clusterNetwork(plan);
         volume = PersistentVolume.fresh();
         const server = await startServerPod(plan, network, volume);
         pods.push(server);
@@ -44,7 +46,7 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
     async function startPooler(spec?: PodSpec): Promise<Pod> {
         const w = workload(plan, "Deployment", "pgbouncer");
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({ name: "pgbouncer-0", namespace: w.namespace, spec: spec ?? w.spec, network, secrets, configMaps, services: ["pgbouncer"] });
+        const pod = await Pod.start({ name: "pgbouncer-0", namespace: w.namespace, spec: spec ?? w.spec, network, secrets, configMaps, services: ["pgbouncer"], labels: w.labels });
         pods.push(pod);
         await pod.waitReady();
         return pod;
@@ -96,5 +98,30 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
         assert.match(r.out, /SASL authentication failed|password authentication failed/);
         assert.match(pooler.container("pgbouncer").logs(), /could not open auth_file .*userlist\.txt.*Permission denied/);
         await pooler.stop(5);
+    });
+
+    it("lets PgBouncer reach the server on 5432 and DNS only: an S3 endpoint in the cluster, the node, another port of the server are dropped", async () => {
+        const minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
+        network.addService("minio", "minio", minio);
+        const listeners: net.Server[] = [];
+        const listen = async (address: string) => {
+            const l = net.createServer((c) => c.end());
+            listeners.push(l);
+            await new Promise<void>((resolve) => l.listen(0, address, () => resolve()));
+            return (l.address() as net.AddressInfo).port;
+        };
+        try {
+            const s3Port = await listen(minio);
+            const nodePort = await listen(network.gateway);
+            const pooler = await startPooler();
+            const c = pooler.container("pgbouncer");
+            assert.deepStrictEqual(
+                [await canConnect(c, "postgres.hanzo.svc", 5432), await canConnect(c, "minio.minio.svc", s3Port), await canConnect(c, network.gateway, nodePort), await canConnect(c, "postgres.hanzo.svc", 22)],
+                [true, false, false, false],
+            );
+            await pooler.stop(5);
+        } finally {
+            listeners.forEach((l) => l.close());
+        }
     });
 });

@@ -4,7 +4,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { DATA_MOUNT, PGDATA } from "../../components/postgresInstance";
 import { planOf } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, connectTo, secretOf, startServerPod } from "../support/pods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf, startServerPod } from "../support/pods";
 
 /**
  * The server pod of hanzo-k8s, exactly as the StatefulSet renders it, run by the pod runner (tools/pod): a
@@ -20,7 +20,8 @@ describe("pods: the server StatefulSet of hanzo-k8s, run as declared", function 
     let adminPassword: string;
 
     before(async () => {
-        network = PodNetwork.create();
+        // The plan's NetworkPolicies enforced, the Services' names served by the cluster DNS stand-in.
+        network = await clusterNetwork(await planOf("hanzo-k8s"));
         volume = PersistentVolume.fresh();
         adminPassword = secretOf(await planOf("hanzo-k8s"), "hanzo", "postgres-credentials").password;
     });

@@ -1,6 +1,7 @@
 import * as assert from "assert";
-import { networkIsolation } from "../../policies/network";
-import { TYPE, find, inputs, planCopy, remove, violations } from "../support/policy";
+import { egressIsolation, networkIsolation } from "../../policies/network";
+import { planWith } from "../support/plan";
+import { TYPE, add, find, inputs, mutable, planCopy, remove, violations } from "../support/policy";
 
 const P = "network-isolation";
 const NP = `${P}: hanzo-sql-postgres-network-policy (kubernetes:networking.k8s.io/v1:NetworkPolicy): NetworkPolicy "hanzo/postgres-network-policy"`;
@@ -54,6 +55,59 @@ describe("network-isolation", () => {
         ]);
         assert.deepStrictEqual(await violations(networkIsolation, plan, { [P]: { monitoringNamespaces: ["monitoring", "hanzo"] } }), [
             `${NP} admits the metrics port from the namespace; admit only monitoring, hanzo.`,
+        ]);
+    });
+});
+
+describe("egress-isolation", () => {
+    const E = "egress-isolation";
+    const SERVER = `${E}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`;
+    const egressSpec = (plan: any, name: string) => inputs(find(plan, TYPE.networkPolicy, name)).spec;
+
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test", "staging", "dev"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(egressIsolation, await planCopy(stack)), []);
+        });
+    }
+
+    it("passes a pooled stack (PgBouncer's Deployment)", async () => {
+        const plan = mutable((await planWith("pooled", { environment: "prod", clusterName: "c", poolingEnabled: true, services: [{ name: "commerce", pooled: true }] })).engine);
+        assert.deepStrictEqual(await violations(egressIsolation, plan), []);
+    });
+
+    it("rejects a workload no egress policy selects: none, another's, ingress only, or in another namespace", async () => {
+        const plan = await planCopy();
+        remove(plan, (r) => r.name === "hanzo-sql-postgres-egress");
+        egressSpec(plan, "postgres-backup-egress").podSelector = { matchLabels: { "app.kubernetes.io/name": "other" } };
+        egressSpec(plan, "postgres-restore-drill-egress").policyTypes = ["Ingress"];
+        assert.deepStrictEqual(await violations(egressIsolation, plan), [
+            SERVER,
+            `${E}: hanzo-sql-backups-drill (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-restore-drill": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
+            `${E}: hanzo-sql-backups-cronjob (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-backup": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
+        ]);
+        add(plan, TYPE.networkPolicy, "elsewhere", { metadata: { name: "elsewhere", namespace: "other" }, spec: { podSelector: {}, policyTypes: ["Egress"] } });
+        assert.strictEqual((await violations(egressIsolation, plan)).length, 3);
+    });
+
+    it("counts a policy without policyTypes as Egress when it has egress rules (the API's default), and selects by matchExpressions", async () => {
+        const plan = await planCopy();
+        remove(plan, (r) => r.name === "hanzo-sql-postgres-egress");
+        const np = add(plan, TYPE.networkPolicy, "by-expression", {
+            metadata: { name: "by-expression", namespace: "hanzo" },
+            spec: { podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["postgres"] }] }, egress: [] },
+        });
+        assert.deepStrictEqual(await violations(egressIsolation, plan), []);
+        delete (np.inputs as any).spec.egress;
+        assert.deepStrictEqual(await violations(egressIsolation, plan), [SERVER]);
+        (np.inputs as any).spec = { podSelector: { matchExpressions: [{ key: "app", operator: "NotIn", values: ["postgres"] }] }, policyTypes: ["Egress"] };
+        assert.deepStrictEqual(await violations(egressIsolation, plan), [SERVER]);
+    });
+
+    it("rejects a hand-written Pod that no egress policy selects", async () => {
+        const plan = await planCopy();
+        add(plan, "kubernetes:core/v1:Pod", "debug", { metadata: { name: "debug", namespace: "hanzo", labels: { app: "debug" } }, spec: { containers: [{ name: "d", image: "busybox:1.36" }] } });
+        assert.deepStrictEqual(await violations(egressIsolation, plan), [
+            `${E}: debug (kubernetes:core/v1:Pod): Pod "hanzo/debug": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
         ]);
     });
 });

@@ -39,7 +39,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
                 if (preview) {
                     assert.ok(JSON.stringify(plan).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9"), "a preview plan carries the engine's unknowns");
                 }
-                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 10 policies`]);
+                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 12 policies`]);
             });
         }
     }
@@ -51,20 +51,20 @@ describe("the policy pack under the engine's analyzer protocol", () => {
         // Inputs alone are not enough: the engine sends a component's outputs to AnalyzeStack.
         (hanzoSql as { outputs?: Record<string, unknown> }).outputs = { adminSecret: "hanzo-test/postgres-credentials" };
         const lines = await gateLines(plan);
-        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 10 policies");
+        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 12 policies");
         assert.ok(lines.some((l) => l.startsWith('data-protection: hanzo-sql-iam-database (postgresql:index/database:Database): database "iam_test" is not protected; in a non-test (environment unknown)')), lines.join("\n"));
     });
 
     it("on a preview, skips whole parts not known yet (containers, rules, data) without an advisory or an error", async () => {
         const U = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
         const plan = await planCopy("hanzo-k8s", true);
-        add(plan, TYPE.deployment, "later", { metadata: { name: "later", namespace: "hanzo", annotations: U }, spec: { template: { spec: { containers: U, initContainers: [{ name: "init", image: U, env: U, args: U }] } } } });
+        add(plan, TYPE.deployment, "later", { metadata: { name: "later", namespace: "hanzo", annotations: U }, spec: { template: { metadata: { labels: U }, spec: { serviceAccountName: U, automountServiceAccountToken: U, containers: U, initContainers: [{ name: "init", image: U, env: U, args: U }] } } } });
         add(plan, TYPE.configMap, "later-config", { metadata: { name: U, namespace: "hanzo" }, data: U });
         add(plan, TYPE.role, "later-role", { name: U, login: true, roles: U, superuser: U });
         add(plan, TYPE.database, "later-db", { name: U, owner: U }, { options: { protect: true, retainOnDelete: true } });
         const np = find(plan, TYPE.networkPolicy, "postgres-network-policy");
         inputs(np).spec.ingress.push({ from: U, ports: [{ port: U }] });
-        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies"]);
+        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 12 policies"]);
     });
 
     it("answers GetAnalyzerInfo with the pack's policies, each mandatory, with its config schema", async () => {
@@ -78,7 +78,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
     it("has one documented policy per name, mandatory by default", () => {
         assert.deepStrictEqual(policies.map((p) => p.name), [
             "postgres-naming", "no-superuser-roles", "no-superuser-credentials", "maintenance-databases-closed", "required-extensions", "server-configuration",
-            "workload-hardening", "network-isolation", "data-protection", "no-plaintext-secrets",
+            "workload-hardening", "workload-identity", "network-isolation", "egress-isolation", "data-protection", "no-plaintext-secrets",
         ]);
         for (const p of policies) {
             assert.ok(p.description.length > 40, p.name);
@@ -118,7 +118,7 @@ describe("the published pack (pulumi policy publish packs policies/ alone)", fun
 
         installed = await PolicyAnalyzer.start(packDir);
         const compliant = await gate(await planCopy("hanzo-k8s"), {}, installed);
-        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 10 policies\n");
+        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 12 policies\n");
         const plan = await planCopy("hanzo-k8s");
         add(plan, TYPE.role, "rogue", { name: "rogue_user", login: true, superuser: true });
         const result = await gate(plan, {}, installed);

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { workloadHardening } from "../../policies/workload";
+import { workloadHardening, workloadIdentity } from "../../policies/workload";
 import { planWith } from "../support/plan";
 import { TYPE, add, find, inputs, mutable, planCopy, violations } from "../support/policy";
 
@@ -75,6 +75,65 @@ describe("workload-hardening", () => {
         assert.deepStrictEqual(await violations(workloadHardening, plan), [
             `${STS} container "postgres" image "ghcr.io/hanzoai/sql:latest" must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest.`,
             `${P}: job (kubernetes:batch/v1:CronJob): CronJob "hanzo/job" container "run" image "amazon/aws-cli" must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7).`,
+        ]);
+    });
+});
+
+describe("workload-identity", () => {
+    const I = "workload-identity";
+    const SA = "kubernetes:core/v1:ServiceAccount";
+    const BACKUP = `${I}: hanzo-sql-backups-cronjob (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-backup"`;
+    const SERVER = `${I}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres"`;
+    const backupPod = (plan: any) => inputs(find(plan, TYPE.cronJob, "postgres-backup")).spec.jobTemplate.spec.template.spec;
+
+    for (const stack of ["hanzo-k8s", "lux-k8s", "test", "staging", "dev"]) {
+        it(`passes the ${stack} stack`, async () => {
+            assert.deepStrictEqual(await violations(workloadIdentity, await planCopy(stack)), []);
+        });
+    }
+
+    it("passes a pooled stack (PgBouncer's Deployment)", async () => {
+        const plan = mutable((await planWith("pooled", { environment: "prod", clusterName: "c", poolingEnabled: true, services: [{ name: "commerce", pooled: true }] })).engine);
+        assert.deepStrictEqual(await violations(workloadIdentity, plan), []);
+    });
+
+    it("rejects a workload of the default ServiceAccount, named or implied", async () => {
+        const plan = await planCopy();
+        delete backupPod(plan).serviceAccountName;
+        server(plan).spec.template.spec.serviceAccountName = "default";
+        assert.deepStrictEqual(await violations(workloadIdentity, plan), [
+            `${SERVER} runs as the namespace's default ServiceAccount; give it its own (serviceAccountName) with automountServiceAccountToken: false.`,
+            `${BACKUP} runs as the namespace's default ServiceAccount; give it its own (serviceAccountName) with automountServiceAccountToken: false.`,
+        ]);
+    });
+
+    it("rejects a pod that mounts a token (its own field unset or true, which wins), and a ServiceAccount that would mount one", async () => {
+        const plan = await planCopy();
+        delete backupPod(plan).automountServiceAccountToken;
+        server(plan).spec.template.spec.automountServiceAccountToken = true;
+        delete inputs(find(plan, SA, "postgres")).automountServiceAccountToken;
+        assert.deepStrictEqual(await violations(workloadIdentity, plan), [
+            `${SERVER}: its ServiceAccount "postgres" mounts an API token by default; set automountServiceAccountToken: false on it.`,
+            `${SERVER} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`,
+            `${BACKUP} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`,
+        ]);
+    });
+
+    it("rejects a ServiceAccount the stack does not declare, and one shared by two workloads", async () => {
+        const plan = await planCopy();
+        backupPod(plan).serviceAccountName = "backup-elsewhere";
+        add(plan, TYPE.deployment, "tool", {
+            metadata: { name: "tool", namespace: "hanzo" },
+            spec: { template: { spec: { serviceAccountName: "postgres", automountServiceAccountToken: false, containers: [{ name: "t", image: "busybox:1.36" }] } } },
+        });
+        add(plan, "kubernetes:core/v1:Pod", "debug", {
+            metadata: { name: "debug", namespace: "hanzo" },
+            spec: { serviceAccount: "postgres", automountServiceAccountToken: false, containers: [{ name: "d", image: "busybox:1.36" }] },
+        });
+        assert.deepStrictEqual(await violations(workloadIdentity, plan), [
+            `${BACKUP} runs as ServiceAccount "backup-elsewhere", which the stack does not declare; declare it with automountServiceAccountToken: false.`,
+            `${I}: tool (kubernetes:apps/v1:Deployment): Deployment "hanzo/tool" shares ServiceAccount "postgres" with StatefulSet "hanzo/postgres"; give each workload its own.`,
+            `${I}: debug (kubernetes:core/v1:Pod): Pod "hanzo/debug" shares ServiceAccount "postgres" with StatefulSet "hanzo/postgres"; give each workload its own.`,
         ]);
     });
 });

@@ -164,6 +164,8 @@ function cronJob(name: string, schedule: string, deadline: number, checksum: str
                         metadata: { labels, annotations: { "hanzo.ai/scripts-checksum": checksum } },
                         spec: {
                             restartPolicy: "Never",
+                            serviceAccountName: name,
+                            automountServiceAccountToken: false,
                             securityContext: { runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
                             initContainers,
                             containers: [container],

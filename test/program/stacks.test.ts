@@ -157,6 +157,8 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                     spec: {
                         terminationGracePeriodSeconds: 120,
                         enableServiceLinks: false,
+                        serviceAccountName: "postgres",
+                        automountServiceAccountToken: false,
                         securityContext: {
                             runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" },
                         },

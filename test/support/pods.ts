@@ -2,19 +2,44 @@
 import { spawnSync } from "child_process";
 import { Client } from "pg";
 import { PG_BIN } from "../../tools/pg/server";
-import { namespaceData, workload } from "../../tools/pod/plan";
-import { PersistentVolume, Pod, PodNetwork } from "../../tools/pod/runner";
+import { namespaceData, networkPolicies, workload } from "../../tools/pod/plan";
+import { PersistentVolume, Pod, PodNetwork, RunningContainer } from "../../tools/pod/runner";
 import type { PlanResult } from "../../tools/plan/runner";
 import { passwordVariable, renderInitSql } from "../../tools/sql/initSql";
 
 export { PersistentVolume, Pod, PodNetwork };
+
+/**
+ * A pod network as a cluster of the plan would be: the cluster DNS stand-in (kube-dns in kube-system)
+ * answering the Services' names, and every NetworkPolicy of the plan enforced in every pod.
+ */
+export async function clusterNetwork(plan: PlanResult): Promise<PodNetwork> {
+    const network = PodNetwork.create();
+    try {
+        await network.serveDns();
+        network.enforce(networkPolicies(plan));
+    } catch (e) {
+        network.destroy();
+        throw e;
+    }
+    return network;
+}
+
+/**
+ * Does a TCP connection from inside a container to host:port succeed within `seconds`? (bash's /dev/tcp,
+ * the name resolved by the container's resolver.) A connection a NetworkPolicy drops times out.
+ */
+export async function canConnect(container: RunningContainer, host: string, port: number, seconds = 3): Promise<boolean> {
+    const r = await container.exec(["timeout", String(seconds), "bash", "-c", `exec 3<>/dev/tcp/${host}/${port}`], (seconds + 5) * 1000);
+    return r.status === 0;
+}
 
 /** The server's StatefulSet run as its pod `<name>-0` on a volume (its claim template's name → the volume). */
 export async function startServerPod(plan: PlanResult, network: PodNetwork, volume: PersistentVolume, name = "postgres"): Promise<Pod> {
     const w = workload(plan, "StatefulSet", name);
     const { secrets, configMaps } = namespaceData(plan, w.namespace);
     const claims = Object.fromEntries(w.claimTemplates.map((t) => [t, volume]));
-    return Pod.start({ name: `${w.name}-0`, namespace: w.namespace, spec: w.spec, network, secrets, configMaps, claims, services: [name] });
+    return Pod.start({ name: `${w.name}-0`, namespace: w.namespace, spec: w.spec, network, secrets, configMaps, claims, services: [name], labels: w.labels });
 }
 
 /** A plan's Secret, values revealed. */

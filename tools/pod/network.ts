@@ -1,21 +1,41 @@
 /**
  * The pods' network: a private Linux bridge with a /24 of 10.244.0.0/16 (inside the 10.0.0.0/8 the server's
  * pg_hba.conf admits, as a cluster's pod network is), one network namespace per pod joined to it by a veth
- * pair, and the Services' DNS names, which the runner writes into each pod's /etc/hosts (there is no cluster
- * DNS here; a ClusterIP Service resolves straight to its one pod). The host keeps the bridge's first
- * address, so a test process, s3rver or Prometheus listening there is reachable from every pod.
+ * pair, and the Services' DNS names (a ClusterIP Service resolves straight to its one pod). The host is the
+ * pods' node and keeps the bridge's first address, so a test process or Prometheus listening there is
+ * reachable from every pod.
+ *
+ * Names: by default the runner writes the Services' names into each pod's /etc/hosts. With `serveDns`, a
+ * cluster DNS stand-in (tools/pod/dns.ts) answers them instead, as `kube-dns` of kube-system at an
+ * address of its own, and each pod's resolv.conf is the kubelet's (ClusterFirst: that nameserver, the
+ * namespace's search list, ndots:5).
+ *
+ * NetworkPolicies: with `enforce`, each pod's policies are installed in its network namespace as
+ * iptables rules (tools/pod/netpol.ts) and re-installed whenever a pod or a server joins or leaves, so
+ * selectors always resolve against what runs. Servers the tests run on the host (s3rver standing in for
+ * MinIO, the DNS stand-in) join as members with an address, a namespace and labels of their own.
  */
 import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
+import { DnsServer } from "./dns";
+import { Member, NetworkPolicy, podRules } from "./netpol";
+import { CLUSTER_DNS } from "../../render/egress";
 
 function ip(...args: string[]): void {
     execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** What a pod or a server on the network is, for NetworkPolicy selectors. */
+export type MemberInfo = Omit<Member, "ip">;
+
 export class PodNetwork {
     private nextHost = 2;
     private readonly names = new Map<string, string>();
     private readonly namespaces = new Set<string>();
+    /** Pods (with their network namespace) and host-side servers, by address. */
+    private readonly members = new Map<string, Member & { netns?: string }>();
+    private policies?: readonly NetworkPolicy[];
+    private dns?: DnsServer;
 
     private constructor(
         /** The bridge's interface name. */
@@ -53,7 +73,7 @@ export class PodNetwork {
     }
 
     /** A network namespace on the bridge with the next address; returns its name and address. */
-    attach(): { netns: string; ip: string } {
+    attach(member?: MemberInfo): { netns: string; ip: string } {
         const id = randomBytes(4).toString("hex");
         const netns = `hsql-${id}`;
         const hostSide = `hsv${id}`;
@@ -69,6 +89,10 @@ export class PodNetwork {
         ip("-n", netns, "route", "add", "default", "via", this.gateway);
         ip("link", "set", hostSide, "master", this.bridge);
         ip("link", "set", hostSide, "up");
+        if (member) {
+            this.members.set(address, { ...member, ip: address, netns });
+            this.reconcile();
+        }
         return { netns, ip: address };
     }
 
@@ -76,7 +100,66 @@ export class PodNetwork {
     detach(netns: string): void {
         if (this.namespaces.delete(netns)) {
             ip("netns", "del", netns);
+            for (const [address, m] of this.members) {
+                if (m.netns === netns) {
+                    this.members.delete(address);
+                }
+            }
+            this.reconcile();
         }
+    }
+
+    /**
+     * An address of its own on the bridge, on the host side, for a server the test runs on the host that
+     * stands for a pod (e.g. s3rver as MinIO in namespace `minio`): pods reach it through the bridge and
+     * their policies select it by its namespace and labels.
+     */
+    addMember(member: MemberInfo): string {
+        const address = `${this.prefix}.${this.nextHost++}`;
+        ip("addr", "add", `${address}/24`, "dev", this.bridge);
+        this.members.set(address, { ...member, ip: address });
+        this.reconcile();
+        return address;
+    }
+
+    /**
+     * Starts the cluster DNS stand-in as `kube-dns` in kube-system (UDP and TCP 53, at an address of its
+     * own); from then on pods resolve the Services' names through it, not /etc/hosts.
+     */
+    async serveDns(): Promise<string> {
+        const address = this.addMember({ namespace: CLUSTER_DNS.namespace, labels: CLUSTER_DNS.labels, ports: [{ name: "dns", containerPort: 53, protocol: "UDP" }, { name: "dns-tcp", containerPort: 53, protocol: "TCP" }] });
+        this.dns = await DnsServer.start(address, (name) => this.names.get(name));
+        return address;
+    }
+
+    /** Enforces these NetworkPolicies in every pod's network namespace from now on. */
+    enforce(policies: readonly NetworkPolicy[]): void {
+        this.policies = policies;
+        this.reconcile();
+    }
+
+    /** Installs every pod's rules for the current members and policies. */
+    private reconcile(): void {
+        if (!this.policies) {
+            return;
+        }
+        const all = [...this.members.values()];
+        for (const m of all) {
+            if (!m.netns) {
+                continue;
+            }
+            const rules = podRules(m, all, this.policies, this.gateway);
+            execFileSync("ip", ["netns", "exec", m.netns, "iptables-restore"], { input: rules.v4, stdio: ["pipe", "ignore", "pipe"] });
+            execFileSync("ip", ["netns", "exec", m.netns, "ip6tables-restore"], { input: rules.v6, stdio: ["pipe", "ignore", "pipe"] });
+        }
+    }
+
+    /** resolv.conf of a pod of a namespace, as the kubelet writes it for dnsPolicy ClusterFirst (empty without DNS). */
+    resolvConf(namespace: string): string {
+        if (!this.dns) {
+            return "";
+        }
+        return `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${this.dns.address}\noptions ndots:5\n`;
     }
 
     /** Makes DNS names (a Service's `name`, `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`) resolve to an address. */
@@ -91,17 +174,19 @@ export class PodNetwork {
         this.names.set(name, address);
     }
 
-    /** /etc/hosts of a pod, as the kubelet writes it, plus the Services' names. */
+    /** /etc/hosts of a pod, as the kubelet writes it, plus the Services' names when no DNS serves them. */
     hostsFile(hostname: string, podIp: string): string {
         const lines = ["# Kubernetes-managed hosts file (pod runner).", "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", `${podIp}\t${hostname}`];
-        for (const [name, address] of this.names) {
+        for (const [name, address] of this.dns ? [] : this.names) {
             lines.push(`${address}\t${name}`);
         }
         return lines.join("\n") + "\n";
     }
 
-    /** Removes every namespace still attached, then the bridge. */
+    /** Removes every namespace still attached, then the bridge (and stops the DNS stand-in). */
     destroy(): void {
+        void this.dns?.stop();
+        this.dns = undefined;
         for (const ns of [...this.namespaces]) {
             this.detach(ns);
         }

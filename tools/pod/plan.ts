@@ -1,6 +1,7 @@
 /** What the pod runner needs from a plan: a workload's pod template, and its namespace's Secrets and ConfigMaps. */
 import { TYPES } from "../../policies/standard/types";
 import type { PlanResult, PlannedResource } from "../plan/runner";
+import type { NetworkPolicy } from "./netpol";
 import type { DataByName, PodSpec } from "./runner";
 
 /** The workload kinds the pod runner starts. */
@@ -49,6 +50,11 @@ export function workload(plan: PlanResult, kind: string, name: string): Workload
         throw new Error(`plan ${plan.plan.stack} has no ${kind} ${name} (it has ${all.map((x) => `${x.kind} ${x.name}`).join(", ")})`);
     }
     return w;
+}
+
+/** Every NetworkPolicy of a plan, as rendered. */
+export function networkPolicies(plan: PlanResult): NetworkPolicy[] {
+    return plan.plan.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => revealedOf(plan, r) as unknown as NetworkPolicy);
 }
 
 /** The Secrets and ConfigMaps of a namespace, values revealed (a Secret's `data` decoded from base64). */

@@ -4,7 +4,9 @@
  * iproute2, overlay and bind mounts; root only). What it does, per the Kubernetes API's documented semantics:
  *
  * - **Pod**: one network namespace on a private bridge (tools/pod/network.ts), /etc/hosts with the pod's
- *   hostname and the Services' names, /etc/hostname, an empty /etc/resolv.conf.
+ *   hostname (and the Services' names unless a cluster DNS stand-in serves them), /etc/hostname,
+ *   /etc/resolv.conf as the kubelet writes it (empty without DNS); the NetworkPolicies the network enforces
+ *   (tools/pod/netpol.ts), selected by the pod's namespace and labels.
  * - **Volumes**, prepared on the host before any container starts, with the kubelet's ownership rules
  *   (kubernetes/kubernetes pkg/volume/volume_linux.go SetVolumeOwnership: with `fsGroup`, every file and
  *   directory gets group fsGroup and mode |= 0660 (0440 for read-only volume types: Secret, ConfigMap),
@@ -33,7 +35,7 @@
  *
  * Not reproduced: resource requests/limits (no cgroup limits), seccomp and AppArmor profiles, the
  * KUBERNETES_SERVICE_* variables and service-account token (no API server), image pulls, restarts
- * (restartPolicy), NetworkPolicies (no CNI enforcing them here).
+ * (restartPolicy). NetworkPolicies only when the network enforces them (`PodNetwork.enforce`).
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
@@ -315,14 +317,37 @@ export class RunningContainer {
     }
 
     /**
+     * Waits (up to 10 s) until PID 1 is the container's own process: before, it is still the runtime's
+     * setup (mounts, pivot_root, setpriv), and an exec would enter a half-made container, e.g. see the
+     * host's /etc/resolv.conf. CRI ExecSync only runs in a started container.
+     */
+    private async started(): Promise<number> {
+        for (let i = 0; i < 500; i++) {
+            const pid = this.pid1();
+            let argv: string[] = [];
+            try {
+                argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            } catch {
+                // exited meanwhile
+            }
+            const setup = (argv[0] === "/bin/bash" && (argv[1] ?? "").endsWith("/setup.sh")) || argv[0] === "env" || argv[0] === "setpriv";
+            if (!setup || this.exited) {
+                return pid;
+            }
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`pod runner: container ${this.name} did not start its process in 10 s`);
+    }
+
+    /**
      * Runs a command inside the container, as CRI ExecSync does: its namespaces, root, user, groups,
      * capabilities and environment. `timeoutMs` kills it (status 137).
      */
-    exec(command: string[], timeoutMs = 60_000): Promise<ExecResult> {
+    async exec(command: string[], timeoutMs = 60_000): Promise<ExecResult> {
         if (this.exited) {
-            return Promise.resolve({ status: 126, stdout: "", stderr: `container ${this.name} is not running` });
+            return { status: 126, stdout: "", stderr: `container ${this.name} is not running` };
         }
-        const pid = this.pid1();
+        const pid = await this.started();
         const args = ["--target", String(pid), "--mount", "--pid", "--uts", "--ipc", "--net", "--root", "--wd", "--", ...setprivArgs(this.identity), "--", ...command];
         return new Promise((resolve) => {
             const child = spawn("nsenter", args, { env: this.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -378,6 +403,8 @@ export interface PodOptions {
     readonly claims?: Readonly<Record<string, PersistentVolume>>;
     /** Services selecting this pod: their names resolve to its address from every pod started later. */
     readonly services?: readonly string[];
+    /** The pod's labels (its template's), which NetworkPolicies select it by. */
+    readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface StopReport {
@@ -449,7 +476,8 @@ export class Pod {
             throw new Error("pod runner: needs root (namespaces, mounts, a bridge)");
         }
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `hanzo-sql-pod-${options.name}-`));
-        const attached = options.network.attach();
+        const ports = [...(options.spec.initContainers ?? []), ...options.spec.containers].flatMap((c) => c.ports ?? []);
+        const attached = options.network.attach({ namespace: options.namespace, labels: options.labels ?? {}, ports });
         this.netns = attached.netns;
         this.ip = attached.ip;
         for (const s of options.services ?? []) {
@@ -557,7 +585,7 @@ export class Pod {
         const etc = path.join(this.dir, "etc");
         fs.mkdirSync(etc);
         fs.writeFileSync(path.join(etc, "hostname"), `${this.hostname}\n`);
-        fs.writeFileSync(path.join(etc, "resolv.conf"), "");
+        fs.writeFileSync(path.join(etc, "resolv.conf"), this.options.network.resolvConf(this.options.namespace));
     }
 
     get hostname(): string {
