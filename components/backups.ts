@@ -40,8 +40,6 @@ export interface PostgresBackupsArgs {
     readonly port: number;
     /** Labels of the server's pods, which the backup pods reach on `port`. */
     readonly serverSelector: Readonly<Record<string, string>>;
-    /** The cluster's pod networks, kept out of reach with the private ranges when the endpoint is external. */
-    readonly clusterCidrs: readonly string[];
     /** Protect the bucket outside the test environment. */
     readonly protectData: boolean;
     /** Where alert rules go (a PrometheusRule for backup staleness), when monitoring is on. */
@@ -211,7 +209,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             volumeMounts: mounts,
         });
         // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
-        const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName, args.clusterCidrs), dnsEgress()];
+        const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName), dnsEgress()];
         const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) => {
             const jobLabels = { ...labels, "app.kubernetes.io/name": jobName };
             // Each CronJob's pods have their own identity (no API token) and egress policy.

@@ -149,7 +149,6 @@ export class HanzoSql extends pulumi.ComponentResource {
                     host: spec.instance.host,
                     port: spec.instance.port,
                     serverSelector: { app: spec.instance.name },
-                    clusterCidrs: spec.instance.podNetworkCidrs,
                     protectData: spec.protectData,
                     monitoring: spec.monitoring,
                     namespaceName: spec.namespace,

@@ -10,6 +10,7 @@
  * policy's own namespace; an ipBlock selects its CIDR minus the `except` CIDRs (which must lie inside it).
  * NetworkPolicy cannot select a destination by DNS name.
  */
+import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, addressNetwork } from "../policies/standard/network";
 
 export type Selector = { matchLabels?: Record<string, string> };
 export interface NetworkPolicyPeer {
@@ -50,39 +51,6 @@ export function podEgress(labels: Readonly<Record<string, string>>, port: number
     return { to: [{ podSelector: { matchLabels: { ...labels } } }], ports: [{ protocol: "TCP", port }] };
 }
 
-/**
- * IPv4 ranges that are not the public Internet (RFC 6890): "this network", private networks (where
- * DOKS puts pods, 10.244.0.0/16, Services, 10.245.0.0/16, and the VPC), shared address space, loopback,
- * link-local (169.254.169.254 is the droplet metadata service, which hands out credentials) and the
- * benchmark, multicast and reserved blocks.
- */
-export const NON_PUBLIC_IPV4 = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
-];
-/** IPv6 ranges that are not the public Internet: loopback, IPv4-mapped, unique local, link-local, multicast. */
-export const NON_PUBLIC_IPV6 = ["::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"];
-
-function v4(cidr: string): { base: number; bits: number } | undefined {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
-    if (!m) {
-        return undefined;
-    }
-    const bits = Number(m[5]);
-    const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
-    return { base, bits };
-}
-
-/** Is IPv4 CIDR `inner` inside `outer`? */
-function insideV4(inner: string, outer: string): boolean {
-    const a = v4(inner);
-    const b = v4(outer);
-    if (!a || !b || a.bits < b.bits) {
-        return false;
-    }
-    const mask = b.bits === 0 ? 0 : (~0 << (32 - b.bits)) >>> 0;
-    return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
-}
-
 /** Where the backup pods reach the bucket: the endpoint's host and port, and whether it is a Service of the cluster. */
 export function endpointTarget(endpoint: string, ownNamespace: string): { host: string; port: number; namespace?: string } {
     const url = new URL(endpoint);
@@ -104,27 +72,24 @@ export function endpointTarget(endpoint: string, ownNamespace: string): { host: 
  *   equals its targetPort, as MinIO's chart declares);
  * - an IP address: that address alone, on the URL's port;
  * - any other name (DigitalOcean Spaces, `https://<region>.digitaloceanspaces.com`): the public Internet,
- *   i.e. 0.0.0.0/0 and ::/0 except the ranges above and the stack's pod networks, on the URL's port (443
- *   for https). The metadata service, the VPC and the cluster's pods and Services stay out of reach.
+ *   i.e. 0.0.0.0/0 and ::/0 except what is not public (policies/standard/network.ts: private, link-local,
+ *   loopback, reserved; the pod networks a stack may name lie inside them), on the URL's port (443 for
+ *   https). The metadata service, the VPC and the cluster's pods and Services stay out of reach.
  */
-export function endpointEgress(endpoint: string, ownNamespace: string, clusterCidrs: readonly string[]): EgressRule {
+export function endpointEgress(endpoint: string, ownNamespace: string): EgressRule {
     const target = endpointTarget(endpoint, ownNamespace);
     const ports: NetworkPolicyPort[] = [{ protocol: "TCP", port: target.port }];
     if (target.namespace !== undefined) {
         return { to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_LABEL]: target.namespace } } }], ports };
     }
-    if (/^\d+\.\d+\.\d+\.\d+$/.test(target.host)) {
-        return { to: [{ ipBlock: { cidr: `${target.host}/32` } }], ports };
+    const address = addressNetwork(target.host);
+    if (address !== undefined) {
+        return { to: [{ ipBlock: { cidr: address } }], ports };
     }
-    if (target.host.startsWith("[")) {
-        return { to: [{ ipBlock: { cidr: `${target.host.slice(1, -1)}/128` } }], ports };
-    }
-    const extraV4 = clusterCidrs.filter((c) => v4(c) !== undefined && !NON_PUBLIC_IPV4.some((n) => insideV4(c, n)));
-    const extraV6 = clusterCidrs.filter((c) => c.includes(":") && !NON_PUBLIC_IPV6.includes(c));
     return {
         to: [
-            { ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4, ...extraV4] } },
-            { ipBlock: { cidr: "::/0", except: [...NON_PUBLIC_IPV6, ...extraV6] } },
+            { ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4] } },
+            { ipBlock: { cidr: "::/0", except: [...NON_PUBLIC_IPV6] } },
         ],
         ports,
     };

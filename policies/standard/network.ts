@@ -17,6 +17,34 @@ export const POD_NETWORK = "10.0.0.0/8";
 export const PRIVATE_NETWORKS: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
 export const LOOPBACK_NETWORKS: readonly string[] = ["127.0.0.0/8", "::1/128"];
 
+/**
+ * What is not the public Internet, for egress (render/egress.ts keeps these out of a rule to "any public
+ * address"). IPv4 (RFC 6890): "this network", the private networks (where DOKS puts pods, 10.244.0.0/16,
+ * Services, 10.245.0.0/16, and the VPC), shared address space, loopback, link-local (169.254.169.254 is the
+ * droplet metadata service, which hands out credentials), the benchmarking block, multicast and reserved.
+ * IPv6: loopback, IPv4-mapped, unique local, link-local, multicast. Every network `podNetworkCidrs` may
+ * name lies inside these (a test checks it), so the cluster's own pods stay out of that rule too.
+ */
+export const NON_PUBLIC_IPV4: readonly string[] = [
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
+];
+export const NON_PUBLIC_IPV6: readonly string[] = ["::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"];
+
+/** The single-address network (`/32`, `/128`) of an IP address literal (a URL's host, brackets and all), or undefined for a name. */
+export function addressNetwork(host: string): string | undefined {
+    const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+    if (ipaddr.IPv4.isValidFourPartDecimal(bare)) {
+        return `${bare}/32`;
+    }
+    return !bare.includes("%") && ipaddr.IPv6.isValid(bare) ? `${ipaddr.IPv6.parse(bare).toString()}/128` : undefined;
+}
+
+/** Is the network written `inner` inside one of `outers`? (Both in CIDR form; false when `inner` is not one.) */
+export function networkInside(inner: string, outers: readonly string[]): boolean {
+    const n = parseNetwork(inner);
+    return n !== undefined && outers.some((outer) => inside(n, outer));
+}
+
 /** The widest IPv6 network admitted: one RFC 4193 site's prefix (a cluster's pod network is a /48 to a /64 inside it). */
 export const IPV6_WIDEST_PREFIX = 48;
 

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, endpointTarget } from "../../render/egress";
+import { endpointTarget } from "../../render/egress";
+import { LOOPBACK_NETWORKS, NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, PRIVATE_NETWORKS, networkInside, networkProblem } from "../../policies/standard/network";
 import { workloads } from "../../tools/pod/plan";
 import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
 
@@ -92,7 +93,7 @@ describe("workload hardening: a ServiceAccount per workload, no API token, egres
         assert.deepStrictEqual(np.spec, { podSelector: { matchLabels: { app: "pgbouncer" } }, policyTypes: ["Egress"], egress: [TO_SERVER, DNS] });
     });
 
-    it("an in-cluster endpoint is reached in its namespace on its port; an IP endpoint at that address; a pod network outside the private ranges stays out of the public rule", async () => {
+    it("an in-cluster endpoint is reached in its namespace on its port; an IP endpoint at that address; every pod network a stack may name stays out of the public rule", async () => {
         const base = { environment: "prod", clusterName: "c", services: ["iam"], backupBucket: "pg-backups", backupAccessKeyId: "id", backupSecretAccessKey: "key" };
         const secrets = ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"];
         const bucketRule = async (values: Record<string, unknown>) =>
@@ -106,10 +107,21 @@ describe("workload hardening: a ServiceAccount per workload, no API token, egres
         assert.deepStrictEqual(await bucketRule({ backupEndpoint: "https://10.110.0.5:9443" }), {
             to: [{ ipBlock: { cidr: "10.110.0.5/32" } }], ports: [{ protocol: "TCP", port: 9443 }],
         });
-        assert.deepStrictEqual(await bucketRule({ backupEndpoint: "https://s3.example.com", podNetworkCidrs: ["10.0.0.0/8", "203.0.113.0/24"] }), {
-            to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4, "203.0.113.0/24"] } }, { ipBlock: { cidr: "::/0", except: NON_PUBLIC_IPV6 } }],
+        assert.deepStrictEqual(await bucketRule({ backupEndpoint: "https://[fd00:10::5]:9000" }), {
+            to: [{ ipBlock: { cidr: "fd00:10::5/128" } }], ports: [{ protocol: "TCP", port: 9000 }],
+        });
+        assert.deepStrictEqual(await bucketRule({ backupEndpoint: "https://s3.example.com", podNetworkCidrs: ["10.0.0.0/8", "fd00:10:244::/56"] }), {
+            to: [{ ipBlock: { cidr: "0.0.0.0/0", except: NON_PUBLIC_IPV4 } }, { ipBlock: { cidr: "::/0", except: NON_PUBLIC_IPV6 } }],
             ports: [{ protocol: "TCP", port: 443 }],
         });
+        // The public rule needs no pod network of its own: whatever podNetworkCidrs admits lies inside what it excepts.
+        for (const outer of [...PRIVATE_NETWORKS, ...LOOPBACK_NETWORKS]) {
+            assert.ok(networkInside(outer, [...NON_PUBLIC_IPV4, ...NON_PUBLIC_IPV6]), outer);
+        }
+        for (const pods of ["10.244.0.0/16", "172.20.0.0/14", "100.64.0.0/10", "fd00:10:244::/56"]) {
+            assert.strictEqual(networkProblem(pods), undefined, pods);
+            assert.ok(networkInside(pods, [...NON_PUBLIC_IPV4, ...NON_PUBLIC_IPV6]), pods);
+        }
     });
 
     it("reads a two-label host as an external name, not as <service>.<namespace>", () => {

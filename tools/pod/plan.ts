@@ -54,7 +54,7 @@ export function workload(plan: PlanResult, kind: string, name: string): Workload
 
 /** Every NetworkPolicy of a plan, as rendered. */
 export function networkPolicies(plan: PlanResult): NetworkPolicy[] {
-    return plan.plan.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => revealedOf(plan, r) as unknown as NetworkPolicy);
+    return plan.plan.resources.filter((r) => r.type === TYPES.networkPolicy).map((r) => revealedOf(plan, r) as unknown as NetworkPolicy);
 }
 
 /** The Secrets and ConfigMaps of a namespace, values revealed (a Secret's `data` decoded from base64). */
