@@ -4,7 +4,7 @@
  */
 import * as assert from "assert";
 import { schedulePeriodSeconds } from "../../stacks/schedule";
-import { VALID, load, problems, withServices } from "../support/config";
+import { VALID, load, on, problems, withServices } from "../support/config";
 
 describe("bad input that used to pass", () => {
     describe("impossible or too rare backup schedules", () => {
@@ -35,17 +35,18 @@ describe("bad input that used to pass", () => {
 
         it("accepts weekly and finer schedules", () => {
             for (const schedule of ["@weekly", "0 3 * * 1,4", "*/15 * * * *", "0 */6 * * *"]) {
-                assert.strictEqual(load({ ...VALID, backupSchedule: schedule }).backup.schedule, schedule);
+                assert.strictEqual(on(load({ ...VALID, backupSchedule: schedule }).backup).schedule, schedule);
             }
         });
     });
 
     describe("absurd sizes", () => {
         it("rejects a memory limit, CPU limit or volume larger than any node or volume", () => {
+            // Problems come in the schema's key order.
             assert.deepStrictEqual(problems({ ...VALID, memoryLimit: "64Ti", memoryRequest: "1Gi", cpuLimit: "4000", storageSize: "17Ti" }), [
-                'hanzo-sql:memoryLimit = "64Ti": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
-                'hanzo-sql:cpuLimit = "4000": must be at most 256 cores (more than any node offers)',
                 'hanzo-sql:storageSize = "17Ti": must be at most "16Ti", the largest DigitalOcean block storage volume',
+                'hanzo-sql:cpuLimit = "4000": must be at most 256 cores (more than any node offers)',
+                'hanzo-sql:memoryLimit = "64Ti": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
             ]);
             assert.deepStrictEqual(problems({ ...VALID, memoryLimit: "2000G" }), [
                 'hanzo-sql:memoryLimit = "2000G": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
@@ -79,6 +80,7 @@ describe("bad input that used to pass", () => {
             assert.deepStrictEqual(problems(withServices({ name: "iam", connectionLimit: 1e20 }, { name: "kms", connectionLimit: 500, backupRetentionDays: 1e9 })), [
                 "hanzo-sql:services[0].connectionLimit = 100000000000000000000: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
                 "hanzo-sql:services[1].connectionLimit = 500: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
+                "hanzo-sql:services[1].backupRetentionDays = 1000000000: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
             ]);
             assert.deepStrictEqual(problems(withServices({ name: "kms", backupRetentionDays: 1e9 })), [
                 "hanzo-sql:services[0].backupRetentionDays = 1000000000: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
@@ -150,7 +152,9 @@ describe("bad input that used to pass", () => {
                     `hanzo-sql:backupEndpoint = ${JSON.stringify(endpoint.replace("user:pw@", "user:***@"))}: must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (${why})`,
                 ]);
             }
-            assert.strictEqual(load({ ...own, backupEndpoint: "http://minio.minio.svc:9000/" }, { secret }).backup.endpoint, "http://minio.minio.svc:9000");
+            assert.deepStrictEqual(on(load({ ...own, backupEndpoint: "http://minio.minio.svc:9000/" }, { secret }).backup).store, {
+                kind: "s3", endpoint: "http://minio.minio.svc:9000", accessKeyId: "a", secretAccessKey: "b",
+            });
         });
         it("rejects a kmsHostApi or kmsEnvSlug that would smuggle something into the sync resource", () => {
             assert.deepStrictEqual(problems({ ...VALID, kmsHostApi: "https://kms.hanzo.ai/api?token=x", kmsEnvSlug: "prod/../dev" }), [
