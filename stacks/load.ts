@@ -73,13 +73,15 @@ function pathText(path: readonly PropertyKey[]): string {
 /** Reads, defaults and validates a stack's configuration; throws StackConfigError listing every problem. */
 export function loadStackSpec(source: ConfigSource): StackSpec {
     const keys = CONFIG_KEYS;
-    const problems: (ConfigProblem & { readonly order: number })[] = [];
+    /** A problem, with where it sorts: its key's place in the schema, then its list entry's. */
+    const problems: (ConfigProblem & { readonly order: number; readonly entry?: number })[] = [];
     const order = (key: string) => CONFIG_KEY_NAMES.indexOf(key as never);
-    const problem = (key: string, value: unknown, rule: string, at = key) => problems.push({ key: `${PROJECT}:${at}`, value, rule, order: order(key) });
+    const problem = (key: string, value: unknown, rule: string, at = key, entry = -1) => problems.push({ key: `${PROJECT}:${at}`, value, rule, order: order(key), entry });
     /** Keys whose problem is already reported (undecodable, or a secret in plain text): the schema's are noise. */
     const settled = new Set<string>();
 
-    const values: Record<string, unknown> = {};
+    // Entries, then Object.fromEntries: a key named `__proto__` becomes an own key (reported), not the prototype.
+    const entries: [string, unknown][] = [];
     for (const full of source.keys()) {
         if (!full.startsWith(`${PROJECT}:`)) {
             continue;
@@ -92,7 +94,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         const decl = Object.hasOwn(keys, name) ? keys[name] : undefined;
         if (decl === undefined) {
             // Unknown: the schema reports it, with the value as given (a secret's by name only).
-            values[name] = source.isSecret(full) ? "[secret]" : raw;
+            entries.push([name, source.isSecret(full) ? "[secret]" : raw]);
             continue;
         }
         if (decl.secret && !source.isSecret(full)) {
@@ -104,10 +106,11 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             problem(name, raw, decoded.problem);
             settled.add(name);
         } else {
-            values[name] = decoded.value;
+            entries.push([name, decoded.value]);
         }
     }
     // The one default that depends on the stack; validated like a value given.
+    const values = Object.fromEntries(entries);
     values.backupBucket ??= defaultBucket(source.stack);
 
     const parsed = CONFIG.safeParse(values, { reportInput: true });
@@ -121,7 +124,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         } else if (!settled.has(String(name))) {
             // A secret's value never reaches a message, whatever rule it breaks (nor any value set with --secret).
             const secret = (keys[String(name)]?.secret || source.isSecret(`${PROJECT}:${name}`)) && issue.input !== undefined;
-            problem(String(name), secret ? "[secret]" : issue.input, issue.message, pathText(issue.path));
+            const entry = typeof issue.path[1] === "number" ? issue.path[1] : -1;
+            problem(String(name), secret ? "[secret]" : issue.input, issue.message, pathText(issue.path), entry);
         }
     }
     const config = parsed.data;
@@ -130,7 +134,7 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
 
     if (problems.length > 0 || config === undefined) {
         // Sorted by the keys' order in the schema (unknown keys first); a key's own problems keep theirs.
-        const sorted = problems.map((p, i) => [p, i] as const).sort(([a, i], [b, j]) => a.order - b.order || i - j).map(([p]) => p);
+        const sorted = problems.map((p, i) => [p, i] as const).sort(([a, i], [b, j]) => a.order - b.order || (a.entry ?? -1) - (b.entry ?? -1) || i - j).map(([p]) => p);
         const unique = sorted.filter((p, i) => sorted.findIndex((q) => q.key === p.key && q.rule === p.rule) === i);
         throw new StackConfigError(source.stack, unique.map(({ key, value, rule }) => ({ key, value, rule })));
     }

@@ -102,7 +102,16 @@ const httpUrl = (path: boolean, example: string) =>
     }));
 
 const image = () => text().superRefine(rule(imageProblem));
-const cron = () => text().superRefine(rule((v: string) => scheduleProblem(v) && `is not a cron schedule: ${scheduleProblem(v)}`));
+/** A CronJob schedule of `runs` that runs at least every `maxGap` seconds (`why` says why). */
+const cron = (maxGap: number, runs: string, why: string) =>
+    text()
+        .superRefine(rule((v: string) => scheduleProblem(v) && `is not a cron schedule: ${scheduleProblem(v)}`))
+        .superRefine(rule((v: string) => {
+            const gap = scheduleProblem(v) === undefined ? schedulePeriodSeconds(v) : 0;
+            return gap <= maxGap ? undefined : `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between ${runs}`}; ${why}`;
+        }));
+/** A restore drill at least monthly: its staleness alert waits one period, and a drill that never runs proves nothing. */
+const MAX_DRILL_GAP_SECONDS = 31 * 86_400;
 const vector = (key: keyof VectorSettings) => {
     const { guc, values } = VECTOR_SETTING_RULES[key];
     return rule((v: string | number) => {
@@ -247,15 +256,7 @@ const SHAPE = {
         "database names exempt from the <service>[_<env>] rule",
     ),
     backupSchedule: key(
-        cron()
-            .superRefine(rule((v: string) => {
-                const gap = scheduleProblem(v) === undefined ? schedulePeriodSeconds(v) : 0;
-                return gap <= MAX_BACKUP_GAP_SECONDS
-                    ? undefined
-                    : `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between backups`}; ` +
-                          `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`;
-            }))
-            .default("0 */6 * * *"),
+        cron(MAX_BACKUP_GAP_SECONDS, "backups", `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`).default("0 */6 * * *"),
         "cron schedule of the backups (Kubernetes' five-field cron; at most 7 days between runs)",
     ),
     backupEnabled: key(flag().default(true), "back up every service database to S3-compatible storage"),
@@ -276,7 +277,10 @@ const SHAPE = {
     backupDumpImage: key(image().default("postgres:16.4-bookworm"), "image with the PostgreSQL 16 client tools, pinned"),
     backupS3Image: key(image().default("amazon/aws-cli:2.17.0"), "image with the AWS CLI, pinned"),
     backupDrillEnabled: key(flag().optional(), "restore the latest complete backup into a scratch server on a schedule and check it (needs backupEnabled); default: on in prod, off elsewhere"),
-    backupDrillSchedule: key(cron().default("30 3 * * *"), "cron schedule of the restore drill"),
+    backupDrillSchedule: key(
+        cron(MAX_DRILL_GAP_SECONDS, "drills", `restore drills must run at least every ${MAX_DRILL_GAP_SECONDS / 86_400} days (the default is "30 3 * * *", daily)`).default("30 3 * * *"),
+        "cron schedule of the restore drill (at most 31 days between runs)",
+    ),
     monitoringEnabled: key(flag().default(true), "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)"),
     monitoringNamespace: key(text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name")).default("monitoring"), "namespace of Prometheus, admitted to the metrics port"),
     prometheusRelease: key(text().superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "must be a Kubernetes label value", 63)).default("kube-prometheus-stack"), "release label prometheus-operator selects monitors and rules by"),
@@ -296,7 +300,10 @@ const SHAPE = {
     ),
     kmsKind: key(text().default("KMSSecret"), "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)"),
     kmsProjectSlug: key(text().superRefine(pattern(DNS_LABEL, "must be a KMS project slug (lowercase letters, digits, hyphens)")).optional(), "KMS project (org) of the synced secrets; required when a service has kmsSync"),
-    kmsResyncInterval: key(whole().min(10, "must be at least 10 seconds").default(60), "seconds between the KMS operator's syncs"),
+    kmsResyncInterval: key(
+        whole().min(10, "must be at least 10 seconds").max(86_400, "must be at most 86400 seconds (a day): a rotated password would reach the service a day late").default(60),
+        "seconds between the KMS operator's syncs (10 to 86400)",
+    ),
     kmsHostApi: key(httpUrl(true, "such as https://kms.hanzo.ai/api").default("https://kms.hanzo.ai/api"), "the KMS API"),
     kmsEnvSlug: key(
         text().superRefine(pattern(/^[a-z0-9]([-a-z0-9_]{0,62})$/, "must be a KMS environment slug such as prod (lowercase letters, digits, hyphens, underscores)")).default("prod"),
