@@ -225,7 +225,7 @@ function specOf(stack: string, c: Config): StackSpec {
         },
         admin: { host: c.adminHost, port: c.adminPort, sslmode: c.adminSslmode, password: c.adminPassword },
         legacyDatabases: c.legacyDatabases,
-        services: services.map(({ renamedFrom, ...s }) => ({ ...s, ...(renamedFrom !== undefined ? { renamedFrom } : {}) })),
+        services,
         backup: !c.backupEnabled
             ? { enabled: false }
             : {

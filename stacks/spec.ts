@@ -4,6 +4,7 @@
  */
 import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
+import type { ResolvedService } from "./schema";
 
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
@@ -16,41 +17,8 @@ export type ClusterSpec =
     /** A cluster from the local kubeconfig, by context name (the dev stack's local cluster). */
     | { readonly kind: "kubeconfig"; readonly context: string };
 
-export interface ServiceSpec {
-    /** Service name, `[a-z][a-z0-9_]*`. */
-    readonly name: string;
-    /** Database name: `<service>`, `<service>_<env>` or a listed legacy name; `<service>_test` in test. */
-    readonly database: string;
-    /** Login role: `<database>_user`. */
-    readonly role: string;
-    /** Namespace of the service's connection Secret. */
-    readonly namespace: string;
-    /** Name of the service's connection Secret (`<service>-database`, hyphenated). */
-    readonly secretName: string;
-    /** Extra key the connection Secret carries for this service's client. */
-    readonly connection: ConnectionShape;
-    /** Extensions created in the database: the standard's four, then any extra ones, without duplicates. */
-    readonly extensions: readonly string[];
-    /** Tables the live verifier expects once the service has migrated (ADR-60 validation). */
-    readonly requiredTables: readonly string[];
-    /** Connection limit of the service's role; -1 means none. */
-    readonly connectionLimit: number;
-    /** Days its dumps are kept (ADR-60 retention by data classification); 0: not backed up. */
-    readonly backupRetentionDays: number;
-    /** Connect through PgBouncer (transaction pooling); needs the stack's pooling. */
-    readonly pooled: boolean;
-    /** Sync its DATABASE_URL from the KMS into `<service>-database-url` (needs the stack's KMS). */
-    readonly kmsSync: boolean;
-    /** Version of its generated password; raising it generates a new password (rotation). 1 by default. */
-    readonly passwordVersion: number;
-    /**
-     * Leave the role's password as it is (the KMS holds it; default when adopting): the program sets none
-     * and writes no connection Secret. `false` rotates it to the program's own, once.
-     */
-    readonly keepPassword: boolean;
-    /** The service's previous name: its resources are aliased and its database and role renamed in place. */
-    readonly renamedFrom?: string;
-}
+/** A service with every default applied: its fields are the schema's (stacks/schema.ts), plus its role and Secret. */
+export type ServiceSpec = ResolvedService;
 
 export interface InstanceSpec {
     /** Name of the StatefulSet, its Service and the prefix of its other objects. */

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { parseArgs } from "node:util";
-import { CONFIG_KEYS, SERVICE_FIELD_DOCS, stackFileJsonSchema } from "../stacks/schema";
+import { CONFIG_KEYS, SERVICE_FIELDS, serviceFieldDoc, stackFileJsonSchema } from "../stacks/schema";
 import { PROJECT_DIR } from "./plan/stackFile";
 
 export const SCHEMA_FILE = path.join("stacks", "stack-file.schema.json");
@@ -41,7 +41,7 @@ export function configTable(): string {
 
 /** The README's table of a service entry's fields. */
 export function serviceTable(): string {
-    const rows = Object.entries(SERVICE_FIELD_DOCS).map(([field, doc]) => `| \`${field}\` | ${cell(doc)} |`);
+    const rows = SERVICE_FIELDS.map((field) => `| \`${field}\` | ${cell(serviceFieldDoc(field))} |`);
     return ["| field | meaning |", "|---|---|", ...rows].join("\n");
 }
 
