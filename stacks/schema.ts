@@ -35,7 +35,7 @@ export interface KeyMeta {
     readonly description: string;
     readonly secret?: boolean;
 }
-/** Secret-ness and descriptions, kept out of the JSON Schema's own keywords. */
+/** Each key's description and secret-ness (descriptions also go into the JSON Schema). */
 export const KEY_META = z.registry<KeyMeta>();
 
 /** A rule from policies/standard (why a value is wrong, or undefined) as a zod check with that message. */
@@ -425,6 +425,9 @@ export function resolveServices(c: Config, valid: (i: number) => boolean, report
     return resolved;
 }
 
+/** A quantity that passed its schema (NaN otherwise, which no comparison holds for). */
+const quantityOf = (text: string) => parseQuantity(text) ?? NaN;
+
 /**
  * The rules that relate keys to each other. They run even when other keys failed, each only once the keys
  * it reads passed their own schema, so every problem is reported at once and none twice.
@@ -440,7 +443,7 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
         report([k], v, "set exactly one of clusterName (a DOKS cluster) and kubeContext (a local cluster)");
     }
     for (const [request, limit] of [["cpuRequest", "cpuLimit"], ["memoryRequest", "memoryLimit"]] as const) {
-        if (ok(request, limit) && parseQuantity(c[request])! > parseQuantity(c[limit])!) {
+        if (ok(request, limit) && quantityOf(c[request]) > quantityOf(c[limit])) {
             report([request], c[request], `must not exceed ${limit} (${c[limit]})`);
         }
     }
@@ -448,7 +451,7 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
     // and any growth on a class without allowVolumeExpansion, but only once `up` is under way.
     const applied = c.storageSizeApplied;
     if (applied !== undefined && ok("storageSize", "storageSizeApplied", "storageClassAllowsExpansion")) {
-        const [size, now] = [parseQuantity(c.storageSize)!, parseQuantity(applied)!];
+        const [size, now] = [quantityOf(c.storageSize), quantityOf(applied)];
         if (size < now) {
             report(["storageSize"], c.storageSize, `is smaller than the volume (storageSizeApplied = "${applied}"): a volume cannot shrink; keep storageSize at "${applied}" or more, or move the data to a new stack with a backup and restore`);
         } else if (size > now && !c.storageClassAllowsExpansion) {
@@ -522,6 +525,8 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
         metadata: KEY_META,
         unrepresentable: "any",
         override: ({ zodSchema, jsonSchema }) => {
+            // Secret-ness is the stack file's `secure:` form, not a JSON Schema keyword.
+            delete (jsonSchema as Record<string, unknown>).secret;
             // A service entry may be just its name: zod's preprocess, which JSON Schema cannot see.
             if (zodSchema === SERVICE) {
                 const object = { ...jsonSchema };
@@ -541,7 +546,7 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = Object.fromEntri
         if (meta === undefined) {
             throw new Error(`stacks/schema.ts: key ${name} has no description`);
         }
-        const decl: ConfigKey = { type: json.type as ConfigKey["type"], description: meta.description, default: json.default, jsonSchema: json, ...(meta.secret ? { secret: true } : {}) };
+        const decl: ConfigKey = { type: json.type as ConfigKey["type"], description: meta.description, ...(json.default !== undefined ? { default: json.default } : {}), jsonSchema: json, ...(meta.secret ? { secret: true } : {}) };
         return [name, decl];
     }),
 );
