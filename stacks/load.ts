@@ -117,9 +117,11 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     for (const issue of parsed.error?.issues ?? []) {
         const [name] = issue.path as (string | number)[];
         if (issue.code === "unrecognized_keys") {
+            // Unknown keys of the namespace (values already hidden when secret), or of a service entry.
+            const hidden = issue.path.length > 0 && source.isSecret(`${PROJECT}:${name}`);
             for (const k of issue.keys) {
-                const at = pathText([...issue.path, k]);
-                problems.push({ key: `${PROJECT}:${at}`, value: (issue.input as Record<string, unknown>)[k], rule: issue.message, order: issue.path.length === 0 ? -1 : order(String(name)) });
+                const value = hidden ? "[secret]" : (issue.input as Record<string, unknown>)[k];
+                problems.push({ key: `${PROJECT}:${pathText([...issue.path, k])}`, value, rule: issue.message, order: issue.path.length === 0 ? -1 : order(String(name)) });
             }
         } else if (!settled.has(String(name))) {
             // A secret's value never reaches a message, whatever rule it breaks (nor any value set with --secret).

@@ -12,7 +12,7 @@ import * as path from "path";
 import { CONFIG_KEYS } from "../../stacks/schema";
 import { SCHEMA_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../tools/configSchema";
 import { PROJECT_DIR, listStacks, readProject } from "../../tools/plan/stackFile";
-import { VALID, problems } from "../support/config";
+import { VALID, problems, withServices } from "../support/config";
 
 const read = (file: string) => fs.readFileSync(path.join(PROJECT_DIR, file), "utf8");
 
@@ -108,7 +108,8 @@ describe("secret values in problem messages", () => {
     });
     it("never shows a value set with --secret, even of a key that is not secret, nor of an unknown key", () => {
         const lines = problems({ ...VALID, namespace: `Bad_${SECRET}`, kmsHostApi: `https://${SECRET}@kms`, namespce: SECRET }, { secret: ["hanzo-sql:namespace", "hanzo-sql:kmsHostApi", "hanzo-sql:namespce"] });
-        assert.strictEqual(lines.length, 3, lines.join("\n"));
+        lines.push(...problems(withServices({ name: "iam", conection: SECRET }, { name: "db", database: SECRET }), { secret: ["hanzo-sql:services"] }));
+        assert.strictEqual(lines.length, 5, lines.join("\n"));
         assert.ok(lines.every((l) => !l.includes(SECRET) && l.includes('= "[secret]"')), lines.join("\n"));
     });
 });
