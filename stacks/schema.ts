@@ -514,6 +514,8 @@ export interface ConfigKey {
     readonly description: string;
     readonly default?: unknown;
     readonly secret?: boolean;
+    /** A stack must set it (no default, not optional). */
+    readonly required: boolean;
     /** The key's JSON Schema (the value a stack file gives). */
     readonly jsonSchema: Record<string, unknown>;
 }
@@ -546,34 +548,7 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = Object.fromEntri
         if (meta === undefined) {
             throw new Error(`stacks/schema.ts: key ${name} has no description`);
         }
-        const decl: ConfigKey = { type: json.type as ConfigKey["type"], description: meta.description, ...(json.default !== undefined ? { default: json.default } : {}), jsonSchema: json, ...(meta.secret ? { secret: true } : {}) };
+        const decl: ConfigKey = { type: json.type as ConfigKey["type"], description: meta.description, ...(json.default !== undefined ? { default: json.default } : {}), jsonSchema: json, required: !SHAPE[name].safeParse(undefined).success, ...(meta.secret ? { secret: true } : {}) };
         return [name, decl];
     }),
 );
-
-/**
- * JSON Schema of a stack file (`Pulumi.<stack>.yaml`): its `config` has the `hanzo-sql:` keys, each a value
- * or (a secret: only) `{ secure: ... }`, and any other namespace's keys (`digitalocean:token`, `kubernetes:*`).
- */
-export function stackFileJsonSchema(): Record<string, unknown> {
-    const secure = { type: "object", properties: { secure: { type: "string" } }, required: ["secure"], additionalProperties: false, description: "a value encrypted by pulumi config set --secret" };
-    const properties = Object.fromEntries(
-        Object.entries(CONFIG_KEYS).map(([name, k]) => [`${PROJECT}:${name}`, k.secret ? { ...secure, description: k.description } : { anyOf: [k.jsonSchema, secure], description: k.description }]),
-    );
-    return {
-        $schema: "https://json-schema.org/draft/2020-12/schema",
-        title: `Pulumi stack file of ${PROJECT} (generated from stacks/schema.ts by npm run config-schema)`,
-        type: "object",
-        properties: {
-            config: {
-                type: "object",
-                properties,
-                required: CONFIG_KEY_NAMES.filter((name) => !SHAPE[name].safeParse(undefined).success).map((name) => `${PROJECT}:${name}`),
-                // Another namespace's keys are theirs to check; an unknown key of ours is a typo.
-                patternProperties: { [`^(?!${PROJECT}:)[A-Za-z0-9_.-]+:`]: true },
-                additionalProperties: false,
-            },
-        },
-        required: ["config"],
-    };
-}
