@@ -39,7 +39,7 @@ export function defineStack(spec: StackSpec): StackOutputs {
             const ref = sql.services[s.name].secretRef;
             return ref ? [[s.name, ref]] : [];
         })),
-        ...(sql.backups ? { backups: pulumi.interpolate`s3://${sql.backups.bucket}/${spec.backup.prefix}` } : {}),
+        ...(sql.backups && spec.backup.enabled ? { backups: pulumi.interpolate`s3://${sql.backups.bucket}/${spec.backup.prefix}` } : {}),
     };
 }
 

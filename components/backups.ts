@@ -7,7 +7,7 @@ import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
-import type { BackupSpec, MonitoringSpec, ServiceSpec } from "../stacks/spec";
+import type { BackupSpec, MonitoringSpec, On, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
@@ -30,7 +30,7 @@ const BACKUP_UID = 999;
 
 export interface PostgresBackupsArgs {
     readonly namespace: pulumi.Input<string>;
-    readonly backup: BackupSpec;
+    readonly backup: On<BackupSpec>;
     /** Services whose databases are dumped (those with a retention of at least one day). */
     readonly services: readonly ServiceSpec[];
     /** The Database resources, by database name: grants and the scripts (the list of databases) wait for them. */
@@ -104,15 +104,15 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
         // Storage and its credentials.
         // Where the scripts reach the bucket: the endpoint of your own, else the Spaces region's.
-        const endpointUrl = b.endpoint ?? `https://${b.region}.digitaloceanspaces.com`;
+        const endpointUrl = b.store.kind === "spaces" ? `https://${b.store.region}.digitaloceanspaces.com` : b.store.endpoint;
         let accessKeyId: pulumi.Input<string>;
         let secretAccessKey: pulumi.Input<string>;
-        if (b.endpoint === undefined) {
+        if (b.store.kind === "spaces") {
             const bucket = new digitalocean.SpacesBucket(
                 `${name}-bucket`,
                 {
                     name: b.bucket,
-                    region: b.region,
+                    region: b.store.region,
                     acl: "private",
                     // Deleting the bucket never deletes the backups in it.
                     forceDestroy: false,
@@ -132,10 +132,10 @@ export class PostgresBackups extends pulumi.ComponentResource {
             this.bucket = bucket.name;
             this.endpoint = pulumi.output(endpointUrl);
         } else {
-            accessKeyId = pulumi.secret(b.accessKeyId!);
-            secretAccessKey = pulumi.secret(b.secretAccessKey!);
+            accessKeyId = pulumi.secret(b.store.accessKeyId);
+            secretAccessKey = pulumi.secret(b.store.secretAccessKey);
             this.bucket = pulumi.output(b.bucket);
-            this.endpoint = pulumi.output(b.endpoint);
+            this.endpoint = pulumi.output(endpointUrl);
         }
 
         const secret = new k8s.core.v1.Secret(

@@ -3,7 +3,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
 import { MONITOR_DATABASE, MONITOR_ROLE } from "../policies/standard/rules";
-import type { MonitoringSpec } from "../stacks/spec";
+import type { MonitoringSpec, On } from "../stacks/spec";
 import { loginRole } from "./roles";
 
 /** Built-in role that may read every statistics view, and nothing else. */
@@ -13,7 +13,7 @@ export interface PostgresMonitoringArgs {
     readonly namespace: pulumi.Input<string>;
     /** The namespace's name, known at declaration (the alerts select by it). */
     readonly namespaceName: string;
-    readonly monitoring: MonitoringSpec;
+    readonly monitoring: On<MonitoringSpec>;
     /** The StatefulSet's name and pod selector. */
     readonly instanceName: string;
     readonly selector: Record<string, string>;

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
-import type { PoolingSpec } from "../stacks/spec";
+import type { On, PoolingSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { dnsEgress, podEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
@@ -18,7 +18,7 @@ export function poolerEndpoint(namespace: string): { host: string; port: number 
 export interface PgbouncerArgs {
     readonly namespace: pulumi.Input<string>;
     readonly namespaceName: string;
-    readonly pooling: PoolingSpec;
+    readonly pooling: On<PoolingSpec>;
     /** The pooled services: database, role and the SCRAM verifier the server holds for the role (never a password). */
     readonly users: readonly { readonly database: string; readonly role: string; readonly verifier: pulumi.Input<string> }[];
     readonly serverHost: string;

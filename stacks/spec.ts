@@ -4,6 +4,7 @@
  */
 import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
+import type { ResolvedService } from "./schema";
 
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
@@ -16,41 +17,8 @@ export type ClusterSpec =
     /** A cluster from the local kubeconfig, by context name (the dev stack's local cluster). */
     | { readonly kind: "kubeconfig"; readonly context: string };
 
-export interface ServiceSpec {
-    /** Service name, `[a-z][a-z0-9_]*`. */
-    readonly name: string;
-    /** Database name: `<service>`, `<service>_<env>` or a listed legacy name; `<service>_test` in test. */
-    readonly database: string;
-    /** Login role: `<database>_user`. */
-    readonly role: string;
-    /** Namespace of the service's connection Secret. */
-    readonly namespace: string;
-    /** Name of the service's connection Secret (`<service>-database`, hyphenated). */
-    readonly secretName: string;
-    /** Extra key the connection Secret carries for this service's client. */
-    readonly connection: ConnectionShape;
-    /** Extensions created in the database: the standard's four, then any extra ones, without duplicates. */
-    readonly extensions: readonly string[];
-    /** Tables the live verifier expects once the service has migrated (ADR-60 validation). */
-    readonly requiredTables: readonly string[];
-    /** Connection limit of the service's role; -1 means none. */
-    readonly connectionLimit: number;
-    /** Days its dumps are kept (ADR-60 retention by data classification); 0: not backed up. */
-    readonly backupRetentionDays: number;
-    /** Connect through PgBouncer (transaction pooling); needs the stack's pooling. */
-    readonly pooled: boolean;
-    /** Sync its DATABASE_URL from the KMS into `<service>-database-url` (needs the stack's KMS). */
-    readonly kmsSync: boolean;
-    /** Version of its generated password; raising it generates a new password (rotation). 1 by default. */
-    readonly passwordVersion: number;
-    /**
-     * Leave the role's password as it is (the KMS holds it; default when adopting): the program sets none
-     * and writes no connection Secret. `false` rotates it to the program's own, once.
-     */
-    readonly keepPassword: boolean;
-    /** The service's previous name: its resources are aliased and its database and role renamed in place. */
-    readonly renamedFrom?: string;
-}
+/** A service with every default applied: its fields are the schema's (stacks/schema.ts), plus its role and Secret. */
+export type ServiceSpec = ResolvedService;
 
 export interface InstanceSpec {
     /** Name of the StatefulSet, its Service and the prefix of its other objects. */
@@ -90,70 +58,74 @@ export interface AdminSpec {
     readonly password?: string;
 }
 
-export interface BackupSpec {
-    /** Whether the backup CronJob, its role, bucket and credentials exist. */
-    readonly enabled: boolean;
-    /** CronJob schedule of the dumps. */
-    readonly schedule: string;
-    /** Days a dump is kept unless its service says otherwise; the newest complete backup is always kept. */
-    readonly retentionDays: number;
-    /** Bucket of the dumps. */
-    readonly bucket: string;
-    /** Key prefix inside the bucket: `<prefix>/<timestamp>/<database>.dump` and `manifest.json`. */
-    readonly prefix: string;
-    /** DigitalOcean Spaces region of the bucket the program creates (when no endpoint is given). */
-    readonly region: string;
-    /** An S3-compatible endpoint of your own (MinIO); the program then creates no bucket. */
-    readonly endpoint?: string;
-    /** Credentials for that endpoint (config secrets); Spaces gets a bucket-scoped key instead. */
-    readonly accessKeyId?: string;
-    readonly secretAccessKey?: string;
-    /** Image with the PostgreSQL 16 client tools (dump); pinned. */
-    readonly dumpImage: string;
-    /** Image with the AWS CLI (upload and pruning); pinned. */
-    readonly s3Image: string;
-    /** The scheduled restore drill (on by default in prod): latest complete backup → scratch server → ADR-60 checks. */
-    readonly drill: { readonly enabled: true; readonly schedule: string } | { readonly enabled: false };
-}
+/** A feature's settings when it is on. */
+export type On<T extends { readonly enabled: boolean }> = Extract<T, { readonly enabled: true }>;
 
-export interface MonitoringSpec {
-    /** The exporter sidecar, its role, the PodMonitor and the PrometheusRules (prometheus-operator CRDs). */
-    readonly enabled: boolean;
-    /** Namespace of Prometheus: the only one admitted to the metrics port. */
-    readonly namespace: string;
-    /** Value of the `release` label prometheus-operator selects monitors and rules by. */
-    readonly release: string;
-    /** postgres_exporter image, pinned (its metric names are the ones the alerts use). */
-    readonly exporterImage: string;
-}
+/** Where the dumps go: a Spaces bucket the program creates, or an S3 API of your own with its keys. */
+export type BackupStore =
+    | { readonly kind: "spaces"; /** DigitalOcean Spaces region of the bucket. */ readonly region: string }
+    | { readonly kind: "s3"; /** An S3-compatible endpoint (MinIO); no bucket is created. */ readonly endpoint: string; readonly accessKeyId: string; readonly secretAccessKey: string };
 
-export interface PoolingSpec {
-    /** A PgBouncer Deployment and Service in front of the server. */
-    readonly enabled: boolean;
-    readonly maxClientConn: number;
-    readonly defaultPoolSize: number;
-    readonly image: string;
-    readonly replicas: number;
-}
+/** The backup CronJob, its role, bucket and credentials, when backups are on. */
+export type BackupSpec =
+    | { readonly enabled: false }
+    | {
+          readonly enabled: true;
+          /** CronJob schedule of the dumps. */
+          readonly schedule: string;
+          /** Days a dump is kept unless its service says otherwise; the newest complete backup is always kept. */
+          readonly retentionDays: number;
+          /** Bucket of the dumps. */
+          readonly bucket: string;
+          /** Key prefix inside the bucket: `<prefix>/<timestamp>/<database>.dump` and `manifest.json`. */
+          readonly prefix: string;
+          readonly store: BackupStore;
+          /** Image with the PostgreSQL 16 client tools (dump); pinned. */
+          readonly dumpImage: string;
+          /** Image with the AWS CLI (upload and pruning); pinned. */
+          readonly s3Image: string;
+          /** The scheduled restore drill (on by default in prod): latest complete backup → scratch server → ADR-60 checks. */
+          readonly drill: { readonly enabled: true; readonly schedule: string } | { readonly enabled: false };
+      };
 
-export interface KmsSpec {
-    /** KMS sync resources for the services that ask for it. */
-    readonly enabled: boolean;
-    /** API version of the sync resource: `kms.hanzo.ai/v1` (Hanzo's operator), `secrets.lux.network/v1alpha1`, `secrets.infisical.com/v1alpha1`. */
-    readonly apiVersion: string;
-    /** Its kind: `KMSSecret` (Hanzo's operator) or `InfisicalSecret` (upstream Infisical). */
-    readonly kind: string;
-    /** The KMS project (Hanzo: the org) the secrets live in; every supported CRD requires it. */
-    readonly projectSlug: string;
-    /** Seconds between the operator's syncs. */
-    readonly resyncInterval: number;
-    /** The KMS API (Infisical). */
-    readonly hostAPI: string;
-    /** The KMS environment the secrets live in (e.g. prod). */
-    readonly envSlug: string;
-    /** Kubernetes Secret holding the KMS universal-auth credentials. */
-    readonly credentialsSecret: string;
-}
+/** The exporter sidecar, its role, the PodMonitor and the PrometheusRules (prometheus-operator CRDs), when on. */
+export type MonitoringSpec =
+    | { readonly enabled: false }
+    | {
+          readonly enabled: true;
+          /** Namespace of Prometheus: the only one admitted to the metrics port. */
+          readonly namespace: string;
+          /** Value of the `release` label prometheus-operator selects monitors and rules by. */
+          readonly release: string;
+          /** postgres_exporter image, pinned (its metric names are the ones the alerts use). */
+          readonly exporterImage: string;
+      };
+
+/** A PgBouncer Deployment and Service in front of the server, when on. */
+export type PoolingSpec =
+    | { readonly enabled: false }
+    | { readonly enabled: true; readonly maxClientConn: number; readonly defaultPoolSize: number; readonly image: string; readonly replicas: number };
+
+/** KMS sync resources for the services that ask for it, when on. */
+export type KmsSpec =
+    | { readonly enabled: false }
+    | {
+          readonly enabled: true;
+          /** API version of the sync resource: `kms.hanzo.ai/v1` (Hanzo's operator), `secrets.lux.network/v1alpha1`, `secrets.infisical.com/v1alpha1`. */
+          readonly apiVersion: string;
+          /** Its kind: `KMSSecret` (Hanzo's operator) or `InfisicalSecret` (upstream Infisical). */
+          readonly kind: string;
+          /** The KMS project (Hanzo: the org) the secrets live in; "" when no service syncs. */
+          readonly projectSlug: string;
+          /** Seconds between the operator's syncs. */
+          readonly resyncInterval: number;
+          /** The KMS API (Infisical). */
+          readonly hostAPI: string;
+          /** The KMS environment the secrets live in (e.g. prod). */
+          readonly envSlug: string;
+          /** Kubernetes Secret holding the KMS universal-auth credentials. */
+          readonly credentialsSecret: string;
+      };
 
 export interface StackSpec {
     readonly stack: string;

@@ -10,8 +10,6 @@
 export * from "./extensions";
 export * from "./naming";
 export * from "./roles";
-/** The pod-network rule under the name the config loader has imported it by (policies/standard/network.ts). */
-export { networkProblem as cidrProblem } from "./network";
 
 /**
  * Annotation on a StatefulSet whose data volume was adopted from the seed's deployment (STANDARD defect 19):

@@ -195,8 +195,9 @@ describe("services come and go safely", () => {
 
     it("refuses a rename whose old service is still declared, or that names the service itself", () => {
         assert.deepStrictEqual(problems({ ...BASE, services: ["iam", { name: "identity", renamedFrom: "iam" }, { name: "cloud", renamedFrom: "cloud" }] }), [
-            'hanzo-sql:services[2].renamedFrom = "cloud": is the service\'s current name; remove renamedFrom once the rename is applied, or give the old name',
+            // In the order of the entries.
             'hanzo-sql:services[1].renamedFrom = "iam": service "iam" is still declared: a rename moves its database, so remove the old entry',
+            'hanzo-sql:services[2].renamedFrom = "cloud": is the service\'s current name; remove renamedFrom once the rename is applied, or give the old name',
         ]);
     });
 

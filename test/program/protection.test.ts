@@ -15,7 +15,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
         const expected = [
             ...spec.services.map((s) => [TYPES.database, `hanzo-sql-${s.name}-database`]),
             [TYPES.statefulSet, "hanzo-sql-postgres-statefulset"],
-            ...(spec.backup.enabled && !spec.backup.endpoint ? [["digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"]] : []),
+            ...(spec.backup.enabled && spec.backup.store.kind === "spaces" ? [["digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"]] : []),
         ];
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
         assert.deepStrictEqual(

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { VALID, load, problems, withServices } from "../support/config";
+import { VALID, load, on, problems, withServices } from "../support/config";
 
 describe("credential settings of a stack", () => {
     it("takes a service's passwordVersion (1 by default) and rejects anything but a positive whole number", () => {
@@ -22,10 +22,11 @@ describe("credential settings of a stack", () => {
     });
 
     it("requires kmsProjectSlug only when a service syncs, and takes the CRD and interval from config", () => {
-        assert.strictEqual(load({ ...VALID, kmsEnabled: true }).kms.projectSlug, "");
-        const spec = load({ ...withServices({ name: "iam", kmsSync: true }), kmsEnabled: true, kmsProjectSlug: "hanzo", kmsResyncInterval: 300 });
+        assert.strictEqual(on(load({ ...VALID, kmsEnabled: true }).kms).projectSlug, "");
+        assert.deepStrictEqual(load(VALID).kms, { enabled: false });
+        const kms = on(load({ ...withServices({ name: "iam", kmsSync: true }), kmsEnabled: true, kmsProjectSlug: "hanzo", kmsResyncInterval: 300 }).kms);
         assert.deepStrictEqual(
-            { apiVersion: spec.kms.apiVersion, kind: spec.kms.kind, projectSlug: spec.kms.projectSlug, resyncInterval: spec.kms.resyncInterval },
+            { apiVersion: kms.apiVersion, kind: kms.kind, projectSlug: kms.projectSlug, resyncInterval: kms.resyncInterval },
             { apiVersion: "kms.hanzo.ai/v1", kind: "KMSSecret", projectSlug: "hanzo", resyncInterval: 300 },
         );
         assert.deepStrictEqual(problems({ ...withServices({ name: "iam", kmsSync: true }), kmsEnabled: true, kmsProjectSlug: "hanzo", kmsResyncInterval: 1 }), [

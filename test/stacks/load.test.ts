@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { VALID, load, problems, withServices } from "../support/config";
+import { VALID, load, on, problems, withServices } from "../support/config";
 
 describe("stack configuration → spec", () => {
     describe("a valid configuration", () => {
@@ -28,10 +28,11 @@ describe("stack configuration → spec", () => {
             });
             assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
             assert.deepStrictEqual(spec.backup, {
-                enabled: true, schedule: "0 */6 * * *", retentionDays: 30, bucket: "t-postgres-backups", prefix: "postgres", region: "nyc3",
-                endpoint: undefined, accessKeyId: undefined, secretAccessKey: undefined, dumpImage: "postgres:16.4-bookworm", s3Image: "amazon/aws-cli:2.17.0",
-                drill: { enabled: true, schedule: "30 3 * * *" },
+                enabled: true, schedule: "0 */6 * * *", retentionDays: 30, bucket: "t-postgres-backups", prefix: "postgres", store: { kind: "spaces", region: "nyc3" },
+                dumpImage: "postgres:16.4-bookworm", s3Image: "amazon/aws-cli:2.17.0", drill: { enabled: true, schedule: "30 3 * * *" },
             });
+            assert.deepStrictEqual(spec.monitoring, { enabled: true, namespace: "monitoring", release: "kube-prometheus-stack", exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1" });
+            assert.deepStrictEqual([spec.pooling, spec.kms], [{ enabled: false }, { enabled: false }]);
             assert.deepStrictEqual(spec.services, [
                 {
                     name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
@@ -172,7 +173,7 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "edoburu/pgbouncer:1.18.0" }), [`hanzo-sql:pgbouncerImage = "edoburu/pgbouncer:1.18.0": is PgBouncer 1.18, ${rule}`]);
             assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "bitnami/pgbouncer:v1.20.1-debian-12" }), [`hanzo-sql:pgbouncerImage = "bitnami/pgbouncer:v1.20.1-debian-12": is PgBouncer 1.20, ${rule}`]);
             for (const image of ["edoburu/pgbouncer:v1.21.0-p2", "bitnami/pgbouncer:1.24.1", "edoburu/pgbouncer:v1.25.2-p0", "registry.local:5000/pgbouncer:stable", `x/pgbouncer@sha256:${"a".repeat(64)}`]) {
-                assert.strictEqual(load({ ...VALID, pgbouncerImage: image }).pooling.image, image);
+                assert.strictEqual(on(load({ ...VALID, poolingEnabled: true, pgbouncerImage: image }).pooling).image, image);
             }
         });
 
@@ -252,15 +253,15 @@ describe("stack configuration → spec", () => {
             ]);
         });
         it("drills restores on schedule in prod by default, elsewhere when asked, and only with backups", () => {
-            const drill = (values: Record<string, unknown>) => load(values).backup.drill;
+            const drill = (values: Record<string, unknown>) => on(load(values).backup).drill;
             assert.deepStrictEqual(drill(VALID), { enabled: true, schedule: "30 3 * * *" });
             assert.deepStrictEqual(drill({ ...VALID, backupDrillEnabled: false }), { enabled: false });
             assert.deepStrictEqual(drill({ ...VALID, environment: "staging" }), { enabled: false });
             assert.deepStrictEqual(drill({ ...VALID, environment: "staging", backupDrillEnabled: true, backupDrillSchedule: "0 4 * * 0" }), { enabled: true, schedule: "0 4 * * 0" });
-            assert.deepStrictEqual(drill({ ...VALID, backupEnabled: false }), { enabled: false });
+            assert.deepStrictEqual(load({ ...VALID, backupEnabled: false }).backup, { enabled: false });
             assert.deepStrictEqual(problems({ ...VALID, backupEnabled: false, backupDrillEnabled: true, backupDrillSchedule: "daily" }), [
-                'hanzo-sql:backupDrillSchedule = "daily": is not a cron schedule: needs 5 fields (minute hour day-of-month month day-of-week), found 1',
                 "hanzo-sql:backupDrillEnabled = true: drills restore backups: set backupEnabled: true, or backupDrillEnabled: false",
+                'hanzo-sql:backupDrillSchedule = "daily": is not a cron schedule: needs 5 fields (minute hour day-of-month month day-of-week), found 1',
             ]);
         });
     });

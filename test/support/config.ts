@@ -1,6 +1,7 @@
 /** Loading a stack spec from plain config values in tests, and reading back the problems it reports. */
 import * as assert from "assert";
 import { StackConfigError } from "../../stacks/load";
+import type { On } from "../../stacks/spec";
 import { specOf, stackConfig } from "../../tools/plan/stackFile";
 
 export const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
@@ -28,6 +29,12 @@ export function problems(values: Record<string, unknown>, opts?: LoadOptions): s
         return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
     }
     assert.fail("configuration was accepted");
+}
+
+/** A feature of the spec that must be on, typed as such. */
+export function on<T extends { readonly enabled: boolean }>(feature: T): On<T> {
+    assert.ok(feature.enabled, "expected the feature to be enabled");
+    return feature as On<T>;
 }
 
 export const withServices = (...services: unknown[]) => ({ ...VALID, services });
