@@ -260,7 +260,7 @@ describe("admin password rotation through the server pod's init container, on a 
         server.resume();
 
         assert.deepStrictEqual(await tryConnect(server.tcp("hanzo", server.adminPassword, "postgres")), { code: "28P01", message: 'password authentication failed for user "hanzo"' });
-        const provider = revealed(rotated, resource(rotated, TYPES.pgProvider, "hanzo-sql-pg")) as Record<string, unknown>;
+        const provider = revealed(rotated, resource(rotated, TYPES.pgProvider, "hanzo-sql-pg"));
         const c = (await tryConnect({ host: "127.0.0.1", port: server.port, user: String(provider.username), password: String(provider.password), database: String(provider.database) })) as Client;
         assert.ok(c instanceof Client, JSON.stringify(c));
         assert.strictEqual(provider.sslmode, "disable");

@@ -53,7 +53,7 @@ describe("no-superuser-credentials", () => {
     it("rejects a connection Secret built from the superuser's password (values redacted)", async () => {
         const plan = await planCopy();
         const adminPassword = find(plan, TYPE.password, "hanzo-sql-postgres-admin-password");
-        (find(plan, TYPE.secret, "console-database").dependencies as string[]).push(adminPassword.urn);
+        find(plan, TYPE.secret, "console-database").dependencies.push(adminPassword.urn);
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: hanzo-sql-console-connection (kubernetes:core/v1:Secret): Secret "hanzo/console-database" is built from the superuser's password (hanzo-sql-postgres-admin-password); give the service its own role.`,
         ]);

@@ -138,7 +138,6 @@ describe("the program's entry point", () => {
     it("index.ts declares the stack and exports its outputs", async () => {
         const result = await runPlan(stackConfig("hanzo-k8s"), () => {
             Object.assign(process.env, { ...TOKEN_ENV, ...process.env });
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
             return { ...require("../../index") };
         });
         assert.deepStrictEqual(Object.keys(result.outputs).sort(), ["adminSecret", "backups", "connectionSecrets", "databases", "endpoint", "environment", "namespace", "roles"]);
