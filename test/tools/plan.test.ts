@@ -75,7 +75,7 @@ describe("npm run plan", () => {
         assert.strictEqual(r.stderr, 'stack "bad": invalid configuration (1 problem); nothing was created:\n  - hanzo-sql:services[0].name = "Cloud": service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)');
         fs.rmSync(dir, { recursive: true });
         const usage = spawnSync(process.execPath, [PLAN], { encoding: "utf8" });
-        assert.strictEqual(usage.status, 1);
+        assert.strictEqual(usage.status, 2, "a usage error");
         assert.match(usage.stderr, /^plan failed: --stack is required; stacks: dev, hanzo-k8s, lux-k8s, staging, test$/m);
     });
 
