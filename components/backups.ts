@@ -4,6 +4,8 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
+import { labels as objectLabels } from "../render/labels";
+import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
@@ -12,6 +14,7 @@ import { configChecksum } from "./postgresInstance";
 import { replacementOptions } from "../policies/standard/replacement";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
+import { stateInputs } from "./stateInputs";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
 export const BACKUP_CRONJOB = "postgres-backup";
@@ -26,14 +29,17 @@ export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
 const BACKUP_UID = 999;
 
 export interface PostgresBackupsArgs {
+    /** Namespace of every Kubernetes object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
+    /** Schedule, retention, storage, images and drill from the stack spec; `enabled` must be true. */
     readonly backup: BackupSpec;
     /** Services whose databases are dumped (those with a retention of at least one day). */
     readonly services: readonly ServiceSpec[];
     /** The Database resources, by database name: grants and the scripts (the list of databases) wait for them. */
     readonly databases: Readonly<Record<string, postgresql.Database>>;
-    /** In-cluster host and port of the server. */
+    /** In-cluster host of the server. */
     readonly host: string;
+    /** Its port. */
     readonly port: number;
     /** Protect the bucket outside the test environment. */
     readonly protectData: boolean;
@@ -59,10 +65,26 @@ export class PostgresBackups extends pulumi.ComponentResource {
     public readonly scripts: Readonly<Record<string, string>>;
 
     constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresBackups", name, {}, opts);
+        // The databases by name: the Database resources themselves stay out of the state (see stateInputs).
+        super("hanzo-sql:index:PostgresBackups", name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
         const b = args.backup;
         const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
-        const labels = { "app.kubernetes.io/name": BACKUP_CRONJOB, "app.kubernetes.io/part-of": "hanzo-sql" };
+        const impossible = (problem: string) => new pulumi.ResourceError(`PostgresBackups ${name}: ${problem}`, this);
+        if (!b.enabled) {
+            throw impossible("backups are not enabled (backupEnabled: false) in the spec it was given");
+        }
+        let endpoint: { url: string; accessKeyId: string; secretAccessKey: string } | undefined;
+        if (b.endpoint !== undefined) {
+            if (b.accessKeyId === undefined || b.secretAccessKey === undefined) {
+                throw impossible(`the endpoint ${b.endpoint} needs both credentials (backupAccessKeyId and backupSecretAccessKey)`);
+            }
+            endpoint = { url: b.endpoint, accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey };
+        }
+        const missing = dumped.filter((s) => args.databases[s.database] === undefined).map((s) => s.database);
+        if (missing.length > 0) {
+            throw impossible(`no Database resource given for ${missing.join(", ")}: every dumped service's database must be in databases`);
+        }
+        const labels = objectLabels({ name: BACKUP_CRONJOB });
 
         // The role: reads every row of every table and every large object, writes only its results schema;
         // CONNECT where PUBLIC has none.
@@ -100,7 +122,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
         // Storage and its credentials.
         let accessKeyId: pulumi.Input<string>;
         let secretAccessKey: pulumi.Input<string>;
-        if (b.endpoint === undefined) {
+        if (endpoint === undefined) {
             const bucket = new digitalocean.SpacesBucket(
                 `${name}-bucket`,
                 {
@@ -125,10 +147,10 @@ export class PostgresBackups extends pulumi.ComponentResource {
             this.bucket = bucket.name;
             this.endpoint = pulumi.output(`https://${b.region}.digitaloceanspaces.com`);
         } else {
-            accessKeyId = pulumi.secret(b.accessKeyId!);
-            secretAccessKey = pulumi.secret(b.secretAccessKey!);
+            accessKeyId = pulumi.secret(endpoint.accessKeyId);
+            secretAccessKey = pulumi.secret(endpoint.secretAccessKey);
             this.bucket = pulumi.output(b.bucket);
-            this.endpoint = pulumi.output(b.endpoint);
+            this.endpoint = pulumi.output(endpoint.url);
         }
 
         const secret = new k8s.core.v1.Secret(
@@ -160,7 +182,6 @@ export class PostgresBackups extends pulumi.ComponentResource {
         );
 
         const fromSecret = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: secret.metadata.name, key } } });
-        const hardened = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
         const mounts = [
             { name: "backup", mountPath: "/backup" },
             { name: "scripts", mountPath: "/scripts", readOnly: true },
@@ -189,7 +210,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             command,
             env: pgEnv,
             resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory } },
-            securityContext: hardened,
+            securityContext: hardenedContainer(),
             volumeMounts: mounts,
         });
         const s3Container = (containerName: string, command: string[]): k8s.types.input.core.v1.Container => ({
@@ -198,14 +219,14 @@ export class PostgresBackups extends pulumi.ComponentResource {
             command,
             env: s3Env,
             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
-            securityContext: hardened,
+            securityContext: hardenedContainer(),
             volumeMounts: mounts,
         });
         const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) =>
             new k8s.batch.v1.CronJob(
                 resourceName,
                 {
-                    metadata: { name: jobName, namespace: args.namespace, labels: { ...labels, "app.kubernetes.io/name": jobName } },
+                    metadata: { name: jobName, namespace: args.namespace, labels: objectLabels({ name: jobName }) },
                     spec: {
                         schedule,
                         concurrencyPolicy: "Forbid",
@@ -217,12 +238,10 @@ export class PostgresBackups extends pulumi.ComponentResource {
                                 backoffLimit: 1,
                                 activeDeadlineSeconds: deadlineSeconds,
                                 template: {
-                                    metadata: { labels: { ...labels, "app.kubernetes.io/name": jobName }, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
+                                    metadata: { labels: objectLabels({ name: jobName }), annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
                                     spec: {
                                         restartPolicy: "Never",
-                                        securityContext: {
-                                            runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
-                                        },
+                                        securityContext: hardenedPod(BACKUP_UID, "always"),
                                         initContainers,
                                         containers: [container],
                                         volumes: [
@@ -261,7 +280,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 {
                     apiVersion: "monitoring.coreos.com/v1",
                     kind: "PrometheusRule",
-                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: { ...labels, release: args.monitoring.release } },
+                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: objectLabels({ name: BACKUP_CRONJOB, extra: { release: args.monitoring.release } }) },
                     spec: {
                         groups: [
                             backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) }),

@@ -1,8 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { labels as objectLabels } from "../render/labels";
+import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import type { PoolingSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
+import { stateInputs } from "./stateInputs";
 
 export const POOLER_NAME = "pgbouncer";
 /** uid/gid of `postgres` in the PgBouncer image (alpine's postgres user). */
@@ -14,12 +17,17 @@ export function poolerEndpoint(namespace: string): { host: string; port: number 
 }
 
 export interface PgbouncerArgs {
+    /** Namespace of every object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
+    /** The namespace's name, known at declaration (the pooler's in-cluster host is built from it). */
     readonly namespaceName: string;
+    /** Image, replicas and pool sizes from the stack spec; `enabled` must be true. */
     readonly pooling: PoolingSpec;
-    /** The pooled services: database, role and password. */
+    /** The pooled services: database, role and password (at least one). */
     readonly users: readonly { readonly database: string; readonly role: string; readonly password: pulumi.Input<string> }[];
+    /** In-cluster host of the server the pooler connects to. */
     readonly serverHost: string;
+    /** Its port. */
     readonly serverPort: number;
     /** Namespaces besides its own whose pods may connect (pooled services declared elsewhere). */
     readonly clientNamespaces: readonly string[];
@@ -36,9 +44,15 @@ export class Pgbouncer extends pulumi.ComponentResource {
     public readonly port = PGBOUNCER_PORT;
 
     constructor(name: string, args: PgbouncerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:Pgbouncer", name, {}, opts);
+        super("hanzo-sql:index:Pgbouncer", name, stateInputs(args), opts);
         const p = args.pooling;
-        const labels = { app: POOLER_NAME, "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": "hanzo-sql" };
+        if (!p.enabled) {
+            throw new pulumi.ResourceError(`Pgbouncer ${name}: pooling is not enabled (poolingEnabled: false) in the spec it was given`, this);
+        }
+        if (args.users.length === 0) {
+            throw new pulumi.ResourceError(`Pgbouncer ${name}: no pooled service; a pooler without users refuses every client (mark a service pooled: true)`, this);
+        }
+        const labels = objectLabels({ app: POOLER_NAME, name: "pgbouncer" });
         this.host = poolerEndpoint(args.namespaceName).host;
         const ini = renderPgbouncerIni({
             databases: args.users.map((u) => u.database),
@@ -80,7 +94,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                             // fsGroup: the kubelet gives the userlist's files group 70 (root-owned, 0440), so
                             // PgBouncer (uid 70) can read them and nobody else; without it they stay root:root
                             // 0400 and every client fails SASL while the tcpSocket probe passes.
-                            securityContext: { runAsNonRoot: true, runAsUser: PGBOUNCER_UID, runAsGroup: PGBOUNCER_UID, fsGroup: PGBOUNCER_UID, seccompProfile: { type: "RuntimeDefault" } },
+                            securityContext: hardenedPod(PGBOUNCER_UID, "always"),
                             containers: [
                                 {
                                     name: "pgbouncer",
@@ -90,7 +104,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                                     readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5 },
                                     livenessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 15, failureThreshold: 4 },
                                     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "1", memory: "256Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                    securityContext: hardenedContainer(),
                                     volumeMounts: [
                                         { name: "config", mountPath: "/etc/pgbouncer/pgbouncer.ini", subPath: "pgbouncer.ini", readOnly: true },
                                         { name: "auth", mountPath: "/etc/pgbouncer/auth", readOnly: true },

@@ -12,7 +12,7 @@ import { TOKEN_ENV, planOf } from "../support/plan";
 import { CONFIG_KEYS } from "../../stacks/load";
 import { validatePlan } from "../../tools/plan/kubernetes";
 import { runPlan } from "../../tools/plan/runner";
-import { PROJECT_DIR, readProject, stackConfig } from "../../tools/plan/stackFile";
+import { PROJECT_DIR, readProject, specOf, stackConfig } from "../../tools/plan/stackFile";
 
 const PLAN = path.join(PROJECT_DIR, "build", "tools", "plan.js");
 
@@ -33,7 +33,8 @@ describe("npm run plan", () => {
         assert.strictEqual(secret.outputs.stringData.dsn, "[secret]");
         // A component's outputs are what it registered (AnalyzeStack reads them); a custom resource's, the mock's.
         const top = plan.resources.find((r: any) => r.type === "hanzo-sql:index:HanzoSql");
-        assert.deepStrictEqual([top.inputs, top.outputs], [{ environment: "prod" }, { adminSecret: "hanzo/postgres-credentials", environment: "prod" }]);
+        // Its inputs are its args, as in pulumi-eks (super(type, name, args, opts)): the whole validated spec.
+        assert.deepStrictEqual([top.inputs, top.outputs], [{ spec: JSON.parse(JSON.stringify(specOf(stackConfig("lux-k8s")))) }, { adminSecret: "hanzo/postgres-credentials", environment: "prod" }]);
         const password = plan.resources.find((r: any) => r.name === "hanzo-sql-gateway-password");
         assert.deepStrictEqual(password.outputs, { ...password.inputs, result: "[secret]" });
         assert.ok(!out.includes("p@ss:"), "no generated password appears anywhere in the plan");
