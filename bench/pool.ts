@@ -12,10 +12,10 @@
 import { spawnSync } from "child_process";
 import { Command, Flag, integerFlag, runCommand } from "../tools/cli";
 import { startStackServer } from "../tools/local/stackServer";
-import { PGBOUNCER_BIN, PgbouncerServer } from "../tools/pg/pgbouncer";
+import { PGBOUNCER_BIN, PgbouncerServer, serverUserlist } from "../tools/pg/pgbouncer";
 import { PG_BIN } from "../tools/pg/server";
 import { planFromValues } from "../tools/plan";
-import { PGBOUNCER_MAX_PREPARED_STATEMENTS, renderUserlist } from "../render/pgbouncer";
+import { PGBOUNCER_MAX_PREPARED_STATEMENTS } from "../render/pgbouncer";
 
 /** The bench's command line (`npm run bench:pool -- --help` prints it). */
 export const COMMAND = {
@@ -65,7 +65,7 @@ async function bench(seconds: number): Promise<void> {
     });
     const s = await startStackServer(plan);
     const ini = (plan.plan.resources.find((r) => r.name === "hanzo-sql-pgbouncer-config")!.inputs as { data: Record<string, string> }).data["pgbouncer.ini"];
-    const pooler = await PgbouncerServer.start(ini, renderUserlist([{ user: "bench_user", password: s.passwords.bench_user }]), s.server.port);
+    const pooler = await PgbouncerServer.start(ini, await serverUserlist(s.server, ["bench_user"]), s.server.port);
     const env = { PGPASSWORD: s.passwords.bench_user };
     try {
         pgbench(["-h", "127.0.0.1", "-p", String(s.server.port), "-U", "bench_user", "-i", "-s", "10", "-q", "bench"], env);

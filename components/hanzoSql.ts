@@ -127,8 +127,8 @@ export class HanzoSql extends pulumi.ComponentResource {
                     pooling: spec.pooling,
                     // stacks/ refuses a pooled service that keeps its password, so every pooled one has one here.
                     users: pooled.flatMap((s) => {
-                        const password = services[s.name].password;
-                        return password ? [{ database: s.database, role: s.role, password }] : [];
+                        const verifier = services[s.name].verifier;
+                        return verifier ? [{ database: s.database, role: s.role, verifier }] : [];
                     }),
                     serverHost: spec.instance.host,
                     serverPort: spec.instance.port,

@@ -23,8 +23,8 @@ export interface PgbouncerArgs {
     readonly namespaceName: string;
     /** Image, replicas and pool sizes from the stack spec; `enabled` must be true. */
     readonly pooling: PoolingSpec;
-    /** The pooled services: database, role and password (at least one). */
-    readonly users: readonly { readonly database: string; readonly role: string; readonly password: pulumi.Input<string> }[];
+    /** The pooled services (at least one): database, role and the SCRAM verifier the server holds for the role (never a password). */
+    readonly users: readonly { readonly database: string; readonly role: string; readonly verifier: pulumi.Input<string> }[];
     /** In-cluster host of the server the pooler connects to. */
     readonly serverHost: string;
     /** Its port. */
@@ -35,7 +35,8 @@ export interface PgbouncerArgs {
 
 /**
  * PgBouncer in front of the server (STANDARD §10): transaction pooling, SCRAM for clients with a userlist
- * built from the pooled services' credentials (a Secret), a Service `pgbouncer:6432`, and a NetworkPolicy
+ * of the pooled roles' SCRAM verifiers (a Secret; render/pgbouncer.ts says why no password is needed), a
+ * Service `pgbouncer:6432`, and a NetworkPolicy
  * admitting the namespace. A configuration change rolls the pods. Expects a `kubernetes` provider.
  */
 export class Pgbouncer extends pulumi.ComponentResource {
@@ -67,16 +68,17 @@ export class Pgbouncer extends pulumi.ComponentResource {
             { metadata: { name: `${POOLER_NAME}-config`, namespace: args.namespace, labels }, data: { "pgbouncer.ini": ini } },
             { parent: this },
         );
-        const userlist = pulumi.all(args.users.map((u) => pulumi.output(u.password))).apply((pws) =>
-            renderUserlist(args.users.map((u, i) => ({ user: u.role, password: pws[i] }))),
+        const userlist = pulumi.all(args.users.map((u) => pulumi.output(u.verifier))).apply((verifiers) =>
+            renderUserlist(args.users.map((u, i) => ({ user: u.role, verifier: verifiers[i] }))),
         );
         const secret = new k8s.core.v1.Secret(
             `${name}-userlist`,
             { metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels }, type: "Opaque", stringData: { "userlist.txt": pulumi.secret(userlist) } },
             { parent: this },
         );
-        // Rolls the pods when a password changes. A truncated hash of random 32-character passwords reveals
-        // nothing, and left secret it would mark the whole Deployment spec secret (hidden from diffs and policies).
+        // Rolls the pods when a password (so its verifier) changes. A truncated hash of verifiers of random
+        // 32-character passwords reveals nothing, and left secret it would mark the whole Deployment spec secret
+        // (hidden from diffs and policies).
         const userlistChecksum = pulumi.unsecret(userlist.apply((u) => configChecksum({ "userlist.txt": u }).slice(0, 16)));
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,

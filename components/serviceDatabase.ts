@@ -84,8 +84,11 @@ export class ServiceDatabase extends pulumi.ComponentResource {
     public readonly databaseName: string;
     /** `<namespace>/<name>` of the connection Secret; undefined while the service keeps its password. */
     public readonly secretRef?: pulumi.Output<string>;
-    /** The role's password (secret), for the pooler's userlist; undefined while the service keeps its own. */
-    public readonly password?: pulumi.Output<string>;
+    /**
+     * The SCRAM-SHA-256 verifier the role is given (secret), for the pooler's userlist; undefined while the
+     * service keeps its own password.
+     */
+    public readonly verifier?: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hanzo-sql:index:ServiceDatabase", name, stateInputs(args), opts);
@@ -142,7 +145,12 @@ export class ServiceDatabase extends pulumi.ComponentResource {
         databaseExtensions(name, this.database.name, s.extensions, args.extensionVersions, childOfDatabase);
 
         if (password) {
-            this.password = password.result;
+            this.verifier = this.role.password.apply((v) => {
+                if (v === undefined) {
+                    throw new pulumi.ResourceError(`role ${s.role} was declared without its verifier`, this);
+                }
+                return v;
+            });
             this.secretRef = this.connectionSecret(name, args, password.result);
         }
         if (s.kmsSync && args.kms?.enabled) {

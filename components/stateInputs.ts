@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * The fields, at any depth of a component's args, that hold a secret: the superuser's password (the spec's
- * `admin.password`, HanzoSql's `adminPassword`), the backup endpoint's credentials, and every role's password
- * (`password`, e.g. a pooled user's).
+ * `admin.password`, HanzoSql's `adminPassword`), the backup endpoint's credentials, every role's password
+ * (`password`, e.g. the exporter's) and SCRAM verifier (`verifier`, e.g. a pooled user's).
  */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(["password", "adminPassword", "accessKeyId", "secretAccessKey"]);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(["password", "adminPassword", "accessKeyId", "secretAccessKey", "verifier"]);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
     if (typeof v !== "object" || v === null) {

@@ -9,6 +9,8 @@
  * `prepared statement "…" does not exist`.
  */
 
+import { isScramVerifier } from "./scram";
+
 export const PGBOUNCER_PORT = 6432;
 
 /** The oldest PgBouncer that keeps prepared statements in transaction pooling. */
@@ -83,8 +85,24 @@ export function renderPgbouncerIni(i: PgbouncerInput): string {
     ].join("\n");
 }
 
-/** userlist.txt: `"user" "password"` per line, quotes doubled. */
-export function renderUserlist(users: readonly { readonly user: string; readonly password: string }[]): string {
+/**
+ * userlist.txt: `"user" "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"` per line, quotes doubled:
+ * each pooled role's verifier, exactly as the server holds it, and no password.
+ *
+ * PgBouncer checks a client's SCRAM proof against the verifier, and then logs into the server with the
+ * ClientKey that proof revealed ("SCRAM pass-through"). The PgBouncer manual (`auth_file`) states the
+ * conditions, all met here: the client authenticates with SCRAM (`auth_type = scram-sha-256`), the database
+ * definitions name no user, and the verifier is identical on both sides, salt and iterations included — both
+ * come from the same Role input (components/roles.ts). A copy of this Secret therefore gives no login: a
+ * verifier cannot be turned back into a password or a client proof.
+ */
+export function renderUserlist(users: readonly { readonly user: string; readonly verifier: string }[]): string {
     const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-    return users.map((u) => `${q(u.user)} ${q(u.password)}`).join("\n") + "\n";
+    for (const u of users) {
+        if (!isScramVerifier(u.verifier)) {
+            // Never the value: it could be a password given by mistake.
+            throw new Error(`PgBouncer's userlist takes SCRAM-SHA-256 verifiers only; the entry for ${u.user} is not one`);
+        }
+    }
+    return users.map((u) => `${q(u.user)} ${q(u.verifier)}`).join("\n") + "\n";
 }

@@ -2,9 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { renderUserlist } from "../../render/pgbouncer";
 import { connectionSecretData } from "../../render/connection";
-import { PgbouncerServer, PGBOUNCER_BIN } from "../../tools/pg/pgbouncer";
+import { PgbouncerServer, PGBOUNCER_BIN, serverUserlist } from "../../tools/pg/pgbouncer";
 import { PG_BIN, registerSecret } from "../../tools/pg/server";
 import { PROJECT_DIR } from "../../tools/plan/stackFile";
 import { renderInitSql, passwordVariable } from "../../tools/sql/initSql";
@@ -68,7 +67,7 @@ describe("each service's own client with its rendered connection (real PostgreSQ
         }
         s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env }));
         const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as { data: Record<string, string> }).data["pgbouncer.ini"];
-        pooler = await PgbouncerServer.start(ini, renderUserlist([...POOLED].map((svc) => ({ user: `${svc}_user`, password: passwords[svc] }))), s.server.port);
+        pooler = await PgbouncerServer.start(ini, await serverUserlist(s.server, [...POOLED].map((svc) => `${svc}_user`)), s.server.port);
         for (const { service } of SERVICE_CLIENTS) {
             const direct = { user: `${service}_user`, password: passwords[service], host: "127.0.0.1", port: s.server.port, database: service, sslmode: "disable" };
             secrets[service] = connectionSecretData(direct, SHAPES[service] ?? "url", POOLED.has(service) ? { host: "127.0.0.1", port: pooler.port } : undefined);

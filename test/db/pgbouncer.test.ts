@@ -1,7 +1,10 @@
 import * as assert from "assert";
 import { Client } from "pg";
+import { randomBytes } from "crypto";
 import { renderUserlist } from "../../render/pgbouncer";
+import { SCRAM_SALT_BYTES, isScramVerifier, scramVerifier } from "../../render/scram";
 import { PgbouncerServer } from "../../tools/pg/pgbouncer";
+import { registerSecret } from "../../tools/pg/server";
 import { mockPassword } from "../../tools/plan/runner";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
@@ -22,13 +25,17 @@ describe("PgBouncer (transaction pooling) as declared", () => {
         for (const line of ["pool_mode = transaction", "max_client_conn = 12", "default_pool_size = 2", "auth_type = scram-sha-256", "listen_port = 6432", "max_prepared_statements = 200"]) {
             assert.ok(ini.split("\n").includes(line), line);
         }
+        // Each pooled role's verifier, exactly the one the Role gives the server (SCRAM pass-through needs the same
+        // salt and iterations on both sides), and no password anywhere in the Secret.
         const userlist = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>;
+        const verifierOf = (service: string) => revealed(plan, resource(plan, "postgresql:index/role:Role", `hanzo-sql-${service}-role`)).password as string;
+        assert.ok(isScramVerifier(verifierOf("gateway")) && isScramVerifier(verifierOf("commerce")));
         assert.deepStrictEqual(userlist, {
-            "userlist.txt": renderUserlist([
-                { user: "gateway_user", password: mockPassword("hanzo-sql-gateway-password", true) },
-                { user: "commerce_user", password: mockPassword("hanzo-sql-commerce-password", true) },
-            ]),
+            "userlist.txt": `"gateway_user" "${verifierOf("gateway")}"\n"commerce_user" "${verifierOf("commerce")}"\n`,
         });
+        for (const service of ["gateway", "commerce", "cloud"]) {
+            assert.ok(!userlist["userlist.txt"].includes(mockPassword(`hanzo-sql-${service}-password`, true)), `${service}'s password is in the userlist`);
+        }
         const deployment = resource(plan, "kubernetes:apps/v1:Deployment", "hanzo-sql-pgbouncer-deployment").inputs as any;
         assert.strictEqual(deployment.spec.replicas, 2);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].command, ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
@@ -61,10 +68,21 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
     let s: StackServer;
     let pooler: PgbouncerServer;
 
+    // The plan's own credentials end to end: the server holds the verifiers the plan's Roles carry (as
+    // `pulumi up` leaves it), PgBouncer reads the plan's userlist Secret verbatim, clients use the passwords
+    // of the services' connection Secrets.
+    const passwords: Record<string, string> = {};
     before(async () => {
         s = await stackServer(await planWith("pooled", CONFIG));
+        for (const service of ["gateway", "commerce", "cloud"]) {
+            const role = revealed(s.plan, resource(s.plan, "postgresql:index/role:Role", `hanzo-sql-${service}-role`));
+            const secret = revealed(s.plan, resource(s.plan, TYPES.secret, `hanzo-sql-${service}-connection`)).stringData as Record<string, string>;
+            passwords[`${service}_user`] = secret.DB_PASSWORD;
+            registerSecret(secret.DB_PASSWORD, `${service}_user`);
+            s.server.psql(`ALTER ROLE ${service}_user PASSWORD '${role.password as string}';`);
+        }
         const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
-        const userlist = renderUserlist(["gateway_user", "commerce_user"].map((user) => ({ user, password: s.passwords[user] })));
+        const userlist = (revealed(s.plan, resource(s.plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>)["userlist.txt"];
         pooler = await PgbouncerServer.start(ini, userlist, s.server.port);
     });
     after(() => {
@@ -72,7 +90,7 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
         s?.server.stop();
     });
 
-    const viaPooler = (user: string, database: string) => ({ host: "127.0.0.1", port: pooler.port, user, password: s.passwords[user], database });
+    const viaPooler = (user: string, database: string) => ({ host: "127.0.0.1", port: pooler.port, user, password: passwords[user], database });
 
     it("lets a pooled service's role in with SCRAM, and only to its own database", async () => {
         const c = (await tryConnect(viaPooler("gateway_user", "gateway"))) as Client;
@@ -81,8 +99,21 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
         await c.end();
         const wrong = await tryConnect({ ...viaPooler("gateway_user", "gateway"), password: "wrong" });
         assert.deepStrictEqual(wrong, { code: "08P01", message: "SASL authentication failed" });
-        const unpooled = await tryConnect({ ...viaPooler("gateway_user", "gateway"), user: "cloud_user", password: s.passwords.cloud_user, database: "cloud" });
+        const unpooled = await tryConnect({ ...viaPooler("gateway_user", "gateway"), user: "cloud_user", password: passwords.cloud_user, database: "cloud" });
         assert.ok(!(unpooled instanceof Client), "cloud is not pooled");
+    });
+
+    it("cannot log into the server when its verifier differs from the server's (same password, another salt): why the Role and the userlist share one", async () => {
+        const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
+        const other = await PgbouncerServer.start(ini, renderUserlist([{ user: "gateway_user", verifier: scramVerifier(passwords.gateway_user, randomBytes(SCRAM_SALT_BYTES).toString("base64")) }]), s.server.port);
+        try {
+            const c = await tryConnect({ host: "127.0.0.1", port: other.port, user: "gateway_user", password: passwords.gateway_user, database: "gateway" });
+            assert.ok(!(c instanceof Client), "PgBouncer logged into the server with a verifier the server does not hold");
+            // The server's refusal, passed on (PgBouncer's own refusal of a client is 08P01 "SASL authentication failed").
+            assert.deepStrictEqual(c, { code: "28P01", message: 'password authentication failed for user "gateway_user"' });
+        } finally {
+            other.stop();
+        }
     });
 
     it("pools by transaction: ten clients share the two server connections of the pool", async () => {

@@ -61,7 +61,7 @@ describe("components: args in state (secrets encrypted), ResourceError before an
             ["[secret]", "[secret]"],
         );
         assert.deepStrictEqual((revealed(plan, of("PostgresBackups")) as any).backup.secretAccessKey, SECRET_ACCESS_KEY);
-        assert.deepStrictEqual(inputs("Pgbouncer").users, [{ database: "iam", role: "iam_user", password: "[secret]" }]);
+        assert.deepStrictEqual(inputs("Pgbouncer").users, [{ database: "iam", role: "iam_user", verifier: "[secret]" }]);
         assert.strictEqual(inputs("PostgresMonitoring").password, "[secret]");
         // Plain args as they are; the Database resources by name (a reference would hold the component until created).
         assert.deepStrictEqual(inputs("PostgresBackups").databases, ["cloud", "iam"]);
@@ -126,7 +126,7 @@ describe("components: args in state (secrets encrypted), ResourceError before an
             "Pgbouncer bad: pooling is not enabled (poolingEnabled: false) in the spec it was given",
             () => {
                 const b = base();
-                const users = [{ database: "iam", role: "iam_user", password: "x".repeat(32) }];
+                const users = [{ database: "iam", role: "iam_user", verifier: "SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5" }];
                 new Pgbouncer("bad", {
                     ...b,
                     pooling: { ...b.pooling, enabled: false },

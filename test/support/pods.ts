@@ -47,15 +47,21 @@ export function rolePasswords(plan: PlanResult): Record<string, string> {
 /**
  * What `pulumi up` does once the server is ready: the plan's roles, databases, grants and extensions, as one
  * psql script (npm run init-sql) run as the superuser over the pod network (SCRAM, from the bridge's address,
- * inside the 10.0.0.0/8 pg_hba.conf admits), with the passwords the plan's Secrets carry.
+ * inside the 10.0.0.0/8 pg_hba.conf admits), then each role given the very verifier its Role carries (as the
+ * postgresql provider does; init-sql salts its own), which PgBouncer's userlist shares.
  */
 export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, port = 5432): void {
     const env: Record<string, string> = {};
     for (const [role, pw] of Object.entries(rolePasswords(plan))) {
         env[passwordVariable(role)] = pw;
     }
+    const verifiers = plan.plan.resources
+        .filter((r) => r.type === "postgresql:index/role:Role")
+        .map((r) => plan.revealed.get(r.urn) as { name: string; password?: string })
+        .filter((r) => r.password !== undefined)
+        .map((r) => `ALTER ROLE "${r.name}" PASSWORD '${r.password}';`);
     const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pod.ip, "-p", String(port), "-U", "hanzo", "-d", "postgres", "-f", "-"], {
-        input: renderInitSql(plan.plan, { passwords: "env", env }),
+        input: [renderInitSql(plan.plan, { passwords: "env", env }), ...verifiers, ""].join("\n"),
         encoding: "utf8",
         env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
     });

@@ -9,8 +9,9 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { renderUserlist } from "../../render/pgbouncer";
 import { PROJECT_DIR } from "../plan/stackFile";
-import { freePort } from "./server";
+import { PgServer, freePort } from "./server";
 
 /** HANZO_SQL_PGBOUNCER runs another build (e.g. Debian's 1.18, /usr/sbin/pgbouncer, to see what it breaks). */
 export const PGBOUNCER_BIN = process.env.HANZO_SQL_PGBOUNCER ?? "/usr/local/lib/hanzo-sql/pgbouncer/bin/pgbouncer";
@@ -26,6 +27,21 @@ export function ensurePgbouncer(): void {
     const r = spawnSync("bash", [path.join(PROJECT_DIR, "scripts", "install-test-deps.sh")], { stdio: ["ignore", "inherit", "inherit"] });
     if (r.status !== 0 || !fs.existsSync(PGBOUNCER_BIN)) {
         throw new Error(`scripts/install-test-deps.sh failed (exit ${r.status})`);
+    }
+}
+
+/**
+ * The userlist components/pooler.ts gives PgBouncer, of the verifiers `server` holds for `roles` right now: for a
+ * server whose passwords a test set itself (with salts of its own), where the plan's Secret would not match.
+ */
+export async function serverUserlist(server: PgServer, roles: readonly string[]): Promise<string> {
+    const admin = await server.admin();
+    try {
+        const rows = (await admin.query<{ rolname: string; rolpassword: string | null }>("SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)", [roles])).rows;
+        const verifiers = new Map(rows.map((r) => [r.rolname, r.rolpassword ?? ""]));
+        return renderUserlist(roles.map((user) => ({ user, verifier: verifiers.get(user) ?? "" })));
+    } finally {
+        await admin.end();
     }
 }
 
