@@ -133,9 +133,10 @@ describe("credentials on a real server with log_statement = 'all'", function () 
         const c = (await tryConnect(server.tcp("iam_user", roles.get("iam_user")!.password, "iam"))) as Client;
         assert.ok(c instanceof Client);
         await c.end();
+        // Every missing variable at once, in the plan's order of the roles.
         assert.throws(() => renderInitSql(plan.plan, { passwords: "env", env: {} }), {
-            message: "not set: HANZO_SQL_PASSWORD_HANZO_MONITOR, HANZO_SQL_PASSWORD_HANZO_BACKUP, HANZO_SQL_PASSWORD_IAM_USER, HANZO_SQL_PASSWORD_CLOUD_USER, " +
-                "HANZO_SQL_PASSWORD_CONSOLE_USER, HANZO_SQL_PASSWORD_HANZO_CLOUD_USER, HANZO_SQL_PASSWORD_KMS_USER, HANZO_SQL_PASSWORD_PLATFORM_USER (each must hold its role's password)",
+            message: "not set: HANZO_SQL_PASSWORD_HANZO_MONITOR, HANZO_SQL_PASSWORD_IAM_USER, HANZO_SQL_PASSWORD_CLOUD_USER, HANZO_SQL_PASSWORD_CONSOLE_USER, " +
+                "HANZO_SQL_PASSWORD_HANZO_CLOUD_USER, HANZO_SQL_PASSWORD_KMS_USER, HANZO_SQL_PASSWORD_PLATFORM_USER, HANZO_SQL_PASSWORD_HANZO_BACKUP (each must hold its role's password)",
         });
     });
 
