@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { roleNameFor } from "../policies/standard/rules";
+import { Command, Flag, integerFlag, runCommand } from "../tools/cli";
 import { S3Server, runScript, runScriptFile } from "../tools/local/s3";
 import { startStackServer } from "../tools/local/stackServer";
 import { PgServer } from "../tools/pg/server";
@@ -19,10 +20,14 @@ import { planFromValues } from "../tools/plan";
 import { renderedFiles } from "../tools/local/stackServer";
 import { renderInitSql } from "../tools/sql/initSql";
 
-const rows = (() => {
-    const i = process.argv.indexOf("--rows");
-    return i >= 0 ? Number(process.argv[i + 1]) : 330_000;
-})();
+/** The bench's command line (`npm run bench:backup -- --help` prints it). */
+export const COMMAND = {
+    name: "npm run bench:backup --",
+    summary:
+        "Dumps, uploads, downloads and restores 6 generated databases through the rendered backup scripts against a local S3 API, " +
+        "sequential and two at a time, and pg_restore -j 2 against -j 1; prints seconds and the ratios of one run.",
+    flags: { rows: { type: "string", value: "<n>", description: "rows per database (default 330000: ~150 MB each)" } },
+} as const satisfies Command<Record<string, Flag>>;
 const DATABASES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
 
 async function timed<T>(label: string, f: () => Promise<T>): Promise<number> {
@@ -45,7 +50,7 @@ function each(jobs: number, command: string, env: Record<string, string>): Promi
     return ok(runScript(`set -euo pipefail\nprintf '%s\\n' ${DATABASES.join(" ")} | xargs -P ${jobs} -I{} bash -c '${command}'`, env));
 }
 
-async function bench(): Promise<void> {
+async function bench(rows: number): Promise<void> {
     const plan = await planFromValues("bench-backup", { environment: "prod", clusterName: "bench", monitoringEnabled: false, services: DATABASES });
     const files = (plan.plan.resources.find((r) => r.name === "hanzo-sql-backups-scripts")!.inputs as { data: Record<string, string> }).data;
     const s = await startStackServer(plan);
@@ -112,7 +117,6 @@ pg_restore --clean --if-exists --no-owner --role=alpha_user --exit-on-error -j $
     }
 }
 
-bench().catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-});
+if (require.main === module) {
+    runCommand(COMMAND, { prefix: "bench:backup failed", code: 1, trace: true }, ({ values }) => bench(integerFlag("rows", values.rows, 330_000)));
+}

@@ -10,6 +10,7 @@
  */
 import { Client } from "pg";
 import { POSTGRES_PORT } from "../policies/standard/ports";
+import { Command, Flag, runCommand } from "../tools/cli";
 import { namespaceData, workload } from "../tools/pod/plan";
 import { PersistentVolume, Pod, PodNetwork } from "../tools/pod/runner";
 import { planFromStackFile } from "../tools/plan";
@@ -54,7 +55,15 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((e) => {
-    console.error(e);
-    process.exit(1);
-});
+/** The bench's command line (`npm run bench:pods -- --help` prints it): no flags. */
+export const COMMAND = {
+    name: "npm run bench:pods --",
+    summary:
+        "Runs hanzo-k8s's server pod as declared (tools/pod, root only): time to Ready on a fresh volume and on a second boot, " +
+        "and the stop with 50 idle clients connected against the grace period, from one run.",
+    flags: {},
+} as const satisfies Command<Record<string, Flag>>;
+
+if (require.main === module) {
+    runCommand(COMMAND, { prefix: "bench:pods failed", code: 1, trace: true, exit: true }, () => main());
+}

@@ -10,16 +10,21 @@
  * transactions; then the pooled/direct ratios at 100 clients (target >= 0.9 with -M prepared), all from one run.
  */
 import { spawnSync } from "child_process";
+import { Command, Flag, integerFlag, runCommand } from "../tools/cli";
 import { startStackServer } from "../tools/local/stackServer";
 import { PGBOUNCER_BIN, PgbouncerServer, serverUserlist } from "../tools/pg/pgbouncer";
 import { PG_BIN } from "../tools/pg/server";
 import { planFromValues } from "../tools/plan";
 import { PGBOUNCER_MAX_PREPARED_STATEMENTS } from "../render/pgbouncer";
 
-const seconds = (() => {
-    const i = process.argv.indexOf("--seconds");
-    return i >= 0 ? Number(process.argv[i + 1]) : 15;
-})();
+/** The bench's command line (`npm run bench:pool -- --help` prints it). */
+export const COMMAND = {
+    name: "npm run bench:pool --",
+    summary:
+        "pgbench -S against a throwaway server built from a pooled stack, direct and through the rendered PgBouncer, " +
+        "simple and -M prepared, then 1000 clients through the pooler; prints throughput, connect time, failed transactions and the ratios of one run.",
+    flags: { seconds: { type: "string", value: "<s>", description: "seconds per pgbench run (default 15; the 1000-client run takes 45 more)" } },
+} as const satisfies Command<Record<string, Flag>>;
 
 interface Run {
     tps: number;
@@ -35,7 +40,7 @@ function pgbench(args: string[], env: Record<string, string>): string {
     return r.stdout;
 }
 
-function run(label: string, mode: "simple" | "prepared", port: number, clients: number, env: Record<string, string>): Run {
+function run(label: string, mode: "simple" | "prepared", port: number, clients: number, seconds: number, env: Record<string, string>): Run {
     // Connecting a thousand SCRAM clients on two cores takes seconds, and pgbench counts it in -T.
     const duration = clients >= 1000 ? seconds + 45 : seconds;
     const out = pgbench(["-h", "127.0.0.1", "-p", String(port), "-U", "bench_user", "-S", "-n", "-M", mode, "-c", String(clients), "-j", "2", "-T", String(duration), "bench"], env);
@@ -53,7 +58,7 @@ function run(label: string, mode: "simple" | "prepared", port: number, clients: 
     return { tps, failed, clients };
 }
 
-async function bench(): Promise<void> {
+async function bench(seconds: number): Promise<void> {
     const plan = await planFromValues("bench-pool", {
         environment: "prod", clusterName: "bench", backupEnabled: false, monitoringEnabled: false,
         poolingEnabled: true, poolMaxClientConn: 1100, services: [{ name: "bench", pooled: true }],
@@ -69,12 +74,12 @@ async function bench(): Promise<void> {
         const runs: Run[] = [];
         const ratios: string[] = [];
         for (const mode of ["simple", "prepared"] as const) {
-            const direct = run("direct to PostgreSQL", mode, s.server.port, 100, env);
-            const pooled = run("through PgBouncer", mode, pooler.port, 100, env);
+            const direct = run("direct to PostgreSQL", mode, s.server.port, 100, seconds, env);
+            const pooled = run("through PgBouncer", mode, pooler.port, 100, seconds, env);
             runs.push(direct, pooled);
             ratios.push(`-M ${mode} ${(pooled.tps / direct.tps).toFixed(2)}`);
         }
-        runs.push(run("through PgBouncer", "prepared", pooler.port, 1000, env));
+        runs.push(run("through PgBouncer", "prepared", pooler.port, 1000, seconds, env));
         console.log(`pooled/direct throughput at 100 clients: ${ratios.join(", ")} (target >= 0.90 with -M prepared); failed transactions in all runs: ${runs.reduce((n, r) => n + r.failed, 0)}`);
     } finally {
         pooler.stop();
@@ -82,7 +87,6 @@ async function bench(): Promise<void> {
     }
 }
 
-bench().catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-});
+if (require.main === module) {
+    runCommand(COMMAND, { prefix: "bench:pool failed", code: 1, trace: true }, ({ values }) => bench(integerFlag("seconds", values.seconds, 15)));
+}

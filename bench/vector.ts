@@ -15,6 +15,7 @@
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
+import { Command, Flag, Parsed, UsageError, integerFlag, integerListFlag, runCommand } from "../tools/cli";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { formatBytes } from "../policies/standard/quantity";
@@ -27,10 +28,27 @@ const GiB = 2 ** 30;
 const POD_MEMORY = 2 * GiB;
 const SPILL = "hnsw graph no longer fits into maintenance_work_mem";
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const SECTIONS = ["semantic", "lookup", "build"];
+
+/** The bench's command line (`npm run bench:vector -- --help` prints it). */
+export const COMMAND = {
+    name: "npm run bench:vector --",
+    summary:
+        "HIP-29's filtered semantic-cache query per indexing strategy (semantic), an HNSW build with the rendered configuration against the seed's (build), " +
+        "and unfiltered lookups per hnsw.ef_search (lookup), on throwaway servers; prints times, recall and ratios of one run.",
+    flags: {
+        sections: { type: "string", value: "<list>", description: `comma-separated sections to run (default ${SECTIONS.join(",")})` },
+        rows: { type: "string", value: "<n>", description: "semantic: cache entries (default 100000)" },
+        queries: { type: "string", value: "<n>", description: "queries per setting (default 200)" },
+        orgs: { type: "string", value: "<n>", description: "semantic: tenants (default 300)" },
+        topics: { type: "string", value: "<n>", description: "semantic: topics (default 500)" },
+        "ef-search": { type: "string", value: "<list>", description: "semantic: hnsw.ef_search values, comma-separated (default 40,100)" },
+        "max-scan-tuples": { type: "string", value: "<list>", description: "semantic: hnsw.max_scan_tuples values, comma-separated (default none)" },
+        strategies: { type: "string", value: "<names>", description: 'semantic: strategy name prefixes separated by | (e.g. "one HNSW|tenant col"; default all)' },
+        "lookup-rows": { type: "string", value: "<n>", description: "lookup, build: vectors (default 50000)" },
+        "lookup-ef-search": { type: "string", value: "<list>", description: "lookup: hnsw.ef_search values, comma-separated (default 20,40,100,200)" },
+    },
+} as const satisfies Command<Record<string, Flag>>;
 
 /** The seed's postgresql.conf: its 16 values literally, plus what any server here needs to run. */
 function seedConf(): string {
@@ -175,11 +193,6 @@ async function queries(c: Client, kind: "fresh" | "near", count: number, rows: n
     }
 }
 
-function list(name: string, fallback: number[]): number[] {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1].split(",").map(Number) : fallback;
-}
-
 /** The unfiltered sections: the build comparison (seed vs rendered) and lookups without a filter. */
 async function lookups(rows: number, count: number, efSearches: number[], buildComparison: boolean): Promise<void> {
     const derived = memorySettings(POD_MEMORY);
@@ -195,7 +208,9 @@ async function lookups(rows: number, count: number, efSearches: number[], buildC
         await rendered.client.query("CREATE TABLE items (id int)");
     } else {
         const seed = await build("seed's literal values", seedConf(), rows);
-        seed.client.end().then(() => seed.server.stop());
+        // The seed's server is gone before the rendered one builds: the two never share the 2 cores.
+        await seed.client.end();
+        seed.server.stop();
         const built = await build("rendered configuration", renderPostgresqlConf(POD_MEMORY), rows);
         console.log(`build speed-up, rendered vs seed: ${(seed.seconds / built.seconds).toFixed(2)}×`);
         rendered = built;
@@ -217,28 +232,36 @@ async function lookups(rows: number, count: number, efSearches: number[], buildC
     }
 }
 
-async function bench(): Promise<void> {
-    const sectionsArg = process.argv.indexOf("--sections");
-    const sections = sectionsArg >= 0 ? process.argv[sectionsArg + 1].split(",") : ["semantic", "lookup", "build"];
+async function bench(values: Parsed<typeof COMMAND.flags>["values"]): Promise<void> {
+    const sections = values.sections?.split(",") ?? SECTIONS;
+    const unknown = sections.filter((x) => !SECTIONS.includes(x));
+    if (unknown.length > 0) {
+        throw new UsageError(`--sections takes ${SECTIONS.join(", ")}, not ${unknown.join(", ")}`);
+    }
+    const arg = (name: "rows" | "queries" | "orgs" | "topics" | "lookup-rows", fallback: number) => integerFlag(name, values[name], fallback);
+    const list = (name: "ef-search" | "max-scan-tuples" | "lookup-ef-search", fallback: number[]) => integerListFlag(name, values[name], fallback);
+    // Every value is read before the first section runs: a bad one fails at once, not an hour in.
     const count = arg("queries", 200);
+    const semantic = {
+        memoryLimitBytes: POD_MEMORY,
+        rows: arg("rows", 100_000),
+        queries: count,
+        orgs: arg("orgs", 300),
+        topics: arg("topics", 500),
+        efSearches: list("ef-search", [40, 100]),
+        maxScanTuples: list("max-scan-tuples", []),
+        strategies: values.strategies?.split("|"),
+    };
+    const lookupRows = arg("lookup-rows", 50_000);
+    const lookupEfSearches = list("lookup-ef-search", [20, 40, 100, 200]);
     if (sections.includes("semantic")) {
-        await semanticCacheBench({
-            memoryLimitBytes: POD_MEMORY,
-            rows: arg("rows", 100_000),
-            queries: count,
-            orgs: arg("orgs", 300),
-            topics: arg("topics", 500),
-            efSearches: list("ef-search", [40, 100]),
-            maxScanTuples: list("max-scan-tuples", []),
-            strategies: process.argv.includes("--strategies") ? process.argv[process.argv.indexOf("--strategies") + 1].split("|") : undefined,
-        });
+        await semanticCacheBench(semantic);
     }
     if (sections.includes("lookup") || sections.includes("build")) {
-        await lookups(arg("lookup-rows", 50_000), count, list("lookup-ef-search", [20, 40, 100, 200]), sections.includes("build"));
+        await lookups(lookupRows, count, lookupEfSearches, sections.includes("build"));
     }
 }
 
-bench().catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-});
+if (require.main === module) {
+    runCommand(COMMAND, { prefix: "bench:vector failed", code: 1, trace: true }, ({ values }) => bench(values));
+}

@@ -4,6 +4,8 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
+import { labels as objectLabels } from "../render/labels";
+import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
@@ -15,6 +17,7 @@ import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
+import { stateInputs } from "./stateInputs";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
 export const BACKUP_CRONJOB = "postgres-backup";
@@ -29,14 +32,17 @@ export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
 const BACKUP_UID = 999;
 
 export interface PostgresBackupsArgs {
+    /** Namespace of every Kubernetes object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
+    /** Schedule, retention, storage, images and drill from the stack spec (backups are on). */
     readonly backup: On<BackupSpec>;
     /** Services whose databases are dumped (those with a retention of at least one day). */
     readonly services: readonly ServiceSpec[];
     /** The Database resources, by database name: grants and the scripts (the list of databases) wait for them. */
     readonly databases: Readonly<Record<string, postgresql.Database>>;
-    /** In-cluster host and port of the server. */
+    /** In-cluster host of the server. */
     readonly host: string;
+    /** Its port. */
     readonly port: number;
     /** Labels of the server's pods, which the backup pods reach on `port`. */
     readonly serverSelector: Readonly<Record<string, string>>;
@@ -64,10 +70,16 @@ export class PostgresBackups extends pulumi.ComponentResource {
     public readonly scripts: Readonly<Record<string, string>>;
 
     constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresBackups", name, {}, opts);
+        // The databases by name: the Database resources themselves stay out of the state (see stateInputs).
+        super("hanzo-sql:index:PostgresBackups", name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
         const b = args.backup;
         const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
-        const labels = { "app.kubernetes.io/name": BACKUP_CRONJOB, "app.kubernetes.io/part-of": "hanzo-sql" };
+        const impossible = (problem: string) => new pulumi.ResourceError(`PostgresBackups ${name}: ${problem}`, this);
+        const missing = dumped.filter((s) => args.databases[s.database] === undefined).map((s) => s.database);
+        if (missing.length > 0) {
+            throw impossible(`no Database resource given for ${missing.join(", ")}: every dumped service's database must be in databases`);
+        }
+        const labels = objectLabels({ name: BACKUP_CRONJOB });
 
         // The role: reads every row of every table and every large object, writes only its results schema;
         // CONNECT where PUBLIC has none.
@@ -167,7 +179,6 @@ export class PostgresBackups extends pulumi.ComponentResource {
         );
 
         const fromSecret = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: secret.metadata.name, key } } });
-        const hardened = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
         const mounts = [
             { name: "backup", mountPath: "/backup" },
             { name: "scripts", mountPath: "/scripts", readOnly: true },
@@ -196,7 +207,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             command,
             env: pgEnv,
             resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory } },
-            securityContext: hardened,
+            securityContext: hardenedContainer(),
             volumeMounts: mounts,
         });
         const s3Container = (containerName: string, command: string[]): k8s.types.input.core.v1.Container => ({
@@ -205,20 +216,20 @@ export class PostgresBackups extends pulumi.ComponentResource {
             command,
             env: s3Env,
             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
-            securityContext: hardened,
+            securityContext: hardenedContainer(),
             volumeMounts: mounts,
         });
         // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
         const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName), dnsEgress()];
         const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) => {
-            const jobLabels = { ...labels, "app.kubernetes.io/name": jobName };
+            const jobLabels = objectLabels({ name: jobName });
             // Each CronJob's pods have their own identity (no API token) and egress policy.
             const serviceAccount = workloadServiceAccount(`${resourceName}-service-account`, { namespace: args.namespace, name: jobName, labels: jobLabels }, { parent: this });
             egressPolicy(`${resourceName}-egress`, { namespace: args.namespace, name: `${jobName}-egress`, labels: jobLabels, podSelector: jobLabels, egress }, { parent: this });
             return new k8s.batch.v1.CronJob(
                 resourceName,
                 {
-                    metadata: { name: jobName, namespace: args.namespace, labels: { ...labels, "app.kubernetes.io/name": jobName } },
+                    metadata: { name: jobName, namespace: args.namespace, labels: jobLabels },
                     spec: {
                         schedule,
                         concurrencyPolicy: "Forbid",
@@ -230,13 +241,11 @@ export class PostgresBackups extends pulumi.ComponentResource {
                                 backoffLimit: 1,
                                 activeDeadlineSeconds: deadlineSeconds,
                                 template: {
-                                    metadata: { labels: { ...labels, "app.kubernetes.io/name": jobName }, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
+                                    metadata: { labels: jobLabels, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
                                     spec: {
                                         restartPolicy: "Never",
                                         ...podIdentity(serviceAccount),
-                                        securityContext: {
-                                            runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, runAsNonRoot: true, fsGroup: BACKUP_UID, seccompProfile: { type: "RuntimeDefault" },
-                                        },
+                                        securityContext: hardenedPod(BACKUP_UID, "always"),
                                         initContainers,
                                         containers: [container],
                                         volumes: [
@@ -276,7 +285,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 {
                     apiVersion: "monitoring.coreos.com/v1",
                     kind: "PrometheusRule",
-                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: { ...labels, release: args.monitoring.release } },
+                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: objectLabels({ name: BACKUP_CRONJOB, extra: { release: args.monitoring.release } }) },
                     spec: {
                         groups: [
                             backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) }),

@@ -10,6 +10,7 @@ import { PostgresMonitoring } from "./monitoring";
 import { Pgbouncer, poolerEndpoint } from "./pooler";
 import { PostgresInstance } from "./postgresInstance";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
+import { stateInputs } from "./stateInputs";
 
 export interface HanzoSqlArgs {
     /** The validated stack spec (stacks/load.ts). */
@@ -31,9 +32,9 @@ export class HanzoSql extends pulumi.ComponentResource {
     public readonly backups?: PostgresBackups;
 
     constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The environment is an input and, below, an output: the policy engine's AnalyzeStack sees a
-        // component's registered outputs, and the policy pack reads the environment from there.
-        super("hanzo-sql:index:HanzoSql", name, { environment: args.spec.environment }, opts);
+        // The environment is an input (in the spec) and, below, an output: the policy engine's AnalyzeStack
+        // sees a component's registered outputs, and the policy pack reads the environment from there.
+        super("hanzo-sql:index:HanzoSql", name, stateInputs(args), opts);
         const spec = args.spec;
 
         const k8sProvider = kubernetesProvider(`${name}-k8s`, spec.cluster, { parent: this });

@@ -2,20 +2,25 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
+import { labels as objectLabels } from "../render/labels";
 import { MONITOR_DATABASE, MONITOR_ROLE } from "../policies/standard/rules";
 import type { MonitoringSpec, On } from "../stacks/spec";
 import { loginRole } from "./roles";
+import { stateInputs } from "./stateInputs";
 
 /** Built-in role that may read every statistics view, and nothing else. */
 export const MONITOR_ROLE_MEMBERSHIP = "pg_monitor";
 
 export interface PostgresMonitoringArgs {
+    /** Namespace of the PodMonitor and the PrometheusRule (the server's). */
     readonly namespace: pulumi.Input<string>;
     /** The namespace's name, known at declaration (the alerts select by it). */
     readonly namespaceName: string;
+    /** The Prometheus release that selects the rules, and the exporter's image (monitoring is on). */
     readonly monitoring: On<MonitoringSpec>;
-    /** The StatefulSet's name and pod selector. */
+    /** The StatefulSet's name (the PodMonitor's and the rules' names). */
     readonly instanceName: string;
+    /** The server pods' selector. */
     readonly selector: Record<string, string>;
     /** The exporter's password (the PostgresInstance's monitoring Secret holds it). */
     readonly password: pulumi.Input<string>;
@@ -29,9 +34,9 @@ export interface PostgresMonitoringArgs {
  */
 export class PostgresMonitoring extends pulumi.ComponentResource {
     constructor(name: string, args: PostgresMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresMonitoring", name, {}, opts);
+        super("hanzo-sql:index:PostgresMonitoring", name, stateInputs(args), opts);
         const m = args.monitoring;
-        const labels = { "app.kubernetes.io/part-of": "hanzo-sql", release: m.release };
+        const labels = objectLabels({ extra: { release: m.release } });
 
         const role = loginRole(`${name}-role`, { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] }, { parent: this });
         // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.

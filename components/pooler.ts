@@ -1,8 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { labels as objectLabels } from "../render/labels";
+import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import type { On, PoolingSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
+import { stateInputs } from "./stateInputs";
 import { dnsEgress, podEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 
@@ -16,12 +19,17 @@ export function poolerEndpoint(namespace: string): { host: string; port: number 
 }
 
 export interface PgbouncerArgs {
+    /** Namespace of every object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
+    /** The namespace's name, known at declaration (the pooler's in-cluster host is built from it). */
     readonly namespaceName: string;
+    /** Image, replicas and pool sizes from the stack spec (pooling is on). */
     readonly pooling: On<PoolingSpec>;
-    /** The pooled services: database, role and the SCRAM verifier the server holds for the role (never a password). */
+    /** The pooled services (at least one): database, role and the SCRAM verifier the server holds for the role (never a password). */
     readonly users: readonly { readonly database: string; readonly role: string; readonly verifier: pulumi.Input<string> }[];
+    /** In-cluster host of the server the pooler connects to. */
     readonly serverHost: string;
+    /** Its port. */
     readonly serverPort: number;
     /** Labels of the server's pods, the only destination besides DNS. */
     readonly serverSelector: Readonly<Record<string, string>>;
@@ -41,9 +49,12 @@ export class Pgbouncer extends pulumi.ComponentResource {
     public readonly port = PGBOUNCER_PORT;
 
     constructor(name: string, args: PgbouncerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:Pgbouncer", name, {}, opts);
+        super("hanzo-sql:index:Pgbouncer", name, stateInputs(args), opts);
         const p = args.pooling;
-        const labels = { app: POOLER_NAME, "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": "hanzo-sql" };
+        if (args.users.length === 0) {
+            throw new pulumi.ResourceError(`Pgbouncer ${name}: no pooled service; a pooler without users refuses every client (mark a service pooled: true)`, this);
+        }
+        const labels = objectLabels({ app: POOLER_NAME, name: "pgbouncer" });
         this.host = poolerEndpoint(args.namespaceName).host;
         const ini = renderPgbouncerIni({
             databases: args.users.map((u) => u.database),
@@ -88,7 +99,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                             // PgBouncer (uid 70) can read them and nobody else; without it they stay root:root
                             // 0400 and every client fails SASL while the tcpSocket probe passes.
                             ...podIdentity(serviceAccount),
-                            securityContext: { runAsNonRoot: true, runAsUser: PGBOUNCER_UID, runAsGroup: PGBOUNCER_UID, fsGroup: PGBOUNCER_UID, seccompProfile: { type: "RuntimeDefault" } },
+                            securityContext: hardenedPod(PGBOUNCER_UID, "always"),
                             containers: [
                                 {
                                     name: "pgbouncer",
@@ -98,7 +109,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
                                     readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5 },
                                     livenessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 15, failureThreshold: 4 },
                                     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "1", memory: "256Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                    securityContext: hardenedContainer(),
                                     volumeMounts: [
                                         { name: "config", mountPath: "/etc/pgbouncer/pgbouncer.ini", subPath: "pgbouncer.ini", readOnly: true },
                                         { name: "auth", mountPath: "/etc/pgbouncer/auth", readOnly: true },

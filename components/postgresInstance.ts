@@ -14,8 +14,11 @@ import { TYPES } from "../policies/standard/types";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
 import { dnsEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
+import { labels as objectLabels } from "../render/labels";
+import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
+import { stateInputs } from "./stateInputs";
 
 /** uid/gid of the `postgres` user in the official PostgreSQL images. */
 export const POSTGRES_UID = 999;
@@ -103,9 +106,15 @@ export class PostgresInstance extends pulumi.ComponentResource {
     public readonly monitorPassword?: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresInstance", name, {}, opts);
+        super("hanzo-sql:index:PostgresInstance", name, stateInputs(args), opts);
         const spec = args.instance;
-        const labels = { app: spec.name, "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": spec.name, "app.kubernetes.io/part-of": "hanzo-sql" };
+        if (args.adopt && args.adminPassword === undefined) {
+            throw new pulumi.ResourceError(
+                `PostgresInstance ${name}: adopting a running server needs its superuser's password (adminPassword); a generated one would lock the program out`,
+                this,
+            );
+        }
+        const labels = objectLabels({ app: spec.name, name: "postgresql", instance: spec.name });
         const selector = { app: spec.name };
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
         const adopted = (objectName: string): pulumi.CustomResourceOptions => (args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {});
@@ -180,7 +189,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     ports: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
                     readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
-                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                    securityContext: hardenedContainer(),
                 },
             ];
         }
@@ -218,17 +227,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
                             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
                             enableServiceLinks: false,
                             ...podIdentity(serviceAccount),
-                            securityContext: {
-                                runAsUser: POSTGRES_UID,
-                                runAsGroup: POSTGRES_UID,
-                                runAsNonRoot: true,
-                                // With PGDATA at the mount root (an adopted volume), the kubelet would find
-                                // the root's mode 0700 without setgid and recursively make PGDATA group-
-                                // writable (SetVolumeOwnership, pkg/volume/volume_linux.go), which PostgreSQL
-                                // refuses to start on; the seed's files already belong to uid 999.
-                                ...(spec.pgdataAtMountRoot ? {} : { fsGroup: POSTGRES_UID, fsGroupChangePolicy: "OnRootMismatch" }),
-                                seccompProfile: { type: "RuntimeDefault" },
-                            },
+                            // No fsGroup with PGDATA at the mount root (an adopted volume): the kubelet would find
+                            // the root's mode 0700 without setgid and recursively make PGDATA group-writable
+                            // (SetVolumeOwnership, pkg/volume/volume_linux.go), which PostgreSQL refuses to start
+                            // on; the seed's files already belong to uid 999.
+                            securityContext: hardenedPod(POSTGRES_UID, spec.pgdataAtMountRoot ? "none" : "onRootMismatch"),
                             // A changed adminPassword reaches an existing cluster before the server starts
                             // (render/adminPassword.ts); on an empty volume it does nothing.
                             initContainers: [
@@ -246,7 +249,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                         requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
                                         limits: { cpu: spec.cpuLimit, memory: spec.memoryLimit },
                                     },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                    securityContext: hardenedContainer(),
                                     volumeMounts: [
                                         { name: "postgres-data", mountPath: DATA_MOUNT },
                                         { name: "config", mountPath: CONFIG_DIR, readOnly: true },
@@ -281,12 +284,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     // (clients disconnected, a shutdown checkpoint), and the grace period leaves it
                                     // time (defect 11). A hook that waits for PID 1 to exit is killed with it
                                     // (exit 137, FailedPreStopHook on every stop; defect 17).
-                                    securityContext: {
-                                        allowPrivilegeEscalation: false,
-                                        readOnlyRootFilesystem: true,
-                                        runAsNonRoot: true,
-                                        capabilities: { drop: ["ALL"] },
-                                    },
+                                    securityContext: hardenedContainer(),
                                     volumeMounts: [
                                         { name: DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT },
                                         { name: "config", mountPath: CONFIG_DIR, readOnly: true },

@@ -3,10 +3,12 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { connectionSecretData } from "../render/connection";
+import { labels } from "../render/labels";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { renderKmsSync } from "../render/kmsSync";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole, passwordKeepers } from "./roles";
+import { stateInputs } from "./stateInputs";
 
 /**
  * Special characters of generated service passwords (besides letters and digits). The rule: a character is
@@ -46,8 +48,9 @@ export function databaseExtensions(
 export interface ServiceDatabaseArgs {
     /** The service: its database, role, namespace, Secret name, connection shape and extensions. */
     readonly service: ServiceSpec;
-    /** In-cluster host and port the service connects to. */
+    /** In-cluster host the service connects to. */
     readonly host: string;
+    /** Its port. */
     readonly port: number;
     /** Protect the Database from deletion and replacement. */
     readonly protectData: boolean;
@@ -88,8 +91,17 @@ export class ServiceDatabase extends pulumi.ComponentResource {
     public readonly verifier?: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:ServiceDatabase", name, {}, opts);
+        super("hanzo-sql:index:ServiceDatabase", name, stateInputs(args), opts);
         const s = args.service;
+        if (s.keepPassword && args.pooler !== undefined) {
+            throw new pulumi.ResourceError(
+                `ServiceDatabase ${name}: service ${s.name} keeps its password (keepPassword) but is pooled; PgBouncer's userlist needs the password the program manages`,
+                this,
+            );
+        }
+        if (s.kmsSync && args.kms?.enabled !== true) {
+            throw new pulumi.ResourceError(`ServiceDatabase ${name}: service ${s.name} syncs its credentials from the KMS (kmsSync) but no enabled kms was given`, this);
+        }
         this.databaseName = s.database;
 
         // A kept password (adopted: the KMS holds it, the service uses it) is neither set nor read: the
@@ -176,7 +188,7 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                 metadata: {
                     name: s.secretName,
                     namespace: s.namespace,
-                    labels: { "app.kubernetes.io/part-of": "hanzo-sql", "hanzo.ai/service": s.name.replace(/_/g, "-") },
+                    labels: labels({ extra: { "hanzo.ai/service": s.name.replace(/_/g, "-") } }),
                 },
                 type: "Opaque",
                 stringData: pulumi.secret(

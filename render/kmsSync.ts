@@ -6,6 +6,7 @@
  * it comes from); the plan validates every rendered resource against it, and the tests validate it against
  * the published CRD where one is at hand (`../shared/crds/`).
  */
+import { labels } from "./labels";
 import type { OpenApiSchema } from "./openApiSchema";
 
 export interface KmsSyncCrd {
@@ -135,7 +136,7 @@ export function renderKmsSync(p: KmsSyncParams): { apiVersion: string; kind: str
     return {
         apiVersion: p.apiVersion,
         kind: p.kind,
-        metadata: { name: p.name, namespace: p.namespace, labels: { "app.kubernetes.io/part-of": "hanzo-sql" } },
+        metadata: { name: p.name, namespace: p.namespace, labels: labels() },
         spec: {
             hostAPI: p.hostAPI,
             resyncInterval: p.resyncInterval,

@@ -12,6 +12,7 @@
  */
 import * as fs from "fs";
 import type { PolicyPackConfig } from "@pulumi/policy";
+import { Command, Flag, Parsed, runCommand } from "./cli";
 import { PolicyAnalyzer, Violation } from "./gate/analyzer";
 import type { Plan } from "./plan/runner";
 
@@ -78,28 +79,24 @@ export function readPackConfig(file: string): PolicyPackConfig {
     }
 }
 
-const USAGE = "usage: gate <plan.json> [--config pack-config.json] [--preview]";
+/** The gate's command line (`npm run gate -- --help` prints it). */
+export const GATE_COMMAND = {
+    name: "npm run gate --",
+    summary:
+        "Runs the policy pack over a plan as `pulumi preview --policy-pack policies` would, through the pack's own analyzer over gRPC, " +
+        "and prints each violation and a closing count. Exits 1 when a mandatory policy is violated, 2 when the plan, the pack config or the command line is bad.",
+    positionals: [{ name: "<plan.json>", description: "a plan as `npm run plan -- --json` prints it (or one written by hand)", required: true }],
+    flags: {
+        config: { type: "string", value: "<pack-config.json>", description: "the file `pulumi preview --policy-pack-config` takes (enforcement levels, settings)" },
+        preview: { type: "boolean", description: "the plan was made with `plan --json --preview` (unknown values are the engine's unknown marker)" },
+    },
+} as const satisfies Command<Record<string, Flag>>;
 
-async function cli(argv: string[]): Promise<number> {
-    let file: string | undefined;
-    let config: PolicyPackConfig = {};
-    let preview = false;
-    for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--config" && argv[i + 1] !== undefined) {
-            config = readPackConfig(argv[++i]);
-        } else if (argv[i] === "--preview") {
-            preview = true;
-        } else if (file === undefined && !argv[i].startsWith("--")) {
-            file = argv[i];
-        } else {
-            throw new GateInputError(`unknown argument ${argv[i]}; ${USAGE}`);
-        }
-    }
-    if (!file) {
-        throw new GateInputError(USAGE);
-    }
+async function cli({ values, positionals }: Parsed<typeof GATE_COMMAND.flags>): Promise<number> {
+    const [file] = positionals;
+    const config: PolicyPackConfig = values.config === undefined ? {} : readPackConfig(values.config);
     const plan = readPlan(file);
-    if (preview && plan.preview !== true) {
+    if (values.preview && plan.preview !== true) {
         throw new GateInputError(`${file} was planned as an update; for a preview, plan it with: npm run plan -- --stack ${plan.stack} --json --preview`);
     }
     const result = await gate(plan, config);
@@ -108,11 +105,5 @@ async function cli(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-    cli(process.argv.slice(2)).then(
-        (code) => (process.exitCode = code),
-        (e: Error) => {
-            process.stderr.write(`gate failed: ${e.message}\n`);
-            process.exitCode = 2;
-        },
-    );
+    runCommand(GATE_COMMAND, { prefix: "gate failed", code: 2 }, cli);
 }

@@ -7,35 +7,35 @@
  * SCRAM-SHA-256 verifier (the password itself never reaches the server). With `--adopt` (a server the seed
  * built), every object of each service database is also handed to its service role.
  */
+import { Command, Flag, Parsed, runCommand } from "./cli";
 import { planFromStackFile } from "./plan";
 import { listStacks } from "./plan/stackFile";
 import { renderInitSql } from "./sql/initSql";
 
-async function cli(argv: string[]): Promise<void> {
-    let stack: string | undefined;
-    let passwords: "omit" | "env" = "omit";
-    let adopt = false;
-    for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--stack") {
-            stack = argv[++i];
-        } else if (argv[i] === "--passwords" && ["omit", "env"].includes(argv[i + 1])) {
-            passwords = argv[++i] as "omit" | "env";
-        } else if (argv[i] === "--adopt") {
-            adopt = true;
-        } else {
-            throw new Error(`unknown argument ${argv[i]}; usage: init-sql --stack <name> [--passwords env] [--adopt]`);
-        }
-    }
-    if (!stack) {
-        throw new Error(`--stack is required; stacks: ${listStacks().join(", ")}`);
-    }
-    const { plan } = await planFromStackFile(stack);
-    process.stdout.write(renderInitSql(plan, { passwords, adopt }));
+/** The command line of init-sql (`npm run init-sql -- --help` prints it). */
+export const INIT_SQL_COMMAND = {
+    name: "npm run init-sql --",
+    summary:
+        "Prints the stack's initialisation SQL (roles, databases, grants, extensions) as one idempotent psql script, rendered from the stack's plan. " +
+        "Exits 1 when the stack or a password is bad, 2 on a bad command line.",
+    flags: {
+        stack: { type: "string", value: "<name>", required: true, description: "the stack to render", hint: () => `stacks: ${listStacks().join(", ")}` },
+        passwords: {
+            type: "string",
+            value: "<omit|env>",
+            choices: ["omit", "env"],
+            description: "env: set each role's SCRAM-SHA-256 verifier from HANZO_SQL_PASSWORD_<ROLE> (default omit: no password)",
+        },
+        adopt: { type: "boolean", description: "also hand every object of each service database to its service role (a server the seed built)" },
+    },
+} as const satisfies Command<Record<string, Flag>>;
+
+async function cli({ values }: Parsed<typeof INIT_SQL_COMMAND.flags>): Promise<void> {
+    const passwords = (values.passwords ?? "omit") as "omit" | "env";
+    const { plan } = await planFromStackFile(values.stack);
+    process.stdout.write(renderInitSql(plan, { passwords, adopt: values.adopt }));
 }
 
 if (require.main === module) {
-    cli(process.argv.slice(2)).catch((e: Error) => {
-        process.stderr.write(`init-sql failed: ${e.message}\n`);
-        process.exitCode = 1;
-    });
+    runCommand(INIT_SQL_COMMAND, { prefix: "init-sql failed", code: 1 }, cli);
 }

@@ -9,48 +9,29 @@
  * in plain text as the engine sends them) and exits 1 on a mandatory violation.
  */
 import { main } from "../program";
+import { Command, Flag, Parsed, runCommand } from "./cli";
 import { gate } from "./gate";
 import { validatePlan } from "./plan/kubernetes";
 import { summarize, writePlanFiles } from "./plan/render";
 import { PlanResult, runPlan } from "./plan/runner";
 import { listStacks, stackConfig } from "./plan/stackFile";
 
-export interface PlanArgs {
-    stack?: string;
-    json: boolean;
-    out?: string;
-    /** Run the policy pack over the plan too (the offline gate). */
-    policy: boolean;
-    /** Plan as a first preview: unknown values where the engine would have them. */
-    preview: boolean;
-}
+/** The plan's command line (`npm run plan -- --help` prints it). */
+export const PLAN_COMMAND = {
+    name: "npm run plan --",
+    summary:
+        "Runs the program for a stack under Pulumi's mock runtime (no Pulumi CLI, no cloud, no cluster) and shows what it would create. " +
+        "Exits 1 when the configuration is invalid, a Kubernetes object fails its schema, a URN is duplicated or (with --policy) a mandatory policy is violated; 2 on a bad command line.",
+    flags: {
+        stack: { type: "string", value: "<name>", required: true, description: "the stack to plan (a Pulumi.<name>.yaml beside Pulumi.yaml)", hint: () => `stacks: ${listStacks().join(", ")}` },
+        json: { type: "boolean", description: "print every resource as JSON (secrets redacted) instead of the summary" },
+        out: { type: "string", value: "<dir>", description: "also write every Kubernetes object as YAML and every rendered file into this directory" },
+        policy: { type: "boolean", description: "run the policy pack over the plan as the engine would (the offline gate)" },
+        preview: { type: "boolean", description: "plan as a first `pulumi preview` would: values providers compute are unknown" },
+    },
+} as const satisfies Command<Record<string, Flag>>;
 
-export function parseArgs(argv: string[]): PlanArgs {
-    const args: PlanArgs = { json: false, policy: false, preview: false };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (a === "--stack") {
-            args.stack = argv[++i];
-        } else if (a === "--json") {
-            args.json = true;
-        } else if (a === "--policy") {
-            args.policy = true;
-        } else if (a === "--preview") {
-            args.preview = true;
-        } else if (a === "--out") {
-            args.out = argv[++i];
-        } else {
-            throw new Error(`unknown argument ${a}; usage: plan --stack <name> [--json] [--out DIR] [--policy] [--preview]`);
-        }
-    }
-    if (!args.stack) {
-        throw new Error(`--stack is required; stacks: ${listStacks().join(", ")}`);
-    }
-    if (args.out === "" || (argv.includes("--out") && args.out === undefined)) {
-        throw new Error("--out needs a directory");
-    }
-    return args;
-}
+export type PlanArgs = Parsed<typeof PLAN_COMMAND.flags>["values"];
 
 /** The plan never calls DigitalOcean; the program only checks that credentials would be there. */
 export function offlineEnv(): Record<string, string | undefined> {
@@ -80,9 +61,8 @@ export async function planFromStackFile(stack: string, preview = false): Promise
     return result;
 }
 
-async function cli(argv: string[]): Promise<number> {
-    const args = parseArgs(argv);
-    const result = await planFromStackFile(args.stack!, args.preview);
+async function plan(args: PlanArgs): Promise<number> {
+    const result = await planFromStackFile(args.stack, args.preview);
     if (args.out) {
         const written = writePlanFiles(result, args.out);
         process.stderr.write(`wrote ${written.length} files to ${args.out}\n`);
@@ -97,12 +77,5 @@ async function cli(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-    // exitCode, not exit(): a pipe must receive all of stdout before the process ends.
-    cli(process.argv.slice(2)).then(
-        (code) => (process.exitCode = code),
-        (e: Error) => {
-            process.stderr.write(`plan failed: ${e.message}\n`);
-            process.exitCode = 1;
-        },
-    );
+    runCommand(PLAN_COMMAND, { prefix: "plan failed", code: 1 }, ({ values }) => plan(values));
 }

@@ -133,9 +133,10 @@ describe("credentials on a real server with log_statement = 'all'", function () 
         const c = (await tryConnect(server.tcp("iam_user", roles.get("iam_user")!.password, "iam"))) as Client;
         assert.ok(c instanceof Client);
         await c.end();
+        // Every missing variable at once, in the plan's order of the roles.
         assert.throws(() => renderInitSql(plan.plan, { passwords: "env", env: {} }), {
-            message: "not set: HANZO_SQL_PASSWORD_HANZO_MONITOR, HANZO_SQL_PASSWORD_HANZO_BACKUP, HANZO_SQL_PASSWORD_IAM_USER, HANZO_SQL_PASSWORD_CLOUD_USER, " +
-                "HANZO_SQL_PASSWORD_CONSOLE_USER, HANZO_SQL_PASSWORD_HANZO_CLOUD_USER, HANZO_SQL_PASSWORD_KMS_USER, HANZO_SQL_PASSWORD_PLATFORM_USER (each must hold its role's password)",
+            message: "not set: HANZO_SQL_PASSWORD_HANZO_MONITOR, HANZO_SQL_PASSWORD_IAM_USER, HANZO_SQL_PASSWORD_CLOUD_USER, HANZO_SQL_PASSWORD_CONSOLE_USER, " +
+                "HANZO_SQL_PASSWORD_HANZO_CLOUD_USER, HANZO_SQL_PASSWORD_KMS_USER, HANZO_SQL_PASSWORD_PLATFORM_USER, HANZO_SQL_PASSWORD_HANZO_BACKUP (each must hold its role's password)",
         });
     });
 
@@ -260,7 +261,7 @@ describe("admin password rotation through the server pod's init container, on a 
         server.resume();
 
         assert.deepStrictEqual(await tryConnect(server.tcp("hanzo", server.adminPassword, "postgres")), { code: "28P01", message: 'password authentication failed for user "hanzo"' });
-        const provider = revealed(rotated, resource(rotated, TYPES.pgProvider, "hanzo-sql-pg")) as Record<string, unknown>;
+        const provider = revealed(rotated, resource(rotated, TYPES.pgProvider, "hanzo-sql-pg"));
         const c = (await tryConnect({ host: "127.0.0.1", port: server.port, user: String(provider.username), password: String(provider.password), database: String(provider.database) })) as Client;
         assert.ok(c instanceof Client, JSON.stringify(c));
         assert.strictEqual(provider.sslmode, "disable");

@@ -27,7 +27,8 @@ describe("no-superuser-roles", () => {
         assert.deepStrictEqual(await violations(noSuperuserRoles, plan), []);
         Object.assign(backup, { createRole: true });
         Object.assign(inputs(find(plan, TYPE.role, "iam_user")), { bypassRowLevelSecurity: true });
-        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
+        // In the plan's order, which is the order the SDK registered them in (not a property of the policy).
+        assert.deepStrictEqual((await violations(noSuperuserRoles, plan)).sort(), [
             'no-superuser-roles: hanzo-sql-backups-role (postgresql:index/role:Role): role "hanzo_backup" has CREATEROLE; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
             'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has BYPASSRLS; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
         ]);
@@ -53,7 +54,7 @@ describe("no-superuser-credentials", () => {
     it("rejects a connection Secret built from the superuser's password (values redacted)", async () => {
         const plan = await planCopy();
         const adminPassword = find(plan, TYPE.password, "hanzo-sql-postgres-admin-password");
-        (find(plan, TYPE.secret, "console-database").dependencies as string[]).push(adminPassword.urn);
+        find(plan, TYPE.secret, "console-database").dependencies.push(adminPassword.urn);
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: hanzo-sql-console-connection (kubernetes:core/v1:Secret): Secret "hanzo/console-database" is built from the superuser's password (hanzo-sql-postgres-admin-password); give the service its own role.`,
         ]);

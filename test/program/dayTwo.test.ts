@@ -48,8 +48,10 @@ describe("growing the disk in place", () => {
             const old = before.plan.resources.find((o) => o.urn === r.urn);
             return JSON.stringify(old?.inputs) !== JSON.stringify(r.inputs);
         });
-        // The StatefulSet's template changes too, but the engine ignores it (ignoreChanges above).
-        assert.deepStrictEqual(changed.map((r) => r.name).sort(), ["hanzo-sql-postgres-data-claim", STS]);
+        // The StatefulSet's template changes too, but the engine ignores it (ignoreChanges above); the two
+        // components whose args carry the size record it in their state, and create nothing.
+        assert.deepStrictEqual(changed.filter((r) => r.custom).map((r) => r.name).sort(), ["hanzo-sql-postgres-data-claim", STS]);
+        assert.deepStrictEqual(changed.filter((r) => !r.custom).map((r) => r.name).sort(), ["hanzo-sql", "hanzo-sql-postgres"]);
         assert.deepStrictEqual((resource(before, PATCH, "hanzo-sql-postgres-data-claim").inputs as any).spec.resources.requests.storage, "50Gi");
     });
 

@@ -99,6 +99,7 @@ describe("bad input that used to pass", () => {
             }
         });
         it("rejects integers that are not exact in JavaScript (1e20 from YAML)", () => {
+            // eslint-disable-next-line no-loss-of-precision -- the inexact literal is the case under test
             assert.deepStrictEqual(problems({ ...VALID, poolMaxClientConn: 1e20, adminPort: 99999999999999999999 }), [
                 'hanzo-sql:adminPort = "100000000000000000000": must be a whole number',
                 'hanzo-sql:poolMaxClientConn = "100000000000000000000": must be a whole number',

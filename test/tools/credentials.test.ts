@@ -50,8 +50,8 @@ describe("tools never print a secret", function () {
             adminHost: `host=x password='${HOSTILE.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`,
         }, ["hanzo-sql:adminPasswrd"]).then(() => undefined, (e: Error) => e.message);
         assert.ok(err, "the plan fails");
-        assertNoSecret(err!, HOSTILE, "the config error");
-        const lines = err!.split("\n");
+        assertNoSecret(err, HOSTILE, "the config error");
+        const lines = err.split("\n");
         assert.ok(lines.some((l) => l.startsWith('  - hanzo-sql:adminPasswrd = "[secret]": unknown key; known keys:')), err);
         assert.ok(lines.includes('  - hanzo-sql:adminPassword = "[redacted]": is stored in plain text; set it with pulumi config set --secret adminPassword'), err);
         assert.ok(lines.some((l) => l.startsWith('  - hanzo-sql:backupEndpoint = "postgresql://u:***@h/db": must be an http(s) URL')), err);

@@ -12,7 +12,7 @@ import { TOKEN_ENV, planOf } from "../support/plan";
 import { CONFIG_KEYS } from "../../stacks/load";
 import { validatePlan } from "../../tools/plan/kubernetes";
 import { runPlan } from "../../tools/plan/runner";
-import { PROJECT_DIR, readProject, stackConfig } from "../../tools/plan/stackFile";
+import { PROJECT_DIR, readProject, specOf, stackConfig } from "../../tools/plan/stackFile";
 
 const PLAN = path.join(PROJECT_DIR, "build", "tools", "plan.js");
 
@@ -33,7 +33,8 @@ describe("npm run plan", () => {
         assert.strictEqual(secret.outputs.stringData.dsn, "[secret]");
         // A component's outputs are what it registered (AnalyzeStack reads them); a custom resource's, the mock's.
         const top = plan.resources.find((r: any) => r.type === "hanzo-sql:index:HanzoSql");
-        assert.deepStrictEqual([top.inputs, top.outputs], [{ environment: "prod" }, { adminSecret: "hanzo/postgres-credentials", environment: "prod" }]);
+        // Its inputs are its args, as in pulumi-eks (super(type, name, args, opts)): the whole validated spec.
+        assert.deepStrictEqual([top.inputs, top.outputs], [{ spec: JSON.parse(JSON.stringify(specOf(stackConfig("lux-k8s")))) }, { adminSecret: "hanzo/postgres-credentials", environment: "prod" }]);
         const password = plan.resources.find((r: any) => r.name === "hanzo-sql-gateway-password");
         assert.deepStrictEqual(password.outputs, { ...password.inputs, result: "[secret]" });
         assert.ok(!out.includes("p@ss:"), "no generated password appears anywhere in the plan");
@@ -75,7 +76,7 @@ describe("npm run plan", () => {
         assert.strictEqual(r.stderr, 'stack "bad": invalid configuration (1 problem); nothing was created:\n  - hanzo-sql:services[0].name = "Cloud": service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)');
         fs.rmSync(dir, { recursive: true });
         const usage = spawnSync(process.execPath, [PLAN], { encoding: "utf8" });
-        assert.strictEqual(usage.status, 1);
+        assert.strictEqual(usage.status, 2, "a usage error");
         assert.match(usage.stderr, /^plan failed: --stack is required; stacks: dev, hanzo-k8s, lux-k8s, staging, test$/m);
     });
 
@@ -138,7 +139,6 @@ describe("the program's entry point", () => {
     it("index.ts declares the stack and exports its outputs", async () => {
         const result = await runPlan(stackConfig("hanzo-k8s"), () => {
             Object.assign(process.env, { ...TOKEN_ENV, ...process.env });
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
             return { ...require("../../index") };
         });
         assert.deepStrictEqual(Object.keys(result.outputs).sort(), ["adminSecret", "backups", "connectionSecrets", "databases", "endpoint", "environment", "namespace", "roles"]);

@@ -29,6 +29,9 @@ import type { Plan, PlannedResource } from "../plan/runner";
 import { PROJECT } from "../plan/runner";
 import { PROJECT_DIR } from "../plan/stackFile";
 
+/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any --
+   the engine's generated gRPC stubs and messages have no types, and the message classes must be the very module
+   instances of @pulumi/pulumi's own google-protobuf (loaded by path): this file is the untyped boundary. */
 const grpc: typeof import("@grpc/grpc-js") = require("@grpc/grpc-js");
 const analyzerRpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 const proto = require("@pulumi/pulumi/proto/analyzer_pb");
@@ -78,10 +81,10 @@ export function resolveConfig(info: PackInfo, file: PolicyPackConfig): ResolvedC
     const given: Record<string, { enforcementLevel?: EnforcementLevel; properties: Record<string, unknown> }> = {};
     for (const [key, value] of Object.entries(file ?? {})) {
         if (typeof value === "string") {
-            if (!LEVELS.includes(value as EnforcementLevel)) {
+            if (!LEVELS.includes(value)) {
                 problems.push(`parsing enforcement level for "${key}": "${value}" is not a valid enforcement level (${LEVELS.join(", ")})`);
             }
-            given[key] = { enforcementLevel: value as EnforcementLevel, properties: {} };
+            given[key] = { enforcementLevel: value, properties: {} };
         } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
             const { enforcementLevel, ...properties } = value as Record<string, unknown>;
             if (enforcementLevel !== undefined && !LEVELS.includes(enforcementLevel as EnforcementLevel)) {
@@ -216,7 +219,7 @@ export class PolicyAnalyzer {
         const child = spawn(process.execPath, [runner, "127.0.0.1:1", dir], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stderr!.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => (stderr += d));
         const port = await new Promise<number>((resolve, reject) => {
             const timer = setTimeout(() => {
                 child.kill();
@@ -227,7 +230,7 @@ export class PolicyAnalyzer {
                 reject(new Error(`the policy pack exited (${code}) before serving: ${stderr.trim()}`));
             };
             child.once("exit", onExit);
-            child.stdout!.on("data", (d) => {
+            child.stdout.on("data", (d) => {
                 stdout += d;
                 const m = /^(\d+)\n/.exec(stdout);
                 if (m) {

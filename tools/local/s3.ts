@@ -51,7 +51,7 @@ export class S3Server {
             stdio: ["ignore", "ignore", "pipe"],
         });
         let stderr = "";
-        child.stderr!.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => (stderr += d));
         this.child = child;
         // Ready once the port answers (bounded: 20 s).
         for (let i = 0; i < 200; i++) {

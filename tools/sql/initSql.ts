@@ -66,7 +66,7 @@ const ROLE_DEFAULTS: Record<string, boolean> = {
 };
 
 function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
-    const i = r.inputs as Record<string, unknown>;
+    const i = r.inputs;
     const name = String(i.name ?? r.name);
     const flags = ROLE_FLAGS.map(([k, yes, no]) => ((i[k] ?? ROLE_DEFAULTS[k]) === true ? yes : no));
     const limit = typeof i.connectionLimit === "number" ? i.connectionLimit : -1;
@@ -90,7 +90,7 @@ function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
 }
 
 function databaseSql(r: PlannedResource): string[] {
-    const i = r.inputs as Record<string, unknown>;
+    const i = r.inputs;
     const name = String(i.name ?? r.name);
     const create = [`'CREATE DATABASE %I`, i.owner ? " OWNER %I" : "", ` TEMPLATE %I`, i.encoding ? " ENCODING %L" : "", `'`].join("");
     const args = [literal(name), ...(i.owner ? [literal(String(i.owner))] : []), literal(String(i.template ?? "template0")), ...(i.encoding ? [literal(String(i.encoding))] : [])];
@@ -108,7 +108,7 @@ function databaseSql(r: PlannedResource): string[] {
 }
 
 function grantSql(r: PlannedResource): string[] {
-    const i = r.inputs as Record<string, unknown>;
+    const i = r.inputs;
     const role = String(i.role);
     const grantee = role.toLowerCase() === "public" ? "PUBLIC" : ident(role);
     const privileges = ((i.privileges as string[]) ?? []).map((p) => p.toUpperCase());
@@ -135,7 +135,7 @@ function grantSql(r: PlannedResource): string[] {
 }
 
 function extensionSql(r: PlannedResource): string[] {
-    const i = r.inputs as Record<string, unknown>;
+    const i = r.inputs;
     const name = ident(String(i.name ?? r.name));
     const schema = i.schema ? ` WITH SCHEMA ${ident(String(i.schema))}` : "";
     const version = i.version ? ` VERSION ${literal(String(i.version))}` : "";
@@ -199,7 +199,7 @@ export function adoptObjectsSql(owner: string): string[] {
 /** The psql script of a plan. */
 export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     const of = (type: string) => plan.resources.filter((r) => r.type === type);
-    const databaseOf = (r: PlannedResource) => String((r.inputs as Record<string, unknown>).database);
+    const databaseOf = (r: PlannedResource) => String(r.inputs.database);
     const out = [
         `-- hanzo-sql: initialisation of stack ${plan.stack}, rendered from its plan. Idempotent.`,
         `-- Run as the administrator against the postgres database: psql -v ON_ERROR_STOP=1 -d postgres -f init.sql`,
@@ -233,7 +233,7 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     for (const db of databases) {
         out.push(`\\connect ${ident(db)}`);
         for (const r of of(T.schema).filter((x) => databaseOf(x) === db)) {
-            const i = r.inputs as Record<string, unknown>;
+            const i = r.inputs;
             out.push(`-- schema ${i.name} (${r.name})`, `CREATE SCHEMA IF NOT EXISTS ${ident(String(i.name))};`, `ALTER SCHEMA ${ident(String(i.name))} OWNER TO ${ident(String(i.owner))};`);
         }
         for (const g of of(T.grant).filter((r) => databaseOf(r) === db)) {
@@ -242,7 +242,7 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         for (const e of of(T.extension).filter((r) => databaseOf(r) === db)) {
             out.push(...extensionSql(e));
         }
-        const owner = of(T.database).map((r) => r.inputs as Record<string, unknown>).find((i) => i.name === db)?.owner;
+        const owner = of(T.database).map((r) => r.inputs).find((i) => i.name === db)?.owner;
         if (opts.adopt && typeof owner === "string") {
             out.push(`-- adoption: hand ${db}'s objects to ${owner}`, ...adoptObjectsSql(owner));
         }

@@ -1,0 +1,45 @@
+// eslint 9 flat config: typescript-eslint's recommended rules over every TypeScript file of the program, the
+// policy pack (linted from here: it has no config of its own), the tools, the benches and the tests; a few
+// type-aware rules where a mistake is silent at run time (a promise nobody awaits, an async callback where a
+// sync one is expected); formatting is prettier's alone (eslint-config-prettier turns off every rule it owns).
+import js from "@eslint/js";
+import prettier from "eslint-config-prettier";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+    {
+        // Build output, dependencies and what the tools write (plan files, Prisma's generated client).
+        ignores: ["build/", "**/node_modules/", "out/", ".pulumi/", "test/clients/prisma/generated/"],
+    },
+    js.configs.recommended,
+    ...tseslint.configs.recommended,
+    {
+        files: ["**/*.ts"],
+        languageOptions: {
+            parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+        },
+        rules: {
+            // A promise nobody awaits loses its rejection: under the Pulumi mocks that surfaces in another test.
+            "@typescript-eslint/no-floating-promises": "error",
+            "@typescript-eslint/no-misused-promises": "error",
+            "@typescript-eslint/await-thenable": "error",
+            "@typescript-eslint/no-unnecessary-type-assertion": "error",
+            "@typescript-eslint/only-throw-error": "error",
+            // `_` marks a parameter an interface requires but the implementation does not use (tsc's
+            // noUnusedParameters already checks the rest).
+            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+            // tools/ and test/ load built modules and optional ones by path at run time.
+            "@typescript-eslint/no-require-imports": ["error", { allow: ["^\\.\\.?/", "/build/"] }],
+        },
+    },
+    {
+        // Tests read what the mocks registered and what real servers answered: untyped by nature, asserted exactly.
+        files: ["test/**/*.ts"],
+        rules: { "@typescript-eslint/no-explicit-any": "off" },
+    },
+    {
+        files: ["**/*.mjs", "**/*.js"],
+        ...tseslint.configs.disableTypeChecked,
+    },
+    prettier,
+);
