@@ -56,10 +56,10 @@ describe("components: args in state (secrets encrypted), ResourceError before an
         assert.strictEqual((revealed(plan, of("HanzoSql")) as any).spec.admin.password, ADMIN);
         assert.strictEqual(inputs("PostgresInstance").adminPassword, "[secret]");
         assert.deepStrictEqual(
-            [inputs("PostgresBackups").backup.accessKeyId, inputs("PostgresBackups").backup.secretAccessKey],
+            [inputs("PostgresBackups").backup.store.accessKeyId, inputs("PostgresBackups").backup.store.secretAccessKey],
             ["[secret]", "[secret]"],
         );
-        assert.deepStrictEqual((revealed(plan, of("PostgresBackups")) as any).backup.secretAccessKey, SECRET_ACCESS_KEY);
+        assert.deepStrictEqual((revealed(plan, of("PostgresBackups")) as any).backup.store.secretAccessKey, SECRET_ACCESS_KEY);
         assert.deepStrictEqual(inputs("Pgbouncer").users, [{ database: "iam", role: "iam_user", verifier: "[secret]" }]);
         assert.strictEqual(inputs("PostgresMonitoring").password, "[secret]");
         // Plain args as they are; the Database resources by name (a reference would hold the component until created).
