@@ -35,10 +35,12 @@ export function defineStack(spec: StackSpec): StackOutputs {
         databases: by((s) => s.database),
         roles: by((s) => s.role),
         // A service that keeps its password (adopted) has no Secret from the program: its KMS sync is its source.
-        connectionSecrets: Object.fromEntries(spec.services.flatMap((s) => {
-            const ref = sql.services[s.name].secretRef;
-            return ref ? [[s.name, ref]] : [];
-        })),
+        connectionSecrets: Object.fromEntries(
+            spec.services.flatMap((s) => {
+                const ref = sql.services[s.name].secretRef;
+                return ref ? [[s.name, ref]] : [];
+            }),
+        ),
         ...(sql.backups && spec.backup.enabled ? { backups: pulumi.interpolate`s3://${sql.backups.bucket}/${spec.backup.prefix}` } : {}),
     };
 }

@@ -51,8 +51,14 @@ function each(jobs: number, command: string, env: Record<string, string>): Promi
 }
 
 async function bench(rows: number): Promise<void> {
-    const plan = await planFromValues("bench-backup", { environment: "prod", clusterName: "bench", monitoringEnabled: false, services: DATABASES });
-    const files = (plan.plan.resources.find((r) => r.name === "hanzo-sql-backups-scripts")!.inputs as { data: Record<string, string> }).data;
+    const plan = await planFromValues("bench-backup", {
+        environment: "prod",
+        clusterName: "bench",
+        monitoringEnabled: false,
+        services: DATABASES,
+    });
+    const files = (plan.plan.resources.find((r) => r.name === "hanzo-sql-backups-scripts")!.inputs as { data: Record<string, string> })
+        .data;
     const s = await startStackServer(plan);
     const s3 = await S3Server.start("bench-backups");
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-bench-backup-"));
@@ -70,21 +76,38 @@ async function bench(rows: number): Promise<void> {
                 db,
             );
         }
-        const size = s.server.psql(`\\pset tuples_only on\nSELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database WHERE datname IN (${DATABASES.map((d) => `'${d}'`).join(", ")})`, {}, "postgres").trim();
+        const size = s.server
+            .psql(
+                `\\pset tuples_only on\nSELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database WHERE datname IN (${DATABASES.map((d) => `'${d}'`).join(", ")})`,
+                {},
+                "postgres",
+            )
+            .trim();
         console.log(`${DATABASES.length} databases, ${rows} rows each, ${size} in all`);
-        const dumpEnv = { PGHOST: "127.0.0.1", PGPORT: String(s.server.port), PGUSER: "hanzo_backup", PGPASSWORD: s.passwords.hanzo_backup };
+        const dumpEnv = {
+            PGHOST: "127.0.0.1",
+            PGPORT: String(s.server.port),
+            PGUSER: "hanzo_backup",
+            PGPASSWORD: s.passwords.hanzo_backup,
+        };
         const adminEnv = { PGHOST: "127.0.0.1", PGPORT: String(fresh.port), PGUSER: "hanzo", PGPASSWORD: fresh.adminPassword };
         const out = path.join(work, "out");
 
-        await timed("dump.sh (pg_dump -Fc, check, count rows; sequential)", () => ok(runScriptFile(files, "dump.sh", { ...dumpEnv, BACKUP_DIR: out, BACKUP_TIMESTAMP: "bench" })));
+        await timed("dump.sh (pg_dump -Fc, check, count rows; sequential)", () =>
+            ok(runScriptFile(files, "dump.sh", { ...dumpEnv, BACKUP_DIR: out, BACKUP_TIMESTAMP: "bench" })),
+        );
         const dumpBytes = DATABASES.reduce((n, db) => n + fs.statSync(path.join(out, "bench", `${db}.dump`)).size, 0);
         console.log(`dumps: ${(dumpBytes / 2 ** 20).toFixed(0)} MiB`);
         await timed("upload.sh (and prune.sh)", () => ok(runScriptFile(files, "upload.sh", { ...s3.env("postgres"), BACKUP_DIR: out })));
         const fetched = path.join(work, "fetched");
-        await timed("fetch.sh latest (download, checksums)", () => ok(runScriptFile(files, "fetch.sh", s3.env("postgres"), ["latest", fetched])));
+        await timed("fetch.sh latest (download, checksums)", () =>
+            ok(runScriptFile(files, "fetch.sh", s3.env("postgres"), ["latest", fetched])),
+        );
         await timed("restore.sh, all databases, into empty databases", () => ok(runScriptFile(files, "restore.sh", adminEnv, [fetched])));
         // The comparisons below all restore over restored data (--clean drops it first), so they compare alike.
-        const restoreSeq = await timed("restore.sh, one database at a time (over restored data)", () => ok(runScriptFile(files, "restore.sh", adminEnv, [fetched])));
+        const restoreSeq = await timed("restore.sh, one database at a time (over restored data)", () =>
+            ok(runScriptFile(files, "restore.sh", adminEnv, [fetched])),
+        );
 
         // Across databases: the same work one database at a time against two at a time.
         const raw = path.join(work, "raw");
@@ -96,7 +119,9 @@ async function bench(rows: number): Promise<void> {
         for (const [f, text] of Object.entries(files)) {
             fs.writeFileSync(path.join(scriptsDir, f), text);
         }
-        const restorePar = await timed("restore.sh, two databases at a time (over restored data)", () => each(2, `bash ${scriptsDir}/restore.sh ${fetched} {} > /dev/null`, adminEnv));
+        const restorePar = await timed("restore.sh, two databases at a time (over restored data)", () =>
+            each(2, `bash ${scriptsDir}/restore.sh ${fetched} {} > /dev/null`, adminEnv),
+        );
 
         // One database: pg_restore -j (which cannot run in one transaction, as restore.sh does).
         const list = path.join(fetched, "alpha.list");
@@ -118,5 +143,7 @@ pg_restore --clean --if-exists --no-owner --role=alpha_user --exit-on-error -j $
 }
 
 if (require.main === module) {
-    runCommand(COMMAND, { prefix: "bench:backup failed", code: 1, trace: true }, ({ values }) => bench(integerFlag("rows", values.rows, 330_000)));
+    runCommand(COMMAND, { prefix: "bench:backup failed", code: 1, trace: true }, ({ values }) =>
+        bench(integerFlag("rows", values.rows, 330_000)),
+    );
 }

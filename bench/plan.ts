@@ -55,18 +55,29 @@ async function bench(): Promise<void> {
     const [t30, p30] = await time(() => generated(30));
     const [t300, p300] = await time(() => generated(300));
     const row = (label: string, seconds: number, plans: PlanResult[]) =>
-        console.log(`${label.padEnd(32)} ${seconds.toFixed(2).padStart(6)} s  ${String(plans.reduce((n, p) => n + p.plan.resources.length, 0)).padStart(5)} resources  longest chain ${plans.map((p) => longestChain(p.plan)).join(", ")}`);
+        console.log(
+            `${label.padEnd(32)} ${seconds.toFixed(2).padStart(6)} s  ${String(plans.reduce((n, p) => n + p.plan.resources.length, 0)).padStart(5)} resources  longest chain ${plans.map((p) => longestChain(p.plan)).join(", ")}`,
+        );
     row("hanzo-k8s + lux-k8s", prod, prodPlans);
     row("generated, 30 services", t30, [p30]);
     row("generated, 300 services", t300, [p300]);
-    console.log(`ratio 300/30: ${(t300 / t30).toFixed(2)} (resources ${(p300.plan.resources.length / p30.plan.resources.length).toFixed(2)}×)`);
+    console.log(
+        `ratio 300/30: ${(t300 / t30).toFixed(2)} (resources ${(p300.plan.resources.length / p30.plan.resources.length).toFixed(2)}×)`,
+    );
     const pack = await PolicyAnalyzer.start();
     try {
         console.log(`policy pack start-up (run-policy-pack, ts-node): ${pack.startupSeconds.toFixed(2)} s`);
-        const [tGate, results] = await time(async () => [await gate(prodPlans[0].engine, {}, pack), await gate(prodPlans[1].engine, {}, pack)]);
+        const [tGate, results] = await time(async () => [
+            await gate(prodPlans[0].engine, {}, pack),
+            await gate(prodPlans[1].engine, {}, pack),
+        ]);
         const [tGate300, r300] = await time(() => gate(p300.engine, {}, pack));
-        console.log(`gate (real analyzer, one pack) over hanzo-k8s + lux-k8s: ${tGate.toFixed(2)} s (${results.map((r) => r.violations.length).join(" + ")} violations; target <= 5 s)`);
-        console.log(`gate over 300 services: ${tGate300.toFixed(2)} s (${r300.violations.length} violations); ratio to the production pair: ${(tGate300 / tGate).toFixed(2)} (target <= 3)`);
+        console.log(
+            `gate (real analyzer, one pack) over hanzo-k8s + lux-k8s: ${tGate.toFixed(2)} s (${results.map((r) => r.violations.length).join(" + ")} violations; target <= 5 s)`,
+        );
+        console.log(
+            `gate over 300 services: ${tGate300.toFixed(2)} s (${r300.violations.length} violations); ratio to the production pair: ${(tGate300 / tGate).toFixed(2)} (target <= 3)`,
+        );
     } finally {
         await pack.close();
     }

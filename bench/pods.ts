@@ -23,7 +23,17 @@ async function main(): Promise<void> {
     const grace = w.spec.terminationGracePeriodSeconds ?? 30;
     const network = PodNetwork.create();
     const volume = PersistentVolume.fresh();
-    const start = () => Pod.start({ name: "postgres-0", namespace: w.namespace, spec: w.spec, network, secrets, configMaps, claims: { [w.claimTemplates[0]]: volume }, services: ["postgres"] });
+    const start = () =>
+        Pod.start({
+            name: "postgres-0",
+            namespace: w.namespace,
+            spec: w.spec,
+            network,
+            secrets,
+            configMaps,
+            claims: { [w.claimTemplates[0]]: volume },
+            services: ["postgres"],
+        });
     const sec = (ms: number) => (ms / 1000).toFixed(2);
     try {
         let pod = await start();
@@ -46,7 +56,9 @@ async function main(): Promise<void> {
         console.log(`server pod of hanzo-k8s (grace period ${grace} s)`);
         console.log(`  start → Ready, fresh volume (initdb): ${sec(fresh)} s`);
         console.log(`  start → Ready, second boot:          ${sec(second)} s`);
-        console.log(`  stop with 50 idle clients:           ${sec(r.stopMs)} s  (leaves ${sec(grace * 1000 - r.stopMs)} s of the grace period, ${((r.stopMs / (grace * 1000)) * 100).toFixed(1)}% used)`);
+        console.log(
+            `  stop with 50 idle clients:           ${sec(r.stopMs)} s  (leaves ${sec(grace * 1000 - r.stopMs)} s of the grace period, ${((r.stopMs / (grace * 1000)) * 100).toFixed(1)}% used)`,
+        );
         console.log(`  fresh/second boot ratio:             ${(fresh / second).toFixed(2)}`);
         await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
     } finally {

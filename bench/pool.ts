@@ -23,7 +23,9 @@ export const COMMAND = {
     summary:
         "pgbench -S against a throwaway server built from a pooled stack, direct and through the rendered PgBouncer, " +
         "simple and -M prepared, then 1000 clients through the pooler; prints throughput, connect time, failed transactions and the ratios of one run.",
-    flags: { seconds: { type: "string", value: "<s>", description: "seconds per pgbench run (default 15; the 1000-client run takes 45 more)" } },
+    flags: {
+        seconds: { type: "string", value: "<s>", description: "seconds per pgbench run (default 15; the 1000-client run takes 45 more)" },
+    },
 } as const satisfies Command<Record<string, Flag>>;
 
 interface Run {
@@ -43,7 +45,28 @@ function pgbench(args: string[], env: Record<string, string>): string {
 function run(label: string, mode: "simple" | "prepared", port: number, clients: number, seconds: number, env: Record<string, string>): Run {
     // Connecting a thousand SCRAM clients on two cores takes seconds, and pgbench counts it in -T.
     const duration = clients >= 1000 ? seconds + 45 : seconds;
-    const out = pgbench(["-h", "127.0.0.1", "-p", String(port), "-U", "bench_user", "-S", "-n", "-M", mode, "-c", String(clients), "-j", "2", "-T", String(duration), "bench"], env);
+    const out = pgbench(
+        [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            String(port),
+            "-U",
+            "bench_user",
+            "-S",
+            "-n",
+            "-M",
+            mode,
+            "-c",
+            String(clients),
+            "-j",
+            "2",
+            "-T",
+            String(duration),
+            "bench",
+        ],
+        env,
+    );
     const tps = Number(/tps = ([0-9.]+) \(without initial connection time\)/.exec(out)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
     if (process.env.BENCH_DEBUG || Number.isNaN(tps)) {
@@ -60,17 +83,26 @@ function run(label: string, mode: "simple" | "prepared", port: number, clients: 
 
 async function bench(seconds: number): Promise<void> {
     const plan = await planFromValues("bench-pool", {
-        environment: "prod", clusterName: "bench", backupEnabled: false, monitoringEnabled: false,
-        poolingEnabled: true, poolMaxClientConn: 1100, services: [{ name: "bench", pooled: true }],
+        environment: "prod",
+        clusterName: "bench",
+        backupEnabled: false,
+        monitoringEnabled: false,
+        poolingEnabled: true,
+        poolMaxClientConn: 1100,
+        services: [{ name: "bench", pooled: true }],
     });
     const s = await startStackServer(plan);
-    const ini = (plan.plan.resources.find((r) => r.name === "hanzo-sql-pgbouncer-config")!.inputs as { data: Record<string, string> }).data["pgbouncer.ini"];
+    const ini = (plan.plan.resources.find((r) => r.name === "hanzo-sql-pgbouncer-config")!.inputs as { data: Record<string, string> }).data[
+        "pgbouncer.ini"
+    ];
     const pooler = await PgbouncerServer.start(ini, await serverUserlist(s.server, ["bench_user"]), s.server.port);
     const env = { PGPASSWORD: s.passwords.bench_user };
     try {
         pgbench(["-h", "127.0.0.1", "-p", String(s.server.port), "-U", "bench_user", "-i", "-s", "10", "-q", "bench"], env);
         const version = spawnSync(PGBOUNCER_BIN, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
-        console.log(`pgbench -S, ${seconds} s each (throughput excludes connecting); ${version} pool_mode=transaction default_pool_size=20 max_client_conn=1100 max_prepared_statements=${PGBOUNCER_MAX_PREPARED_STATEMENTS}`);
+        console.log(
+            `pgbench -S, ${seconds} s each (throughput excludes connecting); ${version} pool_mode=transaction default_pool_size=20 max_client_conn=1100 max_prepared_statements=${PGBOUNCER_MAX_PREPARED_STATEMENTS}`,
+        );
         const runs: Run[] = [];
         const ratios: string[] = [];
         for (const mode of ["simple", "prepared"] as const) {
@@ -80,7 +112,9 @@ async function bench(seconds: number): Promise<void> {
             ratios.push(`-M ${mode} ${(pooled.tps / direct.tps).toFixed(2)}`);
         }
         runs.push(run("through PgBouncer", "prepared", pooler.port, 1000, seconds, env));
-        console.log(`pooled/direct throughput at 100 clients: ${ratios.join(", ")} (target >= 0.90 with -M prepared); failed transactions in all runs: ${runs.reduce((n, r) => n + r.failed, 0)}`);
+        console.log(
+            `pooled/direct throughput at 100 clients: ${ratios.join(", ")} (target >= 0.90 with -M prepared); failed transactions in all runs: ${runs.reduce((n, r) => n + r.failed, 0)}`,
+        );
     } finally {
         pooler.stop();
         s.server.stop();
@@ -88,5 +122,7 @@ async function bench(seconds: number): Promise<void> {
 }
 
 if (require.main === module) {
-    runCommand(COMMAND, { prefix: "bench:pool failed", code: 1, trace: true }, ({ values }) => bench(integerFlag("seconds", values.seconds, 15)));
+    runCommand(COMMAND, { prefix: "bench:pool failed", code: 1, trace: true }, ({ values }) =>
+        bench(integerFlag("seconds", values.seconds, 15)),
+    );
 }

@@ -55,7 +55,10 @@ interface Strategy {
 const slug = (model: string) => model.replace(/[^a-z0-9]+/g, "_");
 
 const INDEXES: readonly IndexDef[] = [
-    { name: "llm_cache_hnsw", sql: "CREATE INDEX llm_cache_hnsw ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)" },
+    {
+        name: "llm_cache_hnsw",
+        sql: "CREATE INDEX llm_cache_hnsw ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)",
+    },
     ...MODELS.map((m) => ({
         name: `llm_cache_hnsw_${slug(m.name)}`,
         sql: `CREATE INDEX llm_cache_hnsw_${slug(m.name)} ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE model = '${m.name}'`,
@@ -121,13 +124,16 @@ async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
     const meta: { org: number; model: string; latent: Float64Array }[] = [];
     for (let start = 0; start < opts.rows; start += 200) {
         const batch = Array.from({ length: Math.min(200, opts.rows - start) }, () => data.row());
-        await c.query("INSERT INTO llm_cache SELECT id, user_id, model, 'response ' || id, embedding, org_id FROM unnest($1::bigint[], $2::int[], $3::text[], $4::vector[], $5::int[]) AS t(id, user_id, model, embedding, org_id)", [
-            batch.map((r) => r.id),
-            batch.map((r) => r.userId),
-            batch.map((r) => r.model),
-            batch.map((r) => data.embed(r.latent)),
-            batch.map((r) => r.org),
-        ]);
+        await c.query(
+            "INSERT INTO llm_cache SELECT id, user_id, model, 'response ' || id, embedding, org_id FROM unnest($1::bigint[], $2::int[], $3::text[], $4::vector[], $5::int[]) AS t(id, user_id, model, embedding, org_id)",
+            [
+                batch.map((r) => r.id),
+                batch.map((r) => r.userId),
+                batch.map((r) => r.model),
+                batch.map((r) => data.embed(r.latent)),
+                batch.map((r) => r.org),
+            ],
+        );
         meta.push(...batch.map((r) => ({ org: r.org, model: r.model, latent: r.latent })));
     }
     await c.query("VACUUM ANALYZE users, llm_cache");
@@ -149,7 +155,12 @@ async function load(c: Client, opts: SemanticOptions): Promise<Probe[]> {
         const rows = byOrg.get(orgs[pick(orgs.length)])!;
         return rows[pick(rows.length)];
     });
-    return sources.map((i) => ({ vector: data.embed(data.near(meta[i].latent)), org: meta[i].org, model: meta[i].model, tenantRows: tenantRows.get(`${meta[i].org}/${meta[i].model}`)! }));
+    return sources.map((i) => ({
+        vector: data.embed(data.near(meta[i].latent)),
+        org: meta[i].org,
+        model: meta[i].model,
+        tenantRows: tenantRows.get(`${meta[i].org}/${meta[i].model}`)!,
+    }));
 }
 
 async function buildIndexes(c: Client, indexes: readonly IndexDef[]): Promise<void> {
@@ -164,8 +175,14 @@ async function buildIndexes(c: Client, indexes: readonly IndexDef[]): Promise<vo
         c.off("notice", listener);
         const size = Number((await c.query("SELECT pg_relation_size($1::regclass) AS b", [ix.name])).rows[0].b);
         const spill = notices.find((n) => n.includes(SPILL));
-        const graph = ix.sql.includes("hnsw") ? (spill ? `spilled: ${spill.replace(/^.*after /, "after ")}` : "fit in maintenance_work_mem") : "";
-        console.log(`${ix.name.padEnd(36)} ${seconds.toFixed(1).padStart(6)} s ${`${(size / 2 ** 20).toFixed(1)} MB`.padStart(9)}  ${graph}`);
+        const graph = ix.sql.includes("hnsw")
+            ? spill
+                ? `spilled: ${spill.replace(/^.*after /, "after ")}`
+                : "fit in maintenance_work_mem"
+            : "";
+        console.log(
+            `${ix.name.padEnd(36)} ${seconds.toFixed(1).padStart(6)} s ${`${(size / 2 ** 20).toFixed(1)} MB`.padStart(9)}  ${graph}`,
+        );
     }
 }
 
@@ -185,16 +202,27 @@ interface Candidate {
 export async function semanticCacheBench(opts: SemanticOptions): Promise<void> {
     const rendered = serverSettings(opts.memoryLimitBytes).filter((s) => /^(hnsw|ivfflat)\./.test(s.name));
     const value = (name: string) => unquote(rendered.find((s) => s.name === name)?.value ?? "");
-    const defaults: Candidate = { iterative: value("hnsw.iterative_scan") || "off", ef: Number(value("hnsw.ef_search") || 40), maxScanTuples: Number(value("hnsw.max_scan_tuples") || 20000) };
-    console.log(`\nHIP-29 semantic-cache query: ${opts.rows} × ${DIM}-d entries, ${opts.orgs} orgs (Zipf), ${MODELS.map((m) => `${m.name} ${Math.round(m.share * 100)}%`).join(", ")}, ${opts.topics} topics`);
+    const defaults: Candidate = {
+        iterative: value("hnsw.iterative_scan") || "off",
+        ef: Number(value("hnsw.ef_search") || 40),
+        maxScanTuples: Number(value("hnsw.max_scan_tuples") || 20000),
+    };
+    console.log(
+        `\nHIP-29 semantic-cache query: ${opts.rows} × ${DIM}-d entries, ${opts.orgs} orgs (Zipf), ${MODELS.map((m) => `${m.name} ${Math.round(m.share * 100)}%`).join(", ")}, ${opts.topics} topics`,
+    );
     console.log(`rendered: ${rendered.map((s) => `${s.name} = ${unquote(s.value)}`).join(", ") || "(no pgvector settings)"}`);
-    const server = await PgServer.start({ postgresqlConf: renderPostgresqlConf(opts.memoryLimitBytes), pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])) });
+    const server = await PgServer.start({
+        postgresqlConf: renderPostgresqlConf(opts.memoryLimitBytes),
+        pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])),
+    });
     const c = await server.admin();
     try {
         await c.query("CREATE EXTENSION vector");
         const t0 = performance.now();
         const probes = await load(c, opts);
-        console.log(`load ${((performance.now() - t0) / 1000).toFixed(1)} s; maintenance_work_mem ${(await c.query("SHOW maintenance_work_mem")).rows[0].maintenance_work_mem}, max_parallel_maintenance_workers ${(await c.query("SHOW max_parallel_maintenance_workers")).rows[0].max_parallel_maintenance_workers}`);
+        console.log(
+            `load ${((performance.now() - t0) / 1000).toFixed(1)} s; maintenance_work_mem ${(await c.query("SHOW maintenance_work_mem")).rows[0].maintenance_work_mem}, max_parallel_maintenance_workers ${(await c.query("SHOW max_parallel_maintenance_workers")).rows[0].max_parallel_maintenance_workers}`,
+        );
         const strategies = STRATEGIES.filter((x) => opts.strategies === undefined || opts.strategies.some((w) => x.name.startsWith(w)));
         const indexes = INDEXES.filter((i) => strategies.some((x) => x.keep.includes(i.name)));
         await buildIndexes(c, indexes);
@@ -223,7 +251,9 @@ export async function semanticCacheBench(opts: SemanticOptions): Promise<void> {
         const candidates: Candidate[] = [];
         for (const iterative of ["off", "relaxed_order", "strict_order"]) {
             for (const ef of opts.efSearches) {
-                for (const maxScanTuples of iterative === "off" || opts.maxScanTuples.length === 0 ? [defaults.maxScanTuples] : opts.maxScanTuples) {
+                for (const maxScanTuples of iterative === "off" || opts.maxScanTuples.length === 0
+                    ? [defaults.maxScanTuples]
+                    : opts.maxScanTuples) {
                     candidates.push({ iterative, ef, maxScanTuples });
                 }
             }

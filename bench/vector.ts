@@ -43,17 +43,35 @@ export const COMMAND = {
         orgs: { type: "string", value: "<n>", description: "semantic: tenants (default 300)" },
         topics: { type: "string", value: "<n>", description: "semantic: topics (default 500)" },
         "ef-search": { type: "string", value: "<list>", description: "semantic: hnsw.ef_search values, comma-separated (default 40,100)" },
-        "max-scan-tuples": { type: "string", value: "<list>", description: "semantic: hnsw.max_scan_tuples values, comma-separated (default none)" },
-        strategies: { type: "string", value: "<names>", description: 'semantic: strategy name prefixes separated by | (e.g. "one HNSW|tenant col"; default all)' },
+        "max-scan-tuples": {
+            type: "string",
+            value: "<list>",
+            description: "semantic: hnsw.max_scan_tuples values, comma-separated (default none)",
+        },
+        strategies: {
+            type: "string",
+            value: "<names>",
+            description: 'semantic: strategy name prefixes separated by | (e.g. "one HNSW|tenant col"; default all)',
+        },
         "lookup-rows": { type: "string", value: "<n>", description: "lookup, build: vectors (default 50000)" },
-        "lookup-ef-search": { type: "string", value: "<list>", description: "lookup: hnsw.ef_search values, comma-separated (default 20,40,100,200)" },
+        "lookup-ef-search": {
+            type: "string",
+            value: "<list>",
+            description: "lookup: hnsw.ef_search values, comma-separated (default 20,40,100,200)",
+        },
     },
 } as const satisfies Command<Record<string, Flag>>;
 
 /** The seed's postgresql.conf: its 16 values literally, plus what any server here needs to run. */
 function seedConf(): string {
-    const keep = serverSettings(POD_MEMORY).filter((s) => ["listen_addresses", "port", "password_encryption", "shared_preload_libraries"].includes(s.name));
-    const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({ name, value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`, why: "the seed's literal value" }));
+    const keep = serverSettings(POD_MEMORY).filter((s) =>
+        ["listen_addresses", "port", "password_encryption", "shared_preload_libraries"].includes(s.name),
+    );
+    const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({
+        name,
+        value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`,
+        why: "the seed's literal value",
+    }));
     return renderPostgresqlConf(POD_MEMORY, [...keep, ...seed]);
 }
 
@@ -130,7 +148,11 @@ async function buildIndex(c: Client, table: string): Promise<{ seconds: number; 
     return { seconds: (performance.now() - t0) / 1000, spilled: notices.some((n) => n.includes(SPILL)) };
 }
 
-async function build(label: string, conf: string, rows: number): Promise<{ seconds: number; spilled: boolean; server: PgServer; client: Client }> {
+async function build(
+    label: string,
+    conf: string,
+    rows: number,
+): Promise<{ seconds: number; spilled: boolean; server: PgServer; client: Client }> {
     const server = await PgServer.start({ postgresqlConf: conf, pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])) });
     const client = await server.admin();
     const t0 = performance.now();
@@ -138,7 +160,9 @@ async function build(label: string, conf: string, rows: number): Promise<{ secon
     const loadSeconds = (performance.now() - t0) / 1000;
     const mwm = (await client.query("SHOW maintenance_work_mem")).rows[0].maintenance_work_mem;
     const { seconds, spilled } = await buildIndex(client, "items");
-    console.log(`${label.padEnd(28)} maintenance_work_mem ${mwm.padStart(6)}  load ${loadSeconds.toFixed(1)} s  build ${seconds.toFixed(1)} s  ${spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`);
+    console.log(
+        `${label.padEnd(28)} maintenance_work_mem ${mwm.padStart(6)}  load ${loadSeconds.toFixed(1)} s  build ${seconds.toFixed(1)} s  ${spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`,
+    );
     return { seconds, spilled, server, client };
 }
 
@@ -153,11 +177,13 @@ async function probesOf(c: Client, kind: "fresh" | "near", count: number, rows: 
         return Array.from({ length: count }, () => gen.next());
     }
     await c.query("SELECT setseed(0.1)");
-    return (await c.query(
-        `SELECT (SELECT array_agg(x + (random() - 0.5) * 0.05)::vector(1536)::text FROM unnest(i.embedding::real[]) x) AS v
+    return (
+        await c.query(
+            `SELECT (SELECT array_agg(x + (random() - 0.5) * 0.05)::vector(1536)::text FROM unnest(i.embedding::real[]) x) AS v
            FROM generate_series(1, $1::int) q JOIN embeddings i ON i.id = 1 + ((q * 7919) % ${rows})`,
-        [count],
-    )).rows.map((r) => r.v);
+            [count],
+        )
+    ).rows.map((r) => r.v);
 }
 
 async function queries(c: Client, kind: "fresh" | "near", count: number, rows: number, efSearches: number[]): Promise<void> {
@@ -166,7 +192,9 @@ async function queries(c: Client, kind: "fresh" | "near", count: number, rows: n
     await c.query("SET enable_indexscan = off");
     const exact: Set<number>[] = [];
     for (const v of probes) {
-        exact.push(new Set((await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map((r) => r.id)));
+        exact.push(
+            new Set((await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map((r) => r.id)),
+        );
     }
     await c.query("SET enable_indexscan = on");
     // Steady state, as a serving cache sees it: the build's WAL checkpointed, the index read once untimed.
@@ -175,8 +203,12 @@ async function queries(c: Client, kind: "fresh" | "near", count: number, rows: n
     for (const v of probes) {
         await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 10", [v]);
     }
-    const plan = JSON.stringify((await c.query("EXPLAIN (FORMAT JSON) SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 5", [probes[0]])).rows);
-    console.log(`queries, ${kind} probes (${count}): LIMIT 5 timed, recall@10 against exact search; ${plan.includes("embeddings_hnsw") ? "index scan" : "NOT the index"}`);
+    const plan = JSON.stringify(
+        (await c.query("EXPLAIN (FORMAT JSON) SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 5", [probes[0]])).rows,
+    );
+    console.log(
+        `queries, ${kind} probes (${count}): LIMIT 5 timed, recall@10 against exact search; ${plan.includes("embeddings_hnsw") ? "index scan" : "NOT the index"}`,
+    );
     for (const ef of efSearches) {
         await c.query(`SET hnsw.ef_search = ${ef}`);
         const times: number[] = [];
@@ -185,11 +217,15 @@ async function queries(c: Client, kind: "fresh" | "near", count: number, rows: n
             const t0 = performance.now();
             await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 5", [v]);
             times.push(performance.now() - t0);
-            const approx = (await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map((r) => r.id as number);
+            const approx = (await c.query("SELECT id FROM embeddings ORDER BY embedding <=> $1::vector LIMIT 10", [v])).rows.map(
+                (r) => r.id as number,
+            );
             hits += approx.filter((id) => exact[i].has(id)).length;
         }
         times.sort((a, b) => a - b);
-        console.log(`  hnsw.ef_search=${String(ef).padEnd(4)} p50 ${percentile(times, 50).toFixed(2)} ms  p99 ${percentile(times, 99).toFixed(2)} ms  recall@10 ${(hits / (count * 10)).toFixed(3)}`);
+        console.log(
+            `  hnsw.ef_search=${String(ef).padEnd(4)} p50 ${percentile(times, 50).toFixed(2)} ms  p99 ${percentile(times, 99).toFixed(2)} ms  recall@10 ${(hits / (count * 10)).toFixed(3)}`,
+        );
     }
 }
 
@@ -203,7 +239,10 @@ async function lookups(rows: number, count: number, efSearches: number[], buildC
     console.log(`${rows} × 1536-d uniform random vectors, HNSW m=16 ef_construction=64, vector_cosine_ops`);
     let rendered: { server: PgServer; client: Client };
     if (!buildComparison) {
-        const server = await PgServer.start({ postgresqlConf: renderPostgresqlConf(POD_MEMORY), pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])) });
+        const server = await PgServer.start({
+            postgresqlConf: renderPostgresqlConf(POD_MEMORY),
+            pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])),
+        });
         rendered = { server, client: await server.admin() };
         await rendered.client.query("CREATE TABLE items (id int)");
     } else {
@@ -221,7 +260,9 @@ async function lookups(rows: number, count: number, efSearches: number[], buildC
         await rendered.client.query("DROP TABLE items");
         await load(rendered.client, "embeddings", rows, "embedding");
         const e = await buildIndex(rendered.client, "embeddings");
-        console.log(`embedding-like vectors (32-d latent), rendered configuration: build ${e.seconds.toFixed(1)} s  ${e.spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`);
+        console.log(
+            `embedding-like vectors (32-d latent), rendered configuration: build ${e.seconds.toFixed(1)} s  ${e.spilled ? `NOTICE: ${SPILL}` : "graph fit in memory"}`,
+        );
         // Unfiltered lookups, with the rendered iterative scan off so the numbers are the index's own.
         await rendered.client.query("SET hnsw.iterative_scan = off");
         await queries(rendered.client, "fresh", count, rows, efSearches);
@@ -238,8 +279,10 @@ async function bench(values: Parsed<typeof COMMAND.flags>["values"]): Promise<vo
     if (unknown.length > 0) {
         throw new UsageError(`--sections takes ${SECTIONS.join(", ")}, not ${unknown.join(", ")}`);
     }
-    const arg = (name: "rows" | "queries" | "orgs" | "topics" | "lookup-rows", fallback: number) => integerFlag(name, values[name], fallback);
-    const list = (name: "ef-search" | "max-scan-tuples" | "lookup-ef-search", fallback: number[]) => integerListFlag(name, values[name], fallback);
+    const arg = (name: "rows" | "queries" | "orgs" | "topics" | "lookup-rows", fallback: number) =>
+        integerFlag(name, values[name], fallback);
+    const list = (name: "ef-search" | "max-scan-tuples" | "lookup-ef-search", fallback: number[]) =>
+        integerListFlag(name, values[name], fallback);
     // Every value is read before the first section runs: a bad one fails at once, not an hour in.
     const count = arg("queries", 200);
     const semantic = {

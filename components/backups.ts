@@ -167,7 +167,11 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
         this.scripts = renderBackupScripts({
             databases: dumped.map((s) => ({
-                name: s.database, role: s.role, retentionDays: s.backupRetentionDays, extensions: s.extensions, requiredTables: s.requiredTables,
+                name: s.database,
+                role: s.role,
+                retentionDays: s.backupRetentionDays,
+                extensions: s.extensions,
+                requiredTables: s.requiredTables,
             })),
             defaultRetentionDays: b.retentionDays,
         });
@@ -221,11 +225,26 @@ export class PostgresBackups extends pulumi.ComponentResource {
         });
         // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
         const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName), dnsEgress()];
-        const cronJob = (resourceName: string, jobName: string, schedule: string, deadlineSeconds: number, initContainers: k8s.types.input.core.v1.Container[], container: k8s.types.input.core.v1.Container) => {
+        const cronJob = (
+            resourceName: string,
+            jobName: string,
+            schedule: string,
+            deadlineSeconds: number,
+            initContainers: k8s.types.input.core.v1.Container[],
+            container: k8s.types.input.core.v1.Container,
+        ) => {
             const jobLabels = objectLabels({ name: jobName });
             // Each CronJob's pods have their own identity (no API token) and egress policy.
-            const serviceAccount = workloadServiceAccount(`${resourceName}-service-account`, { namespace: args.namespace, name: jobName, labels: jobLabels }, { parent: this });
-            egressPolicy(`${resourceName}-egress`, { namespace: args.namespace, name: `${jobName}-egress`, labels: jobLabels, podSelector: jobLabels, egress }, { parent: this });
+            const serviceAccount = workloadServiceAccount(
+                `${resourceName}-service-account`,
+                { namespace: args.namespace, name: jobName, labels: jobLabels },
+                { parent: this },
+            );
+            egressPolicy(
+                `${resourceName}-egress`,
+                { namespace: args.namespace, name: `${jobName}-egress`, labels: jobLabels, podSelector: jobLabels, egress },
+                { parent: this },
+            );
             return new k8s.batch.v1.CronJob(
                 resourceName,
                 {
@@ -241,7 +260,10 @@ export class PostgresBackups extends pulumi.ComponentResource {
                                 backoffLimit: 1,
                                 activeDeadlineSeconds: deadlineSeconds,
                                 template: {
-                                    metadata: { labels: jobLabels, annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) } },
+                                    metadata: {
+                                        labels: jobLabels,
+                                        annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) },
+                                    },
                                     spec: {
                                         restartPolicy: "Never",
                                         ...podIdentity(serviceAccount),
@@ -265,17 +287,29 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
         // 1. dump each database on its own; 2. upload the good dumps, the manifest last, prune;
         // 3. record each database's result where the exporter reads it, and fail the Job if any failed.
-        cronJob(`${name}-cronjob`, BACKUP_CRONJOB, b.schedule, 4 * 3600, [
-            pgContainer("dump", ["bash", "/scripts/dump.sh"], "1Gi"),
-            s3Container("upload", ["bash", "/scripts/upload.sh"]),
-        ], pgContainer("report", ["bash", "/scripts/report.sh"], "256Mi"));
+        cronJob(
+            `${name}-cronjob`,
+            BACKUP_CRONJOB,
+            b.schedule,
+            4 * 3600,
+            [pgContainer("dump", ["bash", "/scripts/dump.sh"], "1Gi"), s3Container("upload", ["bash", "/scripts/upload.sh"])],
+            pgContainer("report", ["bash", "/scripts/report.sh"], "256Mi"),
+        );
 
         // The restore drill: fetch the latest complete backup, restore it into a scratch server in the pod,
         // check it, record the result. The scratch server's data lives in the pod's /tmp volume.
         if (b.drill.enabled) {
-            cronJob(`${name}-drill`, DRILL_CRONJOB, b.drill.schedule, 6 * 3600, [
-                s3Container("fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"]),
-            ], { ...pgContainer("drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"), env: [...pgEnv, { name: "SCRATCH_DIR", value: "/tmp/drill" }] });
+            cronJob(
+                `${name}-drill`,
+                DRILL_CRONJOB,
+                b.drill.schedule,
+                6 * 3600,
+                [s3Container("fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"])],
+                {
+                    ...pgContainer("drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"),
+                    env: [...pgEnv, { name: "SCRATCH_DIR", value: "/tmp/drill" }],
+                },
+            );
         }
 
         if (args.monitoring.enabled) {
@@ -285,10 +319,18 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 {
                     apiVersion: "monitoring.coreos.com/v1",
                     kind: "PrometheusRule",
-                    metadata: { name: `${BACKUP_CRONJOB}-alerts`, namespace: args.namespace, labels: objectLabels({ name: BACKUP_CRONJOB, extra: { release: args.monitoring.release } }) },
+                    metadata: {
+                        name: `${BACKUP_CRONJOB}-alerts`,
+                        namespace: args.namespace,
+                        labels: objectLabels({ name: BACKUP_CRONJOB, extra: { release: args.monitoring.release } }),
+                    },
                     spec: {
                         groups: [
-                            backupAlerts({ namespace: args.namespaceName, cronJob: BACKUP_CRONJOB, periodSeconds: schedulePeriodSeconds(b.schedule) }),
+                            backupAlerts({
+                                namespace: args.namespaceName,
+                                cronJob: BACKUP_CRONJOB,
+                                periodSeconds: schedulePeriodSeconds(b.schedule),
+                            }),
                             backupDatabaseAlerts({
                                 namespace: args.namespaceName,
                                 periodSeconds: schedulePeriodSeconds(b.schedule),

@@ -19,12 +19,14 @@ export function kubernetesProvider(name: string, cluster: ClusterSpec, opts: pul
     return new k8s.Provider(
         name,
         {
-            kubeconfig: pulumi.secret(doks.kubeConfigs.apply((configs) => {
-                if (configs.length === 0) {
-                    throw new Error(`DOKS cluster "${cluster.name}" returned no kubeconfig`);
-                }
-                return configs[0].rawConfig;
-            })),
+            kubeconfig: pulumi.secret(
+                doks.kubeConfigs.apply((configs) => {
+                    if (configs.length === 0) {
+                        throw new Error(`DOKS cluster "${cluster.name}" returned no kubeconfig`);
+                    }
+                    return configs[0].rawConfig;
+                }),
+            ),
             clusterIdentifier: doks.id,
         },
         opts,

@@ -40,7 +40,11 @@ export class HanzoSql extends pulumi.ComponentResource {
         const k8sProvider = kubernetesProvider(`${name}-k8s`, spec.cluster, { parent: this });
         let namespace: pulumi.Input<string> = spec.namespace;
         if (spec.createNamespace) {
-            const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: spec.namespace } }, { parent: this, provider: k8sProvider });
+            const ns = new k8s.core.v1.Namespace(
+                `${name}-namespace`,
+                { metadata: { name: spec.namespace } },
+                { parent: this, provider: k8sProvider },
+            );
             namespace = ns.metadata.name;
         }
 
@@ -95,10 +99,17 @@ export class HanzoSql extends pulumi.ComponentResource {
         }
 
         // template1 gets the extensions too, so a database created later by hand has them (STANDARD §2).
-        databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, spec.extensionVersions, { parent: this, provider: pgProvider });
+        databaseExtensions(`${name}-template1`, "template1", REQUIRED_EXTENSIONS, spec.extensionVersions, {
+            parent: this,
+            provider: pgProvider,
+        });
         // REVOKE ALL ON DATABASE postgres/template1 FROM PUBLIC: no service role connects there.
         for (const db of MAINTENANCE_DATABASES) {
-            new postgresql.Grant(`${name}-${db}-revoke-public`, { database: db, role: "public", objectType: "database", privileges: [] }, { parent: this, provider: pgProvider });
+            new postgresql.Grant(
+                `${name}-${db}-revoke-public`,
+                { database: db, role: "public", objectType: "database", privileges: [] },
+                { parent: this, provider: pgProvider },
+            );
         }
 
         const pooler = spec.pooling.enabled ? poolerEndpoint(spec.namespace) : undefined;
@@ -107,12 +118,22 @@ export class HanzoSql extends pulumi.ComponentResource {
             services[service.name] = new ServiceDatabase(
                 `${name}-${service.name}`,
                 {
-                    service, host: spec.instance.host, port: spec.instance.port, protectData: spec.protectData, pooler: service.pooled ? pooler : undefined, kms: spec.kms,
-                    extensionVersions: spec.extensionVersions, adopt: spec.adopt,
+                    service,
+                    host: spec.instance.host,
+                    port: spec.instance.port,
+                    protectData: spec.protectData,
+                    pooler: service.pooled ? pooler : undefined,
+                    kms: spec.kms,
+                    extensionVersions: spec.extensionVersions,
+                    adopt: spec.adopt,
                 },
                 // A renamed service keeps its resources: every child's name starts with the component's, so
                 // the SDK derives each child's alias from this one.
-                { parent: this, providers: [pgProvider, k8sProvider], ...(service.renamedFrom ? { aliases: [{ name: `${name}-${service.renamedFrom}` }] } : {}) },
+                {
+                    parent: this,
+                    providers: [pgProvider, k8sProvider],
+                    ...(service.renamedFrom ? { aliases: [{ name: `${name}-${service.renamedFrom}` }] } : {}),
+                },
             );
         }
         this.services = services;

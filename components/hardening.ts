@@ -25,14 +25,23 @@ export function workloadServiceAccount(
  * (`shouldAutomount`, plugin/pkg/admission/serviceaccount/admission.go in kubernetes/kubernetes); the pod's
  * own field keeps the token out even if someone edits the ServiceAccount.
  */
-export function podIdentity(serviceAccount: k8s.core.v1.ServiceAccount): { serviceAccountName: pulumi.Output<string>; automountServiceAccountToken: false } {
+export function podIdentity(serviceAccount: k8s.core.v1.ServiceAccount): {
+    serviceAccountName: pulumi.Output<string>;
+    automountServiceAccountToken: false;
+} {
     return { serviceAccountName: serviceAccount.metadata.name, automountServiceAccountToken: false };
 }
 
 /** A NetworkPolicy that isolates the selected pods for egress and allows exactly `egress`. */
 export function egressPolicy(
     resourceName: string,
-    args: { namespace: pulumi.Input<string>; name: string; labels: Readonly<Record<string, string>>; podSelector: Readonly<Record<string, string>>; egress: EgressRule[] },
+    args: {
+        namespace: pulumi.Input<string>;
+        name: string;
+        labels: Readonly<Record<string, string>>;
+        podSelector: Readonly<Record<string, string>>;
+        egress: EgressRule[];
+    },
     opts: pulumi.CustomResourceOptions,
 ): k8s.networking.v1.NetworkPolicy {
     return new k8s.networking.v1.NetworkPolicy(

@@ -38,7 +38,11 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
         const m = args.monitoring;
         const labels = objectLabels({ extra: { release: m.release } });
 
-        const role = loginRole(`${name}-role`, { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] }, { parent: this });
+        const role = loginRole(
+            `${name}-role`,
+            { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] },
+            { parent: this },
+        );
         // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.
         new postgresql.Grant(
             `${name}-connect-${MONITOR_DATABASE}`,

@@ -52,7 +52,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
         super("hanzo-sql:index:Pgbouncer", name, stateInputs(args), opts);
         const p = args.pooling;
         if (args.users.length === 0) {
-            throw new pulumi.ResourceError(`Pgbouncer ${name}: no pooled service; a pooler without users refuses every client (mark a service pooled: true)`, this);
+            throw new pulumi.ResourceError(
+                `Pgbouncer ${name}: no pooled service; a pooler without users refuses every client (mark a service pooled: true)`,
+                this,
+            );
         }
         const labels = objectLabels({ app: POOLER_NAME, name: "pgbouncer" });
         this.host = poolerEndpoint(args.namespaceName).host;
@@ -69,15 +72,23 @@ export class Pgbouncer extends pulumi.ComponentResource {
             { metadata: { name: `${POOLER_NAME}-config`, namespace: args.namespace, labels }, data: { "pgbouncer.ini": ini } },
             { parent: this },
         );
-        const userlist = pulumi.all(args.users.map((u) => pulumi.output(u.verifier))).apply((verifiers) =>
-            renderUserlist(args.users.map((u, i) => ({ user: u.role, verifier: verifiers[i] }))),
-        );
+        const userlist = pulumi
+            .all(args.users.map((u) => pulumi.output(u.verifier)))
+            .apply((verifiers) => renderUserlist(args.users.map((u, i) => ({ user: u.role, verifier: verifiers[i] }))));
         const secret = new k8s.core.v1.Secret(
             `${name}-userlist`,
-            { metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels }, type: "Opaque", stringData: { "userlist.txt": pulumi.secret(userlist) } },
+            {
+                metadata: { name: `${POOLER_NAME}-userlist`, namespace: args.namespace, labels },
+                type: "Opaque",
+                stringData: { "userlist.txt": pulumi.secret(userlist) },
+            },
             { parent: this },
         );
-        const serviceAccount = workloadServiceAccount(`${name}-service-account`, { namespace: args.namespace, name: POOLER_NAME, labels }, { parent: this });
+        const serviceAccount = workloadServiceAccount(
+            `${name}-service-account`,
+            { namespace: args.namespace, name: POOLER_NAME, labels },
+            { parent: this },
+        );
         // Rolls the pods when a password (so its verifier) changes. A truncated hash of verifiers of random
         // 32-character passwords reveals nothing, and left secret it would mark the whole Deployment spec secret
         // (hidden from diffs and policies).
@@ -92,7 +103,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels,
-                            annotations: { "hanzo.ai/config-checksum": configChecksum({ "pgbouncer.ini": ini }), "hanzo.ai/userlist-checksum": userlistChecksum },
+                            annotations: {
+                                "hanzo.ai/config-checksum": configChecksum({ "pgbouncer.ini": ini }),
+                                "hanzo.ai/userlist-checksum": userlistChecksum,
+                            },
                         },
                         spec: {
                             // fsGroup: the kubelet gives the userlist's files group 70 (root-owned, 0440), so
@@ -111,7 +125,12 @@ export class Pgbouncer extends pulumi.ComponentResource {
                                     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "1", memory: "256Mi" } },
                                     securityContext: hardenedContainer(),
                                     volumeMounts: [
-                                        { name: "config", mountPath: "/etc/pgbouncer/pgbouncer.ini", subPath: "pgbouncer.ini", readOnly: true },
+                                        {
+                                            name: "config",
+                                            mountPath: "/etc/pgbouncer/pgbouncer.ini",
+                                            subPath: "pgbouncer.ini",
+                                            readOnly: true,
+                                        },
                                         { name: "auth", mountPath: "/etc/pgbouncer/auth", readOnly: true },
                                     ],
                                 },
@@ -130,7 +149,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
             `${name}-service`,
             {
                 metadata: { name: POOLER_NAME, namespace: args.namespace, labels },
-                spec: { selector: { app: POOLER_NAME }, ports: [{ name: "pgbouncer", port: PGBOUNCER_PORT, targetPort: "pgbouncer", protocol: "TCP" }] },
+                spec: {
+                    selector: { app: POOLER_NAME },
+                    ports: [{ name: "pgbouncer", port: PGBOUNCER_PORT, targetPort: "pgbouncer", protocol: "TCP" }],
+                },
             },
             { parent: this },
         );
@@ -141,10 +163,17 @@ export class Pgbouncer extends pulumi.ComponentResource {
                 spec: {
                     podSelector: { matchLabels: { app: POOLER_NAME } },
                     policyTypes: ["Ingress"],
-                    ingress: [{
-                        from: [{ podSelector: {} }, ...args.clientNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }))],
-                        ports: [{ protocol: "TCP", port: PGBOUNCER_PORT }],
-                    }],
+                    ingress: [
+                        {
+                            from: [
+                                { podSelector: {} },
+                                ...args.clientNamespaces.map((ns) => ({
+                                    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+                                })),
+                            ],
+                            ports: [{ protocol: "TCP", port: PGBOUNCER_PORT }],
+                        },
+                    ],
                 },
             },
             { parent: this },
@@ -153,7 +182,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
         egressPolicy(
             `${name}-egress`,
             {
-                namespace: args.namespace, name: `${POOLER_NAME}-egress`, labels, podSelector: { app: POOLER_NAME },
+                namespace: args.namespace,
+                name: `${POOLER_NAME}-egress`,
+                labels,
+                podSelector: { app: POOLER_NAME },
                 egress: [podEgress(args.serverSelector, args.serverPort), dnsEgress()],
             },
             { parent: this },

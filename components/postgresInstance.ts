@@ -54,7 +54,6 @@ export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
 export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
 
-
 /** SHA-256 over the files' names and contents, independent of their order. */
 export function configChecksum(files: Readonly<Record<string, string>>): string {
     const hash = createHash("sha256");
@@ -117,11 +116,13 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const labels = objectLabels({ app: spec.name, name: "postgresql", instance: spec.name });
         const selector = { app: spec.name };
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
-        const adopted = (objectName: string): pulumi.CustomResourceOptions => (args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {});
+        const adopted = (objectName: string): pulumi.CustomResourceOptions =>
+            args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {};
         const pgdata = spec.pgdataAtMountRoot ? ADOPTED_PGDATA : PGDATA;
 
         this.adminPassword = pulumi.secret(
-            args.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result,
+            args.adminPassword ??
+                new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result,
         );
         this.adminVerifier = scramSecret(`${name}-admin-password-salt`, this.adminPassword, 1, { parent: this });
         const adminSecret = new k8s.core.v1.Secret(
@@ -153,7 +154,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
         let exporter: k8s.types.input.core.v1.Container[] = [];
         const exporterVolumes: k8s.types.input.core.v1.Volume[] = [];
         if (args.monitoring.enabled) {
-            this.monitorPassword = new random.RandomPassword(`${name}-monitor-password`, { length: 32, special: false }, { parent: this }).result;
+            this.monitorPassword = new random.RandomPassword(
+                `${name}-monitor-password`,
+                { length: 32, special: false },
+                { parent: this },
+            ).result;
             const monitorSecret = new k8s.core.v1.Secret(
                 `${name}-monitor-credentials`,
                 {
@@ -168,7 +173,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     ? undefined
                     : new k8s.core.v1.ConfigMap(
                           `${name}-exporter-queries`,
-                          { metadata: { name: `${spec.name}-exporter-queries`, namespace: args.namespace, labels }, data: { "queries.yaml": args.exporterQueries } },
+                          {
+                              metadata: { name: `${spec.name}-exporter-queries`, namespace: args.namespace, labels },
+                              data: { "queries.yaml": args.exporterQueries },
+                          },
                           { parent: this },
                       );
             if (queries) {
@@ -196,7 +204,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
 
         // The pod's own identity, no API token. Like the ConfigMap and Secrets the pod mounts, it is neither
         // protected nor retained: only what holds data is (components/protection.ts).
-        const serviceAccount = workloadServiceAccount(`${name}-service-account`, { namespace: args.namespace, name: spec.name, labels }, { parent: this });
+        const serviceAccount = workloadServiceAccount(
+            `${name}-service-account`,
+            { namespace: args.namespace, name: spec.name, labels },
+            { parent: this },
+        );
 
         const pgIsReady = ["pg_isready", "-U", ADMIN_ROLE, "-d", "postgres"];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
@@ -222,7 +234,13 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     // The volume outlives the StatefulSet: deleting or scaling it never deletes data.
                     persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                     template: {
-                        metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum, [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: adminChecksum } },
+                        metadata: {
+                            labels,
+                            annotations: {
+                                [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
+                                [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: adminChecksum,
+                            },
+                        },
                         spec: {
                             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
                             enableServiceLinks: false,
@@ -241,7 +259,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
                                     env: [
                                         { name: "PGDATA", value: pgdata },
-                                        { name: "HANZO_ADMIN_VERIFIER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: ADMIN_VERIFIER_KEY } } },
+                                        {
+                                            name: "HANZO_ADMIN_VERIFIER",
+                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: ADMIN_VERIFIER_KEY } },
+                                        },
                                         { name: "PG_CONFIG_FILE", value: `${CONFIG_DIR}/postgresql.conf` },
                                         { name: "PG_HBA_FILE", value: `${CONFIG_DIR}/pg_hba.conf` },
                                     ],
@@ -262,14 +283,29 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                 {
                                     name: "postgres",
                                     image: spec.image,
-                                    args: ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`],
+                                    args: [
+                                        "postgres",
+                                        "-c",
+                                        `config_file=${CONFIG_DIR}/postgresql.conf`,
+                                        "-c",
+                                        `hba_file=${CONFIG_DIR}/pg_hba.conf`,
+                                    ],
                                     ports: [{ name: "postgresql", containerPort: spec.port, protocol: "TCP" }],
                                     env: [
-                                        { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "username" } } },
-                                        { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
+                                        {
+                                            name: "POSTGRES_USER",
+                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "username" } },
+                                        },
+                                        {
+                                            name: "POSTGRES_PASSWORD",
+                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } },
+                                        },
                                         { name: "POSTGRES_DB", value: "postgres" },
                                         { name: "PGDATA", value: pgdata },
-                                        { name: "POSTGRES_INITDB_ARGS", value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256" },
+                                        {
+                                            name: "POSTGRES_INITDB_ARGS",
+                                            value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256",
+                                        },
                                     ],
                                     resources: {
                                         requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
@@ -278,8 +314,18 @@ export class PostgresInstance extends pulumi.ComponentResource {
                                     // Liveness only starts once the server has come up, however long crash
                                     // recovery takes (up to an hour here); STANDARD defect 5.
                                     startupProbe: { exec: { command: pgIsReady }, ...STARTUP_PROBE },
-                                    livenessProbe: { exec: { command: pgIsReady }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-                                    readinessProbe: { exec: { command: [...pgIsReady, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+                                    livenessProbe: {
+                                        exec: { command: pgIsReady },
+                                        periodSeconds: 10,
+                                        timeoutSeconds: 5,
+                                        failureThreshold: 6,
+                                    },
+                                    readinessProbe: {
+                                        exec: { command: [...pgIsReady, "-h", "127.0.0.1"] },
+                                        periodSeconds: 5,
+                                        timeoutSeconds: 3,
+                                        failureThreshold: 3,
+                                    },
                                     // No preStop hook: the image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown
                                     // (clients disconnected, a shutdown checkpoint), and the grace period leaves it
                                     // time (defect 11). A hook that waits for PID 1 to exit is killed with it
@@ -298,7 +344,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
                             volumes: [
                                 { name: "config", configMap: { name: config.metadata.name } },
                                 // Parallel queries and index builds use /dev/shm; 64MB is not enough (defect 6).
-                                { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) } },
+                                {
+                                    name: "dshm",
+                                    emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) },
+                                },
                                 { name: "run", emptyDir: {} },
                                 { name: "tmp", emptyDir: {} },
                                 ...exporterVolumes,
@@ -364,10 +413,12 @@ export class PostgresInstance extends pulumi.ComponentResource {
         ];
         // ...and only the monitoring namespace reaches the exporter.
         const metricsRule = args.monitoring.enabled
-            ? [{
-                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.monitoring.namespace } } }],
-                ports: [{ protocol: "TCP", port: METRICS_PORT }],
-            }]
+            ? [
+                  {
+                      from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.monitoring.namespace } } }],
+                      ports: [{ protocol: "TCP", port: METRICS_PORT }],
+                  },
+              ]
             : [];
         new k8s.networking.v1.NetworkPolicy(
             `${name}-network-policy`,

@@ -16,7 +16,12 @@ export function passwordKeepers(version: number): Record<string, string> | undef
  * The SCRAM-SHA-256 verifier of a password (render/scram.ts), salted by a RandomId of its own: stable across
  * runs (the salt is state), renewed with the password (same keepers). Secret, like the password.
  */
-export function scramSecret(resourceName: string, password: pulumi.Input<string>, version: number, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+export function scramSecret(
+    resourceName: string,
+    password: pulumi.Input<string>,
+    version: number,
+    opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
     const salt = new random.RandomId(resourceName, { byteLength: SCRAM_SALT_BYTES, keepers: passwordKeepers(version) }, opts);
     return pulumi.secret(pulumi.all([password, salt.b64Std]).apply(([pw, s]) => scramVerifier(pw, s)));
 }
@@ -34,7 +39,14 @@ export function scramSecret(resourceName: string, password: pulumi.Input<string>
  */
 export function loginRole(
     resourceName: string,
-    args: { name: string; password?: pulumi.Input<string>; passwordVersion?: number; roles?: string[]; connectionLimit?: number; bypassRowLevelSecurity?: boolean },
+    args: {
+        name: string;
+        password?: pulumi.Input<string>;
+        passwordVersion?: number;
+        roles?: string[];
+        connectionLimit?: number;
+        bypassRowLevelSecurity?: boolean;
+    },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
     const forbidden = Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false]));
@@ -45,7 +57,9 @@ export function loginRole(
             name: args.name,
             login: true,
             // No password: the role keeps the one it has (an adopted service's, which the KMS holds).
-            ...(args.password !== undefined ? { password: scramSecret(`${resourceName}-salt`, args.password, args.passwordVersion ?? 1, salt) } : {}),
+            ...(args.password !== undefined
+                ? { password: scramSecret(`${resourceName}-salt`, args.password, args.passwordVersion ?? 1, salt) }
+                : {}),
             ...forbidden,
             // The backup role only (reads every row of a table with row-level security; policies/roles.ts).
             ...(args.bypassRowLevelSecurity ? { bypassRowLevelSecurity: true } : {}),

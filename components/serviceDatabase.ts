@@ -100,7 +100,10 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             );
         }
         if (s.kmsSync && args.kms?.enabled !== true) {
-            throw new pulumi.ResourceError(`ServiceDatabase ${name}: service ${s.name} syncs its credentials from the KMS (kmsSync) but no enabled kms was given`, this);
+            throw new pulumi.ResourceError(
+                `ServiceDatabase ${name}: service ${s.name} syncs its credentials from the KMS (kmsSync) but no enabled kms was given`,
+                this,
+            );
         }
         this.databaseName = s.database;
 
@@ -109,14 +112,20 @@ export class ServiceDatabase extends pulumi.ComponentResource {
         const password = s.keepPassword
             ? undefined
             : new random.RandomPassword(
-                `${name}-password`,
-                {
-                    length: 32, special: true, overrideSpecial: PASSWORD_SPECIALS, minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1,
-                    // Rotation: raising the service's passwordVersion replaces the password (and its salt).
-                    keepers: passwordKeepers(s.passwordVersion),
-                },
-                { parent: this },
-            );
+                  `${name}-password`,
+                  {
+                      length: 32,
+                      special: true,
+                      overrideSpecial: PASSWORD_SPECIALS,
+                      minLower: 1,
+                      minUpper: 1,
+                      minNumeric: 1,
+                      minSpecial: 1,
+                      // Rotation: raising the service's passwordVersion replaces the password (and its salt).
+                      keepers: passwordKeepers(s.passwordVersion),
+                  },
+                  { parent: this },
+              );
         const adopted = (id: string): pulumi.CustomResourceOptions => (args.adopt ? { import: id } : {});
         this.role = loginRole(
             `${name}-role`,
@@ -192,9 +201,15 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                 },
                 type: "Opaque",
                 stringData: pulumi.secret(
-                    pulumi.all([this.role.name, password, this.database.name]).apply(([user, pw, database]) =>
-                        connectionSecretData({ user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" }, s.connection, args.pooler),
-                    ),
+                    pulumi
+                        .all([this.role.name, password, this.database.name])
+                        .apply(([user, pw, database]) =>
+                            connectionSecretData(
+                                { user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" },
+                                s.connection,
+                                args.pooler,
+                            ),
+                        ),
                 ),
             },
             { parent: this },

@@ -4,7 +4,8 @@ import { PolicyPack } from "@pulumi/policy";
 import { PACK_NAME, policies } from "./all";
 
 new PolicyPack(PACK_NAME, {
-    description: "The Hanzo SQL standard (HIP-29, ADR-60) as code: names, roles, extensions, server configuration, hardening, network, data protection, secrets.",
+    description:
+        "The Hanzo SQL standard (HIP-29, ADR-60) as code: names, roles, extensions, server configuration, hardening, network, data protection, secrets.",
     enforcementLevel: "mandatory",
     policies,
 });

@@ -73,7 +73,9 @@ export function plain(v: unknown): unknown {
         return v;
     }
     if (Array.isArray(v)) {
-        return Array.from({ length: Object.getOwnPropertyDescriptor(v, "length")!.value as number }, (_, i) => plain(Object.getOwnPropertyDescriptor(v, i)?.value));
+        return Array.from({ length: Object.getOwnPropertyDescriptor(v, "length")!.value as number }, (_, i) =>
+            plain(Object.getOwnPropertyDescriptor(v, i)?.value),
+        );
     }
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v)) {
@@ -143,11 +145,20 @@ export interface EnvironmentConfig {
 }
 
 export const ENVIRONMENT_SCHEMA = {
-    environment: { type: "string" as const, enum: [...ENVIRONMENTS], description: "the stack's environment; defaults to what the stack's HanzoSql component declares" },
+    environment: {
+        type: "string" as const,
+        enum: [...ENVIRONMENTS],
+        description: "the stack's environment; defaults to what the stack's HanzoSql component declares",
+    },
 };
 
 export const LEGACY_SCHEMA = {
-    legacyDatabases: { type: "array" as const, items: { type: "string" as const }, default: [...DEFAULT_LEGACY_DATABASES], description: "database names exempt from the <service>[_<env>] rule" },
+    legacyDatabases: {
+        type: "array" as const,
+        items: { type: "string" as const },
+        default: [...DEFAULT_LEGACY_DATABASES],
+        description: "database names exempt from the <service>[_<env>] rule",
+    },
 };
 
 /**
@@ -155,7 +166,12 @@ export const LEGACY_SCHEMA = {
  * as its `environment` output (AnalyzeStack receives a component's registered outputs), else unknown.
  */
 export function environmentOf(args: StackValidationArgs, configured?: string): string | undefined {
-    return configured ?? ofType(args, T.hanzoSql).map((r) => str(r.props?.environment)).find((e) => e !== undefined);
+    return (
+        configured ??
+        ofType(args, T.hanzoSql)
+            .map((r) => str(r.props?.environment))
+            .find((e) => e !== undefined)
+    );
 }
 
 /** Merges a policy's configuration over its defaults (the engine does this from configSchema; tests and the gate do not). */
@@ -169,19 +185,30 @@ type Requirement = { key: string; operator: string; values?: string[] };
  * Does a label selector select pods with these labels? `matchLabels` and `matchExpressions` (In, NotIn,
  * Exists, DoesNotExist) are ANDed; an empty selector selects all (metav1.LabelSelector).
  */
-export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined, labels: Record<string, string>): boolean {
+export function selects(
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined,
+    labels: Record<string, string>,
+): boolean {
     if (!selector) {
         return false;
     }
     const expression = (r: Requirement) => {
         const has = Object.prototype.hasOwnProperty.call(labels, r.key);
         switch (r.operator) {
-            case "In": return has && list<string>(r.values).includes(labels[r.key]);
-            case "NotIn": return !has || !list<string>(r.values).includes(labels[r.key]);
-            case "Exists": return has;
-            case "DoesNotExist": return !has;
-            default: return false;
+            case "In":
+                return has && list<string>(r.values).includes(labels[r.key]);
+            case "NotIn":
+                return !has || !list<string>(r.values).includes(labels[r.key]);
+            case "Exists":
+                return has;
+            case "DoesNotExist":
+                return !has;
+            default:
+                return false;
         }
     };
-    return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && list<Requirement>(selector.matchExpressions).every(expression);
+    return (
+        Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+        list<Requirement>(selector.matchExpressions).every(expression)
+    );
 }

@@ -1,8 +1,30 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import {
-    ADMIN_ROLE, DEFAULT_LEGACY_DATABASES, ROLE_SUFFIX, SYSTEM_ROLES, TEST_ENVIRONMENT, TEST_SUFFIX, databaseOfRole, environmentSuffixOf, identifierProblem, reservedDatabaseProblem, roleNameFor,
+    ADMIN_ROLE,
+    DEFAULT_LEGACY_DATABASES,
+    ROLE_SUFFIX,
+    SYSTEM_ROLES,
+    TEST_ENVIRONMENT,
+    TEST_SUFFIX,
+    databaseOfRole,
+    environmentSuffixOf,
+    identifierProblem,
+    reservedDatabaseProblem,
+    roleNameFor,
 } from "./standard/rules";
-import { ENVIRONMENT_SCHEMA, EnvironmentConfig, LEGACY_SCHEMA, T, configOf, environmentOf, known, ofType, pgName, plainStack, str } from "./lib";
+import {
+    ENVIRONMENT_SCHEMA,
+    EnvironmentConfig,
+    LEGACY_SCHEMA,
+    T,
+    configOf,
+    environmentOf,
+    known,
+    ofType,
+    pgName,
+    plainStack,
+    str,
+} from "./lib";
 
 export interface NamingConfig extends EnvironmentConfig {
     legacyDatabases: string[];
@@ -20,7 +42,8 @@ export interface NamingConfig extends EnvironmentConfig {
  */
 export const postgresNaming: StackValidationPolicy = {
     name: "postgres-naming",
-    description: "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, not the server's own (postgres, template0/1, pg_*), <service>[_<env>] and <database>_user, _test exactly in the test environment.",
+    description:
+        "PostgreSQL databases and roles are lowercase [a-z][a-z0-9_]*, at most 63 bytes, not the server's own (postgres, template0/1, pg_*), <service>[_<env>] and <database>_user, _test exactly in the test environment.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA, ...LEGACY_SCHEMA } },
     validateStack: (raw, report) => {
         const args = plainStack(raw);
@@ -38,18 +61,30 @@ export const postgresNaming: StackValidationPolicy = {
                 continue;
             }
             if (env === TEST_ENVIRONMENT && !name.endsWith(TEST_SUFFIX)) {
-                report(`database "${name}" must end in "${TEST_SUFFIX}" in the test environment (ADR-60), so tests never reach another environment's data.`, db.urn);
+                report(
+                    `database "${name}" must end in "${TEST_SUFFIX}" in the test environment (ADR-60), so tests never reach another environment's data.`,
+                    db.urn,
+                );
             } else if (env !== undefined && env !== TEST_ENVIRONMENT && name.endsWith(TEST_SUFFIX)) {
-                report(`database "${name}" ends in "${TEST_SUFFIX}" in a ${env} stack; only the test environment uses that suffix (ADR-60).`, db.urn);
+                report(
+                    `database "${name}" ends in "${TEST_SUFFIX}" in a ${env} stack; only the test environment uses that suffix (ADR-60).`,
+                    db.urn,
+                );
             } else if (!cfg.legacyDatabases.includes(name)) {
                 const suffix = environmentSuffixOf(name);
                 if (suffix !== undefined && suffix !== TEST_ENVIRONMENT && env !== undefined && suffix !== env) {
-                    report(`database "${name}" names the ${suffix} environment in a ${env} stack; use "<service>" or "<service>_${env}".`, db.urn);
+                    report(
+                        `database "${name}" names the ${suffix} environment in a ${env} stack; use "<service>" or "<service>_${env}".`,
+                        db.urn,
+                    );
                 }
             }
             const owner = str(db.props?.owner);
             if (owner !== undefined && owner !== roleNameFor(name)) {
-                report(`database "${name}" is owned by "${owner}"; its owner must be its service role "${roleNameFor(name)}", so the service can run its own migrations.`, db.urn);
+                report(
+                    `database "${name}" is owned by "${owner}"; its owner must be its service role "${roleNameFor(name)}", so the service can run its own migrations.`,
+                    db.urn,
+                );
             }
         }
         if (env === undefined) {
@@ -78,7 +113,10 @@ export const postgresNaming: StackValidationPolicy = {
                 continue;
             }
             if (!names.has(database)) {
-                report(`role "${name}" has no database "${database}" in this stack; a service role is named after its database (<database>${ROLE_SUFFIX}).`, role.urn);
+                report(
+                    `role "${name}" has no database "${database}" in this stack; a service role is named after its database (<database>${ROLE_SUFFIX}).`,
+                    role.urn,
+                );
             }
         }
     },

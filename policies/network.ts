@@ -17,7 +17,6 @@ export interface NetworkConfig {
 const DEFAULTS: NetworkConfig = { port: POSTGRES_PORT, metricsPort: METRICS_PORT, monitoringNamespaces: ["monitoring"] };
 const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
 
-
 /**
  * network-isolation: a NetworkPolicy selects the PostgreSQL pods and admits only pods of their own
  * namespace (or namespaces named explicitly, by `kubernetes.io/metadata.name`) to 5432, and only the
@@ -44,11 +43,16 @@ export const networkIsolation: StackValidationPolicy = {
             const ns = sts.props?.metadata?.namespace;
             const labels = WORKLOADS[T.statefulSet](sts.props)?.metadata?.labels ?? {};
             const policies = ofType(args, T.networkPolicy).filter(
-                (np) => np.props?.metadata?.namespace === ns && selects(np.props?.spec?.podSelector, labels) &&
+                (np) =>
+                    np.props?.metadata?.namespace === ns &&
+                    selects(np.props?.spec?.podSelector, labels) &&
                     (np.props?.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"),
             );
             if (policies.length === 0) {
-                report(`no NetworkPolicy selects the PostgreSQL pods of StatefulSet "${k8sName(sts)}"; without one every pod in the cluster can reach ${cfg.port}.`, sts.urn);
+                report(
+                    `no NetworkPolicy selects the PostgreSQL pods of StatefulSet "${k8sName(sts)}"; without one every pod in the cluster can reach ${cfg.port}.`,
+                    sts.urn,
+                );
                 continue;
             }
             for (const np of policies) {
@@ -62,9 +66,14 @@ export const networkIsolation: StackValidationPolicy = {
                     if (ports.length === 0 || ports.some((p) => p === undefined)) {
                         report(`${where} admits every port; admit ${cfg.port} only.`, np.urn);
                     }
-                    const other = ports.filter((p) => p !== undefined && p !== cfg.port && p !== cfg.metricsPort && p !== "postgresql" && p !== "metrics");
+                    const other = ports.filter(
+                        (p) => p !== undefined && p !== cfg.port && p !== cfg.metricsPort && p !== "postgresql" && p !== "metrics",
+                    );
                     if (other.length > 0) {
-                        report(`${where} admits port ${other.join(", ")}; the server takes ${cfg.port} (and ${cfg.metricsPort} for metrics).`, np.urn);
+                        report(
+                            `${where} admits port ${other.join(", ")}; the server takes ${cfg.port} (and ${cfg.metricsPort} for metrics).`,
+                            np.urn,
+                        );
                     }
                     const metrics = ports.length > 0 && ports.every((p) => p === cfg.metricsPort || p === "metrics");
                     if (!rule.from || rule.from.length === 0) {
@@ -76,9 +85,15 @@ export const networkIsolation: StackValidationPolicy = {
                         if (peer.ipBlock) {
                             report(`${where} admits an IP block; admit the namespace only.`, np.urn);
                         } else if (peer.namespaceSelector && named === undefined) {
-                            report(`${where} admits namespaces by a label anyone can set (or every namespace); select them by ${NAMESPACE_LABEL}.`, np.urn);
+                            report(
+                                `${where} admits namespaces by a label anyone can set (or every namespace); select them by ${NAMESPACE_LABEL}.`,
+                                np.urn,
+                            );
                         } else if (metrics && (named === undefined || !cfg.monitoringNamespaces.includes(named))) {
-                            report(`${where} admits the metrics port from ${named === undefined ? "the namespace" : `namespace "${named}"`}; admit only ${cfg.monitoringNamespaces.join(", ")}.`, np.urn);
+                            report(
+                                `${where} admits the metrics port from ${named === undefined ? "the namespace" : `namespace "${named}"`}; admit only ${cfg.monitoringNamespaces.join(", ")}.`,
+                                np.urn,
+                            );
                         }
                     }
                 }
@@ -113,10 +128,18 @@ export const egressIsolation: StackValidationPolicy = {
             const egress = policies.filter((np) => {
                 const spec = np.props?.spec;
                 const types: unknown = spec?.policyTypes ?? ["Ingress", ...(spec?.egress !== undefined ? ["Egress"] : [])];
-                return np.props?.metadata?.namespace === ns && known(spec?.podSelector) && selects(spec?.podSelector, labels) && (!known(types) || list(types).includes("Egress"));
+                return (
+                    np.props?.metadata?.namespace === ns &&
+                    known(spec?.podSelector) &&
+                    selects(spec?.podSelector, labels) &&
+                    (!known(types) || list(types).includes("Egress"))
+                );
             });
             if (egress.length === 0) {
-                report(`${kindOf(w.type)} "${k8sName(w)}": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`, w.urn);
+                report(
+                    `${kindOf(w.type)} "${k8sName(w)}": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
+                    w.urn,
+                );
             }
         }
     },

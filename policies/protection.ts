@@ -1,7 +1,18 @@
 import type { PolicyResourceOptions, StackValidationPolicy } from "@pulumi/policy";
 import { DATA_HOLDERS } from "./standard/replacement";
 import { TEST_ENVIRONMENT } from "./standard/rules";
-import { ENVIRONMENT_SCHEMA, EnvironmentConfig, T, configOf, environmentOf, k8sName, ofType, pgName, plainStack, postgresServers } from "./lib";
+import {
+    ENVIRONMENT_SCHEMA,
+    EnvironmentConfig,
+    T,
+    configOf,
+    environmentOf,
+    k8sName,
+    ofType,
+    pgName,
+    plainStack,
+    postgresServers,
+} from "./lib";
 
 /**
  * The analyzer sees `protect` (pulumi/pulumi AnalyzerResourceOptions has no retainOnDelete), so protect is
@@ -24,7 +35,8 @@ function guarded(opts: PolicyResourceOptions): boolean {
  */
 export const dataProtection: StackValidationPolicy = {
     name: "data-protection",
-    description: "Outside the test environment, Databases, the PostgreSQL StatefulSet and the backup bucket are protected from deletion and replacement.",
+    description:
+        "Outside the test environment, Databases, the PostgreSQL StatefulSet and the backup bucket are protected from deletion and replacement.",
     configSchema: { properties: { ...ENVIRONMENT_SCHEMA } },
     validateStack: (raw, report) => {
         const args = plainStack(raw);
@@ -35,21 +47,33 @@ export const dataProtection: StackValidationPolicy = {
         const envText = env ?? "non-test (environment unknown)";
         for (const db of ofType(args, T.database)) {
             if (!guarded(db.opts)) {
-                report(`database "${pgName(db)}" is not protected; in a ${envText} environment a destroy, rename or replacement would drop its data. Set protect: true.`, db.urn);
+                report(
+                    `database "${pgName(db)}" is not protected; in a ${envText} environment a destroy, rename or replacement would drop its data. Set protect: true.`,
+                    db.urn,
+                );
             }
         }
         for (const sts of postgresServers(args)) {
             if (!guarded(sts.opts)) {
-                report(`StatefulSet "${k8sName(sts)}" is not protected; in a ${envText} environment a destroy or replacement would take the server down with its data. Set protect: true.`, sts.urn);
+                report(
+                    `StatefulSet "${k8sName(sts)}" is not protected; in a ${envText} environment a destroy or replacement would take the server down with its data. Set protect: true.`,
+                    sts.urn,
+                );
             }
             const ignored = DATA_HOLDERS[T.statefulSet].ignoreChanges.filter((p) => !(sts.opts.ignoreChanges ?? []).includes(p));
             if (ignored.length > 0) {
-                report(`StatefulSet "${k8sName(sts)}" does not ignore changes to ${ignored.join(", ")}: a storage size or class change would replace it, and its claim would keep the old size. Set ignoreChanges: ${JSON.stringify(DATA_HOLDERS[T.statefulSet].ignoreChanges)} and grow the claim with a PersistentVolumeClaimPatch.`, sts.urn);
+                report(
+                    `StatefulSet "${k8sName(sts)}" does not ignore changes to ${ignored.join(", ")}: a storage size or class change would replace it, and its claim would keep the old size. Set ignoreChanges: ${JSON.stringify(DATA_HOLDERS[T.statefulSet].ignoreChanges)} and grow the claim with a PersistentVolumeClaimPatch.`,
+                    sts.urn,
+                );
             }
         }
         for (const bucket of ofType(args, T.spacesBucket)) {
             if (!guarded(bucket.opts)) {
-                report(`bucket "${pgName(bucket)}" is not protected; in a ${envText} environment a destroy or replacement would delete the backups. Set protect: true.`, bucket.urn);
+                report(
+                    `bucket "${pgName(bucket)}" is not protected; in a ${envText} environment a destroy or replacement would delete the backups. Set protect: true.`,
+                    bucket.urn,
+                );
             }
         }
     },

@@ -1,6 +1,29 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, BACKUP_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "./standard/rules";
-import { Container, KMS_SYNC_TYPES, T, WORKLOADS, k8sName, kindOf, list, ofType, pgName, plainResource, plainStack, postgresServers, serverContainer, str } from "./lib";
+import {
+    ADMIN_ROLE,
+    ADMIN_VERIFIER_KEY,
+    BACKUP_ROLE,
+    FORBIDDEN_ROLE_ATTRIBUTES,
+    MAINTENANCE_DATABASES,
+    MONITOR_DATABASE,
+    MONITOR_ROLE,
+} from "./standard/rules";
+import {
+    Container,
+    KMS_SYNC_TYPES,
+    T,
+    WORKLOADS,
+    k8sName,
+    kindOf,
+    list,
+    ofType,
+    pgName,
+    plainResource,
+    plainStack,
+    postgresServers,
+    serverContainer,
+    str,
+} from "./lib";
 
 /** Built-in roles whose members can read or write the server's files or run programs on it. */
 const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
@@ -31,11 +54,17 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         const allowed: string[] = name === BACKUP_ROLE ? ["bypassRowLevelSecurity"] : [];
         const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true && !allowed.includes(a.input)).map((a) => a.sql);
         if (has.length > 0) {
-            report(`role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`);
+            report(
+                `role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`,
+            );
         }
-        const memberOf = (Array.isArray(args.props.roles) ? (args.props.roles as string[]) : []).filter((r) => DANGEROUS_MEMBERSHIPS.includes(r));
+        const memberOf = (Array.isArray(args.props.roles) ? (args.props.roles as string[]) : []).filter((r) =>
+            DANGEROUS_MEMBERSHIPS.includes(r),
+        );
         if (memberOf.length > 0) {
-            report(`role "${name}" is a member of ${memberOf.map((r) => `"${r}"`).join(", ")}, which makes it a superuser in all but name; remove the membership.`);
+            report(
+                `role "${name}" is a member of ${memberOf.map((r) => `"${r}"`).join(", ")}, which makes it a superuser in all but name; remove the membership.`,
+            );
         }
     },
 };
@@ -46,9 +75,14 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
  */
 function secretData(s: PolicyResource): Record<string, unknown> {
     const data = s.props?.data;
-    const decoded = typeof data === "object" && data !== null
-        ? Object.fromEntries(Object.entries(data as Record<string, unknown>).filter(([, v]) => str(v) !== undefined).map(([k, v]) => [k, Buffer.from(v as string, "base64").toString("utf8")]))
-        : {};
+    const decoded =
+        typeof data === "object" && data !== null
+            ? Object.fromEntries(
+                  Object.entries(data as Record<string, unknown>)
+                      .filter(([, v]) => str(v) !== undefined)
+                      .map(([k, v]) => [k, Buffer.from(v as string, "base64").toString("utf8")]),
+              )
+            : {};
     const stringData = s.props?.stringData;
     return { ...decoded, ...(typeof stringData === "object" && stringData !== null ? stringData : {}) };
 }
@@ -138,7 +172,10 @@ export const noSuperuserCredentials: StackValidationPolicy = {
             }
             const fromAdmin = s.dependencies.find((d) => adminSources.has(d.urn));
             if (fromAdmin) {
-                report(`Secret "${k8sName(s)}" is built from the superuser's password (${fromAdmin.name}); give the service its own role.`, s.urn);
+                report(
+                    `Secret "${k8sName(s)}" is built from the superuser's password (${fromAdmin.name}); give the service its own role.`,
+                    s.urn,
+                );
                 continue;
             }
             const data = secretData(s);
@@ -149,7 +186,10 @@ export const noSuperuserCredentials: StackValidationPolicy = {
             }
             const key = Object.keys(data).find((k) => connectsAsAdmin(k, data[k]));
             if (key) {
-                report(`Secret "${k8sName(s)}" connects as the superuser "${ADMIN_ROLE}" (key ${key}); give the service its own role.`, s.urn);
+                report(
+                    `Secret "${k8sName(s)}" connects as the superuser "${ADMIN_ROLE}" (key ${key}); give the service its own role.`,
+                    s.urn,
+                );
             }
         }
 
@@ -168,18 +208,27 @@ export const noSuperuserCredentials: StackValidationPolicy = {
                 const where = `${kindOf(w.type)} "${k8sName(w)}" container "${c.name}"`;
                 // The server's own init container (its image, on its data) may read the password's verifier
                 // to apply it through the local socket (components/postgresInstance.ts).
-                const serverInit = serverC !== undefined && list<Container>(pod?.spec?.initContainers).some((x) => x.name === c.name) && c.image === serverC.image;
+                const serverInit =
+                    serverC !== undefined &&
+                    list<Container>(pod?.spec?.initContainers).some((x) => x.name === c.name) &&
+                    c.image === serverC.image;
                 for (const e of list<NonNullable<Container["env"]>[number]>(c.env)) {
                     const ref = e.valueFrom?.secretKeyRef?.name;
                     if (serverInit && e.valueFrom?.secretKeyRef?.key === ADMIN_VERIFIER_KEY) {
                         continue;
                     }
                     if (ref && adminSecrets.has(`${ns}/${ref}`)) {
-                        report(`${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
+                        report(
+                            `${where} reads the superuser's Secret "${ref}" (env ${e.name}); use a least-privilege role of its own.`,
+                            w.urn,
+                        );
                     } else if (carriesAdminPassword(e.value)) {
                         report(`${where} carries the superuser's password (env ${e.name}); use a least-privilege role of its own.`, w.urn);
                     } else if (connectsAsAdmin(e.name, e.value)) {
-                        report(`${where} connects as the superuser "${ADMIN_ROLE}" (env ${e.name}); use a least-privilege role of its own.`, w.urn);
+                        report(
+                            `${where} connects as the superuser "${ADMIN_ROLE}" (env ${e.name}); use a least-privilege role of its own.`,
+                            w.urn,
+                        );
                     }
                 }
                 for (const from of list<NonNullable<Container["envFrom"]>[number]>(c.envFrom)) {
@@ -193,8 +242,14 @@ export const noSuperuserCredentials: StackValidationPolicy = {
 
         for (const k of args.resources.filter((r) => KMS_SYNC_TYPES.includes(r.type))) {
             const target = k.props?.spec?.managedSecretReference;
-            if (target?.secretName && adminSecrets.has(`${target.secretNamespace ?? k.props?.metadata?.namespace ?? ""}/${target.secretName}`)) {
-                report(`${kindOf(k.type)} "${k8sName(k)}" syncs into the superuser's Secret "${target.secretName}"; sync each service's own credentials into its own Secret.`, k.urn);
+            if (
+                target?.secretName &&
+                adminSecrets.has(`${target.secretNamespace ?? k.props?.metadata?.namespace ?? ""}/${target.secretName}`)
+            ) {
+                report(
+                    `${kindOf(k.type)} "${k8sName(k)}" syncs into the superuser's Secret "${target.secretName}"; sync each service's own credentials into its own Secret.`,
+                    k.urn,
+                );
             }
         }
     },
@@ -212,25 +267,36 @@ export const noSuperuserCredentials: StackValidationPolicy = {
  */
 export const maintenanceDatabasesClosed: StackValidationPolicy = {
     name: "maintenance-databases-closed",
-    description: "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter and the backup role may connect to postgres.",
+    description:
+        "CONNECT on the postgres and template1 databases is revoked from PUBLIC; only the metrics exporter and the backup role may connect to postgres.",
     validateStack: (raw, report) => {
         const args = plainStack(raw);
         const logins = ofType(args, T.role).filter((r) => r.props?.login === true && r.props?.name !== ADMIN_ROLE);
         if (logins.length === 0) {
             return;
         }
-        const grants = ofType(args, T.grant).filter((g) => g.props?.objectType === "database" && MAINTENANCE_DATABASES.includes(g.props?.database));
+        const grants = ofType(args, T.grant).filter(
+            (g) => g.props?.objectType === "database" && MAINTENANCE_DATABASES.includes(g.props?.database),
+        );
         const isPublic = (g: PolicyResource) => String(g.props?.role ?? "").toLowerCase() === "public";
         for (const db of MAINTENANCE_DATABASES) {
             if (!grants.some((g) => g.props.database === db && isPublic(g) && (g.props.privileges ?? []).length === 0)) {
-                report(`database "${db}" is open to PUBLIC: add a Grant { database: "${db}", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE ${db} FROM PUBLIC), so no service role can connect.`);
+                report(
+                    `database "${db}" is open to PUBLIC: add a Grant { database: "${db}", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE ${db} FROM PUBLIC), so no service role can connect.`,
+                );
             }
         }
         for (const g of grants) {
             const privileges = ((g.props.privileges ?? []) as string[]).map((p) => p.toUpperCase());
-            const allowed = g.props.database === MONITOR_DATABASE && [MONITOR_ROLE, BACKUP_ROLE].includes(g.props.role) && privileges.every((p) => p === "CONNECT");
+            const allowed =
+                g.props.database === MONITOR_DATABASE &&
+                [MONITOR_ROLE, BACKUP_ROLE].includes(g.props.role) &&
+                privileges.every((p) => p === "CONNECT");
             if (privileges.length > 0 && !allowed) {
-                report(`Grant "${g.name}" gives ${isPublic(g) ? "PUBLIC" : `"${g.props.role}"`} ${privileges.join(", ")} on database "${g.props.database}"; only ${ADMIN_ROLE} (and ${MONITOR_ROLE}, ${BACKUP_ROLE}: CONNECT on ${MONITOR_DATABASE}) may connect there.`, g.urn);
+                report(
+                    `Grant "${g.name}" gives ${isPublic(g) ? "PUBLIC" : `"${g.props.role}"`} ${privileges.join(", ")} on database "${g.props.database}"; only ${ADMIN_ROLE} (and ${MONITOR_ROLE}, ${BACKUP_ROLE}: CONNECT on ${MONITOR_DATABASE}) may connect there.`,
+                    g.urn,
+                );
             }
         }
     },

@@ -6,7 +6,15 @@ import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { parseQuantity, formatBytes } from "./standard/quantity";
 import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
 import { hbaAddressProblem } from "./standard/network";
-import { MEMORY_DERIVED_SETTINGS, SEED_SETTINGS, VECTOR_SETTING_RULES, megabytes, memorySettings, unquote, vectorSettingProblem } from "./standard/settings";
+import {
+    MEMORY_DERIVED_SETTINGS,
+    SEED_SETTINGS,
+    VECTOR_SETTING_RULES,
+    megabytes,
+    memorySettings,
+    unquote,
+    vectorSettingProblem,
+} from "./standard/settings";
 import { sameSetting } from "./standard/units";
 import { T, WORKLOADS, k8s, k8sName, known, list, ofType, pgName, plainStack, serverContainer, str } from "./lib";
 
@@ -28,7 +36,8 @@ function configFiles(args: StackValidationArgs, file: string): { cm: PolicyResou
  */
 export const requiredExtensions: StackValidationPolicy = {
     name: "required-extensions",
-    description: "Every service database (and template1) has vector, pg_trgm, uuid-ossp and pg_stat_statements; pg_stat_statements is preloaded.",
+    description:
+        "Every service database (and template1) has vector, pg_trgm, uuid-ossp and pg_stat_statements; pg_stat_statements is preloaded.",
     validateStack: (raw, report) => {
         const args = plainStack(raw);
         const present = new Map<string, Set<string>>();
@@ -42,17 +51,27 @@ export const requiredExtensions: StackValidationPolicy = {
         for (const db of databases) {
             const lacks = missing(pgName(db));
             if (lacks.length > 0) {
-                report(`database "${pgName(db)}" lacks the extensions ${lacks.join(", ")}; every service database must have ${REQUIRED_EXTENSIONS.join(", ")}.`, db.urn);
+                report(
+                    `database "${pgName(db)}" lacks the extensions ${lacks.join(", ")}; every service database must have ${REQUIRED_EXTENSIONS.join(", ")}.`,
+                    db.urn,
+                );
             }
         }
         if (databases.length > 0 && missing("template1").length > 0) {
-            report(`template1 lacks the extensions ${missing("template1").join(", ")}; a database created later by hand would not have them.`);
+            report(
+                `template1 lacks the extensions ${missing("template1").join(", ")}; a database created later by hand would not have them.`,
+            );
         }
         for (const { cm, text } of configFiles(args, "postgresql.conf")) {
-            const preload = unquote(parsePostgresqlConf(text).get("shared_preload_libraries") ?? "").split(",").map((s) => s.trim());
+            const preload = unquote(parsePostgresqlConf(text).get("shared_preload_libraries") ?? "")
+                .split(",")
+                .map((s) => s.trim());
             const lacks = PRELOAD_LIBRARIES.filter((l) => !preload.includes(l));
             if (lacks.length > 0) {
-                report(`ConfigMap "${k8sName(cm)}" postgresql.conf does not preload ${lacks.join(", ")} (shared_preload_libraries); its view fails until it is preloaded.`, cm.urn);
+                report(
+                    `ConfigMap "${k8sName(cm)}" postgresql.conf does not preload ${lacks.join(", ")} (shared_preload_libraries); its view fails until it is preloaded.`,
+                    cm.urn,
+                );
             }
         }
     },
@@ -86,7 +105,8 @@ function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | 
  */
 export const serverConfiguration: StackValidationPolicy = {
     name: "server-configuration",
-    description: "postgresql.conf carries the standard's settings (memory ones derived from the limit); pg_hba.conf uses SCRAM and ends in a reject-all line.",
+    description:
+        "postgresql.conf carries the standard's settings (memory ones derived from the limit); pg_hba.conf uses SCRAM and ends in a reject-all line.",
     validateStack: (raw, report) => {
         const args = plainStack(raw);
         for (const { cm, text } of configFiles(args, "postgresql.conf")) {
@@ -119,7 +139,10 @@ export const serverConfiguration: StackValidationPolicy = {
                 } else if (problem) {
                     report(`${where} sets ${guc} = ${actual}: ${problem}; pgvector would ignore it and use its default.`, cm.urn);
                 } else if (guc.endsWith(".iterative_scan") && unquote(actual) === "off") {
-                    report(`${where} sets ${guc} = off: a filtered vector query (WHERE … ORDER BY distance LIMIT n) returns fewer than n rows; use strict_order (HNSW) or relaxed_order.`, cm.urn);
+                    report(
+                        `${where} sets ${guc} = off: a filtered vector query (WHERE … ORDER BY distance LIMIT n) returns fewer than n rows; use strict_order (HNSW) or relaxed_order.`,
+                        cm.urn,
+                    );
                 }
             }
         }
@@ -134,7 +157,10 @@ export const serverConfiguration: StackValidationPolicy = {
                 if (r.method === "trust") {
                     report(`${where} trusts network connections ("${line(r)}"); use scram-sha-256.`, cm.urn);
                 } else if (r.method !== "scram-sha-256" && r.method !== "reject") {
-                    report(`${where} authenticates with ${r.method} ("${line(r)}"); use scram-sha-256 (passwords are stored as SCRAM).`, cm.urn);
+                    report(
+                        `${where} authenticates with ${r.method} ("${line(r)}"); use scram-sha-256 (passwords are stored as SCRAM).`,
+                        cm.urn,
+                    );
                 }
                 const network = r.method === "reject" ? undefined : hbaAddressProblem(r.address ?? "");
                 if (network !== undefined) {
@@ -142,10 +168,18 @@ export const serverConfiguration: StackValidationPolicy = {
                 }
             }
             const last = rules[rules.length - 1];
-            const rejectsAll = (r?: (typeof rules)[number]) => r !== undefined && r.method === "reject" && r.database === "all" && r.user === "all" && (r.address === "0.0.0.0/0" || r.address === "::/0");
+            const rejectsAll = (r?: (typeof rules)[number]) =>
+                r !== undefined &&
+                r.method === "reject" &&
+                r.database === "all" &&
+                r.user === "all" &&
+                (r.address === "0.0.0.0/0" || r.address === "::/0");
             const tail = rules.slice(rules.findIndex((r) => rejectsAll(r)));
             if (!rejectsAll(last) || !tail.every(rejectsAll) || !rules.some((r) => rejectsAll(r) && r.address === "0.0.0.0/0")) {
-                report(`${where} does not end by rejecting everything else; end it with "host all all 0.0.0.0/0 reject" (and "host all all ::/0 reject").`, cm.urn);
+                report(
+                    `${where} does not end by rejecting everything else; end it with "host all all 0.0.0.0/0 reject" (and "host all all ::/0 reject").`,
+                    cm.urn,
+                );
             }
         }
     },

@@ -4,7 +4,25 @@ import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolu
 import { parseQuantity } from "./standard/quantity";
 import { ADOPTED_VOLUME_ANNOTATION, imageProblem } from "./standard/rules";
 import { STANDARD_VOLUME_ENVIRONMENTS, STORAGE_CLASS, STORAGE_SIZE } from "./standard/storage";
-import { Container, ENVIRONMENT_SCHEMA, EnvironmentConfig, T, WORKLOADS, configOf, k8s, environmentOf, k8sName, kindOf, known, list, ofType, plainStack, postgresServers, serverContainer, str } from "./lib";
+import {
+    Container,
+    ENVIRONMENT_SCHEMA,
+    EnvironmentConfig,
+    T,
+    WORKLOADS,
+    configOf,
+    k8s,
+    environmentOf,
+    k8sName,
+    kindOf,
+    known,
+    list,
+    ofType,
+    plainStack,
+    postgresServers,
+    serverContainer,
+    str,
+} from "./lib";
 
 export interface WorkloadConfig extends EnvironmentConfig {
     /** Storage class of the data volume in the environments below. */
@@ -15,7 +33,11 @@ export interface WorkloadConfig extends EnvironmentConfig {
     standardVolumeEnvironments: string[];
 }
 
-const DEFAULTS: WorkloadConfig = { storageClass: STORAGE_CLASS, minimumStorage: STORAGE_SIZE, standardVolumeEnvironments: [...STANDARD_VOLUME_ENVIRONMENTS] };
+const DEFAULTS: WorkloadConfig = {
+    storageClass: STORAGE_CLASS,
+    minimumStorage: STORAGE_SIZE,
+    standardVolumeEnvironments: [...STANDARD_VOLUME_ENVIRONMENTS],
+};
 
 /** The default data directory of the official images, when PGDATA is not set. */
 const DEFAULT_PGDATA = "/var/lib/postgresql/data";
@@ -31,7 +53,8 @@ const DEFAULT_PGDATA = "/var/lib/postgresql/data";
  */
 export const workloadHardening: StackValidationPolicy = {
     name: "workload-hardening",
-    description: "The PostgreSQL StatefulSet: PGDATA below the mount, startup probe, /dev/shm in memory, requests and limits, pinned images, non-root, standard data volume.",
+    description:
+        "The PostgreSQL StatefulSet: PGDATA below the mount, startup probe, /dev/shm in memory, requests and limits, pinned images, non-root, standard data volume.",
     configSchema: {
         properties: {
             ...ENVIRONMENT_SCHEMA,
@@ -69,19 +92,33 @@ export const workloadHardening: StackValidationPolicy = {
             const pgdata = str(pgdataValue) ?? DEFAULT_PGDATA;
             const claims = list<IPersistentVolumeClaim>(k8s<IStatefulSet>(sts).spec?.volumeClaimTemplates);
             const mounts = c.volumeMounts ?? [];
-            const dataMount = mounts.filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+            const dataMount = mounts
+                .filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`))
+                .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
             if (!dataMount) {
                 report(`${where}: PGDATA ${pgdata} is on no volume; its data would be lost with the pod.`, sts.urn);
-            } else if (dataMount.mountPath.replace(/\/$/, "") === pgdata.replace(/\/$/, "") && sts.props?.metadata?.annotations?.[ADOPTED_VOLUME_ANNOTATION] !== "true") {
-                report(`${where}: PGDATA ${pgdata} is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as ${pgdata.replace(/\/$/, "")}/pgdata.`, sts.urn);
+            } else if (
+                dataMount.mountPath.replace(/\/$/, "") === pgdata.replace(/\/$/, "") &&
+                sts.props?.metadata?.annotations?.[ADOPTED_VOLUME_ANNOTATION] !== "true"
+            ) {
+                report(
+                    `${where}: PGDATA ${pgdata} is the volume's mount point; a fresh volume holds lost+found and initdb refuses it. Use a subdirectory such as ${pgdata.replace(/\/$/, "")}/pgdata.`,
+                    sts.urn,
+                );
             }
             if (!c.startupProbe) {
-                report(`${where}: container "${c.name}" has no startupProbe; without one the liveness probe can kill a long crash recovery.`, sts.urn);
+                report(
+                    `${where}: container "${c.name}" has no startupProbe; without one the liveness probe can kill a long crash recovery.`,
+                    sts.urn,
+                );
             }
             const shm = mounts.find((m) => m.mountPath === "/dev/shm");
             const shmVolume = pod.spec?.volumes?.find((v) => v.name === shm?.name);
             if (!shm || shmVolume?.emptyDir?.medium !== "Memory") {
-                report(`${where}: no memory-backed volume at /dev/shm (containers get 64MB; parallel queries fail); mount an emptyDir with medium: Memory.`, sts.urn);
+                report(
+                    `${where}: no memory-backed volume at /dev/shm (containers get 64MB; parallel queries fail); mount an emptyDir with medium: Memory.`,
+                    sts.urn,
+                );
             }
             const missing = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].filter((k) => {
                 const [kind, res] = k.split(".") as ["requests" | "limits", string];
@@ -93,11 +130,17 @@ export const workloadHardening: StackValidationPolicy = {
             const nonRoot = (c.securityContext?.runAsNonRoot ?? pod.spec?.securityContext?.runAsNonRoot) === true;
             const uid = c.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
             if (!nonRoot || uid === 0) {
-                report(`${where}: container "${c.name}" may run as root; set runAsNonRoot: true and runAsUser: 999 (the postgres user).`, sts.urn);
+                report(
+                    `${where}: container "${c.name}" may run as root; set runAsNonRoot: true and runAsUser: 999 (the postgres user).`,
+                    sts.urn,
+                );
             }
             const claim = claims.find((t) => t.metadata?.name === dataMount?.name);
             if (dataMount && !claim) {
-                report(`${where}: the data volume "${dataMount.name}" is not a volumeClaimTemplate; PGDATA needs a persistent volume per pod.`, sts.urn);
+                report(
+                    `${where}: the data volume "${dataMount.name}" is not a volumeClaimTemplate; PGDATA needs a persistent volume per pod.`,
+                    sts.urn,
+                );
             } else if (claim) {
                 const size = str(claim.spec?.resources?.requests?.storage);
                 const cls = str(claim.spec?.storageClassName);
@@ -105,7 +148,10 @@ export const workloadHardening: StackValidationPolicy = {
                     report(`${where}: the data volume "${claim.metadata?.name}" must state its size and storage class.`, sts.urn);
                 } else if (env === undefined || cfg.standardVolumeEnvironments.includes(env)) {
                     if ((parseQuantity(size) ?? 0) < (parseQuantity(cfg.minimumStorage) ?? 0)) {
-                        report(`${where}: the data volume requests ${size}; the standard requires at least ${cfg.minimumStorage} in ${env ?? "this"} environment.`, sts.urn);
+                        report(
+                            `${where}: the data volume requests ${size}; the standard requires at least ${cfg.minimumStorage} in ${env ?? "this"} environment.`,
+                            sts.urn,
+                        );
                     }
                     if (cls !== cfg.storageClass) {
                         report(`${where}: the data volume uses storage class "${cls}"; the standard's is "${cfg.storageClass}".`, sts.urn);
@@ -133,7 +179,9 @@ export const workloadIdentity: StackValidationPolicy = {
     description: "Every workload runs as its own ServiceAccount with automountServiceAccountToken: false, and its pods mount no API token.",
     validateStack: (raw, report) => {
         const args = plainStack(raw);
-        const accounts = new Map(ofType(args, T.serviceAccount).map((a) => [`${a.props?.metadata?.namespace}/${a.props?.metadata?.name}`, a]));
+        const accounts = new Map(
+            ofType(args, T.serviceAccount).map((a) => [`${a.props?.metadata?.namespace}/${a.props?.metadata?.name}`, a]),
+        );
         const users = new Map<string, string>();
         for (const w of args.resources.filter((r) => r.type in WORKLOADS)) {
             const spec = WORKLOADS[w.type](w.props)?.spec;
@@ -144,18 +192,30 @@ export const workloadIdentity: StackValidationPolicy = {
             }
             const where = `${kindOf(w.type)} "${k8sName(w)}"`;
             if (name === undefined || name === "default") {
-                report(`${where} runs as the namespace's default ServiceAccount; give it its own (serviceAccountName) with automountServiceAccountToken: false.`, w.urn);
+                report(
+                    `${where} runs as the namespace's default ServiceAccount; give it its own (serviceAccountName) with automountServiceAccountToken: false.`,
+                    w.urn,
+                );
                 continue;
             }
             const key = `${w.props?.metadata?.namespace}/${name}`;
             const account = accounts.get(key);
             if (!account) {
-                report(`${where} runs as ServiceAccount "${name}", which the stack does not declare; declare it with automountServiceAccountToken: false.`, w.urn);
+                report(
+                    `${where} runs as ServiceAccount "${name}", which the stack does not declare; declare it with automountServiceAccountToken: false.`,
+                    w.urn,
+                );
             } else if (known(account.props?.automountServiceAccountToken) && account.props?.automountServiceAccountToken !== false) {
-                report(`${where}: its ServiceAccount "${name}" mounts an API token by default; set automountServiceAccountToken: false on it.`, w.urn);
+                report(
+                    `${where}: its ServiceAccount "${name}" mounts an API token by default; set automountServiceAccountToken: false on it.`,
+                    w.urn,
+                );
             }
             if (podMount !== false) {
-                report(`${where} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`, w.urn);
+                report(
+                    `${where} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`,
+                    w.urn,
+                );
             }
             const first = users.get(key);
             if (first !== undefined) {

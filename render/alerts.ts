@@ -59,7 +59,8 @@ export function serverAlerts(input: ServerAlertsInput): RuleGroup {
                 labels: { severity: "warning" },
                 annotations: {
                     summary: "PostgreSQL has more than 150 connections",
-                    description: "{{ $labels.pod }} holds more than 150 of its 200 connections; pool the busiest services (PgBouncer) or plan Phase 2 (HIP-29).",
+                    description:
+                        "{{ $labels.pod }} holds more than 150 of its 200 connections; pool the busiest services (PgBouncer) or plan Phase 2 (HIP-29).",
                 },
             },
             {
@@ -69,7 +70,8 @@ export function serverAlerts(input: ServerAlertsInput): RuleGroup {
                 labels: { severity: "warning" },
                 annotations: {
                     summary: "A database is larger than 40GiB",
-                    description: "Database {{ $labels.datname }} in {{ $labels.pod }} is larger than 40GiB on a 50Gi volume; grow the volume or prune data.",
+                    description:
+                        "Database {{ $labels.datname }} in {{ $labels.pod }} is larger than 40GiB on a 50Gi volume; grow the volume or prune data.",
                 },
             },
             {
@@ -79,7 +81,8 @@ export function serverAlerts(input: ServerAlertsInput): RuleGroup {
                 labels: { severity: "warning" },
                 annotations: {
                     summary: "Backends write buffers themselves",
-                    description: "{{ $labels.pod }}: backends have been writing shared buffers themselves for 30 minutes; shared_buffers or the bgwriter cannot keep up.",
+                    description:
+                        "{{ $labels.pod }}: backends have been writing shared buffers themselves for 30 minutes; shared_buffers or the bgwriter cannot keep up.",
                 },
             },
             {
@@ -121,7 +124,8 @@ export function backupAlerts(input: BackupAlertsInput): RuleGroup {
                 labels: { severity: "critical" },
                 annotations: {
                     summary: `No complete PostgreSQL backup for ${stale}`,
-                    description: "The last complete backup is older than twice the schedule's period; see the failed Jobs of {{ $labels.cronjob }}.",
+                    description:
+                        "The last complete backup is older than twice the schedule's period; see the failed Jobs of {{ $labels.cronjob }}.",
                 },
             },
             {
@@ -171,7 +175,8 @@ export function backupDatabaseAlerts(input: BackupDatabaseAlertsInput): RuleGrou
             labels: { severity: "critical" },
             annotations: {
                 summary: "The last backup of database {{ $labels.database }} failed",
-                description: "Its dump or upload failed (see the last Job of the backup CronJob); the other databases' dumps were uploaded.",
+                description:
+                    "Its dump or upload failed (see the last Job of the backup CronJob); the other databases' dumps were uploaded.",
             },
         },
         {
@@ -192,7 +197,8 @@ export function backupDatabaseAlerts(input: BackupDatabaseAlertsInput): RuleGrou
                 labels: { severity: "critical" },
                 annotations: {
                     summary: "The restore drill failed for database {{ $labels.database }}",
-                    description: "The latest complete backup of this database did not restore, or failed the ADR-60 checks (see the drill Job's log).",
+                    description:
+                        "The latest complete backup of this database did not restore, or failed the ADR-60 checks (see the drill Job's log).",
                 },
             },
             {

@@ -44,7 +44,16 @@ export interface BackupScriptsInput {
 }
 
 /** The script files, in the order a reader meets them. */
-export const BACKUP_SCRIPT_FILES = ["lib.sh", "dump.sh", "upload.sh", "prune.sh", "report.sh", "fetch.sh", "restore.sh", "drill.sh"] as const;
+export const BACKUP_SCRIPT_FILES = [
+    "lib.sh",
+    "dump.sh",
+    "upload.sh",
+    "prune.sh",
+    "report.sh",
+    "fetch.sh",
+    "restore.sh",
+    "drill.sh",
+] as const;
 
 /** render/scripts, from the sources (ts-node, the policy pack) or from the build (build/render/). */
 function scriptsDir(): string {
@@ -77,7 +86,8 @@ export function renderStackSh(input: BackupScriptsInput): string {
     if (problems.length > 0) {
         throw new Error(problems.join("; "));
     }
-    const assoc = (f: (d: BackupScriptsInput["databases"][number]) => string) => input.databases.map((d) => `[${d.name}]=${f(d)}`).join(" ");
+    const assoc = (f: (d: BackupScriptsInput["databases"][number]) => string) =>
+        input.databases.map((d) => `[${d.name}]=${f(d)}`).join(" ");
     return [
         "# shellcheck shell=bash disable=SC2034",
         "# Rendered by hanzo-sql from the stack (render/backup.ts); the scripts source it.",

@@ -77,7 +77,11 @@ export const PRISMA_POOLER_KEY = "PRISMA_PGBOUNCER_URL";
  * unchanged); DIRECT_DATABASE_URL still reaches the server (for migrations and anything needing a session:
  * advisory locks, LISTEN, SET), and PRISMA_PGBOUNCER_URL adds `pgbouncer=true` for Prisma's engine only.
  */
-export function connectionSecretData(direct: ConnectionParams, shape: ConnectionShape, pooler?: { host: string; port: number }): Record<string, string> {
+export function connectionSecretData(
+    direct: ConnectionParams,
+    shape: ConnectionShape,
+    pooler?: { host: string; port: number },
+): Record<string, string> {
     const p = pooler ? { ...direct, host: pooler.host, port: pooler.port } : direct;
     const url = databaseUrl(p);
     const data: Record<string, string> = {
@@ -107,12 +111,14 @@ export function connectionSecretData(direct: ConnectionParams, shape: Connection
  * For reports, errors and logs of the tools; never needed for a Secret.
  */
 export function redactSecrets(text: string): string {
-    return text
-        .replace(/([a-z][a-z0-9+.-]*:\/\/)(\S*)@/gi, (whole, scheme: string, userinfo: string) => {
-            const colon = userinfo.indexOf(":");
-            return colon < 0 ? whole : `${scheme}${userinfo.slice(0, colon)}:***@`;
-        })
-        // Keyword form first (not a query's `?password=`/`&password=`, which the next line takes).
-        .replace(/(?<![?&])(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']+)/gi, "$1***")
-        .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***");
+    return (
+        text
+            .replace(/([a-z][a-z0-9+.-]*:\/\/)(\S*)@/gi, (whole, scheme: string, userinfo: string) => {
+                const colon = userinfo.indexOf(":");
+                return colon < 0 ? whole : `${scheme}${userinfo.slice(0, colon)}:***@`;
+            })
+            // Keyword form first (not a query's `?password=`/`&password=`, which the next line takes).
+            .replace(/(?<![?&])(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']+)/gi, "$1***")
+            .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***")
+    );
 }

@@ -41,8 +41,16 @@ export const CLUSTER_DNS = { namespace: "kube-system", labels: { "k8s-app": "kub
  */
 export function dnsEgress(): EgressRule {
     return {
-        to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_LABEL]: CLUSTER_DNS.namespace } }, podSelector: { matchLabels: { ...CLUSTER_DNS.labels } } }],
-        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+        to: [
+            {
+                namespaceSelector: { matchLabels: { [NAMESPACE_LABEL]: CLUSTER_DNS.namespace } },
+                podSelector: { matchLabels: { ...CLUSTER_DNS.labels } },
+            },
+        ],
+        ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+        ],
     };
 }
 
@@ -87,10 +95,7 @@ export function endpointEgress(endpoint: string, ownNamespace: string): EgressRu
         return { to: [{ ipBlock: { cidr: address } }], ports };
     }
     return {
-        to: [
-            { ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4] } },
-            { ipBlock: { cidr: "::/0", except: [...NON_PUBLIC_IPV6] } },
-        ],
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4] } }, { ipBlock: { cidr: "::/0", except: [...NON_PUBLIC_IPV6] } }],
         ports,
     };
 }

@@ -23,7 +23,11 @@ export interface KmsSyncCrd {
 }
 
 const STRING: OpenApiSchema = { type: "string" };
-const SECRET_REF: OpenApiSchema = { type: "object", properties: { secretName: STRING, secretNamespace: STRING }, required: ["secretName", "secretNamespace"] };
+const SECRET_REF: OpenApiSchema = {
+    type: "object",
+    properties: { secretName: STRING, secretNamespace: STRING },
+    required: ["secretName", "secretNamespace"],
+};
 
 /** The CR's schema: universal auth with a project-scoped path, a managed Secret, the resync interval. */
 function syncSchema(keys: boolean, specRequired: string[]): OpenApiSchema {
@@ -53,7 +57,13 @@ function syncSchema(keys: boolean, specRequired: string[]): OpenApiSchema {
                 properties: {
                     authentication: {
                         type: "object",
-                        properties: { universalAuth: { type: "object", properties: { credentialsRef: SECRET_REF, secretsScope: scope }, required: ["credentialsRef", "secretsScope"] } },
+                        properties: {
+                            universalAuth: {
+                                type: "object",
+                                properties: { credentialsRef: SECRET_REF, secretsScope: scope },
+                                required: ["credentialsRef", "secretsScope"],
+                            },
+                        },
                     },
                     hostAPI: STRING,
                     managedSecretReference: {
@@ -128,7 +138,12 @@ export interface KmsSyncParams {
 export const KMS_KEYS = ["DATABASE_URL"] as const;
 
 /** The custom resource of a service's KMS sync, for the CRD `apiVersion`/`kind` name. */
-export function renderKmsSync(p: KmsSyncParams): { apiVersion: string; kind: string; metadata: Record<string, unknown>; spec: Record<string, unknown> } {
+export function renderKmsSync(p: KmsSyncParams): {
+    apiVersion: string;
+    kind: string;
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown>;
+} {
     const crd = kmsSyncCrd(p.apiVersion, p.kind);
     if (!crd) {
         throw new Error(`no supported KMS CRD is ${p.apiVersion} ${p.kind}`);
@@ -151,7 +166,12 @@ export function renderKmsSync(p: KmsSyncParams): { apiVersion: string; kind: str
                     credentialsRef: { secretName: p.credentialsSecret, secretNamespace: p.namespace },
                 },
             },
-            managedSecretReference: { secretName: p.targetSecret, secretNamespace: p.namespace, secretType: "Opaque", creationPolicy: "Orphan" },
+            managedSecretReference: {
+                secretName: p.targetSecret,
+                secretNamespace: p.namespace,
+                secretType: "Opaque",
+                creationPolicy: "Orphan",
+            },
         },
     };
 }

@@ -31,9 +31,11 @@ export function pgbouncerVersionProblem(image: string): string | undefined {
     if (major > minMajor || (major === minMajor && minor >= minMinor)) {
         return undefined;
     }
-    return `is PgBouncer ${major}.${minor}, which loses prepared statements in transaction pooling ` +
+    return (
+        `is PgBouncer ${major}.${minor}, which loses prepared statements in transaction pooling ` +
         `(pgx, lib/pq, node-postgres and Prisma then fail with "prepared statement … does not exist"); ` +
-        `use ${minMajor}.${minMinor} or later, e.g. edoburu/pgbouncer:v1.25.2-p0`;
+        `use ${minMajor}.${minMinor} or later, e.g. edoburu/pgbouncer:v1.25.2-p0`
+    );
 }
 
 /**

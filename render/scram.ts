@@ -24,8 +24,9 @@ const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
 // eslint-disable-next-line no-misleading-character-class -- RFC 3454's table lists joiners and variation selectors as code points
 const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
 /** Characters SASLprep prohibits (control characters, private use, surrogates, non-characters): raw bytes then. */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what RFC 4013 prohibits
-const PROHIBITED = /[\u0000-\u001F\u007F-\u009F\u06DD\u070F\u180E\u200E\u200F\u2028-\u202E\u2061-\u2064\u206A-\u206F\uE000-\uF8FF\uFFF9-\uFFFF]/;
+const PROHIBITED =
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what RFC 4013 prohibits
+    /[\u0000-\u001F\u007F-\u009F\u06DD\u070F\u180E\u200E\u200F\u2028-\u202E\u2061-\u2064\u206A-\u206F\uE000-\uF8FF\uFFF9-\uFFFF]/;
 
 /** SASLprep (RFC 4013) as PostgreSQL applies it: ASCII passwords are unchanged; a prohibited character means the raw password. */
 export function saslprep(password: string): string {

@@ -37,12 +37,20 @@ export interface ConfigProblem {
 
 /** Invalid stack configuration: every problem found, reported at once. */
 export class StackConfigError extends Error {
-    constructor(readonly stack: string, readonly problems: readonly ConfigProblem[]) {
+    constructor(
+        readonly stack: string,
+        readonly problems: readonly ConfigProblem[],
+    ) {
         super(
             `stack "${stack}": invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
                 `nothing was created:\n` +
                 // A value is shown with any connection-string password in it hidden (a misplaced DSN, say).
-                problems.map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${typeof p.value === "string" ? JSON.stringify(redactSecrets(p.value)) : redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`).join("\n"),
+                problems
+                    .map(
+                        (p) =>
+                            `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${typeof p.value === "string" ? JSON.stringify(redactSecrets(p.value)) : redactSecrets(JSON.stringify(p.value))}`}: ${p.rule}`,
+                    )
+                    .join("\n"),
         );
         this.name = "StackConfigError";
     }
@@ -54,7 +62,9 @@ function decode(decl: ConfigKey, raw: string): { value: unknown } | { problem: s
         case "string":
             return { value: raw };
         case "integer":
-            return /^-?[0-9]+$/.test(raw) && Number.isSafeInteger(Number(raw)) ? { value: Number(raw) } : { problem: "must be a whole number" };
+            return /^-?[0-9]+$/.test(raw) && Number.isSafeInteger(Number(raw))
+                ? { value: Number(raw) }
+                : { problem: "must be a whole number" };
         case "boolean":
             return raw === "true" || raw === "false" ? { value: raw === "true" } : { problem: "must be true or false" };
         default:
@@ -77,7 +87,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
     /** A problem, with where it sorts: its key's place in the schema, then its list entry's. */
     const problems: (ConfigProblem & { readonly order: number; readonly entry?: number })[] = [];
     const order = (key: string) => CONFIG_KEY_NAMES.indexOf(key as never);
-    const problem = (key: string, value: unknown, rule: string, at = key, entry = -1) => problems.push({ key: `${PROJECT}:${at}`, value, rule, order: order(key), entry });
+    const problem = (key: string, value: unknown, rule: string, at = key, entry = -1) =>
+        problems.push({ key: `${PROJECT}:${at}`, value, rule, order: order(key), entry });
     /** Keys whose problem is already reported (undecodable, or a secret in plain text): the schema's are noise. */
     const settled = new Set<string>();
 
@@ -122,7 +133,12 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             const hidden = issue.path.length > 0 && source.isSecret(`${PROJECT}:${name}`);
             for (const k of issue.keys) {
                 const value = hidden ? "[secret]" : (issue.input as Record<string, unknown>)[k];
-                problems.push({ key: `${PROJECT}:${pathText([...issue.path, k])}`, value, rule: issue.message, order: issue.path.length === 0 ? -1 : order(String(name)) });
+                problems.push({
+                    key: `${PROJECT}:${pathText([...issue.path, k])}`,
+                    value,
+                    rule: issue.message,
+                    order: issue.path.length === 0 ? -1 : order(String(name)),
+                });
             }
         } else if (!settled.has(String(name))) {
             // A secret's value never reaches a message, whatever rule it breaks (nor any value set with --secret).
@@ -137,9 +153,15 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
 
     if (problems.length > 0 || config === undefined) {
         // Sorted by the keys' order in the schema (unknown keys first); a key's own problems keep theirs.
-        const sorted = problems.map((p, i) => [p, i] as const).sort(([a, i], [b, j]) => a.order - b.order || (a.entry ?? -1) - (b.entry ?? -1) || i - j).map(([p]) => p);
+        const sorted = problems
+            .map((p, i) => [p, i] as const)
+            .sort(([a, i], [b, j]) => a.order - b.order || (a.entry ?? -1) - (b.entry ?? -1) || i - j)
+            .map(([p]) => p);
         const unique = sorted.filter((p, i) => sorted.findIndex((q) => q.key === p.key && q.rule === p.rule) === i);
-        throw new StackConfigError(source.stack, unique.map(({ key, value, rule }) => ({ key, value, rule })));
+        throw new StackConfigError(
+            source.stack,
+            unique.map(({ key, value, rule }) => ({ key, value, rule })),
+        );
     }
     return specOf(source.stack, config);
 }
@@ -155,7 +177,9 @@ function given<T>(value: T | undefined, what: string): T {
 }
 
 function clusterOf(c: Config): StackSpec["cluster"] {
-    return c.clusterName !== undefined ? { kind: "doks", name: c.clusterName } : { kind: "kubeconfig", context: given(c.kubeContext, "kubeContext") };
+    return c.clusterName !== undefined
+        ? { kind: "doks", name: c.clusterName }
+        : { kind: "kubeconfig", context: given(c.kubeContext, "kubeContext") };
 }
 
 /**
@@ -168,14 +192,28 @@ function providerCredentials(
     cluster: StackSpec["cluster"] | undefined,
     problem: (key: string, value: unknown, rule: string, after: string) => void,
 ): void {
-    const doks = cluster?.kind === "doks" || (cluster === undefined && typeof values.clusterName === "string" && values.kubeContext === undefined);
+    const doks =
+        cluster?.kind === "doks" || (cluster === undefined && typeof values.clusterName === "string" && values.kubeContext === undefined);
     const needed: [string, string, string, string][] = [];
     if (doks) {
-        needed.push(["digitalocean:token", "DIGITALOCEAN_TOKEN", "the DOKS lookup needs a DigitalOcean API token: pulumi config set --secret digitalocean:token <token> (or DIGITALOCEAN_TOKEN)", "clusterName"]);
+        needed.push([
+            "digitalocean:token",
+            "DIGITALOCEAN_TOKEN",
+            "the DOKS lookup needs a DigitalOcean API token: pulumi config set --secret digitalocean:token <token> (or DIGITALOCEAN_TOKEN)",
+            "clusterName",
+        ]);
     }
     if (doks && values.backupEnabled !== false && values.backupEndpoint === undefined) {
-        for (const [key, env] of [["digitalocean:spacesAccessId", "SPACES_ACCESS_KEY_ID"], ["digitalocean:spacesSecretKey", "SPACES_SECRET_ACCESS_KEY"]]) {
-            needed.push([key, env, `creating the Spaces bucket needs Spaces keys: pulumi config set --secret ${key} <value> (or ${env}), or set backupEndpoint`, "backupEndpoint"]);
+        for (const [key, env] of [
+            ["digitalocean:spacesAccessId", "SPACES_ACCESS_KEY_ID"],
+            ["digitalocean:spacesSecretKey", "SPACES_SECRET_ACCESS_KEY"],
+        ]) {
+            needed.push([
+                key,
+                env,
+                `creating the Spaces bucket needs Spaces keys: pulumi config set --secret ${key} <value> (or ${env}), or set backupEndpoint`,
+                "backupEndpoint",
+            ]);
         }
     }
     for (const [key, env, rule, after] of needed) {
@@ -191,7 +229,11 @@ function providerCredentials(
 /** The spec components receive: the validated configuration grouped by feature, each feature on or off. */
 function specOf(stack: string, c: Config): StackSpec {
     const isTest = c.environment === "test";
-    const services = resolveServices(c, () => true, () => undefined);
+    const services = resolveServices(
+        c,
+        () => true,
+        () => undefined,
+    );
     const drill = c.backupDrillEnabled ?? c.environment === "prod";
     return {
         stack,
@@ -243,11 +285,24 @@ function specOf(stack: string, c: Config): StackSpec {
                   store:
                       c.backupEndpoint === undefined
                           ? { kind: "spaces", region: c.backupRegion }
-                          : { kind: "s3", endpoint: c.backupEndpoint.replace(/\/$/, ""), accessKeyId: given(c.backupAccessKeyId, "backupAccessKeyId"), secretAccessKey: given(c.backupSecretAccessKey, "backupSecretAccessKey") },
+                          : {
+                                kind: "s3",
+                                endpoint: c.backupEndpoint.replace(/\/$/, ""),
+                                accessKeyId: given(c.backupAccessKeyId, "backupAccessKeyId"),
+                                secretAccessKey: given(c.backupSecretAccessKey, "backupSecretAccessKey"),
+                            },
               },
-        monitoring: c.monitoringEnabled ? { enabled: true, namespace: c.monitoringNamespace, release: c.prometheusRelease, exporterImage: c.exporterImage } : { enabled: false },
+        monitoring: c.monitoringEnabled
+            ? { enabled: true, namespace: c.monitoringNamespace, release: c.prometheusRelease, exporterImage: c.exporterImage }
+            : { enabled: false },
         pooling: c.poolingEnabled
-            ? { enabled: true, maxClientConn: c.poolMaxClientConn, defaultPoolSize: c.poolDefaultPoolSize, image: c.pgbouncerImage, replicas: c.poolReplicas }
+            ? {
+                  enabled: true,
+                  maxClientConn: c.poolMaxClientConn,
+                  defaultPoolSize: c.poolDefaultPoolSize,
+                  image: c.pgbouncerImage,
+                  replicas: c.poolReplicas,
+              }
             : { enabled: false },
         kms: c.kmsEnabled
             ? {

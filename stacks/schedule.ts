@@ -76,8 +76,13 @@ export function scheduleProblem(schedule: string): string | undefined {
 }
 
 const MACRO_SCHEDULES: Record<string, string> = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 };
 
 /** The window over which gaps are measured: two years and a week from a Monday, with a February 29th in it. */

@@ -9,8 +9,17 @@
 import { z } from "zod";
 import { formatBytes, parseQuantity } from "../policies/standard/quantity";
 import {
-    AVAILABLE_EXTENSIONS, DEFAULT_LEGACY_DATABASES, ENVIRONMENTS, REQUIRED_EXTENSIONS, TEST_SUFFIX,
-    databaseNameProblem, identifierProblem, imageProblem, kubernetesNameFor, reservedDatabaseProblem, roleNameFor,
+    AVAILABLE_EXTENSIONS,
+    DEFAULT_LEGACY_DATABASES,
+    ENVIRONMENTS,
+    REQUIRED_EXTENSIONS,
+    TEST_SUFFIX,
+    databaseNameProblem,
+    identifierProblem,
+    imageProblem,
+    kubernetesNameFor,
+    reservedDatabaseProblem,
+    roleNameFor,
 } from "../policies/standard/rules";
 import { POD_NETWORK, networkProblem } from "../policies/standard/network";
 import { POSTGRES_PORT } from "../policies/standard/ports";
@@ -99,20 +108,26 @@ function httpUrlProblem(value: string, path: boolean): string | undefined {
     return /\s/.test(value) ? "no spaces" : undefined;
 }
 const httpUrl = (path: boolean, example: string) =>
-    text().superRefine(rule((v: string) => {
-        const why = httpUrlProblem(v, path);
-        return why && `must be an http(s) URL ${example} (${why})`;
-    }));
+    text().superRefine(
+        rule((v: string) => {
+            const why = httpUrlProblem(v, path);
+            return why && `must be an http(s) URL ${example} (${why})`;
+        }),
+    );
 
 const image = () => text().superRefine(rule(imageProblem));
 /** A CronJob schedule of `runs` that runs at least every `maxGap` seconds (`why` says why). */
 const cron = (maxGap: number, runs: string, why: string) =>
     text()
         .superRefine(rule((v: string) => scheduleProblem(v) && `is not a cron schedule: ${scheduleProblem(v)}`))
-        .superRefine(rule((v: string) => {
-            const gap = scheduleProblem(v) === undefined ? schedulePeriodSeconds(v) : 0;
-            return gap <= maxGap ? undefined : `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between ${runs}`}; ${why}`;
-        }));
+        .superRefine(
+            rule((v: string) => {
+                const gap = scheduleProblem(v) === undefined ? schedulePeriodSeconds(v) : 0;
+                return gap <= maxGap
+                    ? undefined
+                    : `${gap === Infinity ? "runs at most once in two years (or never)" : `leaves up to ${gap / 3600}h between ${runs}`}; ${why}`;
+            }),
+        );
 /** A restore drill at least monthly: its staleness alert waits one period, and a drill that never runs proves nothing. */
 const MAX_DRILL_GAP_SECONDS = 31 * 86_400;
 const vector = (key: keyof VectorSettings) => {
@@ -142,12 +157,16 @@ const RETENTION = `must be a whole number of days up to ${MAX_RETENTION_DAYS} (0
 const TABLES = "must be a list of table names (`table` or `schema.table`, lowercase)";
 const SERVICE_FIELD_SHAPE = {
     name: key(
-        text("required: the service name, e.g. iam").superRefine(rule((v: string) => identifierProblem(v) && `service name ${identifierProblem(v)}`)),
+        text("required: the service name, e.g. iam").superRefine(
+            rule((v: string) => identifierProblem(v) && `service name ${identifierProblem(v)}`),
+        ),
         "the service's name, [a-z][a-z0-9_]* (an entry may be just the name)",
     ),
     database: key(text().optional(), "its database: <service>, <service>_<env> or a legacyDatabases name; <service>_test in test"),
     namespace: key(
-        text("must be a Kubernetes namespace name").superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name", 63)).optional(),
+        text("must be a Kubernetes namespace name")
+            .superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name", 63))
+            .optional(),
         "namespace of its connection Secret; default the server's namespace",
     ),
     connection: key(
@@ -160,18 +179,30 @@ const SERVICE_FIELD_SHAPE = {
             .superRefine((v, ctx) => {
                 const unknown = v.filter((x) => !AVAILABLE_EXTENSIONS.includes(x));
                 if (unknown.length > 0) {
-                    ctx.addIssue({ code: "custom", input: unknown, message: `unknown extension; the image ships ${AVAILABLE_EXTENSIONS.join(", ")}` });
+                    ctx.addIssue({
+                        code: "custom",
+                        input: unknown,
+                        message: `unknown extension; the image ships ${AVAILABLE_EXTENSIONS.join(", ")}`,
+                    });
                 }
             })
             .default([]),
         "extensions besides the standard's four (vector, pg_trgm, uuid-ossp, pg_stat_statements)",
     ),
     requiredTables: key(
-        z.array(z.string(), { error: TABLES }).superRefine(rule((v: string[]) => (v.every((t) => /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(t)) ? undefined : TABLES))).default([]),
+        z
+            .array(z.string(), { error: TABLES })
+            .superRefine(rule((v: string[]) => (v.every((t) => /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(t)) ? undefined : TABLES)))
+            .default([]),
         "tables the live verifier expects once the service has migrated (table or schema.table)",
     ),
     connectionLimit: key(
-        z.number({ error: CONNECTION_LIMIT }).superRefine(rule((v: number) => (Number.isInteger(v) && (v === -1 || (v >= 1 && v <= MAX_CONNECTIONS)) ? undefined : CONNECTION_LIMIT))).default(-1),
+        z
+            .number({ error: CONNECTION_LIMIT })
+            .superRefine(
+                rule((v: number) => (Number.isInteger(v) && (v === -1 || (v >= 1 && v <= MAX_CONNECTIONS)) ? undefined : CONNECTION_LIMIT)),
+            )
+            .default(-1),
         "connection limit of its role; -1: none",
     ),
     backupRetentionDays: key(
@@ -180,10 +211,18 @@ const SERVICE_FIELD_SHAPE = {
     ),
     pooled: key(flag().default(false), "connect through PgBouncer (needs poolingEnabled)"),
     kmsSync: key(flag().default(false), "sync its DATABASE_URL from the KMS (needs kmsEnabled and kmsProjectSlug)"),
-    passwordVersion: key(z.number({ error: PASSWORD_VERSION }).int(PASSWORD_VERSION).min(1, PASSWORD_VERSION).default(1), "version of its generated password; raise it by one to rotate"),
-    keepPassword: key(flag().optional(), "leave its password as the KMS holds it (default when adopting); false rotates it to the program's"),
+    passwordVersion: key(
+        z.number({ error: PASSWORD_VERSION }).int(PASSWORD_VERSION).min(1, PASSWORD_VERSION).default(1),
+        "version of its generated password; raise it by one to rotate",
+    ),
+    keepPassword: key(
+        flag().optional(),
+        "leave its password as the KMS holds it (default when adopting); false rotates it to the program's",
+    ),
     renamedFrom: key(
-        text("must be the service's previous name").superRefine(rule((v: string) => identifierProblem(v) && `previous service name ${identifierProblem(v)}`)).optional(),
+        text("must be the service's previous name")
+            .superRefine(rule((v: string) => identifierProblem(v) && `previous service name ${identifierProblem(v)}`))
+            .optional(),
         "its previous name: its database and role are renamed in place",
     ),
 };
@@ -196,7 +235,9 @@ const SERVICE = z.preprocess(
     (v) => (typeof v === "string" ? { name: v } : v),
     z.strictObject(SERVICE_FIELD_SHAPE, {
         error: (iss) =>
-            iss.code === "unrecognized_keys" ? `unknown field; a service has ${SERVICE_FIELDS.join(", ")}` : "must be a service name or an object with at least `name`",
+            iss.code === "unrecognized_keys"
+                ? `unknown field; a service has ${SERVICE_FIELDS.join(", ")}`
+                : "must be a service name or an object with at least `name`",
     }),
 );
 export type ServiceEntry = z.output<typeof SERVICE>;
@@ -204,99 +245,228 @@ export type ServiceEntry = z.output<typeof SERVICE>;
 /** Every key of the `hanzo-sql` namespace, in the order they are documented and problems are reported. */
 const SHAPE = {
     environment: key(
-        z.enum(ENVIRONMENTS, { error: (iss) => (iss.input === undefined ? `required; one of ${ENVIRONMENTS.join(", ")} (pulumi config set environment prod)` : `must be one of ${ENVIRONMENTS.join(", ")}`) }),
+        z.enum(ENVIRONMENTS, {
+            error: (iss) =>
+                iss.input === undefined
+                    ? `required; one of ${ENVIRONMENTS.join(", ")} (pulumi config set environment prod)`
+                    : `must be one of ${ENVIRONMENTS.join(", ")}`,
+        }),
         "dev, test, staging or prod; test suffixes every database and role with _test and protects nothing",
     ),
-    clusterName: key(text().superRefine(pattern(DNS_LABEL, "must be a DOKS cluster name (lowercase letters, digits, hyphens)")).optional(), "DOKS cluster to look up by name (exclusive with kubeContext)"),
+    clusterName: key(
+        text().superRefine(pattern(DNS_LABEL, "must be a DOKS cluster name (lowercase letters, digits, hyphens)")).optional(),
+        "DOKS cluster to look up by name (exclusive with kubeContext)",
+    ),
     kubeContext: key(text().optional(), "kubeconfig context of a local cluster (exclusive with clusterName)"),
-    namespace: key(text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name (DNS label: lowercase letters, digits, hyphens, at most 63)", 63)).default("hanzo"), "namespace of the PostgreSQL server"),
+    namespace: key(
+        text()
+            .superRefine(
+                pattern(DNS_LABEL, "must be a Kubernetes namespace name (DNS label: lowercase letters, digits, hyphens, at most 63)", 63),
+            )
+            .default("hanzo"),
+        "namespace of the PostgreSQL server",
+    ),
     createNamespace: key(flag().default(false), "create the namespace (a local cluster); clusters already have it"),
-    adopt: key(flag().default(false), "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords"),
-    image: key(image().default("pgvector/pgvector:0.8.0-pg16"), "PostgreSQL 16 image with pgvector (contrib has the other three extensions), pinned by tag or digest, never :latest"),
+    adopt: key(
+        flag().default(false),
+        "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords",
+    ),
+    image: key(
+        image().default("pgvector/pgvector:0.8.0-pg16"),
+        "PostgreSQL 16 image with pgvector (contrib has the other three extensions), pinned by tag or digest, never :latest",
+    ),
     extensionVersions: key(
         z.record(z.string(), z.unknown(), { error: 'must be a map of extension name to version, e.g. { vector: "0.8.1" }' }).optional(),
         "extension versions the image ships, by name; default the default image's (a new image: set them, and up runs ALTER EXTENSION … UPDATE)",
     ),
     storageSize: key(
-        quantity("bytes", { min: [2 ** 30, 'must be at least "1Gi"'], max: [MAX_STORAGE_BYTES, `must be at most "${formatBytes(MAX_STORAGE_BYTES)}", the largest DigitalOcean block storage volume`] }).default(STORAGE_SIZE),
+        quantity("bytes", {
+            min: [2 ** 30, 'must be at least "1Gi"'],
+            max: [MAX_STORAGE_BYTES, `must be at most "${formatBytes(MAX_STORAGE_BYTES)}", the largest DigitalOcean block storage volume`],
+        }).default(STORAGE_SIZE),
         "size of the data volume (1Gi to 16Ti, DigitalOcean's largest volume)",
     ),
-    storageClass: key(text().superRefine(pattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a storage class name (lowercase letters, digits, hyphens, dots)")).default(STORAGE_CLASS), "storage class of the data volume"),
-    storageSizeApplied: key(quantity("bytes").optional(), "the data volume's size now (kubectl get pvc); storageSize may grow from it, never shrink"),
-    storageClassAllowsExpansion: key(flag().default(true), "the storage class has allowVolumeExpansion (do-block-storage does); without it storageSize cannot grow"),
+    storageClass: key(
+        text()
+            .superRefine(
+                pattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a storage class name (lowercase letters, digits, hyphens, dots)"),
+            )
+            .default(STORAGE_CLASS),
+        "storage class of the data volume",
+    ),
+    storageSizeApplied: key(
+        quantity("bytes").optional(),
+        "the data volume's size now (kubectl get pvc); storageSize may grow from it, never shrink",
+    ),
+    storageClassAllowsExpansion: key(
+        flag().default(true),
+        "the storage class has allowVolumeExpansion (do-block-storage does); without it storageSize cannot grow",
+    ),
     cpuRequest: key(quantity("cpu").default("500m"), "CPU request of the server container"),
-    cpuLimit: key(quantity("cpu", { max: [MAX_CPUS, `must be at most ${MAX_CPUS} cores (more than any node offers)`] }).default("2"), "CPU limit of the server container (at most 256 cores)"),
+    cpuLimit: key(
+        quantity("cpu", { max: [MAX_CPUS, `must be at most ${MAX_CPUS} cores (more than any node offers)`] }).default("2"),
+        "CPU limit of the server container (at most 256 cores)",
+    ),
     memoryRequest: key(quantity("bytes").default("1Gi"), "memory request of the server container"),
     memoryLimit: key(
         quantity("bytes", {
             min: [512 * 2 ** 20, 'must be at least "512Mi" for PostgreSQL with the standard\'s settings'],
-            max: [MAX_MEMORY_BYTES, `must be at most "${formatBytes(MAX_MEMORY_BYTES)}" (more than any node offers; shared_buffers and the other memory settings follow it)`],
+            max: [
+                MAX_MEMORY_BYTES,
+                `must be at most "${formatBytes(MAX_MEMORY_BYTES)}" (more than any node offers; shared_buffers and the other memory settings follow it)`,
+            ],
         }).default("2Gi"),
         "memory limit (512Mi to 1Ti); shared_buffers, effective_cache_size and maintenance_work_mem follow it",
     ),
-    podNetworkCidrs: key(z.array(z.string().superRefine(rule(networkProblem)), { error: "must be a list of strings" }).default([POD_NETWORK]), "networks pg_hba.conf admits with a password (SCRAM): IPv4 inside 10/8, 172.16/12, 192.168/16 or 100.64/10; IPv6 inside fc00::/7, at most a /48"),
+    podNetworkCidrs: key(
+        z.array(z.string().superRefine(rule(networkProblem)), { error: "must be a list of strings" }).default([POD_NETWORK]),
+        "networks pg_hba.conf admits with a password (SCRAM): IPv4 inside 10/8, 172.16/12, 192.168/16 or 100.64/10; IPv6 inside fc00::/7, at most a /48",
+    ),
     terminationGracePeriodSeconds: key(
         whole()
             .min(60, "must be at least 60 so the shutdown checkpoint can finish (STANDARD defect 11)")
-            .max(3600, "must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains")
+            .max(
+                3600,
+                "must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains",
+            )
             .default(120),
         "time for the shutdown checkpoint, 60 to 3600 seconds",
     ),
-    hnswIterativeScan: key(text().superRefine(vector("hnswIterativeScan")).default("strict_order"), "hnsw.iterative_scan: relaxed_order or strict_order (off is refused: filtered vector queries would return fewer rows than their LIMIT)"),
+    hnswIterativeScan: key(
+        text().superRefine(vector("hnswIterativeScan")).default("strict_order"),
+        "hnsw.iterative_scan: relaxed_order or strict_order (off is refused: filtered vector queries would return fewer rows than their LIMIT)",
+    ),
     hnswEfSearch: key(whole().superRefine(vector("hnswEfSearch")).default(100), "hnsw.ef_search: HNSW candidates per scan step (1-1000)"),
-    hnswMaxScanTuples: key(whole().superRefine(vector("hnswMaxScanTuples")).default(20000), "hnsw.max_scan_tuples: where an iterative HNSW scan gives up"),
-    ivfflatIterativeScan: key(text().superRefine(vector("ivfflatIterativeScan")).default("relaxed_order"), "ivfflat.iterative_scan: relaxed_order (off is refused, as for HNSW)"),
-    adminHost: key(text().superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^\[[0-9a-fA-F:]+\]$/, "must be a host name or IP address")).default("127.0.0.1"), "where pulumi reaches the server as hanzo (port-forward or in-cluster)"),
+    hnswMaxScanTuples: key(
+        whole().superRefine(vector("hnswMaxScanTuples")).default(20000),
+        "hnsw.max_scan_tuples: where an iterative HNSW scan gives up",
+    ),
+    ivfflatIterativeScan: key(
+        text().superRefine(vector("ivfflatIterativeScan")).default("relaxed_order"),
+        "ivfflat.iterative_scan: relaxed_order (off is refused, as for HNSW)",
+    ),
+    adminHost: key(
+        text()
+            .superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^\[[0-9a-fA-F:]+\]$/, "must be a host name or IP address"))
+            .default("127.0.0.1"),
+        "where pulumi reaches the server as hanzo (port-forward or in-cluster)",
+    ),
     adminPort: key(between(1, 65535, "must be a TCP port (1-65535)").default(POSTGRES_PORT), "port of adminHost"),
-    adminSslmode: key(z.enum(SSLMODES, { error: `must be one of ${SSLMODES.join(", ")}` }).default("disable"), "sslmode of the admin connection"),
+    adminSslmode: key(
+        z.enum(SSLMODES, { error: `must be one of ${SSLMODES.join(", ")}` }).default("disable"),
+        "sslmode of the admin connection",
+    ),
     adminPassword: key(text().min(16, "must be at least 16 characters").optional(), "superuser password; generated when unset", true),
     legacyDatabases: key(
-        stringList().superRefine((names, ctx) =>
-            names.forEach((name, i) => {
-                const why = identifierProblem(name) ?? reservedDatabaseProblem(name);
-                if (why) {
-                    ctx.addIssue({ code: "custom", path: [i], input: name, message: why });
-                }
-            }),
-        ).default([...DEFAULT_LEGACY_DATABASES]),
+        stringList()
+            .superRefine((names, ctx) =>
+                names.forEach((name, i) => {
+                    const why = identifierProblem(name) ?? reservedDatabaseProblem(name);
+                    if (why) {
+                        ctx.addIssue({ code: "custom", path: [i], input: name, message: why });
+                    }
+                }),
+            )
+            .default([...DEFAULT_LEGACY_DATABASES]),
         "database names exempt from the <service>[_<env>] rule",
     ),
     backupSchedule: key(
-        cron(MAX_BACKUP_GAP_SECONDS, "backups", `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`).default("0 */6 * * *"),
+        cron(
+            MAX_BACKUP_GAP_SECONDS,
+            "backups",
+            `backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (the standard's schedule is "0 */6 * * *", every 6 hours)`,
+        ).default("0 */6 * * *"),
         "cron schedule of the backups (Kubernetes' five-field cron; at most 7 days between runs)",
     ),
     backupEnabled: key(flag().default(true), "back up every service database to S3-compatible storage"),
     backupRetentionDays: key(
-        whole().min(1, "must be at least 1 day").max(MAX_RETENTION_DAYS, `must be at most ${MAX_RETENTION_DAYS} days (100 years); regulated data needs 2555 (7 years)`).default(30),
+        whole()
+            .min(1, "must be at least 1 day")
+            .max(MAX_RETENTION_DAYS, `must be at most ${MAX_RETENTION_DAYS} days (100 years); regulated data needs 2555 (7 years)`)
+            .default(30),
         "days a dump is kept, up to 36500 (a service may set its own); the newest complete backup is always kept",
     ),
-    backupBucket: key(text().superRefine(pattern(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "must be a bucket name: 3-63 lowercase letters, digits and hyphens")).optional(), "bucket of the dumps; default <stack>-postgres-backups"),
-    backupPrefix: key(text().superRefine(pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/, "must be a key prefix without leading or trailing slashes, e.g. postgres")).default("postgres"), "key prefix of the dumps in the bucket"),
+    backupBucket: key(
+        text()
+            .superRefine(pattern(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "must be a bucket name: 3-63 lowercase letters, digits and hyphens"))
+            .optional(),
+        "bucket of the dumps; default <stack>-postgres-backups",
+    ),
+    backupPrefix: key(
+        text()
+            .superRefine(
+                pattern(
+                    /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/,
+                    "must be a key prefix without leading or trailing slashes, e.g. postgres",
+                ),
+            )
+            .default("postgres"),
+        "key prefix of the dumps in the bucket",
+    ),
     backupRegion: key(
         // A DigitalOcean region slug (nyc3, ams3, fra1, ...): it becomes part of the Spaces endpoint's host name.
-        text().superRefine(pattern(/^[a-z]{3}[0-9]{1,2}$/, "must be a DigitalOcean Spaces region such as nyc3, sfo3, ams3, fra1, sgp1 or syd1 (it becomes the endpoint's host name)")).default("nyc3"),
+        text()
+            .superRefine(
+                pattern(
+                    /^[a-z]{3}[0-9]{1,2}$/,
+                    "must be a DigitalOcean Spaces region such as nyc3, sfo3, ams3, fra1, sgp1 or syd1 (it becomes the endpoint's host name)",
+                ),
+            )
+            .default("nyc3"),
         "DigitalOcean Spaces region of the bucket (a slug such as nyc3: it becomes the endpoint's host name)",
     ),
-    backupEndpoint: key(httpUrl(false, "of an S3 API, e.g. http://minio.minio.svc:9000").optional(), "S3-compatible endpoint of your own (MinIO), http(s) without path, query or credentials; no bucket is created then"),
+    backupEndpoint: key(
+        httpUrl(false, "of an S3 API, e.g. http://minio.minio.svc:9000").optional(),
+        "S3-compatible endpoint of your own (MinIO), http(s) without path, query or credentials; no bucket is created then",
+    ),
     backupAccessKeyId: key(text().optional(), "access key for backupEndpoint", true),
     backupSecretAccessKey: key(text().optional(), "secret key for backupEndpoint", true),
     backupDumpImage: key(image().default("postgres:16.4-bookworm"), "image with the PostgreSQL 16 client tools, pinned"),
     backupS3Image: key(image().default("amazon/aws-cli:2.17.0"), "image with the AWS CLI, pinned"),
-    backupDrillEnabled: key(flag().optional(), "restore the latest complete backup into a scratch server on a schedule and check it (needs backupEnabled); default: on in prod, off elsewhere"),
+    backupDrillEnabled: key(
+        flag().optional(),
+        "restore the latest complete backup into a scratch server on a schedule and check it (needs backupEnabled); default: on in prod, off elsewhere",
+    ),
     backupDrillSchedule: key(
-        cron(MAX_DRILL_GAP_SECONDS, "drills", `restore drills must run at least every ${MAX_DRILL_GAP_SECONDS / 86_400} days (the default is "30 3 * * *", daily)`).default("30 3 * * *"),
+        cron(
+            MAX_DRILL_GAP_SECONDS,
+            "drills",
+            `restore drills must run at least every ${MAX_DRILL_GAP_SECONDS / 86_400} days (the default is "30 3 * * *", daily)`,
+        ).default("30 3 * * *"),
         "cron schedule of the restore drill (at most 31 days between runs)",
     ),
     monitoringEnabled: key(flag().default(true), "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)"),
-    monitoringNamespace: key(text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name")).default("monitoring"), "namespace of Prometheus, admitted to the metrics port"),
-    prometheusRelease: key(text().superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "must be a Kubernetes label value", 63)).default("kube-prometheus-stack"), "release label prometheus-operator selects monitors and rules by"),
-    exporterImage: key(image().default("quay.io/prometheuscommunity/postgres-exporter:v0.11.1"), "postgres_exporter image, pinned (the version the tests run)"),
+    monitoringNamespace: key(
+        text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name")).default("monitoring"),
+        "namespace of Prometheus, admitted to the metrics port",
+    ),
+    prometheusRelease: key(
+        text()
+            .superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "must be a Kubernetes label value", 63))
+            .default("kube-prometheus-stack"),
+        "release label prometheus-operator selects monitors and rules by",
+    ),
+    exporterImage: key(
+        image().default("quay.io/prometheuscommunity/postgres-exporter:v0.11.1"),
+        "postgres_exporter image, pinned (the version the tests run)",
+    ),
     poolingEnabled: key(flag().default(false), "a PgBouncer (transaction pooling) for the services marked pooled"),
-    poolMaxClientConn: key(between(1, 100_000, "must be 1-100000 (each client holds a file descriptor of the pooler)").default(200), "PgBouncer max_client_conn"),
-    poolDefaultPoolSize: key(between(1, 200, "must be 1-200 (the server's max_connections is 200)").default(20), "PgBouncer default_pool_size"),
-    poolReplicas: key(between(1, 20, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)").default(2), "PgBouncer replicas"),
+    poolMaxClientConn: key(
+        between(1, 100_000, "must be 1-100000 (each client holds a file descriptor of the pooler)").default(200),
+        "PgBouncer max_client_conn",
+    ),
+    poolDefaultPoolSize: key(
+        between(1, 200, "must be 1-200 (the server's max_connections is 200)").default(20),
+        "PgBouncer default_pool_size",
+    ),
+    poolReplicas: key(
+        between(1, 20, "must be 1-20 (each replica opens its own pools to the server, whose max_connections is 200)").default(2),
+        "PgBouncer replicas",
+    ),
     pgbouncerImage: key(
-        text().superRefine(rule((v: string) => imageProblem(v) ?? pgbouncerVersionProblem(v))).default("edoburu/pgbouncer:v1.25.2-p0"),
+        text()
+            .superRefine(rule((v: string) => imageProblem(v) ?? pgbouncerVersionProblem(v)))
+            .default("edoburu/pgbouncer:v1.25.2-p0"),
         "PgBouncer image, pinned, 1.21 or later (prepared statements in transaction pooling)",
     ),
     kmsEnabled: key(flag().default(false), "sync service credentials from the KMS (Infisical) for the services marked kmsSync"),
@@ -304,22 +474,46 @@ const SHAPE = {
         text().default("kms.hanzo.ai/v1"),
         "API version of the KMS sync resource: kms.hanzo.ai/v1, secrets.lux.network/v1alpha1 (KMSSecret) or secrets.infisical.com/v1alpha1 (InfisicalSecret)",
     ),
-    kmsKind: key(text().default("KMSSecret"), "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)"),
-    kmsProjectSlug: key(text().superRefine(pattern(DNS_LABEL, "must be a KMS project slug (lowercase letters, digits, hyphens)")).optional(), "KMS project (org) of the synced secrets; required when a service has kmsSync"),
+    kmsKind: key(
+        text().default("KMSSecret"),
+        "the KMS sync resource kind: KMSSecret (Hanzo's operator) or InfisicalSecret (upstream Infisical)",
+    ),
+    kmsProjectSlug: key(
+        text().superRefine(pattern(DNS_LABEL, "must be a KMS project slug (lowercase letters, digits, hyphens)")).optional(),
+        "KMS project (org) of the synced secrets; required when a service has kmsSync",
+    ),
     kmsResyncInterval: key(
-        whole().min(10, "must be at least 10 seconds").max(86_400, "must be at most 86400 seconds (a day): a rotated password would reach the service a day late").default(60),
+        whole()
+            .min(10, "must be at least 10 seconds")
+            .max(86_400, "must be at most 86400 seconds (a day): a rotated password would reach the service a day late")
+            .default(60),
         "seconds between the KMS operator's syncs (10 to 86400)",
     ),
     kmsHostApi: key(httpUrl(true, "such as https://kms.hanzo.ai/api").default("https://kms.hanzo.ai/api"), "the KMS API"),
     kmsEnvSlug: key(
-        text().superRefine(pattern(/^[a-z0-9]([-a-z0-9_]{0,62})$/, "must be a KMS environment slug such as prod (lowercase letters, digits, hyphens, underscores)")).default("prod"),
+        text()
+            .superRefine(
+                pattern(
+                    /^[a-z0-9]([-a-z0-9_]{0,62})$/,
+                    "must be a KMS environment slug such as prod (lowercase letters, digits, hyphens, underscores)",
+                ),
+            )
+            .default("prod"),
         "the KMS environment of the secrets",
     ),
-    kmsCredentialsSecret: key(text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes Secret name")).default("kms-universal-auth"), "Secret with the KMS universal-auth credentials"),
+    kmsCredentialsSecret: key(
+        text().superRefine(pattern(DNS_LABEL, "must be a Kubernetes Secret name")).default("kms-universal-auth"),
+        "Secret with the KMS universal-auth credentials",
+    ),
     services: key(
-        z.array(SERVICE, {
-            error: (iss) => (iss.input === undefined ? "required: a list with one entry per service, e.g. `- name: iam`" : "must be a non-empty list with one entry per service"),
-        }).min(1, "must be a non-empty list with one entry per service"),
+        z
+            .array(SERVICE, {
+                error: (iss) =>
+                    iss.input === undefined
+                        ? "required: a list with one entry per service, e.g. `- name: iam`"
+                        : "must be a non-empty list with one entry per service",
+            })
+            .min(1, "must be a non-empty list with one entry per service"),
         "the services: one entry (a name, or an object) per service",
     ),
 };
@@ -327,7 +521,9 @@ export const CONFIG_KEY_NAMES = Object.keys(SHAPE) as (keyof typeof SHAPE)[];
 
 /** The configuration as validated, defaults applied (context-dependent defaults are the spec's to resolve). */
 export type Config = z.output<typeof FLAT>;
-const FLAT = z.strictObject(SHAPE, { error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key; known keys: ${CONFIG_KEY_NAMES.join(", ")}` : undefined) });
+const FLAT = z.strictObject(SHAPE, {
+    error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key; known keys: ${CONFIG_KEY_NAMES.join(", ")}` : undefined),
+});
 
 /** A service entry with every context-dependent default applied (the stack's environment, namespace, ...). */
 export interface ResolvedService extends Readonly<Omit<ServiceEntry, "database" | "namespace" | "backupRetentionDays" | "keepPassword">> {
@@ -369,7 +565,11 @@ export function resolveServices(c: Config, valid: (i: number) => boolean, report
         }
         const at = (field: string) => ["services", i, field];
         if (isTest && e.name.endsWith(TEST_SUFFIX)) {
-            return report(at("name"), e.name, `give the service's own name; the test environment adds "${TEST_SUFFIX}" to its database and role`);
+            return report(
+                at("name"),
+                e.name,
+                `give the service's own name; the test environment adds "${TEST_SUFFIX}" to its database and role`,
+            );
         }
         const database = e.database ?? (isTest ? `${e.name}${TEST_SUFFIX}` : e.name);
         const dbAt = at(e.database === undefined ? "name" : "database");
@@ -395,10 +595,18 @@ export function resolveServices(c: Config, valid: (i: number) => boolean, report
         // An adopted service keeps the password the KMS holds until it is rotated on purpose.
         const keepPassword = e.keepPassword ?? c.adopt;
         if (keepPassword && e.pooled) {
-            return report(at("keepPassword"), keepPassword, "a pooled service needs the password in PgBouncer's userlist, which the program only knows once it manages it: rotate first (keepPassword: false), then pool");
+            return report(
+                at("keepPassword"),
+                keepPassword,
+                "a pooled service needs the password in PgBouncer's userlist, which the program only knows once it manages it: rotate first (keepPassword: false), then pool",
+            );
         }
         if (e.renamedFrom === e.name) {
-            return report(at("renamedFrom"), e.renamedFrom, "is the service's current name; remove renamedFrom once the rename is applied, or give the old name");
+            return report(
+                at("renamedFrom"),
+                e.renamedFrom,
+                "is the service's current name; remove renamedFrom once the rename is applied, or give the old name",
+            );
         }
         const namespace = e.namespace ?? c.namespace;
         const secretName = `${kubernetesNameFor(e.name)}-database`;
@@ -422,7 +630,11 @@ export function resolveServices(c: Config, valid: (i: number) => boolean, report
     });
     for (const s of resolved) {
         if (s.renamedFrom !== undefined && resolved.some((o) => o.name === s.renamedFrom)) {
-            report(["services", c.services.findIndex((e) => e.name === s.name), "renamedFrom"], s.renamedFrom, `service "${s.renamedFrom}" is still declared: a rename moves its database, so remove the old entry`);
+            report(
+                ["services", c.services.findIndex((e) => e.name === s.name), "renamedFrom"],
+                s.renamedFrom,
+                `service "${s.renamedFrom}" is still declared: a rename moves its database, so remove the old entry`,
+            );
         }
     }
     return resolved;
@@ -445,7 +657,10 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
         const [k, v] = c.clusterName === undefined ? ["clusterName", undefined] : ["kubeContext", c.kubeContext];
         report([k], v, "set exactly one of clusterName (a DOKS cluster) and kubeContext (a local cluster)");
     }
-    for (const [request, limit] of [["cpuRequest", "cpuLimit"], ["memoryRequest", "memoryLimit"]] as const) {
+    for (const [request, limit] of [
+        ["cpuRequest", "cpuLimit"],
+        ["memoryRequest", "memoryLimit"],
+    ] as const) {
         if (ok(request, limit) && quantityOf(c[request]) > quantityOf(c[limit])) {
             report([request], c[request], `must not exceed ${limit} (${c[limit]})`);
         }
@@ -456,13 +671,25 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
     if (applied !== undefined && ok("storageSize", "storageSizeApplied", "storageClassAllowsExpansion")) {
         const [size, now] = [quantityOf(c.storageSize), quantityOf(applied)];
         if (size < now) {
-            report(["storageSize"], c.storageSize, `is smaller than the volume (storageSizeApplied = "${applied}"): a volume cannot shrink; keep storageSize at "${applied}" or more, or move the data to a new stack with a backup and restore`);
+            report(
+                ["storageSize"],
+                c.storageSize,
+                `is smaller than the volume (storageSizeApplied = "${applied}"): a volume cannot shrink; keep storageSize at "${applied}" or more, or move the data to a new stack with a backup and restore`,
+            );
         } else if (size > now && !c.storageClassAllowsExpansion) {
-            report(["storageSize"], c.storageSize, `would grow the volume from "${applied}", but storage class "${c.storageClass}" cannot expand (storageClassAllowsExpansion = false): keep "${applied}", or enable allowVolumeExpansion on the class and set storageClassAllowsExpansion true`);
+            report(
+                ["storageSize"],
+                c.storageSize,
+                `would grow the volume from "${applied}", but storage class "${c.storageClass}" cannot expand (storageClassAllowsExpansion = false): keep "${applied}", or enable allowVolumeExpansion on the class and set storageClassAllowsExpansion true`,
+            );
         }
     }
     if (ok("adopt", "adminPassword") && c.adopt && c.adminPassword === undefined) {
-        report(["adminPassword"], undefined, "adopting a running server needs its superuser's password (the server keeps it, and the Secret postgres-credentials must keep it too): pulumi config set --secret adminPassword <the password in postgres-credentials>");
+        report(
+            ["adminPassword"],
+            undefined,
+            "adopting a running server needs its superuser's password (the server keeps it, and the Secret postgres-credentials must keep it too): pulumi config set --secret adminPassword <the password in postgres-credentials>",
+        );
     }
     if (ok("backupEnabled", "backupDrillEnabled") && c.backupDrillEnabled && !c.backupEnabled) {
         report(["backupDrillEnabled"], true, "drills restore backups: set backupEnabled: true, or backupDrillEnabled: false");
@@ -474,14 +701,36 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
             }
         }
     }
-    if (ok("backupEnabled", "backupEndpoint", "kubeContext", "clusterName") && c.backupEnabled && c.backupEndpoint === undefined && c.kubeContext !== undefined && c.clusterName === undefined) {
-        report(["backupEndpoint"], undefined, "a local cluster has no DigitalOcean Spaces: set backupEndpoint (e.g. MinIO) or backupEnabled: false");
+    if (
+        ok("backupEnabled", "backupEndpoint", "kubeContext", "clusterName") &&
+        c.backupEnabled &&
+        c.backupEndpoint === undefined &&
+        c.kubeContext !== undefined &&
+        c.clusterName === undefined
+    ) {
+        report(
+            ["backupEndpoint"],
+            undefined,
+            "a local cluster has no DigitalOcean Spaces: set backupEndpoint (e.g. MinIO) or backupEnabled: false",
+        );
     }
     if (ok("kmsApiVersion", "kmsKind") && kmsSyncCrd(c.kmsApiVersion, c.kmsKind) === undefined) {
         const knownApi = KMS_SYNC_CRDS.some((crd) => crd.apiVersion === c.kmsApiVersion);
-        report([knownApi ? "kmsKind" : "kmsApiVersion"], knownApi ? c.kmsKind : c.kmsApiVersion, `kmsApiVersion + kmsKind must name a KMS operator's CRD: ${KMS_SYNC_CRDS.map((crd) => `${crd.apiVersion} ${crd.kind} (${crd.operator})`).join(", ")}`);
+        report(
+            [knownApi ? "kmsKind" : "kmsApiVersion"],
+            knownApi ? c.kmsKind : c.kmsApiVersion,
+            `kmsApiVersion + kmsKind must name a KMS operator's CRD: ${KMS_SYNC_CRDS.map((crd) => `${crd.apiVersion} ${crd.kind} (${crd.operator})`).join(", ")}`,
+        );
     }
-    const context: (keyof Config)[] = ["environment", "namespace", "legacyDatabases", "backupRetentionDays", "poolingEnabled", "kmsEnabled", "adopt"];
+    const context: (keyof Config)[] = [
+        "environment",
+        "namespace",
+        "legacyDatabases",
+        "backupRetentionDays",
+        "poolingEnabled",
+        "kmsEnabled",
+        "adopt",
+    ];
     if (!Array.isArray(c.services) || !ok(...context)) {
         return;
     }
@@ -503,7 +752,11 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
     }
     const syncing = services.filter((s) => s.kmsSync).map((s) => s.name);
     if (ok("kmsProjectSlug") && c.kmsEnabled && syncing.length > 0 && c.kmsProjectSlug === undefined) {
-        report(["kmsProjectSlug"], undefined, `required when a service syncs from the KMS (${syncing.join(", ")}): pulumi config set kmsProjectSlug <project>`);
+        report(
+            ["kmsProjectSlug"],
+            undefined,
+            `required when a service syncs from the KMS (${syncing.join(", ")}): pulumi config set kmsProjectSlug <project>`,
+        );
     }
 }
 
@@ -525,7 +778,7 @@ export interface ConfigKey {
 
 /** The JSON Schema of a value, descriptions from KEY_META; what JSON Schema cannot say (the rules) stays in zod. */
 function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-    const { $schema, ...json } = z.toJSONSchema(schema, {
+    const { $schema: _draft, ...json } = z.toJSONSchema(schema, {
         io: "input",
         metadata: KEY_META,
         unrepresentable: "any",
@@ -551,7 +804,14 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = Object.fromEntri
         if (meta === undefined) {
             throw new Error(`stacks/schema.ts: key ${name} has no description`);
         }
-        const decl: ConfigKey = { type: json.type as ConfigKey["type"], description: meta.description, ...(json.default !== undefined ? { default: json.default } : {}), jsonSchema: json, required: !SHAPE[name].safeParse(undefined).success, ...(meta.secret ? { secret: true } : {}) };
+        const decl: ConfigKey = {
+            type: json.type as ConfigKey["type"],
+            description: meta.description,
+            ...(json.default !== undefined ? { default: json.default } : {}),
+            jsonSchema: json,
+            required: !SHAPE[name].safeParse(undefined).success,
+            ...(meta.secret ? { secret: true } : {}),
+        };
         return [name, decl];
     }),
 );

@@ -64,7 +64,12 @@ export type On<T extends { readonly enabled: boolean }> = Extract<T, { readonly 
 /** Where the dumps go: a Spaces bucket the program creates, or an S3 API of your own with its keys. */
 export type BackupStore =
     | { readonly kind: "spaces"; /** DigitalOcean Spaces region of the bucket. */ readonly region: string }
-    | { readonly kind: "s3"; /** An S3-compatible endpoint (MinIO); no bucket is created. */ readonly endpoint: string; readonly accessKeyId: string; readonly secretAccessKey: string };
+    | {
+          readonly kind: "s3";
+          /** An S3-compatible endpoint (MinIO); no bucket is created. */ readonly endpoint: string;
+          readonly accessKeyId: string;
+          readonly secretAccessKey: string;
+      };
 
 /** The backup CronJob, its role, bucket and credentials, when backups are on. */
 export type BackupSpec =
@@ -104,7 +109,13 @@ export type MonitoringSpec =
 /** A PgBouncer Deployment and Service in front of the server, when on. */
 export type PoolingSpec =
     | { readonly enabled: false }
-    | { readonly enabled: true; readonly maxClientConn: number; readonly defaultPoolSize: number; readonly image: string; readonly replicas: number };
+    | {
+          readonly enabled: true;
+          readonly maxClientConn: number;
+          readonly defaultPoolSize: number;
+          readonly image: string;
+          readonly replicas: number;
+      };
 
 /** KMS sync resources for the services that ask for it, when on. */
 export type KmsSpec =

@@ -25,9 +25,18 @@ export const TABLE_MARKERS = {
  * or (a secret: only) `{ secure: ... }`, and any other namespace's keys (`digitalocean:token`, `kubernetes:*`).
  */
 export function stackFileJsonSchema(): Record<string, unknown> {
-    const secure = { type: "object", properties: { secure: { type: "string" } }, required: ["secure"], additionalProperties: false, description: "a value encrypted by pulumi config set --secret" };
+    const secure = {
+        type: "object",
+        properties: { secure: { type: "string" } },
+        required: ["secure"],
+        additionalProperties: false,
+        description: "a value encrypted by pulumi config set --secret",
+    };
     const properties = Object.fromEntries(
-        Object.entries(CONFIG_KEYS).map(([name, k]) => [`${PROJECT}:${name}`, k.secret ? { ...secure, description: k.description } : { anyOf: [k.jsonSchema, secure], description: k.description }]),
+        Object.entries(CONFIG_KEYS).map(([name, k]) => [
+            `${PROJECT}:${name}`,
+            k.secret ? { ...secure, description: k.description } : { anyOf: [k.jsonSchema, secure], description: k.description },
+        ]),
     );
     return {
         $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -37,7 +46,9 @@ export function stackFileJsonSchema(): Record<string, unknown> {
             config: {
                 type: "object",
                 properties,
-                required: Object.keys(CONFIG_KEYS).filter((name) => CONFIG_KEYS[name].required).map((name) => `${PROJECT}:${name}`),
+                required: Object.keys(CONFIG_KEYS)
+                    .filter((name) => CONFIG_KEYS[name].required)
+                    .map((name) => `${PROJECT}:${name}`),
                 // Another namespace's keys are theirs to check; an unknown key of ours is a typo.
                 patternProperties: { [`^(?!${PROJECT}:)[A-Za-z0-9_.-]+:`]: true },
                 additionalProperties: false,
@@ -76,7 +87,15 @@ export function pulumiYamlConfig(): Record<string, Record<string, unknown>> {
     return Object.fromEntries(
         Object.entries(CONFIG_KEYS)
             .filter(([, k]) => k.default !== undefined)
-            .map(([key, k]) => [key, { type: k.type, ...(k.type === "array" ? { items: { type: "string" } } : {}), description: k.description, default: k.default }]),
+            .map(([key, k]) => [
+                key,
+                {
+                    type: k.type,
+                    ...(k.type === "array" ? { items: { type: "string" } } : {}),
+                    description: k.description,
+                    default: k.default,
+                },
+            ]),
     );
 }
 
@@ -103,7 +122,7 @@ function write(dir: string): void {
     if (at < 0) {
         throw new Error("Pulumi.yaml has no top-level config: block (it must be the file's last block)");
     }
-    fs.writeFileSync(projectPath, project.slice(0, at) + yaml.dump({ config: pulumiYamlConfig() }, { lineWidth: -1, quotingType: "\"" }));
+    fs.writeFileSync(projectPath, project.slice(0, at) + yaml.dump({ config: pulumiYamlConfig() }, { lineWidth: -1, quotingType: '"' }));
 }
 
 if (require.main === module) {

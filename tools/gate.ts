@@ -60,8 +60,14 @@ export function readPlan(file: string): Plan {
     } catch (e) {
         throw new GateInputError(`cannot read plan ${file}: ${(e as Error).message}`);
     }
-    if (typeof plan?.stack !== "string" || !Array.isArray(plan.resources) || plan.resources.some((r) => typeof r?.type !== "string" || typeof r?.urn !== "string" || typeof r?.name !== "string")) {
-        throw new GateInputError(`${file} is not a plan: expected { "stack", "resources": [{ "type", "name", "urn", "inputs", ... }] } as npm run plan -- --json prints`);
+    if (
+        typeof plan?.stack !== "string" ||
+        !Array.isArray(plan.resources) ||
+        plan.resources.some((r) => typeof r?.type !== "string" || typeof r?.urn !== "string" || typeof r?.name !== "string")
+    ) {
+        throw new GateInputError(
+            `${file} is not a plan: expected { "stack", "resources": [{ "type", "name", "urn", "inputs", ... }] } as npm run plan -- --json prints`,
+        );
     }
     return plan;
 }
@@ -85,10 +91,19 @@ export const GATE_COMMAND = {
     summary:
         "Runs the policy pack over a plan as `pulumi preview --policy-pack policies` would, through the pack's own analyzer over gRPC, " +
         "and prints each violation and a closing count. Exits 1 when a mandatory policy is violated, 2 when the plan, the pack config or the command line is bad.",
-    positionals: [{ name: "<plan.json>", description: "a plan as `npm run plan -- --json` prints it (or one written by hand)", required: true }],
+    positionals: [
+        { name: "<plan.json>", description: "a plan as `npm run plan -- --json` prints it (or one written by hand)", required: true },
+    ],
     flags: {
-        config: { type: "string", value: "<pack-config.json>", description: "the file `pulumi preview --policy-pack-config` takes (enforcement levels, settings)" },
-        preview: { type: "boolean", description: "the plan was made with `plan --json --preview` (unknown values are the engine's unknown marker)" },
+        config: {
+            type: "string",
+            value: "<pack-config.json>",
+            description: "the file `pulumi preview --policy-pack-config` takes (enforcement levels, settings)",
+        },
+        preview: {
+            type: "boolean",
+            description: "the plan was made with `plan --json --preview` (unknown values are the engine's unknown marker)",
+        },
     },
 } as const satisfies Command<Record<string, Flag>>;
 
@@ -97,7 +112,9 @@ async function cli({ values, positionals }: Parsed<typeof GATE_COMMAND.flags>): 
     const config: PolicyPackConfig = values.config === undefined ? {} : readPackConfig(values.config);
     const plan = readPlan(file);
     if (values.preview && plan.preview !== true) {
-        throw new GateInputError(`${file} was planned as an update; for a preview, plan it with: npm run plan -- --stack ${plan.stack} --json --preview`);
+        throw new GateInputError(
+            `${file} was planned as an update; for a preview, plan it with: npm run plan -- --stack ${plan.stack} --json --preview`,
+        );
     }
     const result = await gate(plan, config);
     process.stdout.write(result.text);

@@ -19,14 +19,23 @@ export const INIT_SQL_COMMAND = {
         "Prints the stack's initialisation SQL (roles, databases, grants, extensions) as one idempotent psql script, rendered from the stack's plan. " +
         "Exits 1 when the stack or a password is bad, 2 on a bad command line.",
     flags: {
-        stack: { type: "string", value: "<name>", required: true, description: "the stack to render", hint: () => `stacks: ${listStacks().join(", ")}` },
+        stack: {
+            type: "string",
+            value: "<name>",
+            required: true,
+            description: "the stack to render",
+            hint: () => `stacks: ${listStacks().join(", ")}`,
+        },
         passwords: {
             type: "string",
             value: "<omit|env>",
             choices: ["omit", "env"],
             description: "env: set each role's SCRAM-SHA-256 verifier from HANZO_SQL_PASSWORD_<ROLE> (default omit: no password)",
         },
-        adopt: { type: "boolean", description: "also hand every object of each service database to its service role (a server the seed built)" },
+        adopt: {
+            type: "boolean",
+            description: "also hand every object of each service database to its service role (a server the seed built)",
+        },
     },
 } as const satisfies Command<Record<string, Flag>>;
 

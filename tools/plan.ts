@@ -23,9 +23,19 @@ export const PLAN_COMMAND = {
         "Runs the program for a stack under Pulumi's mock runtime (no Pulumi CLI, no cloud, no cluster) and shows what it would create. " +
         "Exits 1 when the configuration is invalid, a Kubernetes object fails its schema, a URN is duplicated or (with --policy) a mandatory policy is violated; 2 on a bad command line.",
     flags: {
-        stack: { type: "string", value: "<name>", required: true, description: "the stack to plan (a Pulumi.<name>.yaml beside Pulumi.yaml)", hint: () => `stacks: ${listStacks().join(", ")}` },
+        stack: {
+            type: "string",
+            value: "<name>",
+            required: true,
+            description: "the stack to plan (a Pulumi.<name>.yaml beside Pulumi.yaml)",
+            hint: () => `stacks: ${listStacks().join(", ")}`,
+        },
         json: { type: "boolean", description: "print every resource as JSON (secrets redacted) instead of the summary" },
-        out: { type: "string", value: "<dir>", description: "also write every Kubernetes object as YAML and every rendered file into this directory" },
+        out: {
+            type: "string",
+            value: "<dir>",
+            description: "also write every Kubernetes object as YAML and every rendered file into this directory",
+        },
         policy: { type: "boolean", description: "run the policy pack over the plan as the engine would (the offline gate)" },
         preview: { type: "boolean", description: "plan as a first `pulumi preview` would: values providers compute are unknown" },
     },
@@ -44,7 +54,13 @@ export function offlineEnv(): Record<string, string | undefined> {
 }
 
 /** The offline plan of a stack given its config values directly (keys without a namespace are hanzo-sql's). */
-export async function planFromValues(stack: string, values: Record<string, unknown>, secretKeys: string[] = [], env = offlineEnv(), preview = false): Promise<PlanResult> {
+export async function planFromValues(
+    stack: string,
+    values: Record<string, unknown>,
+    secretKeys: string[] = [],
+    env = offlineEnv(),
+    preview = false,
+): Promise<PlanResult> {
     const cfg = stackConfig(stack, values);
     return runPlan({ ...cfg, secretKeys: [...cfg.secretKeys, ...secretKeys] }, () => ({ ...main(env) }), preview);
 }

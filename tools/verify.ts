@@ -16,8 +16,18 @@ export const VERIFY_COMMAND = {
         "Checks a running server against the stack (settings, roles, databases, extensions, grants) and prints a report. " +
         "Exits 1 when any check fails, 2 when it cannot run (a bad command line, no connection).",
     flags: {
-        stack: { type: "string", value: "<name>", required: true, description: "the stack the server should match", hint: () => `stacks: ${listStacks().join(", ")}` },
-        url: { type: "string", value: "<admin URL>", description: "the administrator's URL, e.g. postgresql://hanzo:<password>@127.0.0.1:5432/postgres (or VERIFY_DATABASE_URL)" },
+        stack: {
+            type: "string",
+            value: "<name>",
+            required: true,
+            description: "the stack the server should match",
+            hint: () => `stacks: ${listStacks().join(", ")}`,
+        },
+        url: {
+            type: "string",
+            value: "<admin URL>",
+            description: "the administrator's URL, e.g. postgresql://hanzo:<password>@127.0.0.1:5432/postgres (or VERIFY_DATABASE_URL)",
+        },
         json: { type: "boolean", description: "print the report as JSON" },
     },
 } as const satisfies Command<Record<string, Flag>>;
@@ -31,7 +41,9 @@ async function cli({ values }: Parsed<typeof VERIFY_COMMAND.flags>): Promise<num
     const spec = specOf(stackConfig(stack));
     const results = await verify(spec, url);
     const failed = results.filter((r) => !r.ok).length;
-    process.stdout.write(json ? JSON.stringify({ stack, url: redactUrl(url), failed, checks: results }, null, 2) + "\n" : report(stack, url, results));
+    process.stdout.write(
+        json ? JSON.stringify({ stack, url: redactUrl(url), failed, checks: results }, null, 2) + "\n" : report(stack, url, results),
+    );
     return failed > 0 ? 1 : 0;
 }
 

@@ -12,9 +12,25 @@ export const REQUIRED_EXTENSIONS = ["vector", "pg_trgm", "uuid-ossp", "pg_stat_s
  */
 export const AVAILABLE_EXTENSIONS: readonly string[] = [
     ...REQUIRED_EXTENSIONS,
-    "amcheck", "btree_gin", "btree_gist", "citext", "cube", "earthdistance", "fuzzystrmatch", "hstore",
-    "intarray", "isn", "lo", "ltree", "pg_buffercache", "pg_prewarm", "pgcrypto", "pgstattuple",
-    "tablefunc", "tcn", "unaccent",
+    "amcheck",
+    "btree_gin",
+    "btree_gist",
+    "citext",
+    "cube",
+    "earthdistance",
+    "fuzzystrmatch",
+    "hstore",
+    "intarray",
+    "isn",
+    "lo",
+    "ltree",
+    "pg_buffercache",
+    "pg_prewarm",
+    "pgcrypto",
+    "pgstattuple",
+    "tablefunc",
+    "tcn",
+    "unaccent",
 ];
 
 /**

@@ -99,12 +99,7 @@ export function reservedDatabaseProblem(database: string): string | undefined {
  * Accepted: `<service>`, or `<service>_<environment>`; in the test environment only `<service>_test`;
  * outside it, never a name ending in `_test`. Names in `legacy` are accepted as they are.
  */
-export function databaseNameProblem(
-    service: string,
-    database: string,
-    environment: string,
-    legacy: readonly string[],
-): string | undefined {
+export function databaseNameProblem(service: string, database: string, environment: string, legacy: readonly string[]): string | undefined {
     const invalid = identifierProblem(database) ?? reservedDatabaseProblem(database);
     if (invalid !== undefined) {
         return invalid;

@@ -26,7 +26,15 @@ export const LOOPBACK_NETWORKS: readonly string[] = ["127.0.0.0/8", "::1/128"];
  * name lies inside these (a test checks it), so the cluster's own pods stay out of that rule too.
  */
 export const NON_PUBLIC_IPV4: readonly string[] = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/3",
 ];
 export const NON_PUBLIC_IPV6: readonly string[] = ["::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"];
 
@@ -114,6 +122,7 @@ export function hbaAddressProblem(address: string): string | undefined {
     if (mask === undefined) {
         return networkProblem(ip);
     }
-    const prefix = rest.length === 0 && ipaddr.isValid(mask) && !mask.includes("%") ? ipaddr.parse(mask).prefixLengthFromSubnetMask() : null;
+    const prefix =
+        rest.length === 0 && ipaddr.isValid(mask) && !mask.includes("%") ? ipaddr.parse(mask).prefixLengthFromSubnetMask() : null;
     return prefix === null ? `must be a network in CIDR form: ${EXAMPLE}` : networkProblem(`${ip}/${prefix}`);
 }

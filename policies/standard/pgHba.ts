@@ -17,13 +17,38 @@ export interface HbaRule {
 /** The rules for a server whose clients live in `podNetworkCidrs`. Order matters: first match wins. */
 export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
     return [
-        { type: "local", database: "all", user: "all", method: "trust", why: "the local socket, inside the pod only (probes, administration)" },
-        { type: "host", database: "all", user: "all", address: "127.0.0.1/32", method: "scram-sha-256", why: "loopback: kubectl port-forward and sidecars" },
+        {
+            type: "local",
+            database: "all",
+            user: "all",
+            method: "trust",
+            why: "the local socket, inside the pod only (probes, administration)",
+        },
+        {
+            type: "host",
+            database: "all",
+            user: "all",
+            address: "127.0.0.1/32",
+            method: "scram-sha-256",
+            why: "loopback: kubectl port-forward and sidecars",
+        },
         { type: "host", database: "all", user: "all", address: "::1/128", method: "scram-sha-256", why: "loopback over IPv6" },
         ...podNetworkCidrs.map((cidr): HbaRule => ({
-            type: "host", database: "all", user: "all", address: cidr, method: "scram-sha-256", why: "the pod network, with a password",
+            type: "host",
+            database: "all",
+            user: "all",
+            address: cidr,
+            method: "scram-sha-256",
+            why: "the pod network, with a password",
         })),
-        { type: "host", database: "all", user: "all", address: "0.0.0.0/0", method: "reject", why: "everything else over IPv4 is rejected" },
+        {
+            type: "host",
+            database: "all",
+            user: "all",
+            address: "0.0.0.0/0",
+            method: "reject",
+            why: "everything else over IPv4 is rejected",
+        },
         { type: "host", database: "all", user: "all", address: "::/0", method: "reject", why: "everything else over IPv6 is rejected" },
     ];
 }

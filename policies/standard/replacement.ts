@@ -30,7 +30,15 @@ export interface DataHolder {
 export const DATA_HOLDERS: Readonly<Record<string, DataHolder>> = {
     [TYPES.statefulSet]: {
         holds: "the server; its claim template names the data volume",
-        replacedOn: ["metadata.name", "metadata.namespace", "spec.podManagementPolicy", "spec.revisionHistoryLimit", "spec.selector", "spec.serviceName", "spec.volumeClaimTemplates"],
+        replacedOn: [
+            "metadata.name",
+            "metadata.namespace",
+            "spec.podManagementPolicy",
+            "spec.revisionHistoryLimit",
+            "spec.selector",
+            "spec.serviceName",
+            "spec.volumeClaimTemplates",
+        ],
         // The template only shapes claims made later: size changes go to the claim itself (the PVC patch).
         ignoreChanges: ["spec.volumeClaimTemplates"],
         replaceOnChanges: [],
@@ -38,7 +46,14 @@ export const DATA_HOLDERS: Readonly<Record<string, DataHolder>> = {
     },
     [TYPES.pvcPatch]: {
         holds: "nothing itself: it sets the size of the claim that holds PGDATA",
-        replacedOn: ["metadata.name", "metadata.namespace", "spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName"],
+        replacedOn: [
+            "metadata.name",
+            "metadata.namespace",
+            "spec.accessModes",
+            "spec.selector",
+            "spec.storageClassName",
+            "spec.volumeName",
+        ],
         ignoreChanges: [],
         replaceOnChanges: [],
         protect: false,

@@ -103,7 +103,12 @@ export const VECTOR_DEFAULTS: VectorSettings = {
  * replaced by pgvector's default with nothing but a WARNING (pg_file_settings shows no error). They are
  * therefore validated here, before anything is rendered, and by the policy pack.
  */
-export const VECTOR_SETTING_RULES: Readonly<Record<keyof VectorSettings, { readonly guc: string; readonly values?: readonly string[]; readonly min?: number; readonly max?: number }>> = {
+export const VECTOR_SETTING_RULES: Readonly<
+    Record<
+        keyof VectorSettings,
+        { readonly guc: string; readonly values?: readonly string[]; readonly min?: number; readonly max?: number }
+    >
+> = {
     hnswIterativeScan: { guc: "hnsw.iterative_scan", values: ["off", "relaxed_order", "strict_order"] },
     hnswEfSearch: { guc: "hnsw.ef_search", min: 1, max: 1000 },
     hnswMaxScanTuples: { guc: "hnsw.max_scan_tuples", min: 1, max: 2147483647 },
@@ -114,32 +119,61 @@ export const VECTOR_SETTING_RULES: Readonly<Record<keyof VectorSettings, { reado
 export function vectorSettingProblem(guc: string, value: string): string | undefined {
     const rule = Object.values(VECTOR_SETTING_RULES).find((r) => r.guc === guc);
     if (rule === undefined) {
-        return `is not a pgvector setting the standard renders (${Object.values(VECTOR_SETTING_RULES).map((r) => r.guc).join(", ")})`;
+        return `is not a pgvector setting the standard renders (${Object.values(VECTOR_SETTING_RULES)
+            .map((r) => r.guc)
+            .join(", ")})`;
     }
     if (rule.values) {
         return rule.values.includes(unquote(value)) ? undefined : `must be one of ${rule.values.join(", ")}`;
     }
     const n = Number(value);
-    return /^[0-9]+$/.test(value) && n >= rule.min! && n <= rule.max! ? undefined : `must be a whole number from ${rule.min} to ${rule.max} (pgvector's range)`;
+    return /^[0-9]+$/.test(value) && n >= rule.min! && n <= rule.max!
+        ? undefined
+        : `must be a whole number from ${rule.min} to ${rule.max} (pgvector's range)`;
 }
 
 /** The postgresql.conf lines of the vector settings, each with the reason for its value. */
 export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
     // Numbers: `npm run bench:vector`, 100,000 × 1536-d cache entries, HIP-29's query with the HNSW index used.
-    const why = (x: string | number, d: string | number, measured: string) => (x === d ? measured : `stack value; the measured default is ${d}`);
+    const why = (x: string | number, d: string | number, measured: string) =>
+        x === d ? measured : `stack value; the measured default is ${d}`;
     return [
         {
             name: "hnsw.iterative_scan",
             value: v.hnswIterativeScan,
-            why: why(v.hnswIterativeScan, VECTOR_DEFAULTS.hnswIterativeScan, "filtered queries return their LIMIT: off gave 5 of 5 rows for 26 of 57 tenants, strict 57 of 57, in exact order"),
+            why: why(
+                v.hnswIterativeScan,
+                VECTOR_DEFAULTS.hnswIterativeScan,
+                "filtered queries return their LIMIT: off gave 5 of 5 rows for 26 of 57 tenants, strict 57 of 57, in exact order",
+            ),
         },
-        { name: "hnsw.ef_search", value: String(v.hnswEfSearch), why: why(v.hnswEfSearch, VECTOR_DEFAULTS.hnswEfSearch, "strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)") },
+        {
+            name: "hnsw.ef_search",
+            value: String(v.hnswEfSearch),
+            why: why(
+                v.hnswEfSearch,
+                VECTOR_DEFAULTS.hnswEfSearch,
+                "strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)",
+            ),
+        },
         {
             name: "hnsw.max_scan_tuples",
             value: String(v.hnswMaxScanTuples),
-            why: why(v.hnswMaxScanTuples, VECTOR_DEFAULTS.hnswMaxScanTuples, "pgvector's: 2000 bounds latency but lost rows (53 of 57 full answers); small tenants belong on a B-tree"),
+            why: why(
+                v.hnswMaxScanTuples,
+                VECTOR_DEFAULTS.hnswMaxScanTuples,
+                "pgvector's: 2000 bounds latency but lost rows (53 of 57 full answers); small tenants belong on a B-tree",
+            ),
         },
-        { name: "ivfflat.iterative_scan", value: v.ivfflatIterativeScan, why: why(v.ivfflatIterativeScan, VECTOR_DEFAULTS.ivfflatIterativeScan, "the same for IVFFlat (pgvector has no strict order there); not benchmarked") },
+        {
+            name: "ivfflat.iterative_scan",
+            value: v.ivfflatIterativeScan,
+            why: why(
+                v.ivfflatIterativeScan,
+                VECTOR_DEFAULTS.ivfflatIterativeScan,
+                "the same for IVFFlat (pgvector has no strict order there); not benchmarked",
+            ),
+        },
     ];
 }
 

@@ -47,7 +47,15 @@ export const FUNCTIONS = {
 } as const;
 
 /** Workload kinds: resources with a pod template. */
-export const WORKLOAD_TYPES = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet, TYPES.replicaSet, TYPES.job, TYPES.cronJob, TYPES.pod] as const;
+export const WORKLOAD_TYPES = [
+    TYPES.deployment,
+    TYPES.statefulSet,
+    TYPES.daemonSet,
+    TYPES.replicaSet,
+    TYPES.job,
+    TYPES.cronJob,
+    TYPES.pod,
+] as const;
 
 /** KMS sync resources (STANDARD defect 14). */
 export const KMS_SYNC_TYPES: readonly string[] = [TYPES.kmsSecret, TYPES.luxKmsSecret, TYPES.infisicalSecret, TYPES.seedKmsSecret];

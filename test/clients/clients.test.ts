@@ -10,7 +10,16 @@ import { renderInitSql, passwordVariable } from "../../tools/sql/initSql";
 import { StackServer, stackServer } from "../support/db";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
 import {
-    Exercise, ROUNDS, SESSIONS, goExercise, hostilePassword, knexExercise, nodePgExercise, postgresJsExercise, prismaClientModule, prismaExercise,
+    Exercise,
+    ROUNDS,
+    SESSIONS,
+    goExercise,
+    hostilePassword,
+    knexExercise,
+    nodePgExercise,
+    postgresJsExercise,
+    prismaClientModule,
+    prismaExercise,
 } from "./support";
 
 type ClientName = "lib/pq" | "pgx" | "node-postgres" | "postgres.js" | "knex" | "Prisma 7 + adapter-pg";
@@ -33,13 +42,20 @@ export const SERVICE_CLIENTS: readonly { service: string; clients: readonly Clie
 
 /** Every shape the program renders, pooled and not: the services of the two production stacks. */
 const CONFIG = {
-    environment: "prod", clusterName: "clients", backupEnabled: false, monitoringEnabled: false,
+    environment: "prod",
+    clusterName: "clients",
+    backupEnabled: false,
+    monitoringEnabled: false,
     // Two server connections for six sessions: statements are prepared on one and used on another.
-    poolingEnabled: true, poolDefaultPoolSize: 2, poolMaxClientConn: 100,
+    poolingEnabled: true,
+    poolDefaultPoolSize: 2,
+    poolMaxClientConn: 100,
     services: [
         { name: "iam", connection: "beego" },
         { name: "kms", connection: "infisical" },
-        "console", "hanzo_cloud", "platform",
+        "console",
+        "hanzo_cloud",
+        "platform",
         { name: "cloud", pooled: true },
         { name: "commerce", pooled: true },
         { name: "gateway", connection: "krakend", pooled: true },
@@ -66,11 +82,31 @@ describe("each service's own client with its rendered connection (real PostgreSQ
             env[passwordVariable(`${service}_user`)] = passwords[service];
         }
         s.server.psql(renderInitSql(s.plan.plan, { passwords: "env", env }));
-        const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as { data: Record<string, string> }).data["pgbouncer.ini"];
-        pooler = await PgbouncerServer.start(ini, await serverUserlist(s.server, [...POOLED].map((svc) => `${svc}_user`)), s.server.port);
+        const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as { data: Record<string, string> }).data[
+            "pgbouncer.ini"
+        ];
+        pooler = await PgbouncerServer.start(
+            ini,
+            await serverUserlist(
+                s.server,
+                [...POOLED].map((svc) => `${svc}_user`),
+            ),
+            s.server.port,
+        );
         for (const { service } of SERVICE_CLIENTS) {
-            const direct = { user: `${service}_user`, password: passwords[service], host: "127.0.0.1", port: s.server.port, database: service, sslmode: "disable" };
-            secrets[service] = connectionSecretData(direct, SHAPES[service] ?? "url", POOLED.has(service) ? { host: "127.0.0.1", port: pooler.port } : undefined);
+            const direct = {
+                user: `${service}_user`,
+                password: passwords[service],
+                host: "127.0.0.1",
+                port: s.server.port,
+                database: service,
+                sslmode: "disable",
+            };
+            secrets[service] = connectionSecretData(
+                direct,
+                SHAPES[service] ?? "url",
+                POOLED.has(service) ? { host: "127.0.0.1", port: pooler.port } : undefined,
+            );
         }
         prismaClientModule();
     });
@@ -81,7 +117,10 @@ describe("each service's own client with its rendered connection (real PostgreSQ
 
     it("renders, for each service, exactly the keys the program's Secret has (pointed at the local server)", () => {
         for (const { service } of SERVICE_CLIENTS) {
-            const planned = revealed(s.plan, resource(s.plan, TYPES.secret, `hanzo-sql-${service}-connection`)).stringData as Record<string, string>;
+            const planned = revealed(s.plan, resource(s.plan, TYPES.secret, `hanzo-sql-${service}-connection`)).stringData as Record<
+                string,
+                string
+            >;
             assert.deepStrictEqual(Object.keys(secrets[service]).sort(), Object.keys(planned).sort(), service);
         }
     });
@@ -89,7 +128,13 @@ describe("each service's own client with its rendered connection (real PostgreSQ
     const expectGood = (r: Exercise, service: string) => {
         assert.deepStrictEqual(
             { user: r.user, database: r.database, columns: r.columns, ok: r.ok, failures: r.failures },
-            { user: `${service}_user`, database: service, columns: ["id", "session", "round", "created"], ok: SESSIONS * ROUNDS, failures: [] },
+            {
+                user: `${service}_user`,
+                database: service,
+                columns: ["id", "session", "round", "created"],
+                ok: SESSIONS * ROUNDS,
+                failures: [],
+            },
         );
     };
     const route = (service: string, key: string) => (POOLED.has(service) && key !== "DIRECT_DATABASE_URL" ? "through PgBouncer" : "direct");
@@ -105,9 +150,16 @@ describe("each service's own client with its rendered connection (real PostgreSQ
                         r = goExercise(client === "lib/pq" ? "pq" : "pgx", secret[key], table);
                     } else if (client === "node-postgres" || client === "postgres.js") {
                         // DB_*: the split keys, each handed to the client as its own field.
-                        const config = key === "DB_*"
-                            ? { host: secret.DB_HOST, port: Number(secret.DB_PORT), user: secret.DB_USER, password: secret.DB_PASSWORD, database: secret.DB_NAME }
-                            : secret[key];
+                        const config =
+                            key === "DB_*"
+                                ? {
+                                      host: secret.DB_HOST,
+                                      port: Number(secret.DB_PORT),
+                                      user: secret.DB_USER,
+                                      password: secret.DB_PASSWORD,
+                                      database: secret.DB_NAME,
+                                  }
+                                : secret[key];
                         r = client === "node-postgres" ? await nodePgExercise(config, table) : await postgresJsExercise(config, table);
                     } else if (client === "knex") {
                         r = await knexExercise(secret, table);
@@ -121,7 +173,10 @@ describe("each service's own client with its rendered connection (real PostgreSQ
     }
 
     it("PRISMA_PGBOUNCER_URL is Prisma's alone: libpq and postgres.js refuse it, so it is not named like a libpq URL", async () => {
-        const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-c", "SELECT 1", secrets.cloud.PRISMA_PGBOUNCER_URL], { encoding: "utf8", env: { PATH: process.env.PATH! } });
+        const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-c", "SELECT 1", secrets.cloud.PRISMA_PGBOUNCER_URL], {
+            encoding: "utf8",
+            env: { PATH: process.env.PATH! },
+        });
         assert.strictEqual(r.status, 2);
         assert.match(r.stderr, /invalid URI query parameter: "pgbouncer"/);
         // postgres.js sends the unknown parameter at startup; PgBouncer refuses it.
@@ -141,13 +196,23 @@ describe("each service's own client with its rendered connection (real PostgreSQ
 describe("README: which client reads which key", () => {
     it("lists every service with the clients and keys the client tests run", () => {
         const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
-        const section = readme.split("### Which client reads which key")[1]?.split("\n\n").find((chunk) => chunk.startsWith("| service |")) ?? "";
-        const rows = section.split("\n").filter((l) => /^\| `/.test(l)).map((l) => l.split("|").map((c) => c.trim()));
+        const section =
+            readme
+                .split("### Which client reads which key")[1]
+                ?.split("\n\n")
+                .find((chunk) => chunk.startsWith("| service |")) ?? "";
+        const rows = section
+            .split("\n")
+            .filter((l) => /^\| `/.test(l))
+            .map((l) => l.split("|").map((c) => c.trim()));
         const table = rows.map((c) => ({
             service: c[1].replace(/`/g, ""),
             clients: c[3].split(", ").map((x) => x.trim()),
             keys: [...c[4].matchAll(/`([^`]+)`/g)].map((m) => m[1]),
         }));
-        assert.deepStrictEqual(table, SERVICE_CLIENTS.map((x) => ({ service: x.service, clients: [...x.clients], keys: [...x.keys] })));
+        assert.deepStrictEqual(
+            table,
+            SERVICE_CLIENTS.map((x) => ({ service: x.service, clients: [...x.clients], keys: [...x.keys] })),
+        );
     });
 });

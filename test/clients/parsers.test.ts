@@ -51,27 +51,48 @@ describe("connection-string rules over random generated passwords (real parsers)
         const password = generated(rand);
         const direct = { user: `${service}_user`, password, host: "postgres.hanzo.svc", port: 5432, database: service, sslmode: "disable" };
         // The beego shape, pooled, has every URL-shaped key: DATABASE_URL, dataSourceName, IAM_DATABASE_URL, DIRECT_DATABASE_URL.
-        const data = { ...connectionSecretData(direct, "beego", { host: "pgbouncer.hanzo.svc", port: 6432 }), ...connectionSecretData(direct, "infisical"), ...connectionSecretData(direct, "krakend") };
+        const data = {
+            ...connectionSecretData(direct, "beego", { host: "pgbouncer.hanzo.svc", port: 6432 }),
+            ...connectionSecretData(direct, "infisical"),
+            ...connectionSecretData(direct, "krakend"),
+        };
         const urls = Object.entries(data).filter(([k, v]) => v.startsWith("postgresql://") && k !== PRISMA_POOLER_KEY);
         return { service, password, urls };
     });
     const expected = (service: string, password: string, url: string) => ({
-        user: `${service}_user`, password, database: service,
-        host: url.includes("@pgbouncer.") ? "pgbouncer.hanzo.svc" : "postgres.hanzo.svc", port: url.includes(":6432/") ? "6432" : "5432",
+        user: `${service}_user`,
+        password,
+        database: service,
+        host: url.includes("@pgbouncer.") ? "pgbouncer.hanzo.svc" : "postgres.hanzo.svc",
+        port: url.includes(":6432/") ? "6432" : "5432",
     });
     const where = (i: number, key: string) => `seed ${seed}, password #${i} (${JSON.stringify(cases[i].password)}), key ${key}`;
 
     it("draws passwords that hold every special character and `://`", () => {
         const all = cases.map((c) => c.password).join("");
-        assert.deepStrictEqual([...SPECIALS].filter((c) => !all.includes(c)), []);
+        assert.deepStrictEqual(
+            [...SPECIALS].filter((c) => !all.includes(c)),
+            [],
+        );
         assert.ok(cases.filter((c) => c.password.includes("://")).length > N / 5);
-        assert.deepStrictEqual(cases[0].urls.map(([k]) => k).sort(), ["DATABASE_URL", "DB_CONNECTION_URI", "DIRECT_DATABASE_URL", "IAM_DATABASE_URL", "dataSourceName", "dsn"]);
+        assert.deepStrictEqual(cases[0].urls.map(([k]) => k).sort(), [
+            "DATABASE_URL",
+            "DB_CONNECTION_URI",
+            "DIRECT_DATABASE_URL",
+            "IAM_DATABASE_URL",
+            "dataSourceName",
+            "dsn",
+        ]);
     });
 
     it("encodes userinfo and database to unreserved characters and %XX only (nothing JSON, INI, YAML or a shell treats specially)", () => {
         cases.forEach((c, i) => {
             for (const [key, url] of c.urls) {
-                assert.match(url, /^postgresql:\/\/[A-Za-z0-9._~%-]+:[A-Za-z0-9._~%-]+@[a-z.]+:\d+\/[A-Za-z0-9._~%-]+\?sslmode=disable$/, where(i, key));
+                assert.match(
+                    url,
+                    /^postgresql:\/\/[A-Za-z0-9._~%-]+:[A-Za-z0-9._~%-]+@[a-z.]+:\d+\/[A-Za-z0-9._~%-]+\?sslmode=disable$/,
+                    where(i, key),
+                );
             }
         });
     });
@@ -97,12 +118,20 @@ describe("connection-string rules over random generated passwords (real parsers)
             for (const [key, url] of c.urls) {
                 const want = expected(c.service, c.password, url);
                 const p = pgParse(url);
-                assert.deepStrictEqual({ user: p.user, password: p.password, host: p.host, port: p.port, database: p.database }, want, `pg-connection-string: ${where(i, key)}`);
+                assert.deepStrictEqual(
+                    { user: p.user, password: p.password, host: p.host, port: p.port, database: p.database },
+                    want,
+                    `pg-connection-string: ${where(i, key)}`,
+                );
                 if (key !== "DATABASE_URL" && key !== "DIRECT_DATABASE_URL") {
                     continue; // the other keys are the same string as one of these two; postgres.js is slow to construct
                 }
                 const o = postgres(url, { max: 1 }).options;
-                assert.deepStrictEqual({ user: o.user, password: o.pass, host: o.host[0], port: String(o.port[0]), database: o.database }, want, `postgres.js: ${where(i, key)}`);
+                assert.deepStrictEqual(
+                    { user: o.user, password: o.pass, host: o.host[0], port: String(o.port[0]), database: o.database },
+                    want,
+                    `postgres.js: ${where(i, key)}`,
+                );
             }
         });
     });

@@ -62,7 +62,9 @@ export function goClient(): string {
                 env: { ...process.env, GO111MODULE: "off", GOPATH: `${gopath}:/usr/share/gocode`, GOFLAGS: "" },
             });
             if (r.status !== 0) {
-                throw new Error(`go build of the Go clients failed (golang-go, golang-github-lib-pq-dev, golang-github-jackc-pgx-v4-dev installed?):\n${r.stderr}`);
+                throw new Error(
+                    `go build of the Go clients failed (golang-go, golang-github-lib-pq-dev, golang-github-jackc-pgx-v4-dev installed?):\n${r.stderr}`,
+                );
             }
             fs.renameSync(`${bin}.tmp`, bin);
         } finally {
@@ -75,7 +77,11 @@ export function goClient(): string {
 
 /** lib/pq (database/sql) or pgx v4 (default statement cache) with a DSN, as a Go service opens it. */
 export function goExercise(driver: "pq" | "pgx", dsn: string, table: string): Exercise {
-    const r = spawnSync(goClient(), [driver, "exercise"], { encoding: "utf8", env: { PATH: process.env.PATH!, CLIENT_DSN: dsn, CLIENT_TABLE: table }, timeout: 90_000 });
+    const r = spawnSync(goClient(), [driver, "exercise"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH!, CLIENT_DSN: dsn, CLIENT_TABLE: table },
+        timeout: 90_000,
+    });
     if (r.stdout.trim() === "") {
         return { user: "", database: "", columns: [], ok: 0, failures: [`${driver} exited ${r.status}: ${r.stderr.trim()}`] };
     }
@@ -101,11 +107,18 @@ export interface Parsed {
 
 /** Parses many DSNs in one run of the Go client. */
 export function goParse(dsns: readonly string[]): GoParsed[] {
-    const r = spawnSync(goClient(), ["parse"], { input: dsns.map((dsn) => JSON.stringify({ dsn })).join("\n") + "\n", encoding: "utf8", maxBuffer: 256 << 20 });
+    const r = spawnSync(goClient(), ["parse"], {
+        input: dsns.map((dsn) => JSON.stringify({ dsn })).join("\n") + "\n",
+        encoding: "utf8",
+        maxBuffer: 256 << 20,
+    });
     if (r.status !== 0) {
         throw new Error(`hanzoclient parse exited ${r.status}: ${r.stderr}`);
     }
-    return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as GoParsed);
+    return r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as GoParsed);
 }
 
 const ddl = (table: string) => [
@@ -113,28 +126,34 @@ const ddl = (table: string) => [
     `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS created timestamptz NOT NULL DEFAULT now()`,
     `CREATE INDEX IF NOT EXISTS ${table}_session ON ${table} (session, round)`,
 ];
-const columnsSql = (table: string) => `SELECT column_name FROM information_schema.columns WHERE table_name = '${table}' ORDER BY ordinal_position`;
+const columnsSql = (table: string) =>
+    `SELECT column_name FROM information_schema.columns WHERE table_name = '${table}' ORDER BY ordinal_position`;
 
 /** Runs `round(session, n)` for every session and round concurrently; collects failures instead of throwing. */
-async function sessions(run: (session: number) => Promise<(round: number) => Promise<boolean>>, close: () => Promise<void>): Promise<{ ok: number; failures: string[] }> {
+async function sessions(
+    run: (session: number) => Promise<(round: number) => Promise<boolean>>,
+    close: () => Promise<void>,
+): Promise<{ ok: number; failures: string[] }> {
     let ok = 0;
     const failures: string[] = [];
-    await Promise.all(Array.from({ length: SESSIONS }, async (_, s) => {
-        try {
-            const round = await run(s);
-            for (let n = 1; n <= ROUNDS; n++) {
-                try {
-                    if (await round(n)) {
-                        ok++;
+    await Promise.all(
+        Array.from({ length: SESSIONS }, async (_, s) => {
+            try {
+                const round = await run(s);
+                for (let n = 1; n <= ROUNDS; n++) {
+                    try {
+                        if (await round(n)) {
+                            ok++;
+                        }
+                    } catch (e) {
+                        failures.push((e as Error).message);
                     }
-                } catch (e) {
-                    failures.push((e as Error).message);
                 }
+            } catch (e) {
+                failures.push((e as Error).message);
             }
-        } catch (e) {
-            failures.push((e as Error).message);
-        }
-    }));
+        }),
+    );
     await close();
     return { ok, failures };
 }
@@ -151,16 +170,27 @@ export async function nodePgExercise(config: string | ClientConfig, table: strin
     const columns = (await c.query(columnsSql(table))).rows.map((r) => r.column_name as string);
     await c.end();
     const clients: Client[] = [];
-    const r = await sessions(async (s) => {
-        const client = new Client(cfg);
-        clients.push(client);
-        await client.connect();
-        return async (n) => {
-            await client.query({ name: `insert_${table}`, text: `INSERT INTO ${table} (session, round) VALUES ($1, $2) RETURNING id`, values: [s, n] });
-            const count = await client.query({ name: `count_${table}`, text: `SELECT count(*)::int AS n FROM ${table} WHERE session = $1`, values: [s] });
-            return count.rows[0].n >= n;
-        };
-    }, async () => void (await Promise.all(clients.map((c) => c.end()))));
+    const r = await sessions(
+        async (s) => {
+            const client = new Client(cfg);
+            clients.push(client);
+            await client.connect();
+            return async (n) => {
+                await client.query({
+                    name: `insert_${table}`,
+                    text: `INSERT INTO ${table} (session, round) VALUES ($1, $2) RETURNING id`,
+                    values: [s, n],
+                });
+                const count = await client.query({
+                    name: `count_${table}`,
+                    text: `SELECT count(*)::int AS n FROM ${table} WHERE session = $1`,
+                    values: [s],
+                });
+                return count.rows[0].n >= n;
+            };
+        },
+        async () => void (await Promise.all(clients.map((c) => c.end()))),
+    );
     return { user: who.user, database: who.database, columns, ...r };
 }
 
@@ -171,7 +201,14 @@ export async function postgresJsExercise(config: string | ClientConfig, table: s
         const o = { ...options, onnotice: () => undefined };
         return typeof config === "string"
             ? postgres(config, o)
-            : postgres({ ...o, host: config.host, port: config.port, user: config.user, pass: config.password as string, database: config.database });
+            : postgres({
+                  ...o,
+                  host: config.host,
+                  port: config.port,
+                  user: config.user,
+                  pass: config.password as string,
+                  database: config.database,
+              });
     };
     const sql = open({ max: 1 });
     const [who] = await sql<{ user: string; database: string }[]>`SELECT current_user AS user, current_database() AS database`;
@@ -181,15 +218,20 @@ export async function postgresJsExercise(config: string | ClientConfig, table: s
     const columns = (await sql.unsafe<{ column_name: string }[]>(columnsSql(table))).map((r) => r.column_name);
     await sql.end();
     const all: ReturnType<typeof postgres>[] = [];
-    const r = await sessions(async (s) => {
-        const one = open({ max: 1, prepare: true });
-        all.push(one);
-        return async (n) => {
-            await one.unsafe(`INSERT INTO ${table} (session, round) VALUES ($1, $2) RETURNING id`, [s, n], { prepare: true });
-            const [count] = await one.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE session = $1`, [s], { prepare: true });
-            return count.n >= n;
-        };
-    }, async () => void (await Promise.all(all.map((x) => x.end()))));
+    const r = await sessions(
+        async (s) => {
+            const one = open({ max: 1, prepare: true });
+            all.push(one);
+            return async (n) => {
+                await one.unsafe(`INSERT INTO ${table} (session, round) VALUES ($1, $2) RETURNING id`, [s, n], { prepare: true });
+                const [count] = await one.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE session = $1`, [s], {
+                    prepare: true,
+                });
+                return count.n >= n;
+            };
+        },
+        async () => void (await Promise.all(all.map((x) => x.end()))),
+    );
     return { user: who.user, database: who.database, columns, ...r };
 }
 
@@ -203,8 +245,13 @@ export async function knexExercise(secret: Record<string, string>, table: string
     const db = knex({
         client: "pg",
         connection: {
-            connectionString: secret.DB_CONNECTION_URI, host: secret.DB_HOST, port: Number(secret.DB_PORT),
-            user: secret.DB_USER, database: secret.DB_NAME, password: secret.DB_PASSWORD, ssl: false,
+            connectionString: secret.DB_CONNECTION_URI,
+            host: secret.DB_HOST,
+            port: Number(secret.DB_PORT),
+            user: secret.DB_USER,
+            database: secret.DB_NAME,
+            password: secret.DB_PASSWORD,
+            ssl: false,
         },
         pool: { min: 0, max: SESSIONS },
     });
@@ -222,11 +269,14 @@ export async function knexExercise(secret: Record<string, string>, table: string
         }
         await db.raw(`CREATE INDEX IF NOT EXISTS ${table}_session ON ${table} (session, round)`);
         const columns = (await db.raw(columnsSql(table))).rows.map((r: { column_name: string }) => r.column_name);
-        const r = await sessions(async (s) => async (n) => {
-            await db(table).insert({ session: s, round: n }).returning("id");
-            const [{ n: count }] = await db(table).where({ session: s }).count<{ n: number }[]>({ n: "*" });
-            return Number(count) >= n;
-        }, async () => undefined);
+        const r = await sessions(
+            async (s) => async (n) => {
+                await db(table).insert({ session: s, round: n }).returning("id");
+                const [{ n: count }] = await db(table).where({ session: s }).count<{ n: number }[]>({ n: "*" });
+                return Number(count) >= n;
+            },
+            async () => undefined,
+        );
         return { user: who.user, database: who.database, columns, ...r };
     } finally {
         await db.destroy();
@@ -242,7 +292,11 @@ export function prismaClientModule(): { PrismaClient: new (opts: unknown) => any
     const schema = path.join("test", "clients", "prisma", "schema.prisma");
     const out = path.join(PROJECT_DIR, "build", "prisma-client");
     const stamp = path.join(out, ".schema-sha256");
-    const hash = crypto.createHash("sha256").update(fs.readFileSync(path.join(PROJECT_DIR, schema))).update(fs.readFileSync(path.join(PROJECT_DIR, "package-lock.json"))).digest("hex");
+    const hash = crypto
+        .createHash("sha256")
+        .update(fs.readFileSync(path.join(PROJECT_DIR, schema)))
+        .update(fs.readFileSync(path.join(PROJECT_DIR, "package-lock.json")))
+        .digest("hex");
     if (!fs.existsSync(stamp) || fs.readFileSync(stamp, "utf8") !== hash) {
         const r = spawnSync(path.join(PROJECT_DIR, "node_modules", ".bin", "prisma"), ["generate", "--schema", schema], {
             cwd: PROJECT_DIR,
@@ -267,20 +321,26 @@ export async function prismaExercise(url: string): Promise<Exercise> {
     const table = "client_prisma";
     const main = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
     try {
-        const [who] = await main.$queryRawUnsafe("SELECT current_user AS user, current_database() AS database") as { user: string; database: string }[];
+        const [who] = (await main.$queryRawUnsafe("SELECT current_user AS user, current_database() AS database")) as {
+            user: string;
+            database: string;
+        }[];
         for (const s of ddl(table)) {
             await main.$executeRawUnsafe(s);
         }
-        const columns = (await main.$queryRawUnsafe(columnsSql(table)) as { column_name: string }[]).map((r) => r.column_name);
+        const columns = ((await main.$queryRawUnsafe(columnsSql(table))) as { column_name: string }[]).map((r) => r.column_name);
         const clients: any[] = [];
-        const r = await sessions(async (s) => {
-            const p = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 1 }) });
-            clients.push(p);
-            return async (n) => {
-                await p.clientCheck.create({ data: { session: s, round: n } });
-                return (await p.clientCheck.count({ where: { session: s } })) >= n;
-            };
-        }, async () => void (await Promise.all(clients.map((p) => p.$disconnect()))));
+        const r = await sessions(
+            async (s) => {
+                const p = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 1 }) });
+                clients.push(p);
+                return async (n) => {
+                    await p.clientCheck.create({ data: { session: s, round: n } });
+                    return (await p.clientCheck.count({ where: { session: s } })) >= n;
+                };
+            },
+            async () => void (await Promise.all(clients.map((p) => p.$disconnect()))),
+        );
         return { user: who.user, database: who.database, columns, ...r };
     } finally {
         await main.$disconnect();

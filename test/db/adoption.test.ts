@@ -25,7 +25,14 @@ const ADOPT = {
     clusterName: "hanzo-k8s",
     adopt: true,
     adminPassword: { secure: "the password in postgres-credentials" },
-    services: [{ name: "iam", connection: "beego" }, "cloud", "console", "hanzo_cloud", { name: "kms", connection: "infisical" }, "platform"],
+    services: [
+        { name: "iam", connection: "beego" },
+        "cloud",
+        "console",
+        "hanzo_cloud",
+        { name: "kms", connection: "infisical" },
+        "platform",
+    ],
 };
 const SERVICES = ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"];
 
@@ -33,31 +40,42 @@ describe("adopting the seed's deployment: the plan", () => {
     it("imports the seed's Kubernetes objects, roles and databases with IDs derived from the stack", async () => {
         const plan = await planWith("hanzo-k8s", ADOPT);
         const imports = plan.plan.resources.filter((r) => r.options.import !== undefined).map((r) => [r.type, r.name, r.options.import]);
-        assert.deepStrictEqual(imports.sort(), [
-            [TYPES.statefulSet, "hanzo-sql-postgres-statefulset", "hanzo/postgres"],
-            [TYPES.service, "hanzo-sql-postgres-service", "hanzo/postgres"],
-            [TYPES.secret, "hanzo-sql-postgres-credentials", "hanzo/postgres-credentials"],
-            [TYPES.networkPolicy, "hanzo-sql-postgres-network-policy", "hanzo/postgres-network-policy"],
-            ...SERVICES.flatMap((s) => [
-                [TYPES.role, `hanzo-sql-${s}-role`, `${s}_user`],
-                [TYPES.database, `hanzo-sql-${s}-database`, s],
-            ]),
-        ].sort());
+        assert.deepStrictEqual(
+            imports.sort(),
+            [
+                [TYPES.statefulSet, "hanzo-sql-postgres-statefulset", "hanzo/postgres"],
+                [TYPES.service, "hanzo-sql-postgres-service", "hanzo/postgres"],
+                [TYPES.secret, "hanzo-sql-postgres-credentials", "hanzo/postgres-credentials"],
+                [TYPES.networkPolicy, "hanzo-sql-postgres-network-policy", "hanzo/postgres-network-policy"],
+                ...SERVICES.flatMap((s) => [
+                    [TYPES.role, `hanzo-sql-${s}-role`, `${s}_user`],
+                    [TYPES.database, `hanzo-sql-${s}-database`, s],
+                ]),
+            ].sort(),
+        );
     });
 
     it("declares every replace-forcing field of the StatefulSet as the seed's live object has it, so the import only updates", async () => {
         // HIP-29's StatefulSet as the API server returns it (apps/v1 defaults filled in: podManagementPolicy,
         // revisionHistoryLimit); pulumi-kubernetes reads an imported object's inputs from it.
         const live: Record<string, unknown> = {
-            "metadata.name": "postgres", "metadata.namespace": "hanzo", "spec.podManagementPolicy": "OrderedReady", "spec.revisionHistoryLimit": 10,
-            "spec.selector": { matchLabels: { app: "postgres" } }, "spec.serviceName": "postgres",
+            "metadata.name": "postgres",
+            "metadata.namespace": "hanzo",
+            "spec.podManagementPolicy": "OrderedReady",
+            "spec.revisionHistoryLimit": 10,
+            "spec.selector": { matchLabels: { app: "postgres" } },
+            "spec.serviceName": "postgres",
         };
         const sts = resource(await planWith("hanzo-k8s", ADOPT), TYPES.statefulSet, "hanzo-sql-postgres-statefulset");
         const holder = DATA_HOLDERS[TYPES.statefulSet];
         const compared = holder.replacedOn.filter((p) => !holder.ignoreChanges.includes(p));
         assert.deepStrictEqual(compared.sort(), Object.keys(live).sort());
         for (const p of compared) {
-            assert.deepStrictEqual(p.split(".").reduce((o: any, k) => o?.[k], sts.inputs), live[p], p);
+            assert.deepStrictEqual(
+                p.split(".").reduce((o: any, k) => o?.[k], sts.inputs),
+                live[p],
+                p,
+            );
         }
         assert.deepStrictEqual(sts.options.ignoreChanges, ["spec.volumeClaimTemplates"]);
     });
@@ -67,15 +85,24 @@ describe("adopting the seed's deployment: the plan", () => {
         const pod = (resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any).spec.template.spec;
         const server = pod.containers[0];
         assert.strictEqual(ADOPTED_PGDATA, DATA_MOUNT);
-        assert.deepStrictEqual(server.env.find((e: any) => e.name === "PGDATA"), { name: "PGDATA", value: "/var/lib/postgresql/data" });
+        assert.deepStrictEqual(
+            server.env.find((e: any) => e.name === "PGDATA"),
+            { name: "PGDATA", value: "/var/lib/postgresql/data" },
+        );
         assert.deepStrictEqual(server.volumeMounts[0], { name: "postgres-data", mountPath: "/var/lib/postgresql/data" });
         assert.strictEqual(server.lifecycle, undefined); // stopped by the image's STOPSIGNAL (fast shutdown), no hook
         assert.strictEqual(pod.securityContext.fsGroup, undefined);
         assert.strictEqual(pod.securityContext.fsGroupChangePolicy, undefined);
         assert.strictEqual(pod.securityContext.runAsUser, 999);
         // A fresh stack keeps the subdirectory (a new volume holds lost+found) and the fsGroup.
-        const fresh = (resource(await planWith("hanzo-k8s", { ...ADOPT, adopt: false }), TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any).spec.template.spec;
-        assert.deepStrictEqual(fresh.containers[0].env.find((e: any) => e.name === "PGDATA"), { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
+        const fresh = (
+            resource(await planWith("hanzo-k8s", { ...ADOPT, adopt: false }), TYPES.statefulSet, "hanzo-sql-postgres-statefulset")
+                .inputs as any
+        ).spec.template.spec;
+        assert.deepStrictEqual(
+            fresh.containers[0].env.find((e: any) => e.name === "PGDATA"),
+            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+        );
         assert.deepStrictEqual([fresh.securityContext.fsGroup, fresh.securityContext.fsGroupChangePolicy], [999, "OnRootMismatch"]);
     });
 
@@ -86,8 +113,18 @@ describe("adopting the seed's deployment: the plan", () => {
             assert.strictEqual(role.inputs.password, undefined, s);
             assert.deepStrictEqual(role.options.ignoreChanges, ["password"], s);
         }
-        assert.deepStrictEqual(ofType(plan, TYPES.password).map((r) => r.name).filter((n) => SERVICES.some((s) => n === `hanzo-sql-${s}-password`)), []);
-        assert.deepStrictEqual(ofType(plan, TYPES.secret).map((r) => (r.inputs as any).metadata.name).sort(), ["postgres-backup-credentials", "postgres-credentials", "postgres-monitor-credentials"]);
+        assert.deepStrictEqual(
+            ofType(plan, TYPES.password)
+                .map((r) => r.name)
+                .filter((n) => SERVICES.some((s) => n === `hanzo-sql-${s}-password`)),
+            [],
+        );
+        assert.deepStrictEqual(
+            ofType(plan, TYPES.secret)
+                .map((r) => (r.inputs as any).metadata.name)
+                .sort(),
+            ["postgres-backup-credentials", "postgres-credentials", "postgres-monitor-credentials"],
+        );
         assert.deepStrictEqual(plan.outputs.connectionSecrets, {});
     });
 
@@ -103,21 +140,37 @@ describe("adopting the seed's deployment: the plan", () => {
 
     it("refuses to adopt without the superuser's password, and to pool a service whose password it does not hold", () => {
         const { adminPassword: _, ...noPassword } = ADOPT;
-        assert.throws(() => specOf(stackConfig("hanzo-k8s", noPassword)), (e: Error) => {
-            assert.match(e.message, /hanzo-sql:adminPassword \(not set\): adopting a running server needs its superuser's password .*pulumi config set --secret adminPassword/);
-            return true;
-        });
-        assert.throws(() => specOf(stackConfig("hanzo-k8s", { ...ADOPT, poolingEnabled: true, services: [{ name: "iam", pooled: true }] })), (e: Error) => {
-            assert.match(e.message, /hanzo-sql:services\[0\]\.keepPassword = true: a pooled service needs the password in PgBouncer's userlist.*rotate first \(keepPassword: false\)/);
-            return true;
-        });
+        assert.throws(
+            () => specOf(stackConfig("hanzo-k8s", noPassword)),
+            (e: Error) => {
+                assert.match(
+                    e.message,
+                    /hanzo-sql:adminPassword \(not set\): adopting a running server needs its superuser's password .*pulumi config set --secret adminPassword/,
+                );
+                return true;
+            },
+        );
+        assert.throws(
+            () => specOf(stackConfig("hanzo-k8s", { ...ADOPT, poolingEnabled: true, services: [{ name: "iam", pooled: true }] })),
+            (e: Error) => {
+                assert.match(
+                    e.message,
+                    /hanzo-sql:services\[0\]\.keepPassword = true: a pooled service needs the password in PgBouncer's userlist.*rotate first \(keepPassword: false\)/,
+                );
+                return true;
+            },
+        );
     });
 });
 
 /** The seed's postgresql.conf: HIP-29's values literally; no shared_preload_libraries (defect 2). */
 function seedFiles(): { postgresqlConf: string; pgHba: string } {
     const keep = serverSettings(2 * 2 ** 30).filter((s) => ["listen_addresses", "port"].includes(s.name));
-    const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({ name, value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`, why: "HIP-29" }));
+    const seed = Object.entries(SEED_SETTINGS).map(([name, value]) => ({
+        name,
+        value: /^[0-9.]+[a-zA-Z]*$|^(on|off|replica)$/.test(value) ? value : `'${value}'`,
+        why: "HIP-29",
+    }));
     return {
         postgresqlConf: renderPostgresqlConf(2 * 2 ** 30, [...keep, ...seed]),
         // HIP-29 §pg_hba.conf, with loopback where the pod network would be.
@@ -131,7 +184,9 @@ function seedFiles(): { postgresqlConf: string; pgHba: string } {
 
 /** A checksum of a table's rows, independent of their physical order. */
 async function checksum(c: Client, table: string): Promise<string> {
-    return (await c.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS sum, count(*) AS n FROM ${table} t`)).rows.map((r) => `${r.n}:${r.sum}`)[0];
+    return (
+        await c.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS sum, count(*) AS n FROM ${table} t`)
+    ).rows.map((r) => `${r.n}:${r.sum}`)[0];
 }
 
 describe("adopting the seed's deployment: on a server built as HIP-29 instructs", function () {
@@ -139,10 +194,12 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
     let server: PgServer;
     const spec = specOf(stackConfig("hanzo-k8s", ADOPT));
     /** Each service's password, as the KMS holds it: never changed by the adoption. */
-    const old: Record<string, string> = Object.fromEntries(SERVICES.map((s) => [s, `${s}-kms:p@ss/w#rd?%'"\\ ${Math.random().toString(36).slice(2, 8)}`]));
+    const old: Record<string, string> = Object.fromEntries(
+        SERVICES.map((s) => [s, `${s}-kms:p@ss/w#rd?%'"\\ ${Math.random().toString(36).slice(2, 8)}`]),
+    );
     /** The tables that hold data before the adoption, by database. */
     const TABLES: Record<string, string[]> = {
-        iam: ["public.\"user\"", "public.casbin_rule"],
+        iam: ['public."user"', "public.casbin_rule"],
         cloud: ["cloud.projects", "public.legacy_settings"],
         kms: ["public.secrets"],
         console: [],
@@ -167,14 +224,20 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         server = await PgServer.start(seedFiles(), {}, { initdbArgs: ["--encoding=UTF8", "--locale=C.UTF-8"] });
         // HIP-29 §User and Role Standard, per service, with the passwords the KMS bootstrap generated.
         for (const s of SERVICES) {
-            server.psql(`CREATE DATABASE ${s};\nCREATE USER ${s}_user WITH PASSWORD :'pw';\nGRANT ALL PRIVILEGES ON DATABASE ${s} TO ${s}_user;\n`.replace(":'pw'", `'${old[s].replace(/'/g, "''")}'`));
+            server.psql(
+                `CREATE DATABASE ${s};\nCREATE USER ${s}_user WITH PASSWORD :'pw';\nGRANT ALL PRIVILEGES ON DATABASE ${s} TO ${s}_user;\n`.replace(
+                    ":'pw'",
+                    `'${old[s].replace(/'/g, "''")}'`,
+                ),
+            );
         }
         // init-extensions.sh ran against the default database only; some services' migrations added some.
         server.psql("CREATE EXTENSION IF NOT EXISTS vector; CREATE EXTENSION IF NOT EXISTS pg_trgm VERSION '1.5';", {}, "kms");
         server.psql("CREATE EXTENSION IF NOT EXISTS pg_trgm VERSION '1.5';", {}, "iam");
         // Data. iam and kms ran their migrations as the superuser (PostgreSQL 15+ gives a GRANT ALL role no
         // CREATE in public), so hanzo owns those tables, with a sequence, an index, a view, a function and a type.
-        server.psql(`
+        server.psql(
+            `
             CREATE TYPE user_kind AS ENUM ('person', 'service');
             CREATE TABLE "user" (id serial PRIMARY KEY, name text NOT NULL, kind user_kind NOT NULL DEFAULT 'person');
             CREATE INDEX user_name ON "user" (name);
@@ -183,16 +246,33 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
             INSERT INTO casbin_rule (ptype, v0, v1) SELECT 'p', 'role-' || g, '/api/' || g FROM generate_series(1, 200) g;
             CREATE VIEW people AS SELECT id, name FROM "user" WHERE kind = 'person';
             CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM "user"';
-        `, {}, "iam");
-        server.psql(`
+        `,
+            {},
+            "iam",
+        );
+        server.psql(
+            `
             CREATE TABLE secrets (id uuid PRIMARY KEY, name text, embedding vector(3));
             INSERT INTO secrets SELECT md5(g::text)::uuid, 'secret-' || g, ARRAY[g, g * 2, g * 3]::vector FROM generate_series(1, 300) g;
-        `, {}, "kms");
-        server.psql("CREATE TABLE documents (id int PRIMARY KEY, body text); INSERT INTO documents SELECT g, repeat('x', g) FROM generate_series(1, 100) g;", {}, "hanzo_cloud");
-        server.psql("CREATE TABLE legacy_settings (k text PRIMARY KEY, v text); INSERT INTO legacy_settings VALUES ('a', '1'), ('b', '2');", {}, "cloud");
+        `,
+            {},
+            "kms",
+        );
+        server.psql(
+            "CREATE TABLE documents (id int PRIMARY KEY, body text); INSERT INTO documents SELECT g, repeat('x', g) FROM generate_series(1, 100) g;",
+            {},
+            "hanzo_cloud",
+        );
+        server.psql(
+            "CREATE TABLE legacy_settings (k text PRIMARY KEY, v text); INSERT INTO legacy_settings VALUES ('a', '1'), ('b', '2');",
+            {},
+            "cloud",
+        );
         // cloud's own migrations, as cloud_user: its database's CREATE lets it make a schema of its own.
         const cloud = await as("cloud_user", "cloud");
-        await cloud.query("CREATE SCHEMA cloud; CREATE TABLE cloud.projects (id serial PRIMARY KEY, name text); INSERT INTO cloud.projects (name) SELECT 'p' || g FROM generate_series(1, 50) g");
+        await cloud.query(
+            "CREATE SCHEMA cloud; CREATE TABLE cloud.projects (id serial PRIMARY KEY, name text); INSERT INTO cloud.projects (name) SELECT 'p' || g FROM generate_series(1, 50) g",
+        );
         await cloud.end();
         for (const [db, tables] of Object.entries(TABLES)) {
             const c = await server.admin(db);
@@ -206,12 +286,23 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
 
     it("fails the verifier before the adoption, naming what the seed did differently", async () => {
         const failed = (await verify(spec, server.adminUrl())).filter((r) => !r.ok).map((r) => r.object);
-        for (const o of ["setting shared_preload_libraries", "database iam", "objects iam", "objects kms", "extension iam.pg_trgm", "extension cloud.vector", "extension template1.vector"]) {
+        for (const o of [
+            "setting shared_preload_libraries",
+            "database iam",
+            "objects iam",
+            "objects kms",
+            "extension iam.pg_trgm",
+            "extension cloud.vector",
+            "extension template1.vector",
+        ]) {
             assert.ok(failed.includes(o), `${o} in ${failed.join(", ")}`);
         }
         const iam = (await verify(spec, server.adminUrl())).find((r) => r.object === "objects iam")!;
         // Sequences a column owns and the table's indexes follow their table; the enum's array type follows the enum.
-        assert.strictEqual(iam.detail, 'has 5 objects iam_user does not own, so its migrations cannot alter them: function user_count() (hanzo), table "user" (hanzo), table casbin_rule (hanzo), type user_kind (hanzo), view people (hanzo)');
+        assert.strictEqual(
+            iam.detail,
+            'has 5 objects iam_user does not own, so its migrations cannot alter them: function user_count() (hanzo), table "user" (hanzo), table casbin_rule (hanzo), type user_kind (hanzo), view people (hanzo)',
+        );
     });
 
     it("adopts with one restart: the program's configuration, then its SQL; verify passes with the old passwords", async () => {
@@ -220,11 +311,24 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         // ...and converges roles, databases and extensions, with the objects handed to each service.
         server.psql(adoptionSql);
         const results = await verify(spec, server.adminUrl());
-        assert.deepStrictEqual(results.filter((r) => !r.ok), []);
-        assert.deepStrictEqual(results.find((r) => r.object === "extension iam.pg_trgm"), { object: "extension iam.pg_trgm", ok: true, detail: "version 1.6" });
-        assert.deepStrictEqual(results.find((r) => r.object === "objects iam"), { object: "objects iam", ok: true, detail: "all owned by iam_user" });
+        assert.deepStrictEqual(
+            results.filter((r) => !r.ok),
+            [],
+        );
+        assert.deepStrictEqual(
+            results.find((r) => r.object === "extension iam.pg_trgm"),
+            { object: "extension iam.pg_trgm", ok: true, detail: "version 1.6" },
+        );
+        assert.deepStrictEqual(
+            results.find((r) => r.object === "objects iam"),
+            { object: "objects iam", ok: true, detail: "all owned by iam_user" },
+        );
         // `npm run verify` against the stack file says the same.
-        const cli = spawnSync(process.execPath, [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", server.adminUrl()], { encoding: "utf8" });
+        const cli = spawnSync(
+            process.execPath,
+            [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", server.adminUrl()],
+            { encoding: "utf8" },
+        );
         assert.strictEqual(cli.status, 0, cli.stdout + cli.stderr);
         assert.match(cli.stdout, /checks, 0 failed\n$/);
         // The configuration is the program's: pg_stat_statements preloaded and queryable.
@@ -263,7 +367,8 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         assert.strictEqual(await sqlstate(iam, "DROP EXTENSION pg_trgm"), "42501");
         await iam.end();
         assert.deepStrictEqual(await tryConnect(server.tcp("iam_user", old.iam, "kms")), {
-            code: "42501", message: 'permission denied for database "kms"',
+            code: "42501",
+            message: 'permission denied for database "kms"',
         });
     });
 

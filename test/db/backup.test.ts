@@ -24,7 +24,9 @@ function scripts(s: StackServer): Record<string, string> {
 
 /** Fills a service database with data of every common kind, as its own role. */
 async function populate(c: Client, seed: number): Promise<void> {
-    await c.query(`CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL, profile jsonb, avatar bytea, embedding vector(3), created timestamptz NOT NULL)`);
+    await c.query(
+        `CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL, profile jsonb, avatar bytea, embedding vector(3), created timestamptz NOT NULL)`,
+    );
     await c.query(
         `INSERT INTO accounts (email, profile, avatar, embedding, created)
          SELECT 'user' || i || '@hanzo.ai', jsonb_build_object('n', i, 'tags', array['a', md5(i::text)]), decode(md5((i * $1)::text), 'hex'),
@@ -32,7 +34,9 @@ async function populate(c: Client, seed: number): Promise<void> {
            FROM generate_series(1, 400) i`,
         [seed],
     );
-    await c.query(`CREATE TABLE events (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), account bigint REFERENCES accounts(id), kind text)`);
+    await c.query(
+        `CREATE TABLE events (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), account bigint REFERENCES accounts(id), kind text)`,
+    );
     await c.query(`INSERT INTO events (account, kind) SELECT 1 + i % 400, 'kind' || (i % 7) FROM generate_series(1, 900) i`);
     await c.query(`CREATE VIEW recent AS SELECT email FROM accounts WHERE created > timestamptz '2026-01-10'`);
     await c.query(`CREATE INDEX accounts_email_trgm ON accounts USING gin (email gin_trgm_ops)`);
@@ -67,12 +71,18 @@ async function contents(c: Client): Promise<Record<string, string>> {
         `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
     );
     for (const { t } of tables.rows) {
-        out[t] = (await c.query(`SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM ${t} x`)).rows[0].h;
+        out[t] = (
+            await c.query(`SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM ${t} x`)
+        ).rows[0].h;
     }
     for (const { sequencename, last_value } of (await c.query("SELECT sequencename, last_value FROM pg_sequences ORDER BY 1")).rows) {
         out[`sequence ${sequencename}`] = String(last_value);
     }
-    out["large objects"] = (await c.query(`SELECT count(*) || ':' || md5(coalesce(string_agg(md5(lo_get(oid)), '' ORDER BY md5(lo_get(oid))), '')) AS h FROM pg_largeobject_metadata`)).rows[0].h;
+    out["large objects"] = (
+        await c.query(
+            `SELECT count(*) || ':' || md5(coalesce(string_agg(md5(lo_get(oid)), '' ORDER BY md5(lo_get(oid))), '')) AS h FROM pg_largeobject_metadata`,
+        )
+    ).rows[0].h;
     return out;
 }
 
@@ -132,7 +142,12 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
     let firstRun = "";
 
     const run = (name: string, env: Record<string, string>, args: string[] = []) => runScriptFile(files, name, env, args);
-    const pgEnv = () => ({ PGHOST: "127.0.0.1", PGPORT: String(s.server.port), PGUSER: "hanzo_backup", PGPASSWORD: s.passwords.hanzo_backup });
+    const pgEnv = () => ({
+        PGHOST: "127.0.0.1",
+        PGPORT: String(s.server.port),
+        PGUSER: "hanzo_backup",
+        PGPASSWORD: s.passwords.hanzo_backup,
+    });
     /** The backup pod: dump, then upload (and prune), then report; the run's status is the report's. */
     const backup = async (dir: string, extra: Record<string, string> = {}, s3env: Record<string, string> = s3.env(PREFIX)) => {
         const dump = await run("dump.sh", { ...pgEnv(), BACKUP_DIR: dir, ...extra });
@@ -143,10 +158,23 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
     };
     const manifestOf = (run: string, name = "manifest.json") => JSON.parse(s3.read(`${PREFIX}/${run}/${name}`).toString());
     const status = async (kind: string) =>
-        Object.fromEntries(s.server.psql(`\\pset tuples_only on\n\\pset format unaligned\nSELECT database || '=' || ok FROM hanzo_backup.status WHERE kind = '${kind}' ORDER BY 1`, {}, "postgres")
-            .trim().split("\n").filter((l) => l).map((l) => l.split("=")));
+        Object.fromEntries(
+            s.server
+                .psql(
+                    `\\pset tuples_only on\n\\pset format unaligned\nSELECT database || '=' || ok FROM hanzo_backup.status WHERE kind = '${kind}' ORDER BY 1`,
+                    {},
+                    "postgres",
+                )
+                .trim()
+                .split("\n")
+                .filter((l) => l)
+                .map((l) => l.split("=")),
+        );
     const restoreInto = async (fresh: PgServer, dir: string, args: string[] = []) =>
-        run("restore.sh", { PGHOST: "127.0.0.1", PGPORT: String(fresh.port), PGUSER: "hanzo", PGPASSWORD: fresh.adminPassword }, [dir, ...args]);
+        run("restore.sh", { PGHOST: "127.0.0.1", PGPORT: String(fresh.port), PGUSER: "hanzo", PGPASSWORD: fresh.adminPassword }, [
+            dir,
+            ...args,
+        ]);
     const freshServer = async () => {
         const fresh = await PgServer.start(renderedFiles(s.plan));
         fresh.psql(renderInitSql(s.plan.plan, { passwords: "env", env: s.passwordEnv }));
@@ -181,7 +209,18 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         for (const [f, text] of Object.entries(files)) {
             fs.writeFileSync(path.join(dir, f), text);
         }
-        const r = spawnSync("shellcheck", ["--external-sources", "--source-path=SCRIPTDIR", "--severity=style", ...Object.keys(files).filter((f) => f !== "stack.sh").sort()], { cwd: dir, encoding: "utf8" });
+        const r = spawnSync(
+            "shellcheck",
+            [
+                "--external-sources",
+                "--source-path=SCRIPTDIR",
+                "--severity=style",
+                ...Object.keys(files)
+                    .filter((f) => f !== "stack.sh")
+                    .sort(),
+            ],
+            { cwd: dir, encoding: "utf8" },
+        );
         fs.rmSync(dir, { recursive: true });
         assert.strictEqual(r.status, 0, r.stdout + r.stderr);
     });
@@ -194,10 +233,16 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         firstRun = r.id;
         assert.match(firstRun, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-f]{8}$/);
         const names = databases.map((d) => d.database);
-        assert.deepStrictEqual(s3.keys(`${PREFIX}/${firstRun}/`), [...names.map((n) => `${PREFIX}/${firstRun}/${n}.dump`), `${PREFIX}/${firstRun}/manifest.json`].sort());
+        assert.deepStrictEqual(
+            s3.keys(`${PREFIX}/${firstRun}/`),
+            [...names.map((n) => `${PREFIX}/${firstRun}/${n}.dump`), `${PREFIX}/${firstRun}/manifest.json`].sort(),
+        );
         const manifest = manifestOf(firstRun);
         assert.deepStrictEqual([manifest.format, manifest.timestamp, manifest.complete], [2, firstRun, true]);
-        assert.deepStrictEqual(manifest.databases.map((d: { database: string; status: string }) => [d.database, d.status]), names.map((n) => [n, "ok"]));
+        assert.deepStrictEqual(
+            manifest.databases.map((d: { database: string; status: string }) => [d.database, d.status]),
+            names.map((n) => [n, "ok"]),
+        );
         for (const d of manifest.databases) {
             const bytes = s3.read(`${PREFIX}/${firstRun}/${d.file}`);
             assert.strictEqual(d.size, bytes.length);
@@ -206,7 +251,12 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         // Rows per table, counted from the archive: every row, RLS or not, partitions leaf by leaf.
         const tables = (db: string) => manifest.databases.find((d: { database: string }) => d.database === db).tables;
         assert.deepStrictEqual(tables("iam"), { "public.accounts": 400, "public.events": 900, "public.tenant_secrets": 250 });
-        assert.deepStrictEqual(tables("kms"), { "public.accounts": 400, "public.audit_2026_01": 526, "public.audit_2026_02": 474, "public.events": 900 });
+        assert.deepStrictEqual(tables("kms"), {
+            "public.accounts": 400,
+            "public.audit_2026_01": 526,
+            "public.audit_2026_02": 474,
+            "public.events": 900,
+        });
         assert.deepStrictEqual(tables("console")["app.settings"], 300);
         assert.deepStrictEqual(await status("backup"), Object.fromEntries(names.map((n) => [n, "true"])));
     });
@@ -225,7 +275,11 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
                 const c = (await tryConnect(fresh.tcp(role, s.passwords[role], database))) as Client;
                 try {
                     assert.deepStrictEqual(await contents(c), original[database], database);
-                    const owners = (await c.query("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows.map((r) => r.tableowner);
+                    const owners = (
+                        await c.query(
+                            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+                        )
+                    ).rows.map((r) => r.tableowner);
                     assert.deepStrictEqual(owners, [role]);
                     await c.query("ALTER TABLE accounts ADD COLUMN migrated boolean"); // the service's next migration still runs
                 } finally {
@@ -234,10 +288,19 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             }
             // The RLS policy and the service's extension came back as the service made them.
             const iam = (await tryConnect(fresh.tcp("iam_user", s.passwords.iam_user, "iam"))) as Client;
-            assert.deepStrictEqual((await iam.query("SELECT relrowsecurity FROM pg_class WHERE relname = 'tenant_secrets'")).rows, [{ relrowsecurity: true }]);
+            assert.deepStrictEqual((await iam.query("SELECT relrowsecurity FROM pg_class WHERE relname = 'tenant_secrets'")).rows, [
+                { relrowsecurity: true },
+            ]);
             await iam.end();
             const console_ = (await tryConnect(fresh.tcp("console_user", s.passwords.console_user, "console"))) as Client;
-            assert.deepStrictEqual((await console_.query("SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'hstore'")).rows, [{ extname: "hstore", nspname: "app" }]);
+            assert.deepStrictEqual(
+                (
+                    await console_.query(
+                        "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'hstore'",
+                    )
+                ).rows,
+                [{ extname: "hstore", nspname: "app" }],
+            );
             await console_.end();
             // Restoring again over the restored data (--clean --if-exists) works and gives the same data.
             const again = await restoreInto(fresh, dir, ["console", "iam"]);
@@ -276,10 +339,16 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         assert.strictEqual(r.report.status, 1);
         assert.match(r.report.stderr, /^backup failed for: platform \(dump-failed\)$/m);
         const good = databases.map((d) => d.database).filter((d) => d !== "platform");
-        assert.deepStrictEqual(s3.keys(`${PREFIX}/${r.id}/`), [...good.map((n) => `${PREFIX}/${r.id}/${n}.dump`), `${PREFIX}/${r.id}/manifest.partial.json`].sort());
+        assert.deepStrictEqual(
+            s3.keys(`${PREFIX}/${r.id}/`),
+            [...good.map((n) => `${PREFIX}/${r.id}/${n}.dump`), `${PREFIX}/${r.id}/manifest.partial.json`].sort(),
+        );
         const manifest = manifestOf(r.id, "manifest.partial.json");
         assert.strictEqual(manifest.complete, false);
-        assert.deepStrictEqual(manifest.databases.find((d: { database: string }) => d.database === "platform"), { database: "platform", status: "dump-failed" });
+        assert.deepStrictEqual(
+            manifest.databases.find((d: { database: string }) => d.database === "platform"),
+            { database: "platform", status: "dump-failed" },
+        );
         assert.deepStrictEqual(await status("backup"), { ...Object.fromEntries(good.map((n) => [n, "true"])), platform: "false" });
 
         // The latest complete backup is still the previous one; the partial run's good dumps restore by name.
@@ -311,7 +380,9 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         const port = await freePort();
         const exporter: ChildProcess = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], {
             env: {
-                DATA_SOURCE_URI: `127.0.0.1:${s.server.port}/postgres?sslmode=disable`, DATA_SOURCE_USER: "hanzo_monitor", DATA_SOURCE_PASS: s.passwords.hanzo_monitor,
+                DATA_SOURCE_URI: `127.0.0.1:${s.server.port}/postgres?sslmode=disable`,
+                DATA_SOURCE_USER: "hanzo_monitor",
+                DATA_SOURCE_PASS: s.passwords.hanzo_monitor,
                 PG_EXPORTER_EXTEND_QUERY_PATH: qfile,
             },
             stdio: "ignore",
@@ -322,10 +393,18 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
                 await new Promise((res) => setTimeout(res, 200));
                 body = await get(`http://127.0.0.1:${port}/metrics`).catch(() => "");
             }
-            const ok = body.split("\n").filter((l) => l.startsWith("hanzo_backup_last_run_ok{")).sort();
-            assert.deepStrictEqual(ok, [...good.map((d) => `hanzo_backup_last_run_ok{database="${d}",kind="backup",server="127.0.0.1:${s.server.port}"} 1`),
-                `hanzo_backup_last_run_ok{database="platform",kind="backup",server="127.0.0.1:${s.server.port}"} 0`].sort());
-            const success = body.split("\n").filter((l) => l.startsWith("hanzo_backup_last_success_timestamp_seconds{database=\"platform\""));
+            const ok = body
+                .split("\n")
+                .filter((l) => l.startsWith("hanzo_backup_last_run_ok{"))
+                .sort();
+            assert.deepStrictEqual(
+                ok,
+                [
+                    ...good.map((d) => `hanzo_backup_last_run_ok{database="${d}",kind="backup",server="127.0.0.1:${s.server.port}"} 1`),
+                    `hanzo_backup_last_run_ok{database="platform",kind="backup",server="127.0.0.1:${s.server.port}"} 0`,
+                ].sort(),
+            );
+            const success = body.split("\n").filter((l) => l.startsWith('hanzo_backup_last_success_timestamp_seconds{database="platform"'));
             assert.strictEqual(success.length, 1);
             assert.ok(Number(success[0].split(" ")[1]) > 1.7e9, success[0]); // from the first run: platform succeeded then
         } finally {
@@ -336,9 +415,16 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
     it("gives two runs in one second their own prefixes", async () => {
         // Both runs see the same second: `date` stopped at 05:00:00 (date -d still parses what it is given).
         const bin = fs.mkdtempSync(path.join(work, "stopped-clock-"));
-        fs.writeFileSync(path.join(bin, "date"), `#!/bin/bash\nfor a in "$@"; do case "$a" in -d*|--date*) exec /bin/date "$@";; esac; done\nexec /bin/date -d 2026-11-23T05:00:00Z "$@"\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "date"),
+            `#!/bin/bash\nfor a in "$@"; do case "$a" in -d*|--date*) exec /bin/date "$@";; esac; done\nexec /bin/date -d 2026-11-23T05:00:00Z "$@"\n`,
+            { mode: 0o755 },
+        );
         const clock = { PATH: `${bin}:${PG_BIN}:/usr/bin:/bin` };
-        const [a, b] = await Promise.all([backup(path.join(work, "same-second-a"), clock), backup(path.join(work, "same-second-b"), clock)]);
+        const [a, b] = await Promise.all([
+            backup(path.join(work, "same-second-a"), clock),
+            backup(path.join(work, "same-second-b"), clock),
+        ]);
         for (const r of [a, b]) {
             assert.strictEqual(r.report.status, 0, r.report.stderr + r.upload.stderr);
             assert.match(r.id, /^2026-11-23T05-00-00Z-[0-9a-f]{8}$/);
@@ -356,13 +442,20 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         const previous = fs.readFileSync(path.join(before_, "timestamp"), "utf8").trim();
         const relay = await failingRelay(s3.port, /^PUT \/[^ ]*\/kms\.dump /m);
         try {
-            const r = await backup(path.join(work, "outage"), { AWS_MAX_ATTEMPTS: "2" }, { ...s3.env(PREFIX), S3_ENDPOINT: relay.endpoint });
+            const r = await backup(
+                path.join(work, "outage"),
+                { AWS_MAX_ATTEMPTS: "2" },
+                { ...s3.env(PREFIX), S3_ENDPOINT: relay.endpoint },
+            );
             assert.strictEqual(r.upload.status, 0, r.upload.stderr);
             assert.match(r.upload.stderr, /uploading kms failed: upload-failed/);
             assert.match(r.upload.stderr, /uploading the manifest failed/);
             assert.strictEqual(r.report.status, 1);
             assert.match(r.report.stderr, /^backup failed for: iam \(upload-failed\) .*kms \(upload-failed\)/m);
-            assert.deepStrictEqual(s3.keys(`${PREFIX}/${r.id}/`).filter((k) => /manifest/.test(k)), []);
+            assert.deepStrictEqual(
+                s3.keys(`${PREFIX}/${r.id}/`).filter((k) => /manifest/.test(k)),
+                [],
+            );
         } finally {
             await relay.close();
         }
@@ -402,7 +495,8 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             return { uid: id("-u"), gid: id("-g") };
         };
         let drillRoot = "";
-        const drill = (dir: string) => runScriptFile(files, "drill.sh", { ...pgEnv(), SCRATCH_DIR: path.join(drillRoot, "scratch") }, [dir], postgresUser());
+        const drill = (dir: string) =>
+            runScriptFile(files, "drill.sh", { ...pgEnv(), SCRATCH_DIR: path.join(drillRoot, "scratch") }, [dir], postgresUser());
         before(() => {
             drillRoot = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-drill-"));
         });
@@ -423,13 +517,19 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         it("fails, naming the database, when a table's rows differ from the manifest's count", async () => {
             const dir = path.join(drillRoot, "latest");
             const manifest = fs.readFileSync(path.join(dir, "manifest.json"), "utf8");
-            fs.writeFileSync(path.join(dir, "manifest.json"), manifest.replace('"public.tenant_secrets":250', '"public.tenant_secrets":251'));
+            fs.writeFileSync(
+                path.join(dir, "manifest.json"),
+                manifest.replace('"public.tenant_secrets":250', '"public.tenant_secrets":251'),
+            );
             try {
                 const r = await drill(dir);
                 assert.strictEqual(r.status, 1);
                 assert.match(r.stderr, /^drill iam: table public.tenant_secrets: 251 rows in the dump, 250 restored$/m);
                 assert.match(r.stderr, /^drill failed for: iam \(check-failed\)$/m);
-                assert.deepStrictEqual(await status("drill"), { ...Object.fromEntries(databases.map((d) => [d.database, "true"])), iam: "false" });
+                assert.deepStrictEqual(await status("drill"), {
+                    ...Object.fromEntries(databases.map((d) => [d.database, "true"])),
+                    iam: "false",
+                });
             } finally {
                 fs.writeFileSync(path.join(dir, "manifest.json"), manifest);
             }
@@ -444,7 +544,10 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
                 fs.mkdirSync(path.dirname(path.join(src, key)), { recursive: true });
                 fs.writeFileSync(path.join(src, key), key.endsWith("manifest.json") ? '{\n  "databases": [\n  ]\n}\n' : key);
             }
-            const r = await runScript(`set -e; aws --endpoint-url "$S3_ENDPOINT" s3 sync --only-show-errors "${src}" "s3://$S3_BUCKET/${prefix}"`, s3.env(prefix));
+            const r = await runScript(
+                `set -e; aws --endpoint-url "$S3_ENDPOINT" s3 sync --only-show-errors "${src}" "s3://$S3_BUCKET/${prefix}"`,
+                s3.env(prefix),
+            );
             assert.strictEqual(r.status, 0, r.stderr);
             for (const [key, days] of Object.entries(objects)) {
                 s3.age(`${prefix}/${key}`, days);
@@ -473,7 +576,10 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             objects["zzzz-cut-short/iam.dump"] = 0;
             await putAll(P, objects);
             assert.strictEqual(s3.keys(`${P}/`).length, 1102);
-            const list = await runScript(`aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${P}/" --query 'length(Contents)' --output text`, s3.env(P));
+            const list = await runScript(
+                `aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${P}/" --query 'length(Contents)' --output text`,
+                s3.env(P),
+            );
             assert.deepStrictEqual(list.stdout.trim().split(/\s+/), ["1000", "102"]); // the server pages, as S3 does
             const latest = await run("fetch.sh", s3.env(P), ["latest", path.join(work, "many")]);
             assert.strictEqual(latest.status, 0, latest.stderr);
@@ -504,11 +610,18 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
             });
             // `date` 3000 days fast whenever it tells the time (date -d still parses what it is given).
             const bin = fs.mkdtempSync(path.join(work, "fastclock-bin-"));
-            fs.writeFileSync(path.join(bin, "date"), `#!/bin/bash\nfor a in "$@"; do case "$a" in -d*|--date*) exec /bin/date "$@";; esac; done\nexec /bin/date -d "@$(( $(/bin/date +%s) + 3000 * 86400 ))" "$@"\n`, { mode: 0o755 });
+            fs.writeFileSync(
+                path.join(bin, "date"),
+                `#!/bin/bash\nfor a in "$@"; do case "$a" in -d*|--date*) exec /bin/date "$@";; esac; done\nexec /bin/date -d "@$(( $(/bin/date +%s) + 3000 * 86400 ))" "$@"\n`,
+                { mode: 0o755 },
+            );
             assert.match((await runScript("date -u +%Y", { PATH: `${bin}:/usr/bin:/bin` })).stdout.trim(), /^20(3[4-9]|4\d)$/);
             const out = await prune(P, { PATH: `${bin}:${process.env.PATH}` });
             assert.match(out, /^pruned 1 objects; newest complete backup: 2026-11-20T00-00-00Z-00000003$/m);
-            assert.deepStrictEqual(s3.keys(`${P}/`).filter((k) => k.includes("2020-")), [`${P}/2020-01-01T00-00-00Z-00000001/kms.dump`, `${P}/2020-01-01T00-00-00Z-00000001/manifest.json`]);
+            assert.deepStrictEqual(
+                s3.keys(`${P}/`).filter((k) => k.includes("2020-")),
+                [`${P}/2020-01-01T00-00-00Z-00000001/kms.dump`, `${P}/2020-01-01T00-00-00Z-00000001/manifest.json`],
+            );
             assert.strictEqual(s3.keys(`${P}/`).length, 8);
         });
 
@@ -528,18 +641,27 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         it("keeps each database's retention in runs with a manifest, the default in runs without one", async () => {
             const P = "retention";
             await putAll(P, {
-                "a-2026-09/iam.dump": 80, "a-2026-09/kms.dump": 80, "a-2026-09/manifest.json": 80, // kms is kept 2555 days
-                "b-2026-10/iam.dump": 50, "b-2026-10/cloud.dump": 50, "b-2026-10/manifest.partial.json": 50, // all past 30 days
-                "c-2026-11/iam.dump": 12, "c-2026-11/manifest.json": 12, // newest complete
+                "a-2026-09/iam.dump": 80,
+                "a-2026-09/kms.dump": 80,
+                "a-2026-09/manifest.json": 80, // kms is kept 2555 days
+                "b-2026-10/iam.dump": 50,
+                "b-2026-10/cloud.dump": 50,
+                "b-2026-10/manifest.partial.json": 50, // all past 30 days
+                "c-2026-11/iam.dump": 12,
+                "c-2026-11/manifest.json": 12, // newest complete
                 "d-2026-11/iam.dump": 1, // an upload cut short, recent
-                "20260215_060000/iam.dump": 10, "20260215_060000/kms.dump": 10, // the seed's format, recent
+                "20260215_060000/iam.dump": 10,
+                "20260215_060000/kms.dump": 10, // the seed's format, recent
                 "20250101_000000/iam.dump": 400, // the seed's format, old
             });
             assert.match(await prune(P), /^pruned 5 objects; newest complete backup: c-2026-11$/m);
             assert.deepStrictEqual(s3.keys(`${P}/`), [
-                `${P}/20260215_060000/iam.dump`, `${P}/20260215_060000/kms.dump`,
-                `${P}/a-2026-09/kms.dump`, `${P}/a-2026-09/manifest.json`,
-                `${P}/c-2026-11/iam.dump`, `${P}/c-2026-11/manifest.json`,
+                `${P}/20260215_060000/iam.dump`,
+                `${P}/20260215_060000/kms.dump`,
+                `${P}/a-2026-09/kms.dump`,
+                `${P}/a-2026-09/manifest.json`,
+                `${P}/c-2026-11/iam.dump`,
+                `${P}/c-2026-11/manifest.json`,
                 `${P}/d-2026-11/iam.dump`,
             ]);
             assert.match(await prune(P), /^pruned 0 objects;/m);

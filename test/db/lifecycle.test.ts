@@ -24,7 +24,10 @@ describe("the server container's probes and stop signal, on a real server", func
 
     /** A probe command in the pod's shape, pointed at this server's socket and port. */
     const probe = (command: string[]) => {
-        const r = spawnSync(`${PG_BIN}/${command[0]}`, command.slice(1), { encoding: "utf8", env: { PGHOST: s.server.socketDir, PGPORT: String(s.server.port) } });
+        const r = spawnSync(`${PG_BIN}/${command[0]}`, command.slice(1), {
+            encoding: "utf8",
+            env: { PGHOST: s.server.socketDir, PGPORT: String(s.server.port) },
+        });
         return { status: r.status, out: r.stdout.trim() };
     };
 

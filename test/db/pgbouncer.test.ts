@@ -10,8 +10,12 @@ import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
 
 const CONFIG = {
-    environment: "prod", clusterName: "hanzo-k8s", backupEnabled: false,
-    poolingEnabled: true, poolDefaultPoolSize: 2, poolMaxClientConn: 12,
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    backupEnabled: false,
+    poolingEnabled: true,
+    poolDefaultPoolSize: 2,
+    poolMaxClientConn: 12,
     services: [{ name: "gateway", connection: "krakend", pooled: true }, { name: "commerce", pooled: true }, "cloud"],
 };
 
@@ -22,25 +26,38 @@ describe("PgBouncer (transaction pooling) as declared", () => {
         assert.match(ini, /^gateway = host=postgres\.hanzo\.svc port=5432 dbname=gateway$/m);
         assert.match(ini, /^commerce = host=postgres\.hanzo\.svc port=5432 dbname=commerce$/m);
         assert.ok(!/^cloud =/m.test(ini), "an unpooled service has no pool");
-        for (const line of ["pool_mode = transaction", "max_client_conn = 12", "default_pool_size = 2", "auth_type = scram-sha-256", "listen_port = 6432", "max_prepared_statements = 200"]) {
+        for (const line of [
+            "pool_mode = transaction",
+            "max_client_conn = 12",
+            "default_pool_size = 2",
+            "auth_type = scram-sha-256",
+            "listen_port = 6432",
+            "max_prepared_statements = 200",
+        ]) {
             assert.ok(ini.split("\n").includes(line), line);
         }
         // Each pooled role's verifier, exactly the one the Role gives the server (SCRAM pass-through needs the same
         // salt and iterations on both sides), and no password anywhere in the Secret.
         const userlist = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>;
-        const verifierOf = (service: string) => revealed(plan, resource(plan, "postgresql:index/role:Role", `hanzo-sql-${service}-role`)).password as string;
+        const verifierOf = (service: string) =>
+            revealed(plan, resource(plan, "postgresql:index/role:Role", `hanzo-sql-${service}-role`)).password as string;
         assert.ok(isScramVerifier(verifierOf("gateway")) && isScramVerifier(verifierOf("commerce")));
         assert.deepStrictEqual(userlist, {
             "userlist.txt": `"gateway_user" "${verifierOf("gateway")}"\n"commerce_user" "${verifierOf("commerce")}"\n`,
         });
         for (const service of ["gateway", "commerce", "cloud"]) {
-            assert.ok(!userlist["userlist.txt"].includes(mockPassword(`hanzo-sql-${service}-password`, true)), `${service}'s password is in the userlist`);
+            assert.ok(
+                !userlist["userlist.txt"].includes(mockPassword(`hanzo-sql-${service}-password`, true)),
+                `${service}'s password is in the userlist`,
+            );
         }
         const deployment = resource(plan, "kubernetes:apps/v1:Deployment", "hanzo-sql-pgbouncer-deployment").inputs as any;
         assert.strictEqual(deployment.spec.replicas, 2);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].command, ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
         assert.strictEqual(deployment.spec.template.spec.containers[0].image, "edoburu/pgbouncer:v1.25.2-p0");
-        assert.deepStrictEqual((resource(plan, TYPES.service, "hanzo-sql-pgbouncer-service").inputs as any).spec.ports, [{ name: "pgbouncer", port: 6432, targetPort: "pgbouncer", protocol: "TCP" }]);
+        assert.deepStrictEqual((resource(plan, TYPES.service, "hanzo-sql-pgbouncer-service").inputs as any).spec.ports, [
+            { name: "pgbouncer", port: 6432, targetPort: "pgbouncer", protocol: "TCP" },
+        ]);
 
         const gateway = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-gateway-connection")).stringData as Record<string, string>;
         const pw = encodeURIComponent(mockPassword("hanzo-sql-gateway-password", true));
@@ -56,7 +73,8 @@ describe("PgBouncer (transaction pooling) as declared", () => {
 
     it("rejects a pooled service in a stack without a pooler", async () => {
         await assert.rejects(planWith("x", { ...CONFIG, poolingEnabled: false }), {
-            message: 'stack "x": invalid configuration (2 problems); nothing was created:\n' +
+            message:
+                'stack "x": invalid configuration (2 problems); nothing was created:\n' +
                 "  - hanzo-sql:services[0].pooled = true: needs the stack's pooler: pulumi config set poolingEnabled true\n" +
                 "  - hanzo-sql:services[1].pooled = true: needs the stack's pooler: pulumi config set poolingEnabled true",
         });
@@ -76,13 +94,18 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
         s = await stackServer(await planWith("pooled", CONFIG));
         for (const service of ["gateway", "commerce", "cloud"]) {
             const role = revealed(s.plan, resource(s.plan, "postgresql:index/role:Role", `hanzo-sql-${service}-role`));
-            const secret = revealed(s.plan, resource(s.plan, TYPES.secret, `hanzo-sql-${service}-connection`)).stringData as Record<string, string>;
+            const secret = revealed(s.plan, resource(s.plan, TYPES.secret, `hanzo-sql-${service}-connection`)).stringData as Record<
+                string,
+                string
+            >;
             passwords[`${service}_user`] = secret.DB_PASSWORD;
             registerSecret(secret.DB_PASSWORD, `${service}_user`);
             s.server.psql(`ALTER ROLE ${service}_user PASSWORD '${role.password as string}';`);
         }
         const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
-        const userlist = (revealed(s.plan, resource(s.plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>)["userlist.txt"];
+        const userlist = (
+            revealed(s.plan, resource(s.plan, TYPES.secret, "hanzo-sql-pgbouncer-userlist")).stringData as Record<string, string>
+        )["userlist.txt"];
         pooler = await PgbouncerServer.start(ini, userlist, s.server.port);
     });
     after(() => {
@@ -90,24 +113,49 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
         s?.server.stop();
     });
 
-    const viaPooler = (user: string, database: string) => ({ host: "127.0.0.1", port: pooler.port, user, password: passwords[user], database });
+    const viaPooler = (user: string, database: string) => ({
+        host: "127.0.0.1",
+        port: pooler.port,
+        user,
+        password: passwords[user],
+        database,
+    });
 
     it("lets a pooled service's role in with SCRAM, and only to its own database", async () => {
         const c = (await tryConnect(viaPooler("gateway_user", "gateway"))) as Client;
         assert.ok(c instanceof Client, JSON.stringify(c));
-        assert.deepStrictEqual((await c.query("SELECT current_user, current_database()")).rows, [{ current_user: "gateway_user", current_database: "gateway" }]);
+        assert.deepStrictEqual((await c.query("SELECT current_user, current_database()")).rows, [
+            { current_user: "gateway_user", current_database: "gateway" },
+        ]);
         await c.end();
         const wrong = await tryConnect({ ...viaPooler("gateway_user", "gateway"), password: "wrong" });
         assert.deepStrictEqual(wrong, { code: "08P01", message: "SASL authentication failed" });
-        const unpooled = await tryConnect({ ...viaPooler("gateway_user", "gateway"), user: "cloud_user", password: passwords.cloud_user, database: "cloud" });
+        const unpooled = await tryConnect({
+            ...viaPooler("gateway_user", "gateway"),
+            user: "cloud_user",
+            password: passwords.cloud_user,
+            database: "cloud",
+        });
         assert.ok(!(unpooled instanceof Client), "cloud is not pooled");
     });
 
     it("cannot log into the server when its verifier differs from the server's (same password, another salt): why the Role and the userlist share one", async () => {
         const ini = (resource(s.plan, TYPES.configMap, "hanzo-sql-pgbouncer-config").inputs as any).data["pgbouncer.ini"] as string;
-        const other = await PgbouncerServer.start(ini, renderUserlist([{ user: "gateway_user", verifier: scramVerifier(passwords.gateway_user, randomBytes(SCRAM_SALT_BYTES).toString("base64")) }]), s.server.port);
+        const other = await PgbouncerServer.start(
+            ini,
+            renderUserlist([
+                { user: "gateway_user", verifier: scramVerifier(passwords.gateway_user, randomBytes(SCRAM_SALT_BYTES).toString("base64")) },
+            ]),
+            s.server.port,
+        );
         try {
-            const c = await tryConnect({ host: "127.0.0.1", port: other.port, user: "gateway_user", password: passwords.gateway_user, database: "gateway" });
+            const c = await tryConnect({
+                host: "127.0.0.1",
+                port: other.port,
+                user: "gateway_user",
+                password: passwords.gateway_user,
+                database: "gateway",
+            });
             assert.ok(!(c instanceof Client), "PgBouncer logged into the server with a verifier the server does not hold");
             // The server's refusal, passed on (PgBouncer's own refusal of a client is 08P01 "SASL authentication failed").
             assert.deepStrictEqual(c, { code: "28P01", message: 'password authentication failed for user "gateway_user"' });
@@ -117,7 +165,9 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
     });
 
     it("pools by transaction: ten clients share the two server connections of the pool", async () => {
-        const clients = await Promise.all(Array.from({ length: 10 }, () => tryConnect(viaPooler("commerce_user", "commerce")))) as Client[];
+        const clients = (await Promise.all(
+            Array.from({ length: 10 }, () => tryConnect(viaPooler("commerce_user", "commerce"))),
+        )) as Client[];
         try {
             const pids = new Set<number>();
             for (let round = 0; round < 3; round++) {
@@ -126,7 +176,8 @@ describe("PgBouncer on real components (PgBouncer 1.2x from Debian's source pack
             }
             assert.ok(pids.size >= 1 && pids.size <= 2, `server backends used: ${pids.size}`);
             const admin = await s.server.admin();
-            const backends = (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'commerce_user'")).rows[0].n;
+            const backends = (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'commerce_user'")).rows[0]
+                .n;
             await admin.end();
             assert.ok(backends <= 2, `${backends} server connections for 10 clients`);
             // Transaction semantics hold through the pool: a transaction keeps its server connection.

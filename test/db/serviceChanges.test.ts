@@ -13,7 +13,8 @@ import { StackServer, sqlstate, stackServer, tryConnect } from "../support/db";
 describe("renaming and removing a service, on a real server", function () {
     this.timeout(180_000);
     let s: StackServer;
-    const sum = async (c: Client, table: string) => (await c.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS m FROM ${table} t`)).rows[0].m as string;
+    const sum = async (c: Client, table: string) =>
+        (await c.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS m FROM ${table} t`)).rows[0].m as string;
 
     before(async () => {
         s = await stackServer("hanzo-k8s");
@@ -28,7 +29,9 @@ describe("renaming and removing a service, on a real server", function () {
 
     it("renames iam to identity in place once the service is stopped: same data, same password", async () => {
         const iam = await as("iam_user", s.passwords.iam_user, "iam");
-        await iam.query("CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 100) g");
+        await iam.query(
+            "CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 100) g",
+        );
         const before = await sum(iam, "users");
 
         const admin = await s.server.admin();
@@ -46,11 +49,24 @@ describe("renaming and removing a service, on a real server", function () {
         await identity.query("ALTER TABLE users ADD COLUMN email text");
         await identity.end();
 
-        const spec = specOf(stackConfig("hanzo-k8s", {
-            environment: "prod", clusterName: "hanzo-k8s",
-            services: [{ name: "identity", renamedFrom: "iam", connection: "beego" }, "cloud", "console", "hanzo_cloud", { name: "kms", connection: "infisical" }, "platform"],
-        }));
-        assert.deepStrictEqual((await verify(spec, s.server.adminUrl())).filter((r) => !r.ok), []);
+        const spec = specOf(
+            stackConfig("hanzo-k8s", {
+                environment: "prod",
+                clusterName: "hanzo-k8s",
+                services: [
+                    { name: "identity", renamedFrom: "iam", connection: "beego" },
+                    "cloud",
+                    "console",
+                    "hanzo_cloud",
+                    { name: "kms", connection: "infisical" },
+                    "platform",
+                ],
+            }),
+        );
+        assert.deepStrictEqual(
+            (await verify(spec, s.server.adminUrl())).filter((r) => !r.ok),
+            [],
+        );
     });
 
     it("removes cloud only after the documented steps; its database stays, with its data", async () => {
@@ -70,14 +86,18 @@ describe("renaming and removing a service, on a real server", function () {
         await inCloud.query("REASSIGN OWNED BY cloud_user TO hanzo; DROP OWNED BY cloud_user");
         await inCloud.end();
         assert.strictEqual(await sqlstate(admin, providerDelete), "");
-        assert.deepStrictEqual((await admin.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'cloud'")).rows, [{ owner: "hanzo" }]);
+        assert.deepStrictEqual(
+            (await admin.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'cloud'")).rows,
+            [{ owner: "hanzo" }],
+        );
         await admin.end();
 
         const kept = await s.server.admin("cloud");
         assert.strictEqual(await sum(kept, "projects"), before);
         await kept.end();
         assert.deepStrictEqual(await tryConnect(s.server.tcp("cloud_user", s.passwords.cloud_user, "cloud")), {
-            code: "28P01", message: 'password authentication failed for user "cloud_user"',
+            code: "28P01",
+            message: 'password authentication failed for user "cloud_user"',
         });
     });
 });

@@ -14,10 +14,20 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
     this.timeout(120_000);
     let s: StackServer;
     let c: Client;
-    const spec = specOf(stackConfig("hanzo-k8s", {
-        environment: "prod", clusterName: "hanzo-k8s",
-        services: [{ name: "iam", connection: "beego" }, "cloud", "console", "hanzo_cloud", { name: "kms", connection: "infisical" }, "platform"],
-    }));
+    const spec = specOf(
+        stackConfig("hanzo-k8s", {
+            environment: "prod",
+            clusterName: "hanzo-k8s",
+            services: [
+                { name: "iam", connection: "beego" },
+                "cloud",
+                "console",
+                "hanzo_cloud",
+                { name: "kms", connection: "infisical" },
+                "platform",
+            ],
+        }),
+    );
     const rendered = vectorSettings(spec.instance.vector);
 
     before(async () => {
@@ -33,8 +43,15 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
     it("reads the pgvector lines without error, as placeholders until the library loads", async () => {
         const admin = await s.server.admin();
         try {
-            const lines = (await admin.query("SELECT name, setting, applied, error FROM pg_file_settings WHERE name ~ '^(hnsw|ivfflat)[.]' ORDER BY seqno")).rows;
-            assert.deepStrictEqual(lines, rendered.map((r) => ({ name: r.name, setting: r.value, applied: true, error: null })));
+            const lines = (
+                await admin.query(
+                    "SELECT name, setting, applied, error FROM pg_file_settings WHERE name ~ '^(hnsw|ivfflat)[.]' ORDER BY seqno",
+                )
+            ).rows;
+            assert.deepStrictEqual(
+                lines,
+                rendered.map((r) => ({ name: r.name, setting: r.value, applied: true, error: null })),
+            );
         } finally {
             await admin.end();
         }
@@ -45,13 +62,25 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
 
     it("gives a service role's session the rendered values once pgvector is loaded, with pgvector's own ranges", async () => {
         await c.query("SELECT NULL::vector");
-        const rows = (await c.query("SELECT name, setting, unit, source, enumvals, min_val, max_val FROM pg_settings WHERE name = ANY($1) ORDER BY name", [rendered.map((r) => r.name)])).rows;
-        assert.deepStrictEqual(rows.map((r) => [r.name, normalizeSetting(r.setting, r.unit), r.source]), [...rendered].sort((a, b) => a.name.localeCompare(b.name)).map((r) => [r.name, r.value, "configuration file"]));
+        const rows = (
+            await c.query(
+                "SELECT name, setting, unit, source, enumvals, min_val, max_val FROM pg_settings WHERE name = ANY($1) ORDER BY name",
+                [rendered.map((r) => r.name)],
+            )
+        ).rows;
+        assert.deepStrictEqual(
+            rows.map((r) => [r.name, normalizeSetting(r.setting, r.unit), r.source]),
+            [...rendered].sort((a, b) => a.name.localeCompare(b.name)).map((r) => [r.name, r.value, "configuration file"]),
+        );
         assert.deepStrictEqual((await c.query("SHOW hnsw.iterative_scan")).rows, [{ "hnsw.iterative_scan": "strict_order" }]);
         // The loader's and the policy's rules are pgvector's: enum values and ranges as the library declares them.
         for (const rule of Object.values(VECTOR_SETTING_RULES)) {
             const row = rows.find((r) => r.name === rule.guc);
-            assert.deepStrictEqual(rule.values ? row.enumvals : [Number(row.min_val), Number(row.max_val)], rule.values ?? [rule.min, rule.max], rule.guc);
+            assert.deepStrictEqual(
+                rule.values ? row.enumvals : [Number(row.min_val), Number(row.max_val)],
+                rule.values ?? [rule.min, rule.max],
+                rule.guc,
+            );
         }
     });
 
@@ -64,7 +93,9 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
             d.on("notice", (n) => warnings.push(`${n.severity}: ${n.message}`));
             try {
                 await d.query("SELECT NULL::vector");
-                assert.deepStrictEqual((await d.query("SELECT setting, source FROM pg_settings WHERE name = 'hnsw.ef_search'")).rows, [{ setting: "40", source: "default" }]);
+                assert.deepStrictEqual((await d.query("SELECT setting, source FROM pg_settings WHERE name = 'hnsw.ef_search'")).rows, [
+                    { setting: "40", source: "default" },
+                ]);
                 assert.deepStrictEqual(warnings, ['WARNING: 5000 is outside the valid range for parameter "hnsw.ef_search" (1 .. 1000)']);
             } finally {
                 await d.end();
@@ -76,16 +107,25 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
     });
 
     it("is checked by the live verifier: a server whose iterative scan was turned off fails", async () => {
-        const vectorResults = async () => (await verify(spec, s.server.adminUrl())).filter((r) => /^setting (hnsw|ivfflat)[.]/.test(r.object));
-        assert.deepStrictEqual(await vectorResults(), rendered.map((r) => ({ object: `setting ${r.name}`, ok: true, detail: `= ${r.value}` })));
+        const vectorResults = async () =>
+            (await verify(spec, s.server.adminUrl())).filter((r) => /^setting (hnsw|ivfflat)[.]/.test(r.object));
+        assert.deepStrictEqual(
+            await vectorResults(),
+            rendered.map((r) => ({ object: `setting ${r.name}`, ok: true, detail: `= ${r.value}` })),
+        );
         s.server.psql("ALTER SYSTEM SET hnsw.iterative_scan = 'off'; SELECT pg_reload_conf();");
         try {
-            assert.deepStrictEqual((await vectorResults()).filter((r) => !r.ok), [{
-                object: "setting hnsw.iterative_scan",
-                ok: false,
-                detail: "is off; the stack renders strict_order",
-                fix: "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart",
-            }]);
+            assert.deepStrictEqual(
+                (await vectorResults()).filter((r) => !r.ok),
+                [
+                    {
+                        object: "setting hnsw.iterative_scan",
+                        ok: false,
+                        detail: "is off; the stack renders strict_order",
+                        fix: "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart",
+                    },
+                ],
+            );
         } finally {
             s.server.psql("ALTER SYSTEM RESET hnsw.iterative_scan; SELECT pg_reload_conf();");
         }
@@ -104,7 +144,9 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
                     (SELECT array_agg(x + (random() - 0.5) * 0.4)::vector(1536) FROM unnest((SELECT v FROM centre)) x WHERE i > 0)
                FROM generate_series(1, 3000) i`,
         );
-        await c.query("CREATE INDEX llm_cache_hnsw ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)");
+        await c.query(
+            "CREATE INDEX llm_cache_hnsw ON llm_cache USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)",
+        );
         await c.query("ANALYZE users, llm_cache");
         const probe = (await c.query("SELECT v::vector(1536)::text AS v FROM centre")).rows[0].v;
         const params = [probe, 1, "gpt-4o"];
@@ -117,7 +159,14 @@ describe("vector search settings on real PostgreSQL (hanzo-k8s files, service ro
         const exact = await ids();
         await c.query("ROLLBACK");
         assert.strictEqual(exact.length, 5);
-        assert.strictEqual((await c.query("SELECT count(*)::int AS n FROM llm_cache c JOIN users u ON u.id = c.user_id WHERE u.org_id = 1 AND c.model = 'gpt-4o'")).rows[0].n, 8);
+        assert.strictEqual(
+            (
+                await c.query(
+                    "SELECT count(*)::int AS n FROM llm_cache c JOIN users u ON u.id = c.user_id WHERE u.org_id = 1 AND c.model = 'gpt-4o'",
+                )
+            ).rows[0].n,
+            8,
+        );
 
         // The HNSW index, as on a big table (this one is small enough for the planner to prefer a sequential scan).
         await c.query("SET enable_seqscan = off");

@@ -37,7 +37,10 @@ describe("backup alerts (promtool)", () => {
             },
             {
                 // Backups every 6 hours: the last success moves forward, so the alert never fires.
-                series: { [`kube_cronjob_status_last_successful_time{${NS}}`]: "0x359 21600x359 43200x359", [`kube_cronjob_created{${NS}}`]: "0x1100" },
+                series: {
+                    [`kube_cronjob_status_last_successful_time{${NS}}`]: "0x359 21600x359 43200x359",
+                    [`kube_cronjob_created{${NS}}`]: "0x1100",
+                },
                 expect: [{ at: "17h", alert: "PostgresBackupStale", firing: [] }],
             },
         ]);
@@ -68,8 +71,10 @@ describe("backup alerts (promtool)", () => {
 
 describe("per-database backup and drill alerts (promtool, the exporter's hanzo_backup_* series)", () => {
     const groups = [backupDatabaseAlerts({ namespace: "hanzo", periodSeconds: 6 * 3600, drillPeriodSeconds: 24 * 3600 })];
-    const ok = (kind: string, db: string) => `hanzo_backup_last_run_ok{namespace="hanzo", pod="postgres-0", kind="${kind}", database="${db}"}`;
-    const success = (kind: string, db: string) => `hanzo_backup_last_success_timestamp_seconds{namespace="hanzo", pod="postgres-0", kind="${kind}", database="${db}"}`;
+    const ok = (kind: string, db: string) =>
+        `hanzo_backup_last_run_ok{namespace="hanzo", pod="postgres-0", kind="${kind}", database="${db}"}`;
+    const success = (kind: string, db: string) =>
+        `hanzo_backup_last_success_timestamp_seconds{namespace="hanzo", pod="postgres-0", kind="${kind}", database="${db}"}`;
 
     it("pass promtool check rules", () => {
         const r = checkRules(groups);
@@ -122,6 +127,9 @@ describe("per-database backup and drill alerts (promtool, the exporter's hanzo_b
 
     it("have no drill alerts when the stack has no drill", () => {
         const only = backupDatabaseAlerts({ namespace: "hanzo", periodSeconds: 6 * 3600 });
-        assert.deepStrictEqual(only.rules.map((x) => x.alert), ["PostgresBackupDatabaseFailed", "PostgresBackupDatabaseStale"]);
+        assert.deepStrictEqual(
+            only.rules.map((x) => x.alert),
+            ["PostgresBackupDatabaseFailed", "PostgresBackupDatabaseStale"],
+        );
     });
 });

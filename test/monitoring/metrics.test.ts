@@ -71,17 +71,24 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
     it("connects as hanzo_monitor, a member of pg_monitor and nothing more", async () => {
         assert.ok(metrics, "the exporter reports pg_up 1");
         const admin = await s.server.admin();
-        const role = (await admin.query(
-            `SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, array(SELECT b.rolname::text FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid) AS member_of
+        const role = (
+            await admin.query(
+                `SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, array(SELECT b.rolname::text FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid) AS member_of
                FROM pg_roles r WHERE rolname = 'hanzo_monitor'`,
-        )).rows[0];
+            )
+        ).rows[0];
         await admin.end();
         assert.deepStrictEqual(role, { rolsuper: false, rolcreaterole: false, rolcreatedb: false, member_of: ["pg_monitor"] });
     });
 
     it("exposes every metric the alert rules use", () => {
         const used = [...new Set(groups.flatMap((g) => g.rules.flatMap((r) => metricsOf(r.expr))))].sort();
-        assert.deepStrictEqual(used, ["pg_database_size_bytes", "pg_stat_activity_count", "pg_stat_bgwriter_buffers_backend_total", "pg_up"]);
+        assert.deepStrictEqual(used, [
+            "pg_database_size_bytes",
+            "pg_stat_activity_count",
+            "pg_stat_bgwriter_buffers_backend_total",
+            "pg_up",
+        ]);
         for (const m of used) {
             assert.match(metrics, new RegExp(`^${m}(\\{[^}]*\\})? `, "m"), m);
         }

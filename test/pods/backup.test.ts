@@ -11,7 +11,18 @@ import { networkPolicies, namespaceData, workload } from "../../tools/pod/plan";
 import { PROJECT_DIR } from "../../tools/plan/stackFile";
 import type { PlanResult } from "../../tools/plan/runner";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, connectTo, rolePasswords, secretOf, startServerPod } from "../support/pods";
+import {
+    PersistentVolume,
+    Pod,
+    PodNetwork,
+    applyInitSql,
+    canConnect,
+    clusterNetwork,
+    connectTo,
+    rolePasswords,
+    secretOf,
+    startServerPod,
+} from "../support/pods";
 import type { PodSpec } from "../../tools/pod/runner";
 
 const BUCKET = "hanzo-k8s-postgres-backups";
@@ -33,7 +44,12 @@ function readmeRestoreBlock(): string {
 function kubectlStandIn(dir: string, plan: PlanResult): void {
     const { secrets, configMaps } = namespaceData(plan, "hanzo");
     const objects = {
-        secret: Object.fromEntries([...secrets].map(([n, d]) => [n, Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))])),
+        secret: Object.fromEntries(
+            [...secrets].map(([n, d]) => [
+                n,
+                Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+            ]),
+        ),
         configmap: Object.fromEntries(configMaps),
     };
     fs.writeFileSync(path.join(dir, "objects.json"), JSON.stringify(objects), { mode: 0o600 });
@@ -78,9 +94,14 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
 
     /** The plan with the bucket at `endpoint`. */
     async function planAt(url: string): Promise<PlanResult> {
-        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as { config: Record<string, unknown> };
+        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
+            config: Record<string, unknown>;
+        };
         const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        return planWith("hanzo-k8s", { ...values, backupEndpoint: url, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" }, ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"]);
+        return planWith("hanzo-k8s", { ...values, backupEndpoint: url, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" }, [
+            "hanzo-sql:backupAccessKeyId",
+            "hanzo-sql:backupSecretAccessKey",
+        ]);
     }
 
     /** A TCP listener at an address of the host (the node, or a member's own address). */
@@ -129,16 +150,36 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
     it("dumps every database over the pod network and uploads the dumps, then the manifest, to the bucket", async () => {
         const server = await serverPod();
         const iam = await connectTo(server.ip, 5432, "iam_user", rolePasswords(plan).iam_user, "iam");
-        await iam.query("CREATE TABLE users (id int PRIMARY KEY, name text); INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 500) g");
+        await iam.query(
+            "CREATE TABLE users (id int PRIMARY KEY, name text); INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 500) g",
+        );
         await iam.end();
 
         const w = workload(plan, "CronJob", "postgres-backup");
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        assert.strictEqual(w.spec.initContainers!.find((c) => c.name === "upload")!.env!.find((e) => e.name === "S3_ENDPOINT")?.value, endpoint);
-        const job = await Pod.start({ name: "postgres-backup-1-abcde", namespace: w.namespace, spec: w.spec, network, secrets, configMaps, labels: w.labels });
+        assert.strictEqual(
+            w.spec.initContainers!.find((c) => c.name === "upload")!.env!.find((e) => e.name === "S3_ENDPOINT")?.value,
+            endpoint,
+        );
+        const job = await Pod.start({
+            name: "postgres-backup-1-abcde",
+            namespace: w.namespace,
+            spec: w.spec,
+            network,
+            secrets,
+            configMaps,
+            labels: w.labels,
+        });
         pods.push(job);
         const done = await job.waitCompleted(300_000);
-        assert.deepStrictEqual(job.initResults.map((r) => [r.name, r.status]), [["dump", 0], ["upload", 0]], job.initResults.map((r) => r.logs).join("\n"));
+        assert.deepStrictEqual(
+            job.initResults.map((r) => [r.name, r.status]),
+            [
+                ["dump", 0],
+                ["upload", 0],
+            ],
+            job.initResults.map((r) => r.logs).join("\n"),
+        );
         assert.deepStrictEqual(done, { report: 0 }, job.container("report").logs());
         assert.match(job.initResults[0].logs, new RegExp(`dumped ${DATABASES.length} of ${DATABASES.length} databases`));
         const keys = s3.keys("postgres/");
@@ -158,7 +199,11 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
             .replace(/PGHOST=127\.0\.0\.1/, `PGHOST=${scratch.ip}`);
         // Asynchronously: the S3 server answers from this process.
         const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
-            const child = spawn("bash", ["-e", "-c", block], { cwd: work, stdio: ["ignore", "pipe", "pipe"], env: { PATH: `${bin}:${PG_BIN}:/usr/bin:/bin`, HOME: work } });
+            const child = spawn("bash", ["-e", "-c", block], {
+                cwd: work,
+                stdio: ["ignore", "pipe", "pipe"],
+                env: { PATH: `${bin}:${PG_BIN}:/usr/bin:/bin`, HOME: work },
+            });
             let out = "";
             child.stdout.on("data", (d) => (out += d));
             child.stderr.on("data", (d) => (out += d));
@@ -168,12 +213,20 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         assert.match(r.out, new RegExp(`restored ${DATABASES.length} databases`));
 
         const iam = await connectTo(scratch.ip, 5432, "iam_user", rolePasswords(plan).iam_user, "iam");
-        const rows = (await iam.query("SELECT count(*)::int AS n, max(name) AS last, pg_get_userbyid(relowner) AS owner FROM users, pg_class WHERE relname = 'users' GROUP BY relowner")).rows;
+        const rows = (
+            await iam.query(
+                "SELECT count(*)::int AS n, max(name) AS last, pg_get_userbyid(relowner) AS owner FROM users, pg_class WHERE relname = 'users' GROUP BY relowner",
+            )
+        ).rows;
         assert.deepStrictEqual(rows, [{ n: 500, last: "user 99", owner: "iam_user" }]);
         await iam.end();
 
         const adminUrl = `postgresql://hanzo:${encodeURIComponent(secretOf(plan, "hanzo", "postgres-credentials").password)}@${scratch.ip}:5432/postgres?sslmode=disable`;
-        const verify = spawnSync("node", [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl], { encoding: "utf8", cwd: PROJECT_DIR });
+        const verify = spawnSync(
+            "node",
+            [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl],
+            { encoding: "utf8", cwd: PROJECT_DIR },
+        );
         assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr);
     });
 
@@ -183,7 +236,11 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
      */
     async function backupLikePod(name: string, labels = workload(plan, "CronJob", "postgres-backup").labels): Promise<Pod> {
         const w = workload(plan, "CronJob", "postgres-backup");
-        const spec: PodSpec = { ...w.spec, initContainers: [], containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }] };
+        const spec: PodSpec = {
+            ...w.spec,
+            initContainers: [],
+            containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }],
+        };
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
         const pod = await Pod.start({ name, namespace: w.namespace, spec, network, secrets, configMaps, labels });
         pods.push(pod);
@@ -199,10 +256,18 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const inElsewhere = await listen(elsewhere);
         const job = (await backupLikePod("postgres-backup-probe")).container("probe");
         const dns = await job.exec(["getent", "hosts", "postgres.hanzo.svc.cluster.local", "minio.minio.svc.cluster.local"]);
-        assert.strictEqual(dns.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local ${minio} minio.minio.svc.cluster.local`, `exit ${dns.status}: ${dns.stderr}`);
+        assert.strictEqual(
+            dns.stdout.replace(/\s+/g, " ").trim(),
+            `${server.ip} postgres.hanzo.svc.cluster.local ${minio} minio.minio.svc.cluster.local`,
+            `exit ${dns.status}: ${dns.stderr}`,
+        );
         // Over TCP too (glibc's use-vc option), as a resolver does for an answer too large for UDP.
         const tcp = await job.exec(["env", "RES_OPTIONS=use-vc", "getent", "hosts", "postgres.hanzo.svc.cluster.local"]);
-        assert.strictEqual(tcp.stdout.replace(/\s+/g, " ").trim(), `${server.ip} postgres.hanzo.svc.cluster.local`, `exit ${tcp.status}: ${tcp.stderr}`);
+        assert.strictEqual(
+            tcp.stdout.replace(/\s+/g, " ").trim(),
+            `${server.ip} postgres.hanzo.svc.cluster.local`,
+            `exit ${tcp.status}: ${tcp.stderr}`,
+        );
         assert.deepStrictEqual(
             [
                 await canConnect(job, "postgres.hanzo.svc", 5432),
@@ -216,14 +281,24 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         );
         // The same pod unselected by any policy reaches all of them: the drops are the policy's.
         const free = (await backupLikePod("unselected-probe", { app: "unselected" })).container("probe");
-        assert.deepStrictEqual([await canConnect(free, network.gateway, onNode), await canConnect(free, minio, otherPort), await canConnect(free, elsewhere, inElsewhere)], [true, true, true]);
+        assert.deepStrictEqual(
+            [
+                await canConnect(free, network.gateway, onNode),
+                await canConnect(free, minio, otherPort),
+                await canConnect(free, elsewhere, inElsewhere),
+            ],
+            [true, true, true],
+        );
         await Promise.all(pods.slice(-2).map((p) => p.stop(1)));
     });
 
     it("needs each rule: without the DNS rule the server's name does not resolve, without the server rule 5432 is dropped", async () => {
         const rendered = networkPolicies(plan);
         const own = rendered.find((np) => np.metadata.name === "postgres-backup-egress")!;
-        for (const [dropped, check] of [[2, ["getent", "hosts", "postgres.hanzo.svc.cluster.local"]], [0, ["bash", "-c", `exec 3<>/dev/tcp/${pods[0].ip}/5432`]]] as const) {
+        for (const [dropped, check] of [
+            [2, ["getent", "hosts", "postgres.hanzo.svc.cluster.local"]],
+            [0, ["bash", "-c", `exec 3<>/dev/tcp/${pods[0].ip}/5432`]],
+        ] as const) {
             const egress = own.spec.egress!.filter((_, i) => i !== dropped);
             network.enforce(rendered.map((np) => (np === own ? { ...np, spec: { ...np.spec, egress } } : np)));
             try {

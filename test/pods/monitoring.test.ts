@@ -53,7 +53,9 @@ describe("pods: the exporter sidecar scraped by Prometheus, PostgresDown firing 
         applyInitSql(plan, pod, secretOf(plan, "hanzo", "postgres-credentials").password);
 
         const monitor = plan.plan.resources.find((r) => (r.inputs as any).kind === "PodMonitor")!.inputs as any;
-        const rule = plan.plan.resources.find((r) => (r.inputs as any).kind === "PrometheusRule" && (r.inputs as any).metadata.name === "postgres-alerts")!.inputs as any;
+        const rule = plan.plan.resources.find(
+            (r) => (r.inputs as any).kind === "PrometheusRule" && (r.inputs as any).metadata.name === "postgres-alerts",
+        )!.inputs as any;
         const endpoint = monitor.spec.podMetricsEndpoints[0];
         const container = pod.container("exporter").spec;
         const port = container.ports!.find((p) => p.name === endpoint.port)!.containerPort;
@@ -66,19 +68,36 @@ describe("pods: the exporter sidecar scraped by Prometheus, PostgresDown firing 
                 // and as short an interval as Prometheus allows with it; rules evaluated every second.
                 global: { scrape_interval: endpoint.scrapeTimeout, evaluation_interval: "1s" },
                 rule_files: [path.join(dir, "rules.yml")],
-                scrape_configs: [{
-                    job_name: `${monitor.metadata.namespace}/${monitor.metadata.name}`,
-                    metrics_path: endpoint.path ?? "/metrics",
-                    scrape_timeout: endpoint.scrapeTimeout,
-                    static_configs: [{ targets: [`${pod.ip}:${port}`], labels: { namespace: "hanzo", pod: pod.name, container: "exporter" } }],
-                }],
+                scrape_configs: [
+                    {
+                        job_name: `${monitor.metadata.namespace}/${monitor.metadata.name}`,
+                        metrics_path: endpoint.path ?? "/metrics",
+                        scrape_timeout: endpoint.scrapeTimeout,
+                        static_configs: [
+                            { targets: [`${pod.ip}:${port}`], labels: { namespace: "hanzo", pod: pod.name, container: "exporter" } },
+                        ],
+                    },
+                ],
             }),
         );
         const webPort = await freePort();
         api = `http://127.0.0.1:${webPort}/api/v1`;
-        prometheus = spawn(PROMETHEUS, [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`], { stdio: "ignore" });
+        prometheus = spawn(
+            PROMETHEUS,
+            [
+                `--config.file=${path.join(dir, "prometheus.yml")}`,
+                `--storage.tsdb.path=${path.join(dir, "data")}`,
+                `--web.listen-address=127.0.0.1:${webPort}`,
+            ],
+            { stdio: "ignore" },
+        );
         for (let i = 0; i < 100; i++) {
-            if (await get(`${api}/status/buildinfo`).then(() => true, () => false)) {
+            if (
+                await get(`${api}/status/buildinfo`).then(
+                    () => true,
+                    () => false,
+                )
+            ) {
                 break;
             }
             await new Promise((r) => setTimeout(r, 200));
@@ -112,10 +131,23 @@ describe("pods: the exporter sidecar scraped by Prometheus, PostgresDown firing 
 
     it("scrapes pg_up 1 as the monitoring role, the rule groups loaded, no alert firing", async () => {
         const up = await until('pg_up{namespace="hanzo"}', (v) => v.length === 1 && v[0].value[1] === "1", 60_000);
-        assert.deepStrictEqual(up[0].metric, { __name__: "pg_up", namespace: "hanzo", pod: "postgres-0", container: "exporter", instance: `${pod!.ip}:9187`, job: "hanzo/postgres" });
+        assert.deepStrictEqual(up[0].metric, {
+            __name__: "pg_up",
+            namespace: "hanzo",
+            pod: "postgres-0",
+            container: "exporter",
+            instance: `${pod!.ip}:9187`,
+            job: "hanzo/postgres",
+        });
         const rules = await get(`${api}/rules`);
         const names = rules.data.groups.flatMap((g: any) => g.rules.map((r: any) => r.name)).sort();
-        assert.deepStrictEqual(names, ["PostgresBackendBufferWrites", "PostgresDatabaseTooLarge", "PostgresDown", "PostgresExporterDown", "PostgresTooManyConnections"]);
+        assert.deepStrictEqual(names, [
+            "PostgresBackendBufferWrites",
+            "PostgresDatabaseTooLarge",
+            "PostgresDown",
+            "PostgresExporterDown",
+            "PostgresTooManyConnections",
+        ]);
         assert.deepStrictEqual(await until('ALERTS{alertstate="firing"}', () => true, 0), []);
     });
 
@@ -124,11 +156,28 @@ describe("pods: the exporter sidecar scraped by Prometheus, PostgresDown firing 
         server.signal(server.image.stopSignal);
         assert.strictEqual(await server.wait(), 0);
         await until('pg_up{namespace="hanzo"}', (v) => v.length === 1 && v[0].value[1] === "0", 60_000).catch(async (e) => {
-            const scrape = await new Promise<string>((resolve) => http.get(`http://${pod!.ip}:9187/metrics`, (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => resolve(`${res.statusCode} ${b.slice(0, 1500)}`)); }).on("error", (x) => resolve(x.message)));
-            throw new Error(`${e.message}\nup: ${JSON.stringify(await until("up", () => true, 0))}\ntargets: ${JSON.stringify((await get(`${api}/targets`)).data.activeTargets.map((t: any) => [t.lastError, t.lastScrapeDuration]))}\nscrape: ${scrape.slice(0, 100)}`);
+            const scrape = await new Promise<string>((resolve) =>
+                http
+                    .get(`http://${pod!.ip}:9187/metrics`, (res) => {
+                        let b = "";
+                        res.on("data", (d) => (b += d));
+                        res.on("end", () => resolve(`${res.statusCode} ${b.slice(0, 1500)}`));
+                    })
+                    .on("error", (x) => resolve(x.message)),
+            );
+            throw new Error(
+                `${e.message}\nup: ${JSON.stringify(await until("up", () => true, 0))}\ntargets: ${JSON.stringify((await get(`${api}/targets`)).data.activeTargets.map((t: any) => [t.lastError, t.lastScrapeDuration]))}\nscrape: ${scrape.slice(0, 100)}`,
+            );
         });
         const firing = await until('ALERTS{alertname="PostgresDown", alertstate="firing"}', (v) => v.length === 1, 120_000);
-        assert.deepStrictEqual(firing[0].metric, { __name__: "ALERTS", alertname: "PostgresDown", alertstate: "firing", namespace: "hanzo", pod: "postgres-0", severity: "critical" });
+        assert.deepStrictEqual(firing[0].metric, {
+            __name__: "ALERTS",
+            alertname: "PostgresDown",
+            alertstate: "firing",
+            namespace: "hanzo",
+            pod: "postgres-0",
+            severity: "critical",
+        });
         await pod!.restartContainer("postgres");
         await pod!.waitReady();
         await until('pg_up{namespace="hanzo"}', (v) => v.length === 1 && v[0].value[1] === "1", 60_000);

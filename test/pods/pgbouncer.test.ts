@@ -8,8 +8,13 @@ import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNet
 import * as net from "net";
 
 const POOLED = {
-    environment: "prod", clusterName: "hanzo-k8s", backupEnabled: false, monitoringEnabled: false,
-    poolingEnabled: true, poolReplicas: 1, services: [{ name: "commerce", pooled: true }, "cloud"],
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    backupEnabled: false,
+    monitoringEnabled: false,
+    poolingEnabled: true,
+    poolReplicas: 1,
+    services: [{ name: "commerce", pooled: true }, "cloud"],
 };
 
 /**
@@ -46,7 +51,16 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
     async function startPooler(spec?: PodSpec): Promise<Pod> {
         const w = workload(plan, "Deployment", "pgbouncer");
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({ name: "pgbouncer-0", namespace: w.namespace, spec: spec ?? w.spec, network, secrets, configMaps, services: ["pgbouncer"], labels: w.labels });
+        const pod = await Pod.start({
+            name: "pgbouncer-0",
+            namespace: w.namespace,
+            spec: spec ?? w.spec,
+            network,
+            secrets,
+            configMaps,
+            services: ["pgbouncer"],
+            labels: w.labels,
+        });
         pods.push(pod);
         await pod.waitReady();
         return pod;
@@ -58,12 +72,15 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
         const spec: PodSpec = {
             restartPolicy: "Never",
             securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [{
-                name: "app", image: "postgres:16.4-bookworm",
-                command: ["sh", "-c", `psql "$DATABASE_URL" -X -tA -c "${sql}"`],
-                envFrom: [{ secretRef: { name: "commerce-database" } }],
-                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-            }],
+            containers: [
+                {
+                    name: "app",
+                    image: "postgres:16.4-bookworm",
+                    command: ["sh", "-c", `psql "$DATABASE_URL" -X -tA -c "${sql}"`],
+                    envFrom: [{ secretRef: { name: "commerce-database" } }],
+                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                },
+            ],
         };
         const pod = await Pod.start({ name: "commerce-app", namespace: "hanzo", spec, network, secrets, configMaps });
         pods.push(pod);
@@ -78,7 +95,9 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
         assert.match(url, /^postgresql:\/\/commerce_user:[^@]+@pgbouncer\.hanzo\.svc:6432\/commerce\?sslmode=disable$/);
         const pooler = await startPooler();
         // The userlist as PgBouncer's container sees it: root-owned, group 70, readable by the group only.
-        const st = await pooler.container("pgbouncer").exec(["sh", "-c", "id -u; id -G; stat -L -c '%u %g %a' /etc/pgbouncer/auth/userlist.txt"]);
+        const st = await pooler
+            .container("pgbouncer")
+            .exec(["sh", "-c", "id -u; id -G; stat -L -c '%u %g %a' /etc/pgbouncer/auth/userlist.txt"]);
         assert.deepStrictEqual(st.stdout.trim().split("\n"), [String(PGBOUNCER_UID), String(PGBOUNCER_UID), `0 ${PGBOUNCER_UID} 440`]);
         const r = await serviceQuery("SELECT current_user || ' ' || current_database() || ' ' || inet_server_port()");
         assert.strictEqual(r.status, 0, r.out);
@@ -116,7 +135,12 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
             const pooler = await startPooler();
             const c = pooler.container("pgbouncer");
             assert.deepStrictEqual(
-                [await canConnect(c, "postgres.hanzo.svc", 5432), await canConnect(c, "minio.minio.svc", s3Port), await canConnect(c, network.gateway, nodePort), await canConnect(c, "postgres.hanzo.svc", 22)],
+                [
+                    await canConnect(c, "postgres.hanzo.svc", 5432),
+                    await canConnect(c, "minio.minio.svc", s3Port),
+                    await canConnect(c, network.gateway, nodePort),
+                    await canConnect(c, "postgres.hanzo.svc", 22),
+                ],
                 [true, false, false, false],
             );
             await pooler.stop(5);

@@ -9,7 +9,21 @@ import { planOf, planWith } from "../support/plan";
  * PodSecurity admission controller enforces with `pod-security.kubernetes.io/enforce: restricted`). Each
  * function returns the violations of one control, in the docs' words.
  */
-const BASELINE_CAPS = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
+const BASELINE_CAPS = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
 const RESTRICTED_VOLUMES = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"];
 
 export function restrictedViolations(spec: PodSpec & Record<string, any>): string[] {
@@ -83,19 +97,35 @@ describe("pods: every workload meets the Pod Security Standards' restricted prof
         const plans = [
             await planOf("hanzo-k8s"),
             await planOf("lux-k8s"),
-            await planWith("pooled", { environment: "prod", clusterName: "hanzo-k8s", poolingEnabled: true, services: [{ name: "commerce", pooled: true }] }),
+            await planWith("pooled", {
+                environment: "prod",
+                clusterName: "hanzo-k8s",
+                poolingEnabled: true,
+                services: [{ name: "commerce", pooled: true }],
+            }),
         ];
         const seen: string[] = [];
         for (const plan of plans) {
             for (const w of workloads(plan)) {
                 seen.push(`${plan.plan.stack} ${w.kind}/${w.name}`);
-                assert.deepStrictEqual(restrictedViolations(w.spec as PodSpec & Record<string, any>), [], `${plan.plan.stack} ${w.kind}/${w.name}`);
+                assert.deepStrictEqual(
+                    restrictedViolations(w.spec as PodSpec & Record<string, any>),
+                    [],
+                    `${plan.plan.stack} ${w.kind}/${w.name}`,
+                );
             }
         }
         assert.deepStrictEqual(seen, [
-            "hanzo-k8s StatefulSet/postgres", "hanzo-k8s CronJob/postgres-restore-drill", "hanzo-k8s CronJob/postgres-backup",
-            "lux-k8s StatefulSet/postgres", "lux-k8s CronJob/postgres-restore-drill", "lux-k8s CronJob/postgres-backup",
-            "pooled StatefulSet/postgres", "pooled Deployment/pgbouncer", "pooled CronJob/postgres-restore-drill", "pooled CronJob/postgres-backup",
+            "hanzo-k8s StatefulSet/postgres",
+            "hanzo-k8s CronJob/postgres-restore-drill",
+            "hanzo-k8s CronJob/postgres-backup",
+            "lux-k8s StatefulSet/postgres",
+            "lux-k8s CronJob/postgres-restore-drill",
+            "lux-k8s CronJob/postgres-backup",
+            "pooled StatefulSet/postgres",
+            "pooled Deployment/pgbouncer",
+            "pooled CronJob/postgres-restore-drill",
+            "pooled CronJob/postgres-backup",
         ]);
     });
 

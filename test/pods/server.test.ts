@@ -47,17 +47,29 @@ describe("pods: the server StatefulSet of hanzo-k8s, run as declared", function 
         assert.strictEqual(PGDATA, `${DATA_MOUNT}/pgdata`);
 
         // Inside the container: the declared identity, no capabilities, no_new_privs, read-only root.
-        const id = await server.exec(["sh", "-c", "id -u; id -g; id -G; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; touch /probe-rootfs 2>&1 || true; cat /proc/1/cmdline | tr '\\0' ' '"]);
+        const id = await server.exec([
+            "sh",
+            "-c",
+            "id -u; id -g; id -G; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; touch /probe-rootfs 2>&1 || true; cat /proc/1/cmdline | tr '\\0' ' '",
+        ]);
         assert.strictEqual(id.status, 0, id.stderr);
         const lines = id.stdout.trim().split("\n");
         assert.deepStrictEqual(lines.slice(0, 3), ["999", "999", "999"]);
         assert.deepStrictEqual(lines.slice(3, 6), ["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1"]);
         assert.match(lines[6], /Read-only file system/);
-        assert.strictEqual(lines[7].trim(), "postgres -c config_file=/etc/postgresql/postgresql.conf -c hba_file=/etc/postgresql/pg_hba.conf", "PostgreSQL is PID 1");
+        assert.strictEqual(
+            lines[7].trim(),
+            "postgres -c config_file=/etc/postgresql/postgresql.conf -c hba_file=/etc/postgresql/pg_hba.conf",
+            "PostgreSQL is PID 1",
+        );
 
         // The superuser over the pod network (SCRAM from 10.244.x.1, inside the admitted 10.0.0.0/8), the rendered settings live.
         const admin = await connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
-        const settings = (await admin.query("SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', 'max_connections', 'shared_preload_libraries', 'data_checksums', 'hba_file') ORDER BY name")).rows;
+        const settings = (
+            await admin.query(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', 'max_connections', 'shared_preload_libraries', 'data_checksums', 'hba_file') ORDER BY name",
+            )
+        ).rows;
         assert.deepStrictEqual(settings, [
             { name: "data_checksums", setting: "on" },
             { name: "hba_file", setting: "/etc/postgresql/pg_hba.conf" },

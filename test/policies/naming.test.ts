@@ -70,7 +70,8 @@ describe("postgres-naming", () => {
         assert.deepStrictEqual(
             await violations(postgresNaming, plan, { [P]: { environment: "test" } }),
             ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map(
-                (s) => `${db(s)}: database "${s}" must end in "_test" in the test environment (ADR-60), so tests never reach another environment's data.`,
+                (s) =>
+                    `${db(s)}: database "${s}" must end in "_test" in the test environment (ADR-60), so tests never reach another environment's data.`,
             ),
         );
     });

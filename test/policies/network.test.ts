@@ -30,7 +30,14 @@ describe("network-isolation", () => {
         const plan = await planCopy();
         spec(plan).ingress = [
             { ports: [{ protocol: "TCP", port: 5432 }] },
-            { from: [{ ipBlock: { cidr: "0.0.0.0/0" } }, { namespaceSelector: { matchLabels: { name: "hanzo" } } }, { namespaceSelector: {} }], ports: [{ port: 5432 }] },
+            {
+                from: [
+                    { ipBlock: { cidr: "0.0.0.0/0" } },
+                    { namespaceSelector: { matchLabels: { name: "hanzo" } } },
+                    { namespaceSelector: {} },
+                ],
+                ports: [{ port: 5432 }],
+            },
             { from: [{ podSelector: {} }], ports: [{ port: 22 }] },
             { from: [{ podSelector: {} }] },
         ];
@@ -71,7 +78,16 @@ describe("egress-isolation", () => {
     }
 
     it("passes a pooled stack (PgBouncer's Deployment)", async () => {
-        const plan = mutable((await planWith("pooled", { environment: "prod", clusterName: "c", poolingEnabled: true, services: [{ name: "commerce", pooled: true }] })).engine);
+        const plan = mutable(
+            (
+                await planWith("pooled", {
+                    environment: "prod",
+                    clusterName: "c",
+                    poolingEnabled: true,
+                    services: [{ name: "commerce", pooled: true }],
+                })
+            ).engine,
+        );
         assert.deepStrictEqual(await violations(egressIsolation, plan), []);
     });
 
@@ -85,7 +101,10 @@ describe("egress-isolation", () => {
             `${E}: hanzo-sql-backups-drill (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-restore-drill": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
             `${E}: hanzo-sql-backups-cronjob (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-backup": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
         ]);
-        add(plan, TYPE.networkPolicy, "elsewhere", { metadata: { name: "elsewhere", namespace: "other" }, spec: { podSelector: {}, policyTypes: ["Egress"] } });
+        add(plan, TYPE.networkPolicy, "elsewhere", {
+            metadata: { name: "elsewhere", namespace: "other" },
+            spec: { podSelector: {}, policyTypes: ["Egress"] },
+        });
         assert.strictEqual((await violations(egressIsolation, plan)).length, 3);
     });
 
@@ -99,13 +118,19 @@ describe("egress-isolation", () => {
         assert.deepStrictEqual(await violations(egressIsolation, plan), []);
         delete (np.inputs as any).spec.egress;
         assert.deepStrictEqual(await violations(egressIsolation, plan), [SERVER]);
-        (np.inputs as any).spec = { podSelector: { matchExpressions: [{ key: "app", operator: "NotIn", values: ["postgres"] }] }, policyTypes: ["Egress"] };
+        (np.inputs as any).spec = {
+            podSelector: { matchExpressions: [{ key: "app", operator: "NotIn", values: ["postgres"] }] },
+            policyTypes: ["Egress"],
+        };
         assert.deepStrictEqual(await violations(egressIsolation, plan), [SERVER]);
     });
 
     it("rejects a hand-written Pod that no egress policy selects", async () => {
         const plan = await planCopy();
-        add(plan, "kubernetes:core/v1:Pod", "debug", { metadata: { name: "debug", namespace: "hanzo", labels: { app: "debug" } }, spec: { containers: [{ name: "d", image: "busybox:1.36" }] } });
+        add(plan, "kubernetes:core/v1:Pod", "debug", {
+            metadata: { name: "debug", namespace: "hanzo", labels: { app: "debug" } },
+            spec: { containers: [{ name: "d", image: "busybox:1.36" }] },
+        });
         assert.deepStrictEqual(await violations(egressIsolation, plan), [
             `${E}: debug (kubernetes:core/v1:Pod): Pod "hanzo/debug": no NetworkPolicy with Egress in its policyTypes selects its pods, so they can reach any address; add one that allows only what they need.`,
         ]);

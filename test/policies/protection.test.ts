@@ -53,7 +53,8 @@ describe("data-protection", () => {
         remove(plan, (r) => r.type === "hanzo-sql:index:HanzoSql");
         assert.deepStrictEqual(await violations(dataProtection, plan), [
             ...["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map(
-                (s) => `${P}: hanzo-sql-${s}-database (postgresql:index/database:Database): database "${s}_test" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.`,
+                (s) =>
+                    `${P}: hanzo-sql-${s}-database (postgresql:index/database:Database): database "${s}_test" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.`,
             ),
             `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo-test/postgres" is not protected; in a non-test (environment unknown) environment a destroy or replacement would take the server down with its data. Set protect: true.`,
         ]);

@@ -12,7 +12,12 @@ describe("no-superuser-roles", () => {
     it("rejects every forbidden attribute on an application role, and allows the administrator", async () => {
         const plan = await planCopy();
         Object.assign(inputs(find(plan, TYPE.role, "iam_user")), { superuser: true });
-        Object.assign(inputs(find(plan, TYPE.role, "kms_user")), { createRole: true, createDatabase: true, replication: true, bypassRowLevelSecurity: true });
+        Object.assign(inputs(find(plan, TYPE.role, "kms_user")), {
+            createRole: true,
+            createDatabase: true,
+            replication: true,
+            bypassRowLevelSecurity: true,
+        });
         add(plan, TYPE.role, "admin", { name: "hanzo", superuser: true, login: true });
         assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
             'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has SUPERUSER; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
@@ -62,9 +67,18 @@ describe("no-superuser-credentials", () => {
 
     it("rejects a Secret whose visible values log in as hanzo", async () => {
         const plan = await planCopy();
-        add(plan, TYPE.secret, "legacy-url", { metadata: { name: "legacy", namespace: "hanzo" }, stringData: { DATABASE_URL: "postgresql://hanzo:pw@postgres.hanzo.svc:5432/iam" } });
-        add(plan, TYPE.secret, "legacy-dsn", { metadata: { name: "legacy-dsn", namespace: "hanzo" }, stringData: { dataSourceName: "user=hanzo password=pw host=postgres.hanzo.svc" } });
-        add(plan, TYPE.secret, "fine", { metadata: { name: "fine", namespace: "hanzo" }, stringData: { DB_USER: "iam_user", DATABASE_URL: "postgresql://hanzo_app:pw@h/db" } });
+        add(plan, TYPE.secret, "legacy-url", {
+            metadata: { name: "legacy", namespace: "hanzo" },
+            stringData: { DATABASE_URL: "postgresql://hanzo:pw@postgres.hanzo.svc:5432/iam" },
+        });
+        add(plan, TYPE.secret, "legacy-dsn", {
+            metadata: { name: "legacy-dsn", namespace: "hanzo" },
+            stringData: { dataSourceName: "user=hanzo password=pw host=postgres.hanzo.svc" },
+        });
+        add(plan, TYPE.secret, "fine", {
+            metadata: { name: "fine", namespace: "hanzo" },
+            stringData: { DB_USER: "iam_user", DATABASE_URL: "postgresql://hanzo_app:pw@h/db" },
+        });
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: legacy-url (kubernetes:core/v1:Secret): Secret "hanzo/legacy" connects as the superuser "hanzo" (key DATABASE_URL); give the service its own role.`,
             `${P}: legacy-dsn (kubernetes:core/v1:Secret): Secret "hanzo/legacy-dsn" connects as the superuser "hanzo" (key dataSourceName); give the service its own role.`,
@@ -75,14 +89,39 @@ describe("no-superuser-credentials", () => {
         const plan = await planCopy();
         add(plan, TYPE.deployment, "app", {
             metadata: { name: "app", namespace: "hanzo" },
-            spec: { template: { spec: { containers: [{ name: "app", image: "app:1", env: [{ name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } }], envFrom: [{ secretRef: { name: "postgres-credentials" } }] }] } } },
+            spec: {
+                template: {
+                    spec: {
+                        containers: [
+                            {
+                                name: "app",
+                                image: "app:1",
+                                env: [
+                                    { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } },
+                                ],
+                                envFrom: [{ secretRef: { name: "postgres-credentials" } }],
+                            },
+                        ],
+                    },
+                },
+            },
         });
         add(plan, TYPE.cronJob, "backup", {
             metadata: { name: "backup", namespace: "hanzo" },
-            spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: "dump", image: "pg:16", env: [{ name: "PGUSER", value: "hanzo" }] }] } } } } },
+            spec: {
+                jobTemplate: {
+                    spec: {
+                        template: { spec: { containers: [{ name: "dump", image: "pg:16", env: [{ name: "PGUSER", value: "hanzo" }] }] } },
+                    },
+                },
+            },
         });
         const sts = inputs(find(plan, TYPE.statefulSet, "postgres"));
-        sts.spec.template.spec.containers.push({ name: "exporter", image: "exporter:0.15.0", env: [{ name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } }] });
+        sts.spec.template.spec.containers.push({
+            name: "exporter",
+            image: "exporter:0.15.0",
+            env: [{ name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } }],
+        });
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" container "exporter" reads the superuser's Secret "postgres-credentials" (env DATA_SOURCE_PASS); use a least-privilege role of its own.`,
             `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" reads the superuser's Secret "postgres-credentials" (env PGPASSWORD); use a least-privilege role of its own.`,
@@ -96,7 +135,10 @@ describe("no-superuser-credentials", () => {
         const provider = plan.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
         const admin = plain(provider.inputs.password) as string;
         assert.ok(admin.length >= 8);
-        add(plan, TYPE.secret, "app-db", { metadata: { name: "app-db", namespace: "hanzo" }, stringData: secret({ DB_USER: "app_user", DB_PASSWORD: admin }) });
+        add(plan, TYPE.secret, "app-db", {
+            metadata: { name: "app-db", namespace: "hanzo" },
+            stringData: secret({ DB_USER: "app_user", DB_PASSWORD: admin }),
+        });
         add(plan, TYPE.deployment, "app", {
             metadata: { name: "app", namespace: "hanzo" },
             spec: { template: { spec: { containers: [{ name: "app", image: "app:1", env: [{ name: "DB_PASS", value: admin }] }] } } },
@@ -111,7 +153,11 @@ describe("no-superuser-credentials", () => {
         const plan = await planCopy("hanzo-k8s", true);
         add(plan, TYPE.deployment, "app", {
             metadata: { name: "app", namespace: "hanzo" },
-            spec: { template: { spec: { containers: [{ name: "app", image: "app:1", envFrom: [{ secretRef: { name: "postgres-credentials" } }] }] } } },
+            spec: {
+                template: {
+                    spec: { containers: [{ name: "app", image: "app:1", envFrom: [{ secretRef: { name: "postgres-credentials" } }] }] },
+                },
+            },
         });
         assert.deepStrictEqual(await violations(noSuperuserCredentials, plan), [
             `${P}: app (kubernetes:apps/v1:Deployment): Deployment "hanzo/app" container "app" loads the superuser's Secret "postgres-credentials" (envFrom); use a least-privilege role of its own.`,
@@ -140,7 +186,10 @@ describe("maintenance-databases-closed", () => {
 
     it("rejects a stack that leaves postgres or template1 open to PUBLIC", async () => {
         const plan = await planCopy();
-        remove(plan, (r) => r.type === GRANT && (r.name === "hanzo-sql-postgres-revoke-public" || r.name === "hanzo-sql-template1-revoke-public"));
+        remove(
+            plan,
+            (r) => r.type === GRANT && (r.name === "hanzo-sql-postgres-revoke-public" || r.name === "hanzo-sql-template1-revoke-public"),
+        );
         assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, plan), [
             'maintenance-databases-closed: hanzo-k8s (pulumi:pulumi:Stack): database "postgres" is open to PUBLIC: add a Grant { database: "postgres", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE postgres FROM PUBLIC), so no service role can connect.',
             'maintenance-databases-closed: hanzo-k8s (pulumi:pulumi:Stack): database "template1" is open to PUBLIC: add a Grant { database: "template1", role: "public", objectType: "database", privileges: [] } (REVOKE ALL ON DATABASE template1 FROM PUBLIC), so no service role can connect.',
@@ -150,9 +199,24 @@ describe("maintenance-databases-closed", () => {
     it("rejects a Grant that opens them again, and allows only the exporter's and the backup role's CONNECT on postgres", async () => {
         const plan = await planCopy();
         add(plan, GRANT, "iam-template1", { database: "template1", role: "iam_user", objectType: "database", privileges: ["CONNECT"] });
-        add(plan, GRANT, "public-postgres", { database: "postgres", role: "PUBLIC", objectType: "database", privileges: ["connect", "temporary"] });
-        add(plan, GRANT, "monitor-template1", { database: "template1", role: "hanzo_monitor", objectType: "database", privileges: ["CONNECT"] });
-        add(plan, GRANT, "backup-temporary", { database: "postgres", role: "hanzo_backup", objectType: "database", privileges: ["CONNECT", "TEMPORARY"] });
+        add(plan, GRANT, "public-postgres", {
+            database: "postgres",
+            role: "PUBLIC",
+            objectType: "database",
+            privileges: ["connect", "temporary"],
+        });
+        add(plan, GRANT, "monitor-template1", {
+            database: "template1",
+            role: "hanzo_monitor",
+            objectType: "database",
+            privileges: ["CONNECT"],
+        });
+        add(plan, GRANT, "backup-temporary", {
+            database: "postgres",
+            role: "hanzo_backup",
+            objectType: "database",
+            privileges: ["CONNECT", "TEMPORARY"],
+        });
         assert.deepStrictEqual(await violations(maintenanceDatabasesClosed, plan), [
             'maintenance-databases-closed: iam-template1 (postgresql:index/grant:Grant): Grant "iam-template1" gives "iam_user" CONNECT on database "template1"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',
             'maintenance-databases-closed: public-postgres (postgresql:index/grant:Grant): Grant "public-postgres" gives PUBLIC CONNECT, TEMPORARY on database "postgres"; only hanzo (and hanzo_monitor, hanzo_backup: CONNECT on postgres) may connect there.',

@@ -18,7 +18,11 @@ describe("no-plaintext-secrets", () => {
         assert.strictEqual(typeof password, "string");
         add(plan, TYPE.configMap, "app-config", {
             metadata: { name: "app", namespace: "hanzo" },
-            data: { copied: password, jdbc: `jdbc:postgresql://postgres.hanzo.svc/iam?user=iam_user&password=${password}`, host: "postgres.hanzo.svc" },
+            data: {
+                copied: password,
+                jdbc: `jdbc:postgresql://postgres.hanzo.svc/iam?user=iam_user&password=${password}`,
+                host: "postgres.hanzo.svc",
+            },
         });
         const cm = `${P}: app-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/app"`;
         assert.deepStrictEqual(await violations(noPlaintextSecrets, plan), [
@@ -29,11 +33,27 @@ describe("no-plaintext-secrets", () => {
 
     it("finds a hand-declared Secret's and Role's passwords wherever they are repeated", async () => {
         const plan = await planCopy();
-        add(plan, TYPE.secret, "billing-secret", { metadata: { name: "billing", namespace: "hanzo" }, stringData: secret({ API_KEY: "correct-horse-battery", DATABASE_URL: "postgresql://billing_user:staple%2Fhorse@h/billing" }) });
+        add(plan, TYPE.secret, "billing-secret", {
+            metadata: { name: "billing", namespace: "hanzo" },
+            stringData: secret({ API_KEY: "correct-horse-battery", DATABASE_URL: "postgresql://billing_user:staple%2Fhorse@h/billing" }),
+        });
         add(plan, TYPE.role, "billing-role", { name: "billing_user", login: true, password: secret("tr0ub4dor&three") });
         add(plan, TYPE.deployment, "billing", {
             metadata: { name: "billing", namespace: "hanzo", annotations: { note: "key correct-horse-battery" } },
-            spec: { template: { spec: { containers: [{ name: "api", image: "billing:1.0", env: [{ name: "PASS", value: "staple/horse" }], args: ["--db-pass", "tr0ub4dor&three"] }] } } },
+            spec: {
+                template: {
+                    spec: {
+                        containers: [
+                            {
+                                name: "api",
+                                image: "billing:1.0",
+                                env: [{ name: "PASS", value: "staple/horse" }],
+                                args: ["--db-pass", "tr0ub4dor&three"],
+                            },
+                        ],
+                    },
+                },
+            },
         });
         const d = `${P}: billing (kubernetes:apps/v1:Deployment): Deployment "hanzo/billing"`;
         assert.deepStrictEqual(await violations(noPlaintextSecrets, plan), [
@@ -73,7 +93,10 @@ describe("no-plaintext-secrets", () => {
     it("on a first preview, skips the passwords it cannot know yet and checks the rest", async () => {
         const plan = await planCopy("hanzo-k8s", true);
         assert.strictEqual(inputs(find(plan, TYPE.secret, "iam-database")).stringData, "04da6b54-80e4-46f7-96ec-b56ff0331ba9");
-        add(plan, TYPE.configMap, "app-config", { metadata: { name: "app", namespace: "hanzo" }, data: { url: "postgresql://iam_user:hunter2@postgres.hanzo.svc:5432/iam", later: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } });
+        add(plan, TYPE.configMap, "app-config", {
+            metadata: { name: "app", namespace: "hanzo" },
+            data: { url: "postgresql://iam_user:hunter2@postgres.hanzo.svc:5432/iam", later: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" },
+        });
         assert.deepStrictEqual(await violations(noPlaintextSecrets, plan), [
             `${P}: app-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/app" key url holds a connection string with a password in plain text; keep it in a Secret.`,
         ]);

@@ -3,7 +3,8 @@ import { requiredExtensions, serverConfiguration } from "../../policies/server";
 import { TYPE, find, inputs, planCopy, remove, violations } from "../support/policy";
 
 const CM = "hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap)";
-const BEYOND = "reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7";
+const BEYOND =
+    "reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7";
 const conf = (plan: any) => inputs(find(plan, TYPE.configMap, "postgres-config")).data;
 
 describe("required-extensions", () => {
@@ -16,7 +17,13 @@ describe("required-extensions", () => {
 
     it("rejects a service database or template1 without the four extensions", async () => {
         const plan = await planCopy("lux-k8s");
-        remove(plan, (r) => r.type === TYPE.extension && ((r.inputs.database === "gateway" && r.inputs.name !== "pg_trgm") || (r.inputs.database === "template1" && r.inputs.name === "vector")));
+        remove(
+            plan,
+            (r) =>
+                r.type === TYPE.extension &&
+                ((r.inputs.database === "gateway" && r.inputs.name !== "pg_trgm") ||
+                    (r.inputs.database === "template1" && r.inputs.name === "vector")),
+        );
         assert.deepStrictEqual(await violations(requiredExtensions, plan), [
             `${P}: hanzo-sql-gateway-database (postgresql:index/database:Database): database "gateway" lacks the extensions vector, uuid-ossp, pg_stat_statements; every service database must have vector, pg_trgm, uuid-ossp, pg_stat_statements.`,
             `${P}: lux-k8s (pulumi:pulumi:Stack): template1 lacks the extensions vector; a database created later by hand would not have them.`,
@@ -25,7 +32,10 @@ describe("required-extensions", () => {
 
     it("rejects a postgresql.conf that does not preload pg_stat_statements", async () => {
         const plan = await planCopy();
-        conf(plan)["postgresql.conf"] = conf(plan)["postgresql.conf"].replace("shared_preload_libraries = 'pg_stat_statements'", "shared_preload_libraries = 'auto_explain'");
+        conf(plan)["postgresql.conf"] = conf(plan)["postgresql.conf"].replace(
+            "shared_preload_libraries = 'pg_stat_statements'",
+            "shared_preload_libraries = 'auto_explain'",
+        );
         assert.deepStrictEqual(await violations(requiredExtensions, plan), [
             `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf does not preload pg_stat_statements (shared_preload_libraries); its view fails until it is preloaded.`,
         ]);

@@ -35,9 +35,17 @@ describe("workload-hardening", () => {
     });
 
     it("accepts PGDATA at the mount point only on a volume adopted from the seed (annotated), as the adopting plan declares it", async () => {
-        const adopted = mutable((await planWith("hanzo-k8s", {
-            environment: "prod", clusterName: "hanzo-k8s", adopt: true, adminPassword: { secure: "x" }, services: ["iam"],
-        })).engine);
+        const adopted = mutable(
+            (
+                await planWith("hanzo-k8s", {
+                    environment: "prod",
+                    clusterName: "hanzo-k8s",
+                    adopt: true,
+                    adminPassword: { secure: "x" },
+                    services: ["iam"],
+                })
+            ).engine,
+        );
         assert.deepStrictEqual(server(adopted).metadata.annotations, { "hanzo.ai/adopted-volume": "true" });
         assert.deepStrictEqual(await violations(workloadHardening, adopted), []);
         delete server(adopted).metadata.annotations;
@@ -51,18 +59,27 @@ describe("workload-hardening", () => {
         const c = server(plan).spec.template.spec.containers[0];
         c.env = c.env.filter((e: any) => e.name !== "PGDATA");
         c.volumeMounts = c.volumeMounts.filter((m: any) => m.name !== "postgres-data");
-        assert.deepStrictEqual(await violations(workloadHardening, plan), [`${STS}: PGDATA /var/lib/postgresql/data is on no volume; its data would be lost with the pod.`]);
+        assert.deepStrictEqual(await violations(workloadHardening, plan), [
+            `${STS}: PGDATA /var/lib/postgresql/data is on no volume; its data would be lost with the pod.`,
+        ]);
     });
 
     it("rejects a small or differently-classed data volume in prod, and only there", async () => {
         const plan = await planCopy();
-        server(plan).spec.volumeClaimTemplates[0].spec = { accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "10Gi" } } };
+        server(plan).spec.volumeClaimTemplates[0].spec = {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: "standard",
+            resources: { requests: { storage: "10Gi" } },
+        };
         assert.deepStrictEqual(await violations(workloadHardening, plan), [
             `${STS}: the data volume requests 10Gi; the standard requires at least 50Gi in prod environment.`,
             `${STS}: the data volume uses storage class "standard"; the standard's is "do-block-storage".`,
         ]);
         assert.deepStrictEqual(await violations(workloadHardening, plan, { [P]: { environment: "staging" } }), []);
-        assert.deepStrictEqual(await violations(workloadHardening, plan, { [P]: { storageClass: "standard", minimumStorage: "10Gi" } }), []);
+        assert.deepStrictEqual(
+            await violations(workloadHardening, plan, { [P]: { storageClass: "standard", minimumStorage: "10Gi" } }),
+            [],
+        );
     });
 
     it("rejects :latest and untagged images in any workload of the stack", async () => {
@@ -93,7 +110,16 @@ describe("workload-identity", () => {
     }
 
     it("passes a pooled stack (PgBouncer's Deployment)", async () => {
-        const plan = mutable((await planWith("pooled", { environment: "prod", clusterName: "c", poolingEnabled: true, services: [{ name: "commerce", pooled: true }] })).engine);
+        const plan = mutable(
+            (
+                await planWith("pooled", {
+                    environment: "prod",
+                    clusterName: "c",
+                    poolingEnabled: true,
+                    services: [{ name: "commerce", pooled: true }],
+                })
+            ).engine,
+        );
         assert.deepStrictEqual(await violations(workloadIdentity, plan), []);
     });
 
@@ -124,7 +150,15 @@ describe("workload-identity", () => {
         backupPod(plan).serviceAccountName = "backup-elsewhere";
         add(plan, TYPE.deployment, "tool", {
             metadata: { name: "tool", namespace: "hanzo" },
-            spec: { template: { spec: { serviceAccountName: "postgres", automountServiceAccountToken: false, containers: [{ name: "t", image: "busybox:1.36" }] } } },
+            spec: {
+                template: {
+                    spec: {
+                        serviceAccountName: "postgres",
+                        automountServiceAccountToken: false,
+                        containers: [{ name: "t", image: "busybox:1.36" }],
+                    },
+                },
+            },
         });
         add(plan, "kubernetes:core/v1:Pod", "debug", {
             metadata: { name: "debug", namespace: "hanzo" },

@@ -17,7 +17,10 @@ function problems(values: Record<string, unknown>): string[] {
     try {
         specOf(stackConfig("hanzo-k8s", values));
     } catch (e) {
-        return (e as Error).message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+        return (e as Error).message
+            .split("\n")
+            .slice(1)
+            .map((l) => l.replace(/^ {2}- /, ""));
     }
     return [];
 }
@@ -50,23 +53,44 @@ describe("growing the disk in place", () => {
         });
         // The StatefulSet's template changes too, but the engine ignores it (ignoreChanges above); the two
         // components whose args carry the size record it in their state, and create nothing.
-        assert.deepStrictEqual(changed.filter((r) => r.custom).map((r) => r.name).sort(), ["hanzo-sql-postgres-data-claim", STS]);
-        assert.deepStrictEqual(changed.filter((r) => !r.custom).map((r) => r.name).sort(), ["hanzo-sql", "hanzo-sql-postgres"]);
-        assert.deepStrictEqual((resource(before, PATCH, "hanzo-sql-postgres-data-claim").inputs as any).spec.resources.requests.storage, "50Gi");
+        assert.deepStrictEqual(
+            changed
+                .filter((r) => r.custom)
+                .map((r) => r.name)
+                .sort(),
+            ["hanzo-sql-postgres-data-claim", STS],
+        );
+        assert.deepStrictEqual(
+            changed
+                .filter((r) => !r.custom)
+                .map((r) => r.name)
+                .sort(),
+            ["hanzo-sql", "hanzo-sql-postgres"],
+        );
+        assert.deepStrictEqual(
+            (resource(before, PATCH, "hanzo-sql-postgres-data-claim").inputs as any).spec.resources.requests.storage,
+            "50Gi",
+        );
     });
 
     it("refuses to shrink the volume, to grow it on a class that cannot expand, and a storageSizeApplied that is no quantity, before any resource", () => {
         assert.deepStrictEqual(problems({ ...BASE, storageSize: "40Gi", storageSizeApplied: "50Gi" }), [
             'hanzo-sql:storageSize = "40Gi": is smaller than the volume (storageSizeApplied = "50Gi"): a volume cannot shrink; keep storageSize at "50Gi" or more, or move the data to a new stack with a backup and restore',
         ]);
-        assert.deepStrictEqual(problems({ ...BASE, storageSize: "100Gi", storageSizeApplied: "50Gi", storageClassAllowsExpansion: false }), [
-            'hanzo-sql:storageSize = "100Gi": would grow the volume from "50Gi", but storage class "do-block-storage" cannot expand (storageClassAllowsExpansion = false): keep "50Gi", or enable allowVolumeExpansion on the class and set storageClassAllowsExpansion true',
-        ]);
+        assert.deepStrictEqual(
+            problems({ ...BASE, storageSize: "100Gi", storageSizeApplied: "50Gi", storageClassAllowsExpansion: false }),
+            [
+                'hanzo-sql:storageSize = "100Gi": would grow the volume from "50Gi", but storage class "do-block-storage" cannot expand (storageClassAllowsExpansion = false): keep "50Gi", or enable allowVolumeExpansion on the class and set storageClassAllowsExpansion true',
+            ],
+        );
         assert.deepStrictEqual(problems({ ...BASE, storageSizeApplied: "fifty" }), [
             'hanzo-sql:storageSizeApplied = "fifty": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
         ]);
         // Same size, or growth on an expandable class, is fine; so is a class that cannot expand when nothing grows.
-        assert.deepStrictEqual(problems({ ...BASE, storageSize: "50Gi", storageSizeApplied: "50Gi", storageClassAllowsExpansion: false }), []);
+        assert.deepStrictEqual(
+            problems({ ...BASE, storageSize: "50Gi", storageSizeApplied: "50Gi", storageClassAllowsExpansion: false }),
+            [],
+        );
         assert.deepStrictEqual(problems({ ...BASE, storageSize: "51200Mi", storageSizeApplied: "50Gi" }), []);
     });
 });
@@ -76,7 +100,10 @@ describe("waits that match the probes", () => {
         const plan = await planOf("hanzo-k8s");
         const sts = resource(plan, TYPES.statefulSet, STS);
         const probe = (sts.inputs as any).spec.template.spec.containers[0].startupProbe;
-        assert.deepStrictEqual({ periodSeconds: probe.periodSeconds, timeoutSeconds: probe.timeoutSeconds, failureThreshold: probe.failureThreshold }, STARTUP_PROBE);
+        assert.deepStrictEqual(
+            { periodSeconds: probe.periodSeconds, timeoutSeconds: probe.timeoutSeconds, failureThreshold: probe.failureThreshold },
+            STARTUP_PROBE,
+        );
         const windowMinutes = (probe.periodSeconds * probe.failureThreshold) / 60;
         assert.strictEqual(windowMinutes, 60);
         assert.deepStrictEqual(sts.options.customTimeouts, { create: "75m", update: "75m" });
@@ -91,12 +118,19 @@ describe("changes that would break something stop", () => {
         assert.deepStrictEqual([...new Set(holders.map((r) => r.type))].sort(), Object.keys(DATA_HOLDERS).sort());
         for (const r of holders) {
             const want = replacementOptions(r.type);
-            assert.deepStrictEqual([r.options.ignoreChanges, r.options.replaceOnChanges], [want.ignoreChanges, want.replaceOnChanges], r.name);
+            assert.deepStrictEqual(
+                [r.options.ignoreChanges, r.options.replaceOnChanges],
+                [want.ignoreChanges, want.replaceOnChanges],
+                r.name,
+            );
             assert.strictEqual(r.options.protect, DATA_HOLDERS[r.type].protect, r.name);
         }
         // Nothing else is protected or retained: the list is complete.
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
-        assert.ok(guarded.every((r) => r.type in DATA_HOLDERS), guarded.map((r) => r.type).join(", "));
+        assert.ok(
+            guarded.every((r) => r.type in DATA_HOLDERS),
+            guarded.map((r) => r.type).join(", "),
+        );
     });
 
     it("makes a new backup bucket name a replacement, which protect turns into an error", async () => {
@@ -114,14 +148,34 @@ describe("extensions follow the image", () => {
         for (const e of exts) {
             assert.strictEqual(e.inputs.version, DEFAULT_EXTENSION_VERSIONS[String(e.inputs.name)], e.name);
         }
-        assert.deepStrictEqual(DEFAULT_EXTENSION_VERSIONS, { vector: "0.8.0", pg_trgm: "1.6", "uuid-ossp": "1.1", pg_stat_statements: "1.10" });
+        assert.deepStrictEqual(DEFAULT_EXTENSION_VERSIONS, {
+            vector: "0.8.0",
+            pg_trgm: "1.6",
+            "uuid-ossp": "1.1",
+            pg_stat_statements: "1.10",
+        });
     });
 
     it("moves every database's extension to a new image's version (the provider runs ALTER EXTENSION … UPDATE TO)", async () => {
-        const plan = await planWith("hanzo-k8s", { ...BASE, image: "pgvector/pgvector:0.8.1-pg16", extensionVersions: { vector: "0.8.1" } });
+        const plan = await planWith("hanzo-k8s", {
+            ...BASE,
+            image: "pgvector/pgvector:0.8.1-pg16",
+            extensionVersions: { vector: "0.8.1" },
+        });
         const vector = ofType(plan, TYPES.extension).filter((e) => e.inputs.name === "vector");
-        assert.deepStrictEqual(vector.map((e) => [e.inputs.database, e.inputs.version]), [["template1", "0.8.1"], ["iam", "0.8.1"], ["cloud", "0.8.1"]]);
-        assert.ok(ofType(plan, TYPES.extension).filter((e) => e.inputs.name === "pg_trgm").every((e) => e.inputs.version === "1.6"));
+        assert.deepStrictEqual(
+            vector.map((e) => [e.inputs.database, e.inputs.version]),
+            [
+                ["template1", "0.8.1"],
+                ["iam", "0.8.1"],
+                ["cloud", "0.8.1"],
+            ],
+        );
+        assert.ok(
+            ofType(plan, TYPES.extension)
+                .filter((e) => e.inputs.name === "pg_trgm")
+                .every((e) => e.inputs.version === "1.6"),
+        );
     });
 
     it("refuses an unknown extension, one no service uses, and a version that is not one", () => {
@@ -151,7 +205,9 @@ function engineAliases(result: PlanResult, r: PlannedResource): string[] {
     const parent = result.plan.resources.find((p) => p.urn === r.parent);
     if (parent) {
         for (const parentAlias of engineAliases(result, parent)) {
-            const name = r.name.startsWith(parent.name) ? parentAlias.slice(parentAlias.lastIndexOf("::") + 2) + r.name.slice(parent.name.length) : r.name;
+            const name = r.name.startsWith(parent.name)
+                ? parentAlias.slice(parentAlias.lastIndexOf("::") + 2) + r.name.slice(parent.name.length)
+                : r.name;
             const qualifiedType = `${parentAlias.split("::")[2]}$${r.type}`;
             out.push(`urn:pulumi:${result.plan.stack}::hanzo-sql::${qualifiedType}::${name}`);
         }
@@ -168,9 +224,18 @@ describe("services come and go safely", () => {
         const oldUrns = new Set(before.plan.resources.map((r) => r.urn));
         const renamed = after.plan.resources.filter((r) => r.name.includes("identity"));
         assert.deepStrictEqual(renamed.map((r) => r.name).sort(), [
-            "hanzo-sql-backups-connect-identity", "hanzo-sql-identity", "hanzo-sql-identity-connection", "hanzo-sql-identity-database",
-            "hanzo-sql-identity-ext-pg_stat_statements", "hanzo-sql-identity-ext-pg_trgm", "hanzo-sql-identity-ext-uuid-ossp", "hanzo-sql-identity-ext-vector",
-            "hanzo-sql-identity-password", "hanzo-sql-identity-revoke-public", "hanzo-sql-identity-role", "hanzo-sql-identity-role-salt",
+            "hanzo-sql-backups-connect-identity",
+            "hanzo-sql-identity",
+            "hanzo-sql-identity-connection",
+            "hanzo-sql-identity-database",
+            "hanzo-sql-identity-ext-pg_stat_statements",
+            "hanzo-sql-identity-ext-pg_trgm",
+            "hanzo-sql-identity-ext-uuid-ossp",
+            "hanzo-sql-identity-ext-vector",
+            "hanzo-sql-identity-password",
+            "hanzo-sql-identity-revoke-public",
+            "hanzo-sql-identity-role",
+            "hanzo-sql-identity-role-salt",
         ]);
         for (const r of renamed) {
             const found = engineAliases(after, r).filter((u) => oldUrns.has(u));
@@ -179,7 +244,10 @@ describe("services come and go safely", () => {
         }
         // Only those: no other resource of the old stack is left behind (it would be deleted).
         const claimed = new Set([...after.plan.resources.map((r) => r.urn), ...renamed.flatMap((r) => engineAliases(after, r))]);
-        assert.deepStrictEqual(before.plan.resources.filter((r) => !claimed.has(r.urn)).map((r) => r.name), []);
+        assert.deepStrictEqual(
+            before.plan.resources.filter((r) => !claimed.has(r.urn)).map((r) => r.name),
+            [],
+        );
     });
 
     it("renames the database and the role in place, and retains the objects inside whose replacement would reach the old name", async () => {
@@ -187,7 +255,9 @@ describe("services come and go safely", () => {
         const db = resource(after, TYPES.database, "hanzo-sql-identity-database");
         assert.deepStrictEqual([db.inputs.name, db.inputs.owner, db.options.protect], ["identity", "identity_user", true]);
         assert.strictEqual(resource(after, TYPES.role, "hanzo-sql-identity-role").inputs.name, "identity_user");
-        for (const r of [...ofType(after, TYPES.extension), ...ofType(after, TYPES.grant)].filter((x) => x.inputs.database === "identity")) {
+        for (const r of [...ofType(after, TYPES.extension), ...ofType(after, TYPES.grant)].filter(
+            (x) => x.inputs.database === "identity",
+        )) {
             assert.strictEqual(r.options.retainOnDelete, true, r.name);
         }
         for (const r of [...ofType(after, TYPES.extension), ...ofType(after, TYPES.grant)].filter((x) => x.inputs.database === "cloud")) {
@@ -196,11 +266,14 @@ describe("services come and go safely", () => {
     });
 
     it("refuses a rename whose old service is still declared, or that names the service itself", () => {
-        assert.deepStrictEqual(problems({ ...BASE, services: ["iam", { name: "identity", renamedFrom: "iam" }, { name: "cloud", renamedFrom: "cloud" }] }), [
-            // In the order of the entries.
-            'hanzo-sql:services[1].renamedFrom = "iam": service "iam" is still declared: a rename moves its database, so remove the old entry',
-            'hanzo-sql:services[2].renamedFrom = "cloud": is the service\'s current name; remove renamedFrom once the rename is applied, or give the old name',
-        ]);
+        assert.deepStrictEqual(
+            problems({ ...BASE, services: ["iam", { name: "identity", renamedFrom: "iam" }, { name: "cloud", renamedFrom: "cloud" }] }),
+            [
+                // In the order of the entries.
+                'hanzo-sql:services[1].renamedFrom = "iam": service "iam" is still declared: a rename moves its database, so remove the old entry',
+                'hanzo-sql:services[2].renamedFrom = "cloud": is the service\'s current name; remove renamedFrom once the rename is applied, or give the old name',
+            ],
+        );
     });
 
     it("protects every service database, so removing a service stops `pulumi up` until the documented steps are taken", async () => {
@@ -214,8 +287,15 @@ describe("services come and go safely", () => {
         const plan = await planOf("hanzo-k8s");
         const provider = resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s");
         // The offline plan's lookup of hanzo-k8s (tools/plan/runner.ts mocks getKubernetesCluster).
-        assert.match(String(revealed(plan, provider).kubeconfig), /^apiVersion: v1\nkind: Config\nclusters:\n- name: hanzo-k8s\n {2}cluster:\n {4}server: https:\/\/hanzo-k8s\.k8s\.example\n$/);
-        assert.strictEqual(Object.keys(specOf(stackConfig("hanzo-k8s"))).includes("kubeconfig"), false, "no kubeconfig is stored in configuration");
+        assert.match(
+            String(revealed(plan, provider).kubeconfig),
+            /^apiVersion: v1\nkind: Config\nclusters:\n- name: hanzo-k8s\n {2}cluster:\n {4}server: https:\/\/hanzo-k8s\.k8s\.example\n$/,
+        );
+        assert.strictEqual(
+            Object.keys(specOf(stackConfig("hanzo-k8s"))).includes("kubeconfig"),
+            false,
+            "no kubeconfig is stored in configuration",
+        );
     });
 
     it("makes the admin connection wait for everything it passes through: the StatefulSet and the Service", async () => {

@@ -26,7 +26,13 @@ function schemaOf(crd: Record<string, any>, version: string): OpenApiSchema {
     return crd.spec.versions.find((v: { name: string }) => v.name === version).schema.openAPIV3Schema;
 }
 
-const VALUES = { environment: "prod", clusterName: "hanzo-k8s", kmsEnabled: true, kmsProjectSlug: "hanzo-prod", services: [{ name: "iam", kmsSync: true }, "cloud"] };
+const VALUES = {
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    kmsEnabled: true,
+    kmsProjectSlug: "hanzo-prod",
+    services: [{ name: "iam", kmsSync: true }, "cloud"],
+};
 
 /** The CR the program renders for iam with these settings. */
 function expectedCr(apiVersion: string, kind: string, keys: boolean, envSlug = "prod"): Record<string, unknown> {
@@ -43,7 +49,12 @@ function expectedCr(apiVersion: string, kind: string, keys: boolean, envSlug = "
                     credentialsRef: { secretName: "kms-universal-auth", secretNamespace: "hanzo" },
                 },
             },
-            managedSecretReference: { secretName: "iam-database-url", secretNamespace: "hanzo", secretType: "Opaque", creationPolicy: "Orphan" },
+            managedSecretReference: {
+                secretName: "iam-database-url",
+                secretNamespace: "hanzo",
+                secretType: "Opaque",
+                creationPolicy: "Orphan",
+            },
         },
     };
 }
@@ -51,15 +62,26 @@ function expectedCr(apiVersion: string, kind: string, keys: boolean, envSlug = "
 describe("KMS credential sync against the operators' CRDs", () => {
     it("renders Hanzo's kms.hanzo.ai/v1 KMSSecret by default: projectSlug, keys [DATABASE_URL], resyncInterval, its own target Secret", async () => {
         const plan = await planWith("kms", VALUES);
-        assert.deepStrictEqual(ofType(plan, "kubernetes:kms.hanzo.ai/v1:KMSSecret").map((k) => k.inputs), [expectedCr("kms.hanzo.ai/v1", "KMSSecret", true)]);
+        assert.deepStrictEqual(
+            ofType(plan, "kubernetes:kms.hanzo.ai/v1:KMSSecret").map((k) => k.inputs),
+            [expectedCr("kms.hanzo.ai/v1", "KMSSecret", true)],
+        );
         // The program's Secret keeps its own name: the two never write the same Secret.
         assert.strictEqual((resource(plan, TYPES.secret, "hanzo-sql-iam-connection").inputs as any).metadata.name, "iam-database");
     });
 
     it("renders the older secrets.lux.network KMSSecret and upstream Infisical's InfisicalSecret when configured", async () => {
         const lux = await planWith("kms-lux", { ...VALUES, kmsApiVersion: "secrets.lux.network/v1alpha1" });
-        assert.deepStrictEqual(ofType(lux, "kubernetes:secrets.lux.network/v1alpha1:KMSSecret").map((k) => k.inputs), [expectedCr("secrets.lux.network/v1alpha1", "KMSSecret", false)]);
-        const inf = await planWith("kms-inf", { ...VALUES, kmsApiVersion: "secrets.infisical.com/v1alpha1", kmsKind: "InfisicalSecret", kmsEnvSlug: "staging" });
+        assert.deepStrictEqual(
+            ofType(lux, "kubernetes:secrets.lux.network/v1alpha1:KMSSecret").map((k) => k.inputs),
+            [expectedCr("secrets.lux.network/v1alpha1", "KMSSecret", false)],
+        );
+        const inf = await planWith("kms-inf", {
+            ...VALUES,
+            kmsApiVersion: "secrets.infisical.com/v1alpha1",
+            kmsKind: "InfisicalSecret",
+            kmsEnvSlug: "staging",
+        });
         assert.deepStrictEqual(
             ofType(inf, "kubernetes:secrets.infisical.com/v1alpha1:InfisicalSecret").map((k) => k.inputs),
             [expectedCr("secrets.infisical.com/v1alpha1", "InfisicalSecret", false, "staging")],
@@ -77,15 +99,33 @@ describe("KMS credential sync against the operators' CRDs", () => {
                 mutate(copy);
                 return validateManifest(kmsSyncType(crd), copy);
             };
-            assert.deepStrictEqual(without((x) => delete x.spec.authentication.universalAuth.secretsScope.projectSlug), ["/spec/authentication/universalAuth/secretsScope/projectSlug: required"]);
-            assert.deepStrictEqual(without((x) => delete x.spec.resyncInterval), ["/spec/resyncInterval: required"]);
-            assert.deepStrictEqual(without((x) => (x.spec.resyncInterval = "60")), ["/spec/resyncInterval: must be integer, is string"]);
+            assert.deepStrictEqual(
+                without((x) => delete x.spec.authentication.universalAuth.secretsScope.projectSlug),
+                ["/spec/authentication/universalAuth/secretsScope/projectSlug: required"],
+            );
+            assert.deepStrictEqual(
+                without((x) => delete x.spec.resyncInterval),
+                ["/spec/resyncInterval: required"],
+            );
+            assert.deepStrictEqual(
+                without((x) => (x.spec.resyncInterval = "60")),
+                ["/spec/resyncInterval: must be integer, is string"],
+            );
             if (crd.requiresKeys) {
-                assert.deepStrictEqual(without((x) => delete x.spec.authentication.universalAuth.secretsScope.keys), ["/spec/authentication/universalAuth/secretsScope/keys: required"]);
-                assert.deepStrictEqual(without((x) => (x.spec.authentication.universalAuth.secretsScope.keys = [])), ["/spec/authentication/universalAuth/secretsScope/keys: must have at least 1 items"]);
+                assert.deepStrictEqual(
+                    without((x) => delete x.spec.authentication.universalAuth.secretsScope.keys),
+                    ["/spec/authentication/universalAuth/secretsScope/keys: required"],
+                );
+                assert.deepStrictEqual(
+                    without((x) => (x.spec.authentication.universalAuth.secretsScope.keys = [])),
+                    ["/spec/authentication/universalAuth/secretsScope/keys: must have at least 1 items"],
+                );
             } else {
                 // A CRD without `keys` would drop the field (or reject it under strict field validation).
-                assert.deepStrictEqual(without((x) => (x.spec.authentication.universalAuth.secretsScope.keys = ["DATABASE_URL"])), ["/spec/authentication/universalAuth/secretsScope/keys: unknown field"]);
+                assert.deepStrictEqual(
+                    without((x) => (x.spec.authentication.universalAuth.secretsScope.keys = ["DATABASE_URL"])),
+                    ["/spec/authentication/universalAuth/secretsScope/keys: unknown field"],
+                );
             }
         });
     }
@@ -102,7 +142,10 @@ describe("KMS credential sync against the operators' CRDs", () => {
         const seed = JSON.parse(JSON.stringify(cr));
         delete seed.spec.resyncInterval;
         delete seed.spec.authentication.universalAuth.secretsScope.projectSlug;
-        assert.deepStrictEqual(openApiProblems(schema, seed), ["/spec/resyncInterval: required", "/spec/authentication/universalAuth/secretsScope/projectSlug: required"]);
+        assert.deepStrictEqual(openApiProblems(schema, seed), [
+            "/spec/resyncInterval: required",
+            "/spec/authentication/universalAuth/secretsScope/projectSlug: required",
+        ]);
         // Our fixture agrees with the published schema on every path it declares: type and required fields.
         const fixture = KMS_SYNC_CRDS.find((c) => c.apiVersion === "secrets.lux.network/v1alpha1")!.schema;
         const compare = (ours: OpenApiSchema, theirs: OpenApiSchema, at: string) => {
@@ -133,15 +176,27 @@ describe("KMS credential sync against the operators' CRDs", () => {
     it("rejects, before any resource, a missing kmsProjectSlug, an unsupported CRD and a sync without the stack's KMS", async () => {
         const { kmsProjectSlug: _slug, ...noSlug } = VALUES;
         await assert.rejects(planWith("k1", noSlug), {
-            message: 'stack "k1": invalid configuration (1 problem); nothing was created:\n' +
+            message:
+                'stack "k1": invalid configuration (1 problem); nothing was created:\n' +
                 "  - hanzo-sql:kmsProjectSlug (not set): required when a service syncs from the KMS (iam): pulumi config set kmsProjectSlug <project>",
         });
-        const supported = "kmsApiVersion + kmsKind must name a KMS operator's CRD: kms.hanzo.ai/v1 KMSSecret (Hanzo's KMS operator), " +
+        const supported =
+            "kmsApiVersion + kmsKind must name a KMS operator's CRD: kms.hanzo.ai/v1 KMSSecret (Hanzo's KMS operator), " +
             "secrets.lux.network/v1alpha1 KMSSecret (Hanzo's KMS operator, earlier releases), secrets.infisical.com/v1alpha1 InfisicalSecret (upstream Infisical)";
-        await assert.rejects(planWith("k2", { ...VALUES, kmsApiVersion: "secrets.hanzo.ai/v2" }), { message: new RegExp(`hanzo-sql:kmsApiVersion = "secrets\\.hanzo\\.ai/v2": ${supported.replace(/[().+]/g, "\\$&")}`) });
+        await assert.rejects(planWith("k2", { ...VALUES, kmsApiVersion: "secrets.hanzo.ai/v2" }), {
+            message: new RegExp(`hanzo-sql:kmsApiVersion = "secrets\\.hanzo\\.ai/v2": ${supported.replace(/[().+]/g, "\\$&")}`),
+        });
         // The seed's pair: a kind that no operator serves under that group.
-        await assert.rejects(planWith("k3", { ...VALUES, kmsApiVersion: "secrets.infisical.com/v1alpha1", kmsKind: "KMSSecret" }), { message: new RegExp(`hanzo-sql:kmsKind = "KMSSecret": ${supported.replace(/[().+]/g, "\\$&")}`) });
-        await assert.rejects(planWith("k4", { ...VALUES, kmsProjectSlug: "Hanzo Prod" }), /hanzo-sql:kmsProjectSlug = "Hanzo Prod": must be a KMS project slug \(lowercase letters, digits, hyphens\)/);
-        await assert.rejects(planWith("k5", { ...VALUES, kmsEnabled: false }), /hanzo-sql:services\[0\]\.kmsSync = true: needs the stack's KMS sync: pulumi config set kmsEnabled true/);
+        await assert.rejects(planWith("k3", { ...VALUES, kmsApiVersion: "secrets.infisical.com/v1alpha1", kmsKind: "KMSSecret" }), {
+            message: new RegExp(`hanzo-sql:kmsKind = "KMSSecret": ${supported.replace(/[().+]/g, "\\$&")}`),
+        });
+        await assert.rejects(
+            planWith("k4", { ...VALUES, kmsProjectSlug: "Hanzo Prod" }),
+            /hanzo-sql:kmsProjectSlug = "Hanzo Prod": must be a KMS project slug \(lowercase letters, digits, hyphens\)/,
+        );
+        await assert.rejects(
+            planWith("k5", { ...VALUES, kmsEnabled: false }),
+            /hanzo-sql:services\[0\]\.kmsSync = true: needs the stack's KMS sync: pulumi config set kmsEnabled true/,
+        );
     });
 });

@@ -9,10 +9,21 @@ describe("monitoring as declared (hanzo-k8s)", () => {
     it("creates the exporter's role: login, member of pg_monitor, nothing more", async () => {
         const plan = await planOf("hanzo-k8s");
         assert.deepStrictEqual(resource(plan, TYPES.role, "hanzo-sql-monitoring-role").inputs, {
-            name: "hanzo_monitor", login: true, password: "[secret]", superuser: false, createDatabase: false, createRole: false,
-            replication: false, bypassRowLevelSecurity: false, inherit: true, roles: ["pg_monitor"],
+            name: "hanzo_monitor",
+            login: true,
+            password: "[secret]",
+            superuser: false,
+            createDatabase: false,
+            createRole: false,
+            replication: false,
+            bypassRowLevelSecurity: false,
+            inherit: true,
+            roles: ["pg_monitor"],
         });
-        assert.deepStrictEqual(resource(plan, TYPES.password, "hanzo-sql-postgres-monitor-password").inputs, { length: 32, special: false });
+        assert.deepStrictEqual(resource(plan, TYPES.password, "hanzo-sql-postgres-monitor-password").inputs, {
+            length: 32,
+            special: false,
+        });
     });
 
     it("scrapes the exporter with a PodMonitor and alerts with the standard's rules", async () => {
@@ -22,7 +33,10 @@ describe("monitoring as declared (hanzo-k8s)", () => {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PodMonitor",
             metadata: { name: "postgres", namespace: "hanzo", labels },
-            spec: { selector: { matchLabels: { app: "postgres" } }, podMetricsEndpoints: [{ port: "metrics", interval: "30s", scrapeTimeout: "10s" }] },
+            spec: {
+                selector: { matchLabels: { app: "postgres" } },
+                podMetricsEndpoints: [{ port: "metrics", interval: "30s", scrapeTimeout: "10s" }],
+            },
         });
         assert.deepStrictEqual(resource(plan, PROM_RULE, "hanzo-sql-monitoring-alerts").inputs, {
             apiVersion: "monitoring.coreos.com/v1",
@@ -41,7 +55,10 @@ describe("monitoring as declared (hanzo-k8s)", () => {
     it("declares no exporter, role, monitor or rules when monitoring is off", async () => {
         const plan = await planWith("quiet", { environment: "prod", clusterName: "c", monitoringEnabled: false, services: ["iam"] });
         const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
-        assert.deepStrictEqual(sts.spec.template.spec.containers.map((c: { name: string }) => c.name), ["postgres"]);
+        assert.deepStrictEqual(
+            sts.spec.template.spec.containers.map((c: { name: string }) => c.name),
+            ["postgres"],
+        );
         assert.deepStrictEqual([ofType(plan, POD_MONITOR).length, ofType(plan, PROM_RULE).length], [0, 0]);
         assert.strictEqual(ofType(plan, TYPES.role).filter((r) => r.inputs.name === "hanzo_monitor").length, 0);
         assert.strictEqual((resource(plan, TYPES.networkPolicy, "hanzo-sql-postgres-network-policy").inputs as any).spec.ingress.length, 1);

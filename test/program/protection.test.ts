@@ -15,7 +15,9 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "staging", "dev"]) {
         const expected = [
             ...spec.services.map((s) => [TYPES.database, `hanzo-sql-${s.name}-database`]),
             [TYPES.statefulSet, "hanzo-sql-postgres-statefulset"],
-            ...(spec.backup.enabled && spec.backup.store.kind === "spaces" ? [["digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"]] : []),
+            ...(spec.backup.enabled && spec.backup.store.kind === "spaces"
+                ? [["digitalocean:index/spacesBucket:SpacesBucket", "hanzo-sql-backups-bucket"]]
+                : []),
         ];
         const guarded = plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete);
         assert.deepStrictEqual(
@@ -31,7 +33,9 @@ const CLAIM_PATCH = ["kubernetes:core/v1:PersistentVolumeClaimPatch", "hanzo-sql
 it("test: protects nothing, so the disposable environment can be destroyed", async () => {
     const plan = await planOf("test");
     assert.deepStrictEqual(
-        plan.plan.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]),
+        plan.plan.resources
+            .filter((r) => r.options.protect || r.options.retainOnDelete)
+            .map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]),
         [CLAIM_PATCH],
     );
 });
@@ -59,5 +63,8 @@ it("deletes a database's extensions and grants with it instead of one by one", a
 it("names children after their service, so adding or removing a service renames nothing else", async () => {
     const plan = await planOf("hanzo-k8s");
     const names = ofType(plan, TYPES.database).map((d) => d.name);
-    assert.deepStrictEqual(names, ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => `hanzo-sql-${s}-database`));
+    assert.deepStrictEqual(
+        names,
+        ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => `hanzo-sql-${s}-database`),
+    );
 });

@@ -13,7 +13,11 @@ const EXTENSIONS = ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"];
 
 /** The salt the mock gives a RandomId (tools/plan/runner.ts), read back from the plan's state. */
 function saltOf(plan: Awaited<ReturnType<typeof planOf>>, name: string): string {
-    return createHash("sha256").update(`salt:${resource(plan, "random:index/randomId:RandomId", name).name}`).digest().subarray(0, 16).toString("base64");
+    return createHash("sha256")
+        .update(`salt:${resource(plan, "random:index/randomId:RandomId", name).name}`)
+        .digest()
+        .subarray(0, 16)
+        .toString("base64");
 }
 
 /** What each production stack must hold, exactly (STANDARD §1, §5). */
@@ -34,24 +38,43 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
                 ofType(plan, TYPES.database).map((d) => d.inputs),
-                expected.services.map((s) => ({ name: s, owner: `${s}_user`, template: "template0", encoding: "UTF8", allowConnections: true, connectionLimit: -1 })),
+                expected.services.map((s) => ({
+                    name: s,
+                    owner: `${s}_user`,
+                    template: "template0",
+                    encoding: "UTF8",
+                    allowConnections: true,
+                    connectionLimit: -1,
+                })),
             );
         });
 
         it("has one login role per service with none of the forbidden attributes", async () => {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
-                ofType(plan, TYPES.role).filter((r) => !["hanzo_monitor", "hanzo_backup"].includes(String(r.inputs.name))).map((r) => r.inputs),
+                ofType(plan, TYPES.role)
+                    .filter((r) => !["hanzo_monitor", "hanzo_backup"].includes(String(r.inputs.name)))
+                    .map((r) => r.inputs),
                 expected.services.map((s) => ({
-                    name: `${s}_user`, login: true, password: "[secret]", superuser: false, createDatabase: false, createRole: false,
-                    replication: false, bypassRowLevelSecurity: false, inherit: true, connectionLimit: -1,
+                    name: `${s}_user`,
+                    login: true,
+                    password: "[secret]",
+                    superuser: false,
+                    createDatabase: false,
+                    createRole: false,
+                    replication: false,
+                    bypassRowLevelSecurity: false,
+                    inherit: true,
+                    connectionLimit: -1,
                 })),
             );
         });
 
         it("creates the four extensions in every service database and in template1", async () => {
             const plan = await planOf(stack);
-            const got = ofType(plan, TYPES.extension).map((e) => `${e.inputs.database}:${e.inputs.name}:${e.inputs.schema}`).sort();
+            const got = ofType(plan, TYPES.extension)
+                .map((e) => `${e.inputs.database}:${e.inputs.name}:${e.inputs.schema}`)
+                .sort();
             const want = ["template1", ...expected.services].flatMap((db) => EXTENSIONS.map((x) => `${db}:${x}:public`)).sort();
             assert.deepStrictEqual(got, want);
             for (const e of ofType(plan, TYPES.extension)) {
@@ -62,8 +85,15 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         it("revokes CONNECT (all privileges) on postgres, template1 and every service database from PUBLIC", async () => {
             const plan = await planOf(stack);
             assert.deepStrictEqual(
-                ofType(plan, TYPES.grant).filter((g) => g.name.endsWith("-revoke-public")).map((g) => g.inputs),
-                ["postgres", "template1", ...expected.services].map((s) => ({ database: s, role: "public", objectType: "database", privileges: [] })),
+                ofType(plan, TYPES.grant)
+                    .filter((g) => g.name.endsWith("-revoke-public"))
+                    .map((g) => g.inputs),
+                ["postgres", "template1", ...expected.services].map((s) => ({
+                    database: s,
+                    role: "public",
+                    objectType: "database",
+                    privileges: [],
+                })),
             );
         });
 
@@ -87,7 +117,9 @@ for (const [stack, expected] of Object.entries(STACKS)) {
                 // The client's own keys are the same URL (IAM's too: xorm cannot read a keyword DSN safely).
                 const keys = expected.shapes[service] ?? [];
                 const common = ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "DB_SSLMODE", "pgpass"];
-                const extra = Object.keys(data).filter((k) => !common.includes(k)).sort();
+                const extra = Object.keys(data)
+                    .filter((k) => !common.includes(k))
+                    .sort();
                 assert.deepStrictEqual(extra, keys, service);
                 for (const key of keys) {
                     assert.strictEqual(data[key], url, `${service} ${key}`);
@@ -98,7 +130,10 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         it("exposes Secret names in its outputs and never a password", async () => {
             const plan = await planOf(stack);
             const text = JSON.stringify(plan.outputs);
-            assert.deepStrictEqual(plan.outputs.connectionSecrets, Object.fromEntries(expected.services.map((s) => [s, `hanzo/${s.replace(/_/g, "-")}-database`])));
+            assert.deepStrictEqual(
+                plan.outputs.connectionSecrets,
+                Object.fromEntries(expected.services.map((s) => [s, `hanzo/${s.replace(/_/g, "-")}-database`])),
+            );
             assert.strictEqual(plan.outputs.adminSecret, "hanzo/postgres-credentials");
             for (const r of ofType(plan, TYPES.password)) {
                 const pw = revealed(plan, r) && mockPassword(r.name, r.inputs.special !== false);
@@ -118,11 +153,23 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             const plan = await planOf(stack);
             const provider = resource(plan, TYPES.pgProvider, "hanzo-sql-pg");
             assert.deepStrictEqual(provider.inputs, {
-                host: "127.0.0.1", port: "5432", username: "hanzo", password: "[secret]", database: "postgres", sslmode: "disable", superuser: "true", connectTimeout: "30",
+                host: "127.0.0.1",
+                port: "5432",
+                username: "hanzo",
+                password: "[secret]",
+                database: "postgres",
+                sslmode: "disable",
+                superuser: "true",
+                connectTimeout: "30",
             });
             const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset");
             assert.ok(provider.dependencies.includes(sts.urn), "the provider waits for the StatefulSet");
-            for (const r of [...ofType(plan, TYPES.database), ...ofType(plan, TYPES.role), ...ofType(plan, TYPES.extension), ...ofType(plan, TYPES.grant)]) {
+            for (const r of [
+                ...ofType(plan, TYPES.database),
+                ...ofType(plan, TYPES.role),
+                ...ofType(plan, TYPES.extension),
+                ...ofType(plan, TYPES.grant),
+            ]) {
                 assert.strictEqual(r.options.provider, `${provider.urn}::hanzo-sql-pg-id`, r.name);
             }
         });
@@ -134,12 +181,22 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
         const plan = await planOf("hanzo-k8s");
         const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
         const config = resource(plan, TYPES.configMap, "hanzo-sql-postgres-config").inputs as any;
-        const labels = { app: "postgres", "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/part-of": "hanzo-sql" };
+        const labels = {
+            app: "postgres",
+            "app.kubernetes.io/name": "postgresql",
+            "app.kubernetes.io/instance": "postgres",
+            "app.kubernetes.io/part-of": "hanzo-sql",
+        };
         const ready = ["pg_isready", "-U", "hanzo", "-d", "postgres"];
         // The pod rolls when the admin password changes: the annotation hashes its (salted) verifier.
-        const verifier = (revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-postgres-credentials")).stringData as Record<string, string>)["scram-verifier"];
+        const verifier = (
+            revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-postgres-credentials")).stringData as Record<string, string>
+        )["scram-verifier"];
         const adminChecksum = createHash("sha256").update(verifier).digest("hex");
-        assert.strictEqual(verifier, scramVerifier(mockPassword("hanzo-sql-postgres-admin-password", false), saltOf(plan, "hanzo-sql-postgres-admin-password-salt")));
+        assert.strictEqual(
+            verifier,
+            scramVerifier(mockPassword("hanzo-sql-postgres-admin-password", false), saltOf(plan, "hanzo-sql-postgres-admin-password-salt")),
+        );
         assert.deepStrictEqual(sts, {
             apiVersion: "apps/v1",
             kind: "StatefulSet",
@@ -153,14 +210,25 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                 updateStrategy: { type: "RollingUpdate" },
                 persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                 template: {
-                    metadata: { labels, annotations: { "hanzo.ai/config-checksum": configChecksum(config.data), "hanzo.ai/admin-password-checksum": adminChecksum } },
+                    metadata: {
+                        labels,
+                        annotations: {
+                            "hanzo.ai/config-checksum": configChecksum(config.data),
+                            "hanzo.ai/admin-password-checksum": adminChecksum,
+                        },
+                    },
                     spec: {
                         terminationGracePeriodSeconds: 120,
                         enableServiceLinks: false,
                         serviceAccountName: "postgres",
                         automountServiceAccountToken: false,
                         securityContext: {
-                            runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" },
+                            runAsUser: 999,
+                            runAsGroup: 999,
+                            runAsNonRoot: true,
+                            fsGroup: 999,
+                            fsGroupChangePolicy: "OnRootMismatch",
+                            seccompProfile: { type: "RuntimeDefault" },
                         },
                         initContainers: [
                             {
@@ -169,12 +237,20 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                                 command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
                                 env: [
                                     { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-                                    { name: "HANZO_ADMIN_VERIFIER", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "scram-verifier" } } },
+                                    {
+                                        name: "HANZO_ADMIN_VERIFIER",
+                                        valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "scram-verifier" } },
+                                    },
                                     { name: "PG_CONFIG_FILE", value: "/etc/postgresql/postgresql.conf" },
                                     { name: "PG_HBA_FILE", value: "/etc/postgresql/pg_hba.conf" },
                                 ],
                                 resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
-                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                securityContext: {
+                                    allowPrivilegeEscalation: false,
+                                    readOnlyRootFilesystem: true,
+                                    runAsNonRoot: true,
+                                    capabilities: { drop: ["ALL"] },
+                                },
                                 volumeMounts: [
                                     { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
                                     { name: "config", mountPath: "/etc/postgresql", readOnly: true },
@@ -187,20 +263,45 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                             {
                                 name: "postgres",
                                 image: "pgvector/pgvector:0.8.0-pg16",
-                                args: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "hba_file=/etc/postgresql/pg_hba.conf"],
+                                args: [
+                                    "postgres",
+                                    "-c",
+                                    "config_file=/etc/postgresql/postgresql.conf",
+                                    "-c",
+                                    "hba_file=/etc/postgresql/pg_hba.conf",
+                                ],
                                 ports: [{ name: "postgresql", containerPort: 5432, protocol: "TCP" }],
                                 env: [
-                                    { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "username" } } },
-                                    { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } } },
+                                    {
+                                        name: "POSTGRES_USER",
+                                        valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "username" } },
+                                    },
+                                    {
+                                        name: "POSTGRES_PASSWORD",
+                                        valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "password" } },
+                                    },
                                     { name: "POSTGRES_DB", value: "postgres" },
                                     { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-                                    { name: "POSTGRES_INITDB_ARGS", value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256" },
+                                    {
+                                        name: "POSTGRES_INITDB_ARGS",
+                                        value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256",
+                                    },
                                 ],
                                 resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
                                 startupProbe: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 },
                                 livenessProbe: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-                                readinessProbe: { exec: { command: [...ready, "-h", "127.0.0.1"] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                readinessProbe: {
+                                    exec: { command: [...ready, "-h", "127.0.0.1"] },
+                                    periodSeconds: 5,
+                                    timeoutSeconds: 3,
+                                    failureThreshold: 3,
+                                },
+                                securityContext: {
+                                    allowPrivilegeEscalation: false,
+                                    readOnlyRootFilesystem: true,
+                                    runAsNonRoot: true,
+                                    capabilities: { drop: ["ALL"] },
+                                },
                                 volumeMounts: [
                                     { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
                                     { name: "config", mountPath: "/etc/postgresql", readOnly: true },
@@ -214,15 +315,26 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                                 image: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
                                 env: [
                                     { name: "DATA_SOURCE_URI", value: "127.0.0.1:5432/postgres?sslmode=disable" },
-                                    { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "username" } } },
-                                    { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "password" } } },
+                                    {
+                                        name: "DATA_SOURCE_USER",
+                                        valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "username" } },
+                                    },
+                                    {
+                                        name: "DATA_SOURCE_PASS",
+                                        valueFrom: { secretKeyRef: { name: "postgres-monitor-credentials", key: "password" } },
+                                    },
                                     { name: "PG_EXPORTER_EXTEND_QUERY_PATH", value: "/etc/postgres-exporter/queries.yaml" },
                                 ],
                                 volumeMounts: [{ name: "exporter-queries", mountPath: "/etc/postgres-exporter", readOnly: true }],
                                 ports: [{ name: "metrics", containerPort: 9187, protocol: "TCP" }],
                                 resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
                                 readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
-                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                                securityContext: {
+                                    allowPrivilegeEscalation: false,
+                                    readOnlyRootFilesystem: true,
+                                    runAsNonRoot: true,
+                                    capabilities: { drop: ["ALL"] },
+                                },
                             },
                         ],
                         volumes: [
@@ -237,7 +349,11 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                 volumeClaimTemplates: [
                     {
                         metadata: { name: "postgres-data", labels },
-                        spec: { accessModes: ["ReadWriteOnce"], storageClassName: "do-block-storage", resources: { requests: { storage: "50Gi" } } },
+                        spec: {
+                            accessModes: ["ReadWriteOnce"],
+                            storageClassName: "do-block-storage",
+                            resources: { requests: { storage: "50Gi" } },
+                        },
                     },
                 ],
             },
@@ -270,7 +386,10 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
             policyTypes: ["Ingress"],
             ingress: [
                 { from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: 5432 }] },
-                { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ protocol: "TCP", port: 9187 }] },
+                {
+                    from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+                    ports: [{ protocol: "TCP", port: 9187 }],
+                },
             ],
         });
     });
@@ -295,7 +414,9 @@ describe("configuration changes", () => {
     it("rolls the pod when the rendered configuration changes (checksum annotation), and only then", async () => {
         const checksum = async (values: Record<string, unknown>) => {
             const plan = await planWith("hanzo-k8s", values);
-            return (resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any).spec.template.metadata.annotations["hanzo.ai/config-checksum"];
+            return (resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any).spec.template.metadata.annotations[
+                "hanzo.ai/config-checksum"
+            ];
         };
         const a = await checksum(base);
         assert.strictEqual(await checksum({ ...base, services: ["iam", "cloud"] }), a, "adding a service does not restart the server");
@@ -314,10 +435,10 @@ describe("configuration changes", () => {
 
     it("admits a service's own namespace to 5432 and puts its Secret there", async () => {
         const plan = await planWith("hanzo-k8s", { ...base, services: ["iam", { name: "commerce", namespace: "billing" }] });
-        assert.deepStrictEqual((resource(plan, TYPES.networkPolicy, "hanzo-sql-postgres-network-policy").inputs as any).spec.ingress[0].from, [
-            { podSelector: {} },
-            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "billing" } } },
-        ]);
+        assert.deepStrictEqual(
+            (resource(plan, TYPES.networkPolicy, "hanzo-sql-postgres-network-policy").inputs as any).spec.ingress[0].from,
+            [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "billing" } } }],
+        );
         assert.strictEqual((resource(plan, TYPES.secret, "hanzo-sql-commerce-connection").inputs as any).metadata.namespace, "billing");
     });
 
@@ -338,8 +459,14 @@ describe("configuration changes", () => {
         const data = revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-iam-connection")).stringData as Record<string, string>;
         const pw = mockPassword("hanzo-sql-iam-password", true);
         assert.match(pw, /^p@ss:[0-9a-f]{10}\/#\?%[0-9a-f]{10}$/, "the mock's password carries @ : / # ? %");
-        assert.strictEqual(data.DATABASE_URL, `postgresql://iam_user:p%40ss%3A${pw.slice(5, 15)}%2F%23%3F%25${pw.slice(19)}@postgres.hanzo.svc:5432/iam?sslmode=disable`);
-        assert.strictEqual(data.DATABASE_URL, databaseUrl({ user: "iam_user", password: pw, host: "postgres.hanzo.svc", port: 5432, database: "iam", sslmode: "disable" }));
+        assert.strictEqual(
+            data.DATABASE_URL,
+            `postgresql://iam_user:p%40ss%3A${pw.slice(5, 15)}%2F%23%3F%25${pw.slice(19)}@postgres.hanzo.svc:5432/iam?sslmode=disable`,
+        );
+        assert.strictEqual(
+            data.DATABASE_URL,
+            databaseUrl({ user: "iam_user", password: pw, host: "postgres.hanzo.svc", port: 5432, database: "iam", sslmode: "disable" }),
+        );
         assert.strictEqual(decodeURIComponent(new URL(data.DATABASE_URL).password), pw);
     });
 });
@@ -348,18 +475,34 @@ describe("the test and dev stacks", () => {
     it("test: every database and role ends in _test, in its own namespace, which it creates", async () => {
         const plan = await planOf("test");
         const dbs = ofType(plan, TYPES.database).map((d) => [d.inputs.name, d.inputs.owner]);
-        assert.deepStrictEqual(dbs, ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => [`${s}_test`, `${s}_test_user`]));
-        const serviceRoles = ofType(plan, TYPES.role).map((r) => String(r.inputs.name)).filter((n) => !["hanzo_monitor", "hanzo_backup"].includes(n));
-        assert.deepStrictEqual(serviceRoles, dbs.map(([, owner]) => owner));
+        assert.deepStrictEqual(
+            dbs,
+            ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((s) => [`${s}_test`, `${s}_test_user`]),
+        );
+        const serviceRoles = ofType(plan, TYPES.role)
+            .map((r) => String(r.inputs.name))
+            .filter((n) => !["hanzo_monitor", "hanzo_backup"].includes(n));
+        assert.deepStrictEqual(
+            serviceRoles,
+            dbs.map(([, owner]) => owner),
+        );
         assert.deepStrictEqual(resource(plan, TYPES.namespace, "hanzo-sql-namespace").inputs.metadata, { name: "hanzo-test" });
-        const url = (revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-iam-connection")).stringData as Record<string, string>).DATABASE_URL;
+        const url = (revealed(plan, resource(plan, TYPES.secret, "hanzo-sql-iam-connection")).stringData as Record<string, string>)
+            .DATABASE_URL;
         assert.match(url, /@postgres\.hanzo-test\.svc:5432\/iam_test\?sslmode=disable$/);
     });
 
     it("dev: uses the kubeconfig context instead of a DOKS lookup", async () => {
         const plan = await planOf("dev");
-        assert.deepStrictEqual(resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s").inputs, { context: "kind-hanzo", clusterIdentifier: "kind-hanzo" });
+        assert.deepStrictEqual(resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s").inputs, {
+            context: "kind-hanzo",
+            clusterIdentifier: "kind-hanzo",
+        });
         const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
-        assert.deepStrictEqual(sts.spec.volumeClaimTemplates[0].spec, { accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "5Gi" } } });
+        assert.deepStrictEqual(sts.spec.volumeClaimTemplates[0].spec, {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: "standard",
+            resources: { requests: { storage: "5Gi" } },
+        });
     });
 });

@@ -57,7 +57,10 @@ describe("postgresql.conf", () => {
     });
 
     it("renders a stack's own pgvector values, saying which default was measured", () => {
-        const conf = renderPostgresqlConf(2 * GiB, serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200 }));
+        const conf = renderPostgresqlConf(
+            2 * GiB,
+            serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200 }),
+        );
         const lines = conf.split("\n").filter((l) => /^(hnsw|ivfflat)[.]/.test(l));
         assert.deepStrictEqual(lines.slice(0, 2), [
             "hnsw.iterative_scan = relaxed_order              # stack value; the measured default is strict_order",
@@ -68,7 +71,13 @@ describe("postgresql.conf", () => {
 
     it("parses back what it renders, comments and quoted # included", () => {
         const conf = parsePostgresqlConf("a = 1  # one\nb 'x#y' # two\n# c = 3\nA = 2\n");
-        assert.deepStrictEqual([...conf], [["a", "2"], ["b", "'x#y'"]]);
+        assert.deepStrictEqual(
+            [...conf],
+            [
+                ["a", "2"],
+                ["b", "'x#y'"],
+            ],
+        );
     });
 });
 
@@ -98,17 +107,30 @@ describe("pg_hba.conf", () => {
 
     it("parses back the rules it renders", () => {
         const rules = hbaRules(["10.244.0.0/16", "10.245.0.0/16"]);
-        assert.deepStrictEqual(parsePgHba(renderPgHba(rules)), rules.map(({ why: _why, ...r }) => r));
+        assert.deepStrictEqual(
+            parsePgHba(renderPgHba(rules)),
+            rules.map(({ why: _why, ...r }) => r),
+        );
     });
 });
 
 describe("connection strings", () => {
-    const params = { user: "iam_user", password: "a@b:c/d#e?f%g h'i\\j!", host: "postgres.hanzo.svc", port: 5432, database: "iam", sslmode: "disable" };
+    const params = {
+        user: "iam_user",
+        password: "a@b:c/d#e?f%g h'i\\j!",
+        host: "postgres.hanzo.svc",
+        port: 5432,
+        database: "iam",
+        sslmode: "disable",
+    };
 
     it("percent-encodes every reserved character of the password in DATABASE_URL", () => {
         assert.strictEqual(percentEncode("!'()*"), "%21%27%28%29%2A");
         const url = databaseUrl(params);
-        assert.strictEqual(url, "postgresql://iam_user:a%40b%3Ac%2Fd%23e%3Ff%25g%20h%27i%5Cj%21@postgres.hanzo.svc:5432/iam?sslmode=disable");
+        assert.strictEqual(
+            url,
+            "postgresql://iam_user:a%40b%3Ac%2Fd%23e%3Ff%25g%20h%27i%5Cj%21@postgres.hanzo.svc:5432/iam?sslmode=disable",
+        );
         const parsed = new URL(url);
         assert.strictEqual(decodeURIComponent(parsed.password), params.password);
         assert.strictEqual(parsed.hostname, "postgres.hanzo.svc");

@@ -59,11 +59,14 @@ describe("bad input that used to pass", () => {
     describe("absurd sizes", () => {
         it("rejects a memory limit, CPU limit or volume larger than any node or volume", () => {
             // Problems come in the schema's key order.
-            assert.deepStrictEqual(problems({ ...VALID, memoryLimit: "64Ti", memoryRequest: "1Gi", cpuLimit: "4000", storageSize: "17Ti" }), [
-                'hanzo-sql:storageSize = "17Ti": must be at most "16Ti", the largest DigitalOcean block storage volume',
-                'hanzo-sql:cpuLimit = "4000": must be at most 256 cores (more than any node offers)',
-                'hanzo-sql:memoryLimit = "64Ti": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
-            ]);
+            assert.deepStrictEqual(
+                problems({ ...VALID, memoryLimit: "64Ti", memoryRequest: "1Gi", cpuLimit: "4000", storageSize: "17Ti" }),
+                [
+                    'hanzo-sql:storageSize = "17Ti": must be at most "16Ti", the largest DigitalOcean block storage volume',
+                    'hanzo-sql:cpuLimit = "4000": must be at most 256 cores (more than any node offers)',
+                    'hanzo-sql:memoryLimit = "64Ti": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
+                ],
+            );
             assert.deepStrictEqual(problems({ ...VALID, memoryLimit: "2000G" }), [
                 'hanzo-sql:memoryLimit = "2000G": must be at most "1Ti" (more than any node offers; shared_buffers and the other memory settings follow it)',
             ]);
@@ -76,11 +79,24 @@ describe("bad input that used to pass", () => {
 
     describe("numbers past any sane range", () => {
         it("rejects 1e20 and other inexact or fractional numbers in every integer key", () => {
-            for (const key of ["terminationGracePeriodSeconds", "hnswEfSearch", "hnswMaxScanTuples", "adminPort", "backupRetentionDays", "poolDefaultPoolSize", "poolReplicas", "kmsResyncInterval"]) {
+            for (const key of [
+                "terminationGracePeriodSeconds",
+                "hnswEfSearch",
+                "hnswMaxScanTuples",
+                "adminPort",
+                "backupRetentionDays",
+                "poolDefaultPoolSize",
+                "poolReplicas",
+                "kmsResyncInterval",
+            ]) {
                 for (const value of [1e20, 2 ** 53, 1.5, "12abc"]) {
                     // Pulumi hands the program the YAML value as a string: 1e20 arrives as "100000000000000000000".
                     const raw = typeof value === "string" ? value : JSON.stringify(value);
-                    assert.deepStrictEqual(problems({ ...VALID, [key]: value }), [`hanzo-sql:${key} = ${JSON.stringify(raw)}: must be a whole number`], `${key}: ${value}`);
+                    assert.deepStrictEqual(
+                        problems({ ...VALID, [key]: value }),
+                        [`hanzo-sql:${key} = ${JSON.stringify(raw)}: must be a whole number`],
+                        `${key}: ${value}`,
+                    );
                 }
             }
         });
@@ -107,7 +123,13 @@ describe("bad input that used to pass", () => {
         });
         it("bounds every number by what it means", () => {
             assert.deepStrictEqual(
-                problems({ ...VALID, terminationGracePeriodSeconds: 86_400, backupRetentionDays: 100_000, poolMaxClientConn: 1_000_000, poolReplicas: 500 }),
+                problems({
+                    ...VALID,
+                    terminationGracePeriodSeconds: 86_400,
+                    backupRetentionDays: 100_000,
+                    poolMaxClientConn: 1_000_000,
+                    poolReplicas: 500,
+                }),
                 [
                     "hanzo-sql:terminationGracePeriodSeconds = 86400: must be at most 3600: a fast shutdown's checkpoint takes at most checkpoint_timeout (10min), and a longer grace only stalls node drains",
                     "hanzo-sql:backupRetentionDays = 100000: must be at most 36500 days (100 years); regulated data needs 2555 (7 years)",
@@ -117,11 +139,16 @@ describe("bad input that used to pass", () => {
             );
         });
         it("bounds a service's numbers too, whatever YAML made of them", () => {
-            assert.deepStrictEqual(problems(withServices({ name: "iam", connectionLimit: 1e20 }, { name: "kms", connectionLimit: 500, backupRetentionDays: 1e9 })), [
-                "hanzo-sql:services[0].connectionLimit = 100000000000000000000: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
-                "hanzo-sql:services[1].connectionLimit = 500: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
-                "hanzo-sql:services[1].backupRetentionDays = 1000000000: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
-            ]);
+            assert.deepStrictEqual(
+                problems(
+                    withServices({ name: "iam", connectionLimit: 1e20 }, { name: "kms", connectionLimit: 500, backupRetentionDays: 1e9 }),
+                ),
+                [
+                    "hanzo-sql:services[0].connectionLimit = 100000000000000000000: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
+                    "hanzo-sql:services[1].connectionLimit = 500: must be a whole number from 1 to 200 (the server's max_connections), or -1 for no limit",
+                    "hanzo-sql:services[1].backupRetentionDays = 1000000000: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
+                ],
+            );
             assert.deepStrictEqual(problems(withServices({ name: "kms", backupRetentionDays: 1e9 })), [
                 "hanzo-sql:services[0].backupRetentionDays = 1000000000: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
             ]);
@@ -148,42 +175,59 @@ describe("bad input that used to pass", () => {
             ]);
         });
         it("rejects reserved names given as a service's database or previous name", () => {
-            assert.deepStrictEqual(problems(withServices({ name: "app", database: "template1" }, { name: "meta", database: "pg_meta" }, { name: "web", renamedFrom: "Postgres" })), [
-                'hanzo-sql:services[0].database = "template1": database name is one of the server\'s own databases (postgres, template0, template1); give the service a name of its own',
-                'hanzo-sql:services[1].database = "pg_meta": database name must not start with "pg_": PostgreSQL reserves role names with that prefix, and the role would be "pg_meta_user"',
-                'hanzo-sql:services[2].renamedFrom = "Postgres": previous service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)',
-            ]);
+            assert.deepStrictEqual(
+                problems(
+                    withServices(
+                        { name: "app", database: "template1" },
+                        { name: "meta", database: "pg_meta" },
+                        { name: "web", renamedFrom: "Postgres" },
+                    ),
+                ),
+                [
+                    'hanzo-sql:services[0].database = "template1": database name is one of the server\'s own databases (postgres, template0, template1); give the service a name of its own',
+                    'hanzo-sql:services[1].database = "pg_meta": database name must not start with "pg_": PostgreSQL reserves role names with that prefix, and the role would be "pg_meta_user"',
+                    'hanzo-sql:services[2].renamedFrom = "Postgres": previous service name must be lowercase (PostgreSQL folds unquoted identifiers to lowercase, so capitals need quoting everywhere)',
+                ],
+            );
         });
         it("still accepts postgres_test in the test environment (not a system database)", () => {
             const spec = load({ environment: "test", clusterName: "hanzo-k8s", services: ["postgres"] });
-            assert.deepStrictEqual(spec.services.map((s) => [s.database, s.role]), [["postgres_test", "postgres_test_user"]]);
+            assert.deepStrictEqual(
+                spec.services.map((s) => [s.database, s.role]),
+                [["postgres_test", "postgres_test_user"]],
+            );
         });
     });
 
     describe("keys named like Object.prototype members", () => {
         it("reports them as unknown keys instead of reading the prototype", () => {
             const lines = problems({ ...VALID, constructor: "x", toString: "y", __proto__x: 1, hasOwnProperty: "z" });
-            assert.deepStrictEqual(lines.map((l) => l.split(":").slice(0, 2).join(":").replace(/ = .*/, "")), [
-                "hanzo-sql:constructor",
-                "hanzo-sql:toString",
-                "hanzo-sql:__proto__x",
-                "hanzo-sql:hasOwnProperty",
-            ]);
-            assert.ok(lines.every((l) => l.includes(": unknown key; known keys: environment, ")), lines.join("\n"));
+            assert.deepStrictEqual(
+                lines.map((l) => l.split(":").slice(0, 2).join(":").replace(/ = .*/, "")),
+                ["hanzo-sql:constructor", "hanzo-sql:toString", "hanzo-sql:__proto__x", "hanzo-sql:hasOwnProperty"],
+            );
+            assert.ok(
+                lines.every((l) => l.includes(": unknown key; known keys: environment, ")),
+                lines.join("\n"),
+            );
         });
         it("reports them as unknown fields of a service and unknown extensions, too", () => {
             const fields = problems(withServices({ name: "iam", constructor: "x", toString: "y", valueOf: 1 }));
-            assert.deepStrictEqual(fields.map((l) => l.slice(0, l.indexOf(": unknown field"))), [
-                'hanzo-sql:services[0].constructor = "x"',
-                'hanzo-sql:services[0].toString = "y"',
-                "hanzo-sql:services[0].valueOf = 1",
-            ]);
-            assert.deepStrictEqual(problems({ ...VALID, extensionVersions: { constructor: "1.0", hasOwnProperty: "2.0" } }).map((l) => l.slice(0, l.indexOf(":", 20))), [
-                'hanzo-sql:extensionVersions.constructor = "1.0"',
-                'hanzo-sql:extensionVersions.hasOwnProperty = "2.0"',
-            ]);
+            assert.deepStrictEqual(
+                fields.map((l) => l.slice(0, l.indexOf(": unknown field"))),
+                ['hanzo-sql:services[0].constructor = "x"', 'hanzo-sql:services[0].toString = "y"', "hanzo-sql:services[0].valueOf = 1"],
+            );
+            assert.deepStrictEqual(
+                problems({ ...VALID, extensionVersions: { constructor: "1.0", hasOwnProperty: "2.0" } }).map((l) =>
+                    l.slice(0, l.indexOf(":", 20)),
+                ),
+                ['hanzo-sql:extensionVersions.constructor = "1.0"', 'hanzo-sql:extensionVersions.hasOwnProperty = "2.0"'],
+            );
             const json = '{"environment":"prod","clusterName":"c","services":["iam"],"__proto__":{"polluted":true}}';
-            assert.deepStrictEqual(problems(JSON.parse(json)).map((l) => l.slice(0, l.indexOf(" ="))), ["hanzo-sql:__proto__"]);
+            assert.deepStrictEqual(
+                problems(JSON.parse(json)).map((l) => l.slice(0, l.indexOf(" ="))),
+                ["hanzo-sql:__proto__"],
+            );
             assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
         });
     });
@@ -215,7 +259,10 @@ describe("bad input that used to pass", () => {
                 ]);
             }
             assert.deepStrictEqual(on(load({ ...own, backupEndpoint: "http://minio.minio.svc:9000/" }, { secret }).backup).store, {
-                kind: "s3", endpoint: "http://minio.minio.svc:9000", accessKeyId: "a", secretAccessKey: "b",
+                kind: "s3",
+                endpoint: "http://minio.minio.svc:9000",
+                accessKeyId: "a",
+                secretAccessKey: "b",
             });
         });
         it("rejects a backupPrefix or backupBucket that would leave its place in the bucket's keys", () => {
@@ -225,23 +272,37 @@ describe("bad input that used to pass", () => {
                 ]);
             }
             for (const bucket of ["evil.example/x", "b", "Bucket", "a_b", "x?y=1"]) {
-                assert.deepStrictEqual(problems({ ...VALID, backupBucket: bucket }), [`hanzo-sql:backupBucket = ${JSON.stringify(bucket)}: must be a bucket name: 3-63 lowercase letters, digits and hyphens`]);
+                assert.deepStrictEqual(problems({ ...VALID, backupBucket: bucket }), [
+                    `hanzo-sql:backupBucket = ${JSON.stringify(bucket)}: must be a bucket name: 3-63 lowercase letters, digits and hyphens`,
+                ]);
             }
         });
         it("rejects host names, namespaces, slugs and table names that carry more than a name", () => {
-            assert.deepStrictEqual(problems({ ...VALID, adminHost: "evil.example/x?", clusterName: "c/../d", kmsProjectSlug: "org/../other", monitoringNamespace: "ns;x" }), [
-                'hanzo-sql:clusterName = "c/../d": must be a DOKS cluster name (lowercase letters, digits, hyphens)',
-                'hanzo-sql:adminHost = "evil.example/x?": must be a host name or IP address',
-                'hanzo-sql:monitoringNamespace = "ns;x": must be a Kubernetes namespace name',
-                'hanzo-sql:kmsProjectSlug = "org/../other": must be a KMS project slug (lowercase letters, digits, hyphens)',
-            ]);
+            assert.deepStrictEqual(
+                problems({
+                    ...VALID,
+                    adminHost: "evil.example/x?",
+                    clusterName: "c/../d",
+                    kmsProjectSlug: "org/../other",
+                    monitoringNamespace: "ns;x",
+                }),
+                [
+                    'hanzo-sql:clusterName = "c/../d": must be a DOKS cluster name (lowercase letters, digits, hyphens)',
+                    'hanzo-sql:adminHost = "evil.example/x?": must be a host name or IP address',
+                    'hanzo-sql:monitoringNamespace = "ns;x": must be a Kubernetes namespace name',
+                    'hanzo-sql:kmsProjectSlug = "org/../other": must be a KMS project slug (lowercase letters, digits, hyphens)',
+                ],
+            );
             assert.deepStrictEqual(problems(withServices({ name: "iam", namespace: "a/b", requiredTables: ["users; DROP TABLE x"] })), [
                 'hanzo-sql:services[0].namespace = "a/b": must be a Kubernetes namespace name',
                 'hanzo-sql:services[0].requiredTables = ["users; DROP TABLE x"]: must be a list of table names (`table` or `schema.table`, lowercase)',
             ]);
-            assert.deepStrictEqual(problems({ ...withServices({ name: "iam", extensions: ["pgcrypto"] }), extensionVersions: { pgcrypto: "1.3'; DROP" } }), [
-                `hanzo-sql:extensionVersions.pgcrypto = "1.3'; DROP": must be a version string as the extension names it, e.g. "0.8.0" or "1.6" (SELECT name, version FROM pg_available_extension_versions)`,
-            ]);
+            assert.deepStrictEqual(
+                problems({ ...withServices({ name: "iam", extensions: ["pgcrypto"] }), extensionVersions: { pgcrypto: "1.3'; DROP" } }),
+                [
+                    `hanzo-sql:extensionVersions.pgcrypto = "1.3'; DROP": must be a version string as the extension names it, e.g. "0.8.0" or "1.6" (SELECT name, version FROM pg_available_extension_versions)`,
+                ],
+            );
         });
         it("rejects a kmsHostApi or kmsEnvSlug that would smuggle something into the sync resource", () => {
             assert.deepStrictEqual(problems({ ...VALID, kmsHostApi: "https://kms.hanzo.ai/api?token=x", kmsEnvSlug: "prod/../dev" }), [

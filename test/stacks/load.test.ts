@@ -4,7 +4,11 @@ import { VALID, load, on, problems, withServices } from "../support/config";
 describe("stack configuration → spec", () => {
     describe("a valid configuration", () => {
         it("applies the defaults of Pulumi.yaml and the standard", () => {
-            const spec = load({ environment: "prod", clusterName: "hanzo-k8s", services: ["iam", { name: "kms", connection: "infisical" }] });
+            const spec = load({
+                environment: "prod",
+                clusterName: "hanzo-k8s",
+                services: ["iam", { name: "kms", connection: "infisical" }],
+            });
             assert.deepStrictEqual(spec.cluster, { kind: "doks", name: "hanzo-k8s" });
             assert.strictEqual(spec.namespace, "hanzo");
             assert.strictEqual(spec.protectData, true);
@@ -24,40 +28,102 @@ describe("stack configuration → spec", () => {
                 memoryLimitBytes: 2 * 2 ** 30,
                 podNetworkCidrs: ["10.0.0.0/8"],
                 terminationGracePeriodSeconds: 120,
-                vector: { hnswIterativeScan: "strict_order", hnswEfSearch: 100, hnswMaxScanTuples: 20000, ivfflatIterativeScan: "relaxed_order" },
+                vector: {
+                    hnswIterativeScan: "strict_order",
+                    hnswEfSearch: 100,
+                    hnswMaxScanTuples: 20000,
+                    ivfflatIterativeScan: "relaxed_order",
+                },
             });
             assert.deepStrictEqual(spec.admin, { host: "127.0.0.1", port: 5432, sslmode: "disable", password: undefined });
             assert.deepStrictEqual(spec.backup, {
-                enabled: true, schedule: "0 */6 * * *", retentionDays: 30, bucket: "t-postgres-backups", prefix: "postgres", store: { kind: "spaces", region: "nyc3" },
-                dumpImage: "postgres:16.4-bookworm", s3Image: "amazon/aws-cli:2.17.0", drill: { enabled: true, schedule: "30 3 * * *" },
+                enabled: true,
+                schedule: "0 */6 * * *",
+                retentionDays: 30,
+                bucket: "t-postgres-backups",
+                prefix: "postgres",
+                store: { kind: "spaces", region: "nyc3" },
+                dumpImage: "postgres:16.4-bookworm",
+                s3Image: "amazon/aws-cli:2.17.0",
+                drill: { enabled: true, schedule: "30 3 * * *" },
             });
-            assert.deepStrictEqual(spec.monitoring, { enabled: true, namespace: "monitoring", release: "kube-prometheus-stack", exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1" });
+            assert.deepStrictEqual(spec.monitoring, {
+                enabled: true,
+                namespace: "monitoring",
+                release: "kube-prometheus-stack",
+                exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
+            });
             assert.deepStrictEqual([spec.pooling, spec.kms], [{ enabled: false }, { enabled: false }]);
             assert.deepStrictEqual(spec.services, [
                 {
-                    name: "iam", database: "iam", role: "iam_user", namespace: "hanzo", secretName: "iam-database", connection: "url",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
+                    name: "iam",
+                    database: "iam",
+                    role: "iam_user",
+                    namespace: "hanzo",
+                    secretName: "iam-database",
+                    connection: "url",
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"],
+                    requiredTables: [],
+                    connectionLimit: -1,
+                    backupRetentionDays: 30,
+                    pooled: false,
+                    kmsSync: false,
+                    passwordVersion: 1,
+                    keepPassword: false,
                 },
                 {
-                    name: "kms", database: "kms", role: "kms_user", namespace: "hanzo", secretName: "kms-database", connection: "infisical",
-                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"], requiredTables: [], connectionLimit: -1, backupRetentionDays: 30, pooled: false, kmsSync: false, passwordVersion: 1, keepPassword: false,
+                    name: "kms",
+                    database: "kms",
+                    role: "kms_user",
+                    namespace: "hanzo",
+                    secretName: "kms-database",
+                    connection: "infisical",
+                    extensions: ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"],
+                    requiredTables: [],
+                    connectionLimit: -1,
+                    backupRetentionDays: 30,
+                    pooled: false,
+                    kmsSync: false,
+                    passwordVersion: 1,
+                    keepPassword: false,
                 },
             ]);
         });
 
         it("suffixes every database and role with _test in the test environment, and does not protect data", () => {
             const spec = load({ environment: "test", clusterName: "hanzo-k8s", services: ["iam", "hanzo_cloud"] });
-            assert.deepStrictEqual(spec.services.map((s) => [s.database, s.role]), [["iam_test", "iam_test_user"], ["hanzo_cloud_test", "hanzo_cloud_test_user"]]);
+            assert.deepStrictEqual(
+                spec.services.map((s) => [s.database, s.role]),
+                [
+                    ["iam_test", "iam_test_user"],
+                    ["hanzo_cloud_test", "hanzo_cloud_test_user"],
+                ],
+            );
             assert.strictEqual(spec.protectData, false);
         });
 
         it("accepts <service>_<env>, a legacy name, extra extensions and a local cluster", () => {
-            const spec = load({
-                environment: "staging", kubeContext: "kind-hanzo", legacyDatabases: ["old_cloud"], backupEnabled: false,
-                services: [{ name: "cloud", database: "cloud_staging" }, { name: "billing", database: "old_cloud", extensions: ["pgcrypto", "vector"] }],
-            }, { env: {} });
+            const spec = load(
+                {
+                    environment: "staging",
+                    kubeContext: "kind-hanzo",
+                    legacyDatabases: ["old_cloud"],
+                    backupEnabled: false,
+                    services: [
+                        { name: "cloud", database: "cloud_staging" },
+                        { name: "billing", database: "old_cloud", extensions: ["pgcrypto", "vector"] },
+                    ],
+                },
+                { env: {} },
+            );
             assert.deepStrictEqual(spec.cluster, { kind: "kubeconfig", context: "kind-hanzo" });
-            assert.deepStrictEqual(spec.services.map((s) => [s.database, s.role]), [["cloud_staging", "cloud_staging_user"], ["old_cloud", "old_cloud_user"]]);
+            assert.deepStrictEqual(
+                spec.services.map((s) => [s.database, s.role]),
+                [
+                    ["cloud_staging", "cloud_staging_user"],
+                    ["old_cloud", "old_cloud_user"],
+                ],
+            );
             assert.deepStrictEqual(spec.services[1].extensions, ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements", "pgcrypto"]);
         });
     });
@@ -69,10 +135,14 @@ describe("stack configuration → spec", () => {
             ]);
         });
         it("rejects hyphens", () => {
-            assert.deepStrictEqual(problems(withServices("my-service")), ['hanzo-sql:services[0].name = "my-service": service name must use underscores, not hyphens']);
+            assert.deepStrictEqual(problems(withServices("my-service")), [
+                'hanzo-sql:services[0].name = "my-service": service name must use underscores, not hyphens',
+            ]);
         });
         it("rejects a leading digit", () => {
-            assert.deepStrictEqual(problems(withServices("1cloud")), ['hanzo-sql:services[0].name = "1cloud": service name must start with a lowercase letter']);
+            assert.deepStrictEqual(problems(withServices("1cloud")), [
+                'hanzo-sql:services[0].name = "1cloud": service name must start with a lowercase letter',
+            ]);
         });
         it("rejects names longer than 63 bytes, and names whose role would be", () => {
             const long = "a".repeat(64);
@@ -84,7 +154,9 @@ describe("stack configuration → spec", () => {
         });
         it("rejects duplicate services and databases", () => {
             assert.deepStrictEqual(
-                problems({ ...withServices("iam", "iam", { name: "billing", database: "hanzo_cloud" }, { name: "pay", database: "hanzo_cloud" }) }),
+                problems({
+                    ...withServices("iam", "iam", { name: "billing", database: "hanzo_cloud" }, { name: "pay", database: "hanzo_cloud" }),
+                }),
                 [
                     'hanzo-sql:services[1].name = "iam": duplicate service name; hanzo-sql:services[0].name already uses it (one entry per service)',
                     'hanzo-sql:services[3].database = "hanzo_cloud": duplicate database; hanzo-sql:services[2].database already uses it (one database per service)',
@@ -124,30 +196,49 @@ describe("stack configuration → spec", () => {
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {
-            assert.deepStrictEqual(problems({ ...VALID, storageSize: "50 GB", memoryLimit: "2GiB", cpuLimit: "two", memoryRequest: "4Gi" }), [
-                'hanzo-sql:storageSize = "50 GB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
-                'hanzo-sql:cpuLimit = "two": must be a Kubernetes quantity, e.g. "500m" or "2"',
-                'hanzo-sql:memoryLimit = "2GiB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
-            ]);
+            assert.deepStrictEqual(
+                problems({ ...VALID, storageSize: "50 GB", memoryLimit: "2GiB", cpuLimit: "two", memoryRequest: "4Gi" }),
+                [
+                    'hanzo-sql:storageSize = "50 GB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
+                    'hanzo-sql:cpuLimit = "two": must be a Kubernetes quantity, e.g. "500m" or "2"',
+                    'hanzo-sql:memoryLimit = "2GiB": must be a Kubernetes quantity, e.g. "2Gi" or "512Mi"',
+                ],
+            );
             assert.deepStrictEqual(problems({ ...VALID, memoryRequest: "4Gi", cpuRequest: "3" }), [
                 'hanzo-sql:cpuRequest = "3": must not exceed cpuLimit (2)',
                 'hanzo-sql:memoryRequest = "4Gi": must not exceed memoryLimit (2Gi)',
             ]);
         });
         it("rejects pgvector settings pgvector would ignore, and takes valid ones", () => {
-            assert.deepStrictEqual(problems({ ...VALID, hnswIterativeScan: "on", hnswEfSearch: 5000, hnswMaxScanTuples: 0, ivfflatIterativeScan: "strict_order" }), [
-                'hanzo-sql:hnswIterativeScan = "on": hnsw.iterative_scan must be one of off, relaxed_order, strict_order (pgvector would ignore it with only a WARNING and use its default)',
-                "hanzo-sql:hnswEfSearch = 5000: hnsw.ef_search must be a whole number from 1 to 1000 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
-                "hanzo-sql:hnswMaxScanTuples = 0: hnsw.max_scan_tuples must be a whole number from 1 to 2147483647 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
-                'hanzo-sql:ivfflatIterativeScan = "strict_order": ivfflat.iterative_scan must be one of off, relaxed_order (pgvector would ignore it with only a WARNING and use its default)',
+            assert.deepStrictEqual(
+                problems({
+                    ...VALID,
+                    hnswIterativeScan: "on",
+                    hnswEfSearch: 5000,
+                    hnswMaxScanTuples: 0,
+                    ivfflatIterativeScan: "strict_order",
+                }),
+                [
+                    'hanzo-sql:hnswIterativeScan = "on": hnsw.iterative_scan must be one of off, relaxed_order, strict_order (pgvector would ignore it with only a WARNING and use its default)',
+                    "hanzo-sql:hnswEfSearch = 5000: hnsw.ef_search must be a whole number from 1 to 1000 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
+                    "hanzo-sql:hnswMaxScanTuples = 0: hnsw.max_scan_tuples must be a whole number from 1 to 2147483647 (pgvector's range) (pgvector would ignore it with only a WARNING and use its default)",
+                    'hanzo-sql:ivfflatIterativeScan = "strict_order": ivfflat.iterative_scan must be one of off, relaxed_order (pgvector would ignore it with only a WARNING and use its default)',
+                ],
+            );
+            assert.deepStrictEqual(problems({ ...VALID, hnswEfSearch: "many" }), [
+                'hanzo-sql:hnswEfSearch = "many": must be a whole number',
             ]);
-            assert.deepStrictEqual(problems({ ...VALID, hnswEfSearch: "many" }), ['hanzo-sql:hnswEfSearch = "many": must be a whole number']);
             assert.deepStrictEqual(problems({ ...VALID, hnswIterativeScan: "off", ivfflatIterativeScan: "off" }), [
                 'hanzo-sql:hnswIterativeScan = "off": hnsw.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order or strict_order (a session may still SET it off)',
                 'hanzo-sql:ivfflatIterativeScan = "off": ivfflat.iterative_scan off makes filtered vector queries (WHERE … ORDER BY distance LIMIT n) return fewer than n rows; use relaxed_order (a session may still SET it off)',
             ]);
             const spec = load({ ...VALID, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000 });
-            assert.deepStrictEqual(spec.instance.vector, { hnswIterativeScan: "relaxed_order", hnswEfSearch: 200, hnswMaxScanTuples: 5000, ivfflatIterativeScan: "relaxed_order" });
+            assert.deepStrictEqual(spec.instance.vector, {
+                hnswIterativeScan: "relaxed_order",
+                hnswEfSearch: 200,
+                hnswMaxScanTuples: 5000,
+                ivfflatIterativeScan: "relaxed_order",
+            });
         });
         it("rejects unparsable schedules", () => {
             assert.deepStrictEqual(problems({ ...VALID, backupSchedule: "0 */6 * *" }), [
@@ -169,10 +260,21 @@ describe("stack configuration → spec", () => {
             ]);
         });
         it("rejects a PgBouncer image older than 1.21, which loses prepared statements in transaction pooling", () => {
-            const rule = "which loses prepared statements in transaction pooling (pgx, lib/pq, node-postgres and Prisma then fail with \"prepared statement … does not exist\"); use 1.21 or later, e.g. edoburu/pgbouncer:v1.25.2-p0";
-            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "edoburu/pgbouncer:1.18.0" }), [`hanzo-sql:pgbouncerImage = "edoburu/pgbouncer:1.18.0": is PgBouncer 1.18, ${rule}`]);
-            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "bitnami/pgbouncer:v1.20.1-debian-12" }), [`hanzo-sql:pgbouncerImage = "bitnami/pgbouncer:v1.20.1-debian-12": is PgBouncer 1.20, ${rule}`]);
-            for (const image of ["edoburu/pgbouncer:v1.21.0-p2", "bitnami/pgbouncer:1.24.1", "edoburu/pgbouncer:v1.25.2-p0", "registry.local:5000/pgbouncer:stable", `x/pgbouncer@sha256:${"a".repeat(64)}`]) {
+            const rule =
+                'which loses prepared statements in transaction pooling (pgx, lib/pq, node-postgres and Prisma then fail with "prepared statement … does not exist"); use 1.21 or later, e.g. edoburu/pgbouncer:v1.25.2-p0';
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "edoburu/pgbouncer:1.18.0" }), [
+                `hanzo-sql:pgbouncerImage = "edoburu/pgbouncer:1.18.0": is PgBouncer 1.18, ${rule}`,
+            ]);
+            assert.deepStrictEqual(problems({ ...VALID, pgbouncerImage: "bitnami/pgbouncer:v1.20.1-debian-12" }), [
+                `hanzo-sql:pgbouncerImage = "bitnami/pgbouncer:v1.20.1-debian-12": is PgBouncer 1.20, ${rule}`,
+            ]);
+            for (const image of [
+                "edoburu/pgbouncer:v1.21.0-p2",
+                "bitnami/pgbouncer:1.24.1",
+                "edoburu/pgbouncer:v1.25.2-p0",
+                "registry.local:5000/pgbouncer:stable",
+                `x/pgbouncer@sha256:${"a".repeat(64)}`,
+            ]) {
                 assert.strictEqual(on(load({ ...VALID, poolingEnabled: true, pgbouncerImage: image }).pooling).image, image);
             }
         });
@@ -207,16 +309,23 @@ describe("stack configuration → spec", () => {
             ]);
         });
         it("rejects secrets stored in plain text, without printing them", () => {
-            const lines = problems({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "hunter2hunter2hunter2" }, { env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" } });
+            const lines = problems(
+                { ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "hunter2hunter2hunter2" },
+                { env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" } },
+            );
             assert.deepStrictEqual(lines, [
                 'digitalocean:token = "[redacted]": is stored in plain text; set it with pulumi config set --secret digitalocean:token',
                 'hanzo-sql:adminPassword = "[redacted]": is stored in plain text; set it with pulumi config set --secret adminPassword',
             ]);
         });
         it("accepts the token and admin password as secrets", () => {
-            const spec = load({ ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "correct-horse-battery-staple" }, {
-                env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" }, secret: ["digitalocean:token", "hanzo-sql:adminPassword"],
-            });
+            const spec = load(
+                { ...VALID, "digitalocean:token": "dop_v1_abc", adminPassword: "correct-horse-battery-staple" },
+                {
+                    env: { SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" },
+                    secret: ["digitalocean:token", "hanzo-sql:adminPassword"],
+                },
+            );
             assert.strictEqual(spec.admin.password, "correct-horse-battery-staple");
         });
     });
@@ -227,9 +336,15 @@ describe("stack configuration → spec", () => {
                 "hanzo-sql:backupAccessKeyId (not set): backups to backupEndpoint need credentials: pulumi config set --secret backupAccessKeyId <value>",
                 "hanzo-sql:backupSecretAccessKey (not set): backups to backupEndpoint need credentials: pulumi config set --secret backupSecretAccessKey <value>",
             ]);
-            assert.deepStrictEqual(problems({ ...VALID, backupEndpoint: "http://minio:9000", backupAccessKeyId: "id", backupSecretAccessKey: "key" }, { secret: ["hanzo-sql:backupSecretAccessKey"] }), [
-                'hanzo-sql:backupAccessKeyId = "[redacted]": is stored in plain text; set it with pulumi config set --secret backupAccessKeyId',
-            ]);
+            assert.deepStrictEqual(
+                problems(
+                    { ...VALID, backupEndpoint: "http://minio:9000", backupAccessKeyId: "id", backupSecretAccessKey: "key" },
+                    { secret: ["hanzo-sql:backupSecretAccessKey"] },
+                ),
+                [
+                    'hanzo-sql:backupAccessKeyId = "[redacted]": is stored in plain text; set it with pulumi config set --secret backupAccessKeyId',
+                ],
+            );
         });
         it("requires Spaces keys to create the bucket on DigitalOcean", () => {
             assert.deepStrictEqual(problems(VALID, { env: { DIGITALOCEAN_TOKEN: "t" } }), [
@@ -241,23 +356,38 @@ describe("stack configuration → spec", () => {
             assert.deepStrictEqual(problems({ environment: "dev", kubeContext: "kind", services: ["iam"] }, { env: {} }), [
                 "hanzo-sql:backupEndpoint (not set): a local cluster has no DigitalOcean Spaces: set backupEndpoint (e.g. MinIO) or backupEnabled: false",
             ]);
-            assert.deepStrictEqual(problems({
-                ...VALID, backupBucket: "Backups_1", backupRetentionDays: 0, backupEndpoint: "minio:9000", backupAccessKeyId: "a", backupSecretAccessKey: "b",
-                backupS3Image: "amazon/aws-cli", services: [{ name: "iam", backupRetentionDays: -1 }],
-            }, { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] }), [
-                "hanzo-sql:backupRetentionDays = 0: must be at least 1 day",
-                'hanzo-sql:backupBucket = "Backups_1": must be a bucket name: 3-63 lowercase letters, digits and hyphens',
-                'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (the scheme must be http or https)',
-                'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
-                "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
-            ]);
+            assert.deepStrictEqual(
+                problems(
+                    {
+                        ...VALID,
+                        backupBucket: "Backups_1",
+                        backupRetentionDays: 0,
+                        backupEndpoint: "minio:9000",
+                        backupAccessKeyId: "a",
+                        backupSecretAccessKey: "b",
+                        backupS3Image: "amazon/aws-cli",
+                        services: [{ name: "iam", backupRetentionDays: -1 }],
+                    },
+                    { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] },
+                ),
+                [
+                    "hanzo-sql:backupRetentionDays = 0: must be at least 1 day",
+                    'hanzo-sql:backupBucket = "Backups_1": must be a bucket name: 3-63 lowercase letters, digits and hyphens',
+                    'hanzo-sql:backupEndpoint = "minio:9000": must be an http(s) URL of an S3 API, e.g. http://minio.minio.svc:9000 (the scheme must be http or https)',
+                    'hanzo-sql:backupS3Image = "amazon/aws-cli": must be pinned by a tag or digest; an untagged image means :latest, which is not reproducible (STANDARD defect 7)',
+                    "hanzo-sql:services[0].backupRetentionDays = -1: must be a whole number of days up to 36500 (0: not backed up; e.g. 2555 for 7 years)",
+                ],
+            );
         });
         it("drills restores on schedule in prod by default, elsewhere when asked, and only with backups", () => {
             const drill = (values: Record<string, unknown>) => on(load(values).backup).drill;
             assert.deepStrictEqual(drill(VALID), { enabled: true, schedule: "30 3 * * *" });
             assert.deepStrictEqual(drill({ ...VALID, backupDrillEnabled: false }), { enabled: false });
             assert.deepStrictEqual(drill({ ...VALID, environment: "staging" }), { enabled: false });
-            assert.deepStrictEqual(drill({ ...VALID, environment: "staging", backupDrillEnabled: true, backupDrillSchedule: "0 4 * * 0" }), { enabled: true, schedule: "0 4 * * 0" });
+            assert.deepStrictEqual(
+                drill({ ...VALID, environment: "staging", backupDrillEnabled: true, backupDrillSchedule: "0 4 * * 0" }),
+                { enabled: true, schedule: "0 4 * * 0" },
+            );
             assert.deepStrictEqual(load({ ...VALID, backupEnabled: false }).backup, { enabled: false });
             assert.deepStrictEqual(problems({ ...VALID, backupEnabled: false, backupDrillEnabled: true, backupDrillSchedule: "daily" }), [
                 "hanzo-sql:backupDrillEnabled = true: drills restore backups: set backupEnabled: true, or backupDrillEnabled: false",

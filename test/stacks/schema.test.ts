@@ -22,9 +22,13 @@ describe("the stack-file JSON Schema", () => {
     /** ajv's errors for a stack file, as "instancePath keyword" lines (anyOf branches left out). */
     const errors = (file: unknown): string[] => {
         validate(file);
-        return (validate.errors ?? []).filter((e) => e.keyword !== "anyOf").map((e) => `${e.instancePath} ${e.keyword}${e.params.additionalProperty ? ` ${e.params.additionalProperty}` : ""}`);
+        return (validate.errors ?? [])
+            .filter((e) => e.keyword !== "anyOf")
+            .map((e) => `${e.instancePath} ${e.keyword}${e.params.additionalProperty ? ` ${e.params.additionalProperty}` : ""}`);
     };
-    const stack = (config: Record<string, unknown>) => ({ config: { "hanzo-sql:environment": "prod", "hanzo-sql:clusterName": "c", "hanzo-sql:services": ["iam"], ...config } });
+    const stack = (config: Record<string, unknown>) => ({
+        config: { "hanzo-sql:environment": "prod", "hanzo-sql:clusterName": "c", "hanzo-sql:services": ["iam"], ...config },
+    });
 
     it("is the committed file, and what npm run -s config-schema prints", () => {
         assert.strictEqual(read(SCHEMA_FILE), schemaText(), "stale: run npm run -s config-schema -- --write");
@@ -42,7 +46,16 @@ describe("the stack-file JSON Schema", () => {
     });
 
     it("accepts other namespaces' keys and secrets in the secure form", () => {
-        assert.deepStrictEqual(errors(stack({ "digitalocean:token": { secure: "AAABAx" }, "kubernetes:context": "kind", "hanzo-sql:adminPassword": { secure: "AAAB" } })), []);
+        assert.deepStrictEqual(
+            errors(
+                stack({
+                    "digitalocean:token": { secure: "AAABAx" },
+                    "kubernetes:context": "kind",
+                    "hanzo-sql:adminPassword": { secure: "AAAB" },
+                }),
+            ),
+            [],
+        );
     });
 
     it("rejects broken stack files, naming the key", () => {
@@ -50,16 +63,29 @@ describe("the stack-file JSON Schema", () => {
             [{ "hanzo-sql:serivces": [] }, [`/config additionalProperties hanzo-sql:serivces`]],
             [{ "hanzo-sql:environment": "production" }, ["/config/hanzo-sql:environment enum", "/config/hanzo-sql:environment type"]],
             [{ "hanzo-sql:poolReplicas": "two" }, ["/config/hanzo-sql:poolReplicas type", "/config/hanzo-sql:poolReplicas type"]],
-            [{ "hanzo-sql:terminationGracePeriodSeconds": 10 }, ["/config/hanzo-sql:terminationGracePeriodSeconds minimum", "/config/hanzo-sql:terminationGracePeriodSeconds type"]],
+            [
+                { "hanzo-sql:terminationGracePeriodSeconds": 10 },
+                ["/config/hanzo-sql:terminationGracePeriodSeconds minimum", "/config/hanzo-sql:terminationGracePeriodSeconds type"],
+            ],
             [{ "hanzo-sql:backupEnabled": "yes" }, ["/config/hanzo-sql:backupEnabled type", "/config/hanzo-sql:backupEnabled type"]],
             [{ "hanzo-sql:adminPassword": "in-plain-text-0123456789" }, ["/config/hanzo-sql:adminPassword type"]],
-            [{ "hanzo-sql:services": [{ name: "iam", conection: "beego" }] }, ["/config/hanzo-sql:services/0 type", "/config/hanzo-sql:services/0 additionalProperties conection", "/config/hanzo-sql:services type"]],
+            [
+                { "hanzo-sql:services": [{ name: "iam", conection: "beego" }] },
+                [
+                    "/config/hanzo-sql:services/0 type",
+                    "/config/hanzo-sql:services/0 additionalProperties conection",
+                    "/config/hanzo-sql:services type",
+                ],
+            ],
             [{ "hanzo-sql:services": [] }, ["/config/hanzo-sql:services minItems", "/config/hanzo-sql:services type"]],
         ] as const) {
             assert.deepStrictEqual(errors(stack(config)), expected, JSON.stringify(config));
         }
         assert.deepStrictEqual(errors({ config: { "hanzo-sql:clusterName": "c" } }), ["/config required", "/config required"]);
-        assert.deepStrictEqual(validate.errors?.map((e) => e.params.missingProperty), ["hanzo-sql:environment", "hanzo-sql:services"]);
+        assert.deepStrictEqual(
+            validate.errors?.map((e) => e.params.missingProperty),
+            ["hanzo-sql:environment", "hanzo-sql:services"],
+        );
     });
 });
 
@@ -69,14 +95,21 @@ describe("Pulumi.yaml's config block", () => {
     });
     it("declares no secret and no key without a default (Pulumi would require it in every stack)", () => {
         const declared = Object.keys(readProject().config ?? {});
-        assert.deepStrictEqual(declared.filter((k) => CONFIG_KEYS[k].secret || CONFIG_KEYS[k].default === undefined), []);
-        assert.deepStrictEqual(Object.keys(CONFIG_KEYS).filter((k) => CONFIG_KEYS[k].secret), ["adminPassword", "backupAccessKeyId", "backupSecretAccessKey"]);
+        assert.deepStrictEqual(
+            declared.filter((k) => CONFIG_KEYS[k].secret || CONFIG_KEYS[k].default === undefined),
+            [],
+        );
+        assert.deepStrictEqual(
+            Object.keys(CONFIG_KEYS).filter((k) => CONFIG_KEYS[k].secret),
+            ["adminPassword", "backupAccessKeyId", "backupSecretAccessKey"],
+        );
     });
 });
 
 describe("README configuration tables", () => {
     const readme = read("README.md");
-    const between = ([open, close]: readonly [string, string]) => readme.slice(readme.indexOf(open) + open.length + 1, readme.indexOf(close) - 1);
+    const between = ([open, close]: readonly [string, string]) =>
+        readme.slice(readme.indexOf(open) + open.length + 1, readme.indexOf(close) - 1);
     it("are the ones generated from the schema", () => {
         assert.strictEqual(between(TABLE_MARKERS.config), configTable(), "stale: run npm run -s config-schema -- --write");
         assert.strictEqual(between(TABLE_MARKERS.service), serviceTable(), "stale: run npm run -s config-schema -- --write");
@@ -84,7 +117,12 @@ describe("README configuration tables", () => {
     it("have one row per key with its default", () => {
         const rows = configTable().split("\n").slice(2);
         assert.strictEqual(rows.length, Object.keys(CONFIG_KEYS).length);
-        assert.ok(rows.includes("| `backupSchedule` | `0 */6 * * *` | cron schedule of the backups (Kubernetes' five-field cron; at most 7 days between runs) |"), rows.join("\n"));
+        assert.ok(
+            rows.includes(
+                "| `backupSchedule` | `0 */6 * * *` | cron schedule of the backups (Kubernetes' five-field cron; at most 7 days between runs) |",
+            ),
+            rows.join("\n"),
+        );
         assert.ok(rows.includes("| `adminPassword` | none | superuser password; generated when unset (secret) |"), rows.join("\n"));
         assert.ok(rows.includes("| `services` | required | the services: one entry (a name, or an object) per service |"), rows.join("\n"));
     });
@@ -97,7 +135,12 @@ describe("secret values in problem messages", () => {
         const lines = [
             ...problems({ ...VALID, adminPassword: "tiny-" + "x" }, { secret: ["hanzo-sql:adminPassword"] }),
             ...problems({ ...VALID, adminPassword: SECRET }),
-            ...problems({ ...VALID, backupEndpoint: "http://minio:9000", backupAccessKeyId: SECRET, backupSecretAccessKey: { nested: SECRET } }),
+            ...problems({
+                ...VALID,
+                backupEndpoint: "http://minio:9000",
+                backupAccessKeyId: SECRET,
+                backupSecretAccessKey: { nested: SECRET },
+            }),
         ];
         assert.deepStrictEqual(lines, [
             'hanzo-sql:adminPassword = "[secret]": must be at least 16 characters',
@@ -107,9 +150,19 @@ describe("secret values in problem messages", () => {
         ]);
     });
     it("never shows a value set with --secret, even of a key that is not secret, nor of an unknown key", () => {
-        const lines = problems({ ...VALID, namespace: `Bad_${SECRET}`, kmsHostApi: `https://${SECRET}@kms`, namespce: SECRET }, { secret: ["hanzo-sql:namespace", "hanzo-sql:kmsHostApi", "hanzo-sql:namespce"] });
-        lines.push(...problems(withServices({ name: "iam", conection: SECRET }, { name: "db", database: SECRET }), { secret: ["hanzo-sql:services"] }));
+        const lines = problems(
+            { ...VALID, namespace: `Bad_${SECRET}`, kmsHostApi: `https://${SECRET}@kms`, namespce: SECRET },
+            { secret: ["hanzo-sql:namespace", "hanzo-sql:kmsHostApi", "hanzo-sql:namespce"] },
+        );
+        lines.push(
+            ...problems(withServices({ name: "iam", conection: SECRET }, { name: "db", database: SECRET }), {
+                secret: ["hanzo-sql:services"],
+            }),
+        );
         assert.strictEqual(lines.length, 5, lines.join("\n"));
-        assert.ok(lines.every((l) => !l.includes(SECRET) && l.includes('= "[secret]"')), lines.join("\n"));
+        assert.ok(
+            lines.every((l) => !l.includes(SECRET) && l.includes('= "[secret]"')),
+            lines.join("\n"),
+        );
     });
 });

@@ -28,7 +28,10 @@ function loaderProblems(values: Record<string, unknown>): string[] | undefined {
         load(values);
         return undefined;
     } catch (e) {
-        return (e as Error).message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+        return (e as Error).message
+            .split("\n")
+            .slice(1)
+            .map((l) => l.replace(/^ {2}- /, ""));
     }
 }
 
@@ -39,7 +42,8 @@ describe("the standard's rules: one answer from every consumer", function () {
     this.timeout(300_000);
 
     describe("network ranges (podNetworkCidrs, pg_hba.conf), IPv4 and IPv6", () => {
-        const BEYOND = "reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7";
+        const BEYOND =
+            "reaches beyond private address space; the standard admits the pod network only: a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7";
         const MALFORMED = "must be a network in CIDR form: IPv4 such as 10.0.0.0/8, or IPv6 such as fd00:10:244::/56";
         const CASES: [string, string | undefined][] = [
             ["10.0.0.0/8", undefined],
@@ -73,17 +77,42 @@ describe("the standard's rules: one answer from every consumer", function () {
         const wide = CASES.filter(([, p]) => p !== undefined && p !== MALFORMED).map(([c]) => c);
 
         it("the rule (policies/standard/network.ts): each case's verdict", () => {
-            assert.deepStrictEqual(CASES.map(([c]) => [c, networkProblem(c)]), CASES);
+            assert.deepStrictEqual(
+                CASES.map(([c]) => [c, networkProblem(c)]),
+                CASES,
+            );
             // pg_hba.conf's other spellings of the same networks get the same verdicts.
             assert.deepStrictEqual(
-                ["10.0.0.0 255.0.0.0", "10.0.0.0 254.0.0.0", "fd00:10:244:: ffff:ffff:ffff:ff00::", ":: ::", "all", "samenet", "samehost", "db.example.com"].map(hbaAddressProblem),
-                [undefined, BEYOND, undefined, BEYOND, "admits every address; the standard admits the pod network only", MALFORMED, undefined, MALFORMED],
+                [
+                    "10.0.0.0 255.0.0.0",
+                    "10.0.0.0 254.0.0.0",
+                    "fd00:10:244:: ffff:ffff:ffff:ff00::",
+                    ":: ::",
+                    "all",
+                    "samenet",
+                    "samehost",
+                    "db.example.com",
+                ].map(hbaAddressProblem),
+                [
+                    undefined,
+                    BEYOND,
+                    undefined,
+                    BEYOND,
+                    "admits every address; the standard admits the pod network only",
+                    MALFORMED,
+                    undefined,
+                    MALFORMED,
+                ],
             );
         });
 
         it("the config loader: a stack with each value is accepted or rejected with the rule's words", () => {
             for (const [cidr, problem] of CASES) {
-                assert.deepStrictEqual(loaderProblems({ ...VALID, podNetworkCidrs: [cidr] }), problem === undefined ? undefined : [`hanzo-sql:podNetworkCidrs[0] = "${cidr}": ${problem}`], cidr);
+                assert.deepStrictEqual(
+                    loaderProblems({ ...VALID, podNetworkCidrs: [cidr] }),
+                    problem === undefined ? undefined : [`hanzo-sql:podNetworkCidrs[0] = "${cidr}": ${problem}`],
+                    cidr,
+                );
             }
         });
 
@@ -91,7 +120,10 @@ describe("the standard's rules: one answer from every consumer", function () {
             const result = await planWith("networks", { ...VALID, podNetworkCidrs: accepted });
             const rules = parsePgHba(renderedFiles(result).pgHba);
             for (const cidr of accepted) {
-                assert.ok(rules.some((r) => r.type === "host" && r.address === cidr && r.method === "scram-sha-256"), cidr);
+                assert.ok(
+                    rules.some((r) => r.type === "host" && r.address === cidr && r.method === "scram-sha-256"),
+                    cidr,
+                );
             }
             assert.deepStrictEqual(await violations(serverConfiguration, mutable(result.engine)), []);
         });
@@ -101,7 +133,9 @@ describe("the standard's rules: one answer from every consumer", function () {
             conf(plan)["pg_hba.conf"] = renderPgHba(hbaRules(CASES.map(([c]) => c)));
             assert.deepStrictEqual(
                 await violations(serverConfiguration, plan),
-                CASES.filter(([, p]) => p !== undefined).map(([c, p]) => `${SERVER} pg_hba.conf admits "host all all ${c} scram-sha-256": ${c} ${p}.`),
+                CASES.filter(([, p]) => p !== undefined).map(
+                    ([c, p]) => `${SERVER} pg_hba.conf admits "host all all ${c} scram-sha-256": ${c} ${p}.`,
+                ),
             );
         });
 
@@ -118,14 +152,22 @@ describe("the standard's rules: one answer from every consumer", function () {
                 const pgHba = renderPgHba(hbaRules([...accepted, ...wide]));
                 server.restart({ ...files, pgHba });
                 const admin = await server.admin();
-                const rows = (await admin.query("SELECT line_number, address, netmask, error FROM pg_hba_file_rules WHERE type = 'host' AND auth_method = 'scram-sha-256' ORDER BY 1")).rows;
+                const rows = (
+                    await admin.query(
+                        "SELECT line_number, address, netmask, error FROM pg_hba_file_rules WHERE type = 'host' AND auth_method = 'scram-sha-256' ORDER BY 1",
+                    )
+                ).rows;
                 await admin.end();
-                assert.deepStrictEqual(rows.filter((r) => r.error !== null), []);
+                assert.deepStrictEqual(
+                    rows.filter((r) => r.error !== null),
+                    [],
+                );
                 // Loopback (IPv4, IPv6), then every case, each on its own line.
                 assert.strictEqual(rows.length, 2 + accepted.length + wide.length);
                 const lineOf = (cidr: string) => pgHba.split("\n").findIndex((l) => l.startsWith(`host  all  all  ${cidr}  `)) + 1;
                 // pg_hba_file_rules writes each network as address and mask; the verdict and the words are the same.
-                const shown = (cidr: string) => rows.filter((r) => r.line_number === lineOf(cidr)).map((r) => `${r.address} ${r.netmask}`)[0];
+                const shown = (cidr: string) =>
+                    rows.filter((r) => r.line_number === lineOf(cidr)).map((r) => `${r.address} ${r.netmask}`)[0];
                 const hba = (await verify(spec, server.adminUrl())).find((r) => r.object === "pg_hba.conf")!;
                 assert.deepStrictEqual(hba, {
                     object: "pg_hba.conf",
@@ -134,9 +176,14 @@ describe("the standard's rules: one answer from every consumer", function () {
                     fix: "restore the rendered pg_hba.conf (pulumi up; the stack's podNetworkCidrs), then reload",
                 });
                 server.restart(files);
-                assert.deepStrictEqual((await verify(spec, server.adminUrl())).find((r) => r.object === "pg_hba.conf"), {
-                    object: "pg_hba.conf", ok: true, detail: `${parsePgHba(files.pgHba).length} rules; every network admitted is the standard's`,
-                });
+                assert.deepStrictEqual(
+                    (await verify(spec, server.adminUrl())).find((r) => r.object === "pg_hba.conf"),
+                    {
+                        object: "pg_hba.conf",
+                        ok: true,
+                        detail: `${parsePgHba(files.pgHba).length} rules; every network admitted is the standard's`,
+                    },
+                );
             });
 
             it("setting units: the pack and the verifier (on PostgreSQL's own pg_settings) agree which values equal the standard's", async () => {
@@ -170,10 +217,14 @@ describe("the standard's rules: one answer from every consumer", function () {
                         assert.strictEqual(SETTING_UNITS[name], unit, name);
                     }
                     await admin.end();
-                    const failing = (await verify(spec, server.adminUrl())).filter((r) => !r.ok && r.object.startsWith("setting ")).map((r) => r.object.slice("setting ".length));
+                    const failing = (await verify(spec, server.adminUrl()))
+                        .filter((r) => !r.ok && r.object.startsWith("setting "))
+                        .map((r) => r.object.slice("setting ".length));
                     const plan = await planCopy();
                     conf(plan)["postgresql.conf"] = postgresqlConf;
-                    const flagged = (await violations(serverConfiguration, plan)).map((v) => /postgresql\.conf sets ([a-z_]+) =/.exec(v)?.[1]);
+                    const flagged = (await violations(serverConfiguration, plan)).map(
+                        (v) => /postgresql\.conf sets ([a-z_]+) =/.exec(v)?.[1],
+                    );
                     const different = cases.filter(([, , same]) => !same).map(([n]) => n);
                     assert.deepStrictEqual(failing.sort(), [...different].sort(), "verifier");
                     assert.deepStrictEqual(flagged.sort(), [...different].sort(), "pack");
@@ -189,18 +240,31 @@ describe("the standard's rules: one answer from every consumer", function () {
                 const result = await planOf("hanzo-k8s");
                 // The program: every service role states each attribute false.
                 for (const r of result.plan.resources.filter((x) => x.type === TYPE.role && String(x.inputs.name).endsWith("_user"))) {
-                    assert.deepStrictEqual(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => r.inputs[a.input]), FORBIDDEN_ROLE_ATTRIBUTES.map(() => false), String(r.inputs.name));
+                    assert.deepStrictEqual(
+                        FORBIDDEN_ROLE_ATTRIBUTES.map((a) => r.inputs[a.input]),
+                        FORBIDDEN_ROLE_ATTRIBUTES.map(() => false),
+                        String(r.inputs.name),
+                    );
                 }
                 // init-sql: NO<attribute> for each.
-                assert.match(renderInitSql(result.plan), new RegExp(`ALTER ROLE "iam_user" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} INHERIT`));
+                assert.match(
+                    renderInitSql(result.plan),
+                    new RegExp(`ALTER ROLE "iam_user" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} INHERIT`),
+                );
                 for (const a of FORBIDDEN_ROLE_ATTRIBUTES) {
                     // The pack: a role with the attribute.
                     const plan = await planCopy();
                     add(plan, TYPE.role, "rogue", { name: "cloud_user", login: true, [a.input]: true });
-                    assert.deepStrictEqual((await violations(noSuperuserRoles, plan)).map((v) => /has ([A-Z]+);/.exec(v)?.[1]), [a.sql], a.sql);
+                    assert.deepStrictEqual(
+                        (await violations(noSuperuserRoles, plan)).map((v) => /has ([A-Z]+);/.exec(v)?.[1]),
+                        [a.sql],
+                        a.sql,
+                    );
                     // PostgreSQL and the verifier: the same attribute on the live role.
                     server.psql(`ALTER ROLE cloud_user ${a.sql}`);
-                    const role = (await verify(spec, server.adminUrl())).find((r) => r.object === "role cloud_user" && !r.ok && r.detail.startsWith("has "));
+                    const role = (await verify(spec, server.adminUrl())).find(
+                        (r) => r.object === "role cloud_user" && !r.ok && r.detail.startsWith("has "),
+                    );
                     server.psql(`ALTER ROLE cloud_user NO${a.sql}`);
                     assert.strictEqual(role?.detail, `has ${a.sql}`, a.sql);
                 }
@@ -211,10 +275,26 @@ describe("the standard's rules: one answer from every consumer", function () {
     describe("naming (service, database and role names)", () => {
         // The rule: the name's own problem, else a name PostgreSQL keeps, else its role's problem.
         const rule = (name: string) => identifierProblem(name) ?? reservedDatabaseProblem(name) ?? identifierProblem(roleNameFor(name));
-        const NAMES = ["billing", "billing_api", "b".repeat(58), "Billing", "billing-api", "1billing", "billing$", "b".repeat(59), "b".repeat(64), "postgres", "template1", "pg_cron"];
+        const NAMES = [
+            "billing",
+            "billing_api",
+            "b".repeat(58),
+            "Billing",
+            "billing-api",
+            "1billing",
+            "billing$",
+            "b".repeat(59),
+            "b".repeat(64),
+            "postgres",
+            "template1",
+            "pg_cron",
+        ];
 
         it("the rule: each case's verdict", () => {
-            assert.deepStrictEqual(NAMES.map((n) => rule(n) === undefined), [true, true, true, false, false, false, false, false, false, false, false, false]);
+            assert.deepStrictEqual(
+                NAMES.map((n) => rule(n) === undefined),
+                [true, true, true, false, false, false, false, false, false, false, false, false],
+            );
         });
 
         it("the config loader and the pack (through the analyzer) accept and reject the same names, with the rule's words", async () => {
@@ -222,14 +302,23 @@ describe("the standard's rules: one answer from every consumer", function () {
                 const problem = rule(name);
                 const loader = loaderProblems({ ...VALID, services: [name] });
                 const plan = await planCopy();
-                add(plan, TYPE.database, "extra-db", { name, owner: roleNameFor(name) }, { options: { protect: true, retainOnDelete: true } });
+                add(
+                    plan,
+                    TYPE.database,
+                    "extra-db",
+                    { name, owner: roleNameFor(name) },
+                    { options: { protect: true, retainOnDelete: true } },
+                );
                 add(plan, TYPE.role, "extra-role", { name: roleNameFor(name), login: true });
                 const pack = await violations(postgresNaming, plan);
                 if (problem === undefined) {
                     assert.deepStrictEqual([loader, pack], [undefined, []], name);
                 } else {
                     assert.strictEqual(loader?.length, 1, name);
-                    assert.ok(loader![0].startsWith(`hanzo-sql:services[0].name = "${name}": `) && loader![0].includes(problem), `${name}: ${loader}`);
+                    assert.ok(
+                        loader[0].startsWith(`hanzo-sql:services[0].name = "${name}": `) && loader[0].includes(problem),
+                        `${name}: ${loader}`,
+                    );
                     // The database's line first (a role named after an invalid database is invalid too).
                     assert.ok(pack.length >= 1 && pack[0].endsWith(` ${problem}.`), `${name}: ${pack.join("\n")}`);
                 }

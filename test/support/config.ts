@@ -26,7 +26,10 @@ export function problems(values: Record<string, unknown>, opts?: LoadOptions): s
         load(values, opts);
     } catch (e) {
         assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
-        return e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+        return e.message
+            .split("\n")
+            .slice(1)
+            .map((l) => l.replace(/^ {2}- /, ""));
     }
     assert.fail("configuration was accepted");
 }

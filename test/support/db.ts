@@ -66,21 +66,27 @@ export async function relay(targetPort: number, localAddress: string): Promise<{
 export async function catalogSnapshot(server: PgServer): Promise<Record<string, unknown>> {
     const admin = await server.admin();
     try {
-        const roles = (await admin.query(
-            `SELECT a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole, a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls, a.rolconnlimit,
+        const roles = (
+            await admin.query(
+                `SELECT a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole, a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls, a.rolconnlimit,
                     a.rolpassword, array(SELECT b.rolname FROM pg_auth_members m JOIN pg_authid b ON b.oid = m.roleid WHERE m.member = a.oid ORDER BY 1) AS member_of
                FROM pg_authid a WHERE a.rolname !~ '^pg_' ORDER BY a.rolname`,
-        )).rows;
-        const databases = (await admin.query(
-            `SELECT datname, pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding, datallowconn, datconnlimit, datacl::text
+            )
+        ).rows;
+        const databases = (
+            await admin.query(
+                `SELECT datname, pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding, datallowconn, datconnlimit, datacl::text
                FROM pg_database ORDER BY datname`,
-        )).rows;
+            )
+        ).rows;
         const extensions: Record<string, unknown> = {};
         for (const { datname } of databases.filter((d) => d.datallowconn)) {
             const c = await server.admin(datname);
-            extensions[datname] = (await c.query(
-                "SELECT extname, extversion, extnamespace::regnamespace::text AS schema, pg_get_userbyid(extowner) AS owner FROM pg_extension ORDER BY extname",
-            )).rows;
+            extensions[datname] = (
+                await c.query(
+                    "SELECT extname, extversion, extnamespace::regnamespace::text AS schema, pg_get_userbyid(extowner) AS owner FROM pg_extension ORDER BY extname",
+                )
+            ).rows;
             await c.end();
         }
         return { roles, databases, extensions };

@@ -39,7 +39,17 @@ export async function startServerPod(plan: PlanResult, network: PodNetwork, volu
     const w = workload(plan, "StatefulSet", name);
     const { secrets, configMaps } = namespaceData(plan, w.namespace);
     const claims = Object.fromEntries(w.claimTemplates.map((t) => [t, volume]));
-    return Pod.start({ name: `${w.name}-0`, namespace: w.namespace, spec: w.spec, network, secrets, configMaps, claims, services: [name], labels: w.labels });
+    return Pod.start({
+        name: `${w.name}-0`,
+        namespace: w.namespace,
+        spec: w.spec,
+        network,
+        secrets,
+        configMaps,
+        claims,
+        services: [name],
+        labels: w.labels,
+    });
 }
 
 /** A plan's Secret, values revealed. */
@@ -60,7 +70,11 @@ export function rolePasswords(plan: PlanResult): Record<string, string> {
     for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Secret")) {
         const inputs = plan.revealed.get(r.urn) as { metadata: { namespace: string; name: string } };
         const data = namespaceData(plan, inputs.metadata.namespace).secrets.get(inputs.metadata.name) ?? {};
-        for (const [user, password] of [["username", "password"], ["DB_USER", "DB_PASSWORD"], ["PGUSER", "PGPASSWORD"]]) {
+        for (const [user, password] of [
+            ["username", "password"],
+            ["DB_USER", "DB_PASSWORD"],
+            ["PGUSER", "PGPASSWORD"],
+        ]) {
             if (data[user] !== undefined && data[password] !== undefined) {
                 out[data[user]] = data[password];
             }
@@ -85,11 +99,15 @@ export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, 
         .map((r) => plan.revealed.get(r.urn) as { name: string; password?: string })
         .filter((r) => r.password !== undefined)
         .map((r) => `ALTER ROLE "${r.name}" PASSWORD '${r.password}';`);
-    const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pod.ip, "-p", String(port), "-U", "hanzo", "-d", "postgres", "-f", "-"], {
-        input: [renderInitSql(plan.plan, { passwords: "env", env }), ...verifiers, ""].join("\n"),
-        encoding: "utf8",
-        env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
-    });
+    const r = spawnSync(
+        `${PG_BIN}/psql`,
+        ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pod.ip, "-p", String(port), "-U", "hanzo", "-d", "postgres", "-f", "-"],
+        {
+            input: [renderInitSql(plan.plan, { passwords: "env", env }), ...verifiers, ""].join("\n"),
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
+        },
+    );
     if (r.status !== 0) {
         throw new Error(`init SQL failed (exit ${r.status}): ${r.stderr}`);
     }

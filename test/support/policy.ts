@@ -75,10 +75,23 @@ export function inputs(r: PlannedResource): any {
 }
 
 /** Adds a hand-written custom resource (as if declared outside the components) and returns it. */
-export function add(plan: Plan, type: string, name: string, props: Record<string, unknown>, extra: Partial<PlannedResource> = {}): PlannedResource {
+export function add(
+    plan: Plan,
+    type: string,
+    name: string,
+    props: Record<string, unknown>,
+    extra: Partial<PlannedResource> = {},
+): PlannedResource {
     const r: PlannedResource = {
-        type, name, urn: `urn:pulumi:${plan.stack}::hanzo-sql::${type}::${name}`, custom: true, inputs: props, outputs: props, dependencies: [],
-        options: { protect: false, retainOnDelete: false }, ...extra,
+        type,
+        name,
+        urn: `urn:pulumi:${plan.stack}::hanzo-sql::${type}::${name}`,
+        custom: true,
+        inputs: props,
+        outputs: props,
+        dependencies: [],
+        options: { protect: false, retainOnDelete: false },
+        ...extra,
     };
     plan.resources.push(r);
     return r;
@@ -101,7 +114,9 @@ export function secret(value: unknown): Record<string, unknown> {
 /** A value's plain text, a secret unwrapped. */
 export function plain(v: unknown): unknown {
     const o = v as Record<string, unknown> | null;
-    return typeof o === "object" && o !== null && o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" ? o.value : v;
+    return typeof o === "object" && o !== null && o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270"
+        ? o.value
+        : v;
 }
 
 /** The type tokens (policies/standard/types.ts). */

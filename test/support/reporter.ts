@@ -12,7 +12,10 @@ class CountingSpec extends Mocha.reporters.Spec {
             const file = process.env.MOCHA_RESULT_FILE;
             if (file) {
                 const s = runner.stats!;
-                fs.writeFileSync(file, JSON.stringify({ tests: s.tests, passes: s.passes, failures: s.failures, pending: s.pending }) + "\n");
+                fs.writeFileSync(
+                    file,
+                    JSON.stringify({ tests: s.tests, passes: s.passes, failures: s.failures, pending: s.pending }) + "\n",
+                );
             }
         });
     }

@@ -50,12 +50,15 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
 
     it("takes levels and settings from a pack config file as the CLI does: advisory reports and passes, disabled is silent", () => {
         const config = path.join(dir, "config.json");
-        fs.writeFileSync(config, JSON.stringify({
-            all: "advisory",
-            "required-extensions": "disabled",
-            "no-superuser-roles": { enforcementLevel: "mandatory" },
-            "data-protection": { environment: "prod" },
-        }));
+        fs.writeFileSync(
+            config,
+            JSON.stringify({
+                all: "advisory",
+                "required-extensions": "disabled",
+                "no-superuser-roles": { enforcementLevel: "mandatory" },
+                "data-protection": { environment: "prod" },
+            }),
+        );
         const r = run(GATE, [FIXTURE, "--config", config]);
         assert.strictEqual(r.status, 1, r.stdout + r.stderr);
         assert.ok(!r.stdout.includes("required-extensions"), r.stdout);
@@ -65,28 +68,37 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
 
     it("rejects a pack config its policies' schemas reject, every problem at once (exit 2)", () => {
         const config = path.join(dir, "bad-config.json");
-        fs.writeFileSync(config, JSON.stringify({
-            "data-protection": { environment: "production" },
-            "network-isolation": { port: "5432" },
-            "workload-hardening": "sometimes",
-        }));
+        fs.writeFileSync(
+            config,
+            JSON.stringify({
+                "data-protection": { environment: "production" },
+                "network-isolation": { port: "5432" },
+                "workload-hardening": "sometimes",
+            }),
+        );
         const r = run(GATE, [FIXTURE, "--config", config]);
         assert.strictEqual(r.status, 2, r.stdout + r.stderr);
         assert.strictEqual(r.stdout, "");
-        assert.strictEqual(r.stderr, [
-            "gate failed: the policy pack configuration is invalid:",
-            '  parsing enforcement level for "workload-hardening": "sometimes" is not a valid enforcement level (advisory, mandatory, disabled, remediate)',
-            '  network-isolation: port must be integer',
-            '  data-protection: environment must be equal to one of the allowed values: "dev", "test", "staging", "prod"',
-            "",
-        ].join("\n"));
+        assert.strictEqual(
+            r.stderr,
+            [
+                "gate failed: the policy pack configuration is invalid:",
+                '  parsing enforcement level for "workload-hardening": "sometimes" is not a valid enforcement level (advisory, mandatory, disabled, remediate)',
+                "  network-isolation: port must be integer",
+                '  data-protection: environment must be equal to one of the allowed values: "dev", "test", "staging", "prod"',
+                "",
+            ].join("\n"),
+        );
     });
 
     it("says what is wrong with a file that is not a plan (exit 2)", () => {
         fs.writeFileSync(path.join(dir, "x.json"), JSON.stringify({ resources: {} }));
         const r = run(GATE, [path.join(dir, "x.json")]);
         assert.strictEqual(r.status, 2);
-        assert.strictEqual(r.stderr, `gate failed: ${path.join(dir, "x.json")} is not a plan: expected { "stack", "resources": [{ "type", "name", "urn", "inputs", ... }] } as npm run plan -- --json prints\n`);
+        assert.strictEqual(
+            r.stderr,
+            `gate failed: ${path.join(dir, "x.json")} is not a plan: expected { "stack", "resources": [{ "type", "name", "urn", "inputs", ... }] } as npm run plan -- --json prints\n`,
+        );
     });
 
     it("--preview checks a plan made as a first preview, and refuses an update plan", () => {
@@ -101,6 +113,9 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
         fs.writeFileSync(update, run(PLAN, ["--stack", "hanzo-k8s", "--json"]).stdout);
         const refused = run(GATE, [update, "--preview"]);
         assert.strictEqual(refused.status, 2);
-        assert.strictEqual(refused.stderr, `gate failed: ${update} was planned as an update; for a preview, plan it with: npm run plan -- --stack hanzo-k8s --json --preview\n`);
+        assert.strictEqual(
+            refused.stderr,
+            `gate failed: ${update} was planned as an update; for a preview, plan it with: npm run plan -- --stack hanzo-k8s --json --preview\n`,
+        );
     });
 });

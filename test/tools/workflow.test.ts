@@ -41,10 +41,17 @@ describe(".github/workflows/policy.yml", () => {
 
     it("previews every DOKS stack with the pack and every credential the program needs for it", () => {
         const preview = workflow.jobs.preview;
-        const doks = listStacks().filter((s) => specOf(stackConfig(s), { DIGITALOCEAN_TOKEN: "x", SPACES_ACCESS_KEY_ID: "x", SPACES_SECRET_ACCESS_KEY: "x" }).cluster.kind === "doks");
+        const doks = listStacks().filter(
+            (s) =>
+                specOf(stackConfig(s), { DIGITALOCEAN_TOKEN: "x", SPACES_ACCESS_KEY_ID: "x", SPACES_SECRET_ACCESS_KEY: "x" }).cluster
+                    .kind === "doks",
+        );
         assert.deepStrictEqual([...preview.strategy.matrix.stack].sort(), doks);
         const action = preview.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
-        assert.deepStrictEqual([action.with.command, action.with["stack-name"], action.with.policyPacks], ["preview", "${{ matrix.stack }}", "policies"]);
+        assert.deepStrictEqual(
+            [action.with.command, action.with["stack-name"], action.with.policyPacks],
+            ["preview", "${{ matrix.stack }}", "policies"],
+        );
         const env = Object.keys(preview.env);
         assert.deepStrictEqual(env, ["PULUMI_ACCESS_TOKEN", "DIGITALOCEAN_TOKEN", "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"]);
         for (const key of env) {
@@ -67,8 +74,15 @@ describe(".github/workflows/policy.yml", () => {
             assert.doesNotThrow(() => specOf(stackConfig(stack), given), stack);
         }
         for (const key of env.filter((k) => k !== "PULUMI_ACCESS_TOKEN")) {
-            assert.ok(doks.some((stack) => needs(stack, key)), `no stack needs ${key}`);
+            assert.ok(
+                doks.some((stack) => needs(stack, key)),
+                `no stack needs ${key}`,
+            );
         }
-        assert.ok(needs("hanzo-k8s", "SPACES_SECRET_ACCESS_KEY") && needs("lux-k8s", "SPACES_ACCESS_KEY_ID") && needs("lux-k8s", "DIGITALOCEAN_TOKEN"));
+        assert.ok(
+            needs("hanzo-k8s", "SPACES_SECRET_ACCESS_KEY") &&
+                needs("lux-k8s", "SPACES_ACCESS_KEY_ID") &&
+                needs("lux-k8s", "DIGITALOCEAN_TOKEN"),
+        );
     });
 });

@@ -88,7 +88,9 @@ export function resolveConfig(info: PackInfo, file: PolicyPackConfig): ResolvedC
         } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
             const { enforcementLevel, ...properties } = value as Record<string, unknown>;
             if (enforcementLevel !== undefined && !LEVELS.includes(enforcementLevel as EnforcementLevel)) {
-                problems.push(`parsing enforcement level for "${key}": ${JSON.stringify(enforcementLevel)} is not a valid enforcement level (${LEVELS.join(", ")})`);
+                problems.push(
+                    `parsing enforcement level for "${key}": ${JSON.stringify(enforcementLevel)} is not a valid enforcement level (${LEVELS.join(", ")})`,
+                );
             }
             given[key] = { enforcementLevel: enforcementLevel as EnforcementLevel | undefined, properties };
         } else {
@@ -122,11 +124,17 @@ export function resolveConfig(info: PackInfo, file: PolicyPackConfig): ResolvedC
         if (!p.configSchema) {
             continue;
         }
-        const validate = ajv.compile({ type: "object", properties: p.configSchema.properties, ...(p.configSchema.required.length > 0 ? { required: p.configSchema.required } : {}) });
+        const validate = ajv.compile({
+            type: "object",
+            properties: p.configSchema.properties,
+            ...(p.configSchema.required.length > 0 ? { required: p.configSchema.required } : {}),
+        });
         if (!validate(result[p.name].properties)) {
             for (const e of validate.errors as { instancePath: string; message: string; params: Record<string, unknown> }[]) {
                 const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "(root)";
-                const allowed = Array.isArray(e.params.allowedValues) ? `: ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}` : "";
+                const allowed = Array.isArray(e.params.allowedValues)
+                    ? `: ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`
+                    : "";
                 problems.push(`${p.name}: ${where} ${e.message}${allowed}`);
             }
         }
@@ -142,7 +150,7 @@ export function durationSeconds(d: string | undefined): number {
     if (!d) {
         return 0;
     }
-    const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, "µs": 1e-6, ns: 1e-9 };
+    const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
     let total = 0;
     const re = /([0-9.]+)(h|ms|m|s|us|µs|ns)/g;
     let consumed = 0;
@@ -187,7 +195,13 @@ function struct(v: Record<string, unknown> | undefined) {
     return Struct.fromJavaScript(JSON.parse(JSON.stringify(v ?? {})));
 }
 
-type Diagnostic = { getPolicyname(): string; getDescription(): string; getMessage(): string; getEnforcementlevel(): number; getUrn(): string };
+type Diagnostic = {
+    getPolicyname(): string;
+    getDescription(): string;
+    getMessage(): string;
+    getEnforcementlevel(): number;
+    getUrn(): string;
+};
 
 /** A running policy pack and a gRPC client of its Analyzer service. */
 export class PolicyAnalyzer {
@@ -212,7 +226,9 @@ export class PolicyAnalyzer {
             throw new Error(`${dir} is not a policy pack (no PulumiPolicy.yaml)`);
         }
         if (!fs.existsSync(runner)) {
-            throw new Error(`the policy pack's dependencies are not installed; run npm ci --prefix ${path.relative(process.cwd(), dir) || "."}`);
+            throw new Error(
+                `the policy pack's dependencies are not installed; run npm ci --prefix ${path.relative(process.cwd(), dir) || "."}`,
+            );
         }
         const t0 = performance.now();
         // The engine address is where the pack would send log messages; these policies log nothing.
@@ -249,7 +265,9 @@ export class PolicyAnalyzer {
     }
 
     private call<T>(method: string, req: unknown): Promise<T> {
-        return new Promise((resolve, reject) => this.client[method](req, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+        return new Promise((resolve, reject) =>
+            this.client[method](req, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+        );
     }
 
     /** GetAnalyzerInfo: the pack's name, version and policies (levels and config schemas). */
@@ -263,7 +281,9 @@ export class PolicyAnalyzer {
                     name: p.getName(),
                     description: p.getDescription(),
                     enforcementLevel: LEVELS[p.getEnforcementlevel()],
-                    ...(schema ? { configSchema: { properties: schema.getProperties()?.toJavaScript() ?? {}, required: schema.getRequiredList() } } : {}),
+                    ...(schema
+                        ? { configSchema: { properties: schema.getProperties()?.toJavaScript() ?? {}, required: schema.getRequiredList() } }
+                        : {}),
                 };
             }),
         }));

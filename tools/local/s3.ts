@@ -47,9 +47,26 @@ export class S3Server {
     }
 
     async resume(): Promise<void> {
-        const child = spawn(process.execPath, ["--openssl-legacy-provider", S3RVER, "-d", this.dir, "-a", this.address, "-p", String(this.port), "--no-vhost-buckets", "--silent", "--configure-bucket", this.bucket], {
-            stdio: ["ignore", "ignore", "pipe"],
-        });
+        const child = spawn(
+            process.execPath,
+            [
+                "--openssl-legacy-provider",
+                S3RVER,
+                "-d",
+                this.dir,
+                "-a",
+                this.address,
+                "-p",
+                String(this.port),
+                "--no-vhost-buckets",
+                "--silent",
+                "--configure-bucket",
+                this.bucket,
+            ],
+            {
+                stdio: ["ignore", "ignore", "pipe"],
+            },
+        );
         let stderr = "";
         child.stderr.on("data", (d) => (stderr += d));
         this.child = child;
@@ -73,8 +90,12 @@ export class S3Server {
     /** Environment for the scripts and the aws CLI. */
     env(prefix: string): Record<string, string> {
         return {
-            S3_ENDPOINT: this.endpoint, S3_BUCKET: this.bucket, S3_PREFIX: prefix,
-            AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_DEFAULT_REGION: "us-east-1",
+            S3_ENDPOINT: this.endpoint,
+            S3_BUCKET: this.bucket,
+            S3_PREFIX: prefix,
+            AWS_ACCESS_KEY_ID: "S3RVER",
+            AWS_SECRET_ACCESS_KEY: "S3RVER",
+            AWS_DEFAULT_REGION: "us-east-1",
         };
     }
 

@@ -28,7 +28,9 @@ export function testPassword(role: string): string {
 
 /** The rendered postgresql.conf and pg_hba.conf of a plan (what the server's ConfigMap mounts). */
 export function renderedFiles(plan: PlanResult): { postgresqlConf: string; pgHba: string } {
-    const cm = plan.plan.resources.find((r) => r.type === TYPES.configMap && (r.inputs as { data?: Record<string, string> }).data?.["postgresql.conf"] !== undefined);
+    const cm = plan.plan.resources.find(
+        (r) => r.type === TYPES.configMap && (r.inputs as { data?: Record<string, string> }).data?.["postgresql.conf"] !== undefined,
+    );
     if (!cm) {
         throw new Error(`plan ${plan.plan.stack} has no ConfigMap with postgresql.conf`);
     }

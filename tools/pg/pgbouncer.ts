@@ -22,7 +22,9 @@ export function ensurePgbouncer(): void {
         return;
     }
     if (process.getuid?.() !== 0) {
-        throw new Error(`${PGBOUNCER_BIN} is missing and this is not root: run scripts/install-test-deps.sh as root (it builds PgBouncer >= 1.21 from Debian's source package)`);
+        throw new Error(
+            `${PGBOUNCER_BIN} is missing and this is not root: run scripts/install-test-deps.sh as root (it builds PgBouncer >= 1.21 from Debian's source package)`,
+        );
     }
     const r = spawnSync("bash", [path.join(PROJECT_DIR, "scripts", "install-test-deps.sh")], { stdio: ["ignore", "inherit", "inherit"] });
     if (r.status !== 0 || !fs.existsSync(PGBOUNCER_BIN)) {
@@ -37,7 +39,12 @@ export function ensurePgbouncer(): void {
 export async function serverUserlist(server: PgServer, roles: readonly string[]): Promise<string> {
     const admin = await server.admin();
     try {
-        const rows = (await admin.query<{ rolname: string; rolpassword: string | null }>("SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)", [roles])).rows;
+        const rows = (
+            await admin.query<{ rolname: string; rolpassword: string | null }>(
+                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)",
+                [roles],
+            )
+        ).rows;
         const verifiers = new Map(rows.map((r) => [r.rolname, r.rolpassword ?? ""]));
         return renderUserlist(roles.map((user) => ({ user, verifier: verifiers.get(user) ?? "" })));
     } finally {
@@ -46,7 +53,11 @@ export async function serverUserlist(server: PgServer, roles: readonly string[])
 }
 
 export class PgbouncerServer {
-    private constructor(private readonly child: ChildProcess, readonly dir: string, readonly port: number) {}
+    private constructor(
+        private readonly child: ChildProcess,
+        readonly dir: string,
+        readonly port: number,
+    ) {}
 
     /**
      * Starts PgBouncer with a rendered pgbouncer.ini: its databases are pointed at 127.0.0.1:`serverPort`,
@@ -69,7 +80,9 @@ export class PgbouncerServer {
         }
         // Enough descriptors for a thousand clients and their server connections.
         const cmd = `ulimit -n 8192; exec ${PGBOUNCER_BIN} ${path.join(dir, "pgbouncer.ini")}`;
-        const child = root ? spawn("runuser", ["-u", "postgres", "--", "bash", "-c", cmd], { stdio: "ignore" }) : spawn("bash", ["-c", cmd], { stdio: "ignore" });
+        const child = root
+            ? spawn("runuser", ["-u", "postgres", "--", "bash", "-c", cmd], { stdio: "ignore" })
+            : spawn("bash", ["-c", cmd], { stdio: "ignore" });
         for (let i = 0; i < 100; i++) {
             const up = await new Promise<boolean>((resolve) => {
                 const s = net.connect({ host: "127.0.0.1", port }, () => (s.end(), resolve(true)));

@@ -47,7 +47,10 @@ export function leakedSecrets(text: string): string[] {
 
 /** Makes sure the server binaries and pgvector are there, installing them (as root) when missing. */
 export function ensurePostgres(): void {
-    const ready = () => fs.existsSync(`${PG_BIN}/postgres`) && fs.existsSync(`${EXTENSION_DIR}/vector.control`) && fs.existsSync(`${EXTENSION_DIR}/pg_trgm.control`);
+    const ready = () =>
+        fs.existsSync(`${PG_BIN}/postgres`) &&
+        fs.existsSync(`${EXTENSION_DIR}/vector.control`) &&
+        fs.existsSync(`${EXTENSION_DIR}/pg_trgm.control`);
     if (ready()) {
         return;
     }
@@ -135,11 +138,15 @@ export class PgServer {
 
     /** Runs psql as the administrator over the socket with ON_ERROR_STOP; returns stdout, throws with stderr. */
     psql(script: string, env: Record<string, string> = {}, database = "postgres"): string {
-        const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, "-d", database, "-f", "-"], {
-            input: script,
-            encoding: "utf8",
-            env: { ...process.env, ...env, PGPASSWORD: "" },
-        });
+        const r = spawnSync(
+            `${PG_BIN}/psql`,
+            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, "-d", database, "-f", "-"],
+            {
+                input: script,
+                encoding: "utf8",
+                env: { ...process.env, ...env, PGPASSWORD: "" },
+            },
+        );
         if (r.status !== 0) {
             throw new Error(`psql exited ${r.status}: ${r.stderr}`);
         }
@@ -156,7 +163,11 @@ export class PgServer {
      * and start it with the given files: a harness.conf includes the rendered postgresql.conf unchanged and
      * then sets only the port, the listen address and the socket directory.
      */
-    static async start(files: ServerFiles, settings: Readonly<Record<string, string>> = {}, startOptions: StartOptions = {}): Promise<PgServer> {
+    static async start(
+        files: ServerFiles,
+        settings: Readonly<Record<string, string>> = {},
+        startOptions: StartOptions = {},
+    ): Promise<PgServer> {
         ensurePostgres();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pg-"));
         fs.chmodSync(dir, 0o755);
@@ -174,7 +185,15 @@ export class PgServer {
         if (isRoot()) {
             execFileSync("chown", ["-R", "postgres:postgres", dir]);
         }
-        asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", ADMIN, "--pwfile", path.join(dir, "pwfile"), ...(startOptions.initdbArgs ?? DEFAULT_INITDB_ARGS)]);
+        asPostgres(`${PG_BIN}/initdb`, [
+            "-D",
+            data,
+            "-U",
+            ADMIN,
+            "--pwfile",
+            path.join(dir, "pwfile"),
+            ...(startOptions.initdbArgs ?? DEFAULT_INITDB_ARGS),
+        ]);
         fs.rmSync(path.join(dir, "pwfile"));
         const port = await freePort();
         // The rendered file is included unchanged; only where this server listens differs from a pod.
@@ -217,7 +236,18 @@ export class PgServer {
 
     /** Starts the server (again, after a test stopped it) with its configuration; waits until it accepts connections. */
     resume(): void {
-        asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-o", `-c config_file=${this.configFile}`, "-l", path.join(this.dir, "server.log"), "-w", "-t", "60", "start"]);
+        asPostgres(`${PG_BIN}/pg_ctl`, [
+            "-D",
+            this.dataDir,
+            "-o",
+            `-c config_file=${this.configFile}`,
+            "-l",
+            path.join(this.dir, "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]);
     }
 
     /** The cluster's data directory (PGDATA). */
@@ -244,7 +274,20 @@ export class PgServer {
         }
         const options = `-c config_file=${path.join(conf, "harness.conf")}`;
         try {
-            asPostgres(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-o", options, "-l", path.join(this.dir, "server.log"), "-m", "fast", "-w", "-t", "60", "restart"]);
+            asPostgres(`${PG_BIN}/pg_ctl`, [
+                "-D",
+                this.dataDir,
+                "-o",
+                options,
+                "-l",
+                path.join(this.dir, "server.log"),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ]);
         } catch (e) {
             throw new Error(`the server did not restart: ${(e as Error).message}\n${this.log()}`);
         }
@@ -258,16 +301,42 @@ export class PgServer {
     /** Every statement pg_stat_statements holds ([] when the library is not preloaded). */
     private recordedStatements(): string[] {
         const q = (sql: string) => {
-            const r = spawnSync(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, "-d", "postgres", "-c", sql], {
-                encoding: "utf8",
-                env: { ...process.env, PGPASSWORD: "" },
-            });
+            const r = spawnSync(
+                `${PG_BIN}/psql`,
+                [
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    this.socketDir,
+                    "-p",
+                    String(this.port),
+                    "-U",
+                    ADMIN,
+                    "-d",
+                    "postgres",
+                    "-c",
+                    sql,
+                ],
+                {
+                    encoding: "utf8",
+                    env: { ...process.env, PGPASSWORD: "" },
+                },
+            );
             if (r.status !== 0) {
                 throw new Error(`psql exited ${r.status}: ${r.stderr}`);
             }
             return r.stdout;
         };
-        if (!q("SHOW shared_preload_libraries").split(",").map((x) => x.trim()).includes("pg_stat_statements")) {
+        if (
+            !q("SHOW shared_preload_libraries")
+                .split(",")
+                .map((x) => x.trim())
+                .includes("pg_stat_statements")
+        ) {
             return [];
         }
         q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -297,7 +366,9 @@ export class PgServer {
             fs.rmSync(this.dir, { recursive: true, force: true });
         }
         if (leaks.length > 0) {
-            throw new Error(`test server on port ${this.port}: passwords in plain text in ${leaks.map((l) => `${l.where} (${l.owners.join(", ")})`).join(" and ")}`);
+            throw new Error(
+                `test server on port ${this.port}: passwords in plain text in ${leaks.map((l) => `${l.where} (${l.owners.join(", ")})`).join(" and ")}`,
+            );
         }
     }
 }

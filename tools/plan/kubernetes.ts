@@ -65,7 +65,9 @@ export function validateManifest(type: string, manifest: KubernetesObject): stri
     } catch (e) {
         const err = e as { message: string; errors?: { instancePath?: string; message?: string; keyword?: string }[] };
         if (Array.isArray(err.errors) && err.errors.length > 0) {
-            return err.errors.filter((x) => !(patch && x.keyword === "required")).map((x) => `${x.instancePath || "/"} ${x.message ?? ""}`.trim());
+            return err.errors
+                .filter((x) => !(patch && x.keyword === "required"))
+                .map((x) => `${x.instancePath || "/"} ${x.message ?? ""}`.trim());
         }
         return [err.message];
     }
@@ -77,7 +79,11 @@ function known(v: unknown): unknown {
         return v.filter((x) => x !== UNKNOWN).map(known);
     }
     if (typeof v === "object" && v !== null) {
-        return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== UNKNOWN).map(([k, x]) => [k, known(x)]));
+        return Object.fromEntries(
+            Object.entries(v)
+                .filter(([, x]) => x !== UNKNOWN)
+                .map(([k, x]) => [k, known(x)]),
+        );
     }
     return v;
 }

@@ -35,11 +35,15 @@ export function summarize(result: PlanResult): string {
         const protectedNote = db.options.protect ? ", protected" : "";
         lines.push(`  ${name.padEnd(20)} ${String(db.inputs.owner)}${protectedNote}; ${exts.join(", ")}`);
     }
-    const t1 = ofType(plan, T.extension).filter((e) => e.inputs.database === "template1").map((e) => String(e.inputs.name));
+    const t1 = ofType(plan, T.extension)
+        .filter((e) => e.inputs.database === "template1")
+        .map((e) => String(e.inputs.name));
     lines.push(`  ${"template1".padEnd(20)} (template for hand-made databases); ${t1.join(", ")}`);
     lines.push("", "roles (login; forbidden attributes all false):");
     for (const [name, r] of roles) {
-        const attrs = ["superuser", "createRole", "createDatabase", "replication", "bypassRowLevelSecurity"].filter((a) => r.inputs[a] === true);
+        const attrs = ["superuser", "createRole", "createDatabase", "replication", "bypassRowLevelSecurity"].filter(
+            (a) => r.inputs[a] === true,
+        );
         lines.push(`  ${name.padEnd(24)} login=${r.inputs.login === true}${attrs.length ? `  HAS ${attrs.join(", ")}` : ""}`);
     }
     lines.push("", "secrets (namespace/name: keys):");
@@ -80,7 +84,10 @@ export function writePlanFiles(result: PlanResult, dir: string): string[] {
         if (!manifest) {
             continue;
         }
-        write(path.join("kubernetes", manifestFile(manifest.kind, manifest.metadata)), yaml.dump(manifest, { lineWidth: 140, noRefs: true }));
+        write(
+            path.join("kubernetes", manifestFile(manifest.kind, manifest.metadata)),
+            yaml.dump(manifest, { lineWidth: 140, noRefs: true }),
+        );
         if (r.type === T.configMap) {
             for (const [file, text] of Object.entries((manifest.data ?? {}) as Record<string, string>)) {
                 write(path.join("files", file), text);

@@ -128,8 +128,16 @@ const mocksFor = (preview: boolean): pulumi.runtime.Mocks => ({
         if (args.type === TYPES.randomId) {
             // Deterministic per resource name, like the passwords (a SCRAM salt in this program); unknown at preview.
             const keepers = args.inputs.keepers ? `#${JSON.stringify(args.inputs.keepers)}` : "";
-            const bytes = createHash("sha256").update(`salt:${args.name}${keepers}`).digest().subarray(0, Number(args.inputs.byteLength ?? 16));
-            const ids = { b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), hex: bytes.toString("hex"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
+            const bytes = createHash("sha256")
+                .update(`salt:${args.name}${keepers}`)
+                .digest()
+                .subarray(0, Number(args.inputs.byteLength ?? 16));
+            const ids = {
+                b64Std: bytes.toString("base64"),
+                b64Url: bytes.toString("base64url"),
+                hex: bytes.toString("hex"),
+                dec: BigInt(`0x${bytes.toString("hex")}`).toString(),
+            };
             Object.assign(state, preview ? Object.fromEntries(Object.keys(ids).map((k) => [k, UNKNOWN])) : ids);
         }
         if (args.type === TYPES.spacesKey) {
@@ -192,7 +200,9 @@ type Struct = { toJavaScript(): Record<string, unknown> } | undefined;
 type AliasMessage = {
     hasUrn(): boolean;
     getUrn(): string;
-    getSpec(): { getName(): string; getType(): string; getStack(): string; getProject(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
+    getSpec():
+        | { getName(): string; getType(): string; getStack(): string; getProject(): string; getParenturn(): string; getNoparent(): boolean }
+        | undefined;
 };
 type RegisterRequest = {
     getType(): string;
@@ -224,7 +234,9 @@ type Monitor = {
 /** The options a registration sets, beyond protect/retainOnDelete/deletedWith/provider, as the plan shows them. */
 function optionsSet(req: RegisterRequest): Partial<ResourceOptionsSeen> {
     const t = req.getCustomtimeouts();
-    const timeouts = t ? Object.fromEntries(Object.entries({ create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }).filter(([, v]) => v)) : {};
+    const timeouts = t
+        ? Object.fromEntries(Object.entries({ create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }).filter(([, v]) => v))
+        : {};
     const list = (key: string, values: string[]) => (values.length > 0 ? { [key]: [...values] } : {});
     return {
         ...list("ignoreChanges", req.getIgnorechangesList()),
@@ -250,7 +262,10 @@ function aliasSpecs(req: RegisterRequest): AliasSpec[] {
             specs.push({ urn: a.getUrn() });
         } else if (spec) {
             specs.push({
-                name: spec.getName() || undefined, type: spec.getType() || undefined, stack: spec.getStack() || undefined, project: spec.getProject() || undefined,
+                name: spec.getName() || undefined,
+                type: spec.getType() || undefined,
+                stack: spec.getStack() || undefined,
+                project: spec.getProject() || undefined,
                 parentUrn: spec.getNoparent() ? "" : spec.getParenturn() || undefined,
             });
         }
@@ -375,7 +390,9 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
             inputs: transformSecrets(inputs, "redact") as Record<string, unknown>,
             outputs: transformSecrets(outputs, "redact") as Record<string, unknown>,
             dependencies: r.dependencies.map(real).sort(),
-            ...(propertyDependencies.length > 0 ? { propertyDependencies: Object.fromEntries(propertyDependencies.map(([k, urns]) => [k, urns.map(real).sort()])) } : {}),
+            ...(propertyDependencies.length > 0
+                ? { propertyDependencies: Object.fromEntries(propertyDependencies.map(([k, urns]) => [k, urns.map(real).sort()])) }
+                : {}),
             options: {
                 ...r.options,
                 deletedWith: r.options.deletedWith ? real(r.options.deletedWith) : undefined,
@@ -398,7 +415,9 @@ export async function runPlan(cfg: StackConfig, program: () => Record<string, un
     }
     const duplicates = [...seen].filter(([, n]) => n > 1).map(([urn]) => urn);
     if (duplicates.length > 0) {
-        throw new Error(`duplicate URNs (two resources with one type and name; the second would replace the first):\n  ${duplicates.join("\n  ")}`);
+        throw new Error(
+            `duplicate URNs (two resources with one type and name; the second would replace the first):\n  ${duplicates.join("\n  ")}`,
+        );
     }
     const planned: Plan = { stack: cfg.stack, ...(preview ? { preview } : {}), resources };
     const engine: Plan = { ...planned, resources: resources.map((r) => ({ ...r, ...wire.get(r.urn)! })) };

@@ -66,7 +66,7 @@ export function stackConfig(stack: string, values?: Record<string, unknown>, dir
         if (!fs.existsSync(file)) {
             throw new Error(`no stack file ${path.basename(file)}; stacks here: ${listStacks(dir).join(", ")}`);
         }
-        fileConfig = ((yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config) ?? {};
+        fileConfig = (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
     }
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
@@ -93,7 +93,11 @@ export function stackConfig(stack: string, values?: Record<string, unknown>, dir
  */
 export function specOf(
     cfg: StackConfig,
-    env: Readonly<Record<string, string | undefined>> = { DIGITALOCEAN_TOKEN: "not-needed", SPACES_ACCESS_KEY_ID: "not-needed", SPACES_SECRET_ACCESS_KEY: "not-needed" },
+    env: Readonly<Record<string, string | undefined>> = {
+        DIGITALOCEAN_TOKEN: "not-needed",
+        SPACES_ACCESS_KEY_ID: "not-needed",
+        SPACES_SECRET_ACCESS_KEY: "not-needed",
+    },
 ): StackSpec {
     return loadStackSpec({
         stack: cfg.stack,

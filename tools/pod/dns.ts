@@ -59,7 +59,11 @@ export function answer(query: Buffer, lookup: (name: string) => string | undefin
 }
 
 export class DnsServer {
-    private constructor(private readonly udp: dgram.Socket, private readonly tcp: net.Server, readonly address: string) {}
+    private constructor(
+        private readonly udp: dgram.Socket,
+        private readonly tcp: net.Server,
+        readonly address: string,
+    ) {}
 
     /** Serves `lookup` on `address`:53, UDP and TCP (root only). */
     static async start(address: string, lookup: (name: string) => string | undefined): Promise<DnsServer> {

@@ -50,7 +50,10 @@ const postgres: ImageConfig = {
     workingDir: "/",
     users: { postgres: { uid: 999, gid: 999, home: "/var/lib/postgresql" } },
     files: {
-        "/usr/local/bin/docker-entrypoint.sh": { content: fs.readFileSync(path.join(sourceDir(), "docker-entrypoint.sh"), "utf8"), mode: 0o755 },
+        "/usr/local/bin/docker-entrypoint.sh": {
+            content: fs.readFileSync(path.join(sourceDir(), "docker-entrypoint.sh"), "utf8"),
+            mode: 0o755,
+        },
         "/docker-entrypoint-initdb.d": { mode: 0o755 },
     },
 };

@@ -32,9 +32,21 @@ export interface Member {
 }
 
 type Selector = { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
-interface Peer { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: { cidr: string; except?: string[] } }
-interface Port { protocol?: string; port?: number | string; endPort?: number }
-interface Rule { from?: Peer[]; to?: Peer[]; ports?: Port[] }
+interface Peer {
+    podSelector?: Selector;
+    namespaceSelector?: Selector;
+    ipBlock?: { cidr: string; except?: string[] };
+}
+interface Port {
+    protocol?: string;
+    port?: number | string;
+    endPort?: number;
+}
+interface Rule {
+    from?: Peer[];
+    to?: Peer[];
+    ports?: Port[];
+}
 export interface NetworkPolicy {
     metadata: { name: string; namespace: string };
     spec: { podSelector: Selector; policyTypes?: string[]; ingress?: Rule[]; egress?: Rule[] };
@@ -52,7 +64,12 @@ export function policyTypes(np: NetworkPolicy): string[] {
 
 /** The policies that select a pod and cover a direction. */
 export function covering(pod: Member, policies: readonly NetworkPolicy[], direction: "Ingress" | "Egress"): NetworkPolicy[] {
-    return policies.filter((np) => np.metadata.namespace === pod.namespace && selects(np.spec.podSelector, { ...pod.labels }) && policyTypes(np).includes(direction));
+    return policies.filter(
+        (np) =>
+            np.metadata.namespace === pod.namespace &&
+            selects(np.spec.podSelector, { ...pod.labels }) &&
+            policyTypes(np).includes(direction),
+    );
 }
 
 /** The members a pod/namespace peer selects, seen from a policy of namespace `ns`. */
@@ -96,13 +113,21 @@ const isV6 = (cidr: string) => cidr.includes(":");
  * The iptables-restore input (filter table) for one pod, IPv4 and IPv6: its egress and ingress isolation
  * and what its policies allow. A pod no policy covers in a direction keeps that direction open.
  */
-export function podRules(pod: Member, members: readonly Member[], policies: readonly NetworkPolicy[], nodeIp: string): { v4: string; v6: string } {
+export function podRules(
+    pod: Member,
+    members: readonly Member[],
+    policies: readonly NetworkPolicy[],
+    nodeIp: string,
+): { v4: string; v6: string } {
     const v4: string[] = [];
     const v6: string[] = [];
     const chains4: string[] = [];
     const chains6: string[] = [];
     let n = 0;
-    for (const [direction, chain, addr, iface] of [["Egress", "OUTPUT", "-d", "-o"], ["Ingress", "INPUT", "-s", "-i"]] as const) {
+    for (const [direction, chain, addr, iface] of [
+        ["Egress", "OUTPUT", "-d", "-o"],
+        ["Ingress", "INPUT", "-s", "-i"],
+    ] as const) {
         const selecting = covering(pod, policies, direction);
         if (selecting.length === 0) {
             continue;

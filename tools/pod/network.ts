@@ -53,7 +53,7 @@ export class PodNetwork {
     static create(): PodNetwork {
         const used = execFileSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" });
         for (let attempt = 0; attempt < 50; attempt++) {
-            const third = 1 + randomBytes(1)[0] % 250;
+            const third = 1 + (randomBytes(1)[0] % 250);
             const prefix = `10.244.${third}`;
             if (used.includes(` ${prefix}.`)) {
                 continue;
@@ -127,7 +127,14 @@ export class PodNetwork {
      * own); from then on pods resolve the Services' names through it, not /etc/hosts.
      */
     async serveDns(): Promise<string> {
-        const address = this.addMember({ namespace: CLUSTER_DNS.namespace, labels: CLUSTER_DNS.labels, ports: [{ name: "dns", containerPort: 53, protocol: "UDP" }, { name: "dns-tcp", containerPort: 53, protocol: "TCP" }] });
+        const address = this.addMember({
+            namespace: CLUSTER_DNS.namespace,
+            labels: CLUSTER_DNS.labels,
+            ports: [
+                { name: "dns", containerPort: 53, protocol: "UDP" },
+                { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+            ],
+        });
         this.dns = await DnsServer.start(address, (name) => this.names.get(name));
         return address;
     }
@@ -176,7 +183,12 @@ export class PodNetwork {
 
     /** /etc/hosts of a pod, as the kubelet writes it, plus the Services' names when no DNS serves them. */
     hostsFile(hostname: string, podIp: string): string {
-        const lines = ["# Kubernetes-managed hosts file (pod runner).", "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", `${podIp}\t${hostname}`];
+        const lines = [
+            "# Kubernetes-managed hosts file (pod runner).",
+            "127.0.0.1\tlocalhost",
+            "::1\tlocalhost ip6-localhost ip6-loopback",
+            `${podIp}\t${hostname}`,
+        ];
         for (const [name, address] of this.dns ? [] : this.names) {
             lines.push(`${address}\t${name}`);
         }

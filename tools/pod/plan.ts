@@ -60,7 +60,10 @@ export function networkPolicies(plan: PlanResult): NetworkPolicy[] {
 }
 
 /** The Secrets and ConfigMaps of a namespace, values revealed (a Secret's `data` decoded from base64). */
-export function namespaceData(plan: PlanResult, namespace: string): { secrets: Map<string, Record<string, string>>; configMaps: Map<string, Record<string, string>> } {
+export function namespaceData(
+    plan: PlanResult,
+    namespace: string,
+): { secrets: Map<string, Record<string, string>>; configMaps: Map<string, Record<string, string>> } {
     const secrets = new Map<string, Record<string, string>>();
     const configMaps = new Map<string, Record<string, string>>();
     for (const r of plan.plan.resources) {

@@ -49,7 +49,11 @@ import { PodNetwork } from "./network";
 
 /* ---------- the parts of the Kubernetes API the runner reads ---------- */
 
-export interface KeyToPath { key: string; path: string; mode?: number }
+export interface KeyToPath {
+    key: string;
+    path: string;
+    mode?: number;
+}
 export interface Volume {
     name: string;
     secret?: { secretName: string; defaultMode?: number; items?: KeyToPath[]; optional?: boolean };
@@ -57,7 +61,12 @@ export interface Volume {
     emptyDir?: { medium?: string; sizeLimit?: string };
     persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
 }
-export interface VolumeMount { name: string; mountPath: string; subPath?: string; readOnly?: boolean }
+export interface VolumeMount {
+    name: string;
+    mountPath: string;
+    subPath?: string;
+    readOnly?: boolean;
+}
 export interface EnvVar {
     name: string;
     value?: string;
@@ -231,7 +240,22 @@ function bytesOf(q: string): number {
 /* ---------- containers ---------- */
 
 /** containerd's default capability set (the CRI's default spec), the bounding set before drop/add. */
-const DEFAULT_CAPS = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
+const DEFAULT_CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -348,7 +372,21 @@ export class RunningContainer {
             return { status: 126, stdout: "", stderr: `container ${this.name} is not running` };
         }
         const pid = await this.started();
-        const args = ["--target", String(pid), "--mount", "--pid", "--uts", "--ipc", "--net", "--root", "--wd", "--", ...setprivArgs(this.identity), "--", ...command];
+        const args = [
+            "--target",
+            String(pid),
+            "--mount",
+            "--pid",
+            "--uts",
+            "--ipc",
+            "--net",
+            "--root",
+            "--wd",
+            "--",
+            ...setprivArgs(this.identity),
+            "--",
+            ...command,
+        ];
         return new Promise((resolve) => {
             const child = spawn("nsenter", args, { env: this.env, stdio: ["ignore", "pipe", "pipe"] });
             let stdout = "";
@@ -453,8 +491,14 @@ function imageAccounts(image: ImageConfig): { passwd: string; group: string } {
     const gids = new Set(Object.values(image.users).map((u) => String(u.gid)));
     // The image's entries replace the host's of the same name or id.
     const keep = (file: string, ids: Set<string>, field: number) =>
-        fs.readFileSync(file, "utf8").split("\n").filter((l) => l && !names.has(l.split(":")[0]) && !ids.has(l.split(":")[field]));
-    const passwd = [...keep("/etc/passwd", uids, 2), ...Object.entries(image.users).map(([n, u]) => `${n}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh`)];
+        fs
+            .readFileSync(file, "utf8")
+            .split("\n")
+            .filter((l) => l && !names.has(l.split(":")[0]) && !ids.has(l.split(":")[field]));
+    const passwd = [
+        ...keep("/etc/passwd", uids, 2),
+        ...Object.entries(image.users).map(([n, u]) => `${n}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh`),
+    ];
     const group = [...keep("/etc/group", gids, 2), ...Object.entries(image.users).map(([n, u]) => `${n}:x:${u.gid}:`)];
     return { passwd: passwd.join("\n") + "\n", group: group.join("\n") + "\n" };
 }
@@ -545,7 +589,9 @@ export class Pod {
                     if (source.src.optional) {
                         continue;
                     }
-                    throw new Error(`pod runner: volume ${v.name}: ${source.what} not found (the kubelet would leave the pod ContainerCreating)`);
+                    throw new Error(
+                        `pod runner: volume ${v.name}: ${source.what} not found (the kubelet would leave the pod ContainerCreating)`,
+                    );
                 }
                 writeProjected(dir, source.data, source.src.items, source.src.defaultMode ?? 0o644);
                 setVolumeOwnership(dir, sc.fsGroup, true, false);
@@ -566,7 +612,11 @@ export class Pod {
                 this.mounts.push(dir);
                 setVolumeOwnership(dir, sc.fsGroup, false, onRootMismatch);
             } else {
-                throw new Error(`pod runner: volume ${v.name}: unsupported volume type ${Object.keys(v).filter((k) => k !== "name").join(",")}`);
+                throw new Error(
+                    `pod runner: volume ${v.name}: unsupported volume type ${Object.keys(v)
+                        .filter((k) => k !== "name")
+                        .join(",")}`,
+                );
             }
             this.volumeDirs.set(v.name, dir);
         }
@@ -606,7 +656,9 @@ export class Pod {
             return data[key];
         };
         for (const from of c.envFrom ?? []) {
-            const data = from.secretRef ? this.options.secrets.get(from.secretRef.name) : this.options.configMaps.get(from.configMapRef!.name);
+            const data = from.secretRef
+                ? this.options.secrets.get(from.secretRef.name)
+                : this.options.configMaps.get(from.configMapRef!.name);
             for (const [k, v] of Object.entries(data ?? {})) {
                 env[(from.prefix ?? "") + k] = v;
             }
@@ -621,13 +673,20 @@ export class Pod {
                 value = lookup(this.options.configMaps, r.name, r.key, r.optional, "ConfigMap");
             } else if (e.valueFrom?.fieldRef) {
                 const f = e.valueFrom.fieldRef.fieldPath;
-                const fields: Record<string, string> = { "metadata.name": this.name, "metadata.namespace": this.options.namespace, "status.podIP": this.ip, "spec.nodeName": os.hostname() };
+                const fields: Record<string, string> = {
+                    "metadata.name": this.name,
+                    "metadata.namespace": this.options.namespace,
+                    "status.podIP": this.ip,
+                    "spec.nodeName": os.hostname(),
+                };
                 if (!(f in fields)) {
                     throw new Error(`pod runner: container ${c.name}: fieldRef ${f} is not supported`);
                 }
                 value = fields[f];
             } else {
-                value = (e.value ?? "").replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => (m === "$$" ? "$" : v in env ? env[v] : m));
+                value = (e.value ?? "").replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) =>
+                    m === "$$" ? "$" : v in env ? env[v] : m,
+                );
             }
             if (value !== undefined) {
                 env[e.name] = value;
@@ -642,7 +701,7 @@ export class Pod {
         const declaredUid = csc.runAsUser ?? psc.runAsUser;
         const uid = declaredUid ?? image.user.uid;
         // Without runAsGroup the runtime takes the uid's group from the image's /etc/passwd, else 0.
-        const imageGid = declaredUid === undefined ? image.user.gid : Object.values(image.users).find((u) => u.uid === uid)?.gid ?? 0;
+        const imageGid = declaredUid === undefined ? image.user.gid : (Object.values(image.users).find((u) => u.uid === uid)?.gid ?? 0);
         const gid = csc.runAsGroup ?? psc.runAsGroup ?? imageGid;
         if ((csc.runAsNonRoot ?? psc.runAsNonRoot) && uid === 0) {
             throw new Error(`pod runner: container ${c.name}: runAsNonRoot and the image runs as root (CreateContainerConfigError)`);
@@ -671,7 +730,8 @@ export class Pod {
         const env = this.resolveEnv(c, image);
         const id = this.identity(c, image);
         const argv = c.command ? [...c.command, ...(c.args ?? [])] : [...image.entrypoint, ...(c.args ?? image.cmd)];
-        const expand = (s: string) => s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => (m === "$$" ? "$" : v in env ? env[v] : m));
+        const expand = (s: string) =>
+            s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => (m === "$$" ? "$" : v in env ? env[v] : m));
         const command = argv.map(expand);
         if (command.length === 0) {
             throw new Error(`pod runner: container ${c.name}: no command (the image has no entrypoint)`);
@@ -721,7 +781,11 @@ export class Pod {
             `ln -s /proc/self/fd ${q(R + "/dev/fd")}; ln -s /proc/self/fd/0 ${q(R + "/dev/stdin")}; ln -s /proc/self/fd/1 ${q(R + "/dev/stdout")}; ln -s /proc/self/fd/2 ${q(R + "/dev/stderr")}`,
         ];
         const etc = path.join(this.dir, "etc");
-        for (const [file, src] of [["/etc/hosts", path.join(state, "hosts")], ["/etc/hostname", path.join(etc, "hostname")], ["/etc/resolv.conf", path.join(etc, "resolv.conf")]]) {
+        for (const [file, src] of [
+            ["/etc/hosts", path.join(state, "hosts")],
+            ["/etc/hostname", path.join(etc, "hostname")],
+            ["/etc/resolv.conf", path.join(etc, "resolv.conf")],
+        ]) {
             lines.push(`mount --bind ${q(src)} ${q(R + resolveInImage(file, image))}`);
         }
         const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => a.mountPath.split("/").length - b.mountPath.split("/").length);
@@ -751,10 +815,27 @@ export class Pod {
             `exec env -u SHLVL -u PWD -u OLDPWD -u _ ${setprivArgs(id).map(q).join(" ")} -- ${command.map(q).join(" ")}`,
         );
         fs.writeFileSync(path.join(state, "setup.sh"), lines.join("\n") + "\n");
-        const child = spawn("nsenter", [`--net=/run/netns/${this.netns}`, "--", "unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child", "--", "/bin/bash", path.join(state, "setup.sh")], {
-            env,
-            stdio: ["ignore", "pipe", "pipe"],
-        });
+        const child = spawn(
+            "nsenter",
+            [
+                `--net=/run/netns/${this.netns}`,
+                "--",
+                "unshare",
+                "--mount",
+                "--pid",
+                "--uts",
+                "--ipc",
+                "--fork",
+                "--kill-child",
+                "--",
+                "/bin/bash",
+                path.join(state, "setup.sh"),
+            ],
+            {
+                env,
+                stdio: ["ignore", "pipe", "pipe"],
+            },
+        );
         return new RunningContainer(c, image, child, env, id, Date.now());
     }
 
@@ -771,7 +852,10 @@ export class Pod {
     }
 
     /** Runs one probe once, as the kubelet does; true when it succeeds. */
-    async probe(containerName: string, kind: "startupProbe" | "readinessProbe" | "livenessProbe"): Promise<{ ok: boolean; detail: string }> {
+    async probe(
+        containerName: string,
+        kind: "startupProbe" | "readinessProbe" | "livenessProbe",
+    ): Promise<{ ok: boolean; detail: string }> {
         const rc = this.container(containerName);
         const p = rc.spec[kind];
         if (!p) {
@@ -831,7 +915,9 @@ export class Pod {
                     // Scaled to the runner's faster polling: failureThreshold × periodSeconds of wall time.
                     const budgetMs = p ? (p.failureThreshold ?? 3) * (p.periodSeconds ?? 10) * 1000 : Infinity;
                     if (kind === "startupProbe" && failures * pollMs > budgetMs) {
-                        throw new Error(`container ${rc.name}: startup probe failed for ${budgetMs} ms (the kubelet would restart it): ${last}`);
+                        throw new Error(
+                            `container ${rc.name}: startup probe failed for ${budgetMs} ms (the kubelet would restart it): ${last}`,
+                        );
                     }
                     if (Date.now() > deadline) {
                         throw new Error(`container ${rc.name}: ${kind} still failing after ${timeoutMs} ms: ${last}\n${rc.logs()}`);
@@ -857,7 +943,9 @@ export class Pod {
 
     /** Waits for every container to exit (a Job's pod); returns their exit statuses. */
     async waitCompleted(timeoutMs = 300_000): Promise<Record<string, number>> {
-        const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`pod ${this.name} did not complete in ${timeoutMs} ms`)), timeoutMs).unref());
+        const timer = new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`pod ${this.name} did not complete in ${timeoutMs} ms`)), timeoutMs).unref(),
+        );
         const out: Record<string, number> = {};
         for (const rc of this.containers.values()) {
             out[rc.name] = await Promise.race([rc.wait(), timer]);

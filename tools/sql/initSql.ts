@@ -62,7 +62,9 @@ export class MissingPasswords extends Error {
 
 /** Provider defaults of a Role's attributes (@pulumi/postgresql), for inputs a resource leaves out. */
 const ROLE_DEFAULTS: Record<string, boolean> = {
-    login: false, ...Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false])), inherit: true,
+    login: false,
+    ...Object.fromEntries(FORBIDDEN_ROLE_ATTRIBUTES.map((a) => [a.input, false])),
+    inherit: true,
 };
 
 function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
@@ -84,7 +86,9 @@ function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
             // Named, never shown; renderInitSql reports every missing variable at once.
             throw new MissingPasswords([passwordVariable(name)]);
         }
-        lines.push(`ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password, randomBytes(SCRAM_SALT_BYTES).toString("base64")))};`);
+        lines.push(
+            `ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password, randomBytes(SCRAM_SALT_BYTES).toString("base64")))};`,
+        );
     }
     return lines;
 }
@@ -93,7 +97,12 @@ function databaseSql(r: PlannedResource): string[] {
     const i = r.inputs;
     const name = String(i.name ?? r.name);
     const create = [`'CREATE DATABASE %I`, i.owner ? " OWNER %I" : "", ` TEMPLATE %I`, i.encoding ? " ENCODING %L" : "", `'`].join("");
-    const args = [literal(name), ...(i.owner ? [literal(String(i.owner))] : []), literal(String(i.template ?? "template0")), ...(i.encoding ? [literal(String(i.encoding))] : [])];
+    const args = [
+        literal(name),
+        ...(i.owner ? [literal(String(i.owner))] : []),
+        literal(String(i.template ?? "template0")),
+        ...(i.encoding ? [literal(String(i.encoding))] : []),
+    ];
     const lines = [
         `-- database ${name} (${r.name})`,
         `SELECT format(${create}, ${args.join(", ")}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(name)})\\gexec`,
@@ -127,7 +136,10 @@ function grantSql(r: PlannedResource): string[] {
         throw new Error(`grant ${r.name}: object type ${objectType} is not rendered to SQL`);
     }
     // A Grant owns the privileges of (role, object): exactly these, nothing else.
-    const lines = [`-- grant ${r.name}: ${privileges.length ? privileges.join(", ") : "no privileges"} on ${on} to ${grantee}`, `REVOKE ALL ON ${on} FROM ${grantee};`];
+    const lines = [
+        `-- grant ${r.name}: ${privileges.length ? privileges.join(", ") : "no privileges"} on ${on} to ${grantee}`,
+        `REVOKE ALL ON ${on} FROM ${grantee};`,
+    ];
     if (privileges.length > 0) {
         lines.push(`GRANT ${privileges.join(", ")} ON ${on} TO ${grantee}${i.withGrantOption === true ? " WITH GRANT OPTION" : ""};`);
     }
@@ -234,7 +246,11 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         out.push(`\\connect ${ident(db)}`);
         for (const r of of(T.schema).filter((x) => databaseOf(x) === db)) {
             const i = r.inputs;
-            out.push(`-- schema ${i.name} (${r.name})`, `CREATE SCHEMA IF NOT EXISTS ${ident(String(i.name))};`, `ALTER SCHEMA ${ident(String(i.name))} OWNER TO ${ident(String(i.owner))};`);
+            out.push(
+                `-- schema ${i.name} (${r.name})`,
+                `CREATE SCHEMA IF NOT EXISTS ${ident(String(i.name))};`,
+                `ALTER SCHEMA ${ident(String(i.name))} OWNER TO ${ident(String(i.owner))};`,
+            );
         }
         for (const g of of(T.grant).filter((r) => databaseOf(r) === db)) {
             out.push(...grantSql(g));
@@ -242,7 +258,9 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         for (const e of of(T.extension).filter((r) => databaseOf(r) === db)) {
             out.push(...extensionSql(e));
         }
-        const owner = of(T.database).map((r) => r.inputs).find((i) => i.name === db)?.owner;
+        const owner = of(T.database)
+            .map((r) => r.inputs)
+            .find((i) => i.name === db)?.owner;
         if (opts.adopt && typeof owner === "string") {
             out.push(`-- adoption: hand ${db}'s objects to ${owner}`, ...adoptObjectsSql(owner));
         }

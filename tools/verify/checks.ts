@@ -9,7 +9,15 @@
  */
 import { Client } from "pg";
 import { redactSecrets } from "../../render/connection";
-import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES, REQUIRED_EXTENSIONS, SUPERUSER_ATTRIBUTE, MAINTENANCE_DATABASES, MONITOR_DATABASE, MONITOR_ROLE } from "../../policies/standard/rules";
+import {
+    ADMIN_ROLE,
+    FORBIDDEN_ROLE_ATTRIBUTES,
+    REQUIRED_EXTENSIONS,
+    SUPERUSER_ATTRIBUTE,
+    MAINTENANCE_DATABASES,
+    MONITOR_DATABASE,
+    MONITOR_ROLE,
+} from "../../policies/standard/rules";
 import { hbaAddressProblem } from "../../policies/standard/network";
 import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
@@ -64,23 +72,35 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         // pg_settings only once a session has loaded the library (until then they are untyped placeholders,
         // and an invalid one is dropped at load with a WARNING), so load it first, as a service's query does.
         await admin.query("LOAD 'vector'");
-        for (const s of serverSettings(spec.instance.memoryLimitBytes, spec.instance.vector).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
+        for (const s of serverSettings(spec.instance.memoryLimitBytes, spec.instance.vector).filter(
+            (x) => !LOCAL_SETTINGS.includes(x.name),
+        )) {
             const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [s.name])).rows[0];
             const shown = (await admin.query("SELECT current_setting($1) AS v", [s.name])).rows[0].v as string;
             if (row && normalizeSetting(row.setting, row.unit) === normalizeSetting(s.value, row.unit)) {
                 pass(`setting ${s.name}`, `= ${shown}`);
             } else {
-                fail(`setting ${s.name}`, `is ${shown}; the stack renders ${unquote(s.value)}`, "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart");
+                fail(
+                    `setting ${s.name}`,
+                    `is ${shown}; the stack renders ${unquote(s.value)}`,
+                    "restore the rendered postgresql.conf (pulumi up), remove ALTER SYSTEM overrides (ALTER SYSTEM RESET), then reload or restart",
+                );
             }
         }
 
         // pg_hba.conf as the server loaded it: every line that admits a network with a password admits one the
         // standard allows (the rule the config loader and the policy pack apply), and no line failed to parse.
-        const hba = (await admin.query("SELECT line_number, type, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY line_number")).rows;
+        const hba = (
+            await admin.query("SELECT line_number, type, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY line_number")
+        ).rows;
         const hbaProblems: string[] = [];
         for (const r of hba) {
             const address = r.netmask ? `${r.address} ${r.netmask}` : (r.address as string | null);
-            const problem = r.error ? `does not parse: ${r.error}` : r.type !== "local" && r.auth_method !== "reject" && address !== null ? hbaAddressProblem(address) : undefined;
+            const problem = r.error
+                ? `does not parse: ${r.error}`
+                : r.type !== "local" && r.auth_method !== "reject" && address !== null
+                  ? hbaAddressProblem(address)
+                  : undefined;
             if (problem !== undefined) {
                 hbaProblems.push(`line ${r.line_number} (${address ?? r.type}) ${problem}`);
             }
@@ -88,11 +108,17 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         if (hbaProblems.length === 0) {
             pass("pg_hba.conf", `${hba.length} rules; every network admitted is the standard's`);
         } else {
-            fail("pg_hba.conf", hbaProblems.join("; "), "restore the rendered pg_hba.conf (pulumi up; the stack's podNetworkCidrs), then reload");
+            fail(
+                "pg_hba.conf",
+                hbaProblems.join("; "),
+                "restore the rendered pg_hba.conf (pulumi up; the stack's podNetworkCidrs), then reload",
+            );
         }
 
         // Superusers: only the administrator.
-        const superusers = (await admin.query(`SELECT rolname FROM pg_roles WHERE ${SUPERUSER_ATTRIBUTE.column} AND rolname <> $1 ORDER BY 1`, [ADMIN_ROLE])).rows.map((r) => r.rolname as string);
+        const superusers = (
+            await admin.query(`SELECT rolname FROM pg_roles WHERE ${SUPERUSER_ATTRIBUTE.column} AND rolname <> $1 ORDER BY 1`, [ADMIN_ROLE])
+        ).rows.map((r) => r.rolname as string);
         if (superusers.length === 0) {
             pass("superusers", `only ${ADMIN_ROLE}`);
         }
@@ -103,26 +129,40 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         const serviceRoles = spec.services.map((s) => s.role);
         for (const s of spec.services) {
             // The role: login, none of the forbidden attributes, no memberships, the stack's connection limit.
-            const role = (await admin.query(
-                `SELECT r.rolcanlogin, r.rolconnlimit, ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `r.${a.column}`).join(", ")},
+            const role = (
+                await admin.query(
+                    `SELECT r.rolcanlogin, r.rolconnlimit, ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `r.${a.column}`).join(", ")},
                         array(SELECT b.rolname::text FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
                    FROM pg_roles r WHERE r.rolname = $1`,
-                [s.role],
-            )).rows[0];
+                    [s.role],
+                )
+            ).rows[0];
             if (!role) {
-                fail(`role ${s.role}`, "does not exist", `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`);
+                fail(
+                    `role ${s.role}`,
+                    "does not exist",
+                    `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`,
+                );
             } else {
                 const extra = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => role[a.column] === true).map((a) => a.sql);
                 const problems = [
                     ...(role.rolcanlogin ? [] : ["cannot log in"]),
                     ...(extra.length ? [`has ${extra.join(", ")}`] : []),
                     ...(role.member_of.length ? [`is a member of ${role.member_of.join(", ")}`] : []),
-                    ...(role.rolconnlimit === s.connectionLimit ? [] : [`has connection limit ${role.rolconnlimit}, not ${s.connectionLimit}`]),
+                    ...(role.rolconnlimit === s.connectionLimit
+                        ? []
+                        : [`has connection limit ${role.rolconnlimit}, not ${s.connectionLimit}`]),
                 ];
                 // pg_hba's scram-sha-256 cannot check an MD5 verifier (an old server's): that login fails.
-                const md5 = (await admin.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = $1", [s.role])).rows[0]?.md5 === true;
+                const md5 =
+                    (await admin.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = $1", [s.role])).rows[0]
+                        ?.md5 === true;
                 if (md5) {
-                    fail(`role ${s.role}`, "has an MD5 password verifier, which scram-sha-256 authentication rejects", `set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password ${s.role}'`);
+                    fail(
+                        `role ${s.role}`,
+                        "has an MD5 password verifier, which scram-sha-256 authentication rejects",
+                        `set the same password again (from the KMS) so it is stored as SCRAM: psql -c '\\password ${s.role}'`,
+                    );
                 }
                 if (problems.length === 0) {
                     pass(`role ${s.role}`, `login; no ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}; no memberships`);
@@ -136,17 +176,27 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
             }
 
             // The database: exists, owned by the role, closed to PUBLIC and to the other services' roles.
-            const db = (await admin.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [s.database])).rows[0];
+            const db = (await admin.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [s.database]))
+                .rows[0];
             if (!db) {
-                fail(`database ${s.database}`, "does not exist", `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`);
+                fail(
+                    `database ${s.database}`,
+                    "does not exist",
+                    `pulumi up, or: npm run init-sql -- --stack ${spec.stack} | psql -v ON_ERROR_STOP=1 -d postgres`,
+                );
                 continue;
             }
             if (db.owner === s.role) {
                 pass(`database ${s.database}`, `owned by ${s.role}`);
             } else {
-                fail(`database ${s.database}`, `is owned by ${db.owner}, not ${s.role}`, `ALTER DATABASE "${s.database}" OWNER TO "${s.role}"`);
+                fail(
+                    `database ${s.database}`,
+                    `is owned by ${db.owner}, not ${s.role}`,
+                    `ALTER DATABASE "${s.database}" OWNER TO "${s.role}"`,
+                );
             }
-            const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0].c;
+            const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0]
+                .c;
             const intruders = [];
             // Superusers can connect anywhere; they are reported once above, with their own fix.
             for (const other of serviceRoles.filter((r) => r !== s.role && !superusers.includes(r))) {
@@ -156,9 +206,17 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 }
             }
             if (publicConnect) {
-                fail(`database ${s.database}`, "PUBLIC can connect, so every role can", `REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC`);
+                fail(
+                    `database ${s.database}`,
+                    "PUBLIC can connect, so every role can",
+                    `REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC`,
+                );
             } else if (intruders.length > 0) {
-                fail(`database ${s.database}`, `other services' roles can connect: ${intruders.join(", ")}`, intruders.map((r) => `REVOKE ALL ON DATABASE "${s.database}" FROM "${r}"`).join("; "));
+                fail(
+                    `database ${s.database}`,
+                    `other services' roles can connect: ${intruders.join(", ")}`,
+                    intruders.map((r) => `REVOKE ALL ON DATABASE "${s.database}" FROM "${r}"`).join("; "),
+                );
             } else {
                 pass(`database ${s.database}`, "only its owner (and the administrator) can connect");
             }
@@ -169,11 +227,15 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 await checkExtensions(c, s.database, s.extensions, spec.extensionVersions, pass, fail);
                 // Every object belongs to the service, so its migrations can alter it (an adopted server's
                 // tables were often created by the superuser).
-                const foreign = (await c.query(`SELECT kind, object, owner FROM (${objectsNotOwnedBy("$1")}) o ORDER BY 1, 2`, [s.role])).rows;
+                const foreign = (await c.query(`SELECT kind, object, owner FROM (${objectsNotOwnedBy("$1")}) o ORDER BY 1, 2`, [s.role]))
+                    .rows;
                 if (foreign.length === 0) {
                     pass(`objects ${s.database}`, `all owned by ${s.role}`);
                 } else {
-                    const shown = foreign.slice(0, 10).map((o) => `${o.kind.toLowerCase()} ${o.object} (${o.owner})`).join(", ");
+                    const shown = foreign
+                        .slice(0, 10)
+                        .map((o) => `${o.kind.toLowerCase()} ${o.object} (${o.owner})`)
+                        .join(", ");
                     fail(
                         `objects ${s.database}`,
                         `has ${foreign.length} ${foreign.length === 1 ? "object" : "objects"} ${s.role} does not own, so its migrations cannot alter them: ${shown}${foreign.length > 10 ? ", …" : ""}`,
@@ -196,24 +258,48 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         for (const db of MAINTENANCE_DATABASES) {
             const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [db])).rows[0].c;
             const open: string[] = [];
-            for (const role of [...serviceRoles, ...(db === MONITOR_DATABASE ? [] : [MONITOR_ROLE])].filter((r) => !superusers.includes(r))) {
+            for (const role of [...serviceRoles, ...(db === MONITOR_DATABASE ? [] : [MONITOR_ROLE])].filter(
+                (r) => !superusers.includes(r),
+            )) {
                 const exists = (await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount;
                 if (exists && (await admin.query("SELECT has_database_privilege($1, $2, 'CONNECT') AS c", [role, db])).rows[0].c) {
                     open.push(role);
                 }
             }
             if (publicConnect) {
-                fail(`database ${db}`, "PUBLIC can connect, so every service role can", `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC (pulumi up does)`);
+                fail(
+                    `database ${db}`,
+                    "PUBLIC can connect, so every service role can",
+                    `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC (pulumi up does)`,
+                );
             } else if (open.length > 0) {
-                fail(`database ${db}`, `roles that must not connect can: ${open.join(", ")}`, open.map((r) => `REVOKE ALL ON DATABASE "${db}" FROM "${r}"`).join("; "));
+                fail(
+                    `database ${db}`,
+                    `roles that must not connect can: ${open.join(", ")}`,
+                    open.map((r) => `REVOKE ALL ON DATABASE "${db}" FROM "${r}"`).join("; "),
+                );
             } else {
-                pass(`database ${db}`, db === MONITOR_DATABASE ? `no service role can connect (only ${ADMIN_ROLE} and ${MONITOR_ROLE})` : `no service role can connect (only ${ADMIN_ROLE})`);
+                pass(
+                    `database ${db}`,
+                    db === MONITOR_DATABASE
+                        ? `no service role can connect (only ${ADMIN_ROLE} and ${MONITOR_ROLE})`
+                        : `no service role can connect (only ${ADMIN_ROLE})`,
+                );
             }
         }
 
         const t1 = await connect(withDatabase(adminUrl, "template1"));
         try {
-            await checkExtensions(t1, "template1", [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) => (REQUIRED_EXTENSIONS as readonly string[]).includes(x)), spec.extensionVersions, pass, fail);
+            await checkExtensions(
+                t1,
+                "template1",
+                [...new Set(spec.services.flatMap((s) => s.extensions))].filter((x) =>
+                    (REQUIRED_EXTENSIONS as readonly string[]).includes(x),
+                ),
+                spec.extensionVersions,
+                pass,
+                fail,
+            );
         } finally {
             await t1.end();
         }
@@ -231,16 +317,26 @@ async function checkExtensions(
     pass: (o: string, d: string) => void,
     fail: (o: string, d: string, f: string) => void,
 ): Promise<void> {
-    const installed = new Map((await c.query("SELECT extname, extversion FROM pg_extension")).rows.map((r) => [r.extname as string, r.extversion as string]));
+    const installed = new Map(
+        (await c.query("SELECT extname, extversion FROM pg_extension")).rows.map((r) => [r.extname as string, r.extversion as string]),
+    );
     for (const ext of expected) {
         const version = installed.get(ext);
         const want = pinned[ext];
         if (version !== undefined && want !== undefined && version !== want) {
-            fail(`extension ${database}.${ext}`, `version ${version}; the stack pins ${want}`, `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`);
+            fail(
+                `extension ${database}.${ext}`,
+                `version ${version}; the stack pins ${want}`,
+                `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`,
+            );
         } else if (version !== undefined) {
             pass(`extension ${database}.${ext}`, `version ${version}`);
         } else {
-            fail(`extension ${database}.${ext}`, "is not installed", `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`);
+            fail(
+                `extension ${database}.${ext}`,
+                "is not installed",
+                `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`,
+            );
         }
     }
 }
