@@ -147,8 +147,11 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         return pod;
     }
 
+    let primary: Pod;
+
     it("dumps every database over the pod network and uploads the dumps, then the manifest, to the bucket", async () => {
         const server = await serverPod();
+        primary = server;
         const iam = await connectTo(server.ip, 5432, "iam_user", rolePasswords(plan).iam_user, "iam");
         await iam.query(
             "CREATE TABLE users (id int PRIMARY KEY, name text); INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 500) g",
@@ -186,6 +189,45 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const ts = keys[0].split("/")[1];
         assert.deepStrictEqual(keys, [...DATABASES.map((d) => `postgres/${ts}/${d}.dump`), `postgres/${ts}/manifest.json`].sort());
         await job.stop(1);
+    });
+
+    it("runs the restore drill CronJob's pod: fetches the newest backup, restores every database into a scratch server inside the pod, checks it, and records each result in the server", async () => {
+        const w = workload(plan, "CronJob", "postgres-restore-drill");
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        const job = await Pod.start({
+            name: "postgres-restore-drill-1-abcde",
+            namespace: w.namespace,
+            spec: w.spec,
+            network,
+            secrets,
+            configMaps,
+            labels: w.labels,
+        });
+        pods.push(job);
+        const done = await job.waitCompleted(300_000);
+        assert.deepStrictEqual(
+            job.initResults.map((r) => [r.name, r.status]),
+            [["fetch", 0]],
+            job.initResults.map((r) => r.logs).join("\n"),
+        );
+        const logs = job.container("drill").logs();
+        assert.deepStrictEqual(done, { drill: 0 }, logs);
+        for (const db of DATABASES) {
+            assert.match(logs, new RegExp(`drill ${db}: restored, required tables present, row counts match`), logs);
+        }
+        await job.stop(1);
+        // What the exporter reads (hanzo_backup.status), written by the drill's report over the pod network.
+        const admin = await connectTo(primary.ip, 5432, "hanzo", secretOf(plan, "hanzo", "postgres-credentials").password, "postgres");
+        const rows = (
+            await admin.query(
+                "SELECT database, ok, last_success IS NOT NULL AS succeeded FROM hanzo_backup.status WHERE kind = 'drill' ORDER BY database",
+            )
+        ).rows;
+        await admin.end();
+        assert.deepStrictEqual(
+            rows,
+            DATABASES.map((database) => ({ database, ok: true, succeeded: true })),
+        );
     });
 
     it("restores by the README's procedure, as written, into a server pod on a fresh volume, which then passes npm run verify", async () => {
