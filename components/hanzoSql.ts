@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_ROLE, MAINTENANCE_DATABASES, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
+import { parseQuantity } from "../policies/standard/quantity";
 import type { StackSpec } from "../stacks/spec";
 import { renderBackupMetricsQueries } from "../render/backup";
 import { PostgresBackups } from "./backups";
@@ -84,6 +85,14 @@ export class HanzoSql extends pulumi.ComponentResource {
         );
 
         if (spec.monitoring.enabled) {
+            // stacks/ checked it; a spec built elsewhere may not have been.
+            const volumeBytes = parseQuantity(spec.instance.storageSize);
+            if (volumeBytes === undefined) {
+                throw new pulumi.ResourceError(
+                    `HanzoSql ${name}: storageSize "${spec.instance.storageSize}" is not a size such as 50Gi`,
+                    this,
+                );
+            }
             new PostgresMonitoring(
                 `${name}-monitoring`,
                 {
@@ -92,6 +101,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     monitoring: spec.monitoring,
                     instanceName: spec.instance.name,
                     selector: { app: spec.instance.name },
+                    volumeBytes,
                     password: this.instance.monitorPassword!,
                 },
                 { parent: this, providers: [pgProvider, k8sProvider] },

@@ -22,6 +22,8 @@ export interface PostgresMonitoringArgs {
     readonly instanceName: string;
     /** The server pods' selector. */
     readonly selector: Record<string, string>;
+    /** The data volume's size in bytes (the database-size alert is a share of it). */
+    readonly volumeBytes: number;
     /** The exporter's password (the PostgresInstance's monitoring Secret holds it). */
     readonly password: pulumi.Input<string>;
 }
@@ -69,7 +71,15 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
                 kind: "PrometheusRule",
                 metadata: { name: `${args.instanceName}-alerts`, namespace: args.namespace, labels },
                 // prometheus-operator names a PodMonitor's job <namespace>/<name>.
-                spec: { groups: [serverAlerts({ namespace: args.namespaceName, job: `${args.namespaceName}/${args.instanceName}` })] },
+                spec: {
+                    groups: [
+                        serverAlerts({
+                            namespace: args.namespaceName,
+                            job: `${args.namespaceName}/${args.instanceName}`,
+                            volumeBytes: args.volumeBytes,
+                        }),
+                    ],
+                },
             },
             { parent: this },
         );

@@ -22,6 +22,8 @@ export interface ServerAlertsInput {
     readonly namespace: string;
     /** The exporter's scrape job (the PodMonitor's), to tell "exporter down" from "PostgreSQL down". */
     readonly job: string;
+    /** The data volume's size (storageSize, in bytes): the database-size alert is relative to it. */
+    readonly volumeBytes: number;
 }
 
 export interface BackupAlertsInput {
@@ -31,11 +33,24 @@ export interface BackupAlertsInput {
     readonly periodSeconds: number;
 }
 
-/** Thresholds of the standard. */
+/**
+ * Thresholds of the standard. Its "database size > 40GB" is 80% of its 50Gi volume; a stack with another
+ * storageSize gets the same share of its own volume (40GiB would fire never on 500Gi, or too late on 45Gi).
+ */
 export const THRESHOLDS = {
     connections: 150,
-    databaseBytes: 40 * 2 ** 30,
+    databaseShareOfVolume: 0.8,
 } as const;
+
+/** The size past which a database alerts: the standard's share of the volume, in whole bytes. */
+export function databaseAlertBytes(volumeBytes: number): number {
+    return Math.floor(volumeBytes * THRESHOLDS.databaseShareOfVolume);
+}
+
+/** Bytes in GiB for a message: "40GiB", "409.6GiB". */
+function gib(bytes: number): string {
+    return `${Number((bytes / 2 ** 30).toFixed(1))}GiB`;
+}
 
 /** A duration in Prometheus' notation: 12h, 90m, 45s. */
 export function promDuration(seconds: number): string {
@@ -49,6 +64,7 @@ export function promDuration(seconds: number): string {
 export function serverAlerts(input: ServerAlertsInput): RuleGroup {
     const sel = `namespace="${input.namespace}"`;
     const job = `job="${input.job}"`;
+    const databaseBytes = databaseAlertBytes(input.volumeBytes);
     return {
         name: "hanzo-sql-postgres",
         rules: [
@@ -65,13 +81,12 @@ export function serverAlerts(input: ServerAlertsInput): RuleGroup {
             },
             {
                 alert: "PostgresDatabaseTooLarge",
-                expr: `max by (namespace, pod, datname) (pg_database_size_bytes{${sel}}) > ${THRESHOLDS.databaseBytes}`,
+                expr: `max by (namespace, pod, datname) (pg_database_size_bytes{${sel}}) > ${databaseBytes}`,
                 for: "15m",
                 labels: { severity: "warning" },
                 annotations: {
-                    summary: "A database is larger than 40GiB",
-                    description:
-                        "Database {{ $labels.datname }} in {{ $labels.pod }} is larger than 40GiB on a 50Gi volume; grow the volume or prune data.",
+                    summary: `A database is larger than ${gib(databaseBytes)}`,
+                    description: `Database {{ $labels.datname }} in {{ $labels.pod }} is larger than ${gib(databaseBytes)}, ${THRESHOLDS.databaseShareOfVolume * 100}% of its ${gib(input.volumeBytes)} volume; grow the volume (storageSize) or prune data.`,
                 },
             },
             {

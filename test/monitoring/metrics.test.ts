@@ -8,7 +8,7 @@ import { TYPES, resource } from "../support/plan";
 import { checkRules, testRules } from "../support/promtool";
 
 const EXPORTER = "/usr/bin/prometheus-postgres-exporter";
-const groups = [serverAlerts({ namespace: "hanzo", job: "hanzo/postgres" })];
+const groups = [serverAlerts({ namespace: "hanzo", job: "hanzo/postgres", volumeBytes: 50 * 2 ** 30 })];
 
 function get(url: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {

@@ -42,7 +42,11 @@ describe("monitoring as declared (hanzo-k8s)", () => {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
             metadata: { name: "postgres-alerts", namespace: "hanzo", labels },
-            spec: { groups: [JSON.parse(JSON.stringify(serverAlerts({ namespace: "hanzo", job: "hanzo/postgres" })))] },
+            spec: {
+                groups: [
+                    JSON.parse(JSON.stringify(serverAlerts({ namespace: "hanzo", job: "hanzo/postgres", volumeBytes: 50 * 2 ** 30 }))),
+                ],
+            },
         });
         assert.deepStrictEqual((resource(plan, PROM_RULE, "hanzo-sql-backups-alerts").inputs as any).spec, {
             groups: [
@@ -50,6 +54,29 @@ describe("monitoring as declared (hanzo-k8s)", () => {
                 JSON.parse(JSON.stringify(backupDatabaseAlerts({ namespace: "hanzo", periodSeconds: 21600, drillPeriodSeconds: 86400 }))),
             ],
         });
+    });
+
+    it("alerts on a database past 80% of the stack's own volume: the standard's 40GiB on 50Gi, 400GiB on 500Gi", async () => {
+        const tooLarge = async (storageSize?: string) => {
+            const plan = await planWith("sized", {
+                environment: "prod",
+                clusterName: "c",
+                services: ["iam"],
+                ...(storageSize ? { storageSize } : {}),
+            });
+            const group = (resource(plan, PROM_RULE, "hanzo-sql-monitoring-alerts").inputs as any).spec.groups[0];
+            return group.rules.find((r: { alert: string }) => r.alert === "PostgresDatabaseTooLarge");
+        };
+        const standard = await tooLarge();
+        assert.strictEqual(standard.expr, 'max by (namespace, pod, datname) (pg_database_size_bytes{namespace="hanzo"}) > 42949672960');
+        assert.strictEqual(standard.annotations.summary, "A database is larger than 40GiB");
+        const large = await tooLarge("500Gi");
+        assert.strictEqual(large.expr, 'max by (namespace, pod, datname) (pg_database_size_bytes{namespace="hanzo"}) > 429496729600');
+        assert.strictEqual(
+            large.annotations.description,
+            "Database {{ $labels.datname }} in {{ $labels.pod }} is larger than 400GiB, 80% of its 500GiB volume; grow the volume (storageSize) or prune data.",
+        );
+        assert.strictEqual((await tooLarge("45Gi")).annotations.summary, "A database is larger than 36GiB");
     });
 
     it("declares no exporter, role, monitor or rules when monitoring is off", async () => {
