@@ -44,29 +44,35 @@ describe("growing the disk in place", () => {
         assert.deepStrictEqual(sts.options.ignoreChanges, ["spec.volumeClaimTemplates"]);
     });
 
-    it("shows the resize in the plan: only the patch's size differs from the previous plan", async () => {
+    it("shows the resize in the plan: the patch's size differs from the previous plan, and the size alert follows it", async () => {
         const before = await planWith("hanzo-k8s", BASE);
         const after = await planWith("hanzo-k8s", { ...BASE, storageSize: "100Gi", storageSizeApplied: "50Gi" });
         const changed = after.plan.resources.filter((r) => {
             const old = before.plan.resources.find((o) => o.urn === r.urn);
             return JSON.stringify(old?.inputs) !== JSON.stringify(r.inputs);
         });
-        // The StatefulSet's template changes too, but the engine ignores it (ignoreChanges above); the two
-        // components whose args carry the size record it in their state, and create nothing.
+        // The StatefulSet's template changes too, but the engine ignores it (ignoreChanges above); the database
+        // size alert moves to 80% of the new volume; the three components whose args carry the size record it
+        // in their state, and create nothing.
         assert.deepStrictEqual(
             changed
                 .filter((r) => r.custom)
                 .map((r) => r.name)
                 .sort(),
-            ["hanzo-sql-postgres-data-claim", STS],
+            ["hanzo-sql-monitoring-alerts", "hanzo-sql-postgres-data-claim", STS],
         );
         assert.deepStrictEqual(
             changed
                 .filter((r) => !r.custom)
                 .map((r) => r.name)
                 .sort(),
-            ["hanzo-sql", "hanzo-sql-postgres"],
+            ["hanzo-sql", "hanzo-sql-monitoring", "hanzo-sql-postgres"],
         );
+        const tooLarge = (plan: typeof after) =>
+            (
+                resource(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "hanzo-sql-monitoring-alerts").inputs as any
+            ).spec.groups[0].rules.find((r: { alert: string }) => r.alert === "PostgresDatabaseTooLarge").annotations.summary;
+        assert.deepStrictEqual([tooLarge(before), tooLarge(after)], ["A database is larger than 40GiB", "A database is larger than 80GiB"]);
         assert.deepStrictEqual(
             (resource(before, PATCH, "hanzo-sql-postgres-data-claim").inputs as any).spec.resources.requests.storage,
             "50Gi",
