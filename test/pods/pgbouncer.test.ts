@@ -6,16 +6,7 @@ import type { PlanResult } from "../../tools/plan/runner";
 import { planWith } from "../support/plan";
 import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, secretOf, startServerPod } from "../support/pods";
 import * as net from "net";
-
-const POOLED = {
-    environment: "prod",
-    clusterName: "hanzo-k8s",
-    backupEnabled: false,
-    monitoringEnabled: false,
-    poolingEnabled: true,
-    poolReplicas: 1,
-    services: [{ name: "commerce", pooled: true }, "cloud"],
-};
+import { POOLED } from "../support/config";
 
 /**
  * A pooled stack's PgBouncer Deployment run as declared (uid 70, read-only root, the userlist Secret mounted

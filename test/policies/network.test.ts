@@ -1,7 +1,6 @@
 import * as assert from "assert";
 import { egressIsolation, networkIsolation } from "../../policies/network";
-import { planWith } from "../support/plan";
-import { TYPE, add, find, inputs, mutable, planCopy, remove, violations } from "../support/policy";
+import { TYPE, add, find, inputs, planCopy, pooledPlanCopy, remove, violations } from "../support/policy";
 
 const P = "network-isolation";
 const NP = `${P}: hanzo-sql-postgres-network-policy (kubernetes:networking.k8s.io/v1:NetworkPolicy): NetworkPolicy "hanzo/postgres-network-policy"`;
@@ -78,16 +77,7 @@ describe("egress-isolation", () => {
     }
 
     it("passes a pooled stack (PgBouncer's Deployment)", async () => {
-        const plan = mutable(
-            (
-                await planWith("pooled", {
-                    environment: "prod",
-                    clusterName: "c",
-                    poolingEnabled: true,
-                    services: [{ name: "commerce", pooled: true }],
-                })
-            ).engine,
-        );
+        const plan = await pooledPlanCopy();
         assert.deepStrictEqual(await violations(egressIsolation, plan), []);
     });
 

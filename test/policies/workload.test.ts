@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { workloadHardening, workloadIdentity } from "../../policies/workload";
 import { planWith } from "../support/plan";
-import { TYPE, add, find, inputs, mutable, planCopy, violations } from "../support/policy";
+import { TYPE, add, find, inputs, mutable, planCopy, pooledPlanCopy, violations } from "../support/policy";
 
 const P = "workload-hardening";
 const STS = `${P}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres"`;
@@ -98,7 +98,6 @@ describe("workload-hardening", () => {
 
 describe("workload-identity", () => {
     const I = "workload-identity";
-    const SA = "kubernetes:core/v1:ServiceAccount";
     const BACKUP = `${I}: hanzo-sql-backups-cronjob (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-backup"`;
     const SERVER = `${I}: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres"`;
     const backupPod = (plan: any) => inputs(find(plan, TYPE.cronJob, "postgres-backup")).spec.jobTemplate.spec.template.spec;
@@ -110,16 +109,7 @@ describe("workload-identity", () => {
     }
 
     it("passes a pooled stack (PgBouncer's Deployment)", async () => {
-        const plan = mutable(
-            (
-                await planWith("pooled", {
-                    environment: "prod",
-                    clusterName: "c",
-                    poolingEnabled: true,
-                    services: [{ name: "commerce", pooled: true }],
-                })
-            ).engine,
-        );
+        const plan = await pooledPlanCopy();
         assert.deepStrictEqual(await violations(workloadIdentity, plan), []);
     });
 
@@ -137,7 +127,7 @@ describe("workload-identity", () => {
         const plan = await planCopy();
         delete backupPod(plan).automountServiceAccountToken;
         server(plan).spec.template.spec.automountServiceAccountToken = true;
-        delete inputs(find(plan, SA, "postgres")).automountServiceAccountToken;
+        delete inputs(find(plan, TYPE.serviceAccount, "postgres")).automountServiceAccountToken;
         assert.deepStrictEqual(await violations(workloadIdentity, plan), [
             `${SERVER}: its ServiceAccount "postgres" mounts an API token by default; set automountServiceAccountToken: false on it.`,
             `${SERVER} mounts an API token into its pods; set automountServiceAccountToken: false in the pod template (it wins over the ServiceAccount's).`,

@@ -5,6 +5,7 @@ import { Pgbouncer } from "../../components/pooler";
 import { PostgresInstance } from "../../components/postgresInstance";
 import { ServiceDatabase } from "../../components/serviceDatabase";
 import { runPlan } from "../../tools/plan/runner";
+import { on } from "../support/config";
 import * as fs from "fs";
 import * as path from "path";
 import { hardenedContainer, hardenedPod } from "../../render/securityContext";
@@ -99,10 +100,6 @@ describe("components: args in state (secrets encrypted), ResourceError before an
     }
 
     // A feature that is off cannot reach its component: the spec's types are tagged unions (stacks/spec.ts).
-    const on = <T extends { enabled: boolean }>(feature: T): Extract<T, { enabled: true }> => {
-        assert.ok(feature.enabled);
-        return feature as Extract<T, { enabled: true }>;
-    };
     const spec = () => specOf(stackConfig("hanzo-k8s"));
     const base = () => {
         const s = spec();

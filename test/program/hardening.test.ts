@@ -10,17 +10,8 @@ import {
 } from "../../policies/standard/network";
 import { workloads } from "../../tools/pod/plan";
 import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
+import { POOLED } from "../support/config";
 
-const SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount";
-const POOLED = {
-    environment: "prod",
-    clusterName: "hanzo-k8s",
-    backupEnabled: false,
-    monitoringEnabled: false,
-    poolingEnabled: true,
-    poolReplicas: 1,
-    services: [{ name: "commerce", pooled: true }, "cloud"],
-};
 const DNS = {
     to: [
         {
@@ -44,7 +35,7 @@ const specOf = (r: { inputs: Record<string, unknown> }) => (r.inputs as any).spe
 describe("workload hardening: a ServiceAccount per workload, no API token, egress NetworkPolicies", () => {
     it("hanzo-k8s: each workload runs as its own ServiceAccount, which mounts no token, and so says each pod", async () => {
         const plan = await planOf("hanzo-k8s");
-        const accounts = ofType(plan, SERVICE_ACCOUNT);
+        const accounts = ofType(plan, TYPES.serviceAccount);
         assert.deepStrictEqual(accounts.map((a) => [a.name, a.inputs]).sort(), [
             [
                 "hanzo-sql-backups-cronjob-service-account",
@@ -107,7 +98,7 @@ describe("workload hardening: a ServiceAccount per workload, no API token, egres
 
     it("a pooled stack: PgBouncer runs as its own ServiceAccount without a token", async () => {
         const plan = await planWith("pooled", POOLED);
-        assert.deepStrictEqual(resource(plan, SERVICE_ACCOUNT, "hanzo-sql-pgbouncer-service-account").inputs, {
+        assert.deepStrictEqual(resource(plan, TYPES.serviceAccount, "hanzo-sql-pgbouncer-service-account").inputs, {
             apiVersion: "v1",
             kind: "ServiceAccount",
             automountServiceAccountToken: false,

@@ -40,4 +40,15 @@ export function on<T extends { readonly enabled: boolean }>(feature: T): On<T> {
     return feature as On<T>;
 }
 
+/** A pooled stack: PgBouncer in front of one pooled service, beside one direct one; no backups or monitoring. */
+export const POOLED = {
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    backupEnabled: false,
+    monitoringEnabled: false,
+    poolingEnabled: true,
+    poolReplicas: 1,
+    services: [{ name: "commerce", pooled: true }, "cloud"],
+};
+
 export const withServices = (...services: unknown[]) => ({ ...VALID, services });

@@ -8,7 +8,7 @@ import { TYPES } from "../../policies/standard/types";
 import { PolicyAnalyzer } from "../../tools/gate/analyzer";
 import { formatViolation, gate } from "../../tools/gate";
 import type { Plan, PlannedResource } from "../../tools/plan/runner";
-import { planOf } from "./plan";
+import { planOf, planWith } from "./plan";
 
 let shared: Promise<PolicyAnalyzer> | undefined;
 
@@ -32,6 +32,17 @@ after(async () => {
  */
 export async function planCopy(stack = "hanzo-k8s", preview = false): Promise<Plan> {
     return mutable((await planOf(stack, preview)).engine);
+}
+
+/** A mutable copy of the plan of a stack with PgBouncer (one pooled service), for the policies over its Deployment. */
+export async function pooledPlanCopy(): Promise<Plan> {
+    const pooled = await planWith("pooled", {
+        environment: "prod",
+        clusterName: "c",
+        poolingEnabled: true,
+        services: [{ name: "commerce", pooled: true }],
+    });
+    return mutable(pooled.engine);
 }
 
 /** A mutable copy of an engine plan, a custom resource's outputs the same object as its inputs when equal. */
