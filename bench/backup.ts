@@ -12,13 +12,13 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { roleNameFor } from "../policies/standard/rules";
-import { Command, Flag, integerFlag, runCommand } from "../tools/cli";
-import { S3Server, runScript, runScriptFile } from "../tools/local/s3";
-import { startStackServer } from "../tools/local/stackServer";
-import { PgServer } from "../tools/pg/server";
-import { planFromValues } from "../tools/plan";
-import { renderedFiles } from "../tools/local/stackServer";
-import { renderInitSql } from "../tools/sql/initSql";
+import { Command, Flag, integerFlag, runCommand } from "../cli/cli";
+import { S3Server, runScript, runScriptFile } from "../test/harness/local/s3";
+import { startStackServer } from "../test/harness/local/stackServer";
+import { PgServer } from "../test/harness/pg/server";
+import { planFromValues } from "../cli/plan";
+import { renderedFiles } from "../test/harness/local/stackServer";
+import { renderInitSql } from "../cli/sql/initSql";
 
 /** The bench's command line (`npm run bench:backup -- --help` prints it). */
 export const COMMAND = {

@@ -9,12 +9,12 @@
  * compare the ratios printed by one run.
  */
 import { performance } from "perf_hooks";
-import { Command, Flag, runCommand } from "../tools/cli";
-import { gate } from "../tools/gate";
-import { PolicyAnalyzer } from "../tools/gate/analyzer";
-import { planFromStackFile, planFromValues } from "../tools/plan";
-import { validatePlan } from "../tools/plan/kubernetes";
-import type { Plan, PlanResult } from "../tools/plan/runner";
+import { Command, Flag, runCommand } from "../cli/cli";
+import { gate } from "../cli/gate";
+import { PolicyAnalyzer } from "../cli/gate/analyzer";
+import { planFromStackFile, planFromValues } from "../cli/plan";
+import { validatePlan } from "../cli/plan/kubernetes";
+import type { Plan, PlanResult } from "../cli/plan/runner";
 
 /**
  * Number of resources on the longest path of dependency edges: explicit, through inputs, and to the

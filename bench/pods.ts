@@ -1,7 +1,7 @@
 /**
  * npm run bench:pods
  *
- * The server pod of hanzo-k8s run as declared by the pod runner (tools/pod): time from pod start to Ready
+ * The server pod of hanzo-k8s run as declared by the pod runner (test/harness/pod): time from pod start to Ready
  * (startup then readiness probe passing) on a fresh volume (initdb included) and on a second boot of the
  * same volume, and the time the kubelet's stop takes (STOPSIGNAL SIGINT: fast shutdown + shutdown
  * checkpoint) with 50 idle clients connected, each against the grace period it leaves. One run, root only.
@@ -10,10 +10,10 @@
  */
 import { Client } from "pg";
 import { POSTGRES_PORT } from "../policies/standard/ports";
-import { Command, Flag, runCommand } from "../tools/cli";
-import { namespaceData, workload } from "../tools/pod/plan";
-import { PersistentVolume, Pod, PodNetwork } from "../tools/pod/runner";
-import { planFromStackFile } from "../tools/plan";
+import { Command, Flag, runCommand } from "../cli/cli";
+import { namespaceData, workload } from "../test/harness/pod/plan";
+import { PersistentVolume, Pod, PodNetwork } from "../test/harness/pod/runner";
+import { planFromStackFile } from "../cli/plan";
 
 async function main(): Promise<void> {
     const plan = await planFromStackFile("hanzo-k8s");
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
 export const COMMAND = {
     name: "npm run bench:pods --",
     summary:
-        "Runs hanzo-k8s's server pod as declared (tools/pod, root only): time to Ready on a fresh volume and on a second boot, " +
+        "Runs hanzo-k8s's server pod as declared (test/harness/pod, root only): time to Ready on a fresh volume and on a second boot, " +
         "and the stop with 50 idle clients connected against the grace period, from one run.",
     flags: {},
 } as const satisfies Command<Record<string, Flag>>;

@@ -10,11 +10,11 @@
  * transactions; then the pooled/direct ratios at 100 clients (target >= 0.9 with -M prepared), all from one run.
  */
 import { spawnSync } from "child_process";
-import { Command, Flag, integerFlag, runCommand } from "../tools/cli";
-import { startStackServer } from "../tools/local/stackServer";
-import { PGBOUNCER_BIN, PgbouncerServer, serverUserlist } from "../tools/pg/pgbouncer";
-import { PG_BIN } from "../tools/pg/server";
-import { planFromValues } from "../tools/plan";
+import { Command, Flag, integerFlag, runCommand } from "../cli/cli";
+import { startStackServer } from "../test/harness/local/stackServer";
+import { PGBOUNCER_BIN, PgbouncerServer, serverUserlist } from "../test/harness/pg/pgbouncer";
+import { PG_BIN } from "../test/harness/pg/server";
+import { planFromValues } from "../cli/plan";
 import { PGBOUNCER_MAX_PREPARED_STATEMENTS } from "../render/pgbouncer";
 
 /** The bench's command line (`npm run bench:pool -- --help` prints it). */

@@ -10,8 +10,8 @@ import { Client } from "pg";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { serverSettings, unquote } from "../policies/standard/settings";
-import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchema } from "../tools/local/semanticCache";
-import { PgServer } from "../tools/pg/server";
+import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchema } from "../test/harness/local/semanticCache";
+import { PgServer } from "../test/harness/pg/server";
 
 const DIM = 1536;
 const SPILL = "hnsw graph no longer fits into maintenance_work_mem";

@@ -15,13 +15,13 @@
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
-import { Command, Flag, Parsed, UsageError, integerFlag, integerListFlag, runCommand } from "../tools/cli";
+import { Command, Flag, Parsed, UsageError, integerFlag, integerListFlag, runCommand } from "../cli/cli";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { formatBytes } from "../policies/standard/quantity";
 import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../policies/standard/settings";
-import { PgServer } from "../tools/pg/server";
-import { prng } from "../tools/local/semanticCache";
+import { PgServer } from "../test/harness/pg/server";
+import { prng } from "../test/harness/local/semanticCache";
 import { semanticCacheBench } from "./semanticCache";
 
 const GiB = 2 ** 30;

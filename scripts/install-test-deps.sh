@@ -58,7 +58,7 @@ command -v psql >/dev/null || missing+=("postgresql-client-${PG_MAJOR}")
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
-# The pod runner (tools/pod): network namespaces and a bridge, namespaces and setpriv, ext4 volumes.
+# The pod runner (test/harness/pod): network namespaces and a bridge, namespaces and setpriv, ext4 volumes.
 command -v ip >/dev/null || missing+=(iproute2)
 command -v setpriv >/dev/null && command -v nsenter >/dev/null && command -v unshare >/dev/null || missing+=(util-linux)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)

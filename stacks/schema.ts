@@ -2,7 +2,7 @@
  * The one schema of a stack's configuration (zod 4): every key of the `hanzo-sql` namespace and of a service
  * entry, with its type, default, bounds, rule (and fix), description and secret-ness. The loader validates
  * with it, the spec types follow from its output, and Pulumi.yaml's `config:` block, the README's table and
- * the stack files' JSON Schema are derived from it (tools/configSchema.ts; test/stacks/schema.test.ts).
+ * the stack files' JSON Schema are derived from it (cli/configSchema.ts; test/stacks/schema.test.ts).
  *
  * The rules themselves live in policies/standard/* and stacks/schedule.ts; the schema only calls them.
  */

@@ -3,10 +3,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { connectionSecretData } from "../../render/connection";
-import { PgbouncerServer, PGBOUNCER_BIN, serverUserlist } from "../../tools/pg/pgbouncer";
-import { PG_BIN, registerSecret } from "../../tools/pg/server";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
-import { renderInitSql, passwordVariable } from "../../tools/sql/initSql";
+import { PgbouncerServer, PGBOUNCER_BIN, serverUserlist } from "../harness/pg/pgbouncer";
+import { PG_BIN, registerSecret } from "../harness/pg/server";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { renderInitSql, passwordVariable } from "../../cli/sql/initSql";
 import { StackServer, stackServer } from "../support/db";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
 import {

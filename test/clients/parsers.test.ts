@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import { parse as pgParse } from "pg-connection-string";
 import { connectionSecretData, PRISMA_POOLER_KEY } from "../../render/connection";
-import { mockPassword } from "../../tools/plan/runner";
+import { mockPassword } from "../../cli/plan/runner";
 import { planOf, TYPES, resource, revealed } from "../support/plan";
 import { PASSWORD_ALPHABET, goParse } from "./support";
 

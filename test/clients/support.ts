@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { Client, ClientConfig } from "pg";
 import { PASSWORD_SPECIALS } from "../../components/serviceDatabase";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
 
 export const SESSIONS = 6;
 export const ROUNDS = 5;

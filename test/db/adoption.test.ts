@@ -7,10 +7,10 @@ import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { renderPgHba } from "../../policies/standard/pgHba";
 import { DATA_HOLDERS } from "../../policies/standard/replacement";
 import { SEED_SETTINGS, serverSettings } from "../../policies/standard/settings";
-import { PgServer } from "../../tools/pg/server";
-import { PROJECT_DIR, specOf, stackConfig } from "../../tools/plan/stackFile";
-import { renderInitSql } from "../../tools/sql/initSql";
-import { verify } from "../../tools/verify/checks";
+import { PgServer } from "../harness/pg/server";
+import { PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
+import { renderInitSql } from "../../cli/sql/initSql";
+import { verify } from "../../cli/verify/checks";
 import { catalogSnapshot, renderedFiles, sqlstate, tryConnect } from "../support/db";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
 
@@ -326,7 +326,7 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         // `npm run verify` against the stack file says the same.
         const cli = spawnSync(
             process.execPath,
-            [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", server.adminUrl()],
+            [path.join(PROJECT_DIR, "build", "cli", "verify.js"), "--stack", "hanzo-k8s", "--url", server.adminUrl()],
             { encoding: "utf8" },
         );
         assert.strictEqual(cli.status, 0, cli.stdout + cli.stderr);

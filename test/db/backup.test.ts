@@ -7,11 +7,11 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { PG_BIN, PgServer, freePort } from "../../tools/pg/server";
-import { renderInitSql } from "../../tools/sql/initSql";
+import { PG_BIN, PgServer, freePort } from "../harness/pg/server";
+import { renderInitSql } from "../../cli/sql/initSql";
 import { StackServer, renderedFiles, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType, resource } from "../support/plan";
-import { S3Server, ScriptRun, runScript, runScriptFile } from "../../tools/local/s3";
+import { S3Server, ScriptRun, runScript, runScriptFile } from "../harness/local/s3";
 
 const STACK = "hanzo-k8s";
 const PREFIX = "postgres";

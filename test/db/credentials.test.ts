@@ -7,11 +7,11 @@ import { Client } from "pg";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../../render/adminPassword";
 import { connectionSecretData } from "../../render/connection";
 import { isScramVerifier, scramVerifier } from "../../render/scram";
-import { PG_BIN, PgServer, leakedSecrets, registerSecret } from "../../tools/pg/server";
-import { mockPassword } from "../../tools/plan/runner";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-import { passwordVariable, renderInitSql } from "../../tools/sql/initSql";
-import { verify } from "../../tools/verify/checks";
+import { PG_BIN, PgServer, leakedSecrets, registerSecret } from "../harness/pg/server";
+import { mockPassword } from "../../cli/plan/runner";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
+import { passwordVariable, renderInitSql } from "../../cli/sql/initSql";
+import { verify } from "../../cli/verify/checks";
 import { renderedFiles, tryConnect } from "../support/db";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import { Client } from "pg";
-import { PG_BIN } from "../../tools/pg/server";
+import { PG_BIN } from "../harness/pg/server";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, resource } from "../support/plan";
 

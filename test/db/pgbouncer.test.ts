@@ -3,9 +3,9 @@ import { Client } from "pg";
 import { randomBytes } from "crypto";
 import { renderUserlist } from "../../render/pgbouncer";
 import { SCRAM_SALT_BYTES, isScramVerifier, scramVerifier } from "../../render/scram";
-import { PgbouncerServer } from "../../tools/pg/pgbouncer";
-import { registerSecret } from "../../tools/pg/server";
-import { mockPassword } from "../../tools/plan/runner";
+import { PgbouncerServer } from "../harness/pg/pgbouncer";
+import { registerSecret } from "../harness/pg/server";
+import { mockPassword } from "../../cli/plan/runner";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
 

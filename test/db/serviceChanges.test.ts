@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { Client } from "pg";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-import { verify } from "../../tools/verify/checks";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
+import { verify } from "../../cli/verify/checks";
 import { StackServer, sqlstate, stackServer, tryConnect } from "../support/db";
 
 /**

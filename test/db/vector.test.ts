@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import { Client } from "pg";
 import { VECTOR_SETTING_RULES, vectorSettings } from "../../policies/standard/settings";
-import { semanticCacheQuery, semanticCacheSchema } from "../../tools/local/semanticCache";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-import { normalizeSetting, verify } from "../../tools/verify/checks";
+import { semanticCacheQuery, semanticCacheSchema } from "../harness/local/semanticCache";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
+import { normalizeSetting, verify } from "../../cli/verify/checks";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 
 /**

@@ -1,14 +1,14 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { PgServer } from "../../tools/pg/server";
-import { PROJECT_DIR, specOf, stackConfig } from "../../tools/plan/stackFile";
-import { renderInitSql } from "../../tools/sql/initSql";
-import { CheckResult, verify } from "../../tools/verify/checks";
+import { PgServer } from "../harness/pg/server";
+import { PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
+import { renderInitSql } from "../../cli/sql/initSql";
+import { CheckResult, verify } from "../../cli/verify/checks";
 import { renderedFiles } from "../support/db";
 import { planOf } from "../support/plan";
 
-const VERIFY = path.join(PROJECT_DIR, "build", "tools", "verify.js");
+const VERIFY = path.join(PROJECT_DIR, "build", "cli", "verify.js");
 
 describe("npm run verify (ADR-60 live validation)", function () {
     this.timeout(120_000);

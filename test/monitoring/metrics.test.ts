@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as http from "http";
 import { serverAlerts } from "../../render/alerts";
-import { freePort } from "../../tools/pg/server";
+import { freePort } from "../harness/pg/server";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, resource } from "../support/plan";
 import { checkRules, testRules } from "../support/promtool";

@@ -4,12 +4,12 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { S3Server } from "../../tools/local/s3";
-import { PG_BIN } from "../../tools/pg/server";
+import { S3Server } from "../harness/local/s3";
+import { PG_BIN } from "../harness/pg/server";
 import * as net from "net";
-import { networkPolicies, namespaceData, workload } from "../../tools/pod/plan";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
-import type { PlanResult } from "../../tools/plan/runner";
+import { networkPolicies, namespaceData, workload } from "../harness/pod/plan";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import type { PlanResult } from "../../cli/plan/runner";
 import { planWith } from "../support/plan";
 import {
     PersistentVolume,
@@ -23,7 +23,7 @@ import {
     secretOf,
     startServerPod,
 } from "../support/pods";
-import type { PodSpec } from "../../tools/pod/runner";
+import type { PodSpec } from "../harness/pod/runner";
 
 const BUCKET = "hanzo-k8s-postgres-backups";
 const DATABASES = ["cloud", "console", "hanzo_cloud", "iam", "kms", "platform"];
@@ -266,7 +266,7 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         const adminUrl = `postgresql://hanzo:${encodeURIComponent(secretOf(plan, "hanzo", "postgres-credentials").password)}@${scratch.ip}:5432/postgres?sslmode=disable`;
         const verify = spawnSync(
             "node",
-            [path.join(PROJECT_DIR, "build", "tools", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl],
+            [path.join(PROJECT_DIR, "build", "cli", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl],
             { encoding: "utf8", cwd: PROJECT_DIR },
         );
         assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr);

@@ -5,7 +5,7 @@ import * as http from "http";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { freePort } from "../../tools/pg/server";
+import { freePort } from "../harness/pg/server";
 import { planOf } from "../support/plan";
 import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, secretOf, startServerPod } from "../support/pods";
 

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { PGBOUNCER_UID } from "../../components/pooler";
-import { namespaceData, workload } from "../../tools/pod/plan";
-import type { PodSpec } from "../../tools/pod/runner";
-import type { PlanResult } from "../../tools/plan/runner";
+import { namespaceData, workload } from "../harness/pod/plan";
+import type { PodSpec } from "../harness/pod/runner";
+import type { PlanResult } from "../../cli/plan/runner";
 import { planWith } from "../support/plan";
 import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, secretOf, startServerPod } from "../support/pods";
 import * as net from "net";

@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { workloads } from "../../tools/pod/plan";
-import type { Container, PodSpec } from "../../tools/pod/runner";
+import { workloads } from "../harness/pod/plan";
+import type { Container, PodSpec } from "../harness/pod/runner";
 import { planOf, planWith } from "../support/plan";
 
 /**

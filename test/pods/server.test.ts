@@ -7,7 +7,7 @@ import { planOf } from "../support/plan";
 import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf, startServerPod } from "../support/pods";
 
 /**
- * The server pod of hanzo-k8s, exactly as the StatefulSet renders it, run by the pod runner (tools/pod): a
+ * The server pod of hanzo-k8s, exactly as the StatefulSet renders it, run by the pod runner (test/harness/pod): a
  * fresh ext4 volume (lost+found at its root), the postgres image's entrypoint, the rendered configuration
  * from its ConfigMap, the declared users, groups, read-only root and volumes; probes run inside the
  * container; stopped as the kubelet stops it. Then a second boot on the same volume.
@@ -100,7 +100,7 @@ describe("pods: the server StatefulSet of hanzo-k8s, run as declared", function 
         }
         const server = pod!.container("postgres");
         const report = await pod!.stop();
-        const grace = (await import("../../tools/pod/plan")).workload(plan, "StatefulSet", "postgres").spec.terminationGracePeriodSeconds!;
+        const grace = (await import("../harness/pod/plan")).workload(plan, "StatefulSet", "postgres").spec.terminationGracePeriodSeconds!;
         assert.strictEqual(grace, 120);
         const r = report.containers.postgres;
         // No preStop hook fails (a hook that waits for PID 1 is killed with it: exit 137, FailedPreStopHook).

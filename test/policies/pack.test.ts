@@ -4,10 +4,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { policies } from "../../policies/all";
-import { gate } from "../../tools/gate";
-import { PACK_DIR, PolicyAnalyzer } from "../../tools/gate/analyzer";
-import { planFromValues } from "../../tools/plan";
-import type { Plan } from "../../tools/plan/runner";
+import { gate } from "../../cli/gate";
+import { PACK_DIR, PolicyAnalyzer } from "../../cli/gate/analyzer";
+import { planFromValues } from "../../cli/plan";
+import type { Plan } from "../../cli/plan/runner";
 import { TOKEN_ENV } from "../support/plan";
 import { TYPE, add, analyzer, find, gateLines, inputs, planCopy } from "../support/policy";
 

@@ -3,7 +3,7 @@ import { configChecksum } from "../../components/postgresInstance";
 import * as fs from "fs";
 import * as path from "path";
 import { renderBackupMetricsQueries, renderBackupScripts } from "../../render/backup";
-import { mockPassword } from "../../tools/plan/runner";
+import { mockPassword } from "../../cli/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 const T = { bucket: TYPES.spacesBucket, key: TYPES.spacesKey, cronJob: TYPES.cronJob };

@@ -4,13 +4,13 @@ import { PostgresBackups } from "../../components/backups";
 import { Pgbouncer } from "../../components/pooler";
 import { PostgresInstance } from "../../components/postgresInstance";
 import { ServiceDatabase } from "../../components/serviceDatabase";
-import { runPlan } from "../../tools/plan/runner";
+import { runPlan } from "../../cli/plan/runner";
 import { on } from "../support/config";
 import * as fs from "fs";
 import * as path from "path";
 import { hardenedContainer, hardenedPod } from "../../render/securityContext";
-import { workloads } from "../../tools/pod/plan";
-import { PROJECT_DIR, specOf, stackConfig } from "../../tools/plan/stackFile";
+import { workloads } from "../harness/pod/plan";
+import { PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
 import { planOf, planWith, revealed } from "../support/plan";
 
 const ADMIN = `admin-${Date.now()}-Pa55word`;

@@ -2,8 +2,8 @@ import * as assert from "assert";
 import { ROLLOUT_TIMEOUT, STARTUP_PROBE } from "../../components/postgresInstance";
 import { DATA_HOLDERS, replacementOptions } from "../../policies/standard/replacement";
 import { DEFAULT_EXTENSION_VERSIONS } from "../../policies/standard/rules";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
-import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
+import type { PlanResult, PlannedResource } from "../../cli/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 /** Changes to a running stack: each applies in place or stops before any resource, never replacing data. */
@@ -292,7 +292,7 @@ describe("services come and go safely", () => {
     it("gives the Kubernetes provider the kubeconfig of this run's cluster lookup, which `--run-program` relies on", async () => {
         const plan = await planOf("hanzo-k8s");
         const provider = resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s");
-        // The offline plan's lookup of hanzo-k8s (tools/plan/runner.ts mocks getKubernetesCluster).
+        // The offline plan's lookup of hanzo-k8s (cli/plan/runner.ts mocks getKubernetesCluster).
         assert.match(
             String(revealed(plan, provider).kubeconfig),
             /^apiVersion: v1\nkind: Config\nclusters:\n- name: hanzo-k8s\n {2}cluster:\n {4}server: https:\/\/hanzo-k8s\.k8s\.example\n$/,

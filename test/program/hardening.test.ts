@@ -8,7 +8,7 @@ import {
     networkInside,
     networkProblem,
 } from "../../policies/standard/network";
-import { workloads } from "../../tools/pod/plan";
+import { workloads } from "../harness/pod/plan";
 import { TYPES, ofType, planOf, planWith, resource } from "../support/plan";
 import { POOLED } from "../support/config";
 

@@ -4,8 +4,8 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { KMS_SYNC_CRDS, kmsSyncType } from "../../render/kmsSync";
 import { OpenApiSchema, openApiProblems } from "../../render/openApiSchema";
-import { validateManifest, validatePlan } from "../../tools/plan/kubernetes";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
+import { validateManifest, validatePlan } from "../../cli/plan/kubernetes";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
 
 /** `../shared/crds/` beside the repository (CI's layout), looked up from the project upwards. */

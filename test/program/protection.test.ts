@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
 import { TYPES, ofType, planOf } from "../support/plan";
 
 /**

@@ -6,12 +6,12 @@ import { scramVerifier } from "../../render/scram";
 import { databaseUrl } from "../../render/connection";
 import { hbaRules, renderPgHba } from "../../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
-import { mockPassword } from "../../tools/plan/runner";
+import { mockPassword } from "../../cli/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 const EXTENSIONS = ["vector", "pg_trgm", "uuid-ossp", "pg_stat_statements"];
 
-/** The salt the mock gives a RandomId (tools/plan/runner.ts), read back from the plan's state. */
+/** The salt the mock gives a RandomId (cli/plan/runner.ts), read back from the plan's state. */
 function saltOf(plan: Awaited<ReturnType<typeof planOf>>, name: string): string {
     return createHash("sha256")
         .update(`salt:${resource(plan, "random:index/randomId:RandomId", name).name}`)

@@ -10,8 +10,8 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { CONFIG_KEYS } from "../../stacks/schema";
-import { SCHEMA_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../tools/configSchema";
-import { PROJECT_DIR, listStacks, readProject } from "../../tools/plan/stackFile";
+import { SCHEMA_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../cli/configSchema";
+import { PROJECT_DIR, listStacks, readProject } from "../../cli/plan/stackFile";
 import { VALID, problems, withServices } from "../support/config";
 
 const read = (file: string) => fs.readFileSync(path.join(PROJECT_DIR, file), "utf8");
@@ -32,7 +32,7 @@ describe("the stack-file JSON Schema", () => {
 
     it("is the committed file, and what npm run -s config-schema prints", () => {
         assert.strictEqual(read(SCHEMA_FILE), schemaText(), "stale: run npm run -s config-schema -- --write");
-        const printed = execFileSync(process.execPath, [path.join(PROJECT_DIR, "build", "tools", "configSchema.js")], { encoding: "utf8" });
+        const printed = execFileSync(process.execPath, [path.join(PROJECT_DIR, "build", "cli", "configSchema.js")], { encoding: "utf8" });
         assert.strictEqual(printed, schemaText());
     });
 

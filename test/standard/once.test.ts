@@ -8,7 +8,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
 
 const STANDARD = "policies/standard/";
 
@@ -81,7 +81,7 @@ describe("the standard's rules are written once (policies/standard/)", () => {
             // The port of a private Unix socket of a temporary server inside the init container, not the service's.
             "render/adminPassword.ts",
             // Usage text of the CLI (an example URL).
-            "tools/verify.ts",
+            "cli/verify.ts",
         ];
         assert.deepStrictEqual(
             occurrences(

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { StackConfigError } from "../../stacks/load";
 import type { On } from "../../stacks/spec";
-import { specOf, stackConfig } from "../../tools/plan/stackFile";
+import { specOf, stackConfig } from "../../cli/plan/stackFile";
 
 export const VALID = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam"] };
 export const TOKEN = { DIGITALOCEAN_TOKEN: "t", SPACES_ACCESS_KEY_ID: "i", SPACES_SECRET_ACCESS_KEY: "k" };

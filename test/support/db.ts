@@ -1,12 +1,12 @@
 /** Real-server test helpers: a server per stack with its rendered files and its SQL applied, a TCP relay. */
 import * as net from "net";
 import { Client, ClientConfig } from "pg";
-import { PgServer } from "../../tools/pg/server";
-import { StackServer, startStackServer } from "../../tools/local/stackServer";
-import type { PlanResult } from "../../tools/plan/runner";
+import { PgServer } from "../harness/pg/server";
+import { StackServer, startStackServer } from "../harness/local/stackServer";
+import type { PlanResult } from "../../cli/plan/runner";
 import { planOf } from "./plan";
 
-export { StackServer, renderedFiles, testPassword } from "../../tools/local/stackServer";
+export { StackServer, renderedFiles, testPassword } from "../harness/local/stackServer";
 
 /** A server with a stack's rendered files (a stack file's name, or a plan) and its init SQL applied. */
 export async function stackServer(stack: string | PlanResult): Promise<StackServer> {

@@ -1,7 +1,7 @@
 /** Test access to the offline plan: per-stack plans (cached; planning is deterministic) and lookups. */
 import * as assert from "assert";
-import { planFromStackFile, planFromValues } from "../../tools/plan";
-import type { PlanResult, PlannedResource } from "../../tools/plan/runner";
+import { planFromStackFile, planFromValues } from "../../cli/plan";
+import type { PlanResult, PlannedResource } from "../../cli/plan/runner";
 import { TYPES } from "../../policies/standard/types";
 
 const cache = new Map<string, Promise<PlanResult>>();

@@ -1,11 +1,11 @@
 /** Pod-runner helpers for the tests: a plan's workload started as a pod, the plan's roles created in it. */
 import { spawnSync } from "child_process";
 import { Client } from "pg";
-import { PG_BIN } from "../../tools/pg/server";
-import { namespaceData, networkPolicies, workload } from "../../tools/pod/plan";
-import { PersistentVolume, Pod, PodNetwork, RunningContainer } from "../../tools/pod/runner";
-import type { PlanResult } from "../../tools/plan/runner";
-import { passwordVariable, renderInitSql } from "../../tools/sql/initSql";
+import { PG_BIN } from "../harness/pg/server";
+import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
+import { PersistentVolume, Pod, PodNetwork, RunningContainer } from "../harness/pod/runner";
+import type { PlanResult } from "../../cli/plan/runner";
+import { passwordVariable, renderInitSql } from "../../cli/sql/initSql";
 
 export { PersistentVolume, Pod, PodNetwork };
 

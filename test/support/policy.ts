@@ -5,9 +5,9 @@
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { TYPES } from "../../policies/standard/types";
-import { PolicyAnalyzer } from "../../tools/gate/analyzer";
-import { formatViolation, gate } from "../../tools/gate";
-import type { Plan, PlannedResource } from "../../tools/plan/runner";
+import { PolicyAnalyzer } from "../../cli/gate/analyzer";
+import { formatViolation, gate } from "../../cli/gate";
+import type { Plan, PlannedResource } from "../../cli/plan/runner";
 import { planOf, planWith } from "./plan";
 
 let shared: Promise<PolicyAnalyzer> | undefined;

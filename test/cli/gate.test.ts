@@ -3,10 +3,10 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
 
-const GATE = path.join(PROJECT_DIR, "build", "tools", "gate.js");
-const PLAN = path.join(PROJECT_DIR, "build", "tools", "plan.js");
+const GATE = path.join(PROJECT_DIR, "build", "cli", "gate.js");
+const PLAN = path.join(PROJECT_DIR, "build", "cli", "plan.js");
 const FIXTURE = path.join(PROJECT_DIR, "test", "fixtures", "handwritten-plan.json");
 
 function run(script: string, args: string[]) {

@@ -6,9 +6,9 @@
  *
  * | image (repository)                         | stand-in                                              | upstream config reproduced                       |
  * |--------------------------------------------|-------------------------------------------------------|--------------------------------------------------|
- * | postgres, pgvector/pgvector                | /usr/lib/postgresql/15/bin (+ pgvector built here)     | docker-entrypoint.sh (tools/pod/docker-entrypoint.sh, same behaviour), Cmd postgres, STOPSIGNAL SIGINT, user postgres = 999:999, PGDATA=/var/lib/postgresql/data |
+ * | postgres, pgvector/pgvector                | /usr/lib/postgresql/15/bin (+ pgvector built here)     | docker-entrypoint.sh (test/harness/pod/docker-entrypoint.sh, same behaviour), Cmd postgres, STOPSIGNAL SIGINT, user postgres = 999:999, PGDATA=/var/lib/postgresql/data |
  * | quay.io/prometheuscommunity/postgres-exporter | /usr/bin/prometheus-postgres-exporter (0.11.1)     | Entrypoint /bin/postgres_exporter, USER nobody (65534) |
- * | edoburu/pgbouncer (any `…/pgbouncer`)      | the PgBouncer >= 1.21 scripts/install-test-deps.sh builds (tools/pg/pgbouncer.ts PGBOUNCER_BIN) | user postgres = 70:70 (alpine), Entrypoint /entrypoint.sh: runs `pgbouncer /etc/pgbouncer/pgbouncer.ini` when the file exists (the env-to-ini generation is not reproduced) |
+ * | edoburu/pgbouncer (any `…/pgbouncer`)      | the PgBouncer >= 1.21 scripts/install-test-deps.sh builds (test/harness/pg/pgbouncer.ts PGBOUNCER_BIN) | user postgres = 70:70 (alpine), Entrypoint /entrypoint.sh: runs `pgbouncer /etc/pgbouncer/pgbouncer.ini` when the file exists (the env-to-ini generation is not reproduced) |
  * | amazon/aws-cli                             | /usr/bin/aws (Debian's awscli 1.x)                    | Entrypoint /usr/local/bin/aws, user root          |
  *
  * What cannot be checked with stand-ins: the upstream binaries' versions (PostgreSQL 15 stands in for 16;
@@ -41,7 +41,7 @@ const PATH_DEFAULT = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 
 const postgres: ImageConfig = {
-    standIn: `PostgreSQL 15 from Debian (${PG_BIN}) with tools/pod/docker-entrypoint.sh`,
+    standIn: `PostgreSQL 15 from Debian (${PG_BIN}) with test/harness/pod/docker-entrypoint.sh`,
     entrypoint: ["docker-entrypoint.sh"],
     cmd: ["postgres"],
     env: { PATH: `${PATH_DEFAULT}:${PG_BIN}`, PGDATA: "/var/lib/postgresql/data", LANG: "C.UTF-8" },
@@ -80,7 +80,7 @@ const pgbouncer: ImageConfig = {
     workingDir: "/",
     users: { postgres: { uid: 70, gid: 70, home: "/var/lib/postgresql" } },
     files: {
-        // First on PATH and the image's Cmd: the PgBouncer the tests run (>= 1.21, tools/pg/pgbouncer.ts).
+        // First on PATH and the image's Cmd: the PgBouncer the tests run (>= 1.21, test/harness/pg/pgbouncer.ts).
         "/usr/local/bin/pgbouncer": { symlink: PGBOUNCER_BIN, mode: 0o777 },
         "/usr/bin/pgbouncer": { symlink: PGBOUNCER_BIN, mode: 0o777 },
         "/entrypoint.sh": {
@@ -109,9 +109,9 @@ const awsCli: ImageConfig = {
     files: { "/usr/local/bin/aws": { symlink: "/usr/bin/aws", mode: 0o777 }, "/aws": { mode: 0o755 } },
 };
 
-/** tools/pod in the source tree (the build runs from build/tools/pod). */
+/** test/harness/pod in the source tree (the build runs from build/test/harness/pod). */
 function sourceDir(): string {
-    const fromBuild = path.resolve(__dirname, "..", "..", "..", "tools", "pod");
+    const fromBuild = path.resolve(__dirname, "..", "..", "..", "..", "test", "harness", "pod");
     return fs.existsSync(path.join(fromBuild, "docker-entrypoint.sh")) ? fromBuild : __dirname;
 }
 
@@ -146,5 +146,5 @@ export function imageConfig(image: string): ImageConfig {
     if (repo === "amazon/aws-cli") {
         return awsCli;
     }
-    throw new Error(`pod runner: no stand-in for image ${image} (repository ${repo}); add one to tools/pod/images.ts`);
+    throw new Error(`pod runner: no stand-in for image ${image} (repository ${repo}); add one to test/harness/pod/images.ts`);
 }

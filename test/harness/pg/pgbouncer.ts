@@ -9,8 +9,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { renderUserlist } from "../../render/pgbouncer";
-import { PROJECT_DIR } from "../plan/stackFile";
+import { renderUserlist } from "../../../render/pgbouncer";
+import { PROJECT_DIR } from "../../../cli/plan/stackFile";
 import { PgServer, freePort } from "./server";
 
 /** HANZO_SQL_PGBOUNCER runs another build (e.g. Debian's 1.18, /usr/sbin/pgbouncer, to see what it breaks). */

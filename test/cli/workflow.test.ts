@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { listStacks, PROJECT_DIR, specOf, stackConfig } from "../../tools/plan/stackFile";
+import { listStacks, PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
 
 const WORKFLOW = path.join(PROJECT_DIR, ".github", "workflows", "policy.yml");
 const VALIDATOR = path.join(PROJECT_DIR, "node_modules", "@action-validator", "cli", "cli.mjs");

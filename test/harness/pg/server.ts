@@ -10,7 +10,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Client, ClientConfig } from "pg";
-import { PROJECT_DIR } from "../plan/stackFile";
+import { PROJECT_DIR } from "../../../cli/plan/stackFile";
 
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;

@@ -6,12 +6,12 @@
  * reachable from every pod.
  *
  * Names: by default the runner writes the Services' names into each pod's /etc/hosts. With `serveDns`, a
- * cluster DNS stand-in (tools/pod/dns.ts) answers them instead, as `kube-dns` of kube-system at an
+ * cluster DNS stand-in (test/harness/pod/dns.ts) answers them instead, as `kube-dns` of kube-system at an
  * address of its own, and each pod's resolv.conf is the kubelet's (ClusterFirst: that nameserver, the
  * namespace's search list, ndots:5).
  *
  * NetworkPolicies: with `enforce`, each pod's policies are installed in its network namespace as
- * iptables rules (tools/pod/netpol.ts) and re-installed whenever a pod or a server joins or leaves, so
+ * iptables rules (test/harness/pod/netpol.ts) and re-installed whenever a pod or a server joins or leaves, so
  * selectors always resolve against what runs. Servers the tests run on the host (s3rver standing in for
  * MinIO, the DNS stand-in) join as members with an address, a namespace and labels of their own.
  */
@@ -19,7 +19,7 @@ import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
 import { DnsServer } from "./dns";
 import { Member, NetworkPolicy, podRules } from "./netpol";
-import { CLUSTER_DNS } from "../../render/egress";
+import { CLUSTER_DNS } from "../../../render/egress";
 
 function ip(...args: string[]): void {
     execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });

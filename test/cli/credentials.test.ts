@@ -4,10 +4,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { redactSecrets } from "../../render/connection";
-import { summarize, writePlanFiles } from "../../tools/plan/render";
-import { mockPassword } from "../../tools/plan/runner";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
-import { passwordVariable } from "../../tools/sql/initSql";
+import { summarize, writePlanFiles } from "../../cli/plan/render";
+import { mockPassword } from "../../cli/plan/runner";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { passwordVariable } from "../../cli/sql/initSql";
 import { TYPES, ofType, planOf, planWith } from "../support/plan";
 
 /** A password with every character a URL, a DSN or a shell trips over. */
@@ -28,7 +28,7 @@ function assertNoSecret(text: string, secret: string, where: string): void {
 }
 
 const node = (script: string, args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [path.join(PROJECT_DIR, "build", "tools", script), ...args], {
+    spawnSync(process.execPath, [path.join(PROJECT_DIR, "build", "cli", script), ...args], {
         encoding: "utf8",
         env: { ...process.env, ...env },
     });

@@ -10,11 +10,11 @@ import * as random from "@pulumi/random";
 import { main } from "../../program";
 import { TOKEN_ENV, planOf } from "../support/plan";
 import { CONFIG_KEYS } from "../../stacks/load";
-import { validatePlan } from "../../tools/plan/kubernetes";
-import { runPlan } from "../../tools/plan/runner";
-import { PROJECT_DIR, readProject, specOf, stackConfig } from "../../tools/plan/stackFile";
+import { validatePlan } from "../../cli/plan/kubernetes";
+import { runPlan } from "../../cli/plan/runner";
+import { PROJECT_DIR, readProject, specOf, stackConfig } from "../../cli/plan/stackFile";
 
-const PLAN = path.join(PROJECT_DIR, "build", "tools", "plan.js");
+const PLAN = path.join(PROJECT_DIR, "build", "cli", "plan.js");
 
 describe("npm run plan", () => {
     it("--json prints { stack, resources: [{ type, name, urn, parent, inputs, dependencies }] } with secrets redacted", () => {
@@ -123,8 +123,8 @@ describe("npm run plan", () => {
                 "-e",
                 `
             process.chdir(${JSON.stringify(dir)});
-            const sf = require(${JSON.stringify(path.join(PROJECT_DIR, "build/tools/plan/stackFile.js"))});
-            const { runPlan } = require(${JSON.stringify(path.join(PROJECT_DIR, "build/tools/plan/runner.js"))});
+            const sf = require(${JSON.stringify(path.join(PROJECT_DIR, "build/cli/plan/stackFile.js"))});
+            const { runPlan } = require(${JSON.stringify(path.join(PROJECT_DIR, "build/cli/plan/runner.js"))});
             const { main } = require(${JSON.stringify(path.join(PROJECT_DIR, "build/program.js"))});
             runPlan(sf.stackConfig("bad", undefined, ${JSON.stringify(dir)}), () => main(${JSON.stringify(TOKEN_ENV)}))
                 .then(() => process.exit(0), (e) => { process.stderr.write(e.message); process.exit(1); });

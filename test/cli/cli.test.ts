@@ -7,12 +7,12 @@ import { COMMAND as BENCH_PLAN } from "../../bench/plan";
 import { COMMAND as BENCH_PODS } from "../../bench/pods";
 import { COMMAND as BENCH_POOL } from "../../bench/pool";
 import { COMMAND as BENCH_VECTOR } from "../../bench/vector";
-import { Command, Flag, UsageError, help, integerFlag, integerListFlag, parseCommand, usage } from "../../tools/cli";
-import { GATE_COMMAND } from "../../tools/gate";
-import { INIT_SQL_COMMAND } from "../../tools/initSql";
-import { PLAN_COMMAND } from "../../tools/plan";
-import { PROJECT_DIR } from "../../tools/plan/stackFile";
-import { VERIFY_COMMAND } from "../../tools/verify";
+import { Command, Flag, UsageError, help, integerFlag, integerListFlag, parseCommand, usage } from "../../cli/cli";
+import { GATE_COMMAND } from "../../cli/gate";
+import { INIT_SQL_COMMAND } from "../../cli/initSql";
+import { PLAN_COMMAND } from "../../cli/plan";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { VERIFY_COMMAND } from "../../cli/verify";
 
 /** Every command line tool, by its npm script. */
 const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
@@ -29,7 +29,7 @@ const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
 
 const SCRIPTS: Record<string, string> = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")).scripts;
 
-/** The built JS an npm script runs (`tsc -p . && node build/tools/plan.js` → build/tools/plan.js). */
+/** The built JS an npm script runs (`tsc -p . && node build/cli/plan.js` → build/cli/plan.js). */
 function scriptOf(npmScript: string): string {
     const m = /&& node (build\/\S+\.js)$/.exec(SCRIPTS[npmScript] ?? "");
     assert.ok(m, `package.json has no script ${npmScript} running a built file: ${SCRIPTS[npmScript]}`);
@@ -64,7 +64,7 @@ function documentedCommandLines(): { where: string; script: string; args: string
     const sources = [
         "README.md",
         ".github/workflows/policy.yml",
-        ...["tools/plan.ts", "tools/gate.ts", "tools/verify.ts", "tools/initSql.ts"],
+        ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts"],
         ...fs
             .readdirSync(path.join(PROJECT_DIR, "bench"))
             .filter((f) => f.endsWith(".ts"))
@@ -95,8 +95,8 @@ function documentedCommandLines(): { where: string; script: string; args: string
 }
 
 describe("command lines: node:util parseArgs for every tool and bench, --help, exit 2 on a bad flag", () => {
-    it("every file that reads process.argv declares its command line through tools/cli", () => {
-        const dirs = ["tools", "bench", "index.ts", "program.ts", "components", "stacks", "render", "policies"];
+    it("every file that reads process.argv declares its command line through cli/cli", () => {
+        const dirs = ["cli", "test/harness", "bench", "index.ts", "program.ts", "components", "stacks", "render", "policies"];
         const walk = (p: string): string[] => {
             const full = path.join(PROJECT_DIR, p);
             if (fs.statSync(full).isDirectory()) {
@@ -106,7 +106,7 @@ describe("command lines: node:util parseArgs for every tool and bench, --help, e
         };
         const files = dirs.flatMap(walk);
         const readers = files.filter((f) => fs.readFileSync(path.join(PROJECT_DIR, f), "utf8").includes("process.argv"));
-        assert.deepStrictEqual(readers, ["tools/cli.ts"]);
+        assert.deepStrictEqual(readers, ["cli/cli.ts"]);
         const mains = files.filter((f) => /require\.main === module/.test(fs.readFileSync(path.join(PROJECT_DIR, f), "utf8")));
         assert.deepStrictEqual(
             mains.sort(),

@@ -1,9 +1,9 @@
 /** A local server built from a stack's plan: its rendered files, its init SQL, a password per role. */
-import { SYSTEM_ROLES } from "../../policies/standard/rules";
-import { TYPES } from "../../policies/standard/types";
+import { SYSTEM_ROLES } from "../../../policies/standard/rules";
+import { TYPES } from "../../../policies/standard/types";
 import { PgServer, registerSecret } from "../pg/server";
-import type { PlanResult } from "../plan/runner";
-import { passwordVariable, renderInitSql } from "../sql/initSql";
+import type { PlanResult } from "../../../cli/plan/runner";
+import { passwordVariable, renderInitSql } from "../../../cli/sql/initSql";
 
 export interface StackServer {
     readonly server: PgServer;

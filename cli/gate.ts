@@ -2,7 +2,7 @@
  * npm run gate -- <plan.json> [--config pack-config.json] [--preview]
  *
  * The policy pack as `pulumi preview --policy-pack policies` runs it, without the CLI: starts the pack as the
- * CLI does and drives its analyzer over gRPC as the engine does (tools/gate/analyzer.ts) over a plan in the
+ * CLI does and drives its analyzer over gRPC as the engine does (cli/gate/analyzer.ts) over a plan in the
  * format of `npm run plan -- --json` (or one written by hand), prints each violation as
  * `policy-name: resource-name (type): message` and a closing count, and exits 1 when a mandatory policy is
  * violated (2 when the plan or the configuration is bad). `--config` takes the file

@@ -3,10 +3,10 @@
  * container runtime (runc) would, with Linux namespaces directly (util-linux `unshare`, `nsenter`, `setpriv`,
  * iproute2, overlay and bind mounts; root only). What it does, per the Kubernetes API's documented semantics:
  *
- * - **Pod**: one network namespace on a private bridge (tools/pod/network.ts), /etc/hosts with the pod's
+ * - **Pod**: one network namespace on a private bridge (test/harness/pod/network.ts), /etc/hosts with the pod's
  *   hostname (and the Services' names unless a cluster DNS stand-in serves them), /etc/hostname,
  *   /etc/resolv.conf as the kubelet writes it (empty without DNS); the NetworkPolicies the network enforces
- *   (tools/pod/netpol.ts), selected by the pod's namespace and labels.
+ *   (test/harness/pod/netpol.ts), selected by the pod's namespace and labels.
  * - **Volumes**, prepared on the host before any container starts, with the kubelet's ownership rules
  *   (kubernetes/kubernetes pkg/volume/volume_linux.go SetVolumeOwnership: with `fsGroup`, every file and
  *   directory gets group fsGroup and mode |= 0660 (0440 for read-only volume types: Secret, ConfigMap),
@@ -17,7 +17,7 @@
  *   loop-mounted ext4 image whose root holds `lost+found` when fresh.
  * - **Containers**: init containers one after another (each must exit 0), then every container; each in
  *   its own mount, PID, UTS and IPC namespaces (PID 1 is the container's process, as under runc), on an
- *   overlay of the image stand-in (tools/pod/images.ts), volumes bind-mounted at their `mountPath`
+ *   overlay of the image stand-in (test/harness/pod/images.ts), volumes bind-mounted at their `mountPath`
  *   (`subPath`, `readOnly`), the root remounted read-only for `readOnlyRootFilesystem`; the process runs
  *   with `setpriv`: runAsUser/runAsGroup (container over pod over image), groups = fsGroup +
  *   supplementalGroups + the user's groups in the image, the capability bounding set of containerd's

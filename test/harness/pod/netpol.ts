@@ -1,7 +1,7 @@
 /**
  * NetworkPolicy enforcement for the pod runner: a pod's policies rendered as iptables rules for its own
  * network namespace (`iptables-restore`/`ip6tables-restore`, Debian's iptables). Pure: from the pods and
- * policies to the rule text; tools/pod/network.ts installs it.
+ * policies to the rule text; test/harness/pod/network.ts installs it.
  *
  * The semantics, from the Kubernetes API reference (networking.k8s.io/v1 NetworkPolicySpec,
  * NetworkPolicyIngressRule/EgressRule, NetworkPolicyPeer, NetworkPolicyPort, IPBlock) and the concept page
@@ -21,7 +21,7 @@
  *   an `ipBlock` its CIDR minus its `except` CIDRs.
  * Denied packets are dropped (as Cilium and most CNIs do), so a denied connection times out.
  */
-import { selects } from "../../policies/lib";
+import { selects } from "../../../policies/lib";
 
 export interface Member {
     readonly ip: string;

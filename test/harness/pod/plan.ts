@@ -1,6 +1,6 @@
 /** What the pod runner needs from a plan: a workload's pod template, and its namespace's Secrets and ConfigMaps. */
-import { TYPES } from "../../policies/standard/types";
-import type { PlanResult, PlannedResource } from "../plan/runner";
+import { TYPES } from "../../../policies/standard/types";
+import type { PlanResult, PlannedResource } from "../../../cli/plan/runner";
 import type { NetworkPolicy } from "./netpol";
 import type { DataByName, PodSpec } from "./runner";
 

@@ -1,8 +1,8 @@
 import * as assert from "assert";
-import { Member, NetworkPolicy, covering, podRules } from "../../tools/pod/netpol";
+import { Member, NetworkPolicy, covering, podRules } from "../harness/pod/netpol";
 
 /**
- * The pod runner's NetworkPolicy semantics as rule text (tools/pod/netpol.ts), case by case from the API
+ * The pod runner's NetworkPolicy semantics as rule text (test/harness/pod/netpol.ts), case by case from the API
  * reference; test/pods/ runs the same rules in pods' network namespaces.
  */
 const pod = (ip: string, namespace: string, labels: Record<string, string>, ports: Member["ports"] = []): Member => ({
@@ -14,7 +14,7 @@ const pod = (ip: string, namespace: string, labels: Record<string, string>, port
 const np = (namespace: string, spec: NetworkPolicy["spec"]): NetworkPolicy => ({ metadata: { name: "p", namespace }, spec });
 const rules = (text: string) => text.split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":NP"));
 
-describe("tools/pod/netpol: NetworkPolicy semantics as iptables rules", () => {
+describe("test/harness/pod/netpol: NetworkPolicy semantics as iptables rules", () => {
     const me = pod("10.0.0.2", "hanzo", { app: "backup" });
     const server = pod("10.0.0.3", "hanzo", { app: "postgres" }, [{ name: "postgresql", containerPort: 5432 }]);
     const foreign = pod("10.0.0.4", "other", { app: "postgres" });
