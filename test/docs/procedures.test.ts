@@ -1,7 +1,7 @@
 /**
  * The day-2 procedures of docs/operations.md whose steps are configuration changes, run as written: each
- * `pulumi config set` of the section applied, in order, to hanzo-k8s's stack file, then the plan `pulumi up`
- * would apply, checked for what the docs say it does. (The restore procedure runs in test/pods/backup.test.ts,
+ * `pulumi config set` of the section (or the stack-file entry it gives) applied, in order, to hanzo-k8s's stack
+ * file, then the plan `pulumi up` would apply, checked for what the docs say it does. (The restore procedure runs in test/pods/backup.test.ts,
  * the removal's SQL in test/db/serviceChanges.test.ts.)
  */
 import * as assert from "assert";
@@ -10,7 +10,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
-import { readDoc, section } from "../support/docs";
+import { codeBlocks, readDoc, section } from "../support/docs";
 
 type Values = Record<string, unknown>;
 
@@ -25,10 +25,14 @@ function configSets(text: string): { path: string[]; value: string }[] {
     });
 }
 
+/** hanzo-k8s's stack file's values, as committed. */
+function stackFileValues(): Values {
+    return (yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as { config: Values }).config;
+}
+
 /** hanzo-k8s's stack file values with the given commands applied, as `pulumi config set` writes them. */
 function applied(sets: { path: string[]; value: string }[]): Values {
-    const file = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as { config: Values };
-    const values: Values = structuredClone(file.config);
+    const values = stackFileValues();
     for (const { path: keyPath, value } of sets) {
         const [first, ...rest] = keyPath;
         const key = `hanzo-sql:${first}`;
@@ -84,6 +88,32 @@ describe("docs/operations.md: the configuration procedures, as written", () => {
         assert.deepStrictEqual(
             vector.map((e) => [e.inputs.database, e.inputs.version]),
             ["template1", "iam", "cloud", "console", "hanzo_cloud", "kms", "platform"].map((db) => [db, "0.8.1"]),
+        );
+    });
+
+    it("Rename a service: the documented stack-file entry renames the stopped service's database and role in place, and its Secret is the one the docs name", async () => {
+        const text = section(OPERATIONS, "Rename a service");
+        const block = codeBlocks(text, "sh").join("\n");
+        const stopped = /kubectl -n hanzo scale deployment\/(\S+) --replicas=0/.exec(block)?.[1];
+        const name = /#.*- name: (\S+)/.exec(block)?.[1];
+        const renamedFrom = /#\s+renamedFrom: (\S+)/.exec(block)?.[1];
+        assert.deepStrictEqual([stopped, name, renamedFrom], ["iam", "identity", "iam"], block);
+        const values = stackFileValues();
+        const services = (values["hanzo-sql:services"] as Values[]).map((e) => (e.name === renamedFrom ? { ...e, name, renamedFrom } : e));
+        const up = await planWith("hanzo-k8s", { ...values, "hanzo-sql:services": services });
+        const db = resource(up, TYPES.database, "hanzo-sql-identity-database");
+        assert.deepStrictEqual([db.inputs.name, db.inputs.owner], ["identity", "identity_user"]);
+        // The service's component is aliased to the old one, so its children (role, database) keep their state.
+        assert.deepStrictEqual(resource(up, "hanzo-sql:index:ServiceDatabase", "hanzo-sql-identity").options.aliases, [
+            "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase::hanzo-sql-iam",
+        ]);
+        const secret = `${name}-database`;
+        assert.ok(text.includes(`\`${secret}\``), `the docs point the service at ${secret}`);
+        assert.deepStrictEqual(
+            ofType(up, TYPES.secret)
+                .map((r) => (r.inputs as any).metadata.name)
+                .filter((n: string) => n === secret || n === "iam-database"),
+            [secret],
         );
     });
 
