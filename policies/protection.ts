@@ -30,8 +30,8 @@ function guarded(opts: PolicyResourceOptions): boolean {
  * resource, is listed in policies/standard/replacement.ts. An unknown environment is treated as production.
  *
  * Instead: `protect: true` (the program sets it, with retainOnDelete, in every non-test environment) and
- * the ignoreChanges of policies/standard/replacement.ts. To remove a database on purpose: the README's steps
- * (`pulumi state unprotect`, reassign, then remove it).
+ * the ignoreChanges of policies/standard/replacement.ts. To remove a database on purpose: docs/operations.md, "Remove
+ * a service" (`pulumi state unprotect`, reassign, then remove it).
  */
 export const dataProtection: StackValidationPolicy = {
     name: "data-protection",

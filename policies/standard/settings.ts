@@ -75,8 +75,8 @@ export function shmSizeBytes(memoryLimitBytes: number): number {
  * (HIP-29's semantic cache: `WHERE u.org_id = $2 AND c.model = $3 … ORDER BY distance LIMIT 5`) returns its
  * rows. Without iterative scans an HNSW scan stops after `hnsw.ef_search` candidates and the filter throws
  * most of them away: a tenant gets 1 row of 5 (issue #16). Stack keys: hnswIterativeScan, hnswEfSearch,
- * hnswMaxScanTuples, ivfflatIterativeScan. Every value is measured by `npm run bench:vector` (README,
- * "Vector search").
+ * hnswMaxScanTuples, ivfflatIterativeScan. Every value is measured by `npm run bench:vector` (docs/vector-search.md,
+ * "What the server sets").
  */
 export interface VectorSettings {
     /** hnsw.iterative_scan: keep scanning the graph until the filter has let LIMIT rows through. */
@@ -201,7 +201,7 @@ export function serverSettings(memoryLimitBytes: number, vector: VectorSettings 
         {
             name: "lo_compat_privileges",
             value: "on",
-            why: "the backup role reads large objects, which pg_read_all_data does not cover (STANDARD defect 18; README: Backups)",
+            why: "the backup role reads large objects, which pg_read_all_data does not cover (STANDARD defect 18; docs/backups.md)",
         },
     ];
     for (const [name, seedValue] of Object.entries(SEED_SETTINGS)) {

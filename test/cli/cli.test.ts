@@ -13,6 +13,7 @@ import { INIT_SQL_COMMAND } from "../../cli/initSql";
 import { PLAN_COMMAND } from "../../cli/plan";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { VERIFY_COMMAND } from "../../cli/verify";
+import { docFiles } from "../support/docs";
 
 /** Every command line tool, by its npm script. */
 const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
@@ -57,12 +58,12 @@ function words(line: string): string[] {
 }
 
 /**
- * Each documented command line: `npm run X -- args` in the README, the workflow and the tools' own header
+ * Each documented command line: `npm run X -- args` in the README, every docs/*.md, the workflow and the tools' own header
  * comments, with placeholders (<name>, …, ${{ matrix.stack }}) filled in and optional parts ([--preview]) taken.
  */
 function documentedCommandLines(): { where: string; script: string; args: string[] }[] {
     const sources = [
-        "README.md",
+        ...docFiles(),
         ".github/workflows/policy.yml",
         ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts"],
         ...fs
@@ -137,8 +138,14 @@ describe("command lines: node:util parseArgs for every tool and bench, --help, e
         });
     }
 
-    it("every documented command line parses (README, workflow, the tools' headers)", () => {
+    it("every documented command line parses (README, docs/*.md, workflow, the tools' headers)", () => {
         const lines = documentedCommandLines();
+        for (const file of ["docs/operations.md", "docs/backups.md", "docs/policies.md", "docs/vector-search.md"]) {
+            assert.ok(
+                lines.some((l) => l.where.startsWith(`${file}: `)),
+                `no command line of ${file} was parsed`,
+            );
+        }
         for (const script of ["plan", "gate", "verify", "init-sql", "bench:vector", "bench:backup", "bench:pool"]) {
             assert.ok(
                 lines.some((l) => l.script === script && l.args.length > 0),

@@ -1,13 +1,11 @@
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { spawnSync } from "child_process";
 import { connectionSecretData } from "../../render/connection";
 import { PgbouncerServer, PGBOUNCER_BIN, serverUserlist } from "../harness/pg/pgbouncer";
 import { PG_BIN, registerSecret } from "../harness/pg/server";
-import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { renderInitSql, passwordVariable } from "../../cli/sql/initSql";
 import { StackServer, stackServer } from "../support/db";
+import { readDoc, section } from "../support/docs";
 import { TYPES, planWith, resource, revealed } from "../support/plan";
 import {
     Exercise,
@@ -25,7 +23,7 @@ import {
 type ClientName = "lib/pq" | "pgx" | "node-postgres" | "postgres.js" | "knex" | "Prisma 7 + adapter-pg";
 
 /**
- * Which client each service uses and the keys it reads: the README's table "Which client reads which key"
+ * Which client each service uses and the keys it reads: the table "Which client reads which key" of docs/configuration.md
  * says the same (checked below). Pooled services reach PgBouncer through every key but DIRECT_DATABASE_URL.
  */
 export const SERVICE_CLIENTS: readonly { service: string; clients: readonly ClientName[]; keys: readonly string[] }[] = [
@@ -193,25 +191,23 @@ describe("each service's own client with its rendered connection (real PostgreSQ
     });
 });
 
-describe("README: which client reads which key", () => {
+describe("docs/configuration.md: which client reads which key", () => {
     it("lists every service with the clients and keys the client tests run", () => {
-        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
-        const section =
-            readme
-                .split("### Which client reads which key")[1]
-                ?.split("\n\n")
+        const table =
+            section(readDoc("docs/configuration.md"), "Which client reads which key")
+                .split("\n\n")
                 .find((chunk) => chunk.startsWith("| service |")) ?? "";
-        const rows = section
+        const rows = table
             .split("\n")
             .filter((l) => /^\| `/.test(l))
             .map((l) => l.split("|").map((c) => c.trim()));
-        const table = rows.map((c) => ({
+        const listed = rows.map((c) => ({
             service: c[1].replace(/`/g, ""),
             clients: c[3].split(", ").map((x) => x.trim()),
             keys: [...c[4].matchAll(/`([^`]+)`/g)].map((m) => m[1]),
         }));
         assert.deepStrictEqual(
-            table,
+            listed,
             SERVICE_CLIENTS.map((x) => ({ service: x.service, clients: [...x.clients], keys: [...x.keys] })),
         );
     });

@@ -212,7 +212,7 @@ describe("credentials on a real server with log_statement = 'all'", function () 
         for (const [name, r] of roles) {
             for (const db of ["postgres", "template1"]) {
                 if ((name === "hanzo_monitor" || name === "hanzo_backup") && db === "postgres") {
-                    continue; // the exporter reads there; the backup role records its results there (README: Backups)
+                    continue; // the exporter reads there; the backup role records its results there (docs/backups.md)
                 }
                 assert.deepStrictEqual(
                     await tryConnect(server.tcp(name, r.password, db)),

@@ -3,13 +3,26 @@ import { Client } from "pg";
 import { specOf, stackConfig } from "../../cli/plan/stackFile";
 import { verify } from "../../cli/verify/checks";
 import { StackServer, sqlstate, stackServer, tryConnect } from "../support/db";
+import { codeBlocks, readDoc, section } from "../support/docs";
 
 /**
  * Renaming and removing a service on a real server, with the SQL the postgresql provider runs for the
  * change (cyrilgdn/terraform-provider-postgresql: `setRoleName` and `setDBName` are ALTER … RENAME TO;
  * `resourcePostgreSQLRoleDelete` is REASSIGN OWNED, DROP OWNED and DROP ROLE in one transaction, in the
- * provider's own database) and the steps the README's operations section gives.
+ * provider's own database) and the steps docs/operations.md gives ("Remove a service": its SQL read from there).
  */
+/** The psql line of docs/operations.md's "Remove a service": who runs it, where, and its SQL. */
+function documentedRemoveStep(): { user: string; database: string; sql: string } {
+    const lines = codeBlocks(section(readDoc("docs/operations.md"), "Remove a service"), "sh")
+        .join("\n")
+        .split("\n")
+        .filter((l) => l.startsWith("psql "));
+    assert.strictEqual(lines.length, 1, lines.join("\n"));
+    const m = /^psql -h \S+ -U (\S+) -d (\S+) -c '([^']+)'$/.exec(lines[0]);
+    assert.ok(m, lines[0]);
+    return { user: m[1], database: m[2], sql: m[3] };
+}
+
 describe("renaming and removing a service, on a real server", function () {
     this.timeout(180_000);
     let s: StackServer;
@@ -81,9 +94,15 @@ describe("renaming and removing a service, on a real server", function () {
         assert.strictEqual(await sqlstate(admin, providerDelete), "2BP01", "the role still owns the tables in its database");
         await admin.query("ROLLBACK");
 
-        // The README's step: hand what the role owns in its database to the administrator.
-        const inCloud = await s.server.admin("cloud");
-        await inCloud.query("REASSIGN OWNED BY cloud_user TO hanzo; DROP OWNED BY cloud_user");
+        // The documented step, as written: hand what the role owns in its database to the administrator.
+        const step = documentedRemoveStep();
+        assert.deepStrictEqual(
+            [step.user, step.database],
+            ["hanzo", "cloud"],
+            "the step runs as the administrator in the service's database",
+        );
+        const inCloud = await s.server.admin(step.database);
+        await inCloud.query(step.sql);
         await inCloud.end();
         assert.strictEqual(await sqlstate(admin, providerDelete), "");
         assert.deepStrictEqual(

@@ -1,7 +1,7 @@
 /**
  * Everything derived from the one configuration schema (stacks/schema.ts) is in step with it: the stack-file
  * JSON Schema (checked by a real validator, ajv, against every committed stack file and broken ones),
- * Pulumi.yaml's config block, the README's tables; and no secret value ever reaches a problem message.
+ * Pulumi.yaml's config block, the tables of docs/configuration.md; and no secret value ever reaches a problem message.
  */
 import * as assert from "assert";
 import Ajv2020 from "ajv/dist/2020";
@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { CONFIG_KEYS } from "../../stacks/configKeys";
-import { SCHEMA_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../cli/configSchema";
+import { SCHEMA_FILE, TABLES_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../cli/configSchema";
 import { PROJECT_DIR, listStacks, readProject } from "../../cli/plan/stackFile";
 import { VALID, problems, withServices } from "../support/config";
 
@@ -106,10 +106,12 @@ describe("Pulumi.yaml's config block", () => {
     });
 });
 
-describe("README configuration tables", () => {
-    const readme = read("README.md");
-    const between = ([open, close]: readonly [string, string]) =>
-        readme.slice(readme.indexOf(open) + open.length + 1, readme.indexOf(close) - 1);
+describe("the configuration tables of docs/configuration.md", () => {
+    const doc = read(TABLES_FILE);
+    const between = ([open, close]: readonly [string, string]) => {
+        assert.ok(doc.includes(open) && doc.includes(close), `${TABLES_FILE} has the markers ${open} … ${close}`);
+        return doc.slice(doc.indexOf(open) + open.length + 1, doc.indexOf(close) - 1);
+    };
     it("are the ones generated from the schema", () => {
         assert.strictEqual(between(TABLE_MARKERS.config), configTable(), "stale: run npm run -s config-schema -- --write");
         assert.strictEqual(between(TABLE_MARKERS.service), serviceTable(), "stale: run npm run -s config-schema -- --write");
