@@ -23,6 +23,7 @@ import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
 import type { StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
+import { PRIVILEGED_PG_OPTIONS } from "../../render/privilegedSession";
 
 export interface CheckResult {
     /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
@@ -56,7 +57,9 @@ export function redactUrl(url: string): string {
 }
 
 async function connect(url: string): Promise<Client> {
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
+    // A service's database decides what unqualified names mean there; this session resolves them in
+    // pg_catalog only (render/privilegedSession.ts), whatever the database or the role says.
+    const c = new Client({ connectionString: url, connectionTimeoutMillis: 15_000, options: PRIVILEGED_PG_OPTIONS });
     await c.connect();
     return c;
 }

@@ -228,6 +228,25 @@ describe("a service cannot reach a privileged session through its own database (
         }
     });
 
+    it("every privileged role has a search_path of pg_catalog and pg_temp as a role setting (init-sql's SQL, as the provider's Role sends it)", async () => {
+        const admin = await s.server.admin();
+        try {
+            const rows = (
+                await admin.query(
+                    `SELECT r.rolname, s.setconfig FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+                      WHERE s.setdatabase = 0 ORDER BY 1`,
+                )
+            ).rows;
+            assert.deepStrictEqual(rows, [
+                { rolname: ADMIN, setconfig: ["search_path=pg_catalog, pg_temp"] },
+                { rolname: "hanzo_backup", setconfig: ["search_path=pg_catalog, pg_temp"] },
+                { rolname: "hanzo_monitor", setconfig: ["search_path=pg_catalog, pg_temp"] },
+            ]);
+        } finally {
+            await admin.end();
+        }
+    });
+
     it("npm run verify (cli/verify/checks.ts) runs in the service's database and gives it nothing", async () => {
         const spec = specOf(
             stackConfig("hanzo-k8s", {
