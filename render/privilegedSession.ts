@@ -36,6 +36,18 @@ export function quoteLiteral(value: string): string {
     return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * The file the server image's entrypoint runs once, after initdb on a new volume (docker-library/postgres
+ * docker-entrypoint.sh, `docker_process_init_files`: `*.sql` through psql as POSTGRES_USER): the superuser's
+ * role setting from its first start. The server pod's init container sets it again on every later start.
+ */
+export const ADMIN_INIT_FILE = "hanzo-admin-search-path.sql";
+
+/** Its content: the setting for the role the entrypoint connects as (POSTGRES_USER, the administrator). */
+export const ADMIN_INIT_SQL = `-- Rendered by hanzo-sql (render/privilegedSession.ts): the administrator's sessions resolve names in pg_catalog only.
+ALTER ROLE CURRENT_USER SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};
+`;
+
 /** The role setting, as the provider's Role sends it (`alterSearchPath`, postgresql/resource_postgresql_role.go). */
 export function privilegedRoleSettingSql(role: string): string {
     return `ALTER ROLE ${quoteIdent(role)} SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};`;
