@@ -23,7 +23,7 @@ import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
 import type { StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
-import { PRIVILEGED_PG_OPTIONS } from "../../render/privilegedSession";
+import { PRIVILEGED_PG_OPTIONS, quoteIdent, quoteLiteral } from "../../render/privilegedSession";
 
 export interface CheckResult {
     /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
@@ -126,7 +126,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
             pass("superusers", `only ${ADMIN_ROLE}`);
         }
         for (const r of superusers) {
-            fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE "${r}" NO${SUPERUSER_ATTRIBUTE.sql}`);
+            fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE ${quoteIdent(r)} NO${SUPERUSER_ATTRIBUTE.sql}`);
         }
 
         const serviceRoles = spec.services.map((s) => s.role);
@@ -171,8 +171,8 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                     pass(`role ${s.role}`, `login; no ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}; no memberships`);
                 } else {
                     const fixes = [
-                        `ALTER ROLE "${s.role}" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
-                        ...role.member_of.map((m: string) => `REVOKE "${m}" FROM "${s.role}"`),
+                        `ALTER ROLE ${quoteIdent(s.role)} WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
+                        ...role.member_of.map((m: string) => `REVOKE ${quoteIdent(m)} FROM ${quoteIdent(s.role)}`),
                     ];
                     fail(`role ${s.role}`, problems.join("; "), fixes.join("; "));
                 }
@@ -195,7 +195,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 fail(
                     `database ${s.database}`,
                     `is owned by ${db.owner}, not ${s.role}`,
-                    `ALTER DATABASE "${s.database}" OWNER TO "${s.role}"`,
+                    `ALTER DATABASE ${quoteIdent(s.database)} OWNER TO ${quoteIdent(s.role)}`,
                 );
             }
             const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0]
@@ -212,13 +212,13 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 fail(
                     `database ${s.database}`,
                     "PUBLIC can connect, so every role can",
-                    `REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC`,
+                    `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM PUBLIC`,
                 );
             } else if (intruders.length > 0) {
                 fail(
                     `database ${s.database}`,
                     `other services' roles can connect: ${intruders.join(", ")}`,
-                    intruders.map((r) => `REVOKE ALL ON DATABASE "${s.database}" FROM "${r}"`).join("; "),
+                    intruders.map((r) => `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM ${quoteIdent(r)}`).join("; "),
                 );
             } else {
                 pass(`database ${s.database}`, "only its owner (and the administrator) can connect");
@@ -246,7 +246,13 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                     );
                 }
                 for (const table of s.requiredTables) {
-                    const found = (await c.query("SELECT to_regclass($1) IS NOT NULL AS f", [table])).rows[0].f;
+                    // An unqualified name is the service's public schema's (this session's search_path is pg_catalog's only).
+                    const found = (
+                        await c.query(
+                            "SELECT to_regclass(CASE WHEN strpos($1, '.') > 0 THEN $1 ELSE 'public.' || $1 END) IS NOT NULL AS f",
+                            [table],
+                        )
+                    ).rows[0].f;
                     if (found) {
                         pass(`table ${s.database}.${table}`, "exists");
                     } else {
@@ -273,13 +279,13 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
                 fail(
                     `database ${db}`,
                     "PUBLIC can connect, so every service role can",
-                    `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC (pulumi up does)`,
+                    `REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM PUBLIC (pulumi up does)`,
                 );
             } else if (open.length > 0) {
                 fail(
                     `database ${db}`,
                     `roles that must not connect can: ${open.join(", ")}`,
-                    open.map((r) => `REVOKE ALL ON DATABASE "${db}" FROM "${r}"`).join("; "),
+                    open.map((r) => `REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM ${quoteIdent(r)}`).join("; "),
                 );
             } else {
                 pass(
@@ -330,7 +336,7 @@ async function checkExtensions(
             fail(
                 `extension ${database}.${ext}`,
                 `version ${version}; the stack pins ${want}`,
-                `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`,
+                `pulumi up (extensionVersions), or: ALTER EXTENSION ${quoteIdent(ext)} UPDATE TO ${quoteLiteral(want)} (connected to ${database}, as ${ADMIN_ROLE})`,
             );
         } else if (version !== undefined) {
             pass(`extension ${database}.${ext}`, `version ${version}`);
@@ -338,7 +344,7 @@ async function checkExtensions(
             fail(
                 `extension ${database}.${ext}`,
                 "is not installed",
-                `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`,
+                `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(ext)} WITH SCHEMA public (connected to ${database}, as ${ADMIN_ROLE})`,
             );
         }
     }

@@ -54,9 +54,10 @@ SQL
     fi
     # ADR-60: the service's tables exist, and each table holds the rows counted in the dump.
     problems="$(scratch_psql --dbname="$db" -v manifest="$(cat "$manifest")" -v db="$db" -v required="${required_tables[$db]:-}" <<'SQL'
+-- An unqualified required table is the service's public schema's (the session's search_path is pg_catalog's).
 SELECT 'required table ' || r || ' is missing'
   FROM unnest(string_to_array(:'required', ' ')) AS r
- WHERE to_regclass(r) IS NULL
+ WHERE to_regclass(CASE WHEN strpos(r, '.') > 0 THEN r ELSE 'public.' || r END) IS NULL
 UNION ALL
 SELECT format('table %s: %s rows in the dump, %s restored', t.key, t.value,
               coalesce((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %s', to_regclass(t.key)), false, true, '')))[1]::text, 'no table'))

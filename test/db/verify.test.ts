@@ -191,7 +191,7 @@ describe("npm run verify (ADR-60 live validation)", function () {
                 {
                     object: "extension iam.pg_trgm",
                     detail: "is not installed",
-                    fix: 'CREATE EXTENSION IF NOT EXISTS "pg_trgm" (connected to iam, as hanzo)',
+                    fix: 'CREATE EXTENSION IF NOT EXISTS "pg_trgm" WITH SCHEMA public (connected to iam, as hanzo)',
                 },
                 { object: "table iam.casbin_rule", detail: "does not exist", fix: "run iam's migrations against iam" },
             ]);
