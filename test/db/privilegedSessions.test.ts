@@ -247,6 +247,22 @@ describe("a service cannot reach a privileged session through its own database (
         }
     });
 
+    it("no function that runs as its owner (SECURITY DEFINER) exists in a service database but the service's own: the standard's extensions define none", async () => {
+        const admin = await s.server.admin(SERVICE);
+        try {
+            const definers = (
+                await admin.query(
+                    `SELECT p.oid::regprocedure::text AS f, pg_get_userbyid(p.proowner) AS owner FROM pg_proc p
+                      WHERE p.prosecdef AND p.proowner <> $1::regrole ORDER BY 1`,
+                    [ROLE],
+                )
+            ).rows;
+            assert.deepStrictEqual(definers, []);
+        } finally {
+            await admin.end();
+        }
+    });
+
     it("least privilege, as each role sees it: what hanzo_backup and hanzo_monitor can read, write and delete (docs/security.md)", async () => {
         const svc = (await tryConnect(s.server.tcp(ROLE, s.passwords[ROLE], SERVICE))) as Client;
         const lo = (await svc.query("SELECT pg_catalog.lo_from_bytea(0, 'service data'::bytea) AS oid")).rows[0].oid as number;
