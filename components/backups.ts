@@ -85,7 +85,13 @@ export class PostgresBackups extends pulumi.ComponentResource {
         const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
         const role = loginRole(
             `${name}-role`,
-            { name: BACKUP_ROLE, password: password.result, roles: [BACKUP_ROLE_MEMBERSHIP], bypassRowLevelSecurity: true },
+            {
+                name: BACKUP_ROLE,
+                password: password.result,
+                roles: [BACKUP_ROLE_MEMBERSHIP],
+                bypassRowLevelSecurity: true,
+                privileged: true,
+            },
             { parent: this },
         );
         // Where report.sh records each database's result, for the metrics exporter.

@@ -42,7 +42,7 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
 
         const role = loginRole(
             `${name}-role`,
-            { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP] },
+            { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP], privileged: true },
             { parent: this },
         );
         // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.

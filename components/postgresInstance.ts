@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { ADMIN_INIT_FILE, ADMIN_INIT_SQL } from "../render/privilegedSession";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
@@ -129,6 +130,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.files = {
             "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, serverSettings(spec.memoryLimitBytes, spec.vector)),
             "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
+            // Run by the entrypoint after initdb on a new volume (render/privilegedSession.ts, issue 21).
+            [ADMIN_INIT_FILE]: ADMIN_INIT_SQL,
         };
         this.configChecksum = configChecksum(this.files);
         const config = new k8s.core.v1.ConfigMap(

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { SCRAM_SALT_BYTES, scramVerifier } from "../render/scram";
 import { FORBIDDEN_ROLE_ATTRIBUTES } from "../policies/standard/rules";
+import { PRIVILEGED_SEARCH_PATH } from "../render/privilegedSession";
 
 /**
  * Keepers of a credential at `version`: none at version 1, so a stack that never rotated keeps its
@@ -46,6 +47,11 @@ export function loginRole(
         roles?: string[];
         connectionLimit?: number;
         bypassRowLevelSecurity?: boolean;
+        /**
+         * A role of the server's own jobs (backup, monitor): its sessions resolve names in pg_catalog only,
+         * as a role setting no service can override (render/privilegedSession.ts).
+         */
+        privileged?: boolean;
     },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
@@ -66,6 +72,7 @@ export function loginRole(
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),
             ...(args.connectionLimit !== undefined ? { connectionLimit: args.connectionLimit } : {}),
+            ...(args.privileged ? { searchPaths: [...PRIVILEGED_SEARCH_PATH] } : {}),
         },
         opts,
     );

@@ -1,3 +1,5 @@
+import { PRIVILEGED_SEARCH_PATH_SQL } from "./privilegedSession";
+
 /**
  * The server pod's `apply-admin-password` init container: applies the administrator's SCRAM verifier (from the
  * admin Secret) to an existing cluster before the server starts, so a changed or regenerated `adminPassword`
@@ -6,7 +8,9 @@
  * later start this script does what the entrypoint does for initialisation: a temporary server that listens
  * on a private Unix socket only, one statement, a fast stop. The statement carries the verifier, never the
  * password, and is neither logged (log_statement=none) nor kept by pg_stat_statements (track_utility=off).
- * The pod template carries a checksum of the verifier, so a new password rolls the pod.
+ * The pod template carries a checksum of the verifier, so a new password rolls the pod. It also gives the
+ * administrator the role setting that keeps every later session of it out of a service's schema tricks
+ * (render/privilegedSession.ts), on every start: a service cannot change it (only a superuser may).
  *
  * Environment: PGDATA; HANZO_ADMIN_VERIFIER (the Secret's `scram-verifier`); PG_CONFIG_FILE and PG_HBA_FILE
  * (the mounted configuration; defaults below); HANZO_ADMIN_ROLE (default hanzo). Needs psql 15+ (\getenv).
@@ -30,6 +34,7 @@ pg_ctl -D "$PGDATA" -w -t 3600 -l "$socket/server.log" -o "-c config_file=\${PG_
 psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -p 5432 -U "$role" -d postgres -v role="$role" <<'SQL'
 \\getenv verifier HANZO_ADMIN_VERIFIER
 ALTER ROLE :"role" PASSWORD :'verifier';
+ALTER ROLE :"role" SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};
 SQL
 pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 trap 'rm -rf "$socket"' EXIT

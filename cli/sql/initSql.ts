@@ -11,9 +11,10 @@
  * itself never reaches the server, its log or pg_stat_statements.
  */
 import { randomBytes } from "crypto";
-import { FORBIDDEN_ROLE_ATTRIBUTES } from "../../policies/standard/rules";
+import { ADMIN_ROLE, FORBIDDEN_ROLE_ATTRIBUTES } from "../../policies/standard/rules";
 import { TYPES } from "../../policies/standard/types";
 import { SCRAM_SALT_BYTES, scramVerifier } from "../../render/scram";
+import { PRIVILEGED_SEARCH_PATH_SQL, privilegedRoleSettingSql, quoteIdent, quoteLiteral } from "../../render/privilegedSession";
 import type { Plan, PlannedResource } from "../plan/runner";
 
 const T = TYPES;
@@ -31,15 +32,11 @@ export interface InitSqlOptions {
     readonly adopt?: boolean;
 }
 
-/** A quoted SQL identifier. */
-export function ident(name: string): string {
-    return `"${name.replace(/"/g, '""')}"`;
-}
+/** A quoted SQL identifier (render/privilegedSession.ts). */
+export const ident = quoteIdent;
 
-/** A quoted SQL string literal. */
-export function literal(value: string): string {
-    return `'${value.replace(/'/g, "''")}'`;
-}
+/** A quoted SQL string literal (render/privilegedSession.ts). */
+export const literal = quoteLiteral;
 
 /** The environment variable a role's password comes from: HANZO_SQL_PASSWORD_IAM_USER. */
 export function passwordVariable(role: string): string {
@@ -77,6 +74,11 @@ function roleSql(r: PlannedResource, opts: InitSqlOptions): string[] {
         `SELECT format('CREATE ROLE %I', ${literal(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)})\\gexec`,
         `ALTER ROLE ${ident(name)} WITH ${flags.join(" ")} CONNECTION LIMIT ${limit};`,
     ];
+    const searchPaths = i.searchPaths as string[] | undefined;
+    if (searchPaths !== undefined && searchPaths.length > 0) {
+        // As the provider's Role sends it (alterSearchPath, postgresql/resource_postgresql_role.go).
+        lines.push(`ALTER ROLE ${ident(name)} SET search_path TO ${searchPaths.map(ident).join(", ")};`);
+    }
     for (const member of (i.roles as string[] | undefined) ?? []) {
         lines.push(`GRANT ${ident(member)} TO ${ident(name)};`);
     }
@@ -208,6 +210,9 @@ export function adoptObjectsSql(owner: string): string[] {
     ];
 }
 
+/** Set after every `\\connect`: this session's names resolve in pg_catalog only, whatever the database says. */
+const SAFE_PATH = `SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};`;
+
 /** The psql script of a plan. */
 export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     const of = (type: string) => plan.resources.filter((r) => r.type === type);
@@ -221,6 +226,11 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         ...(opts.adopt ? [`-- Adoption: every object of each service database is handed to the database's owner.`] : []),
         `\\set ON_ERROR_STOP on`,
         `\\connect postgres`,
+        // A service owns its database and so decides what unqualified names mean there (issue 21): this
+        // script's sessions resolve them in pg_catalog only, and so does every later session of the
+        // administrator (a role setting outranks any database's).
+        SAFE_PATH,
+        privilegedRoleSettingSql(ADMIN_ROLE),
         "",
     ];
     const missing: string[] = [];
@@ -243,7 +253,7 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     // Per database, in the plan's order: its schemas, its grants, then its extensions (all per database).
     const databases = [...new Set([...of(T.schema), ...of(T.grant), ...of(T.extension)].map(databaseOf))];
     for (const db of databases) {
-        out.push(`\\connect ${ident(db)}`);
+        out.push(`\\connect ${ident(db)}`, SAFE_PATH);
         for (const r of of(T.schema).filter((x) => databaseOf(x) === db)) {
             const i = r.inputs;
             out.push(
@@ -266,6 +276,6 @@ export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
         }
         out.push("");
     }
-    out.push(`\\connect postgres`);
+    out.push(`\\connect postgres`, SAFE_PATH);
     return out.join("\n") + "\n";
 }

@@ -23,6 +23,7 @@ import { serverSettings, unquote } from "../../policies/standard/settings";
 import { settingQuantity } from "../../policies/standard/units";
 import type { ServiceSpec, StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
+import { PRIVILEGED_PG_OPTIONS, quoteIdent, quoteLiteral } from "../../render/privilegedSession";
 
 export interface CheckResult {
     /** What was checked: `role iam_user`, `database iam`, `setting work_mem`, … */
@@ -56,7 +57,9 @@ export function redactUrl(url: string): string {
 }
 
 async function connect(url: string): Promise<Client> {
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
+    // A service's database decides what unqualified names mean there; this session resolves them in
+    // pg_catalog only (render/privilegedSession.ts), whatever the database or the role says.
+    const c = new Client({ connectionString: url, connectionTimeoutMillis: 15_000, options: PRIVILEGED_PG_OPTIONS });
     await c.connect();
     return c;
 }
@@ -147,7 +150,7 @@ export async function checkSuperusers({ superusers, pass, fail }: CheckContext):
         pass("superusers", `only ${ADMIN_ROLE}`);
     }
     for (const r of superusers) {
-        fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE "${r}" NO${SUPERUSER_ATTRIBUTE.sql}`);
+        fail(`role ${r}`, "is a superuser; only the administrator may be", `ALTER ROLE ${quoteIdent(r)} NO${SUPERUSER_ATTRIBUTE.sql}`);
     }
 }
 
@@ -190,8 +193,8 @@ export async function checkServiceRole({ spec, admin, pass, fail }: CheckContext
         pass(`role ${s.role}`, `login; no ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}; no memberships`);
     } else {
         const fixes = [
-            `ALTER ROLE "${s.role}" WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
-            ...role.member_of.map((m: string) => `REVOKE "${m}" FROM "${s.role}"`),
+            `ALTER ROLE ${quoteIdent(s.role)} WITH LOGIN ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => `NO${a.sql}`).join(" ")} CONNECTION LIMIT ${s.connectionLimit}`,
+            ...role.member_of.map((m: string) => `REVOKE ${quoteIdent(m)} FROM ${quoteIdent(s.role)}`),
         ];
         fail(`role ${s.role}`, problems.join("; "), fixes.join("; "));
     }
@@ -211,7 +214,7 @@ export async function checkServiceDatabase({ spec, admin, superusers, pass, fail
     if (db.owner === s.role) {
         pass(`database ${s.database}`, `owned by ${s.role}`);
     } else {
-        fail(`database ${s.database}`, `is owned by ${db.owner}, not ${s.role}`, `ALTER DATABASE "${s.database}" OWNER TO "${s.role}"`);
+        fail(`database ${s.database}`, `is owned by ${db.owner}, not ${s.role}`, `ALTER DATABASE ${quoteIdent(s.database)} OWNER TO ${quoteIdent(s.role)}`);
     }
     const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0].c;
     const intruders = [];
@@ -223,12 +226,12 @@ export async function checkServiceDatabase({ spec, admin, superusers, pass, fail
         }
     }
     if (publicConnect) {
-        fail(`database ${s.database}`, "PUBLIC can connect, so every role can", `REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC`);
+        fail(`database ${s.database}`, "PUBLIC can connect, so every role can", `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM PUBLIC`);
     } else if (intruders.length > 0) {
         fail(
             `database ${s.database}`,
             `other services' roles can connect: ${intruders.join(", ")}`,
-            intruders.map((r) => `REVOKE ALL ON DATABASE "${s.database}" FROM "${r}"`).join("; "),
+            intruders.map((r) => `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM ${quoteIdent(r)}`).join("; "),
         );
     } else {
         pass(`database ${s.database}`, "only its owner (and the administrator) can connect");
@@ -260,7 +263,12 @@ export async function checkObjectOwners(c: Client, { spec, pass, fail }: CheckCo
 /** The tables the service declares (requiredTables) exist. */
 export async function checkRequiredTables(c: Client, { pass, fail }: CheckContext, s: ServiceSpec): Promise<void> {
     for (const table of s.requiredTables) {
-        const found = (await c.query("SELECT to_regclass($1) IS NOT NULL AS f", [table])).rows[0].f;
+        // An unqualified name is the service's public schema's (this session's search_path is pg_catalog's only).
+        const found = (
+            await c.query("SELECT to_regclass(CASE WHEN strpos($1, '.') > 0 THEN $1 ELSE 'public.' || $1 END) IS NOT NULL AS f", [
+                table,
+            ])
+        ).rows[0].f;
         if (found) {
             pass(`table ${s.database}.${table}`, "exists");
         } else {
@@ -311,13 +319,13 @@ export async function checkMaintenanceDatabases({ spec, admin, superusers, pass,
             fail(
                 `database ${db}`,
                 "PUBLIC can connect, so every service role can",
-                `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC (pulumi up does)`,
+                `REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM PUBLIC (pulumi up does)`,
             );
         } else if (open.length > 0) {
             fail(
                 `database ${db}`,
                 `roles that must not connect can: ${open.join(", ")}`,
-                open.map((r) => `REVOKE ALL ON DATABASE "${db}" FROM "${r}"`).join("; "),
+                open.map((r) => `REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM ${quoteIdent(r)}`).join("; "),
             );
         } else {
             pass(
@@ -393,7 +401,7 @@ export async function checkExtensions(
             fail(
                 `extension ${database}.${ext}`,
                 `version ${version}; the stack pins ${want}`,
-                `pulumi up (extensionVersions), or: ALTER EXTENSION "${ext}" UPDATE TO '${want}' (connected to ${database}, as ${ADMIN_ROLE})`,
+                `pulumi up (extensionVersions), or: ALTER EXTENSION ${quoteIdent(ext)} UPDATE TO ${quoteLiteral(want)} (connected to ${database}, as ${ADMIN_ROLE})`,
             );
         } else if (version !== undefined) {
             pass(`extension ${database}.${ext}`, `version ${version}`);
@@ -401,7 +409,7 @@ export async function checkExtensions(
             fail(
                 `extension ${database}.${ext}`,
                 "is not installed",
-                `CREATE EXTENSION IF NOT EXISTS "${ext}" (connected to ${database}, as ${ADMIN_ROLE})`,
+                `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(ext)} WITH SCHEMA public (connected to ${database}, as ${ADMIN_ROLE})`,
             );
         }
     }

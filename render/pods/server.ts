@@ -4,6 +4,7 @@
  * the shape is tested on its own (test/render/pods.test.ts) and reused by whatever runs another server of the
  * same shape (a standby: another name, labels, role and arguments). components/postgresInstance.ts wires it.
  */
+import { ADMIN_INIT_FILE } from "../privilegedSession";
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../adminPassword";
@@ -186,6 +187,8 @@ export function serverContainer(input: ServerPodInput): Container {
         volumeMounts: [
             { name: DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT },
             { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+            // The administrator's role setting, run once by the entrypoint after initdb (issue 21).
+            { name: "config", mountPath: `/docker-entrypoint-initdb.d/${ADMIN_INIT_FILE}`, subPath: ADMIN_INIT_FILE, readOnly: true },
             { name: "dshm", mountPath: "/dev/shm" },
             { name: "run", mountPath: "/var/run/postgresql" },
             { name: "tmp", mountPath: "/tmp" },

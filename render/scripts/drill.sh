@@ -23,7 +23,9 @@ run="$(cat "$dir/timestamp")"
 rm -rf "$scratch"
 mkdir -p "$scratch/socket"
 initdb --pgdata="$scratch/data" --username=drill --auth=trust --encoding=UTF8 > "$scratch/initdb.log"
-pg_ctl --pgdata="$scratch/data" --log="$scratch/server.log" --wait \
+# The scratch server runs the service's restored code (its functions, operators, index expressions); it
+# must not hold the real server's credentials: started without them in its environment.
+env -u PGPASSWORD -u PGUSER -u PGHOST -u PGPORT -u PGDATABASE pg_ctl --pgdata="$scratch/data" --log="$scratch/server.log" --wait \
     -o "-p 5432 -c listen_addresses='' -c unix_socket_directories='$scratch/socket' -c fsync=off" start > /dev/null
 trap 'pg_ctl --pgdata="$scratch/data" --mode=immediate stop > /dev/null 2>&1 || true' EXIT
 scratch_psql() { PGHOST="$scratch/socket" PGPORT=5432 PGUSER=drill psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
@@ -38,9 +40,13 @@ for db in "${databases[@]}"; do
     fi
     owner="${role[$db]}"
     # As the program does: the service role owns its database; the administrator creates the extensions.
-    scratch_psql --dbname=postgres -c "CREATE ROLE $owner NOLOGIN" -c "CREATE DATABASE $db OWNER $owner" > /dev/null
+    # Names reach SQL as psql variables, quoted by psql as identifiers (:"var").
+    scratch_psql --dbname=postgres -v owner="$owner" -v db="$db" > /dev/null <<'SQL'
+CREATE ROLE :"owner" NOLOGIN;
+CREATE DATABASE :"db" OWNER :"owner";
+SQL
     for ext in ${extensions[$db]:-}; do
-        scratch_psql --dbname="$db" -c "CREATE EXTENSION IF NOT EXISTS \"$ext\"" > /dev/null
+        scratch_psql --dbname="$db" -v ext="$ext" <<< 'CREATE EXTENSION IF NOT EXISTS :"ext" WITH SCHEMA public;' > /dev/null
     done
     if ! PGHOST="$scratch/socket" PGPORT=5432 PGUSER=drill PGPASSWORD="" bash "$here/restore.sh" "$dir" "$db" >&2; then
         echo "$db restore-failed" >> "$results"
@@ -48,9 +54,10 @@ for db in "${databases[@]}"; do
     fi
     # ADR-60: the service's tables exist, and each table holds the rows counted in the dump.
     problems="$(scratch_psql --dbname="$db" -v manifest="$(cat "$manifest")" -v db="$db" -v required="${required_tables[$db]:-}" <<'SQL'
+-- An unqualified required table is the service's public schema's (the session's search_path is pg_catalog's).
 SELECT 'required table ' || r || ' is missing'
   FROM unnest(string_to_array(:'required', ' ')) AS r
- WHERE to_regclass(r) IS NULL
+ WHERE to_regclass(CASE WHEN strpos(r, '.') > 0 THEN r ELSE 'public.' || r END) IS NULL
 UNION ALL
 SELECT format('table %s: %s rows in the dump, %s restored', t.key, t.value,
               coalesce((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %s', to_regclass(t.key)), false, true, '')))[1]::text, 'no table'))

@@ -4,6 +4,10 @@
 
 log() { printf '%s\n' "$*" >&2; }
 
+# Every PostgreSQL session these scripts open (psql, pg_dump, pg_restore) resolves unqualified names in
+# pg_catalog only: a service owns its database and decides what they mean there (render/privilegedSession.ts).
+export PGOPTIONS="-c search_path=pg_catalog,pg_temp"
+
 # A run's key prefix: UTC time for people, plus 8 random hex digits so two runs in one second never share
 # one. Ordering never uses it: "latest" is decided by the S3 server's own LastModified times.
 run_id() {

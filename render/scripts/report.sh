@@ -21,16 +21,18 @@ if [ -f "$REPORT_FILE" ]; then
     while read -r db s; do status[$db]="$s"; done < "$REPORT_FILE"
 fi
 failed=()
-values=()
+oks=()
 for db in "${databases[@]}"; do
     s="${status[$db]:-not-run}"
     [ "$s" = ok ] || failed+=("$db ($s)")
-    values+=("('$kind', '$db', $([ "$s" = ok ] && echo true || echo false))")
+    oks+=("$([ "$s" = ok ] && echo true || echo false)")
 done
-# Names are plain identifiers (render/backup.ts refuses others), so they are safe as literals here.
+# Values reach SQL as psql variables, quoted by psql as literals (:'var'): the databases and their results
+# as two space-separated lists (database names never hold a space; render/backup.ts refuses other names).
 # One transaction, serialized by an advisory lock: a backup's and a drill's report (or two runs) may meet, and
 # concurrent CREATE IF NOT EXISTS / GRANT on the same objects fail with "tuple concurrently updated".
-psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=postgres <<SQL
+psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=postgres \
+    -v kind="$kind" -v databases="${databases[*]}" -v oks="${oks[*]}" <<'SQL'
 SELECT pg_advisory_xact_lock(hashtext('hanzo_backup.status')) AS locked \gset
 CREATE TABLE IF NOT EXISTS hanzo_backup.status (
     kind text NOT NULL, database text NOT NULL, ok boolean NOT NULL,
@@ -39,11 +41,12 @@ GRANT USAGE ON SCHEMA hanzo_backup TO pg_monitor;
 GRANT SELECT ON hanzo_backup.status TO pg_monitor;
 INSERT INTO hanzo_backup.status AS s (kind, database, ok, last_attempt, last_success)
 SELECT kind, database, ok, now(), CASE WHEN ok THEN now() END
-  FROM (VALUES $(IFS=,; echo "${values[*]}")) AS v (kind, database, ok)
+  FROM unnest(string_to_array(:'databases', ' '), string_to_array(:'oks', ' ')::boolean[]) AS v (database, ok),
+       (SELECT :'kind'::text AS kind) AS k
 ON CONFLICT (kind, database) DO UPDATE
    SET ok = excluded.ok, last_attempt = excluded.last_attempt, last_success = coalesce(excluded.last_success, s.last_success);
 -- A database that left the stack is no longer watched.
-DELETE FROM hanzo_backup.status WHERE kind = '$kind' AND database <> ALL (ARRAY[$(printf "'%s'," "${databases[@]}" | sed 's/,$//')]);
+DELETE FROM hanzo_backup.status WHERE kind = :'kind' AND database <> ALL (string_to_array(:'databases', ' '));
 SQL
 pruned="$(cat "$(dirname "$REPORT_FILE")/pruned" 2> /dev/null || echo ok)"
 [ "$kind" != backup ] || [ "$pruned" = ok ] || failed+=("pruning ($pruned)")

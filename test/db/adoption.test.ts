@@ -301,7 +301,8 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
         // Sequences a column owns and the table's indexes follow their table; the enum's array type follows the enum.
         assert.strictEqual(
             iam.detail,
-            'has 5 objects iam_user does not own, so its migrations cannot alter them: function user_count() (hanzo), table "user" (hanzo), table casbin_rule (hanzo), type user_kind (hanzo), view people (hanzo)',
+            // The verifier's session resolves names in pg_catalog only (issue 21), so objects are schema-qualified.
+            'has 5 objects iam_user does not own, so its migrations cannot alter them: function public.user_count() (hanzo), table public."user" (hanzo), table public.casbin_rule (hanzo), type public.user_kind (hanzo), view public.people (hanzo)',
         );
     });
 

@@ -27,7 +27,7 @@ describe("renaming and removing a service, on a real server", function () {
     this.timeout(180_000);
     let s: StackServer;
     const sum = async (c: Client, table: string) =>
-        (await c.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS m FROM ${table} t`)).rows[0].m as string;
+        (await c.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS m FROM public.${table} t`)).rows[0].m as string;
 
     before(async () => {
         s = await stackServer("hanzo-k8s");

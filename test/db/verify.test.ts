@@ -31,7 +31,9 @@ describe("npm run verify (ADR-60 live validation)", function () {
 
     const failures = async () =>
         (await verify(spec, server.adminUrl())).filter((r) => !r.ok).map(({ object, detail, fix }) => ({ object, detail, fix }));
-    const admin = (sql: string, db = "postgres") => server.psql(sql, {}, db);
+    // The administrator acting by hand in a service's database: its role setting resolves names in pg_catalog
+    // only (issue 21), so these sessions name the schema they mean.
+    const admin = (sql: string, db = "postgres") => server.psql(`SET search_path = public, pg_catalog; ${sql}`, {}, db);
 
     before(async () => {
         const plan = await planOf("hanzo-k8s");
@@ -189,7 +191,7 @@ describe("npm run verify (ADR-60 live validation)", function () {
                 {
                     object: "extension iam.pg_trgm",
                     detail: "is not installed",
-                    fix: 'CREATE EXTENSION IF NOT EXISTS "pg_trgm" (connected to iam, as hanzo)',
+                    fix: 'CREATE EXTENSION IF NOT EXISTS "pg_trgm" WITH SCHEMA public (connected to iam, as hanzo)',
                 },
                 { object: "table iam.casbin_rule", detail: "does not exist", fix: "run iam's migrations against iam" },
             ]);
@@ -212,7 +214,7 @@ describe("npm run verify (ADR-60 live validation)", function () {
                 },
                 {
                     object: "objects iam",
-                    detail: "has 1 object iam_user does not own, so its migrations cannot alter them: table casbin_rule (hanzo)",
+                    detail: "has 1 object iam_user does not own, so its migrations cannot alter them: table public.casbin_rule (hanzo)",
                     fix: "npm run -s init-sql -- --stack hanzo-k8s --adopt | psql -v ON_ERROR_STOP=1 -d postgres (hands each to iam_user)",
                 },
             ]);

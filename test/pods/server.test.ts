@@ -77,6 +77,16 @@ describe("pods: the server StatefulSet of hanzo-k8s, run as declared", function 
             { name: "shared_buffers", setting: "65536" },
             { name: "shared_preload_libraries", setting: "pg_stat_statements" },
         ]);
+        // The entrypoint ran the rendered init file after initdb: the administrator's sessions resolve names in
+        // pg_catalog only from the first start (issue 21), before any service exists.
+        assert.deepStrictEqual(
+            (
+                await admin.query(
+                    "SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = 0 AND setrole = (SELECT oid FROM pg_roles WHERE rolname = 'hanzo')",
+                )
+            ).rows,
+            [{ setconfig: ["search_path=pg_catalog, pg_temp"] }],
+        );
         // /dev/shm is the memory volume of half the memory limit, not the runtime's 64MB.
         const shm = await server.exec(["df", "-k", "--output=size", "/dev/shm"]);
         assert.strictEqual(shm.stdout.trim().split("\n")[1].trim(), String(1024 * 1024));

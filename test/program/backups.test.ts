@@ -40,6 +40,8 @@ describe("backups as declared (hanzo-k8s)", () => {
             bypassRowLevelSecurity: true,
             inherit: true,
             roles: ["pg_read_all_data"],
+            // Its sessions resolve names in pg_catalog only, a setting no service can override (issue 21).
+            searchPaths: ["pg_catalog", "pg_temp"],
         });
         const grants = ofType(plan, TYPES.grant).filter((g) => g.name.startsWith("hanzo-sql-backups-connect-"));
         assert.deepStrictEqual(

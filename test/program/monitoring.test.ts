@@ -19,6 +19,8 @@ describe("monitoring as declared (hanzo-k8s)", () => {
             bypassRowLevelSecurity: false,
             inherit: true,
             roles: ["pg_monitor"],
+            // Its sessions resolve names in pg_catalog only, a setting no service can override (issue 21).
+            searchPaths: ["pg_catalog", "pg_temp"],
         });
         assert.deepStrictEqual(resource(plan, TYPES.password, "hanzo-sql-postgres-monitor-password").inputs, {
             length: 32,

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { ADMIN_INIT_SQL } from "../../render/privilegedSession";
 import { createHash } from "crypto";
 import { configChecksum } from "../../components/postgresInstance";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../../render/adminPassword";
@@ -306,6 +307,12 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                                 volumeMounts: [
                                     { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
                                     { name: "config", mountPath: "/etc/postgresql", readOnly: true },
+                                    {
+                                        name: "config",
+                                        mountPath: "/docker-entrypoint-initdb.d/hanzo-admin-search-path.sql",
+                                        subPath: "hanzo-admin-search-path.sql",
+                                        readOnly: true,
+                                    },
                                     { name: "dshm", mountPath: "/dev/shm" },
                                     { name: "run", mountPath: "/var/run/postgresql" },
                                     { name: "tmp", mountPath: "/tmp" },
@@ -368,6 +375,7 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
         assert.deepStrictEqual(config.data, {
             "postgresql.conf": renderPostgresqlConf(2 * 2 ** 30),
             "pg_hba.conf": renderPgHba(hbaRules(["10.0.0.0/8"])),
+            "hanzo-admin-search-path.sql": ADMIN_INIT_SQL,
         });
     });
 

@@ -49,6 +49,12 @@ const postgresContainer = (pgdata: string, extraArgs: string[] = []) => ({
     volumeMounts: [
         { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
         { name: "config", mountPath: "/etc/postgresql", readOnly: true },
+        {
+            name: "config",
+            mountPath: "/docker-entrypoint-initdb.d/hanzo-admin-search-path.sql",
+            subPath: "hanzo-admin-search-path.sql",
+            readOnly: true,
+        },
         { name: "dshm", mountPath: "/dev/shm" },
         { name: "run", mountPath: "/var/run/postgresql" },
         { name: "tmp", mountPath: "/tmp" },

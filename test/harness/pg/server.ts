@@ -339,8 +339,8 @@ export class PgServer {
         ) {
             return [];
         }
-        q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-        return [q("SELECT query FROM pg_stat_statements")];
+        q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public");
+        return [q("SELECT query FROM public.pg_stat_statements")];
     }
 
     /**
