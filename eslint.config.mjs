@@ -60,5 +60,12 @@ export default tseslint.config(
         files: ["**/*.mjs", "**/*.js"],
         ...tseslint.configs.disableTypeChecked,
     },
+    {
+        // CommonJS configuration (the test tiers' mocha configs, test/tiers/).
+        files: ["**/*.cjs"],
+        ...tseslint.configs.disableTypeChecked,
+        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable" } },
+        rules: { ...tseslint.configs.disableTypeChecked.rules, "@typescript-eslint/no-require-imports": "off" },
+    },
     prettier,
 );
