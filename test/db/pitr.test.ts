@@ -282,7 +282,7 @@ describe("point-in-time recovery with pgBackRest (real server, S3 over TLS)", fu
             info().backup.map((b) => b.label),
             labels,
         );
-        // Two days on (the engine's clock only), the first full and its diff/incr are no longer needed.
+        // Two days on (the engine's clock only; the S3 certificate is valid for 30 days), the first full and its diff/incr are no longer needed.
         pgbackrest(["expire"], { ...conf, faketime: "+2d" });
         const kept = info();
         assert.deepStrictEqual(

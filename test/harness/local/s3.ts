@@ -50,7 +50,7 @@ export class S3Server {
             certFile = path.join(dir, "tls.crt");
             execFileSync(
                 "openssl",
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${tlsHost(address)}`].concat([
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=${tlsHost(address)}`].concat([
                     "-addext",
                     `subjectAltName=DNS:${tlsHost(address)},IP:${address}`,
                     "-keyout",
