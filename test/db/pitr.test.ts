@@ -283,7 +283,15 @@ describe("point-in-time recovery with pgBackRest (real server, S3 over TLS)", fu
             labels,
         );
         // Two days on (the engine's clock only; the S3 certificate is valid for 30 days), the first full and its diff/incr are no longer needed.
-        pgbackrest(["expire"], { ...conf, faketime: "+2d" });
+        // The bucket's clock moves with it (S3 refuses requests signed more than 15 minutes off its own time).
+        await s3.pause();
+        await s3.resume({ clockOffset: "+2d" });
+        try {
+            pgbackrest(["expire"], { ...conf, faketime: "+2d" });
+        } finally {
+            await s3.pause();
+            await s3.resume();
+        }
         const kept = info();
         assert.deepStrictEqual(
             kept.backup.map((b) => b.label),

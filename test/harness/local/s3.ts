@@ -79,7 +79,18 @@ export class S3Server {
         }
     }
 
-    async resume(): Promise<void> {
+    /**
+     * Starts the server (again). `clockOffset` (libfaketime's notation, e.g. "+2d") runs it with its clock moved,
+     * as a client whose clock is moved must be served: S3 refuses a request whose signed time is more than 15
+     * minutes from its own (RequestTimeTooSkewed), and so does s3rver.
+     */
+    async resume(opts: { clockOffset?: string } = {}): Promise<void> {
+        const faketime = opts.clockOffset
+            ? {
+                  LD_PRELOAD: `/usr/lib/${os.arch() === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/faketime/libfaketime.so.1`,
+                  FAKETIME: opts.clockOffset,
+              }
+            : {};
         const child = spawn(
             process.execPath,
             [
@@ -99,6 +110,7 @@ export class S3Server {
             ],
             {
                 stdio: ["ignore", "ignore", "pipe"],
+                env: { ...process.env, ...faketime },
             },
         );
         let stderr = "";
