@@ -305,3 +305,12 @@ export function restoreArgs(target: RecoveryTarget, opts: { pgdata: string; arch
  * this tag until .github/workflows/image.yml has published it once; then by the digest that run prints.
  */
 export const HANZO_SQL_IMAGE = "ghcr.io/hanzoai/sql:16-bookworm";
+
+/**
+ * The WAL budget of a volume (archive-push-queue-max and max_slot_wal_keep_size): a quarter of it, so WAL
+ * that cannot be archived (or a stale slot) never takes the room the data needs. docs/pitr.md states how
+ * long that lasts at measured WAL rates, and what happens past it.
+ */
+export function walBudgetBytes(volumeBytes: number): number {
+    return Math.floor(volumeBytes / 4);
+}

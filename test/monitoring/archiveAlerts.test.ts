@@ -1,15 +1,17 @@
 import * as assert from "assert";
 import { archiveAlerts } from "../../render/alerts";
+import { walBudgetBytes } from "../../render/pitr";
 import { checkRules, testRules } from "../support/promtool";
 
 const GiB = 2 ** 30;
 
 describe("WAL archive alerts (promtool)", () => {
-    const groups = [archiveAlerts({ namespace: "hanzo", volumeBytes: 50 * GiB, walBudgetBytes: 12.5 * GiB })];
+    const groups = [archiveAlerts({ namespace: "hanzo", volumeBytes: 50 * GiB, walBudgetBytes: walBudgetBytes(50 * GiB) })];
     const pod = { namespace: "hanzo", pod: "postgres-0" };
     const sel = 'namespace="hanzo", pod="postgres-0"';
 
-    it("pass promtool check rules", () => {
+    it("pass promtool check rules, with the budget a quarter of the volume", () => {
+        assert.strictEqual(walBudgetBytes(50 * GiB), 12.5 * GiB);
         const r = checkRules(groups);
         assert.strictEqual(r.status, 0, r.out);
         assert.match(r.out, /SUCCESS: 3 rules found/);
