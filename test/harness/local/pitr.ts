@@ -10,8 +10,9 @@ import * as os from "os";
 import * as path from "path";
 import { ADMIN, PgServer } from "../pg/server";
 import { S3Server } from "./s3";
-import { renderPostgresqlConf } from "../../../policies/standard/postgresqlConf";
-import { hbaRules, renderPgHba } from "../../../policies/standard/pgHba";
+import { renderPostgresqlConf } from "../../../render/postgresqlConf";
+import { renderPgHba } from "../../../render/pgHba";
+import { hbaRules } from "../../../policies/standard/pgHba";
 import { serverSettings } from "../../../policies/standard/settings";
 import {
     PGBACKREST_KEY_ENV,
