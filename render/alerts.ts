@@ -229,3 +229,82 @@ export function backupDatabaseAlerts(input: BackupDatabaseAlertsInput): RuleGrou
     }
     return { name: "hanzo-sql-backup-databases", rules };
 }
+
+export interface ArchiveAlertsInput {
+    readonly namespace: string;
+    /** The data volume's size (storageSize, in bytes). */
+    readonly volumeBytes: number;
+    /** The WAL budget (pgBackRest's archive-push-queue-max, render/pitr.ts): past it, WAL is dropped from the archive. */
+    readonly walBudgetBytes: number;
+}
+
+/** Seconds without an archived segment while one waits, after which archiving is stale (issue 23: 5 minutes). */
+export const ARCHIVE_STALE_SECONDS = 300;
+
+/**
+ * Continuous archiving's alerts (docs/pitr.md): archive_command failing (pg_stat_archiver's failed_count, a
+ * counter of the exporter's built-in pg_stat_archiver map), the last archived segment older than 5 minutes
+ * while a segment waits (an idle server writes no WAL and archives nothing, which is fine: the wait is
+ * what matters), and WAL piling up in pg_wal toward the budget after which pgBackRest drops it, or the
+ * volume filling. The waiting segments and WAL bytes come from the exporter's query file
+ * (renderArchiveMetricsQueries).
+ */
+export function archiveAlerts(input: ArchiveAlertsInput): RuleGroup {
+    const sel = `namespace="${input.namespace}"`;
+    const half = Math.floor(input.walBudgetBytes / 2);
+    return {
+        name: "hanzo-sql-wal-archive",
+        rules: [
+            {
+                alert: "PostgresWalArchiveFailing",
+                expr: `sum by (namespace, pod) (increase(pg_stat_archiver_failed_count{${sel}}[5m])) > 0`,
+                for: "5m",
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: "WAL archiving to the bucket keeps failing",
+                    description:
+                        "archive_command (pgBackRest archive-push) has failed in {{ $labels.pod }} for 5 minutes; WAL accumulates in pg_wal. Check the bucket, its credentials and the server's log.",
+                },
+            },
+            {
+                alert: "PostgresWalArchiveStale",
+                expr: `max by (namespace, pod) (pg_stat_archiver_last_archive_age{${sel}}) > ${ARCHIVE_STALE_SECONDS} and on (namespace, pod) max by (namespace, pod) (hanzo_wal_ready_segments{${sel}}) > 0`,
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "No WAL archived for 5 minutes while segments wait",
+                    description:
+                        "{{ $labels.pod }}: the point-in-time recovery window has stopped moving; a lost volume now loses everything since the last archived segment.",
+                },
+            },
+            {
+                alert: "PostgresWalBacklogGrowing",
+                expr: `max by (namespace, pod) (hanzo_wal_bytes{${sel}}) > ${half}`,
+                for: "5m",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: `pg_wal holds more than half of its ${gib(input.walBudgetBytes)} budget`,
+                    description: `{{ $labels.pod }}: unarchived WAL is piling up; at ${gib(input.walBudgetBytes)} pgBackRest drops it (the archive gets a gap until the next full backup) so the ${gib(input.volumeBytes)} volume does not fill.`,
+                },
+            },
+        ],
+    };
+}
+
+/**
+ * postgres_exporter query file lines (`--extend.query-path`, appended to the backup ones) for the WAL
+ * alerts: segments waiting for archive_command and the bytes in pg_wal. Both functions are granted to
+ * pg_monitor (PostgreSQL ≥ 12), which the monitoring role is a member of.
+ */
+export function renderArchiveMetricsQueries(): string {
+    return `# Rendered by hanzo-sql (render/alerts.ts): WAL waiting to be archived.
+hanzo_wal:
+  query: "SELECT (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') AS ready_segments, (SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()) AS bytes"
+  metrics:
+    - ready_segments:
+        usage: "GAUGE"
+        description: "WAL segments waiting for archive_command"
+    - bytes:
+        usage: "GAUGE"
+        description: "bytes in pg_wal"
+`;
+}

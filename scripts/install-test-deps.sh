@@ -69,6 +69,11 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 command -v go >/dev/null || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/lib/pq ] || missing+=(golang-github-lib-pq-dev)
 [ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || missing+=(golang-github-jackc-pgx-v4-dev)
+# Continuous archiving and point-in-time recovery (test/db/pitr.test.ts): pgBackRest, openssl for the S3 API's
+# TLS certificate, and libfaketime to move the engine's clock past its retention.
+command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v faketime >/dev/null || missing+=(faketime)
 [ -f "${EXT_DIR}/vector.control" ] || missing+=("postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc)
 pgbouncer_ready || missing+=(dpkg-dev make gcc pkg-config libevent-dev libssl-dev libc-ares-dev)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" != 0 ]; then

@@ -25,6 +25,7 @@ import { POSTGRES_PORT } from "../policies/standard/ports";
 import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS } from "./schedule";
+import { MAX_ARCHIVE_TIMEOUT_SECONDS } from "../render/pitr";
 import { SERVICE } from "./serviceFields";
 import {
     DNS_LABEL,
@@ -241,6 +242,36 @@ export const SHAPE = {
             `restore drills must run at least every ${MAX_DRILL_GAP_SECONDS / 86_400} days (the default is "30 3 * * *", daily)`,
         ).default("30 3 * * *"),
         "cron schedule of the restore drill (at most 31 days between runs)",
+    ),
+    pitrEnabled: key(
+        flag().default(false),
+        "continuous WAL archiving to the backup bucket and point-in-time recovery with pgBackRest (docs/pitr.md); needs backupEnabled and an image with pgBackRest",
+    ),
+    pitrRetentionDays: key(
+        between(1, MAX_RETENTION_DAYS, `must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`).default(7),
+        "days of point-in-time recovery the archive keeps (pgBackRest's time-based expiry); at most the shortest dump retention of any service",
+    ),
+    pitrFullSchedule: key(
+        cron(
+            MAX_BACKUP_GAP_SECONDS,
+            "full base backups",
+            `full base backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days (a restore replays everything since the last one)`,
+        ).default("0 1 * * 0"),
+        "cron schedule of the full base backups (pgBackRest; at most 7 days between runs)",
+    ),
+    pitrDiffSchedule: key(
+        cron(
+            MAX_BACKUP_GAP_SECONDS,
+            "differential base backups",
+            `differential base backups must run at least every ${MAX_BACKUP_GAP_SECONDS / 86_400} days`,
+        ).default("0 1 * * 1-6"),
+        "cron schedule of the differential base backups (changes since the last full)",
+    ),
+    pitrArchiveTimeoutSeconds: key(
+        between(1, MAX_ARCHIVE_TIMEOUT_SECONDS, "must be from 1 to 60 seconds: a quiet server must still archive within a minute").default(
+            60,
+        ),
+        "archive_timeout: a server with little write traffic still archives its segment this often (the RPO of an idle server)",
     ),
     monitoringEnabled: key(flag().default(true), "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)"),
     monitoringNamespace: key(

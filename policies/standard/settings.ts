@@ -179,9 +179,14 @@ export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
 
 /**
  * Every setting postgresql.conf carries for a pod with this memory limit, in a stable order: the server's,
- * the standard's (memory ones derived from the limit), then pgvector's query settings.
+ * the standard's (memory ones derived from the limit), pgvector's query settings, then continuous archiving's
+ * when the stack has it (render/pitr.ts `archiveSettings`).
  */
-export function serverSettings(memoryLimitBytes: number, vector: VectorSettings = VECTOR_DEFAULTS): Setting[] {
+export function serverSettings(
+    memoryLimitBytes: number,
+    vector: VectorSettings = VECTOR_DEFAULTS,
+    archive: readonly Setting[] = [],
+): Setting[] {
     const derived = memorySettings(memoryLimitBytes);
     const limit = formatBytes(memoryLimitBytes);
     const why: Record<string, string> = {
@@ -212,7 +217,7 @@ export function serverSettings(memoryLimitBytes: number, vector: VectorSettings 
             settings.push({ name, value: quoteIfText(seedValue), why: "the standard's value" });
         }
     }
-    return [...settings, ...vectorSettings(vector)];
+    return [...settings, ...vectorSettings(vector), ...archive];
 }
 
 /** Quotes values that postgresql.conf needs quoted (anything not a plain number, unit or keyword). */

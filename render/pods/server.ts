@@ -15,6 +15,8 @@ import { formatBytes } from "../../policies/standard/quantity";
 import { hardenedContainer, hardenedPod } from "../securityContext";
 import { podIdentity } from "./identity";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
+import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
+import * as path from "path";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -40,6 +42,8 @@ export const STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThre
 export const CONFIG_DIR = "/etc/postgresql";
 /** Where the exporter reads its extra queries. */
 export const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
+/** pgBackRest's async spool in the server container (render/pitr.ts spoolPath). */
+export const PGBACKREST_SPOOL = "/var/spool/pgbackrest";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
 export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
 
@@ -92,6 +96,21 @@ export interface ServerPodInput {
     readonly extraArgs?: readonly string[];
     /** The metrics exporter sidecar, when monitoring is on. */
     readonly exporter?: ExporterInput;
+    /** Continuous WAL archiving with pgBackRest from the server container (render/pitr.ts, docs/pitr.md). */
+    readonly archive?: ArchiveInput;
+}
+
+/**
+ * What archive_command needs in the server container: pgbackrest.conf (a ConfigMap, mounted where
+ * render/pitr.ts's commands name it), the bucket's key and secret as pgBackRest's env variables from the
+ * backup Secret (never in a file), and the async spool (an emptyDir: acknowledgements and prefetched WAL only).
+ */
+export interface ArchiveInput {
+    readonly configMap: pulumi.Input<string>;
+    /** The Secret with the bucket's access key and secret, and their keys in it. */
+    readonly secret: pulumi.Input<string>;
+    readonly accessKeyIdKey: string;
+    readonly secretAccessKeyKey: string;
 }
 
 /** PGDATA for the volume's layout. */
@@ -163,6 +182,18 @@ export function serverContainer(input: ServerPodInput): Container {
                 name: "POSTGRES_INITDB_ARGS",
                 value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256",
             },
+            ...(input.archive
+                ? [
+                      {
+                          name: PGBACKREST_KEY_ENV.key,
+                          valueFrom: { secretKeyRef: { name: input.archive.secret, key: input.archive.accessKeyIdKey } },
+                      },
+                      {
+                          name: PGBACKREST_KEY_ENV.secret,
+                          valueFrom: { secretKeyRef: { name: input.archive.secret, key: input.archive.secretAccessKeyKey } },
+                      },
+                  ]
+                : []),
         ],
         resources: containerResources(input.resources),
         // Liveness only starts once the server has come up, however long crash recovery takes (up to an hour
@@ -192,6 +223,12 @@ export function serverContainer(input: ServerPodInput): Container {
             { name: "dshm", mountPath: "/dev/shm" },
             { name: "run", mountPath: "/var/run/postgresql" },
             { name: "tmp", mountPath: "/tmp" },
+            ...(input.archive
+                ? [
+                      { name: "pgbackrest-config", mountPath: path.posix.dirname(PGBACKREST_CONF_PATH), readOnly: true },
+                      { name: "pgbackrest-spool", mountPath: PGBACKREST_SPOOL },
+                  ]
+                : []),
         ],
     };
 }
@@ -229,6 +266,12 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
         { name: "tmp", emptyDir: {} },
         ...(input.exporter?.queriesConfigMap !== undefined
             ? [{ name: "exporter-queries", configMap: { name: input.exporter.queriesConfigMap } }]
+            : []),
+        ...(input.archive
+            ? [
+                  { name: "pgbackrest-config", configMap: { name: input.archive.configMap } },
+                  { name: "pgbackrest-spool", emptyDir: {} },
+              ]
             : []),
     ];
 }

@@ -1,7 +1,10 @@
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as http from "http";
-import { serverAlerts } from "../../render/alerts";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { archiveAlerts, renderArchiveMetricsQueries, serverAlerts } from "../../render/alerts";
 import { freePort } from "../harness/pg/server";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, resource } from "../support/plan";
@@ -30,6 +33,7 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
     let s: StackServer;
     let exporter: ChildProcess;
     let metrics: string;
+    let queries: string;
 
     before(async () => {
         s = await stackServer("hanzo-k8s");
@@ -38,8 +42,12 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
         const sts = resource(s.plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
         const sidecar = sts.spec.template.spec.containers.find((c: { name: string }) => c.name === "exporter");
         assert.strictEqual(sidecar.env[0].value, "127.0.0.1:5432/postgres?sslmode=disable");
+        // The archive alerts' query file, as the exporter's ConfigMap would carry it (render/alerts.ts).
+        queries = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "exporter-queries-")), "queries.yaml");
+        fs.writeFileSync(queries, renderArchiveMetricsQueries());
         exporter = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], {
             env: {
+                PG_EXPORTER_EXTEND_QUERY_PATH: queries,
                 DATA_SOURCE_URI: `127.0.0.1:${s.server.port}/postgres?sslmode=disable`,
                 DATA_SOURCE_USER: "hanzo_monitor",
                 DATA_SOURCE_PASS: s.passwords.hanzo_monitor,
@@ -65,6 +73,7 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
     });
     after(() => {
         exporter?.kill();
+        if (queries) fs.rmSync(path.dirname(queries), { recursive: true, force: true });
         s?.server.stop();
     });
 
@@ -94,6 +103,24 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
         }
         assert.match(metrics, /^pg_database_size_bytes\{datname="iam",server="127\.0\.0\.1:\d+"\} \d/m);
         assert.ok(!/^pg_stat_bgwriter_buffers_backend /m.test(metrics), "0.11 names the counter with _total, not as HIP-29 prints it");
+    });
+
+    it("exposes every metric the WAL archive alerts use, as the monitoring role (pg_ls_waldir, pg_ls_archive_statusdir via pg_monitor)", () => {
+        const archive = archiveAlerts({ namespace: "hanzo", volumeBytes: 50 * 2 ** 30, walBudgetBytes: 12.5 * 2 ** 30 });
+        const used = [...new Set(archive.rules.flatMap((r) => metricsOf(r.expr)))].sort();
+        assert.deepStrictEqual(used, [
+            "hanzo_wal_bytes",
+            "hanzo_wal_ready_segments",
+            "pg_stat_archiver_failed_count",
+            "pg_stat_archiver_last_archive_age",
+        ]);
+        for (const m of used) {
+            assert.match(metrics, new RegExp(`^${m}(\\{[^}]*\\})? `, "m"), m);
+        }
+        // No archiving on this server: nothing waits, and pg_wal holds at least one 16 MiB segment.
+        assert.match(metrics, /^hanzo_wal_ready_segments\{[^}]*\} 0$/m);
+        const bytes = Number(/^hanzo_wal_bytes\{[^}]*\} (\S+)$/m.exec(metrics)?.[1]);
+        assert.ok(bytes >= 16 * 2 ** 20, `hanzo_wal_bytes ${bytes}`);
     });
 });
 

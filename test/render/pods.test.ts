@@ -372,3 +372,39 @@ describe("render/pods/pgbouncer: the pooler's pod", () => {
         );
     });
 });
+
+describe("render/pods/server: WAL archiving from the server container (issue 23)", () => {
+    const archive = {
+        configMap: "db-pgbackrest",
+        secret: "db-backup-s3",
+        accessKeyIdKey: "access-key-id",
+        secretAccessKeyKey: "secret-access-key",
+    };
+
+    it("adds pgBackRest's key env from the backup Secret, its config and an emptyDir spool; nothing else changes", () => {
+        const plain = serverPod(SERVER).spec as any;
+        const spec = serverPod({ ...SERVER, archive }).spec as any;
+        const [pg, before] = [spec.containers[0], plain.containers[0]];
+        assert.deepStrictEqual(pg.env.slice(before.env.length), [
+            { name: "PGBACKREST_REPO1_S3_KEY", valueFrom: { secretKeyRef: { name: "db-backup-s3", key: "access-key-id" } } },
+            { name: "PGBACKREST_REPO1_S3_KEY_SECRET", valueFrom: { secretKeyRef: { name: "db-backup-s3", key: "secret-access-key" } } },
+        ]);
+        assert.deepStrictEqual(pg.volumeMounts.slice(before.volumeMounts.length), [
+            { name: "pgbackrest-config", mountPath: "/etc/pgbackrest", readOnly: true },
+            { name: "pgbackrest-spool", mountPath: "/var/spool/pgbackrest" },
+        ]);
+        assert.deepStrictEqual(spec.volumes.slice(plain.volumes.length), [
+            { name: "pgbackrest-config", configMap: { name: "db-pgbackrest" } },
+            { name: "pgbackrest-spool", emptyDir: {} },
+        ]);
+        assert.deepStrictEqual({ ...pg, env: before.env, volumeMounts: before.volumeMounts }, before);
+        assert.deepStrictEqual(spec.initContainers, plain.initContainers);
+    });
+
+    it("an adopted volume archives the same way (only PGDATA differs)", () => {
+        const spec = serverPod({ ...SERVER, pgdataAtMountRoot: true, archive }).spec as any;
+        const env = Object.fromEntries(spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+        assert.strictEqual(env.PGDATA, "/var/lib/postgresql/data");
+        assert.ok(env.PGBACKREST_REPO1_S3_KEY && env.PGBACKREST_REPO1_S3_KEY_SECRET);
+    });
+});

@@ -1,5 +1,5 @@
 /** A real S3 API on loopback (s3rver) and a runner for the rendered scripts with Debian's tools (tests and benchmarks). */
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -7,6 +7,15 @@ import * as path from "path";
 import { PG_BIN, freePort } from "../pg/server";
 
 const S3RVER = require.resolve("s3rver/bin/s3rver.js");
+
+/**
+ * The name a TLS client reaches `address` by. pgBackRest 2.45 matches the endpoint only against DNS names
+ * of the certificate (an IP subjectAltName fails with "unable to find hostname '127.0.0.1' in certificate"),
+ * so loopback is `localhost` (/etc/hosts); any other address is used as is.
+ */
+function tlsHost(address: string): string {
+    return address === "127.0.0.1" ? "localhost" : address;
+}
 
 /**
  * s3rver in a child process started with `--openssl-legacy-provider`: its ListObjectsV2 continuation token
@@ -20,16 +29,40 @@ export class S3Server {
         readonly port: number,
         readonly bucket: string,
         readonly address = "127.0.0.1",
+        /** The self-signed certificate (PEM) the server presents when it serves TLS (pgBackRest speaks S3 over TLS only). */
+        readonly certFile?: string,
     ) {}
 
     get endpoint(): string {
-        return `http://${this.address}:${this.port}`;
+        return this.certFile ? `https://${tlsHost(this.address)}:${this.port}` : `http://${this.address}:${this.port}`;
     }
 
-    /** Starts s3rver with one bucket, path-style addressing, on a free port of `address` (loopback, or a pod network's gateway). */
-    static async start(bucket: string, address = "127.0.0.1"): Promise<S3Server> {
+    /**
+     * Starts s3rver with one bucket, path-style addressing, on a free port of `address` (loopback, or a pod
+     * network's gateway). With `tls`, it serves HTTPS with a key and self-signed certificate that openssl
+     * makes now for that address (the certificate, `certFile`, is the CA a client verifies it with).
+     */
+    static async start(bucket: string, address = "127.0.0.1", opts: { tls?: boolean } = {}): Promise<S3Server> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-s3-"));
-        const server = new S3Server(undefined, dir, await freePort(), bucket, address);
+        fs.chmodSync(dir, 0o755);
+        let certFile: string | undefined;
+        if (opts.tls) {
+            certFile = path.join(dir, "tls.crt");
+            execFileSync(
+                "openssl",
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=${tlsHost(address)}`].concat([
+                    "-addext",
+                    `subjectAltName=DNS:${tlsHost(address)},IP:${address}`,
+                    "-keyout",
+                    path.join(dir, "tls.key"),
+                    "-out",
+                    certFile,
+                ]),
+                { stdio: "ignore" },
+            );
+            fs.chmodSync(certFile, 0o644);
+        }
+        const server = new S3Server(undefined, dir, await freePort(), bucket, address, certFile);
         await server.resume();
         return server;
     }
@@ -46,7 +79,18 @@ export class S3Server {
         }
     }
 
-    async resume(): Promise<void> {
+    /**
+     * Starts the server (again). `clockOffset` (libfaketime's notation, e.g. "+2d") runs it with its clock moved,
+     * as a client whose clock is moved must be served: S3 refuses a request whose signed time is more than 15
+     * minutes from its own (RequestTimeTooSkewed), and so does s3rver.
+     */
+    async resume(opts: { clockOffset?: string } = {}): Promise<void> {
+        const faketime = opts.clockOffset
+            ? {
+                  LD_PRELOAD: `/usr/lib/${os.arch() === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/faketime/libfaketime.so.1`,
+                  FAKETIME: opts.clockOffset,
+              }
+            : {};
         const child = spawn(
             process.execPath,
             [
@@ -62,9 +106,11 @@ export class S3Server {
                 "--silent",
                 "--configure-bucket",
                 this.bucket,
+                ...(this.certFile ? ["--key", path.join(this.dir, "tls.key"), "--cert", this.certFile] : []),
             ],
             {
                 stdio: ["ignore", "ignore", "pipe"],
+                env: { ...process.env, ...faketime },
             },
         );
         let stderr = "";

@@ -103,6 +103,12 @@ const DEFAULT_INITDB_ARGS = ["--auth-local=trust", "--auth-host=scram-sha-256", 
 export interface StartOptions {
     /** initdb's options besides the data directory, superuser and password (default: the StatefulSet's). */
     readonly initdbArgs?: readonly string[];
+    /**
+     * Instead of initdb, fills the (empty, postgres-owned) data directory some other way, as the `postgres`
+     * OS user: e.g. a pgBackRest restore of another server's backup. The server's administrator then keeps
+     * that server's password, given as `adminPassword`.
+     */
+    readonly populate?: { readonly run: (dataDir: string) => void; readonly adminPassword: string };
 }
 
 export class PgServer {
@@ -179,21 +185,29 @@ export class PgServer {
         }
         fs.writeFileSync(path.join(conf, "postgresql.conf"), files.postgresqlConf);
         fs.writeFileSync(path.join(conf, "pg_hba.conf"), files.pgHba);
-        const adminPassword = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
+        const adminPassword =
+            startOptions.populate?.adminPassword ?? `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
         registerSecret(adminPassword, `${ADMIN} (harness)`);
         fs.writeFileSync(path.join(dir, "pwfile"), adminPassword + "\n");
+        if (startOptions.populate) {
+            fs.mkdirSync(data, { mode: 0o700 });
+        }
         if (isRoot()) {
             execFileSync("chown", ["-R", "postgres:postgres", dir]);
         }
-        asPostgres(`${PG_BIN}/initdb`, [
-            "-D",
-            data,
-            "-U",
-            ADMIN,
-            "--pwfile",
-            path.join(dir, "pwfile"),
-            ...(startOptions.initdbArgs ?? DEFAULT_INITDB_ARGS),
-        ]);
+        if (startOptions.populate) {
+            startOptions.populate.run(data);
+        } else {
+            asPostgres(`${PG_BIN}/initdb`, [
+                "-D",
+                data,
+                "-U",
+                ADMIN,
+                "--pwfile",
+                path.join(dir, "pwfile"),
+                ...(startOptions.initdbArgs ?? DEFAULT_INITDB_ARGS),
+            ]);
+        }
         fs.rmSync(path.join(dir, "pwfile"));
         const port = await freePort();
         // The rendered file is included unchanged; only where this server listens differs from a pod.

@@ -1,0 +1,84 @@
+import * as assert from "assert";
+import { VALID, load, problems } from "../support/config";
+import { HANZO_SQL_IMAGE } from "../../render/pitr";
+
+const NOT_WIRED =
+    "hanzo-sql:pitrEnabled = true: point-in-time recovery is not yet wired into the server pod and its backup CronJob (issue 23, docs/pitr.md: The pod shape): set pitrEnabled: false";
+
+describe("stack keys of point-in-time recovery (pitr*)", function () {
+    this.timeout(60_000);
+    it("default off, and a stack without them loads as before", () => {
+        assert.doesNotThrow(() => load(VALID));
+    });
+
+    it("name the key and the fix for bad values, before any resource", () => {
+        assert.deepStrictEqual(
+            problems({
+                ...VALID,
+                pitrRetentionDays: 0,
+                pitrArchiveTimeoutSeconds: 300,
+                pitrFullSchedule: "0 1 1 * *",
+                pitrDiffSchedule: "daily",
+            }),
+            [
+                "hanzo-sql:pitrRetentionDays = 0: must be a whole number of days from 1 to 36500",
+                'hanzo-sql:pitrFullSchedule = "0 1 1 * *": leaves up to 744h between full base backups; full base backups must run at least every 7 days (a restore replays everything since the last one)',
+                'hanzo-sql:pitrDiffSchedule = "daily": is not a cron schedule: needs 5 fields (minute hour day-of-month month day-of-week), found 1',
+                "hanzo-sql:pitrArchiveTimeoutSeconds = 300: must be from 1 to 60 seconds: a quiet server must still archive within a minute",
+            ],
+        );
+    });
+
+    it("need backups, an image with pgBackRest, an https endpoint by host name, and a window no longer than the shortest dump retention", () => {
+        assert.deepStrictEqual(
+            problems({
+                ...VALID,
+                pitrEnabled: true,
+                backupEnabled: false,
+            }),
+            [
+                `hanzo-sql:image = "pgvector/pgvector:0.8.0-pg16": has no pgBackRest, which archive_command runs in the server container: set image: ${HANZO_SQL_IMAGE} (image/Containerfile), or pitrEnabled: false`,
+                "hanzo-sql:pitrEnabled = true: the WAL archive goes to the backup bucket: set backupEnabled: true, or pitrEnabled: false",
+                NOT_WIRED,
+            ],
+        );
+        assert.deepStrictEqual(
+            problems(
+                {
+                    ...VALID,
+                    image: HANZO_SQL_IMAGE,
+                    pitrEnabled: true,
+                    pitrRetentionDays: 20,
+                    backupEndpoint: "http://minio.minio.svc:9000",
+                    backupAccessKeyId: "k",
+                    backupSecretAccessKey: "s",
+                    services: ["iam", { name: "cloud", backupRetentionDays: 14 }, { name: "console", backupRetentionDays: 0 }],
+                },
+                { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] },
+            ),
+            [
+                'hanzo-sql:backupEndpoint = "http://minio.minio.svc:9000": pgBackRest reaches S3 over TLS only: serve the endpoint over https, or set pitrEnabled: false',
+                NOT_WIRED,
+                "hanzo-sql:pitrRetentionDays = 20: exceeds the shortest dump retention, 14 days (cloud): the archive holds every database, so it would keep data past its class; set pitrRetentionDays to 14 or less",
+            ],
+        );
+        assert.deepStrictEqual(
+            problems(
+                {
+                    ...VALID,
+                    image: `${HANZO_SQL_IMAGE.split(":")[0]}@sha256:${"0".repeat(64)}`,
+                    pitrEnabled: true,
+                    pitrRetentionDays: 7,
+                    backupEndpoint: "https://10.0.0.5:9000",
+                    backupAccessKeyId: "k",
+                    backupSecretAccessKey: "s",
+                },
+                { secret: ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"] },
+            ),
+            [
+                'hanzo-sql:backupEndpoint = "https://10.0.0.5:9000": pgBackRest verifies the endpoint\'s certificate by DNS name only: give its host name (e.g. https://minio.minio.svc:9000), not an IP address',
+                NOT_WIRED,
+            ],
+        );
+    });
+});
