@@ -15,6 +15,7 @@ const TIERS = {
             "build/test/house/**/*.test.js",
             "build/test/program/**/*.test.js",
             "build/test/standard/once.test.js",
+            "build/test/docs/**/*.test.js",
         ],
     },
     policies: { spec: ["build/test/policies/**/*.test.js"] },
