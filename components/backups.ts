@@ -8,7 +8,8 @@ import { labels as objectLabels } from "../render/labels";
 import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
-import { BACKUP_ROLE } from "../policies/standard/rules";
+import { BACKUP_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules";
+import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB } from "../policies/standard/jobs";
 import type { BackupSpec, MonitoringSpec, On, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "./postgresInstance";
 import { replacementOptions } from "../policies/standard/replacement";
@@ -19,16 +20,15 @@ import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 import { stateInputs } from "./stateInputs";
 
-/** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
-export const BACKUP_CRONJOB = "postgres-backup";
-/** The restore drill's CronJob. */
-export const DRILL_CRONJOB = "postgres-restore-drill";
+/** The CronJobs' names (kube-state-metrics reports their last success under them; the alert watches that). */
+export { BACKUP_CRONJOB, DRILL_CRONJOB };
 /**
  * Membership that lets the backup role read every table of every database; with BYPASSRLS (rows hidden by
  * row-level security) and the server's lo_compat_privileges (large objects), pg_dump reads everything a
- * service can create. It writes only its own schema hanzo_backup in the postgres database (results).
+ * service can create. It writes only its own schema hanzo_backup in the postgres database (results). The
+ * standard's list (policies/standard/roles.ts), which the policy pack allows and nothing more.
  */
-export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
+export const BACKUP_ROLE_MEMBERSHIPS = SYSTEM_ROLE_MEMBERSHIPS[BACKUP_ROLE];
 const BACKUP_UID = 999;
 
 export interface PostgresBackupsArgs {
@@ -86,7 +86,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
         const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
         const role = loginRole(
             `${name}-role`,
-            { name: BACKUP_ROLE, password: password.result, roles: [BACKUP_ROLE_MEMBERSHIP], bypassRowLevelSecurity: true },
+            { name: BACKUP_ROLE, password: password.result, roles: [...BACKUP_ROLE_MEMBERSHIPS], bypassRowLevelSecurity: true },
             { parent: this },
         );
         // Where report.sh records each database's result, for the metrics exporter.
@@ -153,7 +153,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: `${BACKUP_CRONJOB}-credentials`, namespace: args.namespace, labels },
+                metadata: { name: BACKUP_CREDENTIALS_SECRET, namespace: args.namespace, labels },
                 type: "Opaque",
                 stringData: {
                     PGUSER: role.name,

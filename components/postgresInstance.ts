@@ -7,6 +7,7 @@ import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
 import { serverSettings, shmSizeBytes } from "../policies/standard/settings";
+import { SERVER_CONTAINER, serverArgs } from "../policies/standard/serverPod";
 import { METRICS_PORT } from "../policies/standard/ports";
 import { formatBytes } from "../policies/standard/quantity";
 import { replacementOptions } from "../policies/standard/replacement";
@@ -281,15 +282,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
                             ],
                             containers: [
                                 {
-                                    name: "postgres",
+                                    name: SERVER_CONTAINER,
                                     image: spec.image,
-                                    args: [
-                                        "postgres",
-                                        "-c",
-                                        `config_file=${CONFIG_DIR}/postgresql.conf`,
-                                        "-c",
-                                        `hba_file=${CONFIG_DIR}/pg_hba.conf`,
-                                    ],
+                                    args: serverArgs(CONFIG_DIR),
                                     ports: [{ name: "postgresql", containerPort: spec.port, protocol: "TCP" }],
                                     env: [
                                         {

@@ -5,10 +5,17 @@
  */
 export const TYPES = {
     hanzoSql: "hanzo-sql:index:HanzoSql",
+    /** The program's components whose children the pack recognises by their parent (the URN's type chain). */
+    postgresInstance: "hanzo-sql:index:PostgresInstance",
+    postgresBackups: "hanzo-sql:index:PostgresBackups",
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",
     grant: "postgresql:index/grant:Grant",
+    grantRole: "postgresql:index/grantRole:GrantRole",
+    defaultPrivileges: "postgresql:index/defaultPrivileges:DefaultPrivileges",
+    /** The same resource under its deprecated token (@pulumi/postgresql's DefaultPrivileg). */
+    defaultPrivileg: "postgresql:index/defaultPrivileg:DefaultPrivileg",
     extension: "postgresql:index/extension:Extension",
     schema: "postgresql:index/schema:Schema",
     pgProvider: "pulumi:providers:postgresql",
@@ -16,6 +23,7 @@ export const TYPES = {
     k8sProvider: "pulumi:providers:kubernetes",
     namespace: "kubernetes:core/v1:Namespace",
     service: "kubernetes:core/v1:Service",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     secret: "kubernetes:core/v1:Secret",
     configMap: "kubernetes:core/v1:ConfigMap",
     serviceAccount: "kubernetes:core/v1:ServiceAccount",
