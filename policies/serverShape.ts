@@ -142,7 +142,10 @@ export const safeServerSettings: StackValidationPolicy = {
             for (const rule of hba === undefined ? [] : parsePgHba(hba)) {
                 const problem = hbaIncludeProblem(rule);
                 if (problem !== undefined) {
-                    const line = [rule.type, rule.database, rule.user, rule.address, rule.method].filter(Boolean).join(" ");
+                    const fields = rule.type.startsWith("include")
+                        ? [rule.type, rule.database]
+                        : [rule.type, rule.database, rule.user, rule.address, rule.method];
+                    const line = fields.filter(Boolean).join(" ");
                     report(
                         `ConfigMap "${k8sName(cm)}" pg_hba.conf line "${line}" ${problem}; keep every rule in the rendered file.`,
                         cm.urn,
