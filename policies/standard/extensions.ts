@@ -73,12 +73,14 @@ export const FORBIDDEN_EXTENSIONS: Readonly<Record<string, string>> = {
  * Extensions the standard allows although PostgreSQL marks them untrusted (only a superuser creates them,
  * which the program's provider is): none reaches files, other servers or the operating system. vector and
  * pg_stat_statements are required; amcheck's and pgstattuple's functions are revoked from PUBLIC (granted to
- * pg_stat_scan_tables), pg_buffercache's to pg_monitor, and pg_prewarm checks SELECT on the relation it loads.
+ * pg_stat_scan_tables), pg_buffercache's to pg_monitor, pg_prewarm checks SELECT on the relation it loads, and
+ * earthdistance's are SQL functions over cube (test/db/securityFacts.test.ts reads the flags from the server).
  */
 export const UNTRUSTED_ALLOWED_EXTENSIONS: readonly string[] = [
     "vector",
     "pg_stat_statements",
     "amcheck",
+    "earthdistance",
     "pg_buffercache",
     "pg_prewarm",
     "pgstattuple",
