@@ -39,8 +39,7 @@ function isRoute(type: string): boolean {
  */
 export const noExternalExposure: StackValidationPolicy = {
     name: "no-external-exposure",
-    description:
-        "No LoadBalancer/NodePort Service, externalIPs, Ingress, Gateway route, TCP-services entry, hostNetwork or hostPort exposes 5432 or 6432 outside the cluster.",
+    description: `No LoadBalancer/NodePort Service, externalIPs, Ingress, Gateway route, TCP-services entry, hostNetwork or hostPort exposes ${POSTGRES_PORT} or ${PGBOUNCER_PORT} outside the cluster.`,
     validateStack: (raw, report) => {
         const args = plainStack(raw);
         const dbWorkloads = databaseWorkloads(args.resources);
@@ -57,7 +56,7 @@ export const noExternalExposure: StackValidationPolicy = {
                 dbWorkloads.some(
                     (w) =>
                         (str(w.props?.metadata?.namespace) ?? "") === ns &&
-                        selects({ matchLabels: selector as Record<string, string> }, WORKLOADS[w.type](w.props)?.metadata?.labels ?? {}),
+                        selects({ matchLabels: selector }, WORKLOADS[w.type](w.props)?.metadata?.labels ?? {}),
                 );
             const servesDb = ports.some(
                 (p) => DATABASE_PORTS.includes(p.port as number) || DATABASE_PORTS.includes(p.targetPort as string),

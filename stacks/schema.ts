@@ -86,7 +86,9 @@ export const SHAPE = {
         "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords",
     ),
     image: key(
-        image().superRefine(rule((v: string) => (imageProblem(v) === undefined ? serverImageMajorProblem(v) : undefined))).default("pgvector/pgvector:0.8.0-pg16"),
+        image()
+            .superRefine(rule((v: string) => (imageProblem(v) === undefined ? serverImageMajorProblem(v) : undefined)))
+            .default("pgvector/pgvector:0.8.0-pg16"),
         "PostgreSQL 16 image with pgvector (contrib has the other three extensions), pinned by tag or digest, never :latest",
     ),
     extensionVersions: key(
@@ -242,7 +244,9 @@ export const SHAPE = {
     backupAccessKeyId: key(text().optional(), "access key for backupEndpoint", true),
     backupSecretAccessKey: key(text().optional(), "secret key for backupEndpoint", true),
     backupDumpImage: key(
-        image().superRefine(rule((v: string) => (imageProblem(v) === undefined ? dumpImageMajorProblem(v) : undefined))).default("postgres:16.4-bookworm"),
+        image()
+            .superRefine(rule((v: string) => (imageProblem(v) === undefined ? dumpImageMajorProblem(v) : undefined)))
+            .default("postgres:16.4-bookworm"),
         "image with the PostgreSQL 16 client tools, pinned",
     ),
     backupS3Image: key(image().default("amazon/aws-cli:2.17.0"), "image with the AWS CLI, pinned"),

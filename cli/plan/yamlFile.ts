@@ -2,9 +2,10 @@
  * YAML the CLIs read (Pulumi.yaml, Pulumi.<stack>.yaml), refused when it expands without bound. js-yaml resolves
  * an alias (`*a`) to the same object as its anchor, so a "billion laughs" file parses in microseconds; whatever
  * walks the result afterwards (JSON.stringify of a structured config value, the schema) visits every alias
- * again and never finishes. The Pulumi CLI reads the same files with go-yaml v3, which refuses excessive
- * aliasing itself ("document contains excessive aliasing", yaml.v3 decode.go `allowedAliasRatio`); this does the
- * same here, by counting the values the document expands to, stopping at the bound.
+ * again and never finishes. The Pulumi CLI reads the same files with go-yaml v3 (pulumi/pulumi
+ * sdk/go/common/encoding/marshal.go), which refuses excessive aliasing itself ("document contains excessive
+ * aliasing", yaml.v3 decode.go `allowedAliasRatio`); this does the same here, by counting the values the
+ * document expands to, stopping at the bound.
  */
 import * as fs from "fs";
 import * as yaml from "js-yaml";

@@ -59,7 +59,7 @@ export const FORBIDDEN_EXTENSIONS: Readonly<Record<string, string>> = {
     adminpack: "writes, renames and deletes files on the server (pg_file_write, pg_file_unlink)",
     file_fdw: "reads the server's files and runs programs (the program option) as its OS user",
     postgres_fdw: "connects to other servers from the server's network position (the metadata service included)",
-    dblink: "connects to other servers (and to this one as any role whose password it is given) from the server's network position",
+    dblink: "connects to other servers (and to this one as whichever role's password it is given) from the server's network position",
     plpython3u: "an untrusted language: its functions run any code as the server's OS user",
     plperlu: "an untrusted language: its functions run any code as the server's OS user",
     pltclu: "an untrusted language: its functions run any code as the server's OS user",

@@ -224,7 +224,7 @@ describe("safe-extensions", () => {
             `${P}: iam-adminpack (${X}): Extension "adminpack" in database "iam" ${R} writes, renames and deletes files on the server (pg_file_write, pg_file_unlink); remove it.`,
             `${P}: iam-file_fdw (${X}): Extension "file_fdw" in database "iam" ${R} reads the server's files and runs programs (the program option) as its OS user; remove it.`,
             `${P}: iam-postgres_fdw (${X}): Extension "postgres_fdw" in database "iam" ${R} connects to other servers from the server's network position (the metadata service included); remove it.`,
-            `${P}: iam-dblink (${X}): Extension "dblink" in database "iam" ${R} connects to other servers (and to this one as any role whose password it is given) from the server's network position; remove it.`,
+            `${P}: iam-dblink (${X}): Extension "dblink" in database "iam" ${R} connects to other servers (and to this one as whichever role's password it is given) from the server's network position; remove it.`,
             `${P}: iam-plpython3u (${X}): Extension "plpython3u" in database "iam" ${R} an untrusted language: its functions run any code as the server's OS user; remove it.`,
             `${P}: iam-plperlu (${X}): Extension "plperlu" in database "iam" ${R} an untrusted language: its functions run any code as the server's OS user; remove it.`,
             `${P}: iam-pltclu (${X}): Extension "pltclu" in database "iam" ${R} an untrusted language: its functions run any code as the server's OS user; remove it.`,
