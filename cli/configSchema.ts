@@ -12,7 +12,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { parseArgs } from "node:util";
 import { CONFIG_KEYS } from "../stacks/configKeys";
-import { PROJECT } from "../stacks/schema";
+import { PROJECT } from "../policies/standard/types";
 import { SERVICE_FIELDS, serviceFieldDoc } from "../stacks/serviceFields";
 import { PROJECT_DIR } from "./plan/stackFile";
 

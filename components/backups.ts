@@ -70,7 +70,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
     constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         // The databases by name: the Database resources themselves stay out of the state (see stateInputs).
-        super("hanzo-sql:index:PostgresBackups", name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
+        super(TYPES.postgresBackups, name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
         const b = args.backup;
         const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
         const impossible = (problem: string) => new pulumi.ResourceError(`PostgresBackups ${name}: ${problem}`, this);

@@ -2,8 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
-import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { hbaRules } from "../policies/standard/pgHba";
+import { renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
 import { serverSettings } from "../policies/standard/settings";
 import { METRICS_PORT } from "../policies/standard/ports";
@@ -92,7 +93,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
     public readonly monitorPassword?: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresInstance", name, stateInputs(args), opts);
+        super(TYPES.postgresInstance, name, stateInputs(args), opts);
         const spec = args.instance;
         if (args.adopt && args.adminPassword === undefined) {
             throw new pulumi.ResourceError(

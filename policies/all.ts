@@ -7,6 +7,7 @@ import { crossServicePrivileges, roleMemberships, safeExtensions } from "./acces
 import { credentialsConfined } from "./credentials";
 import { noExternalExposure } from "./exposure";
 import { safeServerSettings, serverShape } from "./serverShape";
+import { PROJECT } from "./standard/types";
 import { postgresNaming } from "./naming";
 import { egressIsolation, networkIsolation } from "./network";
 import { dataProtection } from "./protection";
@@ -15,7 +16,8 @@ import { noPlaintextSecrets } from "./secrets";
 import { requiredExtensions, serverConfiguration } from "./server";
 import { workloadHardening, workloadIdentity } from "./workload";
 
-export const PACK_NAME = "hanzo-sql";
+/** The pack is named after the project. */
+export const PACK_NAME = PROJECT;
 
 export const policies: Policies = [
     postgresNaming,

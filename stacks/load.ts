@@ -10,7 +10,8 @@ import { parseQuantity } from "../policies/standard/quantity";
 import { redactSecrets } from "../render/connection";
 import { CONFIG_KEYS, ConfigKey } from "./configKeys";
 import { CONFIG } from "./rules";
-import { CONFIG_KEY_NAMES, Config, PROJECT } from "./schema";
+import { PROJECT } from "../policies/standard/types";
+import { CONFIG_KEY_NAMES, Config } from "./schema";
 import { resolveServices } from "./services";
 import type { StackSpec } from "./spec";
 

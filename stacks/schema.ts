@@ -52,9 +52,6 @@ import {
     whole,
 } from "./zodHelpers";
 
-/** The project's configuration namespace (the `name` in Pulumi.yaml). */
-export const PROJECT = "hanzo-sql";
-
 /** Every key of the `hanzo-sql` namespace, in the order they are documented and problems are reported. */
 export const SHAPE = {
     environment: key(

@@ -11,7 +11,8 @@ import {
     kubernetesNameFor,
     roleNameFor,
 } from "../policies/standard/rules";
-import { Config, PROJECT } from "./schema";
+import { PROJECT } from "../policies/standard/types";
+import { Config } from "./schema";
 import type { ServiceEntry } from "./serviceFields";
 /** A service entry with every context-dependent default applied (the stack's environment, namespace, ...). */
 export interface ResolvedService extends Readonly<Omit<ServiceEntry, "database" | "namespace" | "backupRetentionDays" | "keepPassword">> {
