@@ -7,7 +7,8 @@ import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
 import { labels as objectLabels } from "../render/labels";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
-import { BACKUP_ROLE } from "../policies/standard/rules";
+import { BACKUP_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules";
+import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB } from "../policies/standard/jobs";
 import type { BackupSpec, MonitoringSpec, On, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "../render/checksum";
 import { BackupJobInput, BackupPodsInput, backupCronJob, drillCronJob } from "../render/pods/backup";
@@ -19,16 +20,15 @@ import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
 import { egressPolicy, workloadServiceAccount } from "./hardening";
 import { stateInputs } from "./stateInputs";
 
-/** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
-export const BACKUP_CRONJOB = "postgres-backup";
-/** The restore drill's CronJob. */
-export const DRILL_CRONJOB = "postgres-restore-drill";
+/** The CronJobs' names (kube-state-metrics reports their last success under them; the alert watches that). */
+export { BACKUP_CRONJOB, DRILL_CRONJOB };
 /**
  * Membership that lets the backup role read every table of every database; with BYPASSRLS (rows hidden by
  * row-level security) and the server's lo_compat_privileges (large objects), pg_dump reads everything a
- * service can create. It writes only its own schema hanzo_backup in the postgres database (results).
+ * service can create. It writes only its own schema hanzo_backup in the postgres database (results). The
+ * standard's list (policies/standard/roles.ts), which the policy pack allows and nothing more.
  */
-export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
+export const BACKUP_ROLE_MEMBERSHIPS = SYSTEM_ROLE_MEMBERSHIPS[BACKUP_ROLE];
 
 export interface PostgresBackupsArgs {
     /** Namespace of every Kubernetes object (the Namespace resource's name when the stack creates it). */
@@ -70,7 +70,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
     constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         // The databases by name: the Database resources themselves stay out of the state (see stateInputs).
-        super("hanzo-sql:index:PostgresBackups", name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
+        super(TYPES.postgresBackups, name, stateInputs({ ...args, databases: Object.keys(args.databases).sort() }), opts);
         const b = args.backup;
         const dumped = args.services.filter((s) => s.backupRetentionDays > 0);
         const impossible = (problem: string) => new pulumi.ResourceError(`PostgresBackups ${name}: ${problem}`, this);
@@ -88,7 +88,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             {
                 name: BACKUP_ROLE,
                 password: password.result,
-                roles: [BACKUP_ROLE_MEMBERSHIP],
+                roles: [...BACKUP_ROLE_MEMBERSHIPS],
                 bypassRowLevelSecurity: true,
                 privileged: true,
             },
@@ -158,7 +158,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: `${BACKUP_CRONJOB}-credentials`, namespace: args.namespace, labels },
+                metadata: { name: BACKUP_CREDENTIALS_SECRET, namespace: args.namespace, labels },
                 type: "Opaque",
                 stringData: {
                     PGUSER: role.name,

@@ -3,13 +3,13 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
 import { labels as objectLabels } from "../render/labels";
-import { MONITOR_DATABASE, MONITOR_ROLE } from "../policies/standard/rules";
+import { MONITOR_DATABASE, MONITOR_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules";
 import type { MonitoringSpec, On } from "../stacks/spec";
 import { loginRole } from "./roles";
 import { stateInputs } from "./stateInputs";
 
-/** Built-in role that may read every statistics view, and nothing else. */
-export const MONITOR_ROLE_MEMBERSHIP = "pg_monitor";
+/** Built-in role that may read every statistics view, and nothing else (the standard's list, policies/standard/roles.ts). */
+export const MONITOR_ROLE_MEMBERSHIPS = SYSTEM_ROLE_MEMBERSHIPS[MONITOR_ROLE];
 
 export interface PostgresMonitoringArgs {
     /** Namespace of the PodMonitor and the PrometheusRule (the server's). */
@@ -42,7 +42,7 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
 
         const role = loginRole(
             `${name}-role`,
-            { name: MONITOR_ROLE, password: args.password, roles: [MONITOR_ROLE_MEMBERSHIP], privileged: true },
+            { name: MONITOR_ROLE, password: args.password, roles: [...MONITOR_ROLE_MEMBERSHIPS], privileged: true },
             { parent: this },
         );
         // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.

@@ -94,7 +94,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
     public readonly monitorPassword?: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hanzo-sql:index:PostgresInstance", name, stateInputs(args), opts);
+        super(TYPES.postgresInstance, name, stateInputs(args), opts);
         const spec = args.instance;
         if (args.adopt && args.adminPassword === undefined) {
             throw new pulumi.ResourceError(

@@ -3,6 +3,10 @@
  * server): index.ts does, and tests and the offline gate import this list.
  */
 import type { Policies } from "@pulumi/policy";
+import { crossServicePrivileges, roleMemberships, safeExtensions } from "./access";
+import { credentialsConfined } from "./credentials";
+import { noExternalExposure } from "./exposure";
+import { safeServerSettings, serverShape } from "./serverShape";
 import { PROJECT } from "./standard/types";
 import { postgresNaming } from "./naming";
 import { egressIsolation, networkIsolation } from "./network";
@@ -28,4 +32,11 @@ export const policies: Policies = [
     egressIsolation,
     dataProtection,
     noPlaintextSecrets,
+    roleMemberships,
+    crossServicePrivileges,
+    safeExtensions,
+    noExternalExposure,
+    credentialsConfined,
+    serverShape,
+    safeServerSettings,
 ];

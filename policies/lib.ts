@@ -206,3 +206,58 @@ export function selects(
         list<Requirement>(selector.matchExpressions).every(expression)
     );
 }
+
+/**
+ * Was a resource declared by this component of the program? Its parent's type is the last but one of the
+ * URN's type chain (`urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>`, pulumi/pulumi
+ * sdk/go/common/resource/urn.go); a resource declared by hand outside the components has another parent.
+ */
+export function builtBy(r: { urn: string }, componentType: string): boolean {
+    const qualified = r.urn.split("::")[2] ?? "";
+    const chain = qualified.split("$");
+    return chain.length >= 2 && chain[chain.length - 2] === componentType;
+}
+
+/** One way a pod reads a Secret: an env var, a whole-Secret envFrom, or a volume (secret or projected). */
+export interface SecretRead {
+    /** The container that reads it, or undefined for a pod volume no container mounts. */
+    readonly container?: string;
+    readonly secret: string;
+    /** `env NAME`, `envFrom`, `volume NAME`. */
+    readonly how: string;
+    /** The key read, for env. */
+    readonly key?: string;
+}
+
+/** Every read of a Secret by a pod template: containers' env and envFrom, and the pod's secret and projected volumes. */
+export function secretReads(pod: PodTemplate | undefined): SecretRead[] {
+    const reads: SecretRead[] = [];
+    const containers = [...list<Container>(pod?.spec?.initContainers), ...list<Container>(pod?.spec?.containers)];
+    for (const c of containers) {
+        for (const e of list<NonNullable<Container["env"]>[number]>(c.env)) {
+            const ref = str(e.valueFrom?.secretKeyRef?.name);
+            if (ref !== undefined) {
+                reads.push({ container: c.name, secret: ref, how: `env ${e.name}`, key: str(e.valueFrom?.secretKeyRef?.key) });
+            }
+        }
+        for (const from of list<NonNullable<Container["envFrom"]>[number]>(c.envFrom)) {
+            const ref = str(from.secretRef?.name);
+            if (ref !== undefined) {
+                reads.push({ container: c.name, secret: ref, how: "envFrom" });
+            }
+        }
+    }
+    for (const v of list<NonNullable<NonNullable<PodTemplate["spec"]>["volumes"]>[number]>(pod?.spec?.volumes)) {
+        const names = [
+            str(v.secret?.secretName),
+            ...list<{ secret?: { name?: string } }>(v.projected?.sources).map((s) => str(s.secret?.name)),
+        ].filter((n): n is string => n !== undefined);
+        const users = containers.filter((c) => list<{ name: string }>(c.volumeMounts).some((m) => m.name === v.name)).map((c) => c.name);
+        for (const secret of names) {
+            for (const container of users.length > 0 ? users : [undefined]) {
+                reads.push({ container, secret, how: `volume ${v.name}` });
+            }
+        }
+    }
+    return reads;
+}

@@ -25,13 +25,10 @@ import {
     str,
 } from "./lib";
 
-/** Built-in roles whose members can read or write the server's files or run programs on it. */
-const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
-
 /**
  * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
- * BYPASSRLS, or is a member of `hanzo` (it could SET ROLE to the superuser) or of the roles that reach the
- * server's files and programs (STANDARD §4). One exception: the backup role `hanzo_backup` may have
+ * BYPASSRLS (STANDARD §4); memberships (of `hanzo`, of the roles that reach the server's files and programs,
+ * and the rest) are role-memberships' (policies/access.ts). One exception: the backup role `hanzo_backup` may have
  * BYPASSRLS (and nothing else of the list), because pg_dump must read every row of a table with row-level
  * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table.
  *
@@ -56,14 +53,6 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (has.length > 0) {
             report(
                 `role "${name}" has ${has.join(", ")}; only "${ADMIN_ROLE}" administers the server, application roles have none of ${FORBIDDEN_ROLE_ATTRIBUTES.map((a) => a.sql).join(", ")}.`,
-            );
-        }
-        const memberOf = (Array.isArray(args.props.roles) ? (args.props.roles as string[]) : []).filter((r) =>
-            DANGEROUS_MEMBERSHIPS.includes(r),
-        );
-        if (memberOf.length > 0) {
-            report(
-                `role "${name}" is a member of ${memberOf.map((r) => `"${r}"`).join(", ")}, which makes it a superuser in all but name; remove the membership.`,
             );
         }
     },

@@ -60,6 +60,9 @@ export class StackConfigError extends Error {
     }
 }
 
+/** What a problem shows for the value of a key or field the schema does not know. */
+export const UNKNOWN_VALUE = "[not shown]";
+
 /** Turns Pulumi's string for a key into the value its schema takes, or says why it cannot. */
 function decode(decl: ConfigKey, raw: string): { value: unknown } | { problem: string } {
     switch (decl.type) {
@@ -109,8 +112,9 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         }
         const decl = Object.hasOwn(keys, name) ? keys[name] : undefined;
         if (decl === undefined) {
-            // Unknown: the schema reports it, with the value as given (a secret's by name only).
-            entries.push([name, source.isSecret(full) ? "[secret]" : raw]);
+            // Unknown: the schema reports it by name only; its value is not shown, secret or not (a misspelt
+            // adminPassword is a password all the same).
+            entries.push([name, source.isSecret(full) ? "[secret]" : UNKNOWN_VALUE]);
             continue;
         }
         if (decl.secret && !source.isSecret(full)) {
@@ -119,7 +123,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
         }
         const decoded = decode(decl, raw);
         if ("problem" in decoded) {
-            problem(name, raw, decoded.problem);
+            // A value that fails to decode is shown as given, unless it is a secret (of any type).
+            problem(name, decl.secret || source.isSecret(full) ? "[secret]" : raw, decoded.problem);
             settled.add(name);
         } else {
             entries.push([name, decoded.value]);
@@ -136,7 +141,8 @@ export function loadStackSpec(source: ConfigSource): StackSpec {
             // Unknown keys of the namespace (values already hidden when secret), or of a service entry.
             const hidden = issue.path.length > 0 && source.isSecret(`${PROJECT}:${name}`);
             for (const k of issue.keys) {
-                const value = hidden ? "[secret]" : (issue.input as Record<string, unknown>)[k];
+                // An unknown key's or field's value is never shown (a misplaced password is one all the same).
+                const value = issue.path.length === 0 ? (issue.input as Record<string, unknown>)[k] : hidden ? "[secret]" : UNKNOWN_VALUE;
                 problems.push({
                     key: `${PROJECT}:${pathText([...issue.path, k])}`,
                     value,

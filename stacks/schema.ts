@@ -17,10 +17,13 @@ import {
     DEFAULT_LEGACY_DATABASES,
     ENVIRONMENTS,
     identifierProblem,
+    dumpImageMajorProblem,
     imageProblem,
+    namespaceProblem,
     reservedDatabaseProblem,
+    serverImageMajorProblem,
 } from "../policies/standard/rules";
-import { POD_NETWORK, networkProblem } from "../policies/standard/network";
+import { POD_NETWORK, endpointHostProblem, networkProblem } from "../policies/standard/network";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
@@ -71,6 +74,7 @@ export const SHAPE = {
             .superRefine(
                 pattern(DNS_LABEL, "must be a Kubernetes namespace name (DNS label: lowercase letters, digits, hyphens, at most 63)", 63),
             )
+            .superRefine(rule(namespaceProblem))
             .default("hanzo"),
         "namespace of the PostgreSQL server",
     ),
@@ -80,7 +84,9 @@ export const SHAPE = {
         "adopt the seed's running deployment (HIP-29): import its objects, keep PGDATA at the volume's root and the services' passwords",
     ),
     image: key(
-        image().default("pgvector/pgvector:0.8.0-pg16"),
+        image()
+            .superRefine(rule((v: string) => (imageProblem(v) === undefined ? serverImageMajorProblem(v) : undefined)))
+            .default("pgvector/pgvector:0.8.0-pg16"),
         "PostgreSQL 16 image with pgvector (contrib has the other three extensions), pinned by tag or digest, never :latest",
     ),
     extensionVersions: key(
@@ -156,6 +162,12 @@ export const SHAPE = {
     adminHost: key(
         text()
             .superRefine(pattern(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^\[[0-9a-fA-F:]+\]$/, "must be a host name or IP address"))
+            .superRefine(
+                rule((v: string) => {
+                    const why = endpointHostProblem(v, true);
+                    return why && `${why}; use 127.0.0.1 (kubectl port-forward) or the server's in-cluster name`;
+                }),
+            )
             .default("127.0.0.1"),
         "where pulumi reaches the server as hanzo (port-forward or in-cluster)",
     ),
@@ -229,7 +241,12 @@ export const SHAPE = {
     ),
     backupAccessKeyId: key(text().optional(), "access key for backupEndpoint", true),
     backupSecretAccessKey: key(text().optional(), "secret key for backupEndpoint", true),
-    backupDumpImage: key(image().default("postgres:16.4-bookworm"), "image with the PostgreSQL 16 client tools, pinned"),
+    backupDumpImage: key(
+        image()
+            .superRefine(rule((v: string) => (imageProblem(v) === undefined ? dumpImageMajorProblem(v) : undefined)))
+            .default("postgres:16.4-bookworm"),
+        "image with the PostgreSQL 16 client tools, pinned",
+    ),
     backupS3Image: key(image().default("amazon/aws-cli:2.17.0"), "image with the AWS CLI, pinned"),
     backupDrillEnabled: key(
         flag().optional(),

@@ -3,7 +3,7 @@
  * description, and the entry itself (a name, or an object with at least `name`).
  */
 import { z } from "zod";
-import { AVAILABLE_EXTENSIONS, identifierProblem } from "../policies/standard/rules";
+import { AVAILABLE_EXTENSIONS, identifierProblem, namespaceProblem } from "../policies/standard/rules";
 import { CONNECTION_SHAPES } from "../render/connection";
 import { DNS_LABEL, KEY_META, MAX_CONNECTIONS, MAX_RETENTION_DAYS, flag, key, pattern, rule, text } from "./zodHelpers";
 
@@ -22,6 +22,7 @@ const SERVICE_FIELD_SHAPE = {
     namespace: key(
         text("must be a Kubernetes namespace name")
             .superRefine(pattern(DNS_LABEL, "must be a Kubernetes namespace name", 63))
+            .superRefine(rule(namespaceProblem))
             .optional(),
         "namespace of its connection Secret; default the server's namespace",
     ),

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { parseQuantity } from "../policies/standard/quantity";
+import { endpointHostProblem } from "../policies/standard/network";
 import { imageProblem } from "../policies/standard/rules";
 import { SEED_SETTINGS, VECTOR_SETTING_RULES, VectorSettings, vectorSettingProblem } from "../policies/standard/settings";
 import { scheduleProblem, schedulePeriodSeconds } from "./schedule";
@@ -88,7 +89,10 @@ export const httpUrl = (path: boolean, example: string) =>
     text().superRefine(
         rule((v: string) => {
             const why = httpUrlProblem(v, path);
-            return why && `must be an http(s) URL ${example} (${why})`;
+            const host = why === undefined ? endpointHostProblem(new URL(v).hostname, false) : undefined;
+            return (
+                (why && `must be an http(s) URL ${example} (${why})`) ?? (host && `must be an http(s) URL ${example} (its host ${host})`)
+            );
         }),
     );
 

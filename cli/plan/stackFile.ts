@@ -4,10 +4,10 @@
  * strings, and `secure:` values marked secret (and replaced by a placeholder: the plan never decrypts).
  */
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as path from "path";
 import { loadStackSpec } from "../../stacks/load";
 import type { StackSpec } from "../../stacks/spec";
+import { readYamlFile } from "./yamlFile";
 
 export interface StackConfig {
     readonly stack: string;
@@ -37,7 +37,7 @@ interface ProjectFile {
 }
 
 export function readProject(dir = PROJECT_DIR): ProjectFile {
-    return yaml.load(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
+    return readYamlFile(path.join(dir, "Pulumi.yaml")) as ProjectFile;
 }
 
 /** Stacks that have a Pulumi.<stack>.yaml in the project. */
@@ -66,7 +66,7 @@ export function stackConfig(stack: string, values?: Record<string, unknown>, dir
         if (!fs.existsSync(file)) {
             throw new Error(`no stack file ${path.basename(file)}; stacks here: ${listStacks(dir).join(", ")}`);
         }
-        fileConfig = (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
+        fileConfig = (readYamlFile(file) as { config?: Record<string, unknown> } | null)?.config ?? {};
     }
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];

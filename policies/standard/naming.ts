@@ -1,8 +1,9 @@
 /**
  * Names of the standard (STANDARD §6, ADR-60), written once: identifiers, environments and their suffix,
  * `<database>_user`, the names PostgreSQL keeps for itself. The config loader rejects bad names with it, the
- * program derives every name from it, the policy pack checks them. Imports nothing.
+ * program derives every name from it, the policy pack checks them. Imports only the key words.
  */
+import { isReservedKeyword } from "./keywords";
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1), silently. */
 export const IDENTIFIER_MAX_BYTES = 63;
@@ -89,6 +90,50 @@ export function reservedDatabaseProblem(database: string): string | undefined {
     }
     if (database.startsWith(RESERVED_ROLE_PREFIX)) {
         return `must not start with "${RESERVED_ROLE_PREFIX}": PostgreSQL reserves role names with that prefix, and the role would be "${roleNameFor(database)}"`;
+    }
+    if (database === PUBLIC_NAME) {
+        return `is the name of every database's default schema and of the pseudo-role PUBLIC (GRANT … TO public means every role); give the service a name of its own`;
+    }
+    const role = roleNameFor(database);
+    return (
+        reservedKeywordProblem(database) ??
+        (isReservedKeyword(role)
+            ? `would give the role "${role}", a key word PostgreSQL reserves (SQL reads it as the session's user, not a name); give the service another name`
+            : undefined)
+    );
+}
+
+/** The name GRANT and REVOKE read as every role, and every database's default schema. */
+export const PUBLIC_NAME = "public";
+
+/**
+ * Why a name is a key word PostgreSQL reserves (policies/standard/keywords.ts), or undefined. `CREATE DATABASE
+ * select` is a syntax error, and so is every query that names it unquoted (the drill's, the verifier's, a
+ * person's); a service `current` would get the role `current_user`, which SQL reads as the session's user.
+ */
+export function reservedKeywordProblem(name: string): string | undefined {
+    return isReservedKeyword(name)
+        ? `"${name}" is a key word PostgreSQL reserves, which SQL cannot take as a name unquoted; give the service another name`
+        : undefined;
+}
+
+/**
+ * Namespaces Kubernetes keeps for itself: the `kube-` prefix (kube-system, kube-public, kube-node-lease: "Avoid
+ * creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces", the
+ * Namespaces page of the Kubernetes docs), and `default`, where every object applied without a namespace lands:
+ * the NetworkPolicy admits the pods of the server's namespace, which there means whatever anyone deploys
+ * without one.
+ */
+export const RESERVED_NAMESPACE_PREFIX = "kube-";
+export const DEFAULT_NAMESPACE = "default";
+
+/** Why a namespace may not hold the server or a service's credentials, or undefined. */
+export function namespaceProblem(namespace: string): string | undefined {
+    if (namespace.startsWith(RESERVED_NAMESPACE_PREFIX)) {
+        return `is a Kubernetes system namespace (the "${RESERVED_NAMESPACE_PREFIX}" prefix is reserved for Kubernetes); use a namespace of your own, e.g. hanzo`;
+    }
+    if (namespace === DEFAULT_NAMESPACE) {
+        return "is where every object applied without a namespace lands, and the server admits every pod of its namespace; use a namespace of your own, e.g. hanzo";
     }
     return undefined;
 }

@@ -126,3 +126,30 @@ export function hbaAddressProblem(address: string): string | undefined {
         rest.length === 0 && ipaddr.isValid(mask) && !mask.includes("%") ? ipaddr.parse(mask).prefixLengthFromSubnetMask() : null;
     return prefix === null ? `must be a network in CIDR form: ${EXAMPLE}` : networkProblem(`${ip}/${prefix}`);
 }
+
+/** Link-local networks: 169.254.169.254 is the droplet metadata service, which hands out credentials. */
+export const LINK_LOCAL_NETWORKS: readonly string[] = ["169.254.0.0/16", "fe80::/10"];
+/** "This network" (0.0.0.0/8, `::`): a connection to it reaches the local host on Linux. */
+export const THIS_NETWORK: readonly string[] = ["0.0.0.0/8", "::/128"];
+
+/**
+ * Why a host (a URL's hostname, brackets and all, as WHATWG URL normalises it: `http://2852039166/` and
+ * `http://0xa9fea9fe/` are 169.254.169.254) may not be an endpoint the program or its jobs connect to, or
+ * undefined. Link-local always (the metadata service); loopback and "this network" unless `loopback` (the
+ * admin connection through `kubectl port-forward`): in a pod they reach the pod itself, not the service named.
+ */
+export function endpointHostProblem(host: string, loopback: boolean): string | undefined {
+    const h = host.toLowerCase().replace(/\.$/, "");
+    const network = addressNetwork(h);
+    if (network !== undefined && networkInside(network, LINK_LOCAL_NETWORKS)) {
+        return "is a link-local address (169.254.0.0/16, fe80::/10: the droplet metadata service, which hands out credentials)";
+    }
+    const local =
+        h === "localhost" ||
+        h.endsWith(".localhost") ||
+        (network !== undefined && networkInside(network, [...LOOPBACK_NETWORKS, ...THIS_NETWORK]));
+    if (!loopback && local) {
+        return "is a loopback address: from a pod it reaches the pod itself, not the service";
+    }
+    return undefined;
+}

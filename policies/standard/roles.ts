@@ -36,3 +36,45 @@ export const SYSTEM_ROLES: readonly string[] = [MONITOR_ROLE, BACKUP_ROLE];
 export const MAINTENANCE_DATABASES: readonly string[] = ["postgres", "template1"];
 /** The database the metrics exporter connects to (and may: CONNECT is granted to it alone). */
 export const MONITOR_DATABASE = "postgres";
+
+/**
+ * The memberships the standard gives its own roles, and no other: the exporter reads every statistics view
+ * (pg_monitor), the backup role reads every table (pg_read_all_data; with BYPASSRLS and lo_compat_privileges
+ * pg_dump reads everything a service can create, STANDARD defect 18). Service roles are members of nothing.
+ * The program grants exactly these (components/monitoring.ts, components/backups.ts); the policy pack allows
+ * exactly these; the live verifier expects exactly these.
+ */
+export const SYSTEM_ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
+    [MONITOR_ROLE]: ["pg_monitor"],
+    [BACKUP_ROLE]: ["pg_read_all_data"],
+};
+
+/**
+ * PostgreSQL's predefined roles (PostgreSQL 15 and 16 docs, "Predefined Roles"; the 15 server here lists the
+ * first twelve in pg_roles, 16 adds the last two) and what a member of each can do beyond its own database.
+ * No role but the administrator is a member of any of them, except SYSTEM_ROLE_MEMBERSHIPS.
+ */
+export const PREDEFINED_ROLES: Readonly<Record<string, string>> = {
+    pg_execute_server_program: "runs programs on the server as its OS user (COPY … PROGRAM): a superuser in all but name",
+    pg_read_server_files: "reads any file the server can (COPY … FROM a file, pg_read_file): the data directory included",
+    pg_write_server_files: "writes any file the server can (COPY … TO a file): a superuser in all but name",
+    pg_read_all_data: "reads every table of every database",
+    pg_write_all_data: "writes and deletes every table of every database",
+    pg_signal_backend: "cancels and terminates other roles' sessions (every service's)",
+    pg_checkpoint: "forces checkpoints at will (I/O storms)",
+    pg_monitor: "reads every role's queries and statistics",
+    pg_read_all_settings: "reads every server setting, file paths included",
+    pg_read_all_stats: "reads every role's statistics and query texts",
+    pg_stat_scan_tables: "runs functions that lock and scan any table",
+    pg_database_owner: "would own every database it connects to (PostgreSQL refuses explicit members)",
+    pg_create_subscription: "creates subscriptions that connect to other servers (PostgreSQL 16)",
+    pg_use_reserved_connections: "takes the connection slots reserved for administration (PostgreSQL 16)",
+};
+
+/** Memberships that hand over the server itself: the administrator and the roles that reach its files and programs. */
+export const SUPERUSER_EQUIVALENT_ROLES: readonly string[] = [
+    ADMIN_ROLE,
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+];

@@ -10,6 +10,7 @@
 export * from "./extensions";
 export * from "./naming";
 export * from "./roles";
+export * from "./version";
 
 /**
  * Annotation on a StatefulSet whose data volume was adopted from the seed's deployment (STANDARD defect 19):
@@ -35,6 +36,12 @@ export function imageProblem(image: string): string | undefined {
     }
     if (tag === "latest") {
         return "must not use :latest, which is not reproducible (STANDARD defect 7); pin a version tag or digest";
+    }
+    if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
+        return "has a malformed tag (letters, digits, _ . - and at most 128 characters); pin a version tag or digest";
+    }
+    if (digest === undefined && tag !== undefined && !/[0-9]/.test(tag)) {
+        return `must be pinned by a version tag or digest; "${tag}" names no version and moves like :latest (STANDARD defect 7)`;
     }
     return undefined;
 }

@@ -15,10 +15,17 @@ export const PROJECT = "hanzo-sql";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export const TYPES = {
     hanzoSql: `${PROJECT}:index:HanzoSql`,
+    /** The program's components whose children the pack recognises by their parent (the URN's type chain). */
+    postgresInstance: `${PROJECT}:index:PostgresInstance`,
+    postgresBackups: `${PROJECT}:index:PostgresBackups`,
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",
     grant: "postgresql:index/grant:Grant",
+    grantRole: "postgresql:index/grantRole:GrantRole",
+    defaultPrivileges: "postgresql:index/defaultPrivileges:DefaultPrivileges",
+    /** The same resource under its deprecated token (@pulumi/postgresql's DefaultPrivileg). */
+    defaultPrivileg: "postgresql:index/defaultPrivileg:DefaultPrivileg",
     extension: "postgresql:index/extension:Extension",
     schema: "postgresql:index/schema:Schema",
     pgProvider: "pulumi:providers:postgresql",
@@ -26,6 +33,7 @@ export const TYPES = {
     k8sProvider: "pulumi:providers:kubernetes",
     namespace: "kubernetes:core/v1:Namespace",
     service: "kubernetes:core/v1:Service",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     secret: "kubernetes:core/v1:Secret",
     configMap: "kubernetes:core/v1:ConfigMap",
     serviceAccount: "kubernetes:core/v1:ServiceAccount",

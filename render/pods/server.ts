@@ -17,6 +17,7 @@ import { podIdentity } from "./identity";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
 import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
 import * as path from "path";
+import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -156,16 +157,10 @@ export function applyAdminPasswordContainer(input: ServerPodInput): Container {
 /** The `postgres` container: the image's entrypoint with the mounted configuration, probes, the data volume. */
 export function serverContainer(input: ServerPodInput): Container {
     return {
-        name: "postgres",
+        name: SERVER_CONTAINER,
         image: input.image,
-        args: [
-            "postgres",
-            "-c",
-            `config_file=${CONFIG_DIR}/postgresql.conf`,
-            "-c",
-            `hba_file=${CONFIG_DIR}/pg_hba.conf`,
-            ...(input.extraArgs ?? []),
-        ],
+        // policies/standard/serverPod.ts: the pack's server-shape refuses any other args (extraArgs included).
+        args: [...serverArgs(CONFIG_DIR), ...(input.extraArgs ?? [])],
         ports: [{ name: "postgresql", containerPort: input.port, protocol: "TCP" }],
         env: [
             {

@@ -24,7 +24,7 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
     it("plan --policy passes a production stack: the closing count only, exit 0", () => {
         const r = run(PLAN, ["--stack", "lux-k8s", "--policy"]);
         assert.strictEqual(r.status, 0, r.stdout + r.stderr);
-        assert.match(r.stdout, /\npolicies:\nlux-k8s: 0 mandatory and 0 advisory violations of 12 policies\n$/);
+        assert.match(r.stdout, /\npolicies:\nlux-k8s: 0 mandatory and 0 advisory violations of 19 policies\n$/);
     });
 
     it("checks a hand-written plan: Analyze's violations per resource, then AnalyzeStack's, exit 1", () => {
@@ -44,7 +44,7 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
             'data-protection: billing-db (postgresql:index/database:Database): database "billing" is not protected; in a non-test (environment unknown) environment a destroy, rename or replacement would drop its data. Set protect: true.',
             'no-plaintext-secrets: billing-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/billing" key DATABASE_URL holds a connection string with a password in plain text; keep it in a Secret.',
             'no-plaintext-secrets: billing-api (kubernetes:apps/v1:Deployment): Deployment "hanzo/billing-api" container "api" env PGPASSWORD is a credential by its name in plain text; use valueFrom.secretKeyRef.',
-            "handwritten: 13 mandatory and 0 advisory violations of 12 policies",
+            "handwritten: 13 mandatory and 0 advisory violations of 19 policies",
         ]);
     });
 
@@ -63,7 +63,7 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
         assert.strictEqual(r.status, 1, r.stdout + r.stderr);
         assert.ok(!r.stdout.includes("required-extensions"), r.stdout);
         assert.match(r.stdout, /^data-protection: billing-db .* in a prod environment /m);
-        assert.match(r.stdout, /\nhandwritten: 1 mandatory and 10 advisory violations of 12 policies\n$/);
+        assert.match(r.stdout, /\nhandwritten: 1 mandatory and 10 advisory violations of 19 policies\n$/);
     });
 
     it("rejects a pack config its policies' schemas reject, every problem at once (exit 2)", () => {
@@ -108,7 +108,7 @@ describe("npm run gate (the pack started as the CLI starts it, over gRPC)", func
         fs.writeFileSync(preview, planned.stdout);
         const r = run(GATE, [preview, "--preview"]);
         assert.strictEqual(r.status, 0, r.stdout + r.stderr);
-        assert.strictEqual(r.stdout, "hanzo-k8s: 0 mandatory and 0 advisory violations of 12 policies\n");
+        assert.strictEqual(r.stdout, "hanzo-k8s: 0 mandatory and 0 advisory violations of 19 policies\n");
         const update = path.join(dir, "update.json");
         fs.writeFileSync(update, run(PLAN, ["--stack", "hanzo-k8s", "--json"]).stdout);
         const refused = run(GATE, [update, "--preview"]);

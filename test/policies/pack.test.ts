@@ -42,7 +42,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
                         "a preview plan carries the engine's unknowns",
                     );
                 }
-                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 12 policies`]);
+                assert.deepStrictEqual(await gateLines(plan), [`${stack}: 0 mandatory and 0 advisory violations of 19 policies`]);
             });
         }
     }
@@ -54,7 +54,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
         // Inputs alone are not enough: the engine sends a component's outputs to AnalyzeStack.
         (hanzoSql as { outputs?: Record<string, unknown> }).outputs = { adminSecret: "hanzo-test/postgres-credentials" };
         const lines = await gateLines(plan);
-        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 12 policies");
+        assert.strictEqual(lines[lines.length - 1], "test: 8 mandatory and 0 advisory violations of 19 policies");
         assert.ok(
             lines.some((l) =>
                 l.startsWith(
@@ -87,7 +87,7 @@ describe("the policy pack under the engine's analyzer protocol", () => {
         add(plan, TYPE.database, "later-db", { name: U, owner: U }, { options: { protect: true, retainOnDelete: true } });
         const np = find(plan, TYPE.networkPolicy, "postgres-network-policy");
         inputs(np).spec.ingress.push({ from: U, ports: [{ port: U }] });
-        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 12 policies"]);
+        assert.deepStrictEqual(await gateLines(plan), ["hanzo-k8s: 0 mandatory and 0 advisory violations of 19 policies"]);
     });
 
     it("answers GetAnalyzerInfo with the pack's policies, each mandatory, with its config schema", async () => {
@@ -117,6 +117,13 @@ describe("the policy pack under the engine's analyzer protocol", () => {
                 "egress-isolation",
                 "data-protection",
                 "no-plaintext-secrets",
+                "role-memberships",
+                "cross-service-privileges",
+                "safe-extensions",
+                "no-external-exposure",
+                "credentials-confined",
+                "server-shape",
+                "safe-server-settings",
             ],
         );
         for (const p of policies) {
@@ -172,7 +179,7 @@ describe("the published pack (pulumi policy publish packs policies/ alone)", fun
 
         installed = await PolicyAnalyzer.start(packDir);
         const compliant = await gate(await planCopy("hanzo-k8s"), {}, installed);
-        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 12 policies\n");
+        assert.strictEqual(compliant.text, "hanzo-k8s: 0 mandatory and 0 advisory violations of 19 policies\n");
         const plan = await planCopy("hanzo-k8s");
         add(plan, TYPE.role, "rogue", { name: "rogue_user", login: true, superuser: true });
         const result = await gate(plan, {}, installed);

@@ -38,14 +38,6 @@ describe("no-superuser-roles", () => {
             'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has BYPASSRLS; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
         ]);
     });
-
-    it("rejects membership in the superuser and in the server-file roles", async () => {
-        const plan = await planCopy();
-        inputs(find(plan, TYPE.role, "cloud_user")).roles = ["hanzo", "pg_read_all_stats", "pg_write_server_files"];
-        assert.deepStrictEqual(await violations(noSuperuserRoles, plan), [
-            'no-superuser-roles: hanzo-sql-cloud-role (postgresql:index/role:Role): role "cloud_user" is a member of "hanzo", "pg_write_server_files", which makes it a superuser in all but name; remove the membership.',
-        ]);
-    });
 });
 
 describe("no-superuser-credentials", () => {

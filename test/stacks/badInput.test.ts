@@ -215,7 +215,11 @@ describe("bad input that used to pass", () => {
             const fields = problems(withServices({ name: "iam", constructor: "x", toString: "y", valueOf: 1 }));
             assert.deepStrictEqual(
                 fields.map((l) => l.slice(0, l.indexOf(": unknown field"))),
-                ['hanzo-sql:services[0].constructor = "x"', 'hanzo-sql:services[0].toString = "y"', "hanzo-sql:services[0].valueOf = 1"],
+                [
+                    'hanzo-sql:services[0].constructor = "[not shown]"',
+                    'hanzo-sql:services[0].toString = "[not shown]"',
+                    'hanzo-sql:services[0].valueOf = "[not shown]"',
+                ],
             );
             assert.deepStrictEqual(
                 problems({ ...VALID, extensionVersions: { constructor: "1.0", hasOwnProperty: "2.0" } }).map((l) =>

@@ -21,14 +21,14 @@ describe("credential settings of a stack", () => {
         ]);
     });
 
-    it("reports a misspelt secret key by name only, and a misspelt plain key with its value", () => {
+    it("reports a misspelt key by name only: a secret's as [secret], a plain one's value not shown (it may be a misplaced password)", () => {
         const lines = problems(
-            { ...VALID, adminPasswrd: "correct-horse-battery-staple", namespce: "hanzo" },
+            { ...VALID, adminPasswrd: "correct-horse-battery-staple", namespce: "hanzo", adminPasword: "tr0ub4dor&3-plain" },
             { secret: ["hanzo-sql:adminPasswrd"] },
         );
         assert.deepStrictEqual(
             lines.map((l) => l.slice(0, l.indexOf(": unknown key"))),
-            ['hanzo-sql:adminPasswrd = "[secret]"', 'hanzo-sql:namespce = "hanzo"'],
+            ['hanzo-sql:adminPasswrd = "[secret]"', 'hanzo-sql:namespce = "[not shown]"', 'hanzo-sql:adminPasword = "[not shown]"'],
         );
     });
 

@@ -191,8 +191,8 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, pitrEnabled, pitrRetentionDays, pitrFullSchedule, pitrDiffSchedule, pitrArchiveTimeoutSeconds, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
-                'hanzo-sql:services[0].conection = "beego": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
+                'hanzo-sql:serivces = "[not shown]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, pitrEnabled, pitrRetentionDays, pitrFullSchedule, pitrDiffSchedule, pitrArchiveTimeoutSeconds, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:services[0].conection = "[not shown]": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
             ]);
         });
         it("rejects unparsable quantities and impossible sizing", () => {
@@ -272,7 +272,7 @@ describe("stack configuration → spec", () => {
                 "edoburu/pgbouncer:v1.21.0-p2",
                 "bitnami/pgbouncer:1.24.1",
                 "edoburu/pgbouncer:v1.25.2-p0",
-                "registry.local:5000/pgbouncer:stable",
+                `registry.local:5000/pgbouncer:stable@sha256:${"b".repeat(64)}`,
                 `x/pgbouncer@sha256:${"a".repeat(64)}`,
             ]) {
                 assert.strictEqual(on(load({ ...VALID, poolingEnabled: true, pgbouncerImage: image }).pooling).image, image);

@@ -1,0 +1,13 @@
+/**
+ * The server's own jobs, written once: the program names its backup and drill CronJobs and their credentials
+ * Secret with these (components/backups.ts), and the policy pack recognises them by these names and by their
+ * parent component (policies/credentials.ts); kube-state-metrics reports a CronJob's last success under its
+ * name, which the alerts watch. Imports nothing.
+ */
+
+/** The backup CronJob. */
+export const BACKUP_CRONJOB = "postgres-backup";
+/** The restore drill's CronJob. */
+export const DRILL_CRONJOB = "postgres-restore-drill";
+/** The Secret holding the backup role's and the bucket's credentials, which only those two CronJobs read. */
+export const BACKUP_CREDENTIALS_SECRET = `${BACKUP_CRONJOB}-credentials`;
