@@ -66,7 +66,8 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
             problems(
                 {
                     ...VALID,
-                    image: `${HANZO_SQL_IMAGE.split(":")[0]}@sha256:${"0".repeat(64)}`,
+                    // pinned by digest after the tag (the tag names the major version the configuration checks)
+                    image: `${HANZO_SQL_IMAGE}@sha256:${"0".repeat(64)}`,
                     pitrEnabled: true,
                     pitrRetentionDays: 7,
                     backupEndpoint: "https://10.0.0.5:9000",
