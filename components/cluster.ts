@@ -2,6 +2,7 @@ import * as digitalocean from "@pulumi/digitalocean";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterSpec } from "../stacks/spec";
+import { requiredEngine } from "./cliVersion";
 
 /**
  * A changed Secret or ConfigMap is updated in place, not replaced. Without these flags pulumi-kubernetes
@@ -26,11 +27,16 @@ export const MUTABLE_CONFIGURATION = { enableSecretMutable: true, enableConfigMa
  * provider in place instead of replacing it (and with it every object it manages). For a local cluster the
  * provider uses the named context of the local kubeconfig.
  *
- * Either way, Secrets and ConfigMaps change in place ({@link MUTABLE_CONFIGURATION}).
+ * Either way, Secrets and ConfigMaps change in place ({@link MUTABLE_CONFIGURATION}), and the provider, so
+ * every Kubernetes object, waits for the engine to confirm its version (components/cliVersion.ts).
  */
 export function kubernetesProvider(name: string, cluster: ClusterSpec, opts: pulumi.ResourceOptions): k8s.Provider {
     if (cluster.kind === "kubeconfig") {
-        return new k8s.Provider(name, { context: cluster.context, clusterIdentifier: cluster.context, ...MUTABLE_CONFIGURATION }, opts);
+        return new k8s.Provider(
+            name,
+            { context: cluster.context, clusterIdentifier: requiredEngine(cluster.context), ...MUTABLE_CONFIGURATION },
+            opts,
+        );
     }
     const doks = digitalocean.getKubernetesClusterOutput({ name: cluster.name }, { parent: opts.parent });
     return new k8s.Provider(
@@ -44,7 +50,7 @@ export function kubernetesProvider(name: string, cluster: ClusterSpec, opts: pul
                     return configs[0].rawConfig;
                 }),
             ),
-            clusterIdentifier: doks.id,
+            clusterIdentifier: requiredEngine(doks.id),
             ...MUTABLE_CONFIGURATION,
         },
         opts,
