@@ -108,6 +108,7 @@ export const SPAWN_EXPRESSIONS: Readonly<Record<string, readonly string[]>> = {
     PROMTOOL: ["promtool"],
     PGBOUNCER_BIN: ["pgbouncer"],
     PROMETHEUS: ["prometheus"],
+    "opts.kubectl[0]": [], // cli/forward.ts: the user's kubectl; its test runs a stand-in with node
     "goClient()": [], // a Go program the tests build with `go`
     "path.join(PROJECT_DIR": [], // a script of this repository, run with its shebang
     file: ["postgres", "initdb", "pg_ctl", "psql"], // test/harness/pg/server.ts: PostgreSQL's binaries by path
