@@ -24,6 +24,7 @@ import {
     serverStatefulSetMetadata,
 } from "../render/pods/server";
 import { egressPolicy, workloadServiceAccount } from "./hardening";
+import { ADOPTED_SERVICE_IGNORE, adoptedObject, adoptionAnnotations } from "./adoption";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
@@ -40,6 +41,7 @@ export const ROLLOUT_TIMEOUT = `${Math.ceil((STARTUP_PROBE.periodSeconds * START
 // The server's pod is built by render/pods/server.ts; its constants are re-exported for the component's users.
 export {
     ADMIN_PASSWORD_CHECKSUM_ANNOTATION,
+    EXPORTER_QUERIES_CHECKSUM_ANNOTATION,
     ADOPTED_PGDATA,
     CONFIG_DIR,
     DATA_CLAIM_TEMPLATE,
@@ -51,6 +53,13 @@ export {
 export { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "../render/checksum";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
 export { METRICS_PORT };
+
+/** An adopted object's metadata also carries the adoption's annotations (components/adoption.ts). */
+function withAdoption(metadata: k8s.types.input.meta.v1.ObjectMeta, adopt: boolean): k8s.types.input.meta.v1.ObjectMeta {
+    // serverStatefulSetMetadata's annotations are plain strings (render/pods/server.ts).
+    const annotations = metadata.annotations as Record<string, string> | undefined;
+    return adopt ? { ...metadata, annotations: { ...annotations, ...adoptionAnnotations(true) } } : metadata;
+}
 
 export interface PostgresInstanceArgs {
     /** Namespace of every object. */
@@ -105,8 +114,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const labels = objectLabels({ app: spec.name, name: "postgresql", instance: spec.name });
         const selector = { app: spec.name };
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
-        const adopted = (objectName: string): pulumi.CustomResourceOptions =>
-            args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {};
+        const adopted = (objectName: string, ignoreChanges: readonly string[] = []): pulumi.CustomResourceOptions =>
+            adoptedObject(args.adopt, `${args.namespaceName}/${objectName}`, ignoreChanges);
+        const adoptedMetadata = args.adopt ? { annotations: adoptionAnnotations(true) } : {};
 
         this.adminPassword = pulumi.secret(
             args.adminPassword ??
@@ -116,7 +126,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const adminSecret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels },
+                metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels, ...adoptedMetadata },
                 type: "Opaque",
                 stringData: { username: ADMIN_ROLE, password: this.adminPassword, [ADMIN_VERIFIER_KEY]: this.adminVerifier },
             },
@@ -171,7 +181,12 @@ export class PostgresInstance extends pulumi.ComponentResource {
             exporter = {
                 image: args.monitoring.exporterImage,
                 credentialsSecret: monitorSecret.metadata.name,
-                ...(queries ? { queriesConfigMap: queries.metadata.name } : {}),
+                ...(queries
+                    ? {
+                          queriesConfigMap: queries.metadata.name,
+                          queriesChecksum: configChecksum({ "queries.yaml": args.exporterQueries! }),
+                      }
+                    : {}),
             };
         }
 
@@ -213,7 +228,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         };
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
-            { metadata: serverStatefulSetMetadata(server, args.namespace), spec: serverStatefulSet(server) },
+            { metadata: withAdoption(serverStatefulSetMetadata(server, args.namespace), args.adopt), spec: serverStatefulSet(server) },
             {
                 parent: this,
                 ...dataProtection(args.protectData),
@@ -244,14 +259,14 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.service = new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: spec.name, namespace: args.namespace, labels },
+                metadata: { name: spec.name, namespace: args.namespace, labels, ...adoptedMetadata },
                 spec: {
                     clusterIP: "None",
                     selector,
                     ports: [{ name: "postgresql", port: spec.port, targetPort: "postgresql", protocol: "TCP" }],
                 },
             },
-            { parent: this, ...adopted(spec.name) },
+            { parent: this, ...adopted(spec.name, ADOPTED_SERVICE_IGNORE) },
         );
 
         // Only pods of the server's namespace (and of namespaces that host a declared service) reach 5432.
@@ -271,7 +286,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         new k8s.networking.v1.NetworkPolicy(
             `${name}-network-policy`,
             {
-                metadata: { name: `${spec.name}-network-policy`, namespace: args.namespace, labels },
+                metadata: { name: `${spec.name}-network-policy`, namespace: args.namespace, labels, ...adoptedMetadata },
                 spec: {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress"],

@@ -47,6 +47,11 @@ export const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 export const PGBACKREST_SPOOL = "/var/spool/pgbackrest";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
 export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
+/**
+ * Pod template annotation whose change rolls the pod when the exporter's extra queries change: postgres_exporter
+ * reads `--extend.query-path` once, when it first maps the server's version, not on later scrapes.
+ */
+export const EXPORTER_QUERIES_CHECKSUM_ANNOTATION = "hanzo.ai/exporter-queries-checksum";
 
 /** Requests and limits of the server's containers (Kubernetes quantities). */
 export interface ServerResources {
@@ -63,6 +68,8 @@ export interface ExporterInput {
     readonly credentialsSecret: pulumi.Input<string>;
     /** ConfigMap with `queries.yaml` (`--extend.query-path`), when there are extra queries. */
     readonly queriesConfigMap?: pulumi.Input<string>;
+    /** Checksum of those queries: postgres_exporter reads them once, so a change rolls the pod. */
+    readonly queriesChecksum?: string;
 }
 
 /** What one server pod is made of. */
@@ -279,6 +286,9 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
             annotations: {
                 [CONFIG_CHECKSUM_ANNOTATION]: input.configChecksum,
                 [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: input.adminPasswordChecksum,
+                ...(input.exporter?.queriesChecksum !== undefined
+                    ? { [EXPORTER_QUERIES_CHECKSUM_ANNOTATION]: input.exporter.queriesChecksum }
+                    : {}),
             },
         },
         spec: {

@@ -8,6 +8,7 @@ import { COMMAND as BENCH_PODS } from "../../bench/pods";
 import { COMMAND as BENCH_POOL } from "../../bench/pool";
 import { COMMAND as BENCH_VECTOR } from "../../bench/vector";
 import { Command, Flag, UsageError, help, integerFlag, integerListFlag, parseCommand, usage } from "../../cli/cli";
+import { FORWARD_COMMAND } from "../../cli/forward";
 import { GATE_COMMAND } from "../../cli/gate";
 import { INIT_SQL_COMMAND } from "../../cli/initSql";
 import { PLAN_COMMAND } from "../../cli/plan";
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
     gate: GATE_COMMAND,
     verify: VERIFY_COMMAND,
     "init-sql": INIT_SQL_COMMAND,
+    forward: FORWARD_COMMAND,
     "bench:backup": BENCH_BACKUP,
     "bench:plan": BENCH_PLAN,
     "bench:pods": BENCH_PODS,
@@ -65,7 +67,7 @@ function documentedCommandLines(): { where: string; script: string; args: string
     const sources = [
         ...docFiles(),
         ".github/workflows/policy.yml",
-        ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts"],
+        ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts", "cli/forward.ts"],
         ...fs
             .readdirSync(path.join(PROJECT_DIR, "bench"))
             .filter((f) => f.endsWith(".ts"))

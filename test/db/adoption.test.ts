@@ -9,7 +9,7 @@ import { DATA_HOLDERS } from "../../policies/standard/replacement";
 import { SEED_SETTINGS, serverSettings } from "../../policies/standard/settings";
 import { PgServer } from "../harness/pg/server";
 import { PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
-import { renderInitSql } from "../../cli/sql/initSql";
+import { renderExtensionSql, renderInitSql } from "../../cli/sql/initSql";
 import { verify } from "../../cli/verify/checks";
 import { catalogSnapshot, renderedFiles, sqlstate, tryConnect } from "../support/db";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
@@ -53,6 +53,43 @@ describe("adopting the seed's deployment: the plan", () => {
                 ]),
             ].sort(),
         );
+    });
+
+    it("forces server-side apply on every adopted Kubernetes object (Helm's or Argo CD's fields too), and keeps the Service's cluster IP", async () => {
+        // With the KMS sync of one service, the seed's KMSSecret is adopted too.
+        const values = {
+            ...ADOPT,
+            kmsEnabled: true,
+            kmsProjectSlug: "hanzo",
+            services: ADOPT.services.map((s) => (s === "cloud" ? { name: "cloud", kmsSync: true } : s)),
+        };
+        const forced = (plan: Awaited<ReturnType<typeof planWith>>) =>
+            plan.plan.resources
+                .filter(
+                    (r) =>
+                        r.type.startsWith("kubernetes:") && (r.inputs as any).metadata?.annotations?.["pulumi.com/patchForce"] === "true",
+                )
+                .map((r) => `${r.type} ${r.options.import ?? "(not imported)"}`)
+                .sort();
+        const adopted = await planWith("hanzo-k8s", values);
+        assert.deepStrictEqual(
+            forced(adopted),
+            [
+                "kubernetes:kms.hanzo.ai/v1:KMSSecret hanzo/cloud-database",
+                "kubernetes:core/v1:PersistentVolumeClaimPatch (not imported)", // a patch of the claim the controller made, always forced
+                `${TYPES.secret} hanzo/postgres-credentials`,
+                `${TYPES.service} hanzo/postgres`,
+                `${TYPES.statefulSet} hanzo/postgres`,
+                `${TYPES.networkPolicy} hanzo/postgres-network-policy`,
+            ].sort(),
+        );
+        // pulumi-kubernetes forces a replacement on a Service's clusterIP (diff.go); an imported one may not be
+        // replaced, so the adopted Service keeps whatever the seed's has.
+        assert.deepStrictEqual(resource(adopted, TYPES.service, "hanzo-sql-postgres-service").options.ignoreChanges, ["spec.clusterIP"]);
+        const fresh = await planWith("hanzo-k8s", { ...values, adopt: false });
+        assert.deepStrictEqual(forced(fresh), ["kubernetes:core/v1:PersistentVolumeClaimPatch (not imported)"]);
+        assert.strictEqual(resource(fresh, TYPES.service, "hanzo-sql-postgres-service").options.ignoreChanges, undefined);
+        assert.strictEqual((resource(fresh, TYPES.service, "hanzo-sql-postgres-service").inputs as any).spec.clusterIP, "None");
     });
 
     it("declares every replace-forcing field of the StatefulSet as the seed's live object has it, so the import only updates", async () => {
@@ -304,6 +341,49 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
             // The verifier's session resolves names in pg_catalog only (issue 21), so objects are schema-qualified.
             'has 5 objects iam_user does not own, so its migrations cannot alter them: function public.user_count() (hanzo), table public."user" (hanzo), table public.casbin_rule (hanzo), type public.user_kind (hanzo), view public.people (hanzo)',
         );
+    });
+
+    it("moves every extension to its pinned version before `up`, so the provider's create records that version in the same `up`", async () => {
+        const plan = await planWith("hanzo-k8s", ADOPT);
+        type Ext = { name: string; database: string; schema: string; version: string };
+        const extensions = ofType(plan, TYPES.extension).map((r) => r.inputs as unknown as Ext);
+        /**
+         * The postgresql provider's create, then its read into the state, as it runs them
+         * (resourcePostgreSQLExtensionCreate, resourcePostgreSQLExtensionReadImpl in
+         * postgresql/resource_postgresql_extension.go, cyrilgdn/terraform-provider-postgresql; pq.QuoteIdentifier).
+         */
+        const providerCreate = async (e: Ext) => {
+            const q = (v: string) => `"${v.replace(/"/g, '""')}"`;
+            const c = await server.admin(e.database);
+            try {
+                await c.query(`CREATE EXTENSION IF NOT EXISTS ${q(e.name)} SCHEMA ${q(e.schema)} VERSION ${q(e.version)}`);
+                const read = await c.query(
+                    "SELECT n.nspname, e.extversion FROM pg_catalog.pg_extension e, pg_catalog.pg_namespace n WHERE n.oid = e.extnamespace AND e.extname = $1",
+                    [e.name],
+                );
+                return read.rows[0];
+            } finally {
+                await c.end();
+            }
+        };
+        // Without the step, the seed's pg_trgm 1.5 in iam stays, and the state records 1.5 against the declared
+        // 1.6: a second `up` would be needed to run ALTER EXTENSION … UPDATE TO.
+        const iamTrgm = extensions.find((e) => e.database === "iam" && e.name === "pg_trgm")!;
+        assert.strictEqual(iamTrgm.version, "1.6");
+        assert.deepStrictEqual(await providerCreate(iamTrgm), { nspname: "public", extversion: "1.5" });
+        // The documented order: `init-sql --extensions` on the seed's server as it runs, then `pulumi up` (its
+        // restart with the rendered configuration, then the provider's creates and reads).
+        server.psql(renderExtensionSql(plan.plan));
+        server.restart(renderedFiles(plan));
+        assert.deepStrictEqual(
+            extensions.map((e) => `${e.database}.${e.name}`).sort(),
+            ["template1", ...SERVICES]
+                .flatMap((db) => ["pg_stat_statements", "pg_trgm", "uuid-ossp", "vector"].map((x) => `${db}.${x}`))
+                .sort(),
+        );
+        for (const e of extensions) {
+            assert.deepStrictEqual(await providerCreate(e), { nspname: e.schema, extversion: e.version }, `${e.database}.${e.name}`);
+        }
     });
 
     it("adopts with one restart: the program's configuration, then its SQL; verify passes with the old passwords", async () => {
