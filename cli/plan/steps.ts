@@ -242,7 +242,7 @@ function kubernetesDiff(
         named &&
         meta(news).name === meta(olds).name &&
         (meta(news).namespace ?? "default") === (meta(olds).namespace ?? "default");
-    return { changed, replaceKeys, deleteBeforeReplace };
+    return { changed: changed.sort(), replaceKeys: replaceKeys.sort(), deleteBeforeReplace };
 }
 
 /**
@@ -465,13 +465,15 @@ export function engineSteps(t: Transition): EngineStep[] {
             continue;
         }
 
-        // `continueStepsFromDiff` (step_generator.go).
-        let d = diffResource(r, old.inputs, inputs, config);
-        // `requiresReplacement` in `calculateDependentReplacements`, and `providerChanged`: a resource whose provider is replaced is replaced.
+        // `diff` (step_generator.go): a resource `deletedWith` a replaced one, or whose provider is replaced (a new
+        // provider reference, `providerChanged`), is replaced without asking its provider; else the provider diffs.
         const prov = providerUrn(r.options.provider);
-        if (r.custom && prov && steps.get(prov)?.step === "replace") {
-            d = { ...d, replaceKeys: [...d.replaceKeys, "(provider)"] };
-        }
+        const d: ProviderDiff =
+            r.options.deletedWith && steps.get(r.options.deletedWith)?.step === "replace"
+                ? { changed: [], replaceKeys: ["deletedWith"], deleteBeforeReplace: false }
+                : r.custom && prov && steps.get(prov)?.step === "replace"
+                  ? { changed: [], replaceKeys: ["provider"], deleteBeforeReplace: false }
+                  : diffResource(r, old.inputs, inputs, config);
         if (d.changed.length === 0 && d.replaceKeys.length === 0) {
             steps.set(r.urn, {
                 ...base,
