@@ -296,7 +296,7 @@ export function diffResource(
     }
     // `applyReplaceOnChanges` (step_generator.go): a changed path inside a replaceOnChanges path is a replacement.
     const roc = r.options.replaceOnChanges ?? [];
-    const extra = d.changed.filter((c) => roc.some((p) => contains(p, parsePath(c) as Path)));
+    const extra = d.changed.filter((c) => roc.some((p) => contains(p, parsePath(c))));
     return { ...d, replaceKeys: [...new Set([...d.replaceKeys, ...extra])].sort() };
 }
 
