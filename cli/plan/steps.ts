@@ -203,6 +203,24 @@ export interface ProviderDiff {
 }
 
 /**
+ * pulumi-kubernetes `normalizeInputs` (provider.go) and `normalizeSecret` (provider/pkg/clients/unstructured.go):
+ * unless a value is unknown, a Secret's `stringData` is folded into `data`, base64-encoded, as the API server
+ * stores it, so a program's `stringData` compares with a live object's `data`.
+ */
+function normalizeInputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const sd = inputs.stringData;
+    if (type !== "kubernetes:core/v1:Secret" || !isObject(sd) || Object.keys(sd).length === 0 || JSON.stringify(inputs).includes(UNKNOWN)) {
+        return inputs;
+    }
+    const data = { ...(isObject(inputs.data) ? inputs.data : {}) };
+    for (const [k, v] of Object.entries(sd)) {
+        data[k] = Buffer.from(String(v)).toString("base64");
+    }
+    const { stringData: _drop, ...rest } = inputs;
+    return { ...rest, data };
+}
+
+/**
  * pulumi-kubernetes `kubeProvider.Diff` (provider/pkg/provider/provider.go): the leaf diff; a path is
  * replace-forcing when a `forceNewProperties` path (diff.go) is its prefix or, for a value added whole, lies
  * within it (`openapi.PatchPropertiesChanged` on the patch slice); delete-before-replace when the object is
@@ -210,10 +228,12 @@ export interface ProviderDiff {
  */
 function kubernetesDiff(
     type: string,
-    olds: Record<string, unknown>,
-    news: Record<string, unknown>,
+    rawOlds: Record<string, unknown>,
+    rawNews: Record<string, unknown>,
     config: KubernetesProviderConfig,
 ): ProviderDiff {
+    const olds = normalizeInputs(type, rawOlds);
+    const news = normalizeInputs(type, rawNews);
     const leaves: { path: Path; added: boolean; value: unknown }[] = [];
     leafDiff(olds, news, [], leaves);
     const forceNew = forceNewPaths(type, news, config);
@@ -246,13 +266,17 @@ function kubernetesDiff(
 }
 
 /**
- * A Terraform-bridged provider's Diff: the top-level inputs that differ; a replacement when one of them is
+ * A Terraform-bridged provider's Diff: the top-level inputs the program sets that differ; a replacement when one of them is
  * `ForceNew` in the provider's schema (policies/standard/forceNew.ts). The bridge never asks for
  * delete-before-replace (only the program's `deleteBeforeReplace` option does).
  */
 function terraformDiff(type: string, olds: Record<string, unknown>, news: Record<string, unknown>): ProviderDiff {
     const forceNew = forceNewPaths(type);
-    const changed = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !equal(olds[k], news[k])).sort();
+    // An input the program leaves out keeps the state's value (the schema's Optional+Computed attributes, which
+    // Read fills: a Database's lc_collate, tablespace_name; a Role's valid_until): not a change.
+    const changed = Object.keys(news)
+        .filter((k) => news[k] !== undefined && !equal(olds[k], news[k]))
+        .sort();
     return { changed, replaceKeys: changed.filter((k) => forceNew.includes(k)), deleteBeforeReplace: false };
 }
 

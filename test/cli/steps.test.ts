@@ -1,4 +1,9 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { IMPORT_DIFF_VERSION, LiveObject, ModelResource, engineSteps } from "../../cli/plan/steps";
 import { UNKNOWN } from "../../cli/plan/runner";
 import { TYPES } from "../../policies/standard/types";
@@ -72,16 +77,22 @@ describe("engine steps: pulumi-kubernetes forceNewProperties (provider/pkg/provi
         assert.deepStrictEqual(step([a], [b], "s"), {
             step: "replace",
             deleteBeforeReplace: true,
-            changed: ["stringData.password"],
-            replaceKeys: ["stringData.password"],
+            changed: ["data.password"],
+            replaceKeys: ["data.password"],
         });
         assert.deepStrictEqual(step([a], [b], "s", { providerConfig: { enableSecretMutable: "true" } }), {
             step: "update",
-            changed: ["stringData.password"],
+            changed: ["data.password"],
         });
         // A key added to data is as much a replacement (the adoption's scram-verifier).
         const c = res(TYPES.secret, "s", secret({ password: "one", "scram-verifier": "v" }));
-        assert.deepStrictEqual(step([a], [c], "s").replaceKeys, ["stringData.scram-verifier"]);
+        assert.deepStrictEqual(step([a], [c], "s").replaceKeys, ["data.scram-verifier"]);
+        const live = res(TYPES.secret, "s", {
+            ...secret({}),
+            stringData: undefined,
+            data: { password: Buffer.from("one").toString("base64") },
+        });
+        assert.deepStrictEqual(step([live], [a], "s"), { step: "same" });
     });
 
     it("keeps an immutable Secret replace-forcing even with enableSecretMutable, and its type always", () => {
@@ -217,7 +228,8 @@ describe("engine steps: pulumi-kubernetes forceNewProperties (provider/pkg/provi
     it("treats an unknown value as a change, and a whole value added around a replace-forcing path as a replacement", () => {
         const a = res(TYPES.secret, "s", secret({ password: "one" }));
         const b = res(TYPES.secret, "s", { ...secret({}), stringData: UNKNOWN });
-        assert.deepStrictEqual(step([a], [b], "s").replaceKeys, ["stringData"]);
+        // (An unknown value is not normalized: the live data goes, unknown stringData comes.)
+        assert.deepStrictEqual(step([a], [b], "s").replaceKeys, ["data", "stringData"]);
         const svcA = res(TYPES.service, "svc", { metadata: meta("postgres") });
         const svcB = res(TYPES.service, "svc", { metadata: meta("postgres"), spec: { clusterIP: "None" } });
         assert.deepStrictEqual(step([svcA], [svcB], "svc").replaceKeys, ["spec"]);
@@ -237,6 +249,8 @@ describe("engine steps: Terraform providers' ForceNew (postgresql, DigitalOcean,
             replaceKeys: ["template"],
         });
         assert.strictEqual(step([db({})], [db({ lcCollate: "C" })], "db").step, "replace");
+        // An input the program leaves out keeps the state's (Read-filled Optional+Computed attributes): no change.
+        assert.deepStrictEqual(step([db({ lcCollate: "en_US.utf8", tablespaceName: "pg_default" })], [db({})], "db"), { step: "same" });
     });
 
     it("updates an Extension's version and replaces it on another database (resource_postgresql_extension.go)", () => {
@@ -372,11 +386,11 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
         assert.deepStrictEqual(step([], [r], "s", { live: [same] }), { step: "import" });
         assert.deepStrictEqual(step([], [r], "s", { live: [seed] }), {
             step: "refused",
-            error: "inputs to import do not match the existing resource: [stringData.scram-verifier]",
-            changed: ["stringData.scram-verifier"],
+            error: "inputs to import do not match the existing resource: [data.scram-verifier]",
+            changed: ["data.scram-verifier"],
         });
         // ignoreChanges applies to the import's diff too.
-        const ignoring = { ...r, options: { ...r.options, ignoreChanges: ["stringData"] } };
+        const ignoring = { ...r, options: { ...r.options, ignoreChanges: ["stringData", "data"] } };
         assert.deepStrictEqual(step([], [ignoring], "s", { live: [seed] }), { step: "import" });
         assert.deepStrictEqual(step([], [r], "s", { live: [] }), { step: "refused", error: "resource 'hanzo/creds' does not exist" });
     });
@@ -502,5 +516,71 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
             options: {},
         });
         assert.deepStrictEqual(step([comp("a")], [comp("b")], "x"), { step: "update", changed: ["spec"] });
+    });
+});
+
+describe("npm run plan -- --from: the steps for users", () => {
+    const PLAN = path.join(PROJECT_DIR, "build", "cli", "plan.js");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steps-"));
+    const run = (...args: string[]) =>
+        spawnSync(process.execPath, [PLAN, "--stack", "hanzo-k8s", ...args], { encoding: "utf8", cwd: PROJECT_DIR });
+
+    it("prints every step as JSON, exits 1 on a refusal, and 0 with a table when nothing changes", () => {
+        const now = run("--json");
+        assert.strictEqual(now.status, 0, now.stderr);
+        const plan = JSON.parse(now.stdout);
+        fs.writeFileSync(path.join(dir, "same.json"), now.stdout);
+        // The stack as it was with other server settings and a database made from another template.
+        for (const r of plan.resources) {
+            if (r.name === "hanzo-sql-postgres-config") {
+                r.inputs.data["postgresql.conf"] += "# before\n";
+            }
+            if (r.name === "hanzo-sql-iam-database") {
+                r.inputs.template = "template1";
+            }
+        }
+        fs.writeFileSync(path.join(dir, "before.json"), JSON.stringify(plan));
+        const same = run("--from", path.join(dir, "same.json"));
+        assert.deepStrictEqual(
+            [same.status, same.stdout.split("\n").slice(0, 2)],
+            [0, ["engine steps (CLI unpinned: any version, rules of those before 3.174 apply):", "  nothing changes"]],
+        );
+        const out = run("--from", path.join(dir, "before.json"), "--json");
+        assert.strictEqual(out.status, 1, out.stderr);
+        const steps = JSON.parse(out.stdout) as { urn: string; step: string; deleteBeforeReplace?: boolean; error?: string }[];
+        const short = steps
+            .filter((s) => s.step !== "same")
+            .map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.step, s.deleteBeforeReplace, s.error?.split(" as ")[0]]);
+        assert.deepStrictEqual(short, [
+            ["hanzo-sql-postgres-config", "replace", true, undefined],
+            // The StatefulSet mounts the ConfigMap by its name (a property dependency): replacing the ConfigMap
+            // delete-first replaces it too (calculateDependentReplacements), which protect refuses; `up` stops.
+            [
+                "hanzo-sql-postgres-statefulset",
+                "refused",
+                undefined,
+                'unable to replace resource "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:PostgresInstance$kubernetes:apps/v1:StatefulSet::hanzo-sql-postgres-statefulset"',
+            ],
+            [
+                "hanzo-sql-iam-database",
+                "refused",
+                undefined,
+                'unable to replace resource "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase$postgresql:index/database:Database::hanzo-sql-iam-database"',
+            ],
+        ]);
+        assert.ok(steps.every((s) => Object.keys(s).every((k) => ["urn", "step", "deleteBeforeReplace", "error"].includes(k))));
+    });
+
+    it("says what is wrong with a file that is not a plan, and that --live goes with --from", () => {
+        fs.writeFileSync(path.join(dir, "bad.json"), JSON.stringify({ stack: "x" }));
+        const bad = run("--from", path.join(dir, "bad.json"));
+        assert.strictEqual(bad.status, 1);
+        assert.match(
+            bad.stderr,
+            /--from .*bad\.json: not a plan \(expected \{"resources": \[\{"urn", "type", "inputs", "options", \.\.\.\}\]\}\); write one with `npm run -s plan -- --stack <name> --json > before\.json` before the change/,
+        );
+        const usage = run("--live", "x.json");
+        assert.strictEqual(usage.status, 2);
+        assert.match(usage.stderr, /--live and --cli-version go with --from <before\.json>/);
     });
 });
