@@ -25,7 +25,7 @@ export function readPlanFile(file: string): ModelResource[] {
     ) {
         throw new Error(`--from ${file}: not a plan (expected {"resources": [{"urn", "type", "inputs", "options", ...}]}); ${hint}`);
     }
-    return resources as ModelResource[];
+    return resources;
 }
 
 /** Live objects for an adoption: a JSON list of `{type, id, inputs}` (each as its provider's Read returns it). */
