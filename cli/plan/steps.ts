@@ -381,8 +381,18 @@ export function engineSteps(t: Transition): EngineStep[] {
     /** New URN -> the old URN it was found under (`sg.aliases`). */
     const foundAs = new Map<string, string>();
     const claimed = new Set<string>();
-    /** Resources whose outputs a preview does not know: created, replaced or imported in this `up`. */
+    /**
+     * Generators created or replaced in this `up`: a random resource's Create draws new values
+     * (hashicorp/terraform-provider-random internal/provider/resource_password.go, resource_id.go `Create`), so
+     * every input built from them changes, even where a plan shows it redacted. Other providers' outputs echo
+     * their inputs, which the new plan already carries.
+     */
     const unknownOutputs = new Set<string>();
+    const generated = (r: ModelResource) => {
+        if (r.type.startsWith("random:")) {
+            unknownOutputs.add(r.urn);
+        }
+    };
     /** Old URNs deleted early by a delete-before-replace chain, with the step that did it. */
     const dbrDependents = new Map<string, string>();
 
@@ -419,7 +429,7 @@ export function engineSteps(t: Transition): EngineStep[] {
         }
         if (old && dbrDependents.has(old.urn)) {
             // Deleted earlier in this `up` as a dependent of a delete-before-replace: created again now.
-            unknownOutputs.add(r.urn);
+            generated(r);
             continue;
         }
         const config = r.type.startsWith("kubernetes:") ? kubernetesConfig(r, afterByUrn) : {};
@@ -441,7 +451,6 @@ export function engineSteps(t: Transition): EngineStep[] {
                 continue;
             }
             const d = diffResource(r, obj.inputs, inputs, config);
-            unknownOutputs.add(r.urn);
             if (!newCli) {
                 // Before 3.174 `ImportStep.Apply` (step.go, removed by pulumi/pulumi#19339) diffed the program's inputs
                 // against the imported ones (ignoreChanges applied) and failed on any difference.
@@ -485,7 +494,7 @@ export function engineSteps(t: Transition): EngineStep[] {
 
         if (!old) {
             steps.set(r.urn, { ...base, step: "create", why: "new" });
-            unknownOutputs.add(r.urn);
+            generated(r);
             continue;
         }
 
@@ -549,7 +558,7 @@ export function engineSteps(t: Transition): EngineStep[] {
             replaceKeys: d.replaceKeys,
             why: `${dbr ? "deletes, then creates" : "creates, then deletes"}: ${d.replaceKeys.join(", ")} forces a replacement`,
         });
-        unknownOutputs.add(r.urn);
+        generated(r);
         if (dbr) {
             for (const dep of dependentReplacements(old, t.before, beforeByUrn)) {
                 if (dbrDependents.has(dep.urn)) {

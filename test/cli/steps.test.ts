@@ -433,7 +433,7 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
             { metadata: meta("j"), spec: { template: { spec: { volumes: [{ configMap: { name: "conf" } }] } } } },
             { propertyDependencies: { spec: [cm("").urn] }, dependencies: [cm("").urn] },
         );
-        // A CronJob reading it the same way only updates: no forceNew path under its spec.
+        // A CronJob reading it the same way is not replaced: no forceNew path under its spec.
         const cron = res(
             TYPES.cronJob,
             "cron",
@@ -447,7 +447,8 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
                 ["k8s", "same", undefined],
                 ["cm", "replace", true],
                 ["job", "replace", true],
-                ["cron", "update", undefined],
+                // Not replaced; and at `up` its inputs are the plan's (the ConfigMap keeps its name): same.
+                ["cron", "same", undefined],
             ],
         );
         // A protected dependent stops the chain.
@@ -487,7 +488,7 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
         );
     });
 
-    it("makes inputs fed from a created or replaced resource unknown, as a preview sees them", () => {
+    it("makes inputs fed from a replaced generator unknown (a new random value), but not those fed from another replaced resource (its outputs echo the inputs)", () => {
         const pw = (keepers?: Record<string, string>) => res(TYPES.password, "pw", { length: 32, ...(keepers ? { keepers } : {}) });
         const role = res(
             TYPES.role,
@@ -502,6 +503,16 @@ describe("engine steps: the engine's own rules (pkg/resource/deploy/step_generat
                 ["k8s", "same", undefined],
                 ["pw", "replace", ["keepers"]],
                 ["r", "update", ["password"]],
+            ],
+        );
+        const db = (template: string) => res(TYPES.database, "db", { name: "db", template });
+        const ext = res(TYPES.extension, "e", { name: "vector", database: "db" }, { propertyDependencies: { database: [db("").urn] } });
+        assert.deepStrictEqual(
+            engineSteps({ before: [provider(), db("a"), ext], after: [provider(), db("b"), ext] }).map((s) => [s.name, s.step]),
+            [
+                ["k8s", "same"],
+                ["db", "replace"],
+                ["e", "same"],
             ],
         );
     });
