@@ -53,6 +53,11 @@ export { METRICS_PORT };
 export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
 export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
+/**
+ * Pod template annotation whose change rolls the pod when the exporter's extra queries change: postgres_exporter
+ * reads `--extend.query-path` once, when it first maps the server's version, not on later scrapes.
+ */
+export const EXPORTER_QUERIES_CHECKSUM_ANNOTATION = "hanzo.ai/exporter-queries-checksum";
 
 /** SHA-256 over the files' names and contents, independent of their order. */
 export function configChecksum(files: Readonly<Record<string, string>>): string {
@@ -153,6 +158,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         // The metrics exporter's credentials: its own role (pg_monitor, nothing more), never the superuser.
         let exporter: k8s.types.input.core.v1.Container[] = [];
         const exporterVolumes: k8s.types.input.core.v1.Volume[] = [];
+        const exporterAnnotations: Record<string, string> = {};
         if (args.monitoring.enabled) {
             this.monitorPassword = new random.RandomPassword(
                 `${name}-monitor-password`,
@@ -181,6 +187,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                       );
             if (queries) {
                 exporterVolumes.push({ name: "exporter-queries", configMap: { name: queries.metadata.name } });
+                exporterAnnotations[EXPORTER_QUERIES_CHECKSUM_ANNOTATION] = configChecksum({ "queries.yaml": args.exporterQueries! });
             }
             exporter = [
                 {
@@ -239,6 +246,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                             annotations: {
                                 [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
                                 [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: adminChecksum,
+                                ...exporterAnnotations,
                             },
                         },
                         spec: {

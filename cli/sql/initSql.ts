@@ -208,6 +208,29 @@ export function adoptObjectsSql(owner: string): string[] {
     ];
 }
 
+/**
+ * Only the extensions of a plan, per database, at their pinned versions: what an adoption runs *before* its
+ * `pulumi up`. The postgresql provider creates an Extension with `CREATE EXTENSION IF NOT EXISTS … VERSION`,
+ * which leaves an existing older one as it is, and then reads the live `extversion` into the state
+ * (`resourcePostgreSQLExtensionCreate` → `resourcePostgreSQLExtensionReadImpl`,
+ * postgresql/resource_postgresql_extension.go in cyrilgdn/terraform-provider-postgresql), so an adopted
+ * database's older extension would only be updated by the *next* `up`. Moved first, every extension is at its
+ * pinned version when the provider creates and reads it, and one `up` converges. Only databases that exist
+ * before the `up` can be named here: with `adopt`, every service database is imported, so all exist.
+ */
+export function renderExtensionSql(plan: Plan): string {
+    const extensions = plan.resources.filter((r) => r.type === T.extension);
+    const out = [
+        `-- hanzo-sql: the extensions of stack ${plan.stack} at their pinned versions, rendered from its plan. Idempotent.`,
+        `\\set ON_ERROR_STOP on`,
+    ];
+    for (const db of [...new Set(extensions.map((r) => String(r.inputs.database)))]) {
+        out.push(`\\connect ${ident(db)}`, ...extensions.filter((r) => String(r.inputs.database) === db).flatMap(extensionSql));
+    }
+    out.push(`\\connect postgres`);
+    return out.join("\n") + "\n";
+}
+
 /** The psql script of a plan. */
 export function renderInitSql(plan: Plan, opts: InitSqlOptions = {}): string {
     const of = (type: string) => plan.resources.filter((r) => r.type === type);

@@ -5,6 +5,7 @@ import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { listStacks, PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
+import { REQUIRED_PULUMI_VERSION } from "../../components/cliVersion";
 
 const WORKFLOW = path.join(PROJECT_DIR, ".github", "workflows", "policy.yml");
 const VALIDATOR = path.join(PROJECT_DIR, "node_modules", "@action-validator", "cli", "cli.mjs");
@@ -37,6 +38,22 @@ describe(".github/workflows/policy.yml", () => {
             "npm run plan -- --stack ${{ matrix.stack }} --policy",
             "npm run plan -- --stack ${{ matrix.stack }} --policy --preview",
         ]);
+    });
+
+    it("pins a Pulumi CLI that Pulumi.yaml's requiredPulumiVersion admits: the release of the SDK the program runs on", () => {
+        const project = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as any;
+        assert.strictEqual(project.requiredPulumiVersion, REQUIRED_PULUMI_VERSION);
+        const action = workflow.jobs.preview.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
+        const pinned = action.with["pulumi-version"];
+        const sdk = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")).dependencies["@pulumi/pulumi"];
+        assert.strictEqual(pinned, sdk);
+        // The range is one lower bound (blang/semver's `>=x.y.z`, as ValidatePulumiVersionRange parses it).
+        const bound = /^>=(\d+)\.(\d+)\.(\d+)$/.exec(REQUIRED_PULUMI_VERSION)!.slice(1).map(Number);
+        const version = /^(\d+)\.(\d+)\.(\d+)$/.exec(pinned)!.slice(1).map(Number);
+        const cmp = version.map((v, i) => Math.sign(v - bound[i])).find((d) => d !== 0) ?? 0;
+        assert.ok(cmp >= 0, `${pinned} does not satisfy ${REQUIRED_PULUMI_VERSION}`);
+        // 3.174.0 imports then updates (adoption); 3.219.0 is the first CLI that reads the key: the bound is no lower.
+        assert.deepStrictEqual(bound, [3, 219, 0]);
     });
 
     it("previews every DOKS stack with the pack and every credential the program needs for it", () => {

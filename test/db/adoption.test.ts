@@ -9,7 +9,7 @@ import { DATA_HOLDERS } from "../../policies/standard/replacement";
 import { SEED_SETTINGS, serverSettings } from "../../policies/standard/settings";
 import { PgServer } from "../harness/pg/server";
 import { PROJECT_DIR, specOf, stackConfig } from "../../cli/plan/stackFile";
-import { renderInitSql } from "../../cli/sql/initSql";
+import { renderExtensionSql, renderInitSql } from "../../cli/sql/initSql";
 import { verify } from "../../cli/verify/checks";
 import { catalogSnapshot, renderedFiles, sqlstate, tryConnect } from "../support/db";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
@@ -303,6 +303,49 @@ describe("adopting the seed's deployment: on a server built as HIP-29 instructs"
             iam.detail,
             'has 5 objects iam_user does not own, so its migrations cannot alter them: function user_count() (hanzo), table "user" (hanzo), table casbin_rule (hanzo), type user_kind (hanzo), view people (hanzo)',
         );
+    });
+
+    it("moves every extension to its pinned version before `up`, so the provider's create records that version in the same `up`", async () => {
+        const plan = await planWith("hanzo-k8s", ADOPT);
+        type Ext = { name: string; database: string; schema: string; version: string };
+        const extensions = ofType(plan, TYPES.extension).map((r) => r.inputs as unknown as Ext);
+        /**
+         * The postgresql provider's create, then its read into the state, as it runs them
+         * (resourcePostgreSQLExtensionCreate, resourcePostgreSQLExtensionReadImpl in
+         * postgresql/resource_postgresql_extension.go, cyrilgdn/terraform-provider-postgresql; pq.QuoteIdentifier).
+         */
+        const providerCreate = async (e: Ext) => {
+            const q = (v: string) => `"${v.replace(/"/g, '""')}"`;
+            const c = await server.admin(e.database);
+            try {
+                await c.query(`CREATE EXTENSION IF NOT EXISTS ${q(e.name)} SCHEMA ${q(e.schema)} VERSION ${q(e.version)}`);
+                const read = await c.query(
+                    "SELECT n.nspname, e.extversion FROM pg_catalog.pg_extension e, pg_catalog.pg_namespace n WHERE n.oid = e.extnamespace AND e.extname = $1",
+                    [e.name],
+                );
+                return read.rows[0];
+            } finally {
+                await c.end();
+            }
+        };
+        // Without the step, the seed's pg_trgm 1.5 in iam stays, and the state records 1.5 against the declared
+        // 1.6: a second `up` would be needed to run ALTER EXTENSION … UPDATE TO.
+        const iamTrgm = extensions.find((e) => e.database === "iam" && e.name === "pg_trgm")!;
+        assert.strictEqual(iamTrgm.version, "1.6");
+        assert.deepStrictEqual(await providerCreate(iamTrgm), { nspname: "public", extversion: "1.5" });
+        // The documented order: `init-sql --extensions` on the seed's server as it runs, then `pulumi up` (its
+        // restart with the rendered configuration, then the provider's creates and reads).
+        server.psql(renderExtensionSql(plan.plan));
+        server.restart(renderedFiles(plan));
+        assert.deepStrictEqual(
+            extensions.map((e) => `${e.database}.${e.name}`).sort(),
+            ["template1", ...SERVICES]
+                .flatMap((db) => ["pg_stat_statements", "pg_trgm", "uuid-ossp", "vector"].map((x) => `${db}.${x}`))
+                .sort(),
+        );
+        for (const e of extensions) {
+            assert.deepStrictEqual(await providerCreate(e), { nspname: e.schema, extversion: e.version }, `${e.database}.${e.name}`);
+        }
     });
 
     it("adopts with one restart: the program's configuration, then its SQL; verify passes with the old passwords", async () => {

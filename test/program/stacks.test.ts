@@ -146,6 +146,8 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             assert.deepStrictEqual(resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s").inputs, {
                 kubeconfig: "[secret]",
                 clusterIdentifier: `plan-${stack}-cluster-id`,
+                enableSecretMutable: "true",
+                enableConfigMapMutable: "true",
             });
         });
 
@@ -215,6 +217,9 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                         annotations: {
                             "hanzo.ai/config-checksum": configChecksum(config.data),
                             "hanzo.ai/admin-password-checksum": adminChecksum,
+                            "hanzo.ai/exporter-queries-checksum": configChecksum(
+                                (resource(plan, TYPES.configMap, "hanzo-sql-postgres-exporter-queries").inputs as any).data,
+                            ),
                         },
                     },
                     spec: {
@@ -497,6 +502,8 @@ describe("the test and dev stacks", () => {
         assert.deepStrictEqual(resource(plan, TYPES.k8sProvider, "hanzo-sql-k8s").inputs, {
             context: "kind-hanzo",
             clusterIdentifier: "kind-hanzo",
+            enableSecretMutable: "true",
+            enableConfigMapMutable: "true",
         });
         const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
         assert.deepStrictEqual(sts.spec.volumeClaimTemplates[0].spec, {
