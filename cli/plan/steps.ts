@@ -350,10 +350,14 @@ function kubernetesConfig(r: ModelResource, byUrn: ReadonlyMap<string, ModelReso
 }
 
 /** Replaces every input whose property dependencies include one of `unknownUrns` by the engine's unknown. */
-function withUnknowns(r: ModelResource, unknownUrns: ReadonlySet<string>): Record<string, unknown> {
+function withUnknowns(
+    r: ModelResource,
+    unknownUrns: ReadonlySet<string>,
+    onlyWhereEqualTo?: Record<string, unknown>,
+): Record<string, unknown> {
     const out = { ...r.inputs };
     for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
-        if (urns.some((u) => unknownUrns.has(u)) && k in out) {
+        if (urns.some((u) => unknownUrns.has(u)) && k in out && (!onlyWhereEqualTo || equal(onlyWhereEqualTo[k], out[k]))) {
             out[k] = UNKNOWN;
         }
     }
@@ -433,7 +437,9 @@ export function engineSteps(t: Transition): EngineStep[] {
             continue;
         }
         const config = r.type.startsWith("kubernetes:") ? kubernetesConfig(r, afterByUrn) : {};
-        const inputs = withUnknowns(r, unknownOutputs);
+        // Where the two plans show a value fed from a regenerated one as equal (redacted secrets), it changes
+        // all the same; where they differ, the plan's own values are the diff `up` sees.
+        const inputs = withUnknowns(r, unknownOutputs, old?.inputs ?? {});
         const importId = r.custom ? r.options.import : undefined;
 
         // Import: `continueStepsFromRefresh` (step_generator.go): `isImport := goal.Custom && goal.ID != "" &&

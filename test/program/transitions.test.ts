@@ -237,7 +237,8 @@ describe("documented procedures as engine transitions", function () {
             assert.strictEqual(s.deleteBeforeReplace, false, s.name);
             assert.strictEqual(o.after.plan.resources.find((r) => r.urn === s.urn)?.options.retainOnDelete, true, s.name);
         }
-        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-identity-database")?.changed, ["name"]);
+        // Its owner is the renamed role: the same role under its new name.
+        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-identity-database")?.changed, ["name", "owner"]);
         assertSafe(o);
     });
 
