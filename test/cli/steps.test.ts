@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { requiredCliVersion } from "../../cli/plan/stepsReport";
 import { IMPORT_DIFF_VERSION, LiveObject, ModelResource, engineSteps } from "../../cli/plan/steps";
 import { UNKNOWN } from "../../cli/plan/runner";
 import { TYPES } from "../../policies/standard/types";
@@ -554,7 +555,7 @@ describe("npm run plan -- --from: the steps for users", () => {
         const same = run("--from", path.join(dir, "same.json"));
         assert.deepStrictEqual(
             [same.status, same.stdout.split("\n").slice(0, 2)],
-            [0, ["engine steps (CLI unpinned: any version, rules of those before 3.174 apply):", "  nothing changes"]],
+            [0, [`engine steps (CLI ${requiredCliVersion(PROJECT_DIR)}):`, "  nothing changes"]],
         );
         const out = run("--from", path.join(dir, "before.json"), "--json");
         assert.strictEqual(out.status, 1, out.stderr);
@@ -563,15 +564,9 @@ describe("npm run plan -- --from: the steps for users", () => {
             .filter((s) => s.step !== "same")
             .map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.step, s.deleteBeforeReplace, s.error?.split(" as ")[0]]);
         assert.deepStrictEqual(short, [
-            ["hanzo-sql-postgres-config", "replace", true, undefined],
-            // The StatefulSet mounts the ConfigMap by its name (a property dependency): replacing the ConfigMap
-            // delete-first replaces it too (calculateDependentReplacements), which protect refuses; `up` stops.
-            [
-                "hanzo-sql-postgres-statefulset",
-                "refused",
-                undefined,
-                'unable to replace resource "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:PostgresInstance$kubernetes:apps/v1:StatefulSet::hanzo-sql-postgres-statefulset"',
-            ],
+            // The provider updates ConfigMaps in place (enableConfigMapMutable); a protected Database whose
+            // template changes is a replacement the engine refuses: `up` stops.
+            ["hanzo-sql-postgres-config", "update", undefined, undefined],
             [
                 "hanzo-sql-iam-database",
                 "refused",
