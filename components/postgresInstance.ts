@@ -16,6 +16,7 @@ import { dnsEgress } from "../render/egress";
 import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 import { labels as objectLabels } from "../render/labels";
 import { hardenedContainer, hardenedPod } from "../render/securityContext";
+import { ADOPTED_SERVICE_IGNORE, adoptedObject, adoptionAnnotations } from "./adoption";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
@@ -121,8 +122,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const labels = objectLabels({ app: spec.name, name: "postgresql", instance: spec.name });
         const selector = { app: spec.name };
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
-        const adopted = (objectName: string): pulumi.CustomResourceOptions =>
-            args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {};
+        const adopted = (objectName: string, ignoreChanges: readonly string[] = []): pulumi.CustomResourceOptions =>
+            adoptedObject(args.adopt, `${args.namespaceName}/${objectName}`, ignoreChanges);
+        const adoptedMetadata = args.adopt ? { annotations: adoptionAnnotations(true) } : {};
         const pgdata = spec.pgdataAtMountRoot ? ADOPTED_PGDATA : PGDATA;
 
         this.adminPassword = pulumi.secret(
@@ -133,7 +135,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const adminSecret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels },
+                metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels, ...adoptedMetadata },
                 type: "Opaque",
                 stringData: { username: ADMIN_ROLE, password: this.adminPassword, [ADMIN_VERIFIER_KEY]: this.adminVerifier },
             },
@@ -226,7 +228,9 @@ export class PostgresInstance extends pulumi.ComponentResource {
                     namespace: args.namespace,
                     labels,
                     // The policy accepts PGDATA at the mount root only on a volume adopted from the seed.
-                    ...(spec.pgdataAtMountRoot ? { annotations: { [ADOPTED_VOLUME_ANNOTATION]: "true" } } : {}),
+                    ...(spec.pgdataAtMountRoot
+                        ? { annotations: { [ADOPTED_VOLUME_ANNOTATION]: "true", ...adoptionAnnotations(args.adopt) } }
+                        : {}),
                 },
                 spec: {
                     serviceName: spec.name,
@@ -404,14 +408,14 @@ export class PostgresInstance extends pulumi.ComponentResource {
         this.service = new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: spec.name, namespace: args.namespace, labels },
+                metadata: { name: spec.name, namespace: args.namespace, labels, ...adoptedMetadata },
                 spec: {
                     clusterIP: "None",
                     selector,
                     ports: [{ name: "postgresql", port: spec.port, targetPort: "postgresql", protocol: "TCP" }],
                 },
             },
-            { parent: this, ...adopted(spec.name) },
+            { parent: this, ...adopted(spec.name, ADOPTED_SERVICE_IGNORE) },
         );
 
         // Only pods of the server's namespace (and of namespaces that host a declared service) reach 5432.
@@ -431,7 +435,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         new k8s.networking.v1.NetworkPolicy(
             `${name}-network-policy`,
             {
-                metadata: { name: `${spec.name}-network-policy`, namespace: args.namespace, labels },
+                metadata: { name: `${spec.name}-network-policy`, namespace: args.namespace, labels, ...adoptedMetadata },
                 spec: {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress"],

@@ -6,6 +6,7 @@ import { connectionSecretData } from "../render/connection";
 import { labels } from "../render/labels";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { renderKmsSync } from "../render/kmsSync";
+import { adoptedObject, adoptionAnnotations } from "./adoption";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole, passwordKeepers } from "./roles";
 import { stateInputs } from "./stateInputs";
@@ -166,22 +167,23 @@ export class ServiceDatabase extends pulumi.ComponentResource {
             // The KMS holds DATABASE_URL under /<service> (HIP-29 §Credential Management); the sync writes it
             // into a Secret of its own, so it and the program never overwrite each other. The seed's sync of
             // the same name is adopted.
+            const sync = renderKmsSync({
+                apiVersion: args.kms.apiVersion,
+                kind: args.kms.kind,
+                projectSlug: args.kms.projectSlug,
+                envSlug: args.kms.envSlug,
+                hostAPI: args.kms.hostAPI,
+                resyncInterval: args.kms.resyncInterval,
+                credentialsSecret: args.kms.credentialsSecret,
+                name: s.secretName,
+                namespace: s.namespace,
+                secretsPath: `/${s.name}`,
+                targetSecret: kmsSecretName(s),
+            });
             new k8s.apiextensions.CustomResource(
                 `${name}-kms-sync`,
-                renderKmsSync({
-                    apiVersion: args.kms.apiVersion,
-                    kind: args.kms.kind,
-                    projectSlug: args.kms.projectSlug,
-                    envSlug: args.kms.envSlug,
-                    hostAPI: args.kms.hostAPI,
-                    resyncInterval: args.kms.resyncInterval,
-                    credentialsSecret: args.kms.credentialsSecret,
-                    name: s.secretName,
-                    namespace: s.namespace,
-                    secretsPath: `/${s.name}`,
-                    targetSecret: kmsSecretName(s),
-                }),
-                { parent: this, ...adopted(`${s.namespace}/${s.secretName}`) },
+                args.adopt ? { ...sync, metadata: { ...sync.metadata, annotations: adoptionAnnotations(true) } } : sync,
+                { parent: this, ...adoptedObject(args.adopt, `${s.namespace}/${s.secretName}`) },
             );
         }
 

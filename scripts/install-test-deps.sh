@@ -65,6 +65,9 @@ command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 # ...and the NetworkPolicies it enforces in each pod's network namespace (iptables-restore, ip6tables-restore).
 command -v iptables-restore >/dev/null && command -v ip6tables-restore >/dev/null || missing+=(iptables)
 command -v prometheus >/dev/null || missing+=(prometheus)
+# The backup scripts are checked with shellcheck (test/db/backup.test.ts); test/harness/commands.ts lists
+# every command the tests run and test/cli/installDeps.test.ts checks this script installs each one's package.
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The Go services' drivers for test/clients (built offline, GO111MODULE=off, against these packages).
 command -v go >/dev/null || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/lib/pq ] || missing+=(golang-github-lib-pq-dev)

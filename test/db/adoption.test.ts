@@ -55,6 +55,43 @@ describe("adopting the seed's deployment: the plan", () => {
         );
     });
 
+    it("forces server-side apply on every adopted Kubernetes object (Helm's or Argo CD's fields too), and keeps the Service's cluster IP", async () => {
+        // With the KMS sync of one service, the seed's KMSSecret is adopted too.
+        const values = {
+            ...ADOPT,
+            kmsEnabled: true,
+            kmsProjectSlug: "hanzo",
+            services: ADOPT.services.map((s) => (s === "cloud" ? { name: "cloud", kmsSync: true } : s)),
+        };
+        const forced = (plan: Awaited<ReturnType<typeof planWith>>) =>
+            plan.plan.resources
+                .filter(
+                    (r) =>
+                        r.type.startsWith("kubernetes:") && (r.inputs as any).metadata?.annotations?.["pulumi.com/patchForce"] === "true",
+                )
+                .map((r) => `${r.type} ${r.options.import ?? "(not imported)"}`)
+                .sort();
+        const adopted = await planWith("hanzo-k8s", values);
+        assert.deepStrictEqual(
+            forced(adopted),
+            [
+                "kubernetes:kms.hanzo.ai/v1:KMSSecret hanzo/cloud-database",
+                "kubernetes:core/v1:PersistentVolumeClaimPatch (not imported)", // a patch of the claim the controller made, always forced
+                `${TYPES.secret} hanzo/postgres-credentials`,
+                `${TYPES.service} hanzo/postgres`,
+                `${TYPES.statefulSet} hanzo/postgres`,
+                `${TYPES.networkPolicy} hanzo/postgres-network-policy`,
+            ].sort(),
+        );
+        // pulumi-kubernetes forces a replacement on a Service's clusterIP (diff.go); an imported one may not be
+        // replaced, so the adopted Service keeps whatever the seed's has.
+        assert.deepStrictEqual(resource(adopted, TYPES.service, "hanzo-sql-postgres-service").options.ignoreChanges, ["spec.clusterIP"]);
+        const fresh = await planWith("hanzo-k8s", { ...values, adopt: false });
+        assert.deepStrictEqual(forced(fresh), ["kubernetes:core/v1:PersistentVolumeClaimPatch (not imported)"]);
+        assert.strictEqual(resource(fresh, TYPES.service, "hanzo-sql-postgres-service").options.ignoreChanges, undefined);
+        assert.strictEqual((resource(fresh, TYPES.service, "hanzo-sql-postgres-service").inputs as any).spec.clusterIP, "None");
+    });
+
     it("declares every replace-forcing field of the StatefulSet as the seed's live object has it, so the import only updates", async () => {
         // HIP-29's StatefulSet as the API server returns it (apps/v1 defaults filled in: podManagementPolicy,
         // revisionHistoryLimit); pulumi-kubernetes reads an imported object's inputs from it.

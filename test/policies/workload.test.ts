@@ -46,7 +46,11 @@ describe("workload-hardening", () => {
                 })
             ).engine,
         );
-        assert.deepStrictEqual(server(adopted).metadata.annotations, { "hanzo.ai/adopted-volume": "true" });
+        // (and, adopted, server-side apply forced over the seed's field managers: components/adoption.ts)
+        assert.deepStrictEqual(server(adopted).metadata.annotations, {
+            "hanzo.ai/adopted-volume": "true",
+            "pulumi.com/patchForce": "true",
+        });
         assert.deepStrictEqual(await violations(workloadHardening, adopted), []);
         delete server(adopted).metadata.annotations;
         assert.deepStrictEqual(await violations(workloadHardening, adopted), [
