@@ -171,6 +171,17 @@ describe("documented procedures as engine transitions", function () {
         assertSafe(o);
     });
 
+    it("adopts a Service that is not headless without replacing it (its clusterIP is the API server's to keep)", async () => {
+        const o = await transition(
+            undefined,
+            { ...BASE, adopt: true, adminPassword: ADMIN },
+            { live: seedLiveObjects("the first admin password", ["iam", "cloud"], "10.245.0.17") },
+        );
+        const service = o.steps.find((s) => s.name === "hanzo-sql-postgres-service")!;
+        assert.deepStrictEqual([service.step, service.thenUpdate, service.error], ["import", true, undefined]);
+        assertSafe(o);
+    });
+
     it("rotates a service's password: new password and salt (create-first), the role's verifier and its Secret in place", async () => {
         const o = await transition(BASE, { ...BASE, services: [{ name: "iam", passwordVersion: 2 }, "cloud"] });
         assert.deepStrictEqual(changes(o), [

@@ -18,7 +18,8 @@ import { TYPES } from "../../policies/standard/types";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const NS = "hanzo";
 
-export function seedLiveObjects(adminPassword: string, services: readonly string[]): LiveObject[] {
+/** `clusterIP`: the seed's Service is headless ("None"); a cluster that applied it without that line has an address. */
+export function seedLiveObjects(adminPassword: string, services: readonly string[], clusterIP = "None"): LiveObject[] {
     const labels = { app: "postgres" };
     return [
         {
@@ -92,8 +93,8 @@ export function seedLiveObjects(adminPassword: string, services: readonly string
                 kind: "Service",
                 metadata: { name: "postgres", namespace: NS },
                 spec: {
-                    clusterIP: "None",
-                    clusterIPs: ["None"],
+                    clusterIP,
+                    clusterIPs: [clusterIP],
                     internalTrafficPolicy: "Cluster",
                     ipFamilies: ["IPv4"],
                     ipFamilyPolicy: "SingleStack",
