@@ -6,15 +6,19 @@
  * are detected; either fails the plan (exit 1), as does invalid stack configuration. `--preview` runs the
  * program as a first `pulumi preview` would (values providers compute are unknown). `--policy` then runs the
  * policy pack over the plan as the engine would (the gate: the pack's own analyzer, over gRPC, with secrets
- * in plain text as the engine sends them) and exits 1 on a mandatory violation.
+ * in plain text as the engine sends them) and exits 1 on a mandatory violation. `--from before.json` shows
+ * instead the steps `pulumi up` would take from that earlier plan to this one (cli/plan/steps.ts), and exits 1
+ * when the engine would refuse one (docs/engine-steps.md).
  */
 import { main } from "../program";
-import { Command, Flag, Parsed, runCommand } from "./cli";
+import { Command, Flag, Parsed, UsageError, runCommand } from "./cli";
 import { gate } from "./gate";
 import { validatePlan } from "./plan/kubernetes";
 import { summarize, writePlanFiles } from "./plan/render";
 import { PlanResult, runPlan } from "./plan/runner";
-import { listStacks, stackConfig } from "./plan/stackFile";
+import { PROJECT_DIR, listStacks, stackConfig } from "./plan/stackFile";
+import { engineSteps } from "./plan/steps";
+import { readLiveFile, readPlanFile, requiredCliVersion, stepsJson, stepsTable } from "./plan/stepsReport";
 
 /** The plan's command line (`npm run plan -- --help` prints it). */
 export const PLAN_COMMAND = {
@@ -38,6 +42,23 @@ export const PLAN_COMMAND = {
         },
         policy: { type: "boolean", description: "run the policy pack over the plan as the engine would (the offline gate)" },
         preview: { type: "boolean", description: "plan as a first `pulumi preview` would: values providers compute are unknown" },
+        from: {
+            type: "string",
+            value: "<before.json>",
+            description:
+                "show the steps `pulumi up` would take from this earlier plan (`--json` output) to the stack's plan now: an offline `pulumi preview --diff`; exits 1 when the engine would refuse a step",
+        },
+        live: {
+            type: "string",
+            value: "<live.json>",
+            description: "with --from: the objects the program imports, as a JSON list of {type, id, inputs} (an adoption's live state)",
+        },
+        "cli-version": {
+            type: "string",
+            value: "<x.y.z>",
+            description:
+                "with --from: the Pulumi CLI version `up` runs with (default: the lowest Pulumi.yaml's requiredPulumiVersion admits)",
+        },
     },
 } as const satisfies Command<Record<string, Flag>>;
 
@@ -78,7 +99,21 @@ export async function planFromStackFile(stack: string, preview = false): Promise
 }
 
 async function plan(args: PlanArgs): Promise<number> {
+    if ((args.live || args["cli-version"]) && !args.from) {
+        throw new UsageError("--live and --cli-version go with --from <before.json>");
+    }
     const result = await planFromStackFile(args.stack, args.preview);
+    if (args.from) {
+        const cliVersion = args["cli-version"] ?? requiredCliVersion(PROJECT_DIR);
+        const steps = engineSteps({
+            before: readPlanFile(args.from),
+            after: result.plan.resources,
+            live: args.live ? readLiveFile(args.live) : [],
+            cliVersion,
+        });
+        process.stdout.write(args.json ? JSON.stringify(stepsJson(steps), null, 2) + "\n" : stepsTable(steps, cliVersion));
+        return steps.some((s) => s.step === "refused") ? 1 : 0;
+    }
     if (args.out) {
         const written = writePlanFiles(result, args.out);
         process.stderr.write(`wrote ${written.length} files to ${args.out}\n`);

@@ -163,6 +163,9 @@ describe("command lines: node:util parseArgs for every tool and bench, --help, e
             out: undefined,
             policy: false,
             preview: true,
+            from: undefined,
+            live: undefined,
+            "cli-version": undefined,
         });
         assert.deepStrictEqual(parseCommand(GATE_COMMAND, ["plan.json", "--config=pack.json"]), {
             values: { config: "pack.json", preview: false },

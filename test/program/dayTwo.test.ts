@@ -3,7 +3,7 @@ import { ROLLOUT_TIMEOUT, STARTUP_PROBE } from "../../components/postgresInstanc
 import { DATA_HOLDERS, replacementOptions } from "../../policies/standard/replacement";
 import { DEFAULT_EXTENSION_VERSIONS } from "../../policies/standard/rules";
 import { specOf, stackConfig } from "../../cli/plan/stackFile";
-import type { PlanResult, PlannedResource } from "../../cli/plan/runner";
+import { engineSteps } from "../../cli/plan/steps";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 
 /** Changes to a running stack: each applies in place or stops before any resource, never replacing data. */
@@ -193,41 +193,12 @@ describe("extensions follow the image", () => {
     });
 });
 
-/**
- * The URN the engine looks up for a child when its parent is aliased: the parent's alias in place of the
- * parent, and the parent's old name in place of the new one at the start of the child's name
- * (`generateAliases` and `inheritedChildAlias` in pulumi/pulumi pkg/resource/deploy/step_generator.go).
- */
-function engineAliases(result: PlanResult, r: PlannedResource): string[] {
-    const out: string[] = [];
-    for (const a of r.options.aliases ?? []) {
-        const spec = a as { name?: string; parentUrn?: string };
-        if (typeof a === "string") {
-            out.push(a);
-        } else if (spec.name) {
-            out.push(`${r.urn.slice(0, r.urn.lastIndexOf("::"))}::${spec.name}`);
-        }
-    }
-    const parent = result.plan.resources.find((p) => p.urn === r.parent);
-    if (parent) {
-        for (const parentAlias of engineAliases(result, parent)) {
-            const name = r.name.startsWith(parent.name)
-                ? parentAlias.slice(parentAlias.lastIndexOf("::") + 2) + r.name.slice(parent.name.length)
-                : r.name;
-            const qualifiedType = `${parentAlias.split("::")[2]}$${r.type}`;
-            out.push(`urn:pulumi:${result.plan.stack}::hanzo-sql::${qualifiedType}::${name}`);
-        }
-    }
-    return out;
-}
-
 describe("services come and go safely", () => {
     const RENAMED = { ...BASE, services: [{ name: "identity", renamedFrom: "iam" }, "cloud"] };
 
-    it("a rename keeps every resource: each one of the renamed service is found under its old URN", async () => {
+    it("a rename keeps every resource: each one of the renamed service is found under its old URN (the engine-step model's aliases)", async () => {
         const before = await planWith("hanzo-k8s", BASE);
         const after = await planWith("hanzo-k8s", RENAMED);
-        const oldUrns = new Set(before.plan.resources.map((r) => r.urn));
         const renamed = after.plan.resources.filter((r) => r.name.includes("identity"));
         assert.deepStrictEqual(renamed.map((r) => r.name).sort(), [
             "hanzo-sql-backups-connect-identity",
@@ -243,16 +214,26 @@ describe("services come and go safely", () => {
             "hanzo-sql-identity-role",
             "hanzo-sql-identity-role-salt",
         ]);
-        for (const r of renamed) {
-            const found = engineAliases(after, r).filter((u) => oldUrns.has(u));
-            assert.strictEqual(found.length, 1, `${r.name}: ${engineAliases(after, r).join(" ")}`);
-            assert.strictEqual(found[0], r.urn.replace(/identity/g, "iam"));
-        }
-        // Only those: no other resource of the old stack is left behind (it would be deleted).
-        const claimed = new Set([...after.plan.resources.map((r) => r.urn), ...renamed.flatMap((r) => engineAliases(after, r))]);
+        // `getOldResource` through `generateAliases`/`inheritedChildAlias` (cli/plan/steps.ts): nothing of the
+        // renamed service is created anew, and nothing of the old stack is left behind to be deleted.
+        const steps = engineSteps({ before: before.plan.resources, after: after.plan.resources });
         assert.deepStrictEqual(
-            before.plan.resources.filter((r) => !claimed.has(r.urn)).map((r) => r.name),
+            steps.filter((s) => s.step === "create" || s.step === "delete").map((s) => s.name),
             [],
+        );
+        assert.deepStrictEqual(
+            steps
+                .filter((s) => s.name === "hanzo-sql-identity-password" || s.name === "hanzo-sql-identity")
+                .map((s) => [s.name, s.step, s.why]),
+            [
+                // The component records its new name: an update of its state, no resource created.
+                ["hanzo-sql-identity", "update", "updates service"],
+                [
+                    "hanzo-sql-identity-password",
+                    "same",
+                    "same, found under its alias urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:ServiceDatabase$random:index/randomPassword:RandomPassword::hanzo-sql-iam-password",
+                ],
+            ],
         );
     });
 

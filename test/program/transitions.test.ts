@@ -1,0 +1,369 @@
+import * as assert from "assert";
+import { EngineStep, ModelResource, engineSteps } from "../../cli/plan/steps";
+import { requiredCliVersion } from "../../cli/plan/stepsReport";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import type { PlanResult } from "../../cli/plan/runner";
+import { TYPES, planWith } from "../support/plan";
+import { seedLiveObjects } from "../support/seedLive";
+
+/**
+ * Every documented procedure as a transition through the engine-step model (cli/plan/steps.ts): the plan
+ * before, the plan after, and the steps `pulumi up` takes between them on the CLI version the project requires
+ * (Pulumi.yaml's requiredPulumiVersion). Each test asserts exactly the steps the docs describe, and two
+ * invariants: no data-holding resource (the StatefulSet, a Database, the bucket) is replaced or deleted, and no
+ * Secret or ConfigMap a workload reads by name is deleted, not even for a moment (a delete-before-replace).
+ *
+ * Plans are built with secrets revealed (the engine compares real values); a generated value is the mock's,
+ * derived from the resource's name and keepers (cli/plan/runner.ts).
+ */
+const BASE = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"] };
+const ADMIN = "the first admin password";
+type Values = Record<string, unknown>;
+
+/** Set as secrets (`pulumi config set --secret`), with a value the plan can compare (not a `secure:` placeholder). */
+const SECRET_KEYS = ["hanzo-sql:adminPassword"];
+
+function engineView(p: PlanResult): ModelResource[] {
+    return p.plan.resources.map((r) => ({ ...r, inputs: p.revealed.get(r.urn)! }));
+}
+
+interface Outcome {
+    readonly steps: EngineStep[];
+    readonly before: PlanResult | undefined;
+    readonly after: PlanResult;
+}
+
+/** The steps of `up` from the stack configured with `before` (undefined: an empty state) to `after`. */
+async function transition(
+    before: Values | undefined,
+    after: Values,
+    opts: { live?: ReturnType<typeof seedLiveObjects>; state?: (r: ModelResource) => ModelResource } = {},
+): Promise<Outcome> {
+    const a = before ? await planWith("hanzo-k8s", before, SECRET_KEYS) : undefined;
+    const b = await planWith("hanzo-k8s", after, SECRET_KEYS);
+    const steps = engineSteps({
+        before: a ? engineView(a).map(opts.state ?? ((r) => r)) : [],
+        after: engineView(b),
+        live: opts.live,
+        cliVersion: requiredCliVersion(PROJECT_DIR),
+    });
+    return { steps, before: a, after: b };
+}
+
+/** The steps that do something, by resource name (components left out: they hold nothing), sorted. */
+function changes(o: Outcome): string[] {
+    return o.steps
+        .filter((s) => s.step !== "same" && !s.type.startsWith("hanzo-sql:"))
+        .map((s) => {
+            const how =
+                s.step === "replace"
+                    ? s.deleteBeforeReplace
+                        ? "replace, delete first"
+                        : "replace"
+                    : s.step === "import" && s.thenUpdate
+                      ? "import, update"
+                      : s.step === "delete" && s.retained
+                        ? "delete, retained"
+                        : s.step;
+            return `${s.name}: ${how}`;
+        })
+        .sort();
+}
+
+const DATA_HOLDER_TYPES: readonly string[] = [TYPES.statefulSet, TYPES.database, TYPES.spacesBucket];
+
+/** Names of the Secrets and ConfigMaps a workload of the plan reads (env, envFrom, volumes), `namespace/name`. */
+function readByName(p: PlanResult): Set<string> {
+    const out = new Set<string>();
+    const walk = (v: unknown, ns: string): void => {
+        if (Array.isArray(v)) {
+            v.forEach((x) => walk(x, ns));
+        } else if (typeof v === "object" && v !== null) {
+            const o = v as Record<string, unknown>;
+            for (const [k, x] of Object.entries(o)) {
+                const ref = x as Record<string, unknown> | undefined;
+                if (
+                    ["secretKeyRef", "configMapKeyRef", "secretRef", "configMapRef", "configMap"].includes(k) &&
+                    typeof ref?.name === "string"
+                ) {
+                    out.add(`${ns}/${ref.name}`);
+                }
+                if (k === "secret" && typeof ref?.secretName === "string") {
+                    out.add(`${ns}/${ref.secretName}`);
+                }
+                walk(x, ns);
+            }
+        }
+    };
+    for (const r of p.plan.resources.filter((x) =>
+        [TYPES.statefulSet, TYPES.deployment, TYPES.cronJob, TYPES.job].includes(x.type as never),
+    )) {
+        const meta = (r.inputs.metadata ?? {}) as { namespace?: string };
+        walk(r.inputs.spec, meta.namespace ?? "default");
+    }
+    return out;
+}
+
+/** The two invariants every procedure keeps. */
+function assertSafe(o: Outcome): void {
+    for (const s of o.steps.filter((x) => DATA_HOLDER_TYPES.includes(x.type))) {
+        assert.ok(s.step !== "replace" && !(s.step === "delete" && !s.retained), `${s.name} holds data and would be ${s.step}d`);
+    }
+    const read = readByName(o.after);
+    const objects = [...(o.before?.plan.resources ?? []), ...o.after.plan.resources].filter(
+        (r) => r.type === TYPES.secret || r.type === TYPES.configMap,
+    );
+    for (const s of o.steps.filter((x) => x.type === TYPES.secret || x.type === TYPES.configMap)) {
+        const r = objects.find((x) => x.urn === s.urn)!;
+        const meta = r.inputs.metadata as { name: string; namespace: string };
+        const key = `${meta.namespace}/${meta.name}`;
+        if (read.has(key)) {
+            assert.ok(
+                !(s.step === "replace" && s.deleteBeforeReplace) && s.step !== "delete",
+                `${key} is read by name by a workload, and ${s.name} would be deleted (${s.why})`,
+            );
+        }
+    }
+}
+
+describe("documented procedures as engine transitions", function () {
+    this.timeout(300_000);
+
+    it("runs `up` on a CLI that imports then updates (requiredPulumiVersion at least 3.174)", () => {
+        const v = requiredCliVersion(PROJECT_DIR);
+        assert.ok(
+            v !== undefined && /^3\.(1[7-9]\d|[2-9]\d\d)\./.test(v) && !/^3\.17[0-3]\./.test(v),
+            `Pulumi.yaml requires ${v ?? "no version"}`,
+        );
+    });
+
+    it("adopts the seed's deployment: imports every object it names, updates them, refuses nothing", async () => {
+        const SERVICES = ["iam", "cloud"];
+        const o = await transition(
+            undefined,
+            { ...BASE, adopt: true, adminPassword: ADMIN },
+            { live: seedLiveObjects("the first admin password", SERVICES) },
+        );
+        const imported = o.steps.filter(
+            (s) => s.step === "import" || (s.step === "refused" && o.after.plan.resources.find((r) => r.urn === s.urn)?.options.import),
+        );
+        assert.deepStrictEqual(
+            imported
+                .map((s) => `${s.name}: ${s.step}${s.thenUpdate ? ", update" : ""}${s.error ? ` (${s.error.split(";")[0]})` : ""}`)
+                .sort(),
+            [
+                // Owner hanzo -> <service>_user (ALTER DATABASE … OWNER TO).
+                "hanzo-sql-cloud-database: import, update",
+                "hanzo-sql-cloud-role: import",
+                "hanzo-sql-iam-database: import, update",
+                "hanzo-sql-iam-role: import",
+                // The scram-verifier key is added in place (enableSecretMutable).
+                "hanzo-sql-postgres-credentials: import, update",
+                "hanzo-sql-postgres-network-policy: import, update",
+                "hanzo-sql-postgres-service: import, update",
+                "hanzo-sql-postgres-statefulset: import, update",
+            ],
+        );
+        assert.deepStrictEqual(
+            o.steps.filter((s) => s.step === "refused").map((s) => `${s.name}: ${s.error}`),
+            [],
+        );
+        assertSafe(o);
+    });
+
+    it("adopts a Service that is not headless without replacing it (its clusterIP is the API server's to keep)", async () => {
+        const o = await transition(
+            undefined,
+            { ...BASE, adopt: true, adminPassword: ADMIN },
+            { live: seedLiveObjects("the first admin password", ["iam", "cloud"], "10.245.0.17") },
+        );
+        const service = o.steps.find((s) => s.name === "hanzo-sql-postgres-service")!;
+        assert.deepStrictEqual([service.step, service.thenUpdate, service.error], ["import", true, undefined]);
+        assertSafe(o);
+    });
+
+    it("rotates a service's password: new password and salt (create-first), the role's verifier and its Secret in place", async () => {
+        const o = await transition(BASE, { ...BASE, services: [{ name: "iam", passwordVersion: 2 }, "cloud"] });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-iam-connection: update",
+            "hanzo-sql-iam-password: replace",
+            "hanzo-sql-iam-role-salt: replace",
+            "hanzo-sql-iam-role: update",
+        ]);
+        assertSafe(o);
+    });
+
+    it("rotates the administrator's password: the admin Secret in place, the pod rolled by its checksum, the provider's password", async () => {
+        const o = await transition({ ...BASE, adminPassword: ADMIN }, { ...BASE, adminPassword: "the second admin password" });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-pg: update",
+            "hanzo-sql-postgres-credentials: update",
+            "hanzo-sql-postgres-statefulset: update",
+        ]);
+        assertSafe(o);
+    });
+
+    it("changes a server setting: the configuration in place, the pod rolled by its checksum", async () => {
+        const o = await transition(BASE, { ...BASE, hnswEfSearch: 200 });
+        assert.deepStrictEqual(changes(o), ["hanzo-sql-postgres-config: update", "hanzo-sql-postgres-statefulset: update"]);
+        assertSafe(o);
+    });
+
+    it("changes the image and the extension versions: the StatefulSet rolls, each database's extension is updated", async () => {
+        const o = await transition(BASE, { ...BASE, image: "pgvector/pgvector:0.8.1-pg16", extensionVersions: { vector: "0.8.1" } });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-cloud-ext-vector: update",
+            "hanzo-sql-iam-ext-vector: update",
+            "hanzo-sql-postgres-statefulset: update",
+            "hanzo-sql-template1-ext-vector: update",
+        ]);
+        assertSafe(o);
+    });
+
+    it("grows the disk: the claim patch and the size alert, and the StatefulSet does not see its template", async () => {
+        const o = await transition({ ...BASE, storageSizeApplied: "50Gi" }, { ...BASE, storageSize: "100Gi", storageSizeApplied: "50Gi" });
+        assert.deepStrictEqual(changes(o), ["hanzo-sql-monitoring-alerts: update", "hanzo-sql-postgres-data-claim: update"]);
+        assertSafe(o);
+    });
+
+    it("renames a service: role and database renamed in place, objects inside retained, its Secret recreated under the new name", async () => {
+        const o = await transition(BASE, { ...BASE, services: [{ name: "identity", renamedFrom: "iam" }, "cloud"] });
+        assert.deepStrictEqual(changes(o), [
+            // The backup scripts list the databases by name.
+            "hanzo-sql-backups-connect-identity: replace",
+            "hanzo-sql-backups-cronjob: update",
+            "hanzo-sql-backups-drill: update",
+            "hanzo-sql-backups-scripts: update",
+            "hanzo-sql-identity-connection: replace",
+            "hanzo-sql-identity-database: update",
+            "hanzo-sql-identity-ext-pg_stat_statements: replace",
+            "hanzo-sql-identity-ext-pg_trgm: replace",
+            "hanzo-sql-identity-ext-uuid-ossp: replace",
+            "hanzo-sql-identity-ext-vector: replace",
+            "hanzo-sql-identity-revoke-public: replace",
+            "hanzo-sql-identity-role: update",
+        ]);
+        // Every replacement inside the renamed database is create-first, and the old one is retained on delete.
+        for (const s of o.steps.filter((x) => x.step === "replace" && x.type !== TYPES.secret)) {
+            assert.strictEqual(s.deleteBeforeReplace, false, s.name);
+            assert.strictEqual(o.after.plan.resources.find((r) => r.urn === s.urn)?.options.retainOnDelete, true, s.name);
+        }
+        // Its owner is the renamed role: the same role under its new name.
+        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-identity-database")?.changed, ["name", "owner"]);
+        assertSafe(o);
+    });
+
+    it("removes a service once its database is unprotected in state: the database stays (retained), the rest goes", async () => {
+        const unprotect = (r: ModelResource) =>
+            r.name === "hanzo-sql-cloud-database" ? { ...r, options: { ...r.options, protect: false } } : r;
+        const o = await transition(BASE, { ...BASE, services: ["iam"] }, { state: unprotect });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-backups-connect-cloud: delete",
+            "hanzo-sql-backups-cronjob: update",
+            "hanzo-sql-backups-drill: update",
+            "hanzo-sql-backups-scripts: update",
+            "hanzo-sql-cloud-connection: delete",
+            "hanzo-sql-cloud-database: delete, retained",
+            "hanzo-sql-cloud-ext-pg_stat_statements: delete",
+            "hanzo-sql-cloud-ext-pg_trgm: delete",
+            "hanzo-sql-cloud-ext-uuid-ossp: delete",
+            "hanzo-sql-cloud-ext-vector: delete",
+            "hanzo-sql-cloud-password: delete",
+            "hanzo-sql-cloud-revoke-public: delete",
+            "hanzo-sql-cloud-role-salt: delete",
+            "hanzo-sql-cloud-role: delete",
+        ]);
+        assertSafe(o);
+        // Without the documented `pulumi state unprotect`, `up` stops at the database.
+        const stopped = await transition(BASE, { ...BASE, services: ["iam"] });
+        assert.deepStrictEqual(
+            stopped.steps.filter((s) => s.step === "refused").map((s) => s.name),
+            ["hanzo-sql-cloud-database"],
+        );
+    });
+
+    it("turns pooling on and off: PgBouncer's objects come and go, the pooled service's Secret changes in place", async () => {
+        const off = BASE;
+        const on = { ...BASE, poolingEnabled: true, services: [{ name: "iam", pooled: true }, "cloud"] };
+        const pgbouncer = [
+            "hanzo-sql-pgbouncer-config",
+            "hanzo-sql-pgbouncer-deployment",
+            "hanzo-sql-pgbouncer-egress",
+            "hanzo-sql-pgbouncer-network-policy",
+            "hanzo-sql-pgbouncer-service",
+            "hanzo-sql-pgbouncer-service-account",
+            "hanzo-sql-pgbouncer-userlist",
+        ];
+        const up = await transition(off, on);
+        assert.deepStrictEqual(changes(up), ["hanzo-sql-iam-connection: update", ...pgbouncer.map((n) => `${n}: create`)].sort());
+        assertSafe(up);
+        const down = await transition(on, off);
+        assert.deepStrictEqual(changes(down), ["hanzo-sql-iam-connection: update", ...pgbouncer.map((n) => `${n}: delete`)].sort());
+        assertSafe(down);
+    });
+
+    it("turns monitoring off and on: the exporter sidecar leaves and returns with its objects, the server is updated", async () => {
+        const monitoring = [
+            "hanzo-sql-backups-alerts",
+            "hanzo-sql-monitoring-alerts",
+            "hanzo-sql-monitoring-connect-postgres",
+            "hanzo-sql-monitoring-pod-monitor",
+            "hanzo-sql-monitoring-role",
+            "hanzo-sql-monitoring-role-salt",
+            "hanzo-sql-postgres-exporter-queries",
+            "hanzo-sql-postgres-monitor-credentials",
+            "hanzo-sql-postgres-monitor-password",
+        ];
+        const off = await transition(BASE, { ...BASE, monitoringEnabled: false });
+        const server = ["hanzo-sql-postgres-network-policy: update", "hanzo-sql-postgres-statefulset: update"];
+        assert.deepStrictEqual(changes(off), [...server, ...monitoring.map((n) => `${n}: delete`)].sort());
+        assertSafe(off);
+        const on = await transition({ ...BASE, monitoringEnabled: false }, BASE);
+        assert.deepStrictEqual(changes(on), [...server, ...monitoring.map((n) => `${n}: create`)].sort());
+        assertSafe(on);
+    });
+
+    it("turns KMS sync on and off for a service: only its sync resource comes and goes", async () => {
+        const on = { ...BASE, kmsEnabled: true, kmsProjectSlug: "hanzo-prod", services: [{ name: "iam", kmsSync: true }, "cloud"] };
+        const up = await transition(BASE, on);
+        assert.deepStrictEqual(changes(up), ["hanzo-sql-iam-kms-sync: create"]);
+        assertSafe(up);
+        const down = await transition(on, BASE);
+        assert.deepStrictEqual(changes(down), ["hanzo-sql-iam-kms-sync: delete"]);
+        assertSafe(down);
+    });
+
+    it("turns backups off and on: the jobs and their objects go and come, and the protected bucket stops `up` until it is unprotected", async () => {
+        const off = await transition(BASE, { ...BASE, backupEnabled: false });
+        assert.deepStrictEqual(
+            off.steps.filter((s) => s.step === "refused").map((s) => `${s.name}: ${s.error}`),
+            [
+                'hanzo-sql-backups-bucket: resource "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:PostgresBackups$digitalocean:index/spacesBucket:SpacesBucket::hanzo-sql-backups-bucket" cannot be deleted because it is protected',
+            ],
+        );
+        assertSafe(off);
+        const unprotect = (r: ModelResource) => (r.type === TYPES.spacesBucket ? { ...r, options: { ...r.options, protect: false } } : r);
+        const offUnprotected = await transition(BASE, { ...BASE, backupEnabled: false }, { state: unprotect });
+        assert.ok(changes(offUnprotected).includes("hanzo-sql-backups-bucket: delete, retained"));
+        assert.deepStrictEqual(
+            offUnprotected.steps.filter((s) => s.step === "refused"),
+            [],
+        );
+        assertSafe(offUnprotected);
+        const on = await transition({ ...BASE, backupEnabled: false }, BASE);
+        assert.deepStrictEqual(
+            on.steps.filter((s) => s.step === "refused" || s.step === "replace" || s.step === "delete"),
+            [],
+        );
+        assertSafe(on);
+    });
+
+    it("refuses a new bucket name: replaceOnChanges makes it a replacement, which protect stops before anything changes", async () => {
+        const o = await transition(BASE, { ...BASE, backupBucket: "hanzo-k8s-postgres-backups-2" });
+        assert.deepStrictEqual(
+            o.steps.filter((s) => s.step === "refused").map((s) => [s.name, s.replaceKeys]),
+            [["hanzo-sql-backups-bucket", ["name"]]],
+        );
+        assertSafe(o);
+    });
+});
