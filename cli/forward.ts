@@ -12,6 +12,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as net from "net";
+import { POSTGRES_PORT } from "../policies/standard/ports";
 import { Command, Flag, integerFlag, runCommand } from "./cli";
 
 export const FORWARD_COMMAND = {
@@ -22,7 +23,7 @@ export const FORWARD_COMMAND = {
     flags: {
         namespace: { type: "string", value: "<name>", description: "namespace of the server's pod (default hanzo)" },
         pod: { type: "string", value: "<name>", description: "the server's pod (default postgres-0)" },
-        port: { type: "string", value: "<port>", description: "local port to listen on, and the pod's port (default 5432)" },
+        port: { type: "string", value: "<port>", description: `local port to listen on, and the pod's port (default ${POSTGRES_PORT})` },
         wait: {
             type: "string",
             value: "<seconds>",
@@ -199,7 +200,7 @@ export async function startForward(opts: ForwardOptions): Promise<Forward> {
 
 if (require.main === module) {
     runCommand(FORWARD_COMMAND, { prefix: "forward failed", code: 1 }, async ({ values }) => {
-        const port = integerFlag("--port", values.port, 5432);
+        const port = integerFlag("--port", values.port, POSTGRES_PORT);
         const forward = await startForward({
             namespace: values.namespace ?? "hanzo",
             pod: values.pod ?? "postgres-0",
