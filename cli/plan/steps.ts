@@ -11,7 +11,7 @@
  * normalisation of inputs (defaults the API server fills in: give the live object as the API returns it).
  */
 import { forceNewPaths, KubernetesProviderConfig } from "../../policies/standard/forceNew";
-import { UNKNOWN } from "./runner";
+import { UNKNOWN } from "../../policies/standard/types";
 
 /** A resource as the engine holds it in state, or as the program registers it (a plan entry). */
 export interface ModelResource {

@@ -214,7 +214,11 @@ export async function checkServiceDatabase({ spec, admin, superusers, pass, fail
     if (db.owner === s.role) {
         pass(`database ${s.database}`, `owned by ${s.role}`);
     } else {
-        fail(`database ${s.database}`, `is owned by ${db.owner}, not ${s.role}`, `ALTER DATABASE ${quoteIdent(s.database)} OWNER TO ${quoteIdent(s.role)}`);
+        fail(
+            `database ${s.database}`,
+            `is owned by ${db.owner}, not ${s.role}`,
+            `ALTER DATABASE ${quoteIdent(s.database)} OWNER TO ${quoteIdent(s.role)}`,
+        );
     }
     const publicConnect = (await admin.query("SELECT has_database_privilege('public', $1, 'CONNECT') AS c", [s.database])).rows[0].c;
     const intruders = [];
@@ -226,7 +230,11 @@ export async function checkServiceDatabase({ spec, admin, superusers, pass, fail
         }
     }
     if (publicConnect) {
-        fail(`database ${s.database}`, "PUBLIC can connect, so every role can", `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM PUBLIC`);
+        fail(
+            `database ${s.database}`,
+            "PUBLIC can connect, so every role can",
+            `REVOKE ALL ON DATABASE ${quoteIdent(s.database)} FROM PUBLIC`,
+        );
     } else if (intruders.length > 0) {
         fail(
             `database ${s.database}`,
@@ -265,9 +273,7 @@ export async function checkRequiredTables(c: Client, { pass, fail }: CheckContex
     for (const table of s.requiredTables) {
         // An unqualified name is the service's public schema's (this session's search_path is pg_catalog's only).
         const found = (
-            await c.query("SELECT to_regclass(CASE WHEN strpos($1, '.') > 0 THEN $1 ELSE 'public.' || $1 END) IS NOT NULL AS f", [
-                table,
-            ])
+            await c.query("SELECT to_regclass(CASE WHEN strpos($1, '.') > 0 THEN $1 ELSE 'public.' || $1 END) IS NOT NULL AS f", [table])
         ).rows[0].f;
         if (found) {
             pass(`table ${s.database}.${table}`, "exists");

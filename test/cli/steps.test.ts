@@ -6,8 +6,7 @@ import * as path from "path";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import { requiredCliVersion } from "../../cli/plan/stepsReport";
 import { IMPORT_DIFF_VERSION, LiveObject, ModelResource, engineSteps } from "../../cli/plan/steps";
-import { UNKNOWN } from "../../cli/plan/runner";
-import { TYPES } from "../../policies/standard/types";
+import { TYPES, UNKNOWN } from "../../policies/standard/types";
 
 /**
  * The engine-step model, rule by rule. Each `describe` names the source the rule is read from; each case is

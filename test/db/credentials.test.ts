@@ -196,7 +196,9 @@ describe("credentials on a real server with log_statement = 'all'", function () 
         assert.deepStrictEqual(leakedSecrets(log), []);
         const admin = await server.admin("iam");
         try {
-            const statements = (await admin.query("SELECT query FROM public.pg_stat_statements")).rows.map((r) => r.query as string).join("\n");
+            const statements = (await admin.query("SELECT query FROM public.pg_stat_statements")).rows
+                .map((r) => r.query as string)
+                .join("\n");
             assert.match(
                 statements,
                 /ALTER ROLE "iam_user" PASSWORD 'SCRAM-SHA-256/,
