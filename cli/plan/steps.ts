@@ -11,7 +11,7 @@
  * normalisation of inputs (defaults the API server fills in: give the live object as the API returns it).
  */
 import { forceNewPaths, KubernetesProviderConfig } from "../../policies/standard/forceNew";
-import { UNKNOWN } from "../../policies/standard/types";
+import { TYPES, UNKNOWN } from "../../policies/standard/types";
 
 /** A resource as the engine holds it in state, or as the program registers it (a plan entry). */
 export interface ModelResource {
@@ -209,7 +209,7 @@ export interface ProviderDiff {
  */
 function normalizeInputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const sd = inputs.stringData;
-    if (type !== "kubernetes:core/v1:Secret" || !isObject(sd) || Object.keys(sd).length === 0 || JSON.stringify(inputs).includes(UNKNOWN)) {
+    if (type !== TYPES.secret || !isObject(sd) || Object.keys(sd).length === 0 || JSON.stringify(inputs).includes(UNKNOWN)) {
         return inputs;
     }
     const data = { ...(isObject(inputs.data) ? inputs.data : {}) };
@@ -287,7 +287,7 @@ function terraformDiff(type: string, olds: Record<string, unknown>, news: Record
  */
 function providerDiff(type: string, olds: Record<string, unknown>, news: Record<string, unknown>): ProviderDiff {
     const changed = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !equal(olds[k], news[k])).sort();
-    if (type !== "pulumi:providers:kubernetes") {
+    if (type !== TYPES.k8sProvider) {
         return { changed, replaceKeys: [], deleteBeforeReplace: false };
     }
     const replaceKeys = changed.filter(
