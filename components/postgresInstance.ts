@@ -6,9 +6,10 @@ import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../render/adminPassword";
 import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
 import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
-import { serverSettings, shmSizeBytes } from "../policies/standard/settings";
+import { shmSizeBytes } from "../policies/standard/settings";
 import { METRICS_PORT } from "../policies/standard/ports";
 import { formatBytes } from "../policies/standard/quantity";
+import { instanceSettings } from "../render/serverSettings";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
@@ -140,8 +141,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const adminChecksum = pulumi.unsecret(this.adminVerifier.apply((v) => createHash("sha256").update(v).digest("hex")));
 
         this.files = {
-            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, serverSettings(spec.memoryLimitBytes, spec.vector)),
-            "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
+            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, instanceSettings(spec)),
+            "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs, spec.replication)),
         };
         this.configChecksum = configChecksum(this.files);
         const config = new k8s.core.v1.ConfigMap(

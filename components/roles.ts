@@ -46,6 +46,7 @@ export function loginRole(
         roles?: string[];
         connectionLimit?: number;
         bypassRowLevelSecurity?: boolean;
+        replication?: boolean;
     },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
@@ -63,6 +64,8 @@ export function loginRole(
             ...forbidden,
             // The backup role only (reads every row of a table with row-level security; policies/roles.ts).
             ...(args.bypassRowLevelSecurity ? { bypassRowLevelSecurity: true } : {}),
+            // The replication role only (standbys stream WAL; policies/standard/roles.ts ALLOWED_ROLE_ATTRIBUTES).
+            ...(args.replication ? { replication: true } : {}),
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),
             ...(args.connectionLimit !== undefined ? { connectionLimit: args.connectionLimit } : {}),

@@ -2,6 +2,7 @@ import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } 
 import {
     ADMIN_ROLE,
     ADMIN_VERIFIER_KEY,
+    ALLOWED_ROLE_ATTRIBUTES,
     BACKUP_ROLE,
     FORBIDDEN_ROLE_ATTRIBUTES,
     MAINTENANCE_DATABASES,
@@ -31,7 +32,7 @@ const DANGEROUS_MEMBERSHIPS = [ADMIN_ROLE, "pg_execute_server_program", "pg_read
 /**
  * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
  * BYPASSRLS, or is a member of `hanzo` (it could SET ROLE to the superuser) or of the roles that reach the
- * server's files and programs (STANDARD §4). One exception: the backup role `hanzo_backup` may have
+ * server's files and programs (STANDARD §4). Exceptions (ALLOWED_ROLE_ATTRIBUTES): the backup role `hanzo_backup` may have
  * BYPASSRLS (and nothing else of the list), because pg_dump must read every row of a table with row-level
  * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table.
  *
@@ -51,7 +52,7 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (name === ADMIN_ROLE) {
             return;
         }
-        const allowed: string[] = name === BACKUP_ROLE ? ["bypassRowLevelSecurity"] : [];
+        const allowed: readonly string[] = ALLOWED_ROLE_ATTRIBUTES[name] ?? [];
         const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true && !allowed.includes(a.input)).map((a) => a.sql);
         if (has.length > 0) {
             report(

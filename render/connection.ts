@@ -68,6 +68,9 @@ export const SHAPE_KEYS: Readonly<Record<ConnectionShape, readonly string[]>> = 
     krakend: ["dsn"],
 };
 
+/** The URL of the standbys' read-only Service, present when the stack has standbys. */
+export const READ_URL_KEY = "DATABASE_READ_URL";
+
 /** The pooled URL for Prisma's own query engine (Prisma ≤ 6 without a driver adapter); nothing else reads it. */
 export const PRISMA_POOLER_KEY = "PRISMA_PGBOUNCER_URL";
 
@@ -81,6 +84,7 @@ export function connectionSecretData(
     direct: ConnectionParams,
     shape: ConnectionShape,
     pooler?: { host: string; port: number },
+    readHost?: string,
 ): Record<string, string> {
     const p = pooler ? { ...direct, host: pooler.host, port: pooler.port } : direct;
     const url = databaseUrl(p);
@@ -100,6 +104,14 @@ export function connectionSecretData(
     if (pooler) {
         data.DIRECT_DATABASE_URL = databaseUrl(direct);
         data[PRISMA_POOLER_KEY] = `${url}&pgbouncer=true`;
+    }
+    if (readHost !== undefined) {
+        // The standbys (docs/standbys.md): read-only sessions, a little behind the primary; the same role and
+        // database (a standby is a copy of the primary), straight to the server's port (no read pool yet).
+        const read = { ...direct, host: readHost };
+        data[READ_URL_KEY] = databaseUrl(read);
+        data.DB_READ_HOST = read.host;
+        data.DB_READ_PORT = String(read.port);
     }
     return data;
 }

@@ -25,6 +25,7 @@ import { POD_NETWORK, networkProblem } from "../policies/standard/network";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
 import { SEED_SETTINGS, VECTOR_SETTING_RULES, VectorSettings, vectorSettingProblem } from "../policies/standard/settings";
+import { MAX_STANDBYS, READ_SERVICE, replicationProblem } from "../policies/standard/replication";
 import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS, scheduleProblem, schedulePeriodSeconds } from "./schedule";
@@ -321,6 +322,14 @@ const SHAPE = {
     podNetworkCidrs: key(
         z.array(z.string().superRefine(rule(networkProblem)), { error: "must be a list of strings" }).default([POD_NETWORK]),
         "networks pg_hba.conf admits with a password (SCRAM): IPv4 inside 10/8, 172.16/12, 192.168/16 or 100.64/10; IPv6 inside fc00::/7, at most a /48",
+    ),
+    standbys: key(
+        between(0, MAX_STANDBYS, `must be a whole number from 0 to ${MAX_STANDBYS} (0: one server, no standby)`).default(0),
+        `hot standbys streaming from the primary (0-${MAX_STANDBYS}), read through the Service ${READ_SERVICE} (docs/standbys.md)`,
+    ),
+    synchronousStandbys: key(
+        between(0, MAX_STANDBYS, `must be a whole number from 0 to ${MAX_STANDBYS}, and at most standbys`).default(0),
+        "standbys that must flush a commit before it returns (0: asynchronous); commits block while fewer are up",
     ),
     terminationGracePeriodSeconds: key(
         whole()
@@ -690,6 +699,12 @@ function crossFieldRules(c: Config, ctx: z.RefinementCtx<Config>): void {
             undefined,
             "adopting a running server needs its superuser's password (the server keeps it, and the Secret postgres-credentials must keep it too): pulumi config set --secret adminPassword <the password in postgres-credentials>",
         );
+    }
+    if (ok("standbys", "synchronousStandbys")) {
+        const problem = replicationProblem({ standbys: c.standbys, synchronousStandbys: c.synchronousStandbys });
+        if (problem) {
+            report([problem.key], c[problem.key], problem.message);
+        }
     }
     if (ok("backupEnabled", "backupDrillEnabled") && c.backupDrillEnabled && !c.backupEnabled) {
         report(["backupDrillEnabled"], true, "drills restore backups: set backupEnabled: true, or backupDrillEnabled: false");

@@ -19,7 +19,8 @@ import {
     MONITOR_ROLE,
 } from "../../policies/standard/rules";
 import { hbaAddressProblem } from "../../policies/standard/network";
-import { serverSettings, unquote } from "../../policies/standard/settings";
+import { unquote } from "../../policies/standard/settings";
+import { instanceSettings } from "../../render/serverSettings";
 import { settingQuantity } from "../../policies/standard/units";
 import type { StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
@@ -72,9 +73,7 @@ export async function verify(spec: StackSpec, adminUrl: string): Promise<CheckRe
         // pg_settings only once a session has loaded the library (until then they are untyped placeholders,
         // and an invalid one is dropped at load with a WARNING), so load it first, as a service's query does.
         await admin.query("LOAD 'vector'");
-        for (const s of serverSettings(spec.instance.memoryLimitBytes, spec.instance.vector).filter(
-            (x) => !LOCAL_SETTINGS.includes(x.name),
-        )) {
+        for (const s of instanceSettings(spec.instance).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
             const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [s.name])).rows[0];
             const shown = (await admin.query("SELECT current_setting($1) AS v", [s.name])).rows[0].v as string;
             if (row && normalizeSetting(row.setting, row.unit) === normalizeSetting(s.value, row.unit)) {

@@ -2,6 +2,7 @@
  * pg_hba.conf (STANDARD §4, defect 9 fixed): the local socket is trusted, loopback and the pod network
  * authenticate with SCRAM, everything else is rejected. Rendered, and parsed back for the policy pack.
  */
+import { NO_STANDBYS, ReplicationSpec, replicationHbaRules, replicationRoleRejectRules } from "./replication";
 
 export interface HbaRule {
     readonly type: "local" | "host" | "hostssl" | "hostnossl";
@@ -15,7 +16,7 @@ export interface HbaRule {
 }
 
 /** The rules for a server whose clients live in `podNetworkCidrs`. Order matters: first match wins. */
-export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
+export function hbaRules(podNetworkCidrs: readonly string[], replication: ReplicationSpec = NO_STANDBYS): HbaRule[] {
     return [
         {
             type: "local",
@@ -24,6 +25,7 @@ export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
             method: "trust",
             why: "the local socket, inside the pod only (probes, administration)",
         },
+        ...replicationRoleRejectRules(replication),
         {
             type: "host",
             database: "all",
@@ -41,6 +43,7 @@ export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
             method: "scram-sha-256",
             why: "the pod network, with a password",
         })),
+        ...replicationHbaRules(replication, podNetworkCidrs),
         {
             type: "host",
             database: "all",
