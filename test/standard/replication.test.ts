@@ -94,7 +94,7 @@ describe("standbys: the plan", () => {
         const p = await plan();
         const roles = ofType(p, TYPES.role).filter((r) => r.inputs.name === "hanzo_replication");
         assert.strictEqual(roles.length, 1);
-        const { password, ...rest } = roles[0].inputs as Record<string, unknown>;
+        const { password, ...rest } = roles[0].inputs;
         assert.match(String(revealed(p, roles[0]).password), /^SCRAM-SHA-256\$4096:/);
         assert.ok(password !== undefined);
         assert.deepStrictEqual(rest, {
