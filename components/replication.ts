@@ -2,9 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REPLICATION_ROLE, REPLICATION_SECRET, ReplicationSpec } from "../policies/standard/replication";
-import { POSTGRES_PORT } from "../policies/standard/ports";
 import { labels as objectLabels } from "../render/labels";
-import { pgpassLine } from "../render/connection";
+import { pgpassAnyHost } from "../render/connection";
 import { loginRole } from "./roles";
 import { stateInputs } from "./stateInputs";
 
@@ -41,18 +40,7 @@ export class PostgresReplication extends pulumi.ComponentResource {
                 stringData: {
                     username: REPLICATION_ROLE,
                     password: password.result,
-                    pgpass: pulumi.secret(
-                        password.result.apply((p) =>
-                            pgpassLine({
-                                host: "*",
-                                port: POSTGRES_PORT,
-                                database: "replication",
-                                user: REPLICATION_ROLE,
-                                password: p,
-                                sslmode: "disable",
-                            }),
-                        ),
-                    ),
+                    pgpass: pulumi.secret(password.result.apply((p) => pgpassAnyHost("replication", REPLICATION_ROLE, p))),
                 },
             },
             { parent: this },

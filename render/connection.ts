@@ -54,8 +54,16 @@ export function databaseUrl(p: ConnectionParams): string {
 
 /** A `.pgpass` line: `host:port:database:user:password`, `:` and `\` escaped. */
 export function pgpassLine(p: ConnectionParams): string {
-    const e = (v: string | number) => String(v).replace(/\\/g, "\\\\").replace(/:/g, "\\:");
-    return [p.host, p.port, p.database, p.user, p.password].map(e).join(":");
+    return pgpassFields([p.host, p.port, p.database, p.user, p.password]);
+}
+
+/** A `.pgpass` line for any host and port (`*`), e.g. the replication role's for the `replication` pseudo-database. */
+export function pgpassAnyHost(database: string, user: string, password: string): string {
+    return ["*", "*", pgpassFields([database, user, password])].join(":");
+}
+
+function pgpassFields(fields: (string | number)[]): string {
+    return fields.map((v) => String(v).replace(/\\/g, "\\\\").replace(/:/g, "\\:")).join(":");
 }
 
 /** The keys a service's client reads besides DATABASE_URL and DB_*, by its connection shape (all URLs). */

@@ -54,13 +54,24 @@ export function replicationProblem(r: ReplicationSpec): { key: keyof Replication
     return undefined;
 }
 
-/** `'ANY k (postgres_standby_0, …)'`, or `''` (asynchronous). */
+/** The slot (and application_name) of the primary's pod `postgres-0`, used once it rejoins as a standby after a failover. */
+export const PRIMARY_SLOT = "postgres_0";
+
+/** Every server's application_name: the primary's pod, then the standbys. */
+export function memberNames(r: ReplicationSpec): string[] {
+    return [PRIMARY_SLOT, ...Array.from({ length: r.standbys }, (_, i) => standbySlot(i))];
+}
+
+/**
+ * `'ANY k (postgres_0, postgres_standby_0, …)'`, or `''` (asynchronous). Every member is listed, the primary's
+ * pod too: a server never counts itself, and after a failover the old primary, rejoined as a standby, is one
+ * of the k a commit may wait for.
+ */
 export function synchronousStandbyNames(r: ReplicationSpec): string {
     if (r.synchronousStandbys === 0) {
         return "''";
     }
-    const names = Array.from({ length: r.standbys }, (_, i) => standbySlot(i));
-    return `'ANY ${r.synchronousStandbys} (${names.join(", ")})'`;
+    return `'ANY ${r.synchronousStandbys} (${memberNames(r).join(", ")})'`;
 }
 
 /**

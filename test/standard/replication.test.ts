@@ -58,7 +58,7 @@ describe("standbys: rendered settings and pg_hba", () => {
         assert.deepStrictEqual(value("max_replication_slots"), ["10"]);
         assert.deepStrictEqual(value("max_slot_wal_keep_size"), ["10240MB"]);
         assert.deepStrictEqual(value("wal_log_hints"), ["on"]);
-        assert.deepStrictEqual(value("synchronous_standby_names"), ["'ANY 1 (postgres_standby_0, postgres_standby_1)'"]);
+        assert.deepStrictEqual(value("synchronous_standby_names"), ["'ANY 1 (postgres_0, postgres_standby_0, postgres_standby_1)'"]);
         const async = serverSettings(2 * GiB, undefined, { spec: { standbys: 1, synchronousStandbys: 0 }, storageBytes: 10 * GiB });
         assert.deepStrictEqual(
             async
@@ -112,7 +112,7 @@ describe("standbys: the plan", () => {
         const data = revealed(p, secret[0]).stringData as Record<string, string>;
         assert.deepStrictEqual(Object.keys(data).sort(), ["password", "pgpass", "username"]);
         assert.strictEqual(data.username, "hanzo_replication");
-        assert.strictEqual(data.pgpass, `*:5432:replication:hanzo_replication:${data.password}`);
+        assert.strictEqual(data.pgpass, `*:*:replication:hanzo_replication:${data.password}`);
     });
 
     it("gives every service's Secret DATABASE_READ_URL and DB_READ_* pointing at postgres-ro", async () => {
