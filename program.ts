@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "./policies/standard/types";
 import { HanzoSql } from "./components/hanzoSql";
 import { StackConfigError, loadStackSpec } from "./stacks/load";
 import { pulumiConfigSource } from "./stacks/pulumiConfig";
@@ -25,7 +26,7 @@ export interface StackOutputs {
 /** Declares a stack's resources from its spec. */
 export function defineStack(spec: StackSpec): StackOutputs {
     const adminPassword = spec.admin.password === undefined ? undefined : pulumi.secret(spec.admin.password);
-    const sql = new HanzoSql("hanzo-sql", { spec, adminPassword });
+    const sql = new HanzoSql(PROJECT, { spec, adminPassword });
     const by = <T>(f: (s: StackSpec["services"][number]) => T) => Object.fromEntries(spec.services.map((s) => [s.name, f(s)]));
     return {
         environment: spec.environment,

@@ -7,8 +7,9 @@
  */
 import { performance } from "perf_hooks";
 import { Client } from "pg";
-import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
-import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { hbaRules } from "../policies/standard/pgHba";
+import { renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { serverSettings, unquote } from "../policies/standard/settings";
 import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchema } from "../test/harness/local/semanticCache";
 import { PgServer } from "../test/harness/pg/server";

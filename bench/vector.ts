@@ -16,8 +16,9 @@
 import { performance } from "perf_hooks";
 import { Client } from "pg";
 import { Command, Flag, Parsed, UsageError, integerFlag, integerListFlag, runCommand } from "../cli/cli";
-import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
-import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
+import { hbaRules } from "../policies/standard/pgHba";
+import { renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { formatBytes } from "../policies/standard/quantity";
 import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { PgServer } from "../test/harness/pg/server";

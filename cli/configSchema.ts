@@ -11,7 +11,9 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { parseArgs } from "node:util";
-import { CONFIG_KEYS, PROJECT, SERVICE_FIELDS, serviceFieldDoc } from "../stacks/schema";
+import { CONFIG_KEYS } from "../stacks/configKeys";
+import { PROJECT } from "../policies/standard/types";
+import { SERVICE_FIELDS, serviceFieldDoc } from "../stacks/serviceFields";
 import { PROJECT_DIR } from "./plan/stackFile";
 
 export const SCHEMA_FILE = path.join("stacks", "stack-file.schema.json");

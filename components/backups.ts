@@ -5,18 +5,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
 import { labels as objectLabels } from "../render/labels";
-import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
 import { BACKUP_ROLE } from "../policies/standard/rules";
 import type { BackupSpec, MonitoringSpec, On, ServiceSpec } from "../stacks/spec";
-import { configChecksum } from "./postgresInstance";
+import { configChecksum } from "../render/checksum";
+import { BackupJobInput, BackupPodsInput, backupCronJob, drillCronJob } from "../render/pods/backup";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
 import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
-import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
+import { egressPolicy, workloadServiceAccount } from "./hardening";
 import { stateInputs } from "./stateInputs";
 
 /** The CronJob's name: kube-state-metrics reports its last success under it, and the alert watches that. */
@@ -29,7 +29,6 @@ export const DRILL_CRONJOB = "postgres-restore-drill";
  * service can create. It writes only its own schema hanzo_backup in the postgres database (results).
  */
 export const BACKUP_ROLE_MEMBERSHIP = "pg_read_all_data";
-const BACKUP_UID = 999;
 
 export interface PostgresBackupsArgs {
     /** Namespace of every Kubernetes object (the Namespace resource's name when the stack creates it). */
@@ -182,56 +181,26 @@ export class PostgresBackups extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...dumped.map((s) => args.databases[s.database]), statusSchema] },
         );
 
-        const fromSecret = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: secret.metadata.name, key } } });
-        const mounts = [
-            { name: "backup", mountPath: "/backup" },
-            { name: "scripts", mountPath: "/scripts", readOnly: true },
-            { name: "tmp", mountPath: "/tmp" },
-        ];
-        const pgEnv = [
-            { name: "PGHOST", value: args.host },
-            { name: "PGPORT", value: String(args.port) },
-            fromSecret("PGUSER", "PGUSER"),
-            fromSecret("PGPASSWORD", "PGPASSWORD"),
-            { name: "BACKUP_DIR", value: "/backup" },
-        ];
-        const s3Env = [
-            { name: "S3_ENDPOINT", value: this.endpoint },
-            { name: "S3_BUCKET", value: this.bucket },
-            { name: "S3_PREFIX", value: b.prefix },
-            { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
-            fromSecret("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
-            fromSecret("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
-            { name: "BACKUP_DIR", value: "/backup" },
-            { name: "HOME", value: "/tmp" },
-        ];
-        const pgContainer = (containerName: string, command: string[], memory: string): k8s.types.input.core.v1.Container => ({
-            name: containerName,
-            image: b.dumpImage,
-            command,
-            env: pgEnv,
-            resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory } },
-            securityContext: hardenedContainer(),
-            volumeMounts: mounts,
-        });
-        const s3Container = (containerName: string, command: string[]): k8s.types.input.core.v1.Container => ({
-            name: containerName,
-            image: b.s3Image,
-            command,
-            env: s3Env,
-            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
-            securityContext: hardenedContainer(),
-            volumeMounts: mounts,
-        });
+        // The pods are built by render/pods/backup.ts; this wires them to the objects above.
+        const pods: BackupPodsInput = {
+            dumpImage: b.dumpImage,
+            s3Image: b.s3Image,
+            host: args.host,
+            port: args.port,
+            credentialsSecret: secret.metadata.name,
+            endpoint: this.endpoint,
+            bucket: this.bucket,
+            prefix: b.prefix,
+            scriptsConfigMap: scripts.metadata.name,
+            scriptsChecksum: configChecksum(this.scripts),
+        };
         // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
         const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName), dnsEgress()];
         const cronJob = (
             resourceName: string,
             jobName: string,
             schedule: string,
-            deadlineSeconds: number,
-            initContainers: k8s.types.input.core.v1.Container[],
-            container: k8s.types.input.core.v1.Container,
+            build: (input: BackupPodsInput, job: BackupJobInput) => k8s.types.input.batch.v1.CronJobSpec,
         ) => {
             const jobLabels = objectLabels({ name: jobName });
             // Each CronJob's pods have their own identity (no API token) and egress policy.
@@ -249,67 +218,15 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 resourceName,
                 {
                     metadata: { name: jobName, namespace: args.namespace, labels: jobLabels },
-                    spec: {
-                        schedule,
-                        concurrencyPolicy: "Forbid",
-                        startingDeadlineSeconds: 3600,
-                        successfulJobsHistoryLimit: 3,
-                        failedJobsHistoryLimit: 3,
-                        jobTemplate: {
-                            spec: {
-                                backoffLimit: 1,
-                                activeDeadlineSeconds: deadlineSeconds,
-                                template: {
-                                    metadata: {
-                                        labels: jobLabels,
-                                        annotations: { "hanzo.ai/scripts-checksum": configChecksum(this.scripts) },
-                                    },
-                                    spec: {
-                                        restartPolicy: "Never",
-                                        ...podIdentity(serviceAccount),
-                                        securityContext: hardenedPod(BACKUP_UID, "always"),
-                                        initContainers,
-                                        containers: [container],
-                                        volumes: [
-                                            { name: "backup", emptyDir: {} },
-                                            { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
-                                            { name: "tmp", emptyDir: {} },
-                                        ],
-                                    },
-                                },
-                            },
-                        },
-                    },
+                    spec: build(pods, { labels: jobLabels, serviceAccountName: serviceAccount.metadata.name, schedule }),
                 },
                 { parent: this },
             );
         };
 
-        // 1. dump each database on its own; 2. upload the good dumps, the manifest last, prune;
-        // 3. record each database's result where the exporter reads it, and fail the Job if any failed.
-        cronJob(
-            `${name}-cronjob`,
-            BACKUP_CRONJOB,
-            b.schedule,
-            4 * 3600,
-            [pgContainer("dump", ["bash", "/scripts/dump.sh"], "1Gi"), s3Container("upload", ["bash", "/scripts/upload.sh"])],
-            pgContainer("report", ["bash", "/scripts/report.sh"], "256Mi"),
-        );
-
-        // The restore drill: fetch the latest complete backup, restore it into a scratch server in the pod,
-        // check it, record the result. The scratch server's data lives in the pod's /tmp volume.
+        cronJob(`${name}-cronjob`, BACKUP_CRONJOB, b.schedule, backupCronJob);
         if (b.drill.enabled) {
-            cronJob(
-                `${name}-drill`,
-                DRILL_CRONJOB,
-                b.drill.schedule,
-                6 * 3600,
-                [s3Container("fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"])],
-                {
-                    ...pgContainer("drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"),
-                    env: [...pgEnv, { name: "SCRATCH_DIR", value: "/tmp/drill" }],
-                },
-            );
+            cronJob(`${name}-drill`, DRILL_CRONJOB, b.drill.schedule, drillCronJob);
         }
 
         if (args.monitoring.enabled) {

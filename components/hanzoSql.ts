@@ -3,6 +3,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_ROLE, MAINTENANCE_DATABASES, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
 import { parseQuantity } from "../policies/standard/quantity";
+import { TYPES } from "../policies/standard/types";
 import type { StackSpec } from "../stacks/spec";
 import { renderBackupMetricsQueries } from "../render/backup";
 import { PostgresBackups } from "./backups";
@@ -37,7 +38,7 @@ export class HanzoSql extends pulumi.ComponentResource {
     constructor(name: string, args: HanzoSqlArgs, opts?: pulumi.ComponentResourceOptions) {
         // The environment is an input (in the spec) and, below, an output: the policy engine's AnalyzeStack
         // sees a component's registered outputs, and the policy pack reads the environment from there.
-        super("hanzo-sql:index:HanzoSql", name, stateInputs(args), opts);
+        super(TYPES.hanzoSql, name, stateInputs(args), opts);
         const spec = args.spec;
 
         const k8sProvider = kubernetesProvider(`${name}-k8s`, spec.cluster, { parent: this });

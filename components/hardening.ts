@@ -18,20 +18,6 @@ export function workloadServiceAccount(
     );
 }
 
-/**
- * The pod template's fields that run it as its ServiceAccount without a token. Both the ServiceAccount and
- * the pod say `automountServiceAccountToken: false`: the API server's ServiceAccount admission plugin mounts
- * the token unless the pod's field, which wins when set, or else the ServiceAccount's, is false
- * (`shouldAutomount`, plugin/pkg/admission/serviceaccount/admission.go in kubernetes/kubernetes); the pod's
- * own field keeps the token out even if someone edits the ServiceAccount.
- */
-export function podIdentity(serviceAccount: k8s.core.v1.ServiceAccount): {
-    serviceAccountName: pulumi.Output<string>;
-    automountServiceAccountToken: false;
-} {
-    return { serviceAccountName: serviceAccount.metadata.name, automountServiceAccountToken: false };
-}
-
 /** A NetworkPolicy that isolates the selected pods for egress and allows exactly `egress`. */
 export function egressPolicy(
     resourceName: string,

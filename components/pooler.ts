@@ -2,16 +2,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PGBOUNCER_PORT, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { labels as objectLabels } from "../render/labels";
-import { hardenedContainer, hardenedPod } from "../render/securityContext";
 import type { On, PoolingSpec } from "../stacks/spec";
-import { configChecksum } from "./postgresInstance";
+import { configChecksum } from "../render/checksum";
+import { PGBOUNCER_AUTH_FILE, pgbouncerDeployment } from "../render/pods/pgbouncer";
 import { stateInputs } from "./stateInputs";
 import { dnsEgress, podEgress } from "../render/egress";
-import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
+import { egressPolicy, workloadServiceAccount } from "./hardening";
 
 export const POOLER_NAME = "pgbouncer";
-/** uid/gid of `postgres` in the PgBouncer image (alpine's postgres user). */
-export const PGBOUNCER_UID = 70;
+export { PGBOUNCER_UID } from "../render/pods/pgbouncer";
 
 /** The pooler's in-cluster endpoint in a namespace (services get it before the pooler exists). */
 export function poolerEndpoint(namespace: string): { host: string; port: number } {
@@ -65,7 +64,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
             serverPort: args.serverPort,
             maxClientConn: p.maxClientConn,
             defaultPoolSize: p.defaultPoolSize,
-            authFile: "/etc/pgbouncer/auth/userlist.txt",
+            authFile: PGBOUNCER_AUTH_FILE,
         });
         const config = new k8s.core.v1.ConfigMap(
             `${name}-config`,
@@ -93,55 +92,22 @@ export class Pgbouncer extends pulumi.ComponentResource {
         // 32-character passwords reveals nothing, and left secret it would mark the whole Deployment spec secret
         // (hidden from diffs and policies).
         const userlistChecksum = pulumi.unsecret(userlist.apply((u) => configChecksum({ "userlist.txt": u }).slice(0, 16)));
+        // The pod is built by render/pods/pgbouncer.ts; this wires it to the objects above.
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
                 metadata: { name: POOLER_NAME, namespace: args.namespace, labels },
-                spec: {
+                spec: pgbouncerDeployment({
                     replicas: p.replicas,
-                    selector: { matchLabels: { app: POOLER_NAME } },
-                    template: {
-                        metadata: {
-                            labels,
-                            annotations: {
-                                "hanzo.ai/config-checksum": configChecksum({ "pgbouncer.ini": ini }),
-                                "hanzo.ai/userlist-checksum": userlistChecksum,
-                            },
-                        },
-                        spec: {
-                            // fsGroup: the kubelet gives the userlist's files group 70 (root-owned, 0440), so
-                            // PgBouncer (uid 70) can read them and nobody else; without it they stay root:root
-                            // 0400 and every client fails SASL while the tcpSocket probe passes.
-                            ...podIdentity(serviceAccount),
-                            securityContext: hardenedPod(PGBOUNCER_UID, "always"),
-                            containers: [
-                                {
-                                    name: "pgbouncer",
-                                    image: p.image,
-                                    command: ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
-                                    ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT, protocol: "TCP" }],
-                                    readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5 },
-                                    livenessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 15, failureThreshold: 4 },
-                                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "1", memory: "256Mi" } },
-                                    securityContext: hardenedContainer(),
-                                    volumeMounts: [
-                                        {
-                                            name: "config",
-                                            mountPath: "/etc/pgbouncer/pgbouncer.ini",
-                                            subPath: "pgbouncer.ini",
-                                            readOnly: true,
-                                        },
-                                        { name: "auth", mountPath: "/etc/pgbouncer/auth", readOnly: true },
-                                    ],
-                                },
-                            ],
-                            volumes: [
-                                { name: "config", configMap: { name: config.metadata.name } },
-                                { name: "auth", secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
-                            ],
-                        },
-                    },
-                },
+                    selector: { app: POOLER_NAME },
+                    labels,
+                    image: p.image,
+                    configChecksum: configChecksum({ "pgbouncer.ini": ini }),
+                    userlistChecksum,
+                    serviceAccountName: serviceAccount.metadata.name,
+                    configMap: config.metadata.name,
+                    userlistSecret: secret.metadata.name,
+                }),
             },
             { parent: this },
         );

@@ -2,39 +2,31 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../render/adminPassword";
-import { hbaRules, renderPgHba } from "../policies/standard/pgHba";
-import { renderPostgresqlConf } from "../policies/standard/postgresqlConf";
-import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, ADOPTED_VOLUME_ANNOTATION, MONITOR_ROLE } from "../policies/standard/rules";
-import { shmSizeBytes } from "../policies/standard/settings";
+import { hbaRules } from "../policies/standard/pgHba";
+import { renderPgHba } from "../render/pgHba";
+import { renderPostgresqlConf } from "../render/postgresqlConf";
+import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
+import { instanceSettings } from "./serverSettings";
 import { METRICS_PORT } from "../policies/standard/ports";
-import { formatBytes } from "../policies/standard/quantity";
-import { instanceSettings } from "../render/serverSettings";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import type { InstanceSpec, MonitoringSpec } from "../stacks/spec";
+import { configChecksum } from "../render/checksum";
 import { dnsEgress } from "../render/egress";
-import { egressPolicy, podIdentity, workloadServiceAccount } from "./hardening";
 import { labels as objectLabels } from "../render/labels";
-import { hardenedContainer, hardenedPod } from "../render/securityContext";
+import {
+    DATA_CLAIM_TEMPLATE,
+    ExporterInput,
+    STARTUP_PROBE,
+    ServerStatefulSetInput,
+    serverStatefulSet,
+    serverStatefulSetMetadata,
+} from "../render/pods/server";
+import { egressPolicy, workloadServiceAccount } from "./hardening";
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
 
-/** uid/gid of the `postgres` user in the official PostgreSQL images. */
-export const POSTGRES_UID = 999;
-/** Where the data volume is mounted, and PGDATA one level below it (STANDARD defect 1: lost+found). */
-export const DATA_MOUNT = "/var/lib/postgresql/data";
-export const PGDATA = `${DATA_MOUNT}/pgdata`;
-/** PGDATA of a volume adopted from the seed's deployment, which initdb'd at the mount root (STANDARD defect 19). */
-export const ADOPTED_PGDATA = DATA_MOUNT;
-/** The StatefulSet's claim template; the claim of pod 0 is `<template>-<statefulset>-0`. */
-export const DATA_CLAIM_TEMPLATE = "postgres-data";
-/**
- * The startup probe: liveness waits until the server answers, for up to an hour of crash recovery
- * (STANDARD defect 5).
- */
-export const STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 360 } as const;
 /**
  * How long `pulumi up` waits for the StatefulSet's rollout: the startup probe's whole window plus 15 minutes
  * for scheduling, volume attachment, the image pull and the readiness probe. pulumi-kubernetes awaits a
@@ -44,25 +36,20 @@ export const STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThre
  */
 export const ROLLOUT_TIMEOUT = `${Math.ceil((STARTUP_PROBE.periodSeconds * STARTUP_PROBE.failureThreshold) / 60) + 15}m`;
 
-/** Where postgresql.conf and pg_hba.conf are mounted. */
-export const CONFIG_DIR = "/etc/postgresql";
-/** Where the exporter reads its extra queries. */
-const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
+// The server's pod is built by render/pods/server.ts; its constants are re-exported for the component's users.
+export {
+    ADMIN_PASSWORD_CHECKSUM_ANNOTATION,
+    ADOPTED_PGDATA,
+    CONFIG_DIR,
+    DATA_CLAIM_TEMPLATE,
+    DATA_MOUNT,
+    PGDATA,
+    POSTGRES_UID,
+    STARTUP_PROBE,
+} from "../render/pods/server";
+export { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "../render/checksum";
 /** The exporter's port (postgres_exporter's default), named `metrics` on the pod. */
 export { METRICS_PORT };
-/** Pod template annotation whose change rolls the pod when the rendered configuration changes. */
-export const CONFIG_CHECKSUM_ANNOTATION = "hanzo.ai/config-checksum";
-/** Pod template annotation whose change rolls the pod when the administrator's password changes. */
-export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
-
-/** SHA-256 over the files' names and contents, independent of their order. */
-export function configChecksum(files: Readonly<Record<string, string>>): string {
-    const hash = createHash("sha256");
-    for (const name of Object.keys(files).sort()) {
-        hash.update(`${name}\0${files[name]}\0`);
-    }
-    return hash.digest("hex");
-}
 
 export interface PostgresInstanceArgs {
     /** Namespace of every object. */
@@ -119,7 +106,6 @@ export class PostgresInstance extends pulumi.ComponentResource {
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
         const adopted = (objectName: string): pulumi.CustomResourceOptions =>
             args.adopt ? { import: `${args.namespaceName}/${objectName}` } : {};
-        const pgdata = spec.pgdataAtMountRoot ? ADOPTED_PGDATA : PGDATA;
 
         this.adminPassword = pulumi.secret(
             args.adminPassword ??
@@ -152,8 +138,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
         );
 
         // The metrics exporter's credentials: its own role (pg_monitor, nothing more), never the superuser.
-        let exporter: k8s.types.input.core.v1.Container[] = [];
-        const exporterVolumes: k8s.types.input.core.v1.Volume[] = [];
+        let exporter: ExporterInput | undefined;
         if (args.monitoring.enabled) {
             this.monitorPassword = new random.RandomPassword(
                 `${name}-monitor-password`,
@@ -180,27 +165,11 @@ export class PostgresInstance extends pulumi.ComponentResource {
                           },
                           { parent: this },
                       );
-            if (queries) {
-                exporterVolumes.push({ name: "exporter-queries", configMap: { name: queries.metadata.name } });
-            }
-            exporter = [
-                {
-                    name: "exporter",
-                    image: args.monitoring.exporterImage,
-                    // Over loopback with SCRAM, as the monitoring role; it retries until the role exists.
-                    env: [
-                        { name: "DATA_SOURCE_URI", value: `127.0.0.1:${spec.port}/postgres?sslmode=disable` },
-                        { name: "DATA_SOURCE_USER", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "username" } } },
-                        { name: "DATA_SOURCE_PASS", valueFrom: { secretKeyRef: { name: monitorSecret.metadata.name, key: "password" } } },
-                        ...(queries ? [{ name: "PG_EXPORTER_EXTEND_QUERY_PATH", value: `${EXPORTER_QUERIES_DIR}/queries.yaml` }] : []),
-                    ],
-                    ...(queries ? { volumeMounts: [{ name: "exporter-queries", mountPath: EXPORTER_QUERIES_DIR, readOnly: true }] } : {}),
-                    ports: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
-                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
-                    readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 30, timeoutSeconds: 10 },
-                    securityContext: hardenedContainer(),
-                },
-            ];
+            exporter = {
+                image: args.monitoring.exporterImage,
+                credentialsSecret: monitorSecret.metadata.name,
+                ...(queries ? { queriesConfigMap: queries.metadata.name } : {}),
+            };
         }
 
         // The pod's own identity, no API token. Like the ConfigMap and Secrets the pod mounts, it is neither
@@ -211,162 +180,37 @@ export class PostgresInstance extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const pgIsReady = ["pg_isready", "-U", ADMIN_ROLE, "-d", "postgres"];
+        // The pod and the StatefulSet's spec are built by render/pods/server.ts; this wires them to the objects above.
+        const server: ServerStatefulSetInput = {
+            name: spec.name,
+            labels,
+            selector,
+            claim: { storageClass: spec.storageClass, storageSize: spec.storageSize },
+            pod: {
+                role: "primary",
+                labels,
+                configChecksum: this.configChecksum,
+                adminPasswordChecksum: adminChecksum,
+                image: spec.image,
+                port: spec.port,
+                resources: {
+                    cpuRequest: spec.cpuRequest,
+                    memoryRequest: spec.memoryRequest,
+                    cpuLimit: spec.cpuLimit,
+                    memoryLimit: spec.memoryLimit,
+                },
+                memoryLimitBytes: spec.memoryLimitBytes,
+                terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
+                pgdataAtMountRoot: spec.pgdataAtMountRoot,
+                serviceAccountName: serviceAccount.metadata.name,
+                adminSecret: adminSecret.metadata.name,
+                configMap: config.metadata.name,
+                ...(exporter ? { exporter } : {}),
+            },
+        };
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
-            {
-                metadata: {
-                    name: spec.name,
-                    namespace: args.namespace,
-                    labels,
-                    // The policy accepts PGDATA at the mount root only on a volume adopted from the seed.
-                    ...(spec.pgdataAtMountRoot ? { annotations: { [ADOPTED_VOLUME_ANNOTATION]: "true" } } : {}),
-                },
-                spec: {
-                    serviceName: spec.name,
-                    // The API server's defaults, stated: an imported StatefulSet's inputs are read from the
-                    // live object, defaults included, and both fields force a replacement when they differ
-                    // (policies/standard/replacement.ts), so adopting the seed's must not see them change.
-                    podManagementPolicy: "OrderedReady",
-                    revisionHistoryLimit: 10,
-                    replicas: 1,
-                    selector: { matchLabels: selector },
-                    updateStrategy: { type: "RollingUpdate" },
-                    // The volume outlives the StatefulSet: deleting or scaling it never deletes data.
-                    persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-                    template: {
-                        metadata: {
-                            labels,
-                            annotations: {
-                                [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
-                                [ADMIN_PASSWORD_CHECKSUM_ANNOTATION]: adminChecksum,
-                            },
-                        },
-                        spec: {
-                            terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
-                            enableServiceLinks: false,
-                            ...podIdentity(serviceAccount),
-                            // No fsGroup with PGDATA at the mount root (an adopted volume): the kubelet would find
-                            // the root's mode 0700 without setgid and recursively make PGDATA group-writable
-                            // (SetVolumeOwnership, pkg/volume/volume_linux.go), which PostgreSQL refuses to start
-                            // on; the seed's files already belong to uid 999.
-                            securityContext: hardenedPod(POSTGRES_UID, spec.pgdataAtMountRoot ? "none" : "onRootMismatch"),
-                            // A changed adminPassword reaches an existing cluster before the server starts
-                            // (render/adminPassword.ts); on an empty volume it does nothing.
-                            initContainers: [
-                                {
-                                    name: "apply-admin-password",
-                                    image: spec.image,
-                                    command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
-                                    env: [
-                                        { name: "PGDATA", value: pgdata },
-                                        {
-                                            name: "HANZO_ADMIN_VERIFIER",
-                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: ADMIN_VERIFIER_KEY } },
-                                        },
-                                        { name: "PG_CONFIG_FILE", value: `${CONFIG_DIR}/postgresql.conf` },
-                                        { name: "PG_HBA_FILE", value: `${CONFIG_DIR}/pg_hba.conf` },
-                                    ],
-                                    resources: {
-                                        requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
-                                        limits: { cpu: spec.cpuLimit, memory: spec.memoryLimit },
-                                    },
-                                    securityContext: hardenedContainer(),
-                                    volumeMounts: [
-                                        { name: "postgres-data", mountPath: DATA_MOUNT },
-                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                                        { name: "dshm", mountPath: "/dev/shm" },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                    ],
-                                },
-                            ],
-                            containers: [
-                                {
-                                    name: "postgres",
-                                    image: spec.image,
-                                    args: [
-                                        "postgres",
-                                        "-c",
-                                        `config_file=${CONFIG_DIR}/postgresql.conf`,
-                                        "-c",
-                                        `hba_file=${CONFIG_DIR}/pg_hba.conf`,
-                                    ],
-                                    ports: [{ name: "postgresql", containerPort: spec.port, protocol: "TCP" }],
-                                    env: [
-                                        {
-                                            name: "POSTGRES_USER",
-                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "username" } },
-                                        },
-                                        {
-                                            name: "POSTGRES_PASSWORD",
-                                            valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } },
-                                        },
-                                        { name: "POSTGRES_DB", value: "postgres" },
-                                        { name: "PGDATA", value: pgdata },
-                                        {
-                                            name: "POSTGRES_INITDB_ARGS",
-                                            value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256",
-                                        },
-                                    ],
-                                    resources: {
-                                        requests: { cpu: spec.cpuRequest, memory: spec.memoryRequest },
-                                        limits: { cpu: spec.cpuLimit, memory: spec.memoryLimit },
-                                    },
-                                    // Liveness only starts once the server has come up, however long crash
-                                    // recovery takes (up to an hour here); STANDARD defect 5.
-                                    startupProbe: { exec: { command: pgIsReady }, ...STARTUP_PROBE },
-                                    livenessProbe: {
-                                        exec: { command: pgIsReady },
-                                        periodSeconds: 10,
-                                        timeoutSeconds: 5,
-                                        failureThreshold: 6,
-                                    },
-                                    readinessProbe: {
-                                        exec: { command: [...pgIsReady, "-h", "127.0.0.1"] },
-                                        periodSeconds: 5,
-                                        timeoutSeconds: 3,
-                                        failureThreshold: 3,
-                                    },
-                                    // No preStop hook: the image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown
-                                    // (clients disconnected, a shutdown checkpoint), and the grace period leaves it
-                                    // time (defect 11). A hook that waits for PID 1 to exit is killed with it
-                                    // (exit 137, FailedPreStopHook on every stop; defect 17).
-                                    securityContext: hardenedContainer(),
-                                    volumeMounts: [
-                                        { name: DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT },
-                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                                        { name: "dshm", mountPath: "/dev/shm" },
-                                        { name: "run", mountPath: "/var/run/postgresql" },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                    ],
-                                },
-                                ...exporter,
-                            ],
-                            volumes: [
-                                { name: "config", configMap: { name: config.metadata.name } },
-                                // Parallel queries and index builds use /dev/shm; 64MB is not enough (defect 6).
-                                {
-                                    name: "dshm",
-                                    emptyDir: { medium: "Memory", sizeLimit: formatBytes(shmSizeBytes(spec.memoryLimitBytes)) },
-                                },
-                                { name: "run", emptyDir: {} },
-                                { name: "tmp", emptyDir: {} },
-                                ...exporterVolumes,
-                            ],
-                        },
-                    },
-                    volumeClaimTemplates: [
-                        {
-                            metadata: { name: DATA_CLAIM_TEMPLATE, labels },
-                            spec: {
-                                accessModes: ["ReadWriteOnce"],
-                                storageClassName: spec.storageClass,
-                                resources: { requests: { storage: spec.storageSize } },
-                            },
-                        },
-                    ],
-                },
-            },
+            { metadata: serverStatefulSetMetadata(server, args.namespace), spec: serverStatefulSet(server) },
             {
                 parent: this,
                 ...dataProtection(args.protectData),

@@ -3,6 +3,7 @@
  * server): index.ts does, and tests and the offline gate import this list.
  */
 import type { Policies } from "@pulumi/policy";
+import { PROJECT } from "./standard/types";
 import { postgresNaming } from "./naming";
 import { egressIsolation, networkIsolation } from "./network";
 import { dataProtection } from "./protection";
@@ -11,7 +12,8 @@ import { noPlaintextSecrets } from "./secrets";
 import { requiredExtensions, serverConfiguration } from "./server";
 import { workloadHardening, workloadIdentity } from "./workload";
 
-export const PACK_NAME = "hanzo-sql";
+/** The pack is named after the project. */
+export const PACK_NAME = PROJECT;
 
 export const policies: Policies = [
     postgresNaming,

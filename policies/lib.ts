@@ -17,7 +17,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import { DEFAULT_LEGACY_DATABASES, ENVIRONMENTS } from "./standard/rules";
-import { KMS_SYNC_TYPES, TYPES } from "./standard/types";
+import { KMS_SYNC_TYPES, TYPES, UNKNOWN } from "./standard/types";
 
 /** The type tokens the policies look for (policies/standard/types.ts). */
 export const T = TYPES;
@@ -44,12 +44,6 @@ export { KMS_SYNC_TYPES };
 export function k8s<K>(r: { props: Record<string, unknown> }): Partial<K> {
     return r.props as Partial<K>;
 }
-
-/**
- * The engine's marker for a value not known yet (a preview): `plugin.UnknownStringValue` in pulumi/pulumi,
- * which the engine sends for every unknown, whatever its type.
- */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Is a value known (not the preview's unknown marker)? */
 export function known<V>(v: V): v is Exclude<V, typeof UNKNOWN> {

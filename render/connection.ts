@@ -30,7 +30,9 @@
  * The URL form passes all of them with every generated password: test/clients/parsers.test.ts runs these rules,
  * in Go with the real net/url, against the rendered DSNs.
  */
-import type { ConnectionShape } from "../stacks/spec";
+/** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
+export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
+export type ConnectionShape = (typeof CONNECTION_SHAPES)[number];
 
 export interface ConnectionParams {
     readonly user: string;

@@ -1,5 +1,7 @@
+import { PROJECT } from "../policies/standard/types";
+
 /** What every Kubernetes object of the program says it belongs to (`app.kubernetes.io/part-of`). */
-export const PART_OF = "hanzo-sql";
+export const PART_OF = PROJECT;
 
 /** The parts of an object's labels, each optional; `part-of` is always there. */
 export interface LabelParts {

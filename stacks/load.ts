@@ -8,7 +8,11 @@ import type { VectorSettings } from "../policies/standard/settings";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { parseQuantity } from "../policies/standard/quantity";
 import { redactSecrets } from "../render/connection";
-import { CONFIG, CONFIG_KEYS, CONFIG_KEY_NAMES, Config, ConfigKey, PROJECT, resolveServices } from "./schema";
+import { CONFIG_KEYS, ConfigKey } from "./configKeys";
+import { CONFIG } from "./rules";
+import { PROJECT } from "../policies/standard/types";
+import { CONFIG_KEY_NAMES, Config } from "./schema";
+import { resolveServices } from "./services";
 import type { StackSpec } from "./spec";
 
 export { CONFIG_KEYS, PROJECT };

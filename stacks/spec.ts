@@ -5,11 +5,7 @@
 import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
 import type { ReplicationSpec } from "../policies/standard/replication";
-import type { ResolvedService } from "./schema";
-
-/** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
-export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
-export type ConnectionShape = (typeof CONNECTION_SHAPES)[number];
+import type { ResolvedService } from "./services";
 
 /** Where the Kubernetes provider comes from. */
 export type ClusterSpec =

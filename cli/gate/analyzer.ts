@@ -26,7 +26,7 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import type { EnforcementLevel, PolicyPackConfig } from "@pulumi/policy";
 import type { Plan, PlannedResource } from "../plan/runner";
-import { PROJECT } from "../plan/runner";
+import { PROJECT } from "../../policies/standard/types";
 import { PROJECT_DIR } from "../plan/stackFile";
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any --

@@ -4,7 +4,8 @@
  */
 import { kmsSyncCrd } from "../../render/kmsSync";
 import { openApiProblems } from "../../render/openApiSchema";
-import { PlannedResource, UNKNOWN } from "./runner";
+import { UNKNOWN } from "../../policies/standard/types";
+import { PlannedResource } from "./runner";
 
 export interface KubernetesObject {
     apiVersion: string;

@@ -9,9 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { createHash } from "crypto";
 import type { StackConfig } from "./stackFile";
-import { FUNCTIONS, TYPES } from "../../policies/standard/types";
-
-export const PROJECT = "hanzo-sql";
+import { FUNCTIONS, PROJECT, TYPES, UNKNOWN } from "../../policies/standard/types";
 
 export interface ResourceOptionsSeen {
     readonly protect: boolean;
@@ -32,9 +30,6 @@ export interface ResourceOptionsSeen {
     /** The ID of an existing object the resource adopts (`import`). */
     readonly import?: string;
 }
-
-/** The engine's marker for a value not known before the update (`plugin.UnknownStringValue`). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface PlannedResource {
     /** The Pulumi type token, e.g. `kubernetes:apps/v1:StatefulSet`. */

@@ -1,6 +1,7 @@
 /**
  * pg_hba.conf (STANDARD §4, defect 9 fixed): the local socket is trusted, loopback and the pod network
- * authenticate with SCRAM, everything else is rejected. Rendered, and parsed back for the policy pack.
+ * authenticate with SCRAM, everything else is rejected. The rules, and the text parsed back for the policy pack;
+ * render/pgHba.ts renders them.
  */
 import { NO_STANDBYS, ReplicationSpec, replicationHbaRules, replicationRoleRejectRules } from "./replication";
 
@@ -54,21 +55,6 @@ export function hbaRules(podNetworkCidrs: readonly string[], replication: Replic
         },
         { type: "host", database: "all", user: "all", address: "::/0", method: "reject", why: "everything else over IPv6 is rejected" },
     ];
-}
-
-/** The pg_hba.conf text of these rules. */
-export function renderPgHba(rules: readonly HbaRule[]): string {
-    const lines = [
-        "# pg_hba.conf rendered by hanzo-sql from the Hanzo SQL standard (HIP-29 §Security); first match wins.",
-        "# TYPE  DATABASE  USER  ADDRESS  METHOD",
-    ];
-    for (const r of rules) {
-        if (r.why) {
-            lines.push(`# ${r.why}`);
-        }
-        lines.push([r.type, r.database, r.user, ...(r.address ? [r.address] : []), r.method].join("  "));
-    }
-    return lines.join("\n") + "\n";
 }
 
 /** The rules of a pg_hba.conf text (comments and blank lines dropped). */

@@ -3,9 +3,25 @@
  * slots, the server settings and pg_hba lines a stack with standbys gets. Pure; the schema, the renderers, the
  * components, the policy pack and the tests use it. docs/standbys.md explains the choices.
  */
-import type { HbaRule } from "./pgHba";
 import { REPLICATION_ROLE } from "./roles";
-import type { Setting } from "./settings";
+
+/**
+ * A postgresql.conf line and a pg_hba.conf rule, as settings.ts (`Setting`) and pgHba.ts (`HbaRule`) declare them;
+ * restated structurally here because those modules call this one (no import cycle).
+ */
+interface SettingLine {
+    readonly name: string;
+    readonly value: string;
+    readonly why: string;
+}
+interface HbaLine {
+    readonly type: "host";
+    readonly database: string;
+    readonly user: string;
+    readonly address: string;
+    readonly method: string;
+    readonly why: string;
+}
 
 /** The role standbys connect as: REPLICATION and LOGIN, nothing else (roles.ts ALLOWED_ROLE_ATTRIBUTES). */
 export { REPLICATION_ROLE };
@@ -78,7 +94,7 @@ export function synchronousStandbyNames(r: ReplicationSpec): string {
  * The settings a stack with standbys adds to postgresql.conf (the same file on the primary and the standbys,
  * so a promoted standby needs no new configuration). None without standbys: a single server renders as before.
  */
-export function replicationSettings(r: ReplicationSpec, storageBytes: number): Setting[] {
+export function replicationSettings(r: ReplicationSpec, storageBytes: number): SettingLine[] {
     if (r.standbys === 0) {
         return [];
     }
@@ -125,7 +141,7 @@ export function maxWalSenders(r: ReplicationSpec, standard: number): number {
 }
 
 /** pg_hba lines for physical replication: the replication role from the pod network, with SCRAM; nothing else. */
-export function replicationHbaRules(r: ReplicationSpec, podNetworkCidrs: readonly string[]): HbaRule[] {
+export function replicationHbaRules(r: ReplicationSpec, podNetworkCidrs: readonly string[]): HbaLine[] {
     if (r.standbys === 0) {
         return [];
     }
@@ -143,7 +159,7 @@ export function replicationHbaRules(r: ReplicationSpec, podNetworkCidrs: readonl
  * pg_hba lines that keep the replication role out of every database (placed before the lines admitting `all`
  * users): it may stream WAL and nothing else, even where a database's CONNECT is granted to PUBLIC.
  */
-export function replicationRoleRejectRules(r: ReplicationSpec): HbaRule[] {
+export function replicationRoleRejectRules(r: ReplicationSpec): HbaLine[] {
     if (r.standbys === 0) {
         return [];
     }

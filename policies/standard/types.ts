@@ -3,8 +3,18 @@
  * them, the plan and pod tools and init-sql read plans by them, the program takes its data-holders' options by
  * them, and the tests build and mutate plans with them. Imports nothing.
  */
+
+/** The project's name: Pulumi.yaml's `name` (so its configuration namespace), the pack's name, the part-of label. */
+export const PROJECT = "hanzo-sql";
+
+/**
+ * The engine's marker for a value not known yet (a preview): `plugin.UnknownStringValue` in pulumi/pulumi, which
+ * the engine sends for every unknown, whatever its type (the Node SDK's `runtime.unknownValue`). The pack reads
+ * it in what the engine sends; the offline plan writes it where the engine would.
+ */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export const TYPES = {
-    hanzoSql: "hanzo-sql:index:HanzoSql",
+    hanzoSql: `${PROJECT}:index:HanzoSql`,
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { UNKNOWN } from "../../policies/standard/types";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
@@ -147,7 +148,8 @@ describe("npm run plan", () => {
         const plan = JSON.parse(
             execFileSync(process.execPath, [PLAN, "--stack", "lux-k8s", "--json", "--preview"], { encoding: "utf8", maxBuffer: 64 << 20 }),
         );
-        const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        // The engine's marker, as pulumi/pulumi writes it (plugin.UnknownStringValue).
+        assert.strictEqual(UNKNOWN, "04da6b54-80e4-46f7-96ec-b56ff0331ba9");
         const named = (name: string) => plan.resources.find((r: any) => r.name === name);
         assert.strictEqual(plan.preview, true);
         assert.strictEqual(named("hanzo-sql-gateway-role").inputs.password, UNKNOWN);

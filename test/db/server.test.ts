@@ -192,7 +192,9 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
                 };
                 assert.strictEqual(who(data.DATABASE_URL), `${role}@${database}`, "percent-encoded URL");
                 assert.strictEqual(who(data.dataSourceName), `${role}@${database}`, "dataSourceName (a URL)");
-                const pgpass = path.join(os.tmpdir(), `pgpass-${role}`);
+                // A directory of its own: two runs of the suite at once (two clones) must not share the file.
+                const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgpass-"));
+                const pgpass = path.join(dir, role);
                 fs.writeFileSync(pgpass, `${data.pgpass}\n`, { mode: 0o600 });
                 try {
                     assert.strictEqual(
@@ -201,7 +203,7 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
                         ".pgpass line",
                     );
                 } finally {
-                    fs.rmSync(pgpass);
+                    fs.rmSync(dir, { recursive: true });
                 }
             }
         });

@@ -264,11 +264,10 @@ describe("pods: the backup CronJob's pod, and the README's restore into a scratc
         await iam.end();
 
         const adminUrl = `postgresql://hanzo:${encodeURIComponent(secretOf(plan, "hanzo", "postgres-credentials").password)}@${scratch.ip}:5432/postgres?sslmode=disable`;
-        const verify = spawnSync(
-            "node",
-            [path.join(PROJECT_DIR, "build", "cli", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl],
-            { encoding: "utf8", cwd: PROJECT_DIR },
-        );
+        const verify = spawnSync("node", [path.join(PROJECT_DIR, "build", "cli", "verify.js"), "--stack", "hanzo-k8s", "--url", adminUrl], {
+            encoding: "utf8",
+            cwd: PROJECT_DIR,
+        });
         assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr);
     });
 

@@ -212,7 +212,7 @@ describe("one helper for labels and the hardened security contexts", () => {
     it("no workload writes them itself: the literals live in render/labels.ts and render/securityContext.ts only", () => {
         const files = [
             "program.ts",
-            ...["components", "render"].flatMap((d) =>
+            ...["components", "render", "render/pods"].flatMap((d) =>
                 fs
                     .readdirSync(path.join(PROJECT_DIR, d))
                     .filter((f) => f.endsWith(".ts"))

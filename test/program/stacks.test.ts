@@ -4,8 +4,9 @@ import { configChecksum } from "../../components/postgresInstance";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../../render/adminPassword";
 import { scramVerifier } from "../../render/scram";
 import { databaseUrl } from "../../render/connection";
-import { hbaRules, renderPgHba } from "../../policies/standard/pgHba";
-import { renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
+import { hbaRules } from "../../policies/standard/pgHba";
+import { renderPgHba } from "../../render/pgHba";
+import { renderPostgresqlConf } from "../../render/postgresqlConf";
 import { mockPassword } from "../../cli/plan/runner";
 import { TYPES, ofType, planOf, planWith, resource, revealed } from "../support/plan";
 

@@ -1,7 +1,9 @@
 import * as assert from "assert";
 import { databaseUrl, percentEncode, pgpassLine, connectionSecretData } from "../../render/connection";
-import { hbaRules, parsePgHba, renderPgHba } from "../../policies/standard/pgHba";
-import { parsePostgresqlConf, renderPostgresqlConf } from "../../policies/standard/postgresqlConf";
+import { hbaRules, parsePgHba } from "../../policies/standard/pgHba";
+import { renderPgHba } from "../../render/pgHba";
+import { parsePostgresqlConf } from "../../policies/standard/postgresqlConf";
+import { renderPostgresqlConf } from "../../render/postgresqlConf";
 import { SEED_SETTINGS, VECTOR_DEFAULTS, serverSettings } from "../../policies/standard/settings";
 
 const GiB = 2 ** 30;

@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { CONFIG_KEYS } from "../../stacks/schema";
+import { CONFIG_KEYS } from "../../stacks/configKeys";
 import { SCHEMA_FILE, TABLE_MARKERS, configTable, pulumiYamlConfig, schemaText, serviceTable } from "../../cli/configSchema";
 import { PROJECT_DIR, listStacks, readProject } from "../../cli/plan/stackFile";
 import { VALID, problems, withServices } from "../support/config";

@@ -6,7 +6,8 @@
  */
 import * as assert from "assert";
 import { hbaAddressProblem, networkProblem } from "../../policies/standard/network";
-import { hbaRules, parsePgHba, renderPgHba } from "../../policies/standard/pgHba";
+import { hbaRules, parsePgHba } from "../../policies/standard/pgHba";
+import { renderPgHba } from "../../render/pgHba";
 import { parsePostgresqlConf } from "../../policies/standard/postgresqlConf";
 import { FORBIDDEN_ROLE_ATTRIBUTES, identifierProblem, reservedDatabaseProblem, roleNameFor } from "../../policies/standard/rules";
 import { SETTING_UNITS, sameSetting } from "../../policies/standard/units";

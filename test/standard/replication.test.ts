@@ -6,7 +6,8 @@
 import * as assert from "assert";
 import { noSuperuserRoles } from "../../policies/roles";
 import { serverConfiguration } from "../../policies/server";
-import { hbaRules, renderPgHba } from "../../policies/standard/pgHba";
+import { hbaRules } from "../../policies/standard/pgHba";
+import { renderPgHba } from "../../render/pgHba";
 import { replicationHbaRules, replicationSettings } from "../../policies/standard/replication";
 import { serverSettings } from "../../policies/standard/settings";
 import { VALID, load, problems } from "../support/config";
