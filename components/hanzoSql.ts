@@ -10,6 +10,8 @@ import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
 import { Pgbouncer, poolerEndpoint } from "./pooler";
+import { PostgresReplication } from "./replication";
+import { READ_SERVICE } from "../policies/standard/replication";
 import { PostgresInstance } from "./postgresInstance";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
 import { stateInputs } from "./stateInputs";
@@ -123,6 +125,16 @@ export class HanzoSql extends pulumi.ComponentResource {
             );
         }
 
+        if (spec.instance.replication.standbys > 0) {
+            new PostgresReplication(
+                `${name}-replication`,
+                { namespace, replication: spec.instance.replication },
+                { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+        }
+        // Reads go to the standbys' Service when the stack has standbys (DATABASE_READ_URL, DB_READ_*).
+        const readHost = spec.instance.replication.standbys > 0 ? `${READ_SERVICE}.${spec.namespace}.svc` : undefined;
+
         const pooler = spec.pooling.enabled ? poolerEndpoint(spec.namespace) : undefined;
         const services: Record<string, ServiceDatabase> = {};
         for (const service of spec.services) {
@@ -134,6 +146,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     port: spec.instance.port,
                     protectData: spec.protectData,
                     pooler: service.pooled ? pooler : undefined,
+                    readHost,
                     kms: spec.kms,
                     extensionVersions: spec.extensionVersions,
                     adopt: spec.adopt,

@@ -7,7 +7,7 @@ import { hbaRules } from "../policies/standard/pgHba";
 import { renderPgHba } from "../render/pgHba";
 import { renderPostgresqlConf } from "../render/postgresqlConf";
 import { ADMIN_ROLE, ADMIN_VERIFIER_KEY, MONITOR_ROLE } from "../policies/standard/rules";
-import { serverSettings } from "../policies/standard/settings";
+import { instanceSettings } from "./serverSettings";
 import { METRICS_PORT } from "../policies/standard/ports";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
@@ -138,8 +138,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
         const adminChecksum = pulumi.unsecret(this.adminVerifier.apply((v) => createHash("sha256").update(v).digest("hex")));
 
         this.files = {
-            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, serverSettings(spec.memoryLimitBytes, spec.vector)),
-            "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs)),
+            "postgresql.conf": renderPostgresqlConf(spec.memoryLimitBytes, instanceSettings(spec)),
+            "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs, spec.replication)),
             // Run by the entrypoint after initdb on a new volume (render/privilegedSession.ts, issue 21).
             [ADMIN_INIT_FILE]: ADMIN_INIT_SQL,
         };

@@ -52,6 +52,7 @@ export function loginRole(
          * as a role setting no service can override (render/privilegedSession.ts).
          */
         privileged?: boolean;
+        replication?: boolean;
     },
     opts: pulumi.CustomResourceOptions,
 ): postgresql.Role {
@@ -69,6 +70,8 @@ export function loginRole(
             ...forbidden,
             // The backup role only (reads every row of a table with row-level security; policies/roles.ts).
             ...(args.bypassRowLevelSecurity ? { bypassRowLevelSecurity: true } : {}),
+            // The replication role only (standbys stream WAL; policies/standard/roles.ts ALLOWED_ROLE_ATTRIBUTES).
+            ...(args.replication ? { replication: true } : {}),
             inherit: true,
             ...(args.roles ? { roles: args.roles } : {}),
             ...(args.connectionLimit !== undefined ? { connectionLimit: args.connectionLimit } : {}),

@@ -57,6 +57,8 @@ export interface ServiceDatabaseArgs {
     readonly protectData: boolean;
     /** The pooler the service connects through, when it is pooled. */
     readonly pooler?: { readonly host: string; readonly port: number };
+    /** The standbys' read-only Service (`postgres-ro.<ns>.svc`), when the stack has standbys. */
+    readonly readHost?: string;
     /** The stack's KMS, for services that sync their credentials from it. */
     readonly kms?: KmsSpec;
     /** Pinned extension versions (stacks/: the image's, or the stack's). */
@@ -210,6 +212,7 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                                 { user, password: pw, host: args.host, port: args.port, database, sslmode: "disable" },
                                 s.connection,
                                 args.pooler,
+                                args.readHost,
                             ),
                         ),
                 ),

@@ -2,6 +2,7 @@ import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } 
 import {
     ADMIN_ROLE,
     ADMIN_VERIFIER_KEY,
+    ALLOWED_ROLE_ATTRIBUTES,
     BACKUP_ROLE,
     FORBIDDEN_ROLE_ATTRIBUTES,
     MAINTENANCE_DATABASES,
@@ -28,9 +29,10 @@ import {
 /**
  * no-superuser-roles: no role but the administrator has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or
  * BYPASSRLS (STANDARD §4); memberships (of `hanzo`, of the roles that reach the server's files and programs,
- * and the rest) are role-memberships' (policies/access.ts). One exception: the backup role `hanzo_backup` may have
+ * and the rest) are role-memberships' (policies/access.ts). Exceptions (ALLOWED_ROLE_ATTRIBUTES): the backup role `hanzo_backup` may have
  * BYPASSRLS (and nothing else of the list), because pg_dump must read every row of a table with row-level
- * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table.
+ * security and otherwise fails the whole dump (STANDARD defect 18); it still cannot write any table; the
+ * replication role `hanzo_replication` may have REPLICATION, which streaming standbys need (docs/standbys.md).
  *
  * Protects: one service's compromise stays in its own database. Instead: the service role owns its database,
  * which is all it needs to migrate; administration goes through `hanzo`.
@@ -48,7 +50,7 @@ export const noSuperuserRoles: ResourceValidationPolicy = {
         if (name === ADMIN_ROLE) {
             return;
         }
-        const allowed: string[] = name === BACKUP_ROLE ? ["bypassRowLevelSecurity"] : [];
+        const allowed: readonly string[] = ALLOWED_ROLE_ATTRIBUTES[name] ?? [];
         const has = FORBIDDEN_ROLE_ATTRIBUTES.filter((a) => args.props[a.input] === true && !allowed.includes(a.input)).map((a) => a.sql);
         if (has.length > 0) {
             report(

@@ -8,6 +8,7 @@ import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
 import { hbaAddressProblem } from "./standard/network";
 import {
     MEMORY_DERIVED_SETTINGS,
+    AT_LEAST_SETTINGS,
     SEED_SETTINGS,
     VECTOR_SETTING_RULES,
     megabytes,
@@ -123,8 +124,9 @@ export const serverConfiguration: StackValidationPolicy = {
                     report(`${where} lacks ${name}; expected ${expected}${why}.`, cm.urn);
                     continue;
                 }
-                if (!sameSetting(name, actual, expected)) {
-                    report(`${where} sets ${name} = ${actual}; expected ${expected}${why}.`, cm.urn);
+                const atLeast = AT_LEAST_SETTINGS.includes(name);
+                if (atLeast ? !(Number(unquote(actual)) >= Number(expected)) : !sameSetting(name, actual, expected)) {
+                    report(`${where} sets ${name} = ${actual}; expected ${atLeast ? "at least " : ""}${expected}${why}.`, cm.urn);
                 }
             }
             // pgvector's query settings: the stack chooses the values, so the policy checks that they are there,

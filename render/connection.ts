@@ -56,8 +56,16 @@ export function databaseUrl(p: ConnectionParams): string {
 
 /** A `.pgpass` line: `host:port:database:user:password`, `:` and `\` escaped. */
 export function pgpassLine(p: ConnectionParams): string {
-    const e = (v: string | number) => String(v).replace(/\\/g, "\\\\").replace(/:/g, "\\:");
-    return [p.host, p.port, p.database, p.user, p.password].map(e).join(":");
+    return pgpassFields([p.host, p.port, p.database, p.user, p.password]);
+}
+
+/** A `.pgpass` line for any host and port (`*`), e.g. the replication role's for the `replication` pseudo-database. */
+export function pgpassAnyHost(database: string, user: string, password: string): string {
+    return ["*", "*", pgpassFields([database, user, password])].join(":");
+}
+
+function pgpassFields(fields: (string | number)[]): string {
+    return fields.map((v) => String(v).replace(/\\/g, "\\\\").replace(/:/g, "\\:")).join(":");
 }
 
 /** The keys a service's client reads besides DATABASE_URL and DB_*, by its connection shape (all URLs). */
@@ -69,6 +77,9 @@ export const SHAPE_KEYS: Readonly<Record<ConnectionShape, readonly string[]>> = 
     infisical: ["DB_CONNECTION_URI"],
     krakend: ["dsn"],
 };
+
+/** The URL of the standbys' read-only Service, present when the stack has standbys. */
+export const READ_URL_KEY = "DATABASE_READ_URL";
 
 /** The pooled URL for Prisma's own query engine (Prisma ≤ 6 without a driver adapter); nothing else reads it. */
 export const PRISMA_POOLER_KEY = "PRISMA_PGBOUNCER_URL";
@@ -83,6 +94,7 @@ export function connectionSecretData(
     direct: ConnectionParams,
     shape: ConnectionShape,
     pooler?: { host: string; port: number },
+    readHost?: string,
 ): Record<string, string> {
     const p = pooler ? { ...direct, host: pooler.host, port: pooler.port } : direct;
     const url = databaseUrl(p);
@@ -102,6 +114,14 @@ export function connectionSecretData(
     if (pooler) {
         data.DIRECT_DATABASE_URL = databaseUrl(direct);
         data[PRISMA_POOLER_KEY] = `${url}&pgbouncer=true`;
+    }
+    if (readHost !== undefined) {
+        // The standbys (docs/standbys.md): read-only sessions, a little behind the primary; the same role and
+        // database (a standby is a copy of the primary), straight to the server's port (no read pool yet).
+        const read = { ...direct, host: readHost };
+        data[READ_URL_KEY] = databaseUrl(read);
+        data.DB_READ_HOST = read.host;
+        data.DB_READ_PORT = String(read.port);
     }
     return data;
 }

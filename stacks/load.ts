@@ -271,6 +271,7 @@ function specOf(stack: string, c: Config): StackSpec {
             memoryLimitBytes: given(parseQuantity(c.memoryLimit), "memoryLimit"),
             podNetworkCidrs: c.podNetworkCidrs,
             terminationGracePeriodSeconds: c.terminationGracePeriodSeconds,
+            replication: { standbys: c.standbys, synchronousStandbys: c.synchronousStandbys },
             vector: {
                 hnswIterativeScan: c.hnswIterativeScan as VectorSettings["hnswIterativeScan"],
                 hnswEfSearch: c.hnswEfSearch,

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { parseQuantity } from "../policies/standard/quantity";
 import { AVAILABLE_EXTENSIONS, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
+import { replicationProblem } from "../policies/standard/replication";
 import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { HANZO_SQL_IMAGE } from "../render/pitr";
 import { Config, FLAT } from "./schema";
@@ -228,12 +229,23 @@ export function validatePitrRetention({ c, ok, report }: RuleInput, services: re
     }
 }
 
+/** synchronousStandbys ≤ standbys (policies/standard/replication.ts): commits would otherwise wait forever. */
+export function validateSynchronousStandbys({ c, ok, report }: RuleInput): void {
+    if (ok("standbys", "synchronousStandbys")) {
+        const problem = replicationProblem({ standbys: c.standbys, synchronousStandbys: c.synchronousStandbys });
+        if (problem) {
+            report([problem.key], c[problem.key], problem.message);
+        }
+    }
+}
+
 /** The rules across keys, in the order their problems are reported. */
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     validateOneCluster,
     validateRequestsWithinLimits,
     validateVolumeGrowth,
     validateAdoptionPassword,
+    validateSynchronousStandbys,
     validateDrillNeedsBackups,
     validateEndpointCredentials,
     validateLocalClusterEndpoint,

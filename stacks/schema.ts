@@ -26,6 +26,7 @@ import {
 import { POD_NETWORK, endpointHostProblem, networkProblem } from "../policies/standard/network";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
+import { MAX_STANDBYS, READ_SERVICE } from "../policies/standard/replication";
 import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS } from "./schedule";
 import { MAX_ARCHIVE_TIMEOUT_SECONDS } from "../render/pitr";
@@ -135,6 +136,14 @@ export const SHAPE = {
     podNetworkCidrs: key(
         z.array(z.string().superRefine(rule(networkProblem)), { error: "must be a list of strings" }).default([POD_NETWORK]),
         "networks pg_hba.conf admits with a password (SCRAM): IPv4 inside 10/8, 172.16/12, 192.168/16 or 100.64/10; IPv6 inside fc00::/7, at most a /48",
+    ),
+    standbys: key(
+        between(0, MAX_STANDBYS, `must be a whole number from 0 to ${MAX_STANDBYS} (0: one server, no standby)`).default(0),
+        `hot standbys streaming from the primary (0-${MAX_STANDBYS}), read through the Service ${READ_SERVICE} (docs/standbys.md)`,
+    ),
+    synchronousStandbys: key(
+        between(0, MAX_STANDBYS, `must be a whole number from 0 to ${MAX_STANDBYS}, and at most standbys`).default(0),
+        "standbys that must flush a commit before it returns (0: asynchronous); commits block while fewer are up",
     ),
     terminationGracePeriodSeconds: key(
         whole()

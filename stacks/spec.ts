@@ -4,6 +4,7 @@
  */
 import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
+import type { ReplicationSpec } from "../policies/standard/replication";
 import type { ResolvedService } from "./services";
 
 /** Where the Kubernetes provider comes from. */
@@ -40,6 +41,8 @@ export interface InstanceSpec {
     readonly podNetworkCidrs: readonly string[];
     /** Seconds Kubernetes waits for the shutdown checkpoint before killing the server. */
     readonly terminationGracePeriodSeconds: number;
+    /** Streaming standbys and how many of them a commit waits for (docs/standbys.md). */
+    readonly replication: ReplicationSpec;
     /** pgvector's query settings rendered in postgresql.conf (hnsw.iterative_scan, hnsw.ef_search, …). */
     readonly vector: VectorSettings;
 }

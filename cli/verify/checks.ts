@@ -19,7 +19,8 @@ import {
     MONITOR_ROLE,
 } from "../../policies/standard/rules";
 import { hbaAddressProblem } from "../../policies/standard/network";
-import { serverSettings, unquote } from "../../policies/standard/settings";
+import { unquote } from "../../policies/standard/settings";
+import { instanceSettings } from "../../components/serverSettings";
 import { settingQuantity } from "../../policies/standard/units";
 import type { ServiceSpec, StackSpec } from "../../stacks/spec";
 import { objectsNotOwnedBy } from "../sql/initSql";
@@ -91,7 +92,7 @@ export type ServiceCheck = (ctx: CheckContext, s: ServiceSpec) => Promise<boolea
  */
 export async function checkSettings({ spec, admin, pass, fail }: CheckContext): Promise<void> {
     await admin.query("LOAD 'vector'");
-    for (const s of serverSettings(spec.instance.memoryLimitBytes, spec.instance.vector).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
+    for (const s of instanceSettings(spec.instance).filter((x) => !LOCAL_SETTINGS.includes(x.name))) {
         const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [s.name])).rows[0];
         const shown = (await admin.query("SELECT current_setting($1) AS v", [s.name])).rows[0].v as string;
         if (row && normalizeSetting(row.setting, row.unit) === normalizeSetting(s.value, row.unit)) {

@@ -3,6 +3,7 @@
  * authenticate with SCRAM, everything else is rejected. The rules, and the text parsed back for the policy pack;
  * render/pgHba.ts renders them.
  */
+import { NO_STANDBYS, ReplicationSpec, replicationHbaRules, replicationRoleRejectRules } from "./replication";
 
 export interface HbaRule {
     readonly type: "local" | "host" | "hostssl" | "hostnossl";
@@ -16,7 +17,7 @@ export interface HbaRule {
 }
 
 /** The rules for a server whose clients live in `podNetworkCidrs`. Order matters: first match wins. */
-export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
+export function hbaRules(podNetworkCidrs: readonly string[], replication: ReplicationSpec = NO_STANDBYS): HbaRule[] {
     return [
         {
             type: "local",
@@ -25,6 +26,7 @@ export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
             method: "trust",
             why: "the local socket, inside the pod only (probes, administration)",
         },
+        ...replicationRoleRejectRules(replication),
         {
             type: "host",
             database: "all",
@@ -42,6 +44,7 @@ export function hbaRules(podNetworkCidrs: readonly string[]): HbaRule[] {
             method: "scram-sha-256",
             why: "the pod network, with a password",
         })),
+        ...replicationHbaRules(replication, podNetworkCidrs),
         {
             type: "host",
             database: "all",

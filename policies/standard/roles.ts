@@ -27,7 +27,18 @@ export const SUPERUSER_ATTRIBUTE = FORBIDDEN_ROLE_ATTRIBUTES[0];
 /** Roles the server's own jobs use (not services): metrics (pg_monitor) and backups (pg_read_all_data). */
 export const MONITOR_ROLE = "hanzo_monitor";
 export const BACKUP_ROLE = "hanzo_backup";
-export const SYSTEM_ROLES: readonly string[] = [MONITOR_ROLE, BACKUP_ROLE];
+/** The standbys' role (policies/standard/replication.ts): streams WAL, nothing else. */
+export const REPLICATION_ROLE = "hanzo_replication";
+export const SYSTEM_ROLES: readonly string[] = [MONITOR_ROLE, BACKUP_ROLE, REPLICATION_ROLE];
+/**
+ * The one exception each system role has to FORBIDDEN_ROLE_ATTRIBUTES (by the provider's input name): the
+ * backup role BYPASSRLS (pg_dump must read every row of a table with row-level security, defect 18), the
+ * replication role REPLICATION (a standby streams WAL as it). Every other role has none.
+ */
+export const ALLOWED_ROLE_ATTRIBUTES: Readonly<Record<string, readonly (typeof FORBIDDEN_ROLE_ATTRIBUTES)[number]["input"][]>> = {
+    [BACKUP_ROLE]: ["bypassRowLevelSecurity"],
+    [REPLICATION_ROLE]: ["replication"],
+};
 /**
  * Databases every cluster has besides the services': PUBLIC may not connect to them (a service role has no
  * business there, reads other roles' statements through pg_stat_statements, and a session held in template1

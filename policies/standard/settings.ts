@@ -5,6 +5,7 @@
 import { POSTGRES_PORT } from "./ports";
 import { formatBytes } from "./quantity";
 import { PRELOAD_LIBRARIES } from "./rules";
+import { NO_STANDBYS, ReplicationSpec, maxWalSenders, replicationSettings } from "./replication";
 
 const MiB = 1024 * 1024;
 
@@ -27,6 +28,12 @@ export const SEED_SETTINGS: Readonly<Record<string, string>> = {
     checkpoint_completion_target: "0.9",
     checkpoint_timeout: "10min",
 };
+
+/**
+ * Standard settings a stack may raise but never lower: max_wal_senders grows with the standbys (one each, two
+ * for a clone; policies/standard/replication.ts). The policy pack accepts any value at least the standard's.
+ */
+export const AT_LEAST_SETTINGS: readonly string[] = ["max_wal_senders"];
 
 /** Settings whose value is derived from the pod's memory limit; every other standard value is fixed. */
 export const MEMORY_DERIVED_SETTINGS = ["shared_buffers", "effective_cache_size", "maintenance_work_mem"] as const;
@@ -185,8 +192,14 @@ export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
 export function serverSettings(
     memoryLimitBytes: number,
     vector: VectorSettings = VECTOR_DEFAULTS,
-    archive: readonly Setting[] = [],
+    extra: {
+        /** The standbys the primary serves (policies/standard/replication.ts), and the volume their slots' WAL fills. */
+        readonly replication?: { readonly spec: ReplicationSpec; readonly storageBytes: number };
+        /** Continuous archiving's settings (render/pitr.ts `archiveSettings`). */
+        readonly archive?: readonly Setting[];
+    } = {},
 ): Setting[] {
+    const replication = extra.replication ?? { spec: NO_STANDBYS, storageBytes: 0 };
     const derived = memorySettings(memoryLimitBytes);
     const limit = formatBytes(memoryLimitBytes);
     const why: Record<string, string> = {
@@ -213,11 +226,17 @@ export function serverSettings(
         const derivedBytes = (derived as Record<string, number | undefined>)[name];
         if (derivedBytes !== undefined) {
             settings.push({ name, value: megabytes(derivedBytes), why: why[name] });
+        } else if (name === "max_wal_senders" && replication.spec.standbys > 0) {
+            const n = maxWalSenders(replication.spec, Number(seedValue));
+            settings.push({ name, value: String(n), why: "one per standby plus two for a clone, at least the standard's 3" });
         } else {
             settings.push({ name, value: quoteIfText(seedValue), why: "the standard's value" });
         }
     }
-    return [...settings, ...vectorSettings(vector), ...archive];
+    const replicated = [...settings, ...replicationSettings(replication.spec, replication.storageBytes), ...vectorSettings(vector)];
+    // Both replication and archiving bound max_slot_wal_keep_size; one line per setting, the replication's first.
+    const named = new Set(replicated.map((x) => x.name));
+    return [...replicated, ...(extra.archive ?? []).filter((x) => !named.has(x.name))];
 }
 
 /** Quotes values that postgresql.conf needs quoted (anything not a plain number, unit or keyword). */

@@ -28,6 +28,7 @@ describe("stack configuration → spec", () => {
                 memoryLimitBytes: 2 * 2 ** 30,
                 podNetworkCidrs: ["10.0.0.0/8"],
                 terminationGracePeriodSeconds: 120,
+                replication: { standbys: 0, synchronousStandbys: 0 },
                 vector: {
                     hnswIterativeScan: "strict_order",
                     hnswEfSearch: 100,
@@ -191,7 +192,7 @@ describe("stack configuration → spec", () => {
         });
         it("rejects unknown fields of a service and unknown keys of the stack", () => {
             assert.deepStrictEqual(problems({ ...withServices({ name: "iam", conection: "beego" }), serivces: [] }), [
-                'hanzo-sql:serivces = "[not shown]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, pitrEnabled, pitrRetentionDays, pitrFullSchedule, pitrDiffSchedule, pitrArchiveTimeoutSeconds, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
+                'hanzo-sql:serivces = "[not shown]": unknown key; known keys: environment, clusterName, kubeContext, namespace, createNamespace, adopt, image, extensionVersions, storageSize, storageClass, storageSizeApplied, storageClassAllowsExpansion, cpuRequest, cpuLimit, memoryRequest, memoryLimit, podNetworkCidrs, standbys, synchronousStandbys, terminationGracePeriodSeconds, hnswIterativeScan, hnswEfSearch, hnswMaxScanTuples, ivfflatIterativeScan, adminHost, adminPort, adminSslmode, adminPassword, legacyDatabases, backupSchedule, backupEnabled, backupRetentionDays, backupBucket, backupPrefix, backupRegion, backupEndpoint, backupAccessKeyId, backupSecretAccessKey, backupDumpImage, backupS3Image, backupDrillEnabled, backupDrillSchedule, pitrEnabled, pitrRetentionDays, pitrFullSchedule, pitrDiffSchedule, pitrArchiveTimeoutSeconds, monitoringEnabled, monitoringNamespace, prometheusRelease, exporterImage, poolingEnabled, poolMaxClientConn, poolDefaultPoolSize, poolReplicas, pgbouncerImage, kmsEnabled, kmsApiVersion, kmsKind, kmsProjectSlug, kmsResyncInterval, kmsHostApi, kmsEnvSlug, kmsCredentialsSecret, services',
                 'hanzo-sql:services[0].conection = "[not shown]": unknown field; a service has name, database, namespace, connection, extensions, requiredTables, connectionLimit, backupRetentionDays, pooled, kmsSync, passwordVersion, keepPassword, renamedFrom',
             ]);
         });

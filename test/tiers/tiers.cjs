@@ -18,7 +18,8 @@ const TIERS = {
             "build/test/docs/**/*.test.js",
         ],
     },
-    policies: { spec: ["build/test/policies/**/*.test.js"] },
+    // standard/replication.test.js runs the pack through the real analyzer.
+    policies: { spec: ["build/test/policies/**/*.test.js", "build/test/standard/replication.test.js"] },
     cli: { spec: ["build/test/cli/**/*.test.js"], ignore: ["build/test/cli/netpol.test.js"] },
     db: {
         spec: [

@@ -85,7 +85,7 @@ export class PitrRig {
         // archive_command names only the config file, so the server can start before its PGDATA is known.
         const placeholder = specFor("/placeholder", "/placeholder", 5432);
         const files = {
-            postgresqlConf: renderPostgresqlConf(memory, serverSettings(memory, undefined, archiveSettings(placeholder))),
+            postgresqlConf: renderPostgresqlConf(memory, serverSettings(memory, undefined, { archive: archiveSettings(placeholder) })),
             pgHba: renderPgHba(hbaRules(["10.0.0.0/8"])),
         };
         const server = await PgServer.start(files);

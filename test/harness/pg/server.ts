@@ -238,6 +238,14 @@ export class PgServer {
         return server;
     }
 
+    /**
+     * A server over a directory laid out as start() lays it out (conf/harness.conf, run/, data/) whose data
+     * directory was made by other means (a standby's clone, test/harness/pg/replica.ts); start it with resume().
+     */
+    static attach(dir: string, port: number, adminPassword: string): PgServer {
+        return new PgServer(dir, port, adminPassword);
+    }
+
     /** The configuration file the server runs with (includes the rendered postgresql.conf). */
     get configFile(): string {
         return path.join(this.dir, "conf", "harness.conf");
@@ -353,7 +361,12 @@ export class PgServer {
         ) {
             return [];
         }
-        q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public");
+        // A standby (test/db/replication.test.ts) cannot create the extension; it has it when its primary does.
+        if (q("SELECT pg_is_in_recovery()").trim() !== "t") {
+            q("CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public");
+        } else if (q("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements'").trim() === "0") {
+            return [];
+        }
         return [q("SELECT query FROM public.pg_stat_statements")];
     }
 

@@ -1,0 +1,89 @@
+#!/bin/bash
+# shellcheck shell=bash
+# The start of a server pod in a stack with standbys (docs/standbys.md), run as the postgres user before the
+# image's entrypoint, which it then runs ("$@"). It decides what the volume may become, so that a server never
+# serves as a second primary:
+#  - an empty volume of a standby clones the primary behind $PRIMARY_HOST (pg_basebackup, its own slot) and
+#    starts as a standby;
+#  - an empty volume of the primary's pod is left to initdb only when no primary answers behind $PRIMARY_HOST;
+#  - a volume that was a primary (no standby.signal) while another primary of the same cluster answers behind
+#    $PRIMARY_HOST (a failover happened) is rewound to it (pg_rewind) and rejoins as its standby; a server of
+#    another cluster there stops the start;
+#  - a standby makes sure its slot exists on the primary it follows (a promoted standby has no slots yet).
+# Environment: PGDATA, PRIMARY_HOST, PRIMARY_PORT, SLOT (this pod's slot and application_name), SERVER_ROLE
+# (primary or standby: the pod's declared role), REPLICATION_PGPASS (the replication Secret's pgpass line),
+# ADMIN_PGPASS (a pgpass line of the administrator, for pg_rewind), RUN_DIR (private, writable), CONFIG_FILE
+# (the rendered postgresql.conf the server runs with).
+set -euo pipefail
+: "${PGDATA:?}" "${PRIMARY_HOST:?}" "${PRIMARY_PORT:?}" "${SLOT:?}" "${SERVER_ROLE:?}" "${REPLICATION_PGPASS:?}" "${RUN_DIR:?}" "${CONFIG_FILE:?}"
+
+log() { printf 'replica-start: %s\n' "$*" >&2; }
+
+# libpq ignores a password file that group or others may read, and a Secret volume with fsGroup is 0440.
+private_copy() { (umask 077 && cat "$1" >"$2"); }
+private_copy "$REPLICATION_PGPASS" "$RUN_DIR/replication.pgpass"
+conninfo="host=$PRIMARY_HOST port=$PRIMARY_PORT user=hanzo_replication application_name=$SLOT passfile=$RUN_DIR/replication.pgpass connect_timeout=5"
+
+# The system identifier of the primary answering behind $PRIMARY_HOST; fails when none answers.
+primary_system() {
+    local row
+    row=$(psql -XAtq -d "$conninfo dbname=replication replication=true" -c IDENTIFY_SYSTEM 2>/dev/null) || return 1
+    [ -n "$row" ] || return 1
+    printf '%s\n' "${row%%|*}"
+}
+
+# Streams from $PRIMARY_HOST through this pod's slot: standby.signal and the connection (no password in it:
+# libpq reads the pgpass copy) written to postgresql.auto.conf, which pg_rewind and pg_basebackup leave alone.
+follow() {
+    touch "$PGDATA/standby.signal"
+    local auto="$PGDATA/postgresql.auto.conf"
+    touch "$auto"
+    sed -i -e '/^primary_conninfo[[:space:]]*=/d' -e '/^primary_slot_name[[:space:]]*=/d' "$auto"
+    printf "primary_conninfo = '%s'\nprimary_slot_name = '%s'\n" "$conninfo" "$SLOT" >>"$auto"
+}
+
+ensure_slot() {
+    pg_receivewal --create-slot --if-not-exists --slot="$SLOT" --no-password -d "$conninfo"
+}
+
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    if [ "$SERVER_ROLE" = standby ]; then
+        log "empty volume: cloning the primary behind $PRIMARY_HOST into slot $SLOT"
+        # A slot left by an earlier clone of this pod (its volume lost) would make --create-slot fail.
+        pg_receivewal --drop-slot --slot="$SLOT" --no-password -d "$conninfo" 2>/dev/null || true
+        rm -rf "$PGDATA.clone"
+        pg_basebackup --pgdata="$PGDATA.clone" --create-slot --slot="$SLOT" --wal-method=stream --checkpoint=fast \
+            --no-password -d "$conninfo"
+        mv "$PGDATA.clone" "$PGDATA"
+        follow
+    elif primary_system >/dev/null; then
+        log "empty volume, but a primary already answers behind $PRIMARY_HOST: refusing to initdb a second primary; make this pod a standby (docs/standbys.md)"
+        exit 1
+    fi
+elif [ ! -e "$PGDATA/standby.signal" ]; then
+    ours=$(pg_controldata "$PGDATA" | sed -n 's/^Database system identifier:[[:space:]]*//p')
+    if theirs=$(primary_system); then
+        if [ "$theirs" != "$ours" ]; then
+            log "the primary behind $PRIMARY_HOST belongs to another cluster ($theirs; this volume: $ours): not starting"
+            exit 1
+        fi
+        : "${ADMIN_PGPASS:?a rejoin needs ADMIN_PGPASS for pg_rewind}"
+        private_copy "$ADMIN_PGPASS" "$RUN_DIR/admin.pgpass"
+        log "this volume was a primary, and another primary of this cluster serves $PRIMARY_HOST: rewinding and rejoining as its standby"
+        # --config-file: pg_rewind first finishes the crash recovery of a killed server in single-user mode; with
+        # PGDATA's own postgresql.conf (initdb's defaults) the control file would record max_wal_senders = 10,
+        # and the standby would then refuse to start under the rendered, lower value.
+        pg_rewind --target-pgdata="$PGDATA" --config-file="$CONFIG_FILE" \
+            --source-server="host=$PRIMARY_HOST port=$PRIMARY_PORT user=hanzo dbname=postgres passfile=$RUN_DIR/admin.pgpass connect_timeout=5"
+        rm -f "$RUN_DIR/admin.pgpass"
+        ensure_slot
+        follow
+    fi
+else
+    # A standby: its slot may be missing on a newly promoted primary; without an answer, the walreceiver retries.
+    if primary_system >/dev/null; then
+        ensure_slot
+    fi
+    follow
+fi
+exec "$@"
