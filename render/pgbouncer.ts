@@ -13,31 +13,6 @@ import { isScramVerifier } from "./scram";
 
 export { PGBOUNCER_PORT };
 
-/** The oldest PgBouncer that keeps prepared statements in transaction pooling. */
-export const PGBOUNCER_MIN_VERSION = [1, 21] as const;
-
-/**
- * Why an image's tag names a PgBouncer older than 1.21, or undefined. Reads the version the usual tags carry
- * (`1.18.0`, `v1.25.2-p0`, `1.24.1-alpine`); a tag without one (or a digest) is the operator's call.
- */
-export function pgbouncerVersionProblem(image: string): string | undefined {
-    const tag = /:([^:/@]+)(@|$)/.exec(image)?.[1];
-    const m = tag === undefined ? null : /^v?(\d+)\.(\d+)(?:[.-]|$)/.exec(tag);
-    if (!m) {
-        return undefined;
-    }
-    const [major, minor] = [Number(m[1]), Number(m[2])];
-    const [minMajor, minMinor] = PGBOUNCER_MIN_VERSION;
-    if (major > minMajor || (major === minMajor && minor >= minMinor)) {
-        return undefined;
-    }
-    return (
-        `is PgBouncer ${major}.${minor}, which loses prepared statements in transaction pooling ` +
-        `(pgx, lib/pq, node-postgres and Prisma then fail with "prepared statement … does not exist"); ` +
-        `use ${minMajor}.${minMinor} or later, e.g. edoburu/pgbouncer:v1.25.2-p0`
-    );
-}
-
 /**
  * Prepared statements PgBouncer keeps per server connection (LRU; an evicted one is re-prepared on next
  * use, so a client with more distinct statements, e.g. pgx's 512-entry cache, still works). 200 is 1.24's

@@ -21,13 +21,13 @@ import {
     imageProblem,
     namespaceProblem,
     reservedDatabaseProblem,
+    pgbouncerVersionProblem,
     serverImageMajorProblem,
 } from "../policies/standard/rules";
 import { POD_NETWORK, endpointHostProblem, networkProblem } from "../policies/standard/network";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { STORAGE_CLASS, STORAGE_SIZE } from "../policies/standard/storage";
 import { MAX_STANDBYS, READ_SERVICE } from "../policies/standard/replication";
-import { pgbouncerVersionProblem } from "../render/pgbouncer";
 import { MAX_BACKUP_GAP_SECONDS } from "./schedule";
 import { MAX_ARCHIVE_TIMEOUT_SECONDS } from "../render/pitr";
 import { SERVICE } from "./serviceFields";
