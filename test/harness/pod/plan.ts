@@ -19,7 +19,6 @@ export interface Workload {
     readonly claimTemplates: readonly string[];
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- a revealed object of any kind the plan has, read field by field */
 function revealedOf(plan: PlanResult, r: PlannedResource): Record<string, any> {
     return plan.revealed.get(r.urn) as Record<string, any>;
 }
