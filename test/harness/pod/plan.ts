@@ -22,7 +22,6 @@ export interface Workload {
 function revealedOf(plan: PlanResult, r: PlannedResource): Record<string, any> {
     return plan.revealed.get(r.urn) as Record<string, any>;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Every workload of a plan (StatefulSet, Deployment, CronJob, Job) with its pod template. */
 export function workloads(plan: PlanResult): Workload[] {
