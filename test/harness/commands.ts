@@ -15,6 +15,13 @@ export const COMMAND_PACKAGES: Readonly<Record<string, string>> = {
     pg_dump: "postgresql-client-15",
     pg_restore: "postgresql-client-15",
     pgbench: "postgresql-15",
+    pg_basebackup: "postgresql-client-15",
+    pg_receivewal: "postgresql-client-15",
+    pg_controldata: "postgresql-15",
+    pg_rewind: "postgresql-15",
+    // Continuous archiving (test/db/pitr.test.ts): the engine, and the S3 API's TLS certificate.
+    pgbackrest: "pgbackrest",
+    openssl: "openssl",
     // The stand-ins for the images' other binaries.
     aws: "awscli",
     promtool: "prometheus",
@@ -69,8 +76,10 @@ export const COMMAND_PACKAGES: Readonly<Record<string, string>> = {
     wc: "coreutils",
     cut: "coreutils",
     head: "coreutils",
+    touch: "coreutils",
     // The install script's own tools (it installs the build tools it needs itself).
     "apt-get": "apt",
+    "apt-cache": "apt",
     make: "make",
     // This check itself.
     dpkg: "dpkg",
