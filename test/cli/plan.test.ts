@@ -85,6 +85,7 @@ describe("npm run plan", () => {
             "drill.sh",
             "dump.sh",
             "fetch.sh",
+            "hanzo-admin-search-path.sql",
             "init.sql",
             "lib.sh",
             "pg_hba.conf",
