@@ -142,7 +142,7 @@ describe("standbys: the plan", () => {
 
     it("passes the whole policy pack, which allows REPLICATION to the replication role alone", async () => {
         const engine = mutable((await plan()).engine);
-        assert.deepStrictEqual(await gateLines(engine), ["standbys: 0 mandatory and 0 advisory violations of 12 policies"]);
+        assert.deepStrictEqual(await gateLines(engine), ["standbys: 0 mandatory and 0 advisory violations of 19 policies"]);
         Object.assign(inputs(find(engine, TYPE.role, "hanzo_replication")), { createDatabase: true });
         Object.assign(inputs(find(engine, TYPE.role, "iam_user")), { replication: true });
         assert.deepStrictEqual((await violations(noSuperuserRoles, engine)).sort(), [
