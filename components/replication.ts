@@ -31,7 +31,11 @@ export class PostgresReplication extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`PostgresReplication ${name}: declared without standbys (standbys = 0)`, this);
         }
         const password = new random.RandomPassword(`${name}-role-password`, { length: 32, special: false }, { parent: this });
-        loginRole(`${name}-role`, { name: REPLICATION_ROLE, password: password.result, replication: true }, { parent: this });
+        loginRole(
+            `${name}-role`,
+            { name: REPLICATION_ROLE, password: password.result, replication: true, privileged: true },
+            { parent: this },
+        );
         const secret = new k8s.core.v1.Secret(
             `${name}-secret`,
             {

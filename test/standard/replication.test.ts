@@ -111,6 +111,8 @@ describe("standbys: the plan", () => {
             replication: true,
             bypassRowLevelSecurity: false,
             inherit: true,
+            // Its sessions resolve names in pg_catalog only, as every privileged role's (docs/security.md).
+            searchPaths: ["pg_catalog", "pg_temp"],
         });
         const secret = ofType(p, TYPES.secret).filter((r) => (r.inputs.metadata as { name: string }).name === "postgres-replication");
         assert.strictEqual(secret.length, 1);
