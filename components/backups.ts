@@ -67,6 +67,9 @@ export class PostgresBackups extends pulumi.ComponentResource {
     public readonly bucket: pulumi.Output<string>;
     public readonly endpoint: pulumi.Output<string>;
     public readonly scripts: Readonly<Record<string, string>>;
+    /** The bucket's key (the WAL archive uses it too, components/pitr.ts). */
+    public readonly accessKeyId: pulumi.Output<string>;
+    public readonly secretAccessKey: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         // The databases by name: the Database resources themselves stay out of the state (see stateInputs).
@@ -155,6 +158,8 @@ export class PostgresBackups extends pulumi.ComponentResource {
             this.endpoint = pulumi.output(endpointUrl);
         }
 
+        this.accessKeyId = pulumi.output(accessKeyId);
+        this.secretAccessKey = pulumi.secret(secretAccessKey);
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {

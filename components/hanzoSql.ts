@@ -13,6 +13,7 @@ import { Pgbouncer, poolerEndpoint } from "./pooler";
 import { PostgresReplication } from "./replication";
 import { READ_SERVICE } from "../policies/standard/replication";
 import { PostgresInstance } from "./postgresInstance";
+import { PostgresArchive, archiveInput } from "./pitr";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
 import { stateInputs } from "./stateInputs";
 
@@ -64,6 +65,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                 namespaceName: spec.namespace,
                 adopt: spec.adopt,
                 exporterQueries: spec.backup.enabled ? renderBackupMetricsQueries() : undefined,
+                ...(spec.instance.archive ? { archive: archiveInput() } : {}),
             },
             { parent: this, providers: [k8sProvider] },
         );
@@ -200,6 +202,26 @@ export class HanzoSql extends pulumi.ComponentResource {
                     namespaceName: spec.namespace,
                 },
                 { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+        }
+
+        // Continuous archiving and its base backups (docs/pitr.md), into the backups' bucket with its key.
+        if (this.backups && spec.instance.archive && spec.pitr) {
+            new PostgresArchive(
+                `${name}-archive`,
+                {
+                    namespace,
+                    namespaceName: spec.namespace,
+                    archive: spec.instance.archive,
+                    backups: spec.pitr,
+                    image: spec.instance.image,
+                    accessKeyId: this.backups.accessKeyId,
+                    secretAccessKey: this.backups.secretAccessKey,
+                    statefulSetName: spec.instance.name,
+                    serviceName: spec.instance.name,
+                    serverSelector: { app: spec.instance.name },
+                },
+                { parent: this, providers: [k8sProvider] },
             );
         }
 

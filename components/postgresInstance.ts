@@ -16,6 +16,7 @@ import { configChecksum } from "../render/checksum";
 import { dnsEgress } from "../render/egress";
 import { labels as objectLabels } from "../render/labels";
 import {
+    ArchiveInput,
     DATA_CLAIM_TEMPLATE,
     ExporterInput,
     STARTUP_PROBE,
@@ -80,6 +81,8 @@ export interface PostgresInstanceArgs {
     readonly adopt: boolean;
     /** Extra queries for the exporter (`--extend.query-path`): the backups' per-database results. */
     readonly exporterQueries?: string;
+    /** Continuous archiving's objects the pod mounts (components/pitr.ts archiveInput), when pitrEnabled. */
+    readonly archive?: ArchiveInput;
 }
 
 /**
@@ -224,6 +227,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 adminSecret: adminSecret.metadata.name,
                 configMap: config.metadata.name,
                 ...(exporter ? { exporter } : {}),
+                ...(args.archive ? { archive: args.archive } : {}),
             },
         };
         this.statefulSet = new k8s.apps.v1.StatefulSet(

@@ -2,8 +2,9 @@ import type { StackValidationPolicy } from "@pulumi/policy";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { INetworkPolicyIngressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule";
 import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
-import { METRICS_PORT, POSTGRES_PORT } from "./standard/ports";
-import { T, WORKLOADS, configOf, k8s, k8sName, kindOf, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
+import { METRICS_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT } from "./standard/ports";
+import { PITR_OBJECTS } from "./standard/jobs";
+import { T, WORKLOADS, builtBy, configOf, k8s, k8sName, kindOf, known, list, ofType, plainStack, postgresServers, selects } from "./lib";
 
 export interface NetworkConfig {
     /** The PostgreSQL port. */
@@ -66,6 +67,12 @@ export const networkIsolation: StackValidationPolicy = {
                     if (ports.length === 0 || ports.some((p) => p === undefined)) {
                         report(`${where} admits every port; admit ${cfg.port} only.`, np.urn);
                     }
+                    // pgBackRest's TLS server (docs/pitr.md): from the program's base backup pods alone, checked below.
+                    const archive = ports.length > 0 && ports.every((p) => p === PGBACKREST_TLS_PORT || p === "pgbackrest");
+                    if (archive) {
+                        archiveIngressProblems(args, ns, rule).forEach((p) => report(`${where} ${p}`, np.urn));
+                        continue;
+                    }
                     const other = ports.filter(
                         (p) => p !== undefined && p !== cfg.port && p !== cfg.metricsPort && p !== "postgresql" && p !== "metrics",
                     );
@@ -101,6 +108,47 @@ export const networkIsolation: StackValidationPolicy = {
         }
     },
 };
+
+/**
+ * What is wrong with an ingress rule that admits pgBackRest's TLS server port to the server pods: each peer must
+ * be a podSelector of the rule's namespace (no namespace, no IP block) with labels, selecting pods of the
+ * program's base backup CronJobs (PostgresArchive's) and of no other workload, and selecting at least one.
+ */
+function archiveIngressProblems(args: ReturnType<typeof plainStack>, ns: unknown, rule: INetworkPolicyIngressRule): string[] {
+    const problems: string[] = [];
+    const backupJob = (w: { type: string; urn: string; props: Record<string, unknown> }) =>
+        w.type === T.cronJob &&
+        builtBy(w, T.postgresArchive) &&
+        [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob].includes((w.props?.metadata as { name?: string } | undefined)?.name as never);
+    if (!rule.from || rule.from.length === 0) {
+        return [`admits pgBackRest's port ${PGBACKREST_TLS_PORT} from anywhere; admit the base backup pods only.`];
+    }
+    for (const peer of rule.from) {
+        if (peer.ipBlock || peer.namespaceSelector || !peer.podSelector || Object.keys(peer.podSelector.matchLabels ?? {}).length === 0) {
+            problems.push(
+                `admits pgBackRest's port ${PGBACKREST_TLS_PORT} from more than the base backup pods; admit them alone, by their labels.`,
+            );
+            continue;
+        }
+        const selected = args.resources.filter(
+            (w) =>
+                w.type in WORKLOADS &&
+                w.props?.metadata?.namespace === ns &&
+                selects(peer.podSelector as never, WORKLOADS[w.type](w.props)?.metadata?.labels ?? {}),
+        );
+        const others = selected.filter((w) => !backupJob(w));
+        if (others.length > 0) {
+            problems.push(
+                `admits pgBackRest's port ${PGBACKREST_TLS_PORT} from ${others.map((w) => `${kindOf(w.type)} "${k8sName(w)}"`).join(", ")}; only the ${PITR_OBJECTS.fullCronJob} and ${PITR_OBJECTS.diffCronJob} CronJobs may reach it.`,
+            );
+        } else if (selected.length === 0) {
+            problems.push(
+                `admits pgBackRest's port ${PGBACKREST_TLS_PORT} from pods no workload of the stack runs; select the base backup pods.`,
+            );
+        }
+    }
+    return problems;
+}
 
 /**
  * egress-isolation: every workload (a Pod-bearing resource) in the stack has its pods selected by at least

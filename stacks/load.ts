@@ -13,6 +13,7 @@ import { CONFIG } from "./rules";
 import { PROJECT } from "../policies/standard/types";
 import { CONFIG_KEY_NAMES, Config } from "./schema";
 import { resolveServices } from "./services";
+import { archiveSpecOf, pitrBackupsOf } from "./pitr";
 import type { StackSpec } from "./spec";
 
 export { CONFIG_KEYS, PROJECT };
@@ -278,6 +279,7 @@ function specOf(stack: string, c: Config): StackSpec {
                 hnswMaxScanTuples: c.hnswMaxScanTuples,
                 ivfflatIterativeScan: c.ivfflatIterativeScan as VectorSettings["ivfflatIterativeScan"],
             },
+            ...(archiveSpecOf(c) ? { archive: archiveSpecOf(c) } : {}),
         },
         admin: { host: c.adminHost, port: c.adminPort, sslmode: c.adminSslmode, password: c.adminPassword },
         legacyDatabases: c.legacyDatabases,
@@ -327,5 +329,6 @@ function specOf(stack: string, c: Config): StackSpec {
                   credentialsSecret: c.kmsCredentialsSecret,
               }
             : { enabled: false },
+        ...(pitrBackupsOf(c) ? { pitr: pitrBackupsOf(c) } : {}),
     };
 }

@@ -5,6 +5,7 @@
 import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
 import type { ReplicationSpec } from "../policies/standard/replication";
+import type { PitrSpec } from "../render/pitr";
 import type { ResolvedService } from "./services";
 
 /** Where the Kubernetes provider comes from. */
@@ -45,6 +46,8 @@ export interface InstanceSpec {
     readonly replication: ReplicationSpec;
     /** pgvector's query settings rendered in postgresql.conf (hnsw.iterative_scan, hnsw.ef_search, …). */
     readonly vector: VectorSettings;
+    /** Continuous WAL archiving (pitrEnabled): what render/pitr.ts renders into postgresql.conf and pgbackrest.conf. */
+    readonly archive?: PitrSpec;
 }
 
 export interface AdminSpec {
@@ -159,4 +162,12 @@ export interface StackSpec {
     readonly monitoring: MonitoringSpec;
     readonly pooling: PoolingSpec;
     readonly kms: KmsSpec;
+    /** Point-in-time recovery's base backups, when pitrEnabled (the archive itself is instance.archive). */
+    readonly pitr?: PitrBackupsSpec;
+}
+
+/** The base backups of the WAL archive (docs/pitr.md): full and differential schedules. */
+export interface PitrBackupsSpec {
+    readonly fullSchedule: string;
+    readonly diffSchedule: string;
 }

@@ -11,3 +11,18 @@ export const BACKUP_CRONJOB = "postgres-backup";
 export const DRILL_CRONJOB = "postgres-restore-drill";
 /** The Secret holding the backup role's and the bucket's credentials, which only those two CronJobs read. */
 export const BACKUP_CREDENTIALS_SECRET = `${BACKUP_CRONJOB}-credentials`;
+
+/**
+ * Point-in-time recovery's objects (docs/pitr.md): the base backup CronJobs (full and differential, one
+ * identity), the pgbackrest.conf ConfigMap, the bucket keys the server pod and those CronJobs read, and each
+ * side's TLS Secret (the server pod's sidecar, the CronJobs' client).
+ */
+export const PITR_OBJECTS = {
+    fullCronJob: "postgres-pitr-full",
+    diffCronJob: "postgres-pitr-diff",
+    backupIdentity: "postgres-pitr-backup",
+    config: "postgres-pgbackrest",
+    credentials: "postgres-pitr-credentials",
+    serverTls: "postgres-pgbackrest-server-tls",
+    clientTls: "postgres-pgbackrest-client-tls",
+} as const;

@@ -17,6 +17,9 @@ function libraries(value: string): string[] {
 
 const ON = ["on", "true", "yes", "1"];
 
+/** The pgBackRest invocation render/pitr.ts renders (its config path and the stacks' one stanza, `db`). */
+export const PGBACKREST_COMMAND = "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db";
+
 /** Per setting: why its value is refused, or undefined when it is fine. */
 export const SECURITY_SETTING_RULES: Readonly<Record<string, (value: string) => string | undefined>> = {
     password_encryption: (v) =>
@@ -48,6 +51,20 @@ export const SECURITY_SETTING_RULES: Readonly<Record<string, (value: string) => 
         ["tlsv1.2", "tlsv1.3"].includes(unquote(v).toLowerCase())
             ? undefined
             : "admits TLS versions older than 1.2; leave it TLSv1.2 or higher",
+    // Continuous archiving (docs/pitr.md): the commands run a shell as the server's OS user for every segment;
+    // only pgBackRest's, exactly as render/pitr.ts renders them (test/policies/pitr.test.ts ties the two).
+    archive_command: (v) =>
+        unquote(v) === "" || unquote(v) === `${PGBACKREST_COMMAND} archive-push %p`
+            ? undefined
+            : `runs a shell command as the server's OS user for every WAL segment; the standard archives with '${PGBACKREST_COMMAND} archive-push %p' only (pitrEnabled)`,
+    restore_command: (v) =>
+        unquote(v) === "" || unquote(v) === `${PGBACKREST_COMMAND} archive-get %f "%p"`
+            ? undefined
+            : `runs a shell command as the server's OS user in recovery; the standard restores with '${PGBACKREST_COMMAND} archive-get %f "%p"' only (pitrEnabled)`,
+    archive_library: (v) =>
+        unquote(v) === ""
+            ? undefined
+            : "loads a library into the archiver process; the standard archives with pgBackRest's archive_command",
     include: () => "reads settings from a file the ConfigMap does not carry; put every setting in the rendered file",
     include_if_exists: () => "reads settings from a file the ConfigMap does not carry; put every setting in the rendered file",
     include_dir: () => "reads settings from files the ConfigMap does not carry; put every setting in the rendered file",

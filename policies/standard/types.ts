@@ -18,6 +18,8 @@ export const TYPES = {
     /** The program's components whose children the pack recognises by their parent (the URN's type chain). */
     postgresInstance: `${PROJECT}:index:PostgresInstance`,
     postgresBackups: `${PROJECT}:index:PostgresBackups`,
+    /** Point-in-time recovery's base backups, certificates and configuration (components/pitr.ts). */
+    postgresArchive: `${PROJECT}:index:PostgresArchive`,
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",

@@ -131,7 +131,8 @@ export function backupPod(
     };
 }
 
-function cronJob(
+/** The CronJob shape every backup-like job shares (one at a time, a deadline, one retry, three of each kept). */
+export function cronJob(
     job: BackupJobInput,
     deadlineSeconds: number,
     template: k8s.types.input.core.v1.PodTemplateSpec,

@@ -18,6 +18,7 @@ import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
 import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
 import * as path from "path";
 import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
+import { PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, pgbackrestSidecar, tlsVolume } from "./pitr";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -44,7 +45,7 @@ export const CONFIG_DIR = "/etc/postgresql";
 /** Where the exporter reads its extra queries. */
 export const EXPORTER_QUERIES_DIR = "/etc/postgres-exporter";
 /** pgBackRest's async spool in the server container (render/pitr.ts spoolPath). */
-export const PGBACKREST_SPOOL = "/var/spool/pgbackrest";
+export { SPOOL as PGBACKREST_SPOOL } from "./pitr";
 /** Pod template annotation whose change rolls the pod when the administrator's password changes. */
 export const ADMIN_PASSWORD_CHECKSUM_ANNOTATION = "hanzo.ai/admin-password-checksum";
 /**
@@ -119,6 +120,11 @@ export interface ArchiveInput {
     readonly secret: pulumi.Input<string>;
     readonly accessKeyIdKey: string;
     readonly secretAccessKeyKey: string;
+    /**
+     * The TLS server's Secret (its certificate, key and the CA): the pod then runs the `pgbackrest` sidecar, the
+     * base backup Jobs' server (render/pods/pitr.ts).
+     */
+    readonly tlsSecret?: pulumi.Input<string>;
 }
 
 /** PGDATA for the volume's layout. */
@@ -227,8 +233,8 @@ export function serverContainer(input: ServerPodInput): Container {
             { name: "tmp", mountPath: "/tmp" },
             ...(input.archive
                 ? [
-                      { name: "pgbackrest-config", mountPath: path.posix.dirname(PGBACKREST_CONF_PATH), readOnly: true },
-                      { name: "pgbackrest-spool", mountPath: PGBACKREST_SPOOL },
+                      { name: PITR_VOLUMES.config, mountPath: path.posix.dirname(PGBACKREST_CONF_PATH), readOnly: true },
+                      { name: PITR_VOLUMES.spool, mountPath: PGBACKREST_SPOOL },
                   ]
                 : []),
         ],
@@ -271,11 +277,24 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
             : []),
         ...(input.archive
             ? [
-                  { name: "pgbackrest-config", configMap: { name: input.archive.configMap } },
-                  { name: "pgbackrest-spool", emptyDir: {} },
+                  { name: PITR_VOLUMES.config, configMap: { name: input.archive.configMap } },
+                  { name: PITR_VOLUMES.spool, emptyDir: {} },
+                  ...(input.archive.tlsSecret !== undefined ? [tlsVolume(input.archive.tlsSecret, !input.pgdataAtMountRoot)] : []),
               ]
             : []),
     ];
+}
+
+/** The `pgbackrest` sidecar of a server pod that archives (render/pods/pitr.ts). */
+function archiveSidecar(input: ServerPodInput, archive: ArchiveInput): Container {
+    return pgbackrestSidecar({
+        image: input.image,
+        keys: archive,
+        dataVolume: DATA_CLAIM_TEMPLATE,
+        dataMount: DATA_MOUNT,
+        socketVolume: "run",
+        socketMount: "/var/run/postgresql",
+    });
 }
 
 /** The server's pod template: the containers, volumes, probes, security contexts and the exporter sidecar. */
@@ -301,7 +320,11 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
             // to uid 999.
             securityContext: hardenedPod(POSTGRES_UID, input.pgdataAtMountRoot ? "none" : "onRootMismatch"),
             ...(input.role === "primary" ? { initContainers: [applyAdminPasswordContainer(input)] } : {}),
-            containers: [serverContainer(input), ...(input.exporter ? [exporterContainer(input.port, input.exporter)] : [])],
+            containers: [
+                serverContainer(input),
+                ...(input.exporter ? [exporterContainer(input.port, input.exporter)] : []),
+                ...(input.archive?.tlsSecret !== undefined ? [archiveSidecar(input, input.archive)] : []),
+            ],
             volumes: serverVolumes(input),
         },
     };

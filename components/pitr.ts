@@ -1,0 +1,202 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { PITR_OBJECTS } from "../policies/standard/jobs";
+import { TYPES } from "../policies/standard/types";
+import { configChecksum } from "../render/checksum";
+import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
+import { labels as objectLabels } from "../render/labels";
+import type { PitrSpec } from "../render/pitr";
+import {
+    PGBACKREST_BACKUP_FILE,
+    PGBACKREST_CLIENT_CN,
+    PGBACKREST_SERVER_FILE,
+    PGBACKREST_TLS_PORT,
+    TLS_KEYS,
+    renderBackupJobConf,
+    renderServerPodConf,
+    serverPodHosts,
+} from "../render/pitrPod";
+import { BucketKeys, pitrBackupCronJob } from "../render/pods/pitr";
+import type { ArchiveInput } from "../render/pods/server";
+import { certificatePem, derivedKey, privateKeyPem } from "../render/x509";
+import type { PitrBackupsSpec } from "../stacks/spec";
+import { egressPolicy, workloadServiceAccount } from "./hardening";
+import { stateInputs } from "./stateInputs";
+
+/** The Secret keys of the archive's bucket credentials (pgBackRest reads them as PGBACKREST_REPO1_S3_KEY…). */
+const KEY_NAMES = { accessKeyIdKey: "AWS_ACCESS_KEY_ID", secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY" } as const;
+
+/**
+ * What the server pod mounts for archiving (render/pods/server.ts ArchiveInput): the objects PostgresArchive
+ * creates, by their names, known before it is declared (the server is declared first).
+ */
+export function archiveInput(): ArchiveInput {
+    return { configMap: PITR_OBJECTS.config, secret: PITR_OBJECTS.credentials, ...KEY_NAMES, tlsSecret: PITR_OBJECTS.serverTls };
+}
+
+export interface PostgresArchiveArgs {
+    readonly namespace: pulumi.Input<string>;
+    readonly namespaceName: string;
+    /** The archive (render/pitr.ts) and its base backups' schedules. */
+    readonly archive: PitrSpec;
+    readonly backups: PitrBackupsSpec;
+    /** The server image (it carries pgBackRest): the backup Jobs run it too. */
+    readonly image: string;
+    /** The bucket's keys (the backups' bucket). */
+    readonly accessKeyId: pulumi.Input<string>;
+    readonly secretAccessKey: pulumi.Input<string>;
+    /** The server's StatefulSet and headless Service names, and its pods' labels. */
+    readonly statefulSetName: string;
+    readonly serviceName: string;
+    readonly serverSelector: Readonly<Record<string, string>>;
+}
+
+/**
+ * Continuous archiving's objects beside the server pod (docs/pitr.md, "The pod shape"): pgbackrest.conf for
+ * the server pod and for the backup Jobs (a ConfigMap), the bucket keys the server pod reads (a Secret of their
+ * own: the backup role's Secret stays the dump CronJobs' alone), mutual-TLS certificates derived from a seed in
+ * the state (render/x509.ts; only the leaves' keys reach Secrets), the full and differential base backup
+ * CronJobs, and the NetworkPolicies: backup pods reach the server pod's TLS server port and the bucket; the
+ * server pod accepts that port from them alone and reaches the bucket (archive-push).
+ */
+export class PostgresArchive extends pulumi.ComponentResource {
+    /** The files of the ConfigMap, by key. */
+    public readonly files: Readonly<Record<string, string>>;
+
+    constructor(name: string, args: PostgresArchiveArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(TYPES.postgresArchive, name, stateInputs(args), opts);
+        const labels = objectLabels({ name: PITR_OBJECTS.backupIdentity });
+        const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
+        const hosts = serverPodHosts(args.statefulSetName, args.serviceName, args.namespaceName);
+
+        this.files = {
+            [PGBACKREST_SERVER_FILE]: renderServerPodConf(args.archive),
+            [PGBACKREST_BACKUP_FILE]: renderBackupJobConf(args.archive, hosts[0]),
+        };
+        const config = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: meta(PITR_OBJECTS.config), data: this.files },
+            { parent: this },
+        );
+
+        new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: meta(PITR_OBJECTS.credentials),
+                type: "Opaque",
+                stringData: { [KEY_NAMES.accessKeyIdKey]: args.accessKeyId, [KEY_NAMES.secretAccessKeyKey]: args.secretAccessKey },
+            },
+            { parent: this },
+        );
+
+        // The certificates: one seed in the state, the keys and certificates derived from it (render/x509.ts).
+        const seed = new random.RandomPassword(`${name}-tls-seed`, { length: 64, special: false }, { parent: this }).result;
+        const tls = seed.apply((s) => {
+            const issuer = { commonName: "hanzo-sql pgbackrest CA", key: derivedKey(s, "ca") };
+            const ca = certificatePem({ commonName: issuer.commonName, key: issuer.key, issuer, kind: "ca" });
+            const serverKey = derivedKey(s, "server");
+            const clientKey = derivedKey(s, "client");
+            return {
+                server: {
+                    [TLS_KEYS.ca]: ca,
+                    [TLS_KEYS.cert]: certificatePem({ commonName: hosts[0], key: serverKey, issuer, kind: "server", dnsNames: hosts }),
+                    [TLS_KEYS.key]: privateKeyPem(serverKey),
+                },
+                client: {
+                    [TLS_KEYS.ca]: ca,
+                    [TLS_KEYS.cert]: certificatePem({ commonName: PGBACKREST_CLIENT_CN, key: clientKey, issuer, kind: "client" }),
+                    [TLS_KEYS.key]: privateKeyPem(clientKey),
+                },
+            };
+        });
+        for (const [side, secretName] of [
+            ["server", PITR_OBJECTS.serverTls],
+            ["client", PITR_OBJECTS.clientTls],
+        ] as const) {
+            new k8s.core.v1.Secret(
+                `${name}-${side}-tls`,
+                { metadata: meta(secretName), type: "Opaque", stringData: pulumi.secret(tls.apply((t) => t[side])) },
+                { parent: this },
+            );
+        }
+
+        // The base backups: full and differential CronJobs (each its own identity, one set of pod labels the
+        // NetworkPolicies name), clients of the server pod's TLS server.
+        const keys: BucketKeys = { secret: PITR_OBJECTS.credentials, ...KEY_NAMES };
+        const input = {
+            image: args.image,
+            keys,
+            configMap: config.metadata.name,
+            configChecksum: configChecksum(this.files),
+            tlsSecret: PITR_OBJECTS.clientTls,
+        };
+        for (const [type, cronJobName, schedule] of [
+            ["full", PITR_OBJECTS.fullCronJob, args.backups.fullSchedule],
+            ["diff", PITR_OBJECTS.diffCronJob, args.backups.diffSchedule],
+        ] as const) {
+            const serviceAccount = workloadServiceAccount(
+                `${name}-${type}-service-account`,
+                { namespace: args.namespace, name: cronJobName, labels },
+                { parent: this },
+            );
+            new k8s.batch.v1.CronJob(
+                `${name}-${type}`,
+                {
+                    metadata: meta(cronJobName),
+                    spec: pitrBackupCronJob(input, { labels, serviceAccountName: serviceAccount.metadata.name, schedule }, type),
+                },
+                { parent: this },
+            );
+        }
+
+        // Out of a backup pod: the server pod's TLS server, the bucket, name resolution.
+        egressPolicy(
+            `${name}-backup-egress`,
+            {
+                namespace: args.namespace,
+                name: `${PITR_OBJECTS.backupIdentity}-egress`,
+                labels,
+                podSelector: labels,
+                egress: [
+                    podEgress(args.serverSelector, PGBACKREST_TLS_PORT),
+                    endpointEgress(args.archive.repo.endpoint, args.namespaceName),
+                    dnsEgress(),
+                ],
+            },
+            { parent: this },
+        );
+        // Into the server pod: the TLS server's port from the backup pods alone (NetworkPolicies add up: the
+        // server's own policy keeps 5432 and the metrics port as they are).
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-server-ingress`,
+            {
+                metadata: meta(`${args.statefulSetName}-pgbackrest`),
+                spec: {
+                    podSelector: { matchLabels: { ...args.serverSelector } },
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        {
+                            from: [{ podSelector: { matchLabels: { ...labels } } }],
+                            ports: [{ protocol: "TCP", port: PGBACKREST_TLS_PORT }],
+                        },
+                    ],
+                },
+            },
+            { parent: this },
+        );
+        // Out of the server pod: archive-push to the bucket.
+        egressPolicy(
+            `${name}-server-egress`,
+            {
+                namespace: args.namespace,
+                name: `${args.statefulSetName}-archive-egress`,
+                labels,
+                podSelector: args.serverSelector,
+                egress: [endpointEgress(args.archive.repo.endpoint, args.namespaceName)],
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}
