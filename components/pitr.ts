@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import * as path from "path";
 import { PITR_OBJECTS } from "../policies/standard/jobs";
 import { TYPES } from "../policies/standard/types";
 import { configChecksum } from "../render/checksum";
@@ -73,6 +74,9 @@ export class PostgresArchive extends pulumi.ComponentResource {
         this.files = {
             [PGBACKREST_SERVER_FILE]: renderServerPodConf(args.archive),
             [PGBACKREST_BACKUP_FILE]: renderBackupJobConf(args.archive, hosts[0]),
+            ...(args.backups.endpointCa !== undefined && args.archive.repo.caFile !== undefined
+                ? { [path.posix.basename(args.archive.repo.caFile)]: args.backups.endpointCa }
+                : {}),
         };
         const config = new k8s.core.v1.ConfigMap(
             `${name}-config`,

@@ -12,6 +12,9 @@ import { pgdataOf } from "../render/pods/server";
 import type { Config } from "./schema";
 import type { PitrBackupsSpec } from "./spec";
 
+/** Where the server pod and the backup Jobs find pitrEndpointCa (a key of the pgbackrest ConfigMap). */
+export const PITR_ENDPOINT_CA_FILE = "/etc/pgbackrest/endpoint-ca.crt";
+
 /** The repository's key prefix in the bucket. */
 export function pitrRepoPrefix(backupPrefix: string): string {
     return `/${backupPrefix.replace(/^\/+|\/+$/g, "")}-pitr`;
@@ -29,6 +32,7 @@ export function archiveSpecOf(c: Config): PitrSpec | undefined {
             bucket: c.backupBucket!,
             prefix: pitrRepoPrefix(c.backupPrefix),
             uriStyle: spaces ? "host" : "path",
+            ...(c.pitrEndpointCa !== undefined ? { caFile: PITR_ENDPOINT_CA_FILE } : {}),
         },
         retentionDays: c.pitrRetentionDays,
         pgdata: pgdataOf(c.adopt),
@@ -43,5 +47,11 @@ export function archiveSpecOf(c: Config): PitrSpec | undefined {
 }
 
 export function pitrBackupsOf(c: Config): PitrBackupsSpec | undefined {
-    return c.pitrEnabled && c.backupEnabled ? { fullSchedule: c.pitrFullSchedule, diffSchedule: c.pitrDiffSchedule } : undefined;
+    return c.pitrEnabled && c.backupEnabled
+        ? {
+              fullSchedule: c.pitrFullSchedule,
+              diffSchedule: c.pitrDiffSchedule,
+              ...(c.pitrEndpointCa !== undefined ? { endpointCa: c.pitrEndpointCa } : {}),
+          }
+        : undefined;
 }

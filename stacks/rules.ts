@@ -184,6 +184,13 @@ export function validatePitr({ c, ok, report }: RuleInput): void {
             `has no pgBackRest, which archive_command runs in the server container: set image: ${HANZO_SQL_IMAGE} (image/Containerfile), or pitrEnabled: false`,
         );
     }
+    if (ok("pitrEndpointCa", "backupEndpoint") && c.pitrEndpointCa !== undefined && c.backupEndpoint === undefined) {
+        report(
+            ["pitrEndpointCa"],
+            "[certificate]",
+            "is for an endpoint of your own (backupEndpoint); DigitalOcean Spaces is verified with the image's CAs: remove it",
+        );
+    }
     if (ok("backupEndpoint") && c.backupEndpoint !== undefined) {
         const host = /^https?:\/\/([^:/]+)/.exec(c.backupEndpoint)?.[1] ?? "";
         if (!c.backupEndpoint.startsWith("https://")) {
@@ -200,13 +207,6 @@ export function validatePitr({ c, ok, report }: RuleInput): void {
             );
         }
     }
-    // The engine, configuration, alerts and image exist (render/pitr.ts, tested on a real server); the pod that
-    // runs them does not yet. Refused rather than silently ignored.
-    report(
-        ["pitrEnabled"],
-        true,
-        "point-in-time recovery is not yet wired into the server pod and its backup CronJob (issue 23, docs/pitr.md: The pod shape): set pitrEnabled: false",
-    );
 }
 
 /**

@@ -293,6 +293,17 @@ export const SHAPE = {
         ).default("0 1 * * 1-6"),
         "cron schedule of the differential base backups (changes since the last full)",
     ),
+    pitrEndpointCa: key(
+        text()
+            .superRefine(
+                pattern(
+                    /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?$/,
+                    "must be one PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+                ),
+            )
+            .optional(),
+        "PEM of the CA that signed backupEndpoint's certificate, for an endpoint of your own with a private CA (pgBackRest's repo1-storage-ca-file); default: the image's CAs",
+    ),
     pitrArchiveTimeoutSeconds: key(
         between(1, MAX_ARCHIVE_TIMEOUT_SECONDS, "must be from 1 to 60 seconds: a quiet server must still archive within a minute").default(
             60,

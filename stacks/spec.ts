@@ -170,4 +170,6 @@ export interface StackSpec {
 export interface PitrBackupsSpec {
     readonly fullSchedule: string;
     readonly diffSchedule: string;
+    /** PEM of the CA of an endpoint of your own (pitrEndpointCa), shipped in the pgbackrest ConfigMap. */
+    readonly endpointCa?: string;
 }

@@ -366,4 +366,35 @@ describe("documented procedures as engine transitions", function () {
         );
         assertSafe(o);
     });
+    it("turns point-in-time recovery on and off (docs/pitr.md): the archive's objects come and go, the server is updated in place", async () => {
+        const image = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm" };
+        const archive = [
+            "hanzo-sql-archive-backup-egress",
+            "hanzo-sql-archive-client-tls",
+            "hanzo-sql-archive-config",
+            "hanzo-sql-archive-credentials",
+            "hanzo-sql-archive-diff",
+            "hanzo-sql-archive-diff-service-account",
+            "hanzo-sql-archive-full",
+            "hanzo-sql-archive-full-service-account",
+            "hanzo-sql-archive-server-egress",
+            "hanzo-sql-archive-server-ingress",
+            "hanzo-sql-archive-server-tls",
+            "hanzo-sql-archive-tls-seed",
+        ];
+        // The rendered postgresql.conf gains the archive settings (ConfigMap in place), the pod its sidecar and
+        // mounts (StatefulSet in place, rolled by the checksum).
+        const server = ["hanzo-sql-postgres-config: update", "hanzo-sql-postgres-statefulset: update"];
+        const on = await transition(image, { ...image, pitrEnabled: true });
+        assert.deepStrictEqual(changes(on), [...server, ...archive.map((n) => `${n}: create`)].sort());
+        assertSafe(on);
+        const off = await transition({ ...image, pitrEnabled: true }, image);
+        assert.deepStrictEqual(changes(off), [...server, ...archive.map((n) => `${n}: delete`)].sort());
+        assertSafe(off);
+        // An adopted server (PGDATA at the volume's root, item 7 of issue 23) the same way, once adopted.
+        const adopted = { ...image, adopt: true, adminPassword: ADMIN };
+        const onAdopted = await transition(adopted, { ...adopted, pitrEnabled: true });
+        assert.deepStrictEqual(changes(onAdopted), [...server, ...archive.map((n) => `${n}: create`)].sort());
+        assertSafe(onAdopted);
+    });
 });

@@ -2,9 +2,6 @@ import * as assert from "assert";
 import { VALID, load, problems } from "../support/config";
 import { HANZO_SQL_IMAGE } from "../../render/pitr";
 
-const NOT_WIRED =
-    "hanzo-sql:pitrEnabled = true: point-in-time recovery is not yet wired into the server pod and its backup CronJob (issue 23, docs/pitr.md: The pod shape): set pitrEnabled: false";
-
 describe("stack keys of point-in-time recovery (pitr*)", function () {
     this.timeout(60_000);
     it("default off, and a stack without them loads as before", () => {
@@ -39,7 +36,6 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
             [
                 `hanzo-sql:image = "pgvector/pgvector:0.8.0-pg16": has no pgBackRest, which archive_command runs in the server container: set image: ${HANZO_SQL_IMAGE} (image/Containerfile), or pitrEnabled: false`,
                 "hanzo-sql:pitrEnabled = true: the WAL archive goes to the backup bucket: set backupEnabled: true, or pitrEnabled: false",
-                NOT_WIRED,
             ],
         );
         assert.deepStrictEqual(
@@ -58,7 +54,6 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
             ),
             [
                 'hanzo-sql:backupEndpoint = "http://minio.minio.svc:9000": pgBackRest reaches S3 over TLS only: serve the endpoint over https, or set pitrEnabled: false',
-                NOT_WIRED,
                 "hanzo-sql:pitrRetentionDays = 20: exceeds the shortest dump retention, 14 days (cloud): the archive holds every database, so it would keep data past its class; set pitrRetentionDays to 14 or less",
             ],
         );
@@ -78,8 +73,48 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
             ),
             [
                 'hanzo-sql:backupEndpoint = "https://10.0.0.5:9000": pgBackRest verifies the endpoint\'s certificate by DNS name only: give its host name (e.g. https://minio.minio.svc:9000), not an IP address',
-                NOT_WIRED,
             ],
         );
+    });
+
+    it("load with pitrEnabled and what it needs: the archive's spec (bucket, prefix beside the dumps', WAL budget, PGDATA by layout)", () => {
+        const spec = load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true });
+        assert.deepStrictEqual(spec.instance.archive, {
+            repo: {
+                endpoint: "https://nyc3.digitaloceanspaces.com",
+                region: "nyc3",
+                bucket: spec.backup.enabled ? spec.backup.bucket : "",
+                prefix: "/postgres-pitr",
+                uriStyle: "host",
+            },
+            retentionDays: 7,
+            pgdata: "/var/lib/postgresql/data/pgdata",
+            socketPath: "/var/run/postgresql",
+            port: 5432,
+            user: "hanzo",
+            spoolPath: "/var/spool/pgbackrest",
+            archiveTimeoutSeconds: 60,
+            archiveQueueMaxBytes: (50 * 2 ** 30) / 4,
+            processMax: 2,
+        });
+        assert.deepStrictEqual(spec.pitr, { fullSchedule: "0 1 * * 0", diffSchedule: "0 1 * * 1-6" });
+        assert.strictEqual(load({ ...VALID, image: HANZO_SQL_IMAGE }).instance.archive, undefined);
+    });
+
+    it("refuse pitrEndpointCa without an endpoint of your own, and one that is not a PEM certificate", () => {
+        assert.deepStrictEqual(
+            problems({
+                ...VALID,
+                image: HANZO_SQL_IMAGE,
+                pitrEnabled: true,
+                pitrEndpointCa: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            }),
+            [
+                'hanzo-sql:pitrEndpointCa = "[certificate]": is for an endpoint of your own (backupEndpoint); DigitalOcean Spaces is verified with the image\'s CAs: remove it',
+            ],
+        );
+        assert.deepStrictEqual(problems({ ...VALID, pitrEndpointCa: "not a certificate" }), [
+            'hanzo-sql:pitrEndpointCa = "not a certificate": must be one PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)',
+        ]);
     });
 });

@@ -42,7 +42,7 @@ export class S3Server {
      * network's gateway). With `tls`, it serves HTTPS with a key and self-signed certificate that openssl
      * makes now for that address (the certificate, `certFile`, is the CA a client verifies it with).
      */
-    static async start(bucket: string, address = "127.0.0.1", opts: { tls?: boolean } = {}): Promise<S3Server> {
+    static async start(bucket: string, address = "127.0.0.1", opts: { tls?: boolean; tlsName?: string } = {}): Promise<S3Server> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-s3-"));
         fs.chmodSync(dir, 0o755);
         let certFile: string | undefined;
@@ -50,14 +50,16 @@ export class S3Server {
             certFile = path.join(dir, "tls.crt");
             execFileSync(
                 "openssl",
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=${tlsHost(address)}`].concat([
-                    "-addext",
-                    `subjectAltName=DNS:${tlsHost(address)},IP:${address}`,
-                    "-keyout",
-                    path.join(dir, "tls.key"),
-                    "-out",
-                    certFile,
-                ]),
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=${opts.tlsName ?? tlsHost(address)}`].concat(
+                    [
+                        "-addext",
+                        `subjectAltName=DNS:${opts.tlsName ?? tlsHost(address)},IP:${address}`,
+                        "-keyout",
+                        path.join(dir, "tls.key"),
+                        "-out",
+                        certFile,
+                    ],
+                ),
                 { stdio: "ignore" },
             );
             fs.chmodSync(certFile, 0o644);

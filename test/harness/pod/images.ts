@@ -6,7 +6,7 @@
  *
  * | image (repository)                         | stand-in                                              | upstream config reproduced                       |
  * |--------------------------------------------|-------------------------------------------------------|--------------------------------------------------|
- * | postgres, pgvector/pgvector                | /usr/lib/postgresql/15/bin (+ pgvector built here)     | docker-entrypoint.sh (test/harness/pod/docker-entrypoint.sh, same behaviour), Cmd postgres, STOPSIGNAL SIGINT, user postgres = 999:999, PGDATA=/var/lib/postgresql/data |
+ * | postgres, pgvector/pgvector, hanzoai/sql    | /usr/lib/postgresql/15/bin (+ pgvector built here; pgbackrest 2.45 from Debian for hanzoai/sql) | docker-entrypoint.sh (test/harness/pod/docker-entrypoint.sh, same behaviour), Cmd postgres, STOPSIGNAL SIGINT, user postgres = 999:999, PGDATA=/var/lib/postgresql/data |
  * | quay.io/prometheuscommunity/postgres-exporter | /usr/bin/prometheus-postgres-exporter (0.11.1)     | Entrypoint /bin/postgres_exporter, USER nobody (65534) |
  * | edoburu/pgbouncer (any `…/pgbouncer`)      | the PgBouncer >= 1.21 scripts/install-test-deps.sh builds (test/harness/pg/pgbouncer.ts PGBOUNCER_BIN) | user postgres = 70:70 (alpine), Entrypoint /entrypoint.sh: runs `pgbouncer /etc/pgbouncer/pgbouncer.ini` when the file exists (the env-to-ini generation is not reproduced) |
  * | amazon/aws-cli                             | /usr/bin/aws (Debian's awscli 1.x)                    | Entrypoint /usr/local/bin/aws, user root          |
@@ -134,7 +134,9 @@ export function repositoryOf(image: string): string {
 export function imageConfig(image: string): ImageConfig {
     const repo = repositoryOf(image);
     const last = repo.split("/").pop()!;
-    if (repo === "postgres" || repo === "library/postgres" || repo === "pgvector/pgvector") {
+    // Hanzo's own image (image/Containerfile: postgres:16-bookworm + pgvector + pgBackRest): the same stand-in,
+    // whose host filesystem carries Debian's pgbackrest (scripts/install-test-deps.sh).
+    if (repo === "postgres" || repo === "library/postgres" || repo === "pgvector/pgvector" || repo === "hanzoai/sql") {
         return postgres;
     }
     if (last === "postgres-exporter") {

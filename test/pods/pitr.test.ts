@@ -1,0 +1,255 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { S3Server } from "../harness/local/s3";
+import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import type { PlanResult } from "../../cli/plan/runner";
+import { planWith } from "../support/plan";
+import {
+    PersistentVolume,
+    Pod,
+    PodNetwork,
+    applyInitSql,
+    canConnect,
+    clusterNetwork,
+    connectTo,
+    secretOf,
+    startServerPod,
+} from "../support/pods";
+import type { PodSpec } from "../harness/pod/runner";
+import { PITR_OBJECTS } from "../../policies/standard/jobs";
+import { PGBACKREST_TLS_PORT } from "../../policies/standard/ports";
+import { PGBACKREST_CLIENT_CN } from "../../render/pitrPod";
+import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
+
+const BUCKET = "hanzo-k8s-postgres-backups";
+const S3_NAME = "minio.minio.svc";
+const SERVER_HOST = "postgres-0.postgres.hanzo.svc";
+
+/**
+ * Continuous archiving as declared (issue 23, docs/pitr.md "The pod shape"), in the pod runner: the server pod
+ * of hanzo-k8s with pitrEnabled (its `pgbackrest` sidecar, the pgbackrest ConfigMap, the archive's and the TLS
+ * Secrets), an S3 API over TLS (s3rver, standing in for a MinIO of your own at https://minio.minio.svc with a
+ * private CA given as pitrEndpointCa), every NetworkPolicy of the plan enforced and names resolved by the
+ * cluster DNS stand-in. The headless Service's per-pod name (postgres-0.postgres.hanzo.svc), which the
+ * cluster DNS serves for a StatefulSet's pod, is added to the stand-in by hand.
+ */
+describe("pods: the archiving server pod and its base backup CronJob (pgBackRest over mutual TLS)", function () {
+    this.timeout(600_000);
+    let network: PodNetwork;
+    let s3: S3Server;
+    let plan: PlanResult;
+    let server: Pod;
+    const volumes: PersistentVolume[] = [];
+    const pods: Pod[] = [];
+    let minio: string;
+
+    async function planAt(url: string, ca: string): Promise<PlanResult> {
+        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
+            config: Record<string, unknown>;
+        };
+        const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
+        return planWith(
+            "hanzo-k8s",
+            {
+                ...values,
+                image: "ghcr.io/hanzoai/sql:16-bookworm",
+                pitrEnabled: true,
+                pitrEndpointCa: ca,
+                backupEndpoint: url,
+                backupAccessKeyId: "S3RVER",
+                backupSecretAccessKey: "S3RVER",
+            },
+            ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"],
+        );
+    }
+
+    /** pgbackrest in the server pod's sidecar, with its configuration and keys. */
+    async function pgbackrest(...args: string[]): Promise<string> {
+        const r = await server
+            .container("pgbackrest")
+            .exec(["pgbackrest", "--config=/etc/pgbackrest/pgbackrest.conf", "--stanza=db", ...args], 120_000);
+        assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+        return r.stdout;
+    }
+
+    before(async () => {
+        const dummyCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        const probe = await planAt(`https://${S3_NAME}:9000`, dummyCa);
+        network = await clusterNetwork(probe);
+        minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
+        network.addService("minio", "minio", minio);
+        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
+        plan = await planAt(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8"));
+        network.enforce(networkPolicies(plan));
+    });
+    after(async () => {
+        for (const p of pods.reverse()) {
+            await p.stop(5).catch(() => undefined);
+        }
+        await s3?.stop();
+        network?.destroy();
+        volumes.forEach((v) => v.remove());
+    });
+
+    it("runs the server pod as declared: the sidecar creates the stanza, and WAL reaches the bucket over TLS (pg_stat_archiver)", async () => {
+        const w = workload(plan, "StatefulSet", "postgres");
+        assert.deepStrictEqual(
+            w.spec.containers.map((c) => c.name),
+            ["postgres", "exporter", "pgbackrest"],
+        );
+        const v = PersistentVolume.fresh();
+        volumes.push(v);
+        server = await startServerPod(plan, network, v);
+        pods.push(server);
+        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        // Ready: the server answers, and the sidecar's TLS server listens (after stanza-create succeeded).
+        await server.waitReady(300_000);
+        applyInitSql(plan, server, secretOf(plan, "hanzo", "postgres-credentials").password);
+
+        const admin = await connectTo(server.ip, 5432, "hanzo", secretOf(plan, "hanzo", "postgres-credentials").password, "postgres");
+        try {
+            const settings = (
+                await admin.query(
+                    "SELECT name, setting FROM pg_settings WHERE name IN ('archive_mode', 'archive_command', 'archive_timeout') ORDER BY name",
+                )
+            ).rows;
+            assert.deepStrictEqual(settings, [
+                { name: "archive_command", setting: "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db archive-push %p" },
+                { name: "archive_mode", setting: "on" },
+                { name: "archive_timeout", setting: "60" },
+            ]);
+            await admin.query("CREATE TABLE public.marker AS SELECT 1 AS n");
+            const segment = (await admin.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
+            // Wait for the archiver to report the segment (PostgreSQL retries archive_command until it succeeds).
+            let archiver: { last: string | null; failed: number } = { last: null, failed: 0 };
+            for (let i = 0; i < 600 && archiver.last !== segment; i++) {
+                archiver = (await admin.query("SELECT last_archived_wal AS last, failed_count::int AS failed FROM pg_stat_archiver"))
+                    .rows[0];
+                if (archiver.last !== segment) {
+                    await new Promise((r) => setTimeout(r, 500));
+                }
+            }
+            assert.strictEqual(archiver.last, segment, server.container("postgres").logs());
+            const keys = s3.keys(`postgres-pitr/archive/db/`).filter((k) => path.posix.basename(k).startsWith(`${segment}-`));
+            assert.strictEqual(keys.length, 1, s3.keys("postgres-pitr/").join("\n"));
+            assert.match(keys[0], new RegExp(`^postgres-pitr/archive/db/15-1/${segment.slice(0, 16)}/${segment}-[0-9a-f]{40}\\.zst$`));
+        } finally {
+            await admin.end();
+        }
+    });
+
+    it("runs the base backup CronJobs' pods as declared: a full, then a differential backup through the sidecar's TLS server (pgbackrest info)", async () => {
+        for (const cronJob of [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob]) {
+            const w = workload(plan, "CronJob", cronJob);
+            const { secrets, configMaps } = namespaceData(plan, w.namespace);
+            const job = await Pod.start({
+                name: `${cronJob}-1-abcde`,
+                namespace: w.namespace,
+                spec: w.spec,
+                network,
+                secrets,
+                configMaps,
+                labels: w.labels,
+            });
+            pods.push(job);
+            const done = await job.waitCompleted(600_000);
+            assert.deepStrictEqual(done, { backup: 0 }, job.container("backup").logs());
+            await job.stop(1);
+        }
+        const info = JSON.parse(await pgbackrest("--output=json", "info")) as {
+            name: string;
+            status: { code: number };
+            backup: { type: string; error: boolean; prior: string | null; label: string; archive: { start: string; stop: string } }[];
+            archive: { id: string; min: string; max: string }[];
+        }[];
+        assert.deepStrictEqual(
+            info.map((s) => ({
+                name: s.name,
+                status: s.status.code,
+                backups: s.backup.map((b) => [b.type, b.error, b.prior === null ? null : b.prior === s.backup[0].label]),
+                archive: s.archive.map((a) => a.id),
+            })),
+            [
+                {
+                    name: "db",
+                    status: 0,
+                    backups: [
+                        ["full", false, null],
+                        ["diff", false, true],
+                    ],
+                    archive: ["15-1"],
+                },
+            ],
+        );
+        // Each backup's own WAL is in the archive: it reaches at least the last backup's stop segment.
+        assert.ok(info[0].archive[0].max >= info[0].backup[1].archive.stop, JSON.stringify(info[0]));
+    });
+
+    /** A pod with `labels` running the backup CronJob's image and mounts, whose one container only waits. */
+    async function probePod(name: string, labels: Record<string, string>): Promise<Pod> {
+        const w = workload(plan, "CronJob", PITR_OBJECTS.fullCronJob);
+        const spec: PodSpec = { ...w.spec, containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }] };
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        const pod = await Pod.start({ name, namespace: w.namespace, spec, network, secrets, configMaps, labels });
+        pods.push(pod);
+        return pod;
+    }
+
+    it("admits the TLS server's port from the base backup pods alone: the dump CronJob's pods and others are dropped", async () => {
+        const backupLabels = workload(plan, "CronJob", PITR_OBJECTS.fullCronJob).labels;
+        const dumpLabels = workload(plan, "CronJob", "postgres-backup").labels;
+        const allowed = (await probePod("pitr-probe", { ...backupLabels })).container("probe");
+        const dump = (await probePod("dump-probe", { ...dumpLabels })).container("probe");
+        const other = (await probePod("other-probe", { app: "billing" })).container("probe");
+        assert.deepStrictEqual(
+            [
+                await canConnect(allowed, SERVER_HOST, PGBACKREST_TLS_PORT),
+                await canConnect(dump, server.ip, PGBACKREST_TLS_PORT),
+                await canConnect(other, server.ip, PGBACKREST_TLS_PORT),
+            ],
+            [true, false, false],
+        );
+        // Reached, the TLS server itself admits only a client certificate of its CA with the backup Jobs' CN: the
+        // same command with the declared certificate succeeds, with one of another CA (same CN) it is refused.
+        const issuer = { commonName: "another CA", key: derivedKey("another seed", "ca") };
+        const intruder = derivedKey("another seed", "client");
+        const files = {
+            "/tmp/intruder.crt": certificatePem({ commonName: PGBACKREST_CLIENT_CN, key: intruder, issuer, kind: "client" }),
+            "/tmp/intruder.key": privateKeyPem(intruder),
+        };
+        for (const [file, content] of Object.entries(files)) {
+            const w = await allowed.exec(["bash", "-c", `umask 077; printf '%s' "$1" > ${file}`, "-", content]);
+            assert.strictEqual(w.status, 0, w.stderr);
+        }
+        const stanzaCreate = (cert: string, key: string) =>
+            allowed.exec(
+                [
+                    "pgbackrest",
+                    "--stanza=db",
+                    `--pg1-host=${SERVER_HOST}`,
+                    "--pg1-host-type=tls",
+                    `--pg1-host-port=${PGBACKREST_TLS_PORT}`,
+                    "--pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt",
+                    `--pg1-host-cert-file=${cert}`,
+                    `--pg1-host-key-file=${key}`,
+                    "--pg1-path=/var/lib/postgresql/data/pgdata",
+                    "--repo1-path=/tmp/repo",
+                    "--lock-path=/tmp",
+                    "--log-level-file=off",
+                    "--log-level-console=error",
+                    "stanza-create",
+                ],
+                60_000,
+            );
+        const declared = await stanzaCreate("/etc/pgbackrest-tls/tls.crt", "/etc/pgbackrest-tls/tls.key");
+        assert.strictEqual(declared.status, 0, declared.stdout + declared.stderr);
+        const refused = await stanzaCreate("/tmp/intruder.crt", "/tmp/intruder.key");
+        assert.notStrictEqual(refused.status, 0, refused.stdout + refused.stderr);
+        // The server's verdict, as its client reports it: the TLS alert "unknown ca".
+        assert.match(refused.stdout + refused.stderr, /unable to check pg1: \[ServiceError\] TLS error \[\d+:\d+\] tlsv1 alert unknown ca/);
+        await Promise.all(pods.slice(-3).map((p) => p.stop(1)));
+    });
+});

