@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB } from "./standard/jobs";
+import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB, PITR_OBJECTS } from "./standard/jobs";
 import { BACKUP_ROLE } from "./standard/rules";
 import { T, WORKLOADS, builtBy, k8sName, kindOf, ofType, plainStack, postgresServers, secretReads, str } from "./lib";
 
@@ -10,7 +10,9 @@ import { T, WORKLOADS, builtBy, k8sName, kindOf, ofType, plainStack, postgresSer
  * and drill CronJobs, however a pod reads it: env, envFrom, a secret volume or a projected volume. The
  * program's workloads are recognised as the program builds them: by kind, name and parent component
  * (PostgresInstance, PostgresBackups), so a hand-added Deployment, CronJob or Pod — or a StatefulSet that runs
- * a server of its own — is caught whatever it is called. (A non-server container reading the admin Secret
+ * a server of its own — is caught whatever it is called. The archive's Secrets (PostgresArchive's, docs/pitr.md)
+ * likewise: its bucket key only by the server StatefulSet and the base backup CronJobs, the TLS server's key only
+ * by the server StatefulSet, the client's only by those CronJobs. (A non-server container reading the admin Secret
  * through env or envFrom is no-superuser-credentials'.)
  *
  * Protects: the superuser's password opens every database; the backup role's reads every table and its
@@ -53,6 +55,25 @@ export const credentialsConfined: StackValidationPolicy = {
             w.type === T.cronJob &&
             builtBy(w, T.postgresBackups) &&
             [BACKUP_CRONJOB, DRILL_CRONJOB].includes(str((w.props?.metadata as { name?: string })?.name) ?? "");
+        // The archive's Secrets (docs/pitr.md): the bucket key for the server and the base backups, each side's TLS key.
+        const pitrJob = (w: { type: string; urn: string; props: Record<string, unknown> }) =>
+            w.type === T.cronJob &&
+            builtBy(w, T.postgresArchive) &&
+            ([PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob] as string[]).includes(
+                str((w.props?.metadata as { name?: string })?.name) ?? "",
+            );
+        const archiveReaders: Record<string, [(w: { type: string; urn: string; props: Record<string, unknown> }) => boolean, string]> = {
+            [PITR_OBJECTS.credentials]: [(w) => programServer(w) || pitrJob(w), "the server StatefulSet and the base backup CronJobs"],
+            [PITR_OBJECTS.serverTls]: [programServer, "the server StatefulSet"],
+            [PITR_OBJECTS.clientTls]: [pitrJob, "the base backup CronJobs"],
+        };
+        const archive = new Map<string, (typeof archiveReaders)[string]>();
+        for (const s of ofType(args, T.secret).filter((x) => builtBy(x, T.postgresArchive))) {
+            const name = str(s.props?.metadata?.name) ?? "";
+            if (Object.hasOwn(archiveReaders, name)) {
+                archive.set(`${str(s.props?.metadata?.namespace) ?? ""}/${name}`, archiveReaders[name]);
+            }
+        }
         const otherServers = new Set(servers.filter((s) => !programServer(s)).map((s) => s.urn));
         const serverName = servers.filter(programServer).map(k8sName)[0] ?? "postgres";
 
@@ -74,6 +95,10 @@ export const credentialsConfined: StackValidationPolicy = {
                         `${where} reads the administrator's Secret "${r.secret}" (${r.how}); only the server the program builds (StatefulSet "${serverName}") may, give this workload a role of its own.`,
                         w.urn,
                     );
+                }
+                const reader = archive.get(key);
+                if (reader !== undefined && !reader[0](w)) {
+                    report(`${where} reads the archive's Secret "${r.secret}" (${r.how}); only ${reader[1]} may.`, w.urn);
                 }
                 if (backup.has(key) && !programJob(w)) {
                     report(

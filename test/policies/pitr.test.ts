@@ -7,7 +7,8 @@ import { PGBACKREST_COMMAND } from "../../policies/standard/securitySettings";
 import { HANZO_SQL_IMAGE, archiveCommand, restoreCommand } from "../../render/pitr";
 import { load, VALID } from "../support/config";
 import { TOKEN_ENV } from "../support/plan";
-import { TYPE, find, gateLines, inputs, mutable, violations } from "../support/policy";
+import { TYPE, add, find, gateLines, inputs, mutable, violations } from "../support/policy";
+import { credentialsConfined } from "../../policies/credentials";
 
 /** Stacks with point-in-time recovery on (issue 23): Spaces, an endpoint of your own with a private CA, an adopted server. */
 const PITR = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE, pitrEnabled: true };
@@ -98,5 +99,38 @@ describe("the policy pack with point-in-time recovery on", function () {
             rule.from = from;
             assert.deepStrictEqual(await violations(networkIsolation, plan), expected, JSON.stringify(from));
         }
+    });
+
+    it("credentials-confined: the archive's Secrets only for their readers (bucket key: server and base backups; TLS keys: each side)", async () => {
+        const plan = await planOfStack("spaces");
+        // The dump CronJob mounting the client's TLS key, and a Deployment reading the archive's bucket key.
+        const dump = inputs(find(plan, TYPE.cronJob, "postgres-backup")).spec.jobTemplate.spec.template.spec;
+        dump.volumes.push({ name: "pgbackrest-tls", secret: { secretName: "postgres-pgbackrest-client-tls" } });
+        add(plan, TYPE.deployment, "thief", {
+            metadata: { name: "thief", namespace: "hanzo" },
+            spec: {
+                template: {
+                    metadata: { labels: { app: "thief" } },
+                    spec: {
+                        containers: [
+                            {
+                                name: "thief",
+                                image: "busybox:1.36",
+                                env: [
+                                    {
+                                        name: "K",
+                                        valueFrom: { secretKeyRef: { name: "postgres-pitr-credentials", key: "AWS_SECRET_ACCESS_KEY" } },
+                                    },
+                                ],
+                            },
+                        ],
+                    },
+                },
+            },
+        });
+        assert.deepStrictEqual(await violations(credentialsConfined, plan), [
+            `credentials-confined: hanzo-sql-backups-cronjob (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-backup" reads the archive's Secret "postgres-pgbackrest-client-tls" (volume pgbackrest-tls); only the base backup CronJobs may.`,
+            `credentials-confined: thief (kubernetes:apps/v1:Deployment): Deployment "hanzo/thief" container "thief" reads the archive's Secret "postgres-pitr-credentials" (env K); only the server StatefulSet and the base backup CronJobs may.`,
+        ]);
     });
 });

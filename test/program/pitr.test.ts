@@ -1,0 +1,190 @@
+import * as assert from "assert";
+import { X509Certificate } from "crypto";
+import type { PlanResult } from "../../cli/plan/runner";
+import { PITR_OBJECTS } from "../../policies/standard/jobs";
+import { HANZO_SQL_IMAGE } from "../../render/pitr";
+import { renderBackupJobConf, renderServerPodConf } from "../../render/pitrPod";
+import { load } from "../support/config";
+import { TYPES, ofType, planWith, revealed } from "../support/plan";
+
+const BASE = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE };
+const PITR = { ...BASE, pitrEnabled: true };
+
+/** The revealed inputs of the one resource of a type with this Kubernetes name. */
+function object(p: PlanResult, type: string, name: string): any {
+    const found = ofType(p, type).filter((r) => (r.inputs.metadata as { name?: string })?.name === name);
+    assert.strictEqual(found.length, 1, `expected one ${type} ${name}, found ${found.length}`);
+    return revealed(p, found[0]);
+}
+
+describe("program: point-in-time recovery wired into the pods (components/pitr.ts, docs/pitr.md)", function () {
+    this.timeout(120_000);
+    let plan: PlanResult;
+    before(async () => {
+        plan = await planWith("hanzo-k8s", PITR);
+    });
+
+    it("ships render/pitrPod.ts's two files in the pgbackrest ConfigMap, for the stack's archive", () => {
+        const spec = load(PITR).instance.archive!;
+        // load() names the stack "t"; the bucket default follows the stack's name.
+        const archive = { ...spec, repo: { ...spec.repo, bucket: "hanzo-k8s-postgres-backups" } };
+        assert.deepStrictEqual(object(plan, TYPES.configMap, PITR_OBJECTS.config).data, {
+            "pgbackrest.conf": renderServerPodConf(archive),
+            "pgbackrest-backup.conf": renderBackupJobConf(archive, "postgres-0.postgres.hanzo.svc"),
+        });
+        const conf = object(plan, TYPES.configMap, "postgres-config").data["postgresql.conf"] as string;
+        assert.deepStrictEqual(
+            conf
+                .split("\n")
+                .filter((l) => /^(archive_mode|archive_command|archive_timeout|restore_command) /.test(l))
+                .map((l) => l.replace(/\s+#.*$/, "")),
+            [
+                "archive_mode = on",
+                "archive_command = 'pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db archive-push %p'",
+                "archive_timeout = 60s",
+                `restore_command = 'pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db archive-get %f "%p"'`,
+            ],
+        );
+    });
+
+    it("runs the sidecar in the server pod, with the archive's keys from their own Secret (the same key as the dumps')", () => {
+        const pod = object(plan, TYPES.statefulSet, "postgres").spec.template.spec;
+        assert.deepStrictEqual(
+            pod.containers.map((c: any) => c.name),
+            ["postgres", "exporter", "pgbackrest"],
+        );
+        const env = (c: any) =>
+            c.env.filter((e: any) => e.name.startsWith("PGBACKREST_")).map((e: any) => [e.name, e.valueFrom.secretKeyRef]);
+        const keys = [
+            ["PGBACKREST_REPO1_S3_KEY", { name: PITR_OBJECTS.credentials, key: "AWS_ACCESS_KEY_ID" }],
+            ["PGBACKREST_REPO1_S3_KEY_SECRET", { name: PITR_OBJECTS.credentials, key: "AWS_SECRET_ACCESS_KEY" }],
+        ];
+        assert.deepStrictEqual([env(pod.containers[0]), env(pod.containers[2])], [keys, keys]);
+        assert.deepStrictEqual(
+            pod.volumes.filter((v: any) => v.name.startsWith("pgbackrest-")),
+            [
+                { name: "pgbackrest-config", configMap: { name: PITR_OBJECTS.config } },
+                { name: "pgbackrest-spool", emptyDir: {} },
+                { name: "pgbackrest-tls", secret: { secretName: PITR_OBJECTS.serverTls, defaultMode: 0o440 } },
+            ],
+        );
+        const archiveKeys = object(plan, TYPES.secret, PITR_OBJECTS.credentials).stringData;
+        const dumpKeys = object(plan, TYPES.secret, "postgres-backup-credentials").stringData;
+        assert.deepStrictEqual(archiveKeys, {
+            AWS_ACCESS_KEY_ID: dumpKeys.AWS_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY: dumpKeys.AWS_SECRET_ACCESS_KEY,
+        });
+    });
+
+    it("gives each side a certificate of one CA: the server's names the pod, the client's is the CN the server admits; the CA's key is nowhere", () => {
+        const server = object(plan, TYPES.secret, PITR_OBJECTS.serverTls).stringData;
+        const client = object(plan, TYPES.secret, PITR_OBJECTS.clientTls).stringData;
+        assert.deepStrictEqual(
+            [Object.keys(server).sort(), Object.keys(client).sort()],
+            [
+                ["ca.crt", "tls.crt", "tls.key"],
+                ["ca.crt", "tls.crt", "tls.key"],
+            ],
+        );
+        assert.strictEqual(server["ca.crt"], client["ca.crt"]);
+        const ca = new X509Certificate(server["ca.crt"]);
+        const s = new X509Certificate(server["tls.crt"]);
+        const c = new X509Certificate(client["tls.crt"]);
+        assert.deepStrictEqual(
+            [s.verify(ca.publicKey), c.verify(ca.publicKey), s.subjectAltName, c.subject, c.keyUsage],
+            [
+                true,
+                true,
+                "DNS:postgres-0.postgres.hanzo.svc, DNS:postgres-0.postgres.hanzo.svc.cluster.local",
+                "CN=pgbackrest-backup",
+                ["1.3.6.1.5.5.7.3.2"],
+            ],
+        );
+        assert.ok(s.checkPrivateKey(require("crypto").createPrivateKey(server["tls.key"])));
+        // Two private keys in the whole plan, each in its side's Secret.
+        const text = plan.plan.resources.map((r) => [r.type, JSON.stringify(revealed(plan, r))] as const);
+        assert.deepStrictEqual(
+            text.filter(([, t]) => t.includes("PRIVATE KEY")).map(([type, t]) => [type, t.split("BEGIN PRIVATE KEY").length - 1]),
+            [
+                [TYPES.secret, 1],
+                [TYPES.secret, 1],
+            ],
+        );
+    });
+
+    it("derives the same certificates on every run (the seed is in the state), so nothing rolls between `up`s", async () => {
+        const again = await planWith("hanzo-k8s", PITR);
+        for (const name of [PITR_OBJECTS.serverTls, PITR_OBJECTS.clientTls]) {
+            assert.deepStrictEqual(object(again, TYPES.secret, name).stringData, object(plan, TYPES.secret, name).stringData);
+        }
+    });
+
+    it("schedules full and differential backups, each CronJob its own identity, one set of pod labels", () => {
+        const jobs = [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob].map((n) => object(plan, TYPES.cronJob, n).spec);
+        assert.deepStrictEqual(
+            jobs.map((j) => [j.schedule, j.jobTemplate.spec.template.spec.serviceAccountName, j.jobTemplate.spec.template.metadata.labels]),
+            [
+                [
+                    "0 1 * * 0",
+                    "postgres-pitr-full",
+                    { "app.kubernetes.io/name": "postgres-pitr-backup", "app.kubernetes.io/part-of": "hanzo-sql" },
+                ],
+                [
+                    "0 1 * * 1-6",
+                    "postgres-pitr-diff",
+                    { "app.kubernetes.io/name": "postgres-pitr-backup", "app.kubernetes.io/part-of": "hanzo-sql" },
+                ],
+            ],
+        );
+    });
+
+    it("admits the TLS server's port from the backup pods alone, and lets the server pod and the backup pods reach the bucket", () => {
+        const backupPods = { "app.kubernetes.io/name": "postgres-pitr-backup", "app.kubernetes.io/part-of": "hanzo-sql" };
+        assert.deepStrictEqual(object(plan, TYPES.networkPolicy, "postgres-pgbackrest").spec, {
+            podSelector: { matchLabels: { app: "postgres" } },
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [{ podSelector: { matchLabels: backupPods } }], ports: [{ protocol: "TCP", port: 8432 }] }],
+        });
+        const serverEgress = object(plan, TYPES.networkPolicy, "postgres-archive-egress").spec;
+        assert.deepStrictEqual(
+            [serverEgress.podSelector, serverEgress.policyTypes, serverEgress.egress.map((e: any) => e.ports)],
+            [{ matchLabels: { app: "postgres" } }, ["Egress"], [[{ protocol: "TCP", port: 443 }]]],
+        );
+        const jobEgress = object(plan, TYPES.networkPolicy, "postgres-pitr-backup-egress").spec;
+        assert.deepStrictEqual(jobEgress.egress[0], {
+            to: [{ podSelector: { matchLabels: { app: "postgres" } } }],
+            ports: [{ protocol: "TCP", port: 8432 }],
+        });
+        assert.deepStrictEqual(jobEgress.egress[1], serverEgress.egress[0]);
+    });
+
+    it("an adopted server (PGDATA at the volume's root) archives the same way: only pg1-path and the keys' mode differ", async () => {
+        const adopted = await planWith("hanzo-k8s", { ...PITR, adopt: true, adminPassword: "the first admin password" }, [
+            "hanzo-sql:adminPassword",
+        ]);
+        const conf = object(adopted, TYPES.configMap, PITR_OBJECTS.config).data["pgbackrest.conf"] as string;
+        assert.deepStrictEqual(
+            conf.split("\n").filter((l) => l.startsWith("pg1-path=")),
+            ["pg1-path=/var/lib/postgresql/data"],
+        );
+        const pod = object(adopted, TYPES.statefulSet, "postgres").spec.template.spec;
+        assert.deepStrictEqual(
+            [pod.securityContext.fsGroup, pod.volumes.find((v: any) => v.name === "pgbackrest-tls")],
+            [undefined, { name: "pgbackrest-tls", secret: { secretName: PITR_OBJECTS.serverTls, defaultMode: 0o444 } }],
+        );
+    });
+
+    it("without pitrEnabled: no sidecar, no archive settings, none of its objects", async () => {
+        const off = await planWith("hanzo-k8s", BASE);
+        const names = new Set<string>(Object.values(PITR_OBJECTS));
+        assert.deepStrictEqual(
+            off.plan.resources.filter((r) => names.has((r.inputs.metadata as { name?: string })?.name ?? "")).map((r) => r.name),
+            [],
+        );
+        assert.deepStrictEqual(
+            object(off, TYPES.statefulSet, "postgres").spec.template.spec.containers.map((c: any) => c.name),
+            ["postgres", "exporter"],
+        );
+        assert.ok(!(object(off, TYPES.configMap, "postgres-config").data["postgresql.conf"] as string).includes("archive_"));
+    });
+});

@@ -1,0 +1,228 @@
+import * as assert from "assert";
+import { X509Certificate, createPublicKey } from "crypto";
+import { PitrSpec, renderBackupPgbackrestConf, renderServerPgbackrestConf } from "../../render/pitr";
+import { backupScript, renderBackupJobConf, renderServerPodConf, serverPodHosts, sidecarScript } from "../../render/pitrPod";
+import { pgbackrestSidecar, pitrBackupCronJob, tlsVolume } from "../../render/pods/pitr";
+import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
+
+const SPEC: PitrSpec = {
+    repo: {
+        endpoint: "https://minio.minio.svc:9000",
+        region: "us-east-1",
+        bucket: "b-postgres-backups",
+        prefix: "/postgres-pitr",
+        uriStyle: "path",
+        caFile: "/etc/pgbackrest/endpoint-ca.crt",
+    },
+    retentionDays: 7,
+    pgdata: "/var/lib/postgresql/data/pgdata",
+    socketPath: "/var/run/postgresql",
+    port: 5432,
+    user: "hanzo",
+    spoolPath: "/var/spool/pgbackrest",
+    archiveTimeoutSeconds: 60,
+    archiveQueueMaxBytes: 12.5 * 2 ** 30,
+    processMax: 2,
+};
+
+describe("render/pitrPod: the archive's pod shape (pgBackRest TLS server sidecar, backup Jobs as its clients)", () => {
+    it("the server pod's file is render/pitr.ts's plus the TLS server's options in [global:server], admitting the backup Jobs' CN for the stanza", () => {
+        assert.strictEqual(
+            renderServerPodConf(SPEC),
+            renderServerPgbackrestConf(SPEC) +
+                `
+[global:server]
+tls-server-address=*
+tls-server-port=8432
+tls-server-cert-file=/etc/pgbackrest-tls/tls.crt
+tls-server-key-file=/etc/pgbackrest-tls/tls.key
+tls-server-ca-file=/etc/pgbackrest-tls/ca.crt
+tls-server-auth=pgbackrest-backup=db
+`,
+        );
+    });
+
+    it("the backup Jobs' file is render/pitr.ts's with pg1 reached over TLS at the server pod's name", () => {
+        const [host] = serverPodHosts("postgres", "postgres", "hanzo");
+        assert.deepStrictEqual(serverPodHosts("postgres", "postgres", "hanzo"), [
+            "postgres-0.postgres.hanzo.svc",
+            "postgres-0.postgres.hanzo.svc.cluster.local",
+        ]);
+        assert.strictEqual(
+            renderBackupJobConf(SPEC, host),
+            renderBackupPgbackrestConf(SPEC) +
+                `pg1-host=postgres-0.postgres.hanzo.svc
+pg1-host-type=tls
+pg1-host-port=8432
+pg1-host-cert-file=/etc/pgbackrest-tls/tls.crt
+pg1-host-key-file=/etc/pgbackrest-tls/tls.key
+pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt
+`,
+        );
+        assert.ok(renderBackupJobConf(SPEC, host).includes("repo1-storage-ca-file=/etc/pgbackrest/endpoint-ca.crt\n"));
+    });
+
+    it("scripts: the sidecar creates the stanza until it can, then serves; a backup retries the stanza five times, then backs up", () => {
+        assert.strictEqual(
+            sidecarScript(),
+            [
+                "set -u",
+                "until pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; do sleep 10; done",
+                "exec pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server",
+            ].join("\n"),
+        );
+        assert.strictEqual(
+            backupScript("diff"),
+            [
+                "set -eu",
+                "n=0",
+                'until pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done',
+                "exec pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db --type=diff backup",
+            ].join("\n"),
+        );
+    });
+
+    it("the sidecar: no PGDATA and no server (one server per pod for the pack), the bucket keys from env, hardened, PGDATA and the socket shared", () => {
+        const c = pgbackrestSidecar({
+            image: "ghcr.io/hanzoai/sql:16-bookworm",
+            keys: { secret: "postgres-pitr-credentials", accessKeyIdKey: "AWS_ACCESS_KEY_ID", secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY" },
+            dataVolume: "postgres-data",
+            dataMount: "/var/lib/postgresql/data",
+            socketVolume: "run",
+            socketMount: "/var/run/postgresql",
+        });
+        assert.deepStrictEqual(c, {
+            name: "pgbackrest",
+            image: "ghcr.io/hanzoai/sql:16-bookworm",
+            command: ["bash", "-c", sidecarScript()],
+            env: [
+                {
+                    name: "PGBACKREST_REPO1_S3_KEY",
+                    valueFrom: { secretKeyRef: { name: "postgres-pitr-credentials", key: "AWS_ACCESS_KEY_ID" } },
+                },
+                {
+                    name: "PGBACKREST_REPO1_S3_KEY_SECRET",
+                    valueFrom: { secretKeyRef: { name: "postgres-pitr-credentials", key: "AWS_SECRET_ACCESS_KEY" } },
+                },
+            ],
+            ports: [{ name: "pgbackrest", containerPort: 8432, protocol: "TCP" }],
+            resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+            readinessProbe: { tcpSocket: { port: "pgbackrest" }, periodSeconds: 10, timeoutSeconds: 5 },
+            securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+            },
+            volumeMounts: [
+                { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
+                { name: "run", mountPath: "/var/run/postgresql" },
+                { name: "pgbackrest-config", mountPath: "/etc/pgbackrest", readOnly: true },
+                { name: "pgbackrest-spool", mountPath: "/var/spool/pgbackrest" },
+                { name: "pgbackrest-tls", mountPath: "/etc/pgbackrest-tls", readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+            ],
+        });
+        // The keys readable by the pod's group (fsGroup); without one (an adopted volume) by the pod's containers.
+        assert.deepStrictEqual(
+            [tlsVolume("s", true), tlsVolume("s", false)],
+            [
+                { name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o440 } },
+                { name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o444 } },
+            ],
+        );
+    });
+
+    it("the base backup CronJob: the dump CronJob's shape (one at a time, one retry), one hardened container, its own volumes", () => {
+        const spec = pitrBackupCronJob(
+            {
+                image: "ghcr.io/hanzoai/sql:16-bookworm",
+                keys: { secret: "k", accessKeyIdKey: "A", secretAccessKeyKey: "S" },
+                configMap: "postgres-pgbackrest",
+                configChecksum: "c0ffee",
+                tlsSecret: "postgres-pgbackrest-client-tls",
+            },
+            {
+                labels: { "app.kubernetes.io/name": "postgres-pitr-backup" },
+                serviceAccountName: "postgres-pitr-full",
+                schedule: "0 1 * * 0",
+            },
+            "full",
+        ) as any;
+        assert.deepStrictEqual(
+            [spec.schedule, spec.concurrencyPolicy, spec.jobTemplate.spec.backoffLimit, spec.jobTemplate.spec.activeDeadlineSeconds],
+            ["0 1 * * 0", "Forbid", 1, 21600],
+        );
+        const pod = spec.jobTemplate.spec.template.spec;
+        assert.deepStrictEqual(
+            pod.containers.map((c: any) => [c.name, c.command]),
+            [["backup", ["bash", "-c", backupScript("full")]]],
+        );
+        assert.deepStrictEqual(pod.securityContext, {
+            runAsUser: 999,
+            runAsGroup: 999,
+            runAsNonRoot: true,
+            fsGroup: 999,
+            seccompProfile: { type: "RuntimeDefault" },
+        });
+        assert.deepStrictEqual(pod.volumes, [
+            { name: "pgbackrest-config", configMap: { name: "postgres-pgbackrest" } },
+            { name: "pgbackrest-spool", emptyDir: {} },
+            { name: "pgbackrest-tls", secret: { secretName: "postgres-pgbackrest-client-tls", defaultMode: 0o440 } },
+            { name: "tmp", emptyDir: {} },
+        ]);
+        assert.strictEqual(pod.automountServiceAccountToken, false);
+    });
+});
+
+describe("render/x509: Ed25519 certificates derived from a seed", () => {
+    const issuer = { commonName: "hanzo-sql pgbackrest CA", key: derivedKey("seed", "ca") };
+    const ca = certificatePem({ commonName: issuer.commonName, key: issuer.key, issuer, kind: "ca" });
+    const serverKey = derivedKey("seed", "server");
+    const server = certificatePem({
+        commonName: "postgres-0.postgres.hanzo.svc",
+        key: serverKey,
+        issuer,
+        kind: "server",
+        dnsNames: ["postgres-0.postgres.hanzo.svc", "postgres-0.postgres.hanzo.svc.cluster.local"],
+    });
+
+    it("are the same bytes every time (nothing drifts between `up`s), and differ with the seed", () => {
+        assert.strictEqual(certificatePem({ commonName: issuer.commonName, key: derivedKey("seed", "ca"), issuer, kind: "ca" }), ca);
+        assert.strictEqual(privateKeyPem(derivedKey("seed", "server")), privateKeyPem(serverKey));
+        assert.notStrictEqual(privateKeyPem(derivedKey("other", "server")), privateKeyPem(serverKey));
+    });
+
+    it("verify as OpenSSL reads them: the CA signs the leaf, the leaf names the host, the key matches", () => {
+        const c = new X509Certificate(ca);
+        const s = new X509Certificate(server);
+        assert.deepStrictEqual([c.ca, s.ca], [true, false]);
+        assert.ok(c.verify(c.publicKey), "the CA is self-signed");
+        assert.ok(s.verify(c.publicKey), "the CA signs the server's certificate");
+        assert.ok(
+            !s.verify(
+                new X509Certificate(
+                    certificatePem({
+                        ...issuer,
+                        key: derivedKey("other", "ca"),
+                        issuer: { ...issuer, key: derivedKey("other", "ca") },
+                        kind: "ca",
+                    }),
+                ).publicKey,
+            ),
+        );
+        assert.strictEqual(s.checkIssued(c), true);
+        assert.strictEqual(s.checkHost("postgres-0.postgres.hanzo.svc"), "postgres-0.postgres.hanzo.svc");
+        assert.strictEqual(s.checkHost("postgres.hanzo.svc"), undefined);
+        assert.deepStrictEqual(
+            [s.subject, s.issuer, s.validTo],
+            ["CN=postgres-0.postgres.hanzo.svc", "CN=hanzo-sql pgbackrest CA", "Dec 31 23:59:59 9999 GMT"],
+        );
+        assert.deepStrictEqual(s.keyUsage, ["1.3.6.1.5.5.7.3.1"]);
+        assert.ok(s.checkPrivateKey(serverKey));
+        assert.strictEqual(
+            createPublicKey(serverKey).export({ format: "der", type: "spki" }).toString("hex"),
+            s.publicKey.export({ format: "der", type: "spki" }).toString("hex"),
+        );
+    });
+});
