@@ -37,19 +37,25 @@ export function archiveInput(): ArchiveInput {
 }
 
 export interface PostgresArchiveArgs {
+    /** Namespace of every object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
+    /** The namespace's name, known at declaration (the server pod's DNS name, the bucket's NetworkPolicy peer). */
     readonly namespaceName: string;
-    /** The archive (render/pitr.ts) and its base backups' schedules. */
+    /** The archive (render/pitr.ts): the bucket, retention, WAL budget, the server pod's paths. */
     readonly archive: PitrSpec;
+    /** The base backups' schedules, and the endpoint's private CA when there is one. */
     readonly backups: PitrBackupsSpec;
     /** The server image (it carries pgBackRest): the backup Jobs run it too. */
     readonly image: string;
-    /** The bucket's keys (the backups' bucket). */
+    /** The bucket's access key (the backups' bucket). */
     readonly accessKeyId: pulumi.Input<string>;
+    /** The bucket's secret key. */
     readonly secretAccessKey: pulumi.Input<string>;
-    /** The server's StatefulSet and headless Service names, and its pods' labels. */
+    /** The server's StatefulSet (its pod 0 is the TLS server's host). */
     readonly statefulSetName: string;
+    /** The server's headless Service (it names the pod in DNS). */
     readonly serviceName: string;
+    /** The server pods' labels (the NetworkPolicies select them). */
     readonly serverSelector: Readonly<Record<string, string>>;
 }
 

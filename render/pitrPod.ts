@@ -20,6 +20,12 @@ import { PGBACKREST_TLS_PORT } from "../policies/standard/ports";
 export { PGBACKREST_TLS_PORT };
 /** Where each side's certificate, key and the CA certificate are mounted (a Secret). */
 export const PGBACKREST_TLS_DIR = "/etc/pgbackrest-tls";
+/**
+ * Where the sidecar keeps its own copy of the TLS server's key (a memory emptyDir of its own): pgBackRest refuses
+ * a key file readable by others (0640 at most when root owns it), and a pod without fsGroup (an adopted volume)
+ * can read a Secret's files only when they are world-readable (render/pods/pitr.ts tlsVolume).
+ */
+export const PGBACKREST_SERVER_KEY_DIR = "/etc/pgbackrest-key";
 /** The ConfigMap keys: the server pod's file (server container and sidecar) and the backup Jobs'. */
 export const PGBACKREST_SERVER_FILE = path.posix.basename(PGBACKREST_CONF_PATH);
 export const PGBACKREST_BACKUP_FILE = "pgbackrest-backup.conf";
@@ -49,7 +55,7 @@ export function renderServerPodConf(spec: PitrSpec): string {
             "tls-server-address=*",
             `tls-server-port=${PGBACKREST_TLS_PORT}`,
             `tls-server-cert-file=${tlsFile("cert")}`,
-            `tls-server-key-file=${tlsFile("key")}`,
+            `tls-server-key-file=${PGBACKREST_SERVER_KEY_DIR}/${TLS_KEYS.key}`,
             `tls-server-ca-file=${tlsFile("ca")}`,
             `tls-server-auth=${PGBACKREST_CLIENT_CN}=${PITR_STANZA}`,
             "",
@@ -85,6 +91,8 @@ export function sidecarScript(): string {
     const pgbackrest = `pgbackrest --config=${PGBACKREST_CONF_PATH} --stanza=${PITR_STANZA}`;
     return [
         "set -u",
+        // The key, readable by the server's uid alone (pgBackRest checks), in the sidecar's own memory volume.
+        `(umask 077 && cat ${tlsFile("key")} > ${PGBACKREST_SERVER_KEY_DIR}/${TLS_KEYS.key}) || exit 1`,
         // stanza-create takes the lock an archive-push in progress holds (error 050) and needs the server up:
         // retried. Until the stanza exists archive_command fails and PostgreSQL keeps the segments (.ready).
         `until ${pgbackrest} stanza-create; do sleep 10; done`,

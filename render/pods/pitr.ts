@@ -12,7 +12,7 @@ import { hardenedContainer, hardenedPod } from "../securityContext";
 import { podIdentity } from "./identity";
 import { BackupJobInput, cronJob } from "./backup";
 import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
-import { PGBACKREST_TLS_DIR, PGBACKREST_TLS_PORT, backupScript, sidecarScript } from "../pitrPod";
+import { PGBACKREST_SERVER_KEY_DIR, PGBACKREST_TLS_DIR, PGBACKREST_TLS_PORT, backupScript, sidecarScript } from "../pitrPod";
 
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -21,7 +21,12 @@ type Volume = k8s.types.input.core.v1.Volume;
 /** The sidecar's container name, and its port's name. */
 export const PGBACKREST_CONTAINER = "pgbackrest";
 /** Volume names the archive adds to a pod. */
-export const PITR_VOLUMES = { config: "pgbackrest-config", spool: "pgbackrest-spool", tls: "pgbackrest-tls" } as const;
+export const PITR_VOLUMES = {
+    config: "pgbackrest-config",
+    spool: "pgbackrest-spool",
+    tls: "pgbackrest-tls",
+    key: "pgbackrest-key",
+} as const;
 /** pgBackRest's spool (locks, async acknowledgements) in every container that runs it; render/pitr.ts spoolPath. */
 export const SPOOL = "/var/spool/pgbackrest";
 /** uid/gid of the backup Jobs (`postgres` of the server image, which carries pgBackRest). */
@@ -81,9 +86,15 @@ export function pgbackrestSidecar(input: SidecarInput): Container {
             { name: PITR_VOLUMES.config, mountPath: path.posix.dirname(PGBACKREST_CONF_PATH), readOnly: true },
             { name: PITR_VOLUMES.spool, mountPath: SPOOL },
             { name: PITR_VOLUMES.tls, mountPath: PGBACKREST_TLS_DIR, readOnly: true },
+            { name: PITR_VOLUMES.key, mountPath: PGBACKREST_SERVER_KEY_DIR },
             { name: "tmp", mountPath: "/tmp" },
         ],
     };
+}
+
+/** The sidecar's volumes in the server pod: the TLS Secret, and the memory volume of its key's copy. */
+export function sidecarVolumes(secret: pulumi.Input<string>, fsGroup: boolean): Volume[] {
+    return [tlsVolume(secret, fsGroup), { name: PITR_VOLUMES.key, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }];
 }
 
 /** What the base backup CronJobs are made of. */

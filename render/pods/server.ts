@@ -18,7 +18,7 @@ import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
 import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
 import * as path from "path";
 import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
-import { PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, pgbackrestSidecar, tlsVolume } from "./pitr";
+import { PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, pgbackrestSidecar, sidecarVolumes } from "./pitr";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -279,7 +279,7 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
             ? [
                   { name: PITR_VOLUMES.config, configMap: { name: input.archive.configMap } },
                   { name: PITR_VOLUMES.spool, emptyDir: {} },
-                  ...(input.archive.tlsSecret !== undefined ? [tlsVolume(input.archive.tlsSecret, !input.pgdataAtMountRoot)] : []),
+                  ...(input.archive.tlsSecret !== undefined ? sidecarVolumes(input.archive.tlsSecret, !input.pgdataAtMountRoot) : []),
               ]
             : []),
     ];

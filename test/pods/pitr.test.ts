@@ -2,6 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import * as os from "os";
+import { execFileSync } from "child_process";
 import { S3Server } from "../harness/local/s3";
 import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
@@ -46,7 +48,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
     const pods: Pod[] = [];
     let minio: string;
 
-    async function planAt(url: string, ca: string): Promise<PlanResult> {
+    async function planAt(url: string, ca: string, extra: Record<string, unknown> = {}): Promise<PlanResult> {
         const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
             config: Record<string, unknown>;
         };
@@ -61,8 +63,13 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
                 backupEndpoint: url,
                 backupAccessKeyId: "S3RVER",
                 backupSecretAccessKey: "S3RVER",
+                ...extra,
             },
-            ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"],
+            [
+                "hanzo-sql:backupAccessKeyId",
+                "hanzo-sql:backupSecretAccessKey",
+                ...("adminPassword" in extra ? ["hanzo-sql:adminPassword"] : []),
+            ],
         );
     }
 
@@ -251,5 +258,83 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         // The server's verdict, as its client reports it: the TLS alert "unknown ca".
         assert.match(refused.stdout + refused.stderr, /unable to check pg1: \[ServiceError\] TLS error \[\d+:\d+\] tlsv1 alert unknown ca/);
         await Promise.all(pods.slice(-3).map((p) => p.stop(1)));
+    });
+
+    /**
+     * A volume as the seed's deployment left it (issue 23 item 7, STANDARD defect 19): PGDATA at the root, which
+     * belongs to the server's uid with mode 0700 (no lost+found; initdb ran there).
+     */
+    function seedLayoutVolume(): PersistentVolume {
+        const v = PersistentVolume.fresh();
+        volumes.push(v);
+        const mnt = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-seed-"));
+        execFileSync("mount", ["-o", "loop", v.image, mnt]);
+        try {
+            fs.rmSync(path.join(mnt, "lost+found"), { recursive: true, force: true });
+            fs.chownSync(mnt, 999, 999);
+            fs.chmodSync(mnt, 0o700);
+        } finally {
+            execFileSync("umount", [mnt]);
+            fs.rmdirSync(mnt);
+        }
+        return v;
+    }
+
+    it("archives from an adopted server (PGDATA at the volume's root, no fsGroup) the same way, into its own repository", async () => {
+        await server.stop(10);
+        const adopted = await planAt(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8"), {
+            backupPrefix: "adopted",
+            adopt: true,
+            adminPassword: "the seed's admin password",
+        });
+        const w = workload(adopted, "StatefulSet", "postgres");
+        assert.deepStrictEqual(
+            [
+                w.spec.securityContext?.fsGroup,
+                w.spec.containers.find((c) => c.name === "postgres")!.env!.find((e) => e.name === "PGDATA")?.value,
+            ],
+            [undefined, "/var/lib/postgresql/data"],
+        );
+        network.enforce(networkPolicies(adopted));
+        server = await startServerPod(adopted, network, seedLayoutVolume());
+        pods.push(server);
+        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        await server.waitReady(300_000);
+        const admin = await connectTo(server.ip, 5432, "hanzo", secretOf(adopted, "hanzo", "postgres-credentials").password, "postgres");
+        try {
+            assert.deepStrictEqual((await admin.query("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).rows, [
+                { setting: "/var/lib/postgresql/data" },
+            ]);
+            const segment = (await admin.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
+            let last: string | null = null;
+            for (let i = 0; i < 600 && last !== segment; i++) {
+                last = (await admin.query("SELECT last_archived_wal AS last FROM pg_stat_archiver")).rows[0].last;
+                if (last !== segment) {
+                    await new Promise((r) => setTimeout(r, 500));
+                }
+            }
+            assert.strictEqual(last, segment, server.container("postgres").logs());
+        } finally {
+            await admin.end();
+        }
+        const job = workload(adopted, "CronJob", PITR_OBJECTS.fullCronJob);
+        const { secrets, configMaps } = namespaceData(adopted, job.namespace);
+        const pod = await Pod.start({
+            name: `${PITR_OBJECTS.fullCronJob}-2-abcde`,
+            namespace: job.namespace,
+            spec: job.spec,
+            network,
+            secrets,
+            configMaps,
+            labels: job.labels,
+        });
+        pods.push(pod);
+        assert.deepStrictEqual(await pod.waitCompleted(600_000), { backup: 0 }, pod.container("backup").logs());
+        const info = JSON.parse(await pgbackrest("--output=json", "info")) as { backup: { type: string; error: boolean }[] }[];
+        assert.deepStrictEqual(
+            info.map((st) => st.backup.map((b) => [b.type, b.error])),
+            [[["full", false]]],
+        );
+        assert.ok(s3.keys("adopted-pitr/backup/db/").length > 0 && s3.keys("adopted-pitr/archive/db/").length > 0);
     });
 });

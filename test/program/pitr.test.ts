@@ -66,6 +66,7 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
                 { name: "pgbackrest-config", configMap: { name: PITR_OBJECTS.config } },
                 { name: "pgbackrest-spool", emptyDir: {} },
                 { name: "pgbackrest-tls", secret: { secretName: PITR_OBJECTS.serverTls, defaultMode: 0o440 } },
+                { name: "pgbackrest-key", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
             ],
         );
         const archiveKeys = object(plan, TYPES.secret, PITR_OBJECTS.credentials).stringData;

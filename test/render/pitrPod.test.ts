@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { X509Certificate, createPublicKey } from "crypto";
 import { PitrSpec, renderBackupPgbackrestConf, renderServerPgbackrestConf } from "../../render/pitr";
 import { backupScript, renderBackupJobConf, renderServerPodConf, serverPodHosts, sidecarScript } from "../../render/pitrPod";
-import { pgbackrestSidecar, pitrBackupCronJob, tlsVolume } from "../../render/pods/pitr";
+import { pgbackrestSidecar, pitrBackupCronJob, sidecarVolumes } from "../../render/pods/pitr";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
 const SPEC: PitrSpec = {
@@ -35,7 +35,7 @@ describe("render/pitrPod: the archive's pod shape (pgBackRest TLS server sidecar
 tls-server-address=*
 tls-server-port=8432
 tls-server-cert-file=/etc/pgbackrest-tls/tls.crt
-tls-server-key-file=/etc/pgbackrest-tls/tls.key
+tls-server-key-file=/etc/pgbackrest-key/tls.key
 tls-server-ca-file=/etc/pgbackrest-tls/ca.crt
 tls-server-auth=pgbackrest-backup=db
 `,
@@ -67,6 +67,7 @@ pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt
             sidecarScript(),
             [
                 "set -u",
+                "(umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key) || exit 1",
                 "until pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; do sleep 10; done",
                 "exec pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server",
             ].join("\n"),
@@ -120,15 +121,18 @@ pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt
                 { name: "pgbackrest-config", mountPath: "/etc/pgbackrest", readOnly: true },
                 { name: "pgbackrest-spool", mountPath: "/var/spool/pgbackrest" },
                 { name: "pgbackrest-tls", mountPath: "/etc/pgbackrest-tls", readOnly: true },
+                { name: "pgbackrest-key", mountPath: "/etc/pgbackrest-key" },
                 { name: "tmp", mountPath: "/tmp" },
             ],
         });
-        // The keys readable by the pod's group (fsGroup); without one (an adopted volume) by the pod's containers.
+        // The keys readable by the pod's group (fsGroup); without one (an adopted volume) by the pod's containers;
+        // the sidecar's copy of its key in a memory volume of its own.
+        const key = { name: "pgbackrest-key", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } };
         assert.deepStrictEqual(
-            [tlsVolume("s", true), tlsVolume("s", false)],
+            [sidecarVolumes("s", true), sidecarVolumes("s", false)],
             [
-                { name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o440 } },
-                { name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o444 } },
+                [{ name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o440 } }, key],
+                [{ name: "pgbackrest-tls", secret: { secretName: "s", defaultMode: 0o444 } }, key],
             ],
         );
     });
