@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { X509Certificate } from "crypto";
+import { X509Certificate, createPrivateKey } from "crypto";
 import type { PlanResult } from "../../cli/plan/runner";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 import { HANZO_SQL_IMAGE } from "../../render/pitr";
@@ -101,7 +101,7 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
                 ["1.3.6.1.5.5.7.3.2"],
             ],
         );
-        assert.ok(s.checkPrivateKey(require("crypto").createPrivateKey(server["tls.key"])));
+        assert.ok(s.checkPrivateKey(createPrivateKey(server["tls.key"])));
         // Two private keys in the whole plan, each in its side's Secret.
         const text = plan.plan.resources.map((r) => [r.type, JSON.stringify(revealed(plan, r))] as const);
         assert.deepStrictEqual(
