@@ -18,6 +18,8 @@ export const TYPES = {
     /** The program's components whose children the pack recognises by their parent (the URN's type chain). */
     postgresInstance: `${PROJECT}:index:PostgresInstance`,
     postgresBackups: `${PROJECT}:index:PostgresBackups`,
+    /** The standbys' StatefulSet's parent (components/standbys.ts): a server the program builds, too. */
+    postgresStandbys: `${PROJECT}:index:PostgresStandbys`,
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",
