@@ -87,6 +87,22 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         return { status, out };
     }
 
+    /** Ready by its probe, probed as the kubelet does every period (one slow probe under load is not a failure). */
+    async function readyAgain(pod: Pod): Promise<void> {
+        let last = "";
+        await until(
+            `${pod.name} Ready`,
+            async () => {
+                const r = await pod.checkReady();
+                last = r.detail;
+                return r.ready ? true : undefined;
+            },
+            30,
+        ).catch((e) => {
+            throw new Error(`${(e as Error).message}: ${last}`);
+        });
+    }
+
     async function admin(pod: Pod): Promise<Client> {
         return connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
     }
@@ -162,7 +178,8 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         const write = await servicePsql(
             `psql "$DATABASE_READ_URL" -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "INSERT INTO acks VALUES (0, 1)"`,
         );
-        assert.strictEqual(write.status, 3, write.out);
+        // psql -c with ON_ERROR_STOP: exit 1 on an SQL error.
+        assert.strictEqual(write.status, 1, write.out);
         assert.match(write.out, /ERROR: {2}25006: cannot execute INSERT in a read-only transaction/);
         // And DATABASE_URL (postgres) is the primary's.
         const direct = await servicePsql(`psql "$DATABASE_URL" -X -tA -c "SELECT pg_is_in_recovery(), host(inet_server_addr())"`);
@@ -202,7 +219,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         assert.strictEqual(network.resolve("postgres.hanzo.svc"), primary.ip);
         assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), undefined);
         standby.relabel(labels);
-        assert.strictEqual((await standby.checkReady()).ready, true);
+        await readyAgain(standby);
         assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), standby.ip);
     });
 
@@ -258,7 +275,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
                     }
                     await c.query("INSERT INTO acks VALUES ($1, $2)", [id, n]);
                     acked.push([id, n]);
-                    if (killedAt > 0 && firstAfter === 0) {
+                    if (killedAt > 0 && firstAfter === 0 && (c as unknown as { host: string }).host === standby.ip) {
                         firstAfter = Date.now();
                     }
                 } catch {
@@ -289,7 +306,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             assert.strictEqual(promote.stdout.trim(), "t");
             // 3. Point `postgres` at it.
             standby.relabel({ ...standby.labels, "hanzo.ai/role": "primary" });
-            assert.strictEqual((await standby.checkReady()).ready, true);
+            await readyAgain(standby);
             assert.strictEqual(network.resolve("postgres.hanzo.svc"), standby.ip);
             // With synchronousStandbys 1 the new primary's commits wait for a standby: the old primary's rejoin.
             // 4. Rejoin: the old primary's pod, recreated by its StatefulSet on its volume, labelled primary.
@@ -305,7 +322,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             assert.strictEqual((await old.checkReady()).ready, false);
             assert.strictEqual(network.resolve("postgres.hanzo.svc"), standby.ip);
             old.relabel({ ...old.labels, "hanzo.ai/role": "standby" });
-            assert.strictEqual((await old.checkReady()).ready, true);
+            await readyAgain(old);
             assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), old.ip);
 
             await until("writes continue on the new primary", async () => (acked.length >= beforeKill + 200 ? true : undefined), 180);
@@ -325,7 +342,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         await iam.end();
         await a.end();
         console.log(
-            `      failover: ${acked.length} acknowledged commits, none lost; from the kill to the first acknowledged write on the new primary ${firstAfter - killedAt} ms (incl. the rejoin synchronous mode waits for)`,
+            `      failover: ${acked.length} acknowledged commits, none lost; from the kill to the first acknowledged write on the new primary ${firstAfter - killedAt} ms (the promotion, relabel and the rejoin synchronous mode waits for, run by the test back to back)`,
         );
     });
 });
