@@ -11,6 +11,7 @@ import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
 import { Pgbouncer, poolerEndpoint } from "./pooler";
 import { PostgresReplication } from "./replication";
+import { PostgresStandbys } from "./standbys";
 import { READ_SERVICE } from "../policies/standard/replication";
 import { PostgresInstance } from "./postgresInstance";
 import { PostgresArchive, archiveInput } from "./pitr";
@@ -128,10 +129,22 @@ export class HanzoSql extends pulumi.ComponentResource {
         }
 
         if (spec.instance.replication.standbys > 0) {
-            new PostgresReplication(
+            const replication = new PostgresReplication(
                 `${name}-replication`,
                 { namespace, replication: spec.instance.replication },
                 { parent: this, providers: [pgProvider, k8sProvider] },
+            );
+            // The standbys' objects, once the role they clone as exists (components/standbys.ts).
+            new PostgresStandbys(
+                `${name}-standbys`,
+                {
+                    namespace,
+                    primary: this.instance.server,
+                    replication: spec.instance.replication,
+                    port: spec.instance.port,
+                    protectData: spec.protectData,
+                },
+                { parent: this, providers: [k8sProvider], dependsOn: [replication] },
             );
         }
         // Reads go to the standbys' Service when the stack has standbys (DATABASE_READ_URL, DB_READ_*).

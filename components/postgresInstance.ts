@@ -29,6 +29,9 @@ import { ADOPTED_SERVICE_IGNORE, adoptedObject, adoptionAnnotations } from "./ad
 import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
+import { PGPASS_KEY, replicationScripts, roleLabel } from "../render/pods/standby";
+import { REPLICATION_SECRET } from "../policies/standard/replication";
+import { pgpassAnyHost } from "../render/connection";
 
 /**
  * How long `pulumi up` waits for the StatefulSet's rollout: the startup probe's whole window plus 15 minutes
@@ -104,6 +107,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
     public readonly configChecksum: string;
     /** The exporter's password (secret), for the monitoring role; undefined without monitoring. */
     public readonly monitorPassword?: pulumi.Output<string>;
+    /** The primary's StatefulSet as built (render/pods/server.ts): the standbys' is the same with another role. */
+    public readonly server: ServerStatefulSetInput;
 
     constructor(name: string, args: PostgresInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPES.postgresInstance, name, stateInputs(args), opts);
@@ -116,6 +121,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
         }
         const labels = objectLabels({ app: spec.name, name: "postgresql", instance: spec.name });
         const selector = { app: spec.name };
+        // Standbys (docs/standbys.md): every server pod carries a role label, `postgres` selects the primary's.
+        const replicated = spec.replication.standbys > 0;
         /** Adopts the running object of that name; once it is in the stack's state the option does nothing. */
         const adopted = (objectName: string, ignoreChanges: readonly string[] = []): pulumi.CustomResourceOptions =>
             adoptedObject(args.adopt, `${args.namespaceName}/${objectName}`, ignoreChanges);
@@ -131,7 +138,13 @@ export class PostgresInstance extends pulumi.ComponentResource {
             {
                 metadata: { name: `${spec.name}-credentials`, namespace: args.namespace, labels, ...adoptedMetadata },
                 type: "Opaque",
-                stringData: { username: ADMIN_ROLE, password: this.adminPassword, [ADMIN_VERIFIER_KEY]: this.adminVerifier },
+                stringData: {
+                    username: ADMIN_ROLE,
+                    password: this.adminPassword,
+                    [ADMIN_VERIFIER_KEY]: this.adminVerifier,
+                    // pg_rewind's line, for a former primary's rejoin (render/scripts/replica-start.sh).
+                    ...(replicated ? { [PGPASS_KEY]: this.adminPassword.apply((p) => pgpassAnyHost("postgres", ADMIN_ROLE, p)) } : {}),
+                },
             },
             { parent: this, ...adopted(`${spec.name}-credentials`) },
         );
@@ -145,6 +158,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
             "pg_hba.conf": renderPgHba(hbaRules(spec.podNetworkCidrs, spec.replication)),
             // Run by the entrypoint after initdb on a new volume (render/privilegedSession.ts, issue 21).
             [ADMIN_INIT_FILE]: ADMIN_INIT_SQL,
+            // The start script and the role-checking readiness probe of every server pod (render/pods/standby.ts).
+            ...(replicated ? replicationScripts() : {}),
         };
         this.configChecksum = configChecksum(this.files);
         const config = new k8s.core.v1.ConfigMap(
@@ -209,7 +224,8 @@ export class PostgresInstance extends pulumi.ComponentResource {
             claim: { storageClass: spec.storageClass, storageSize: spec.storageSize },
             pod: {
                 role: "primary",
-                labels,
+                // The template's label only: the StatefulSet's own labels, selector and claim template stay.
+                labels: { ...labels, ...roleLabel("primary") },
                 configChecksum: this.configChecksum,
                 adminPasswordChecksum: adminChecksum,
                 image: spec.image,
@@ -228,8 +244,10 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 configMap: config.metadata.name,
                 ...(exporter ? { exporter } : {}),
                 ...(args.archive ? { archive: args.archive } : {}),
+                ...(replicated ? { replication: { primaryHost: spec.host, replicationSecret: REPLICATION_SECRET } } : {}),
             },
         };
+        this.server = server;
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             { metadata: withAdoption(serverStatefulSetMetadata(server, args.namespace), args.adopt), spec: serverStatefulSet(server) },
@@ -266,11 +284,12 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 metadata: { name: spec.name, namespace: args.namespace, labels, ...adoptedMetadata },
                 spec: {
                     clusterIP: "None",
-                    selector,
+                    selector: { ...selector, ...roleLabel("primary") },
                     ports: [{ name: "postgresql", port: spec.port, targetPort: "postgresql", protocol: "TCP" }],
                 },
             },
-            { parent: this, ...adopted(spec.name, ADOPTED_SERVICE_IGNORE) },
+            // After the StatefulSet's rollout: its pod carries the role label before the selector asks for it.
+            { parent: this, dependsOn: [this.statefulSet], ...adopted(spec.name, ADOPTED_SERVICE_IGNORE) },
         );
 
         // Only pods of the server's namespace (and of namespaces that host a declared service) reach 5432.

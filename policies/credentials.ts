@@ -1,11 +1,13 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB, PITR_OBJECTS } from "./standard/jobs";
 import { BACKUP_ROLE } from "./standard/rules";
+import { PGPASS_KEY } from "./standard/replication";
 import { T, WORKLOADS, builtBy, k8sName, kindOf, ofType, plainStack, postgresServers, secretReads, str } from "./lib";
 
 /**
  * credentials-confined: the administrator's Secret (`postgres-credentials`, the one the server reads
- * POSTGRES_PASSWORD from) is read only by the program's server StatefulSet, and the backup role's Secret
+ * POSTGRES_PASSWORD from) is read only by the program's server StatefulSets (the primary's and the standbys'),
+ * through env, or a volume of its `pgpass` key alone (a stack with standbys: pg_rewind's line), and the backup role's Secret
  * (`postgres-backup-credentials`, or any Secret that logs in as `hanzo_backup`) only by the program's backup
  * and drill CronJobs, however a pod reads it: env, envFrom, a secret volume or a projected volume. The
  * program's workloads are recognised as the program builds them: by kind, name and parent component
@@ -50,7 +52,8 @@ export const credentialsConfined: StackValidationPolicy = {
                 backup.add(`${ns}/${name}`);
             }
         }
-        const programServer = (w: { type: string; urn: string }) => w.type === T.statefulSet && builtBy(w, T.postgresInstance);
+        const programServer = (w: { type: string; urn: string }) =>
+            w.type === T.statefulSet && (builtBy(w, T.postgresInstance) || builtBy(w, T.postgresStandbys));
         const programJob = (w: { type: string; urn: string; props: Record<string, unknown> }) =>
             w.type === T.cronJob &&
             builtBy(w, T.postgresBackups) &&
@@ -84,7 +87,7 @@ export const credentialsConfined: StackValidationPolicy = {
                 const where = `${kindOf(w.type)} "${k8sName(w)}"${r.container !== undefined ? ` container "${r.container}"` : ""}`;
                 const key = `${ns}/${r.secret}`;
                 const volume = r.how.startsWith("volume");
-                if (admin.has(key) && programServer(w) && volume) {
+                if (admin.has(key) && programServer(w) && volume && r.key !== PGPASS_KEY) {
                     report(
                         `${where} mounts the administrator's Secret "${r.secret}" (${r.how}); the server reads it through env only, remove the volume.`,
                         w.urn,

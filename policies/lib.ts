@@ -253,9 +253,12 @@ export function secretReads(pod: PodTemplate | undefined): SecretRead[] {
             ...list<{ secret?: { name?: string } }>(v.projected?.sources).map((s) => str(s.secret?.name)),
         ].filter((n): n is string => n !== undefined);
         const users = containers.filter((c) => list<{ name: string }>(c.volumeMounts).some((m) => m.name === v.name)).map((c) => c.name);
+        // A secret volume that projects one key reads that key only.
+        const items = list<{ key?: string }>(v.secret?.items);
+        const key = v.secret !== undefined && items.length === 1 ? str(items[0].key) : undefined;
         for (const secret of names) {
             for (const container of users.length > 0 ? users : [undefined]) {
-                reads.push({ container, secret, how: `volume ${v.name}` });
+                reads.push({ container, secret, how: `volume ${v.name}`, ...(key !== undefined ? { key } : {}) });
             }
         }
     }

@@ -3,7 +3,15 @@ import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { parsePgHba } from "./standard/pgHba";
 import { parsePostgresqlConf } from "./standard/postgresqlConf";
 import { hbaIncludeProblem, securitySettingProblems } from "./standard/securitySettings";
-import { SERVER_CONFIG_FILES, SERVER_CONTAINER, SERVER_WORKLOAD_KIND, serverArgs } from "./standard/serverPod";
+import {
+    SERVER_CONFIG_FILES,
+    SERVER_CONTAINER,
+    SERVER_WORKLOAD_KIND,
+    START_SCRIPT,
+    serverArgs,
+    startArgs,
+    startCommand,
+} from "./standard/serverPod";
 import { Container, PodTemplate, T, WORKLOADS, k8s, k8sName, kindOf, known, list, ofType, plainStack, str } from "./lib";
 
 /** The server's binary, however it is spelled on a command line. */
@@ -18,25 +26,36 @@ function serverContainers(pod: PodTemplate | undefined): Container[] {
     );
 }
 
-/** Where a container mounts the ConfigMap that carries postgresql.conf, or undefined. */
+/** Where a container mounts the ConfigMap that carries postgresql.conf (and its data), or undefined. */
 function configDir(pod: PodTemplate | undefined, c: Container, configMaps: PolicyResource[]): string | undefined {
-    const carrying = new Set(
+    return configMount(pod, c, configMaps)?.dir;
+}
+
+function configMount(
+    pod: PodTemplate | undefined,
+    c: Container,
+    configMaps: PolicyResource[],
+): { dir: string; data: Record<string, unknown> } | undefined {
+    const carrying = new Map(
         configMaps
             .filter((cm) => str(k8s<IConfigMap>(cm).data?.[SERVER_CONFIG_FILES.config]) !== undefined)
-            .map((cm) => str(cm.props?.metadata?.name)),
+            .map((cm) => [str(cm.props?.metadata?.name), (k8s<IConfigMap>(cm).data ?? {}) as Record<string, unknown>]),
     );
     const volume = list<{ name: string; configMap?: { name?: string } }>(pod?.spec?.volumes).find((v) =>
         carrying.has(str(v.configMap?.name)),
     );
-    return list<{ name: string; mountPath: string }>(c.volumeMounts).find((m) => m.name === volume?.name)?.mountPath;
+    const dir = list<{ name: string; mountPath: string }>(c.volumeMounts).find((m) => m.name === volume?.name)?.mountPath;
+    return dir === undefined || volume === undefined ? undefined : { dir, data: carrying.get(str(volume.configMap?.name))! };
 }
 
 /**
  * server-shape: the PostgreSQL server runs only as the program builds it: a StatefulSet (one replica, its own
  * volume) whose container is named `postgres`, runs the image's entrypoint (no `command`) with exactly the args
  * `postgres -c config_file=<dir>/postgresql.conf -c hba_file=<dir>/pg_hba.conf`, where <dir> is where the
- * rendered configuration ConfigMap is mounted (policies/standard/serverPod.ts). A server is any container that
- * sets PGDATA or runs `postgres`/`postmaster`, in any workload kind.
+ * rendered configuration ConfigMap is mounted (policies/standard/serverPod.ts). In a stack with standbys the one
+ * other shape: `command` exactly `bash <dir>/replica-start.sh` (the start script that ConfigMap carries, which
+ * execs its args) and `args` the image's `docker-entrypoint.sh` followed by those args. A server is any
+ * container that sets PGDATA or runs `postgres`/`postmaster`, in any workload kind.
  *
  * Protects: pg_hba.conf and postgresql.conf are what the pack and the verifier check; a server started with
  * another file, another hba_file, or a `-c name=value` (which outranks the file) escapes every check, and a
@@ -78,7 +97,12 @@ export const serverShape: StackValidationPolicy = {
                         w.urn,
                     );
                 }
-                if (list(c.command).length > 0) {
+                const mount = configMount(pod, c, configMaps);
+                const started =
+                    mount !== undefined &&
+                    typeof mount.data[START_SCRIPT] === "string" &&
+                    JSON.stringify(list<string>(c.command).map(String)) === JSON.stringify(startCommand(mount.dir));
+                if (list(c.command).length > 0 && !started) {
                     report(
                         `${at} replaces the image's entrypoint (command ${JSON.stringify(c.command)}); start the server with args only.`,
                         w.urn,
@@ -92,7 +116,7 @@ export const serverShape: StackValidationPolicy = {
                     );
                     continue;
                 }
-                const expected = serverArgs(dir);
+                const expected = started ? startArgs(dir) : serverArgs(dir);
                 const actual = list<string>(c.args).map(String);
                 if (JSON.stringify(actual) !== JSON.stringify(expected)) {
                     const settings = actual

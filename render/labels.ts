@@ -3,6 +3,9 @@ import { PROJECT } from "../policies/standard/types";
 /** What every Kubernetes object of the program says it belongs to (`app.kubernetes.io/part-of`). */
 export const PART_OF = PROJECT;
 
+/** `app.kubernetes.io/instance`: which one (the server's StatefulSet, the standbys' selects its pods by it). */
+export const INSTANCE_LABEL = "app.kubernetes.io/instance";
+
 /** The parts of an object's labels, each optional; `part-of` is always there. */
 export interface LabelParts {
     /** The pod selector's key (`app`): the server's and the pooler's pods are selected by it. */
@@ -24,7 +27,7 @@ export function labels(parts: LabelParts = {}): Record<string, string> {
     return {
         ...(parts.app !== undefined ? { app: parts.app } : {}),
         ...(parts.name !== undefined ? { "app.kubernetes.io/name": parts.name } : {}),
-        ...(parts.instance !== undefined ? { "app.kubernetes.io/instance": parts.instance } : {}),
+        ...(parts.instance !== undefined ? { [INSTANCE_LABEL]: parts.instance } : {}),
         "app.kubernetes.io/part-of": PART_OF,
         ...parts.extra,
     };

@@ -31,6 +31,11 @@ export const REPLICATION_SECRET = "postgres-replication";
 export const STANDBY_STATEFULSET = "postgres-standby";
 /** The Service selecting the standbys only (reads). */
 export const READ_SERVICE = "postgres-ro";
+/**
+ * The key of a `.pgpass` line: in the replication Secret, and in the administrator's in a stack with standbys
+ * (pg_rewind's, for a former primary's rejoin); the server pods mount that one key of it (credentials-confined).
+ */
+export const PGPASS_KEY = "pgpass";
 /** Pod label saying whether a pod serves as `primary` or `standby`; the Services select on it. */
 export const ROLE_LABEL = "hanzo.ai/role";
 /** Most standbys a stack may declare (each one a walsender, a slot and a full copy of the data). */

@@ -25,3 +25,23 @@ export function serverArgs(configDir: string): string[] {
         `hba_file=${configDir}/${SERVER_CONFIG_FILES.hba}`,
     ];
 }
+
+/**
+ * In a stack with standbys every server pod starts through the start script (render/scripts/replica-start.sh,
+ * carried by the same ConfigMap as the two files), which decides what the volume may become and then runs the
+ * image's entrypoint with the same server args: `command` is exactly {@link startCommand}, `args` the image's
+ * entrypoint followed by {@link serverArgs}. docs/standbys.md.
+ */
+export const START_SCRIPT = "replica-start.sh";
+/** The official postgres image's entrypoint (its Dockerfile's ENTRYPOINT), which the start script execs. */
+export const IMAGE_ENTRYPOINT = "docker-entrypoint.sh";
+
+/** The server container's command in a stack with standbys: the start script from the configuration directory. */
+export function startCommand(configDir: string): string[] {
+    return ["bash", `${configDir}/${START_SCRIPT}`];
+}
+
+/** The server container's args in a stack with standbys: the image's entrypoint, then the server's args. */
+export function startArgs(configDir: string): string[] {
+    return [IMAGE_ENTRYPOINT, ...serverArgs(configDir)];
+}

@@ -20,6 +20,8 @@ export const TYPES = {
     postgresBackups: `${PROJECT}:index:PostgresBackups`,
     /** Point-in-time recovery's base backups, certificates and configuration (components/pitr.ts). */
     postgresArchive: `${PROJECT}:index:PostgresArchive`,
+    /** The standbys' StatefulSet's parent (components/standbys.ts): a server the program builds, too. */
+    postgresStandbys: `${PROJECT}:index:PostgresStandbys`,
     // PostgreSQL (@pulumi/postgresql)
     database: "postgresql:index/database:Database",
     role: "postgresql:index/role:Role",

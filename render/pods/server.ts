@@ -19,6 +19,15 @@ import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
 import * as path from "path";
 import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
 import { PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, pgbackrestSidecar, sidecarVolumes } from "./pitr";
+import {
+    ReplicationPodInput,
+    replicationEnv,
+    replicationMounts,
+    replicationVolumes,
+    roleReadinessProbe,
+    standbyAwareAdminPassword,
+    startContainerArgs,
+} from "./standby";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -107,6 +116,8 @@ export interface ServerPodInput {
     readonly exporter?: ExporterInput;
     /** Continuous WAL archiving with pgBackRest from the server container (render/pitr.ts, docs/pitr.md). */
     readonly archive?: ArchiveInput;
+    /** A stack with standbys: the start script, its Secrets and the role-checking readiness (render/pods/standby.ts). */
+    readonly replication?: ReplicationPodInput;
 }
 
 /**
@@ -143,11 +154,13 @@ function containerResources(r: ServerResources): k8s.types.input.core.v1.Resourc
  * server starts (render/adminPassword.ts); on an empty volume it does nothing.
  */
 export function applyAdminPasswordContainer(input: ServerPodInput): Container {
+    const replicated = input.replication ? standbyAwareAdminPassword(APPLY_ADMIN_PASSWORD_SCRIPT) : undefined;
     return {
         name: "apply-admin-password",
         image: input.image,
-        command: ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
+        command: replicated?.command ?? ["bash", "-c", APPLY_ADMIN_PASSWORD_SCRIPT],
         env: [
+            ...(replicated?.env ?? []),
             { name: "PGDATA", value: pgdataOf(input.pgdataAtMountRoot) },
             {
                 name: "HANZO_ADMIN_VERIFIER",
@@ -173,7 +186,12 @@ export function serverContainer(input: ServerPodInput): Container {
         name: SERVER_CONTAINER,
         image: input.image,
         // policies/standard/serverPod.ts: the pack's server-shape refuses any other args (extraArgs included).
-        args: [...serverArgs(CONFIG_DIR), ...(input.extraArgs ?? [])],
+        ...(input.replication
+            ? {
+                  command: startContainerArgs(CONFIG_DIR).command,
+                  args: [...startContainerArgs(CONFIG_DIR).args, ...(input.extraArgs ?? [])],
+              }
+            : { args: [...serverArgs(CONFIG_DIR), ...(input.extraArgs ?? [])] }),
         ports: [{ name: "postgresql", containerPort: input.port, protocol: "TCP" }],
         env: [
             {
@@ -202,6 +220,7 @@ export function serverContainer(input: ServerPodInput): Container {
                       },
                   ]
                 : []),
+            ...(input.replication ? replicationEnv(input.role, input.replication, input.port, CONFIG_DIR, "/tmp") : []),
         ],
         resources: containerResources(input.resources),
         // Liveness only starts once the server has come up, however long crash recovery takes (up to an hour
@@ -213,12 +232,14 @@ export function serverContainer(input: ServerPodInput): Container {
             timeoutSeconds: 5,
             failureThreshold: 6,
         },
-        readinessProbe: {
-            exec: { command: [...PG_IS_READY, "-h", "127.0.0.1"] },
-            periodSeconds: 5,
-            timeoutSeconds: 3,
-            failureThreshold: 3,
-        },
+        readinessProbe: input.replication
+            ? roleReadinessProbe(CONFIG_DIR)
+            : {
+                  exec: { command: [...PG_IS_READY, "-h", "127.0.0.1"] },
+                  periodSeconds: 5,
+                  timeoutSeconds: 3,
+                  failureThreshold: 3,
+              },
         // No preStop hook: the image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown (clients disconnected, a
         // shutdown checkpoint), and the grace period leaves it time (defect 11). A hook that waits for PID 1 to
         // exit is killed with it (exit 137, FailedPreStopHook on every stop; defect 17).
@@ -237,6 +258,7 @@ export function serverContainer(input: ServerPodInput): Container {
                       { name: PITR_VOLUMES.spool, mountPath: PGBACKREST_SPOOL },
                   ]
                 : []),
+            ...(input.replication ? replicationMounts() : []),
         ],
     };
 }
@@ -282,6 +304,7 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
                   ...(input.archive.tlsSecret !== undefined ? sidecarVolumes(input.archive.tlsSecret, !input.pgdataAtMountRoot) : []),
               ]
             : []),
+        ...(input.replication ? replicationVolumes(input.replication, input.adminSecret) : []),
     ];
 }
 
@@ -346,6 +369,10 @@ export interface ServerStatefulSetInput {
     readonly selector: Readonly<Record<string, string>>;
     readonly claim: DataClaimInput;
     readonly pod: ServerPodInput;
+    /** Pods (default 1: the primary's StatefulSet); the standbys' StatefulSet has one per standby. */
+    readonly replicas?: number;
+    /** The governing Service (default: `name`); the standbys' is `postgres-ro`. */
+    readonly serviceName?: string;
 }
 
 /** The StatefulSet's metadata in `namespace`. */
@@ -362,13 +389,13 @@ export function serverStatefulSetMetadata(input: ServerStatefulSetInput, namespa
 /** The server's StatefulSet spec: one replica of serverPod with its data claim, which outlives the StatefulSet. */
 export function serverStatefulSet(input: ServerStatefulSetInput): StatefulSetSpec {
     return {
-        serviceName: input.name,
+        serviceName: input.serviceName ?? input.name,
         // The API server's defaults, stated: an imported StatefulSet's inputs are read from the live object,
         // defaults included, and both fields force a replacement when they differ
         // (policies/standard/replacement.ts), so adopting the seed's must not see them change.
         podManagementPolicy: "OrderedReady",
         revisionHistoryLimit: 10,
-        replicas: 1,
+        replicas: input.replicas ?? 1,
         selector: { matchLabels: { ...input.selector } },
         updateStrategy: { type: "RollingUpdate" },
         // The volume outlives the StatefulSet: deleting or scaling it never deletes data.

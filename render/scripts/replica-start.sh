@@ -10,11 +10,14 @@
 #    $PRIMARY_HOST (a failover happened) is rewound to it (pg_rewind) and rejoins as its standby; a server of
 #    another cluster there stops the start;
 #  - a standby makes sure its slot exists on the primary it follows (a promoted standby has no slots yet).
-# Environment: PGDATA, PRIMARY_HOST, PRIMARY_PORT, SLOT (this pod's slot and application_name), SERVER_ROLE
+# Environment: PGDATA, PRIMARY_HOST, PRIMARY_PORT, SLOT (this pod's slot and application_name; or POD_NAME), SERVER_ROLE
 # (primary or standby: the pod's declared role), REPLICATION_PGPASS (the replication Secret's pgpass line),
 # ADMIN_PGPASS (a pgpass line of the administrator, for pg_rewind), RUN_DIR (private, writable), CONFIG_FILE
 # (the rendered postgresql.conf the server runs with).
 set -euo pipefail
+# In a pod, SLOT defaults to the pod's name with `_` for `-` (POD_NAME from the downward API): postgres-0 is
+# postgres_0, postgres-standby-1 postgres_standby_1 (policies/standard/replication.ts).
+if [ -z "${SLOT:-}" ] && [ -n "${POD_NAME:-}" ]; then SLOT=${POD_NAME//-/_}; fi
 : "${PGDATA:?}" "${PRIMARY_HOST:?}" "${PRIMARY_PORT:?}" "${SLOT:?}" "${SERVER_ROLE:?}" "${REPLICATION_PGPASS:?}" "${RUN_DIR:?}" "${CONFIG_FILE:?}"
 
 log() { printf 'replica-start: %s\n' "$*" >&2; }

@@ -215,7 +215,9 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                 persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                 template: {
                     metadata: {
-                        labels,
+                        // The role label (docs/standbys.md) on the pod only: the StatefulSet's labels, selector
+                        // and claim template (replace-forcing) stay as they were.
+                        labels: { ...labels, "hanzo.ai/role": "primary" },
                         annotations: {
                             "hanzo.ai/config-checksum": configChecksum(config.data),
                             "hanzo.ai/admin-password-checksum": adminChecksum,
@@ -384,11 +386,11 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
         });
     });
 
-    it("serves postgres.hanzo.svc:5432 from a headless Service", async () => {
+    it("serves postgres.hanzo.svc:5432 from a headless Service that selects the primary's pod only", async () => {
         const plan = await planOf("hanzo-k8s");
         assert.deepStrictEqual((resource(plan, TYPES.service, "hanzo-sql-postgres-service").inputs as any).spec, {
             clusterIP: "None",
-            selector: { app: "postgres" },
+            selector: { app: "postgres", "hanzo.ai/role": "primary" },
             ports: [{ name: "postgresql", port: 5432, targetPort: "postgresql", protocol: "TCP" }],
         });
     });

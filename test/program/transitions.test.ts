@@ -358,6 +358,131 @@ describe("documented procedures as engine transitions", function () {
         assertSafe(on);
     });
 
+    /** The stack's state before the role label (issue 24): the primary's pod template and Service without it. */
+    const withoutRoleLabel = (r: ModelResource): ModelResource => {
+        const i = JSON.parse(JSON.stringify(r.inputs));
+        if (r.name === "hanzo-sql-postgres-statefulset") {
+            delete i.spec.template.metadata.labels["hanzo.ai/role"];
+        } else if (r.name === "hanzo-sql-postgres-service") {
+            delete i.spec.selector["hanzo.ai/role"];
+        } else {
+            return r;
+        }
+        return { ...r, inputs: i };
+    };
+    const STANDBY_OBJECTS = [
+        "hanzo-sql-replication-role-password",
+        "hanzo-sql-replication-role-salt",
+        "hanzo-sql-replication-role",
+        "hanzo-sql-replication-secret",
+        "hanzo-sql-standbys-data-claim-0",
+        "hanzo-sql-standbys-read-service",
+        "hanzo-sql-standbys-replication-egress",
+        "hanzo-sql-standbys-service-account",
+    ];
+
+    it("lands the role label on a running stack (and an adopted one): the primary rolls once, the Service's selector in place", async () => {
+        for (const config of [BASE, { ...BASE, adopt: true, adminPassword: ADMIN }]) {
+            const o = await transition(config, config, { state: withoutRoleLabel });
+            assert.deepStrictEqual(changes(o), ["hanzo-sql-postgres-service: update", "hanzo-sql-postgres-statefulset: update"]);
+            assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-postgres-statefulset")?.changed, [
+                "spec.template.metadata.labels.hanzo.ai/role",
+            ]);
+            assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-postgres-service")?.changed, ["spec.selector.hanzo.ai/role"]);
+            assertSafe(o);
+        }
+    });
+
+    it("adds a standby: its objects are created, the primary rolls once (start script, settings), Secrets change in place", async () => {
+        const o = await transition(BASE, { ...BASE, standbys: 1 });
+        assert.deepStrictEqual(
+            changes(o),
+            [
+                // DATABASE_READ_URL and DB_READ_* (render/connection.ts).
+                "hanzo-sql-cloud-connection: update",
+                "hanzo-sql-iam-connection: update",
+                // The replication settings, the start and readiness scripts.
+                "hanzo-sql-postgres-config: update",
+                // pg_rewind's pgpass line.
+                "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-statefulset: update",
+                ...STANDBY_OBJECTS.map((n) => `${n}: create`),
+                "hanzo-sql-standbys-statefulset: create",
+            ].sort(),
+        );
+        // The primary's StatefulSet changes in its pod template only: never a replacement.
+        const changed = o.steps.find((s) => s.name === "hanzo-sql-postgres-statefulset")!.changed!;
+        assert.ok(changed.length > 0);
+        assert.deepStrictEqual(
+            changed.filter((p) => !p.startsWith("spec.template.")),
+            [],
+        );
+        assertSafe(o);
+    });
+
+    it("adds a second standby: the StatefulSet scales, its claim is grown, the primary rolls for the new settings", async () => {
+        const o = await transition({ ...BASE, standbys: 1 }, { ...BASE, standbys: 2 });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-postgres-config: update",
+            "hanzo-sql-postgres-statefulset: update",
+            "hanzo-sql-standbys-data-claim-1: create",
+            "hanzo-sql-standbys-statefulset: update",
+        ]);
+        assertSafe(o);
+    });
+
+    it("removes the standbys: protect stops `up` at their StatefulSet; unprotected, it is retained and the rest goes", async () => {
+        const one = { ...BASE, standbys: 1 };
+        const stopped = await transition(one, BASE);
+        assert.deepStrictEqual(
+            stopped.steps.filter((s) => s.step === "refused").map((s) => `${s.name}: ${s.error}`),
+            [
+                'hanzo-sql-standbys-statefulset: resource "urn:pulumi:hanzo-k8s::hanzo-sql::hanzo-sql:index:HanzoSql$hanzo-sql:index:PostgresStandbys$kubernetes:apps/v1:StatefulSet::hanzo-sql-standbys-statefulset" cannot be deleted because it is protected',
+            ],
+        );
+        const unprotect = (r: ModelResource) =>
+            r.name === "hanzo-sql-standbys-statefulset" ? { ...r, options: { ...r.options, protect: false } } : r;
+        const o = await transition(one, BASE, { state: unprotect });
+        assert.deepStrictEqual(
+            changes(o),
+            [
+                "hanzo-sql-cloud-connection: update",
+                "hanzo-sql-iam-connection: update",
+                "hanzo-sql-postgres-config: update",
+                "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-statefulset: update",
+                ...STANDBY_OBJECTS.map((n) => `${n}: delete`),
+                // Retained: the StatefulSet stays in the cluster until it is deleted by hand (docs/standbys.md), and
+                // its claims outlive it (persistentVolumeClaimRetentionPolicy Retain). No step drops the standbys'
+                // slots on the primary: the procedure does.
+                "hanzo-sql-standbys-statefulset: delete, retained",
+            ]
+                .map((n) => (n === "hanzo-sql-standbys-data-claim-0: delete" ? "hanzo-sql-standbys-data-claim-0: delete, retained" : n))
+                .sort(),
+        );
+        assertSafe(o);
+    });
+
+    it("gives the seed-adopted stack a standby: nothing imported is replaced, no Secret a reader names is deleted", async () => {
+        const adopted = { ...BASE, adopt: true, adminPassword: ADMIN };
+        const o = await transition(adopted, { ...adopted, standbys: 1 });
+        assert.deepStrictEqual(
+            changes(o),
+            [
+                "hanzo-sql-postgres-config: update",
+                "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-statefulset: update",
+                ...STANDBY_OBJECTS.map((n) => `${n}: create`),
+                "hanzo-sql-standbys-statefulset: create",
+            ].sort(),
+        );
+        assert.deepStrictEqual(
+            o.steps.filter((s) => s.step === "refused"),
+            [],
+        );
+        assertSafe(o);
+    });
+
     it("refuses a new bucket name: replaceOnChanges makes it a replacement, which protect stops before anything changes", async () => {
         const o = await transition(BASE, { ...BASE, backupBucket: "hanzo-k8s-postgres-backups-2" });
         assert.deepStrictEqual(

@@ -408,3 +408,89 @@ describe("render/pods/server: WAL archiving from the server container (issue 23)
         assert.ok(env.PGBACKREST_REPO1_S3_KEY && env.PGBACKREST_REPO1_S3_KEY_SECRET);
     });
 });
+
+describe("render/pods/server: a server pod of a stack with standbys (issue 24, render/pods/standby.ts)", () => {
+    const replication = { primaryHost: "db.ns.svc", replicationSecret: "db-replication" };
+    const startEnv = (role: string) => [
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: "SERVER_ROLE", value: role },
+        { name: "PRIMARY_HOST", value: "db.ns.svc" },
+        { name: "PRIMARY_PORT", value: "5432" },
+        { name: "REPLICATION_PGPASS", value: "/etc/hanzo-sql/replication/pgpass" },
+        { name: "ADMIN_PGPASS", value: "/etc/hanzo-sql/admin/pgpass" },
+        { name: "RUN_DIR", value: "/tmp" },
+        { name: "CONFIG_FILE", value: "/etc/postgresql/postgresql.conf" },
+        { name: "PODINFO_LABELS", value: "/etc/podinfo/labels" },
+    ];
+    const started = (role: string) => {
+        const plain = postgresContainer("/var/lib/postgresql/data/pgdata");
+        return {
+            ...plain,
+            command: ["bash", "/etc/postgresql/replica-start.sh"],
+            args: ["docker-entrypoint.sh", ...plain.args],
+            env: [...plain.env, ...startEnv(role)],
+            readinessProbe: {
+                exec: { command: ["bash", "/etc/postgresql/role-ready.sh"] },
+                periodSeconds: 5,
+                timeoutSeconds: 3,
+                failureThreshold: 3,
+            },
+            volumeMounts: [
+                ...plain.volumeMounts,
+                { name: "replication-credentials", mountPath: "/etc/hanzo-sql/replication", readOnly: true },
+                { name: "admin-pgpass", mountPath: "/etc/hanzo-sql/admin", readOnly: true },
+                { name: "podinfo", mountPath: "/etc/podinfo", readOnly: true },
+            ],
+        };
+    };
+    const volumes = [
+        ...serverVolumes,
+        {
+            name: "replication-credentials",
+            secret: { secretName: "db-replication", items: [{ key: "pgpass", path: "pgpass" }], defaultMode: 0o400 },
+        },
+        { name: "admin-pgpass", secret: { secretName: "db-credentials", items: [{ key: "pgpass", path: "pgpass" }], defaultMode: 0o400 } },
+        { name: "podinfo", downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }] } },
+    ];
+
+    it("the primary: the start script before the entrypoint, the pgpass lines, role-checking readiness, a standby-aware init", () => {
+        const spec = serverPod({ ...SERVER, replication }).spec as any;
+        const init = applyAdminPassword("/var/lib/postgresql/data/pgdata");
+        assert.deepStrictEqual(spec.initContainers, [
+            {
+                ...init,
+                command: [
+                    "bash",
+                    "-c",
+                    `if [ -e "$PGDATA/standby.signal" ]; then echo "apply-admin-password: a standby's volume; its roles are the primary's"; exit 0; fi\n${APPLY_ADMIN_PASSWORD_SCRIPT}`,
+                ],
+                env: [{ name: "PGOPTIONS", value: "-c synchronous_commit=local" }, ...init.env],
+            },
+        ]);
+        assert.deepStrictEqual(spec.containers, [started("primary")]);
+        assert.deepStrictEqual(spec.volumes, volumes);
+    });
+
+    it("a standby: the same but SERVER_ROLE, and no init container", () => {
+        const spec = serverPod({ ...SERVER, role: "standby", replication }).spec as any;
+        assert.strictEqual(spec.initContainers, undefined);
+        assert.deepStrictEqual(spec.containers, [started("standby")]);
+        assert.deepStrictEqual(spec.volumes, volumes);
+    });
+
+    it("the standbys' StatefulSet: N replicas under their own governing Service", () => {
+        const spec = serverStatefulSet({
+            name: "db-standby",
+            serviceName: "db-ro",
+            replicas: 3,
+            labels: { app: "db" },
+            selector: { app: "db", "app.kubernetes.io/instance": "db-standby" },
+            claim: { storageClass: "do-block-storage", storageSize: "50Gi" },
+            pod: { ...SERVER, role: "standby", replication },
+        }) as any;
+        assert.deepStrictEqual(
+            [spec.serviceName, spec.replicas, spec.selector],
+            ["db-ro", 3, { matchLabels: { app: "db", "app.kubernetes.io/instance": "db-standby" } }],
+        );
+    });
+});

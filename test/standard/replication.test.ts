@@ -6,6 +6,8 @@
 import * as assert from "assert";
 import { noSuperuserRoles } from "../../policies/roles";
 import { serverConfiguration } from "../../policies/server";
+import { credentialsConfined } from "../../policies/credentials";
+import { serverShape } from "../../policies/serverShape";
 import { hbaRules } from "../../policies/standard/pgHba";
 import { renderPgHba } from "../../render/pgHba";
 import { replicationHbaRules, replicationSettings } from "../../policies/standard/replication";
@@ -151,6 +153,28 @@ describe("standbys: the plan", () => {
             'no-superuser-roles: hanzo-sql-iam-role (postgresql:index/role:Role): role "iam_user" has REPLICATION; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
             'no-superuser-roles: hanzo-sql-replication-role (postgresql:index/role:Role): role "hanzo_replication" has CREATEDB; only "hanzo" administers the server, application roles have none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS.',
         ]);
+    });
+
+    it("accepts the servers' start script and pgpass mounts exactly as the program builds them, nothing wider", async () => {
+        const engine = mutable((await plan()).engine);
+        const standby = inputs(find(engine, TYPE.statefulSet, "postgres-standby"));
+        // The whole administrator's Secret as a volume, not its pgpass key alone.
+        const adminVolume = standby.spec.template.spec.volumes.find((v: { name: string }) => v.name === "admin-pgpass");
+        delete adminVolume.secret.items;
+        // A command that is not the start script the configuration carries.
+        const primary = inputs(find(engine, TYPE.statefulSet, "postgres"));
+        primary.spec.template.spec.containers[0].command = ["bash", "/tmp/other.sh"];
+        assert.deepStrictEqual(await violations(credentialsConfined, engine), [
+            `credentials-confined: hanzo-sql-standbys-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres-standby" container "postgres" mounts the administrator's Secret "postgres-credentials" (volume admin-pgpass); the server reads it through env only, remove the volume.`,
+        ]);
+        assert.deepStrictEqual(await violations(serverShape, engine), [
+            `server-shape: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" container "postgres" replaces the image's entrypoint (command ["bash","/tmp/other.sh"]); start the server with args only.`,
+            `server-shape: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" container "postgres" runs with args ["docker-entrypoint.sh","postgres","-c","config_file=/etc/postgresql/postgresql.conf","-c","hba_file=/etc/postgresql/pg_hba.conf"]; the server takes exactly ["postgres","-c","config_file=/etc/postgresql/postgresql.conf","-c","hba_file=/etc/postgresql/pg_hba.conf"].`,
+        ]);
+        // The start script's command is accepted only while the configuration ConfigMap carries the script.
+        const engine2 = mutable((await plan()).engine);
+        delete inputs(find(engine2, TYPE.configMap, "postgres-config")).data["replica-start.sh"];
+        assert.strictEqual((await violations(serverShape, engine2)).length, 4);
     });
 
     it("lets max_wal_senders grow with the standbys, never below the standard's 3", async () => {

@@ -89,7 +89,7 @@ export function rolePasswords(plan: PlanResult): Record<string, string> {
  * inside the 10.0.0.0/8 pg_hba.conf admits), then each role given the very verifier its Role carries (as the
  * postgresql provider does; init-sql salts its own), which PgBouncer's userlist shares.
  */
-export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, port = 5432): void {
+export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, port = 5432, extraEnv: Record<string, string> = {}): void {
     const env: Record<string, string> = {};
     for (const [role, pw] of Object.entries(rolePasswords(plan))) {
         env[passwordVariable(role)] = pw;
@@ -105,7 +105,7 @@ export function applyInitSql(plan: PlanResult, pod: Pod, adminPassword: string, 
         {
             input: [renderInitSql(plan.plan, { passwords: "env", env }), ...verifiers, ""].join("\n"),
             encoding: "utf8",
-            env: { PATH: process.env.PATH, ...env, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
+            env: { PATH: process.env.PATH, ...env, ...extraEnv, PGPASSWORD: adminPassword, PGSSLMODE: "disable" },
         },
     );
     if (r.status !== 0) {

@@ -31,9 +31,11 @@ export type MemberInfo = Omit<Member, "ip">;
 export class PodNetwork {
     private nextHost = 2;
     private readonly names = new Map<string, string>();
+    /** Services resolved by their selector against the members' current labels, by DNS name. */
+    private readonly selectorServices = new Map<string, { namespace: string; selector: Readonly<Record<string, string>> }>();
     private readonly namespaces = new Set<string>();
     /** Pods (with their network namespace) and host-side servers, by address. */
-    private readonly members = new Map<string, Member & { netns?: string }>();
+    private readonly members = new Map<string, Member & { netns?: string; ready?: boolean }>();
     private policies?: readonly NetworkPolicy[];
     private dns?: DnsServer;
 
@@ -135,7 +137,7 @@ export class PodNetwork {
                 { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
             ],
         });
-        this.dns = await DnsServer.start(address, (name) => this.names.get(name));
+        this.dns = await DnsServer.start(address, (name) => this.resolve(name));
         return address;
     }
 
@@ -159,6 +161,60 @@ export class PodNetwork {
             execFileSync("ip", ["netns", "exec", m.netns, "iptables-restore"], { input: rules.v4, stdio: ["pipe", "ignore", "pipe"] });
             execFileSync("ip", ["netns", "exec", m.netns, "ip6tables-restore"], { input: rules.v6, stdio: ["pipe", "ignore", "pipe"] });
         }
+    }
+
+    /**
+     * A pod's labels changed (`kubectl label`): policies that select it, and Services resolved by selector, see
+     * its new labels from now on.
+     */
+    relabel(netns: string, labels: Readonly<Record<string, string>>): void {
+        for (const [address, m] of this.members) {
+            if (m.netns === netns) {
+                this.members.set(address, { ...m, labels: { ...labels } });
+            }
+        }
+        this.reconcile();
+    }
+
+    /** A pod's Ready condition, as its readiness probe last found it: Services resolved by selector list ready pods only. */
+    setReady(netns: string, ready: boolean): void {
+        for (const [address, m] of this.members) {
+            if (m.netns === netns) {
+                this.members.set(address, { ...m, ready });
+            }
+        }
+    }
+
+    /**
+     * A Service whose names resolve, at each query, to a pod of its namespace its selector matches now (the
+     * endpoints controller's view after a relabel), among the pods whose Ready condition is true (a headless
+     * Service's DNS lists ready endpoints only; `Pod.checkReady` runs the probe as the kubelet's next period
+     * would). Served by the DNS stand-in only.
+     */
+    addSelectorService(name: string, namespace: string, selector: Readonly<Record<string, string>>): void {
+        for (const n of [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`]) {
+            this.selectorServices.set(n, { namespace, selector: { ...selector } });
+        }
+    }
+
+    /** The address a name resolves to now, or undefined. */
+    resolve(name: string): string | undefined {
+        const fixed = this.names.get(name);
+        if (fixed !== undefined) {
+            return fixed;
+        }
+        const service = this.selectorServices.get(name);
+        if (service === undefined) {
+            return undefined;
+        }
+        const selected = [...this.members.values()].find(
+            (m) =>
+                m.netns !== undefined &&
+                m.ready !== false &&
+                m.namespace === service.namespace &&
+                Object.entries(service.selector).every(([k, v]) => m.labels[k] === v),
+        );
+        return selected?.ip;
     }
 
     /** resolv.conf of a pod of a namespace, as the kubelet writes it for dnsPolicy ClusterFirst (empty without DNS). */

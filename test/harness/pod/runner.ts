@@ -60,6 +60,7 @@ export interface Volume {
     configMap?: { name: string; defaultMode?: number; items?: KeyToPath[]; optional?: boolean };
     emptyDir?: { medium?: string; sizeLimit?: string };
     persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+    downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string }; mode?: number }[]; defaultMode?: number };
 }
 export interface VolumeMount {
     name: string;
@@ -221,10 +222,29 @@ function writeProjected(dir: string, data: Readonly<Record<string, string>>, ite
         fs.chmodSync(target, f.mode ?? defaultMode);
         top.add(f.path.split("/")[0]);
     }
-    fs.symlinkSync(ts, path.join(dir, "..data"));
+    // A later write (a downward API volume after a relabel) swaps `..data` atomically, as the AtomicWriter does.
+    const old = fs.existsSync(path.join(dir, "..data")) ? fs.readlinkSync(path.join(dir, "..data")) : undefined;
+    fs.symlinkSync(ts, path.join(dir, "..data_tmp"));
+    fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
     for (const t of top) {
-        fs.symlinkSync(path.join("..data", t), path.join(dir, t));
+        if (!fs.existsSync(path.join(dir, t))) {
+            fs.symlinkSync(path.join("..data", t), path.join(dir, t));
+        }
     }
+    if (old !== undefined) {
+        fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+    }
+}
+
+/**
+ * A map field as the kubelet writes it into a downward API file (pkg/fieldpath FormatMap): one `key="value"` line
+ * per entry, sorted by key, the value quoted as Go's %q does (for the plain label values here: in double quotes).
+ */
+function formatMap(m: Readonly<Record<string, string>>): string {
+    return Object.keys(m)
+        .sort()
+        .map((k) => `${k}=${JSON.stringify(m[k])}`)
+        .join("\n");
 }
 
 /** Parses a Kubernetes quantity of bytes (e.g. 1Gi, 512Mi) for tmpfs' size option. */
@@ -514,12 +534,15 @@ export class Pod {
     readonly ip: string;
     readonly startedAt = Date.now();
     private stopped = false;
+    /** The pod's current labels (its template's until `relabel`). */
+    private currentLabels: Record<string, string>;
 
     private constructor(readonly options: PodOptions) {
         if (process.getuid?.() !== 0) {
             throw new Error("pod runner: needs root (namespaces, mounts, a bridge)");
         }
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `hanzo-sql-pod-${options.name}-`));
+        this.currentLabels = { ...(options.labels ?? {}) };
         const ports = [...(options.spec.initContainers ?? []), ...options.spec.containers].flatMap((c) => c.ports ?? []);
         const attached = options.network.attach({ namespace: options.namespace, labels: options.labels ?? {}, ports });
         this.netns = attached.netns;
@@ -527,10 +550,69 @@ export class Pod {
         for (const s of options.services ?? []) {
             options.network.addService(s, options.namespace, this.ip);
         }
+        // Not Ready until its readiness probes pass (waitReady, checkReady).
+        if (options.spec.containers.some((c) => c.readinessProbe !== undefined)) {
+            options.network.setReady(this.netns, false);
+        }
+    }
+
+    /**
+     * Runs every container's readiness probe once, as the kubelet's next period would, and sets the pod's Ready
+     * condition (which Services resolved by selector follow) from the result.
+     */
+    async checkReady(): Promise<{ ready: boolean; detail: string }> {
+        const results = await Promise.all([...this.containers.keys()].map((c) => this.probe(c, "readinessProbe")));
+        const ready = results.every((r) => r.ok);
+        this.options.network.setReady(this.netns, ready);
+        return { ready, detail: results.map((r) => r.detail).join("; ") };
     }
 
     get name(): string {
         return this.options.name;
+    }
+
+    get labels(): Readonly<Record<string, string>> {
+        return { ...this.currentLabels };
+    }
+
+    /**
+     * `kubectl label pod --overwrite`: the pod's labels become `labels`; the NetworkPolicies and the Services that
+     * select by them see the change, and the kubelet rewrites the downward API files that project them.
+     */
+    relabel(labels: Readonly<Record<string, string>>): void {
+        this.currentLabels = { ...labels };
+        this.options.network.relabel(this.netns, this.currentLabels);
+        this.writeDownwardApi();
+    }
+
+    /** The downward API volumes' fields, from the pod's current metadata. */
+    private downwardApiData(fieldPath: string): string {
+        const fields: Record<string, string> = {
+            "metadata.name": this.name,
+            "metadata.namespace": this.options.namespace,
+            "metadata.labels": formatMap(this.currentLabels),
+        };
+        if (!(fieldPath in fields)) {
+            throw new Error(`pod runner: downward API field ${fieldPath} is not supported`);
+        }
+        return fields[fieldPath];
+    }
+
+    private writeDownwardApi(): void {
+        for (const v of this.options.spec.volumes ?? []) {
+            const dir = this.volumeDirs.get(v.name);
+            if (!v.downwardAPI || dir === undefined) {
+                continue;
+            }
+            const data = Object.fromEntries(v.downwardAPI.items.map((i) => [i.path, this.downwardApiData(i.fieldRef.fieldPath)]));
+            const items = v.downwardAPI.items.map((i) => ({
+                key: i.path,
+                path: i.path,
+                ...(i.mode !== undefined ? { mode: i.mode } : {}),
+            }));
+            writeProjected(dir, data, items, v.downwardAPI.defaultMode ?? 0o644);
+            setVolumeOwnership(dir, this.options.spec.securityContext?.fsGroup, true, false);
+        }
     }
 
     /**
@@ -595,6 +677,10 @@ export class Pod {
                 }
                 writeProjected(dir, source.data, source.src.items, source.src.defaultMode ?? 0o644);
                 setVolumeOwnership(dir, sc.fsGroup, true, false);
+            } else if (v.downwardAPI) {
+                // Memory-backed, written by the AtomicWriter like a Secret's (writeDownwardApi, below).
+                execFileSync("mount", ["-t", "tmpfs", "-o", "mode=0777", "tmpfs", dir]);
+                this.mounts.push(dir);
             } else if (v.emptyDir) {
                 if (v.emptyDir.medium === "Memory") {
                     const size = v.emptyDir.sizeLimit ? `,size=${bytesOf(v.emptyDir.sizeLimit)}` : "";
@@ -632,6 +718,7 @@ export class Pod {
             setVolumeOwnership(dir, sc.fsGroup, false, onRootMismatch);
             this.volumeDirs.set(claim, dir);
         }
+        this.writeDownwardApi();
         const etc = path.join(this.dir, "etc");
         fs.mkdirSync(etc);
         fs.writeFileSync(path.join(etc, "hostname"), `${this.hostname}\n`);
@@ -926,6 +1013,7 @@ export class Pod {
                 }
             }
         }
+        this.options.network.setReady(this.netns, true);
         return Date.now() - this.startedAt;
     }
 
