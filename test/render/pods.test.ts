@@ -312,6 +312,39 @@ describe("render/pods/backup: the backup and drill CronJobs' pods", () => {
             ),
         );
     });
+    it("drill with the WAL archive: the archive's drill first (the stack's image, pgBackRest's key env), its result to the dump drill", () => {
+        assert.deepStrictEqual(
+            drillCronJob(BACKUP, JOB, { image: "ghcr.io/hanzoai/sql:16-bookworm" }),
+            jobSpec(
+                6 * 3600,
+                [
+                    s3C("fetch", ["/scripts/fetch.sh", "latest", "/backup/latest"]),
+                    {
+                        ...pgC("pitr-drill", ["/scripts/pitr-drill.sh"], "2Gi", [
+                            ...pgEnv,
+                            { name: "SCRATCH_DIR", value: "/tmp/pitr-drill" },
+                            { name: "PITR_CONFIG", value: "/scripts/pgbackrest-drill.conf" },
+                            { name: "PITR_RESULT", value: "/backup/pitr-result" },
+                            {
+                                name: "PGBACKREST_REPO1_S3_KEY",
+                                valueFrom: { secretKeyRef: { name: "backup-credentials", key: "AWS_ACCESS_KEY_ID" } },
+                            },
+                            {
+                                name: "PGBACKREST_REPO1_S3_KEY_SECRET",
+                                valueFrom: { secretKeyRef: { name: "backup-credentials", key: "AWS_SECRET_ACCESS_KEY" } },
+                            },
+                        ]),
+                        image: "ghcr.io/hanzoai/sql:16-bookworm",
+                    },
+                ],
+                pgC("drill", ["/scripts/drill.sh", "/backup/latest"], "2Gi", [
+                    ...pgEnv,
+                    { name: "SCRATCH_DIR", value: "/tmp/drill" },
+                    { name: "PITR_RESULT", value: "/backup/pitr-result" },
+                ]),
+            ),
+        );
+    });
 });
 
 describe("render/pods/pgbouncer: the pooler's pod", () => {
