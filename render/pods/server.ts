@@ -18,12 +18,14 @@ import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
 import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
 import * as path from "path";
 import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
+import { BootstrapInput, pitrBootstrapContainer, pitrBootstrapVolume } from "./bootstrap";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type PodTemplateSpec = k8s.types.input.core.v1.PodTemplateSpec;
 type StatefulSetSpec = k8s.types.input.apps.v1.StatefulSetSpec;
 type ObjectMeta = k8s.types.input.meta.v1.ObjectMeta;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 
 /** uid/gid of the `postgres` user in the official PostgreSQL images. */
 export const POSTGRES_UID = 999;
@@ -106,6 +108,8 @@ export interface ServerPodInput {
     readonly exporter?: ExporterInput;
     /** Continuous WAL archiving with pgBackRest from the server container (render/pitr.ts, docs/pitr.md). */
     readonly archive?: ArchiveInput;
+    /** A primary bootstrapped from another stack's archive on an empty volume (render/pods/bootstrap.ts). */
+    readonly bootstrap?: BootstrapInput;
 }
 
 /**
@@ -275,6 +279,7 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
                   { name: "pgbackrest-spool", emptyDir: {} },
               ]
             : []),
+        ...(input.bootstrap && input.role === "primary" ? [pitrBootstrapVolume(input.bootstrap)] : []),
     ];
 }
 
@@ -300,7 +305,28 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
             // pkg/volume/volume_linux.go), which PostgreSQL refuses to start on; the seed's files already belong
             // to uid 999.
             securityContext: hardenedPod(POSTGRES_UID, input.pgdataAtMountRoot ? "none" : "onRootMismatch"),
-            ...(input.role === "primary" ? { initContainers: [applyAdminPasswordContainer(input)] } : {}),
+            ...(input.role === "primary"
+                ? {
+                      initContainers: [
+                          // The restore step first: the administrator's verifier then applies to the restored cluster.
+                          ...(input.bootstrap
+                              ? [
+                                    pitrBootstrapContainer(
+                                        {
+                                            image: input.image,
+                                            resources: containerResources(input.resources),
+                                            pgdata: pgdataOf(input.pgdataAtMountRoot),
+                                            postgresqlConf: `${CONFIG_DIR}/postgresql.conf`,
+                                            volumeMounts: applyAdminPasswordContainer(input).volumeMounts as VolumeMount[],
+                                        },
+                                        input.bootstrap,
+                                    ),
+                                ]
+                              : []),
+                          applyAdminPasswordContainer(input),
+                      ],
+                  }
+                : {}),
             containers: [serverContainer(input), ...(input.exporter ? [exporterContainer(input.port, input.exporter)] : [])],
             volumes: serverVolumes(input),
         },
