@@ -108,9 +108,11 @@ CONF
 fi
 if [ "$result" = ok ]; then
     ready=""
-    for _ in $(seq 1 36000); do
+    # Until recovery has ended (two hours at most, twice the alert's bound), or the server has died.
+    for _ in $(seq 1 72000); do
         ready="$(scratch_psql <<< "SELECT NOT pg_is_in_recovery();" 2> /dev/null)" || ready=""
         [ "$ready" = t ] && break
+        pg_ctl --pgdata="$scratch/data" status > /dev/null || break
         sleep 0.1
     done
     if [ "$ready" = t ]; then

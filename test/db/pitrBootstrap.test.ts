@@ -85,6 +85,11 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         await rig?.stop();
     });
 
+    it("its script passes shellcheck", () => {
+        const r = spawnSync("shellcheck", ["--severity=style", PITR_BOOTSTRAP_SCRIPT], { cwd: scriptsDir(), encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+    });
+
     it("restores onto an empty volume to a time: every row committed before it there, none after; the server starts on it as the stack's", async () => {
         let out: ReturnType<typeof step> | undefined;
         const server = await PgServer.start(
