@@ -308,3 +308,62 @@ hanzo_wal:
         description: "bytes in pg_wal"
 `;
 }
+
+export interface PitrDrillAlertsInput {
+    readonly namespace: string;
+    /** Period of the restore drill's schedule, in seconds (the WAL archive's drill runs in the same Job). */
+    readonly drillPeriodSeconds: number;
+}
+
+/**
+ * The restore time past which the archive's drill alerts: an hour, the same bound the server pod gives crash
+ * recovery before its liveness probe may act (render/pods/server.ts STARTUP_PROBE). A restore slower than
+ * that is an outage longer than the standard plans for; the data's growth, the WAL since the last full
+ * backup, or the bucket's throughput is why (docs/pitr.md "Restore speed").
+ */
+export const PITR_RESTORE_ALERT_SECONDS = 3600;
+
+/**
+ * The WAL archive's drill (render/scripts/pitr-drill.sh; docs/pitr.md "The drill"): its result and its
+ * restore time come from the exporter's hanzo_backup_* series (kind="pitr", database="all"):
+ * `hanzo_backup_last_run_ok`, `hanzo_backup_last_success_timestamp_seconds` and
+ * `hanzo_backup_restore_seconds` (render/backup.ts renderRestoreMetricsQueries).
+ */
+export function pitrDrillAlerts(input: PitrDrillAlertsInput): RuleGroup {
+    const sel = `{namespace="${input.namespace}", kind="pitr"}`;
+    const stale = input.drillPeriodSeconds + 3600 + 6 * 3600;
+    return {
+        name: "hanzo-sql-pitr-drill",
+        rules: [
+            {
+                alert: "PostgresPitrDrillFailed",
+                expr: `max by (namespace) (hanzo_backup_last_run_ok${sel}) == 0`,
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "The point-in-time restore drill failed",
+                    description:
+                        "The latest base backup plus the archived WAL did not restore to the drill's target, or the restored server lacked the marker written before the target or held the one written after (see the drill Job's pitr-drill container log).",
+                },
+            },
+            {
+                alert: "PostgresPitrDrillStale",
+                expr: `time() - max by (namespace) (hanzo_backup_last_success_timestamp_seconds${sel}) > ${stale}`,
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: `No successful point-in-time restore drill for ${promDuration(stale)}`,
+                    description: "The WAL archive's drill has not restored and checked the archive within its schedule's period.",
+                },
+            },
+            {
+                alert: "PostgresPitrRestoreSlow",
+                expr: `max by (namespace) (hanzo_backup_restore_seconds${sel}) > ${PITR_RESTORE_ALERT_SECONDS}`,
+                labels: { severity: "warning" },
+                annotations: {
+                    summary: `The point-in-time restore drill took more than ${promDuration(PITR_RESTORE_ALERT_SECONDS)}`,
+                    description:
+                        "The last drill's restore of the latest base backup and its WAL (hanzo_backup_restore_seconds) took longer than that: it is the outage a lost volume would cost now. Take full backups more often (pitrFullSchedule), or see docs/pitr.md on restore speed.",
+                },
+            },
+        ],
+    };
+}

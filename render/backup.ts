@@ -41,7 +41,15 @@ export interface BackupScriptsInput {
     }[];
     /** Days for a database not listed (e.g. dropped from the stack since). */
     readonly defaultRetentionDays: number;
+    /**
+     * The WAL archive's drill (docs/pitr.md), when the stack archives: its pgbackrest.conf
+     * (render/pitr.ts renderRestorePgbackrestConf); the ConfigMap then also carries pitr-drill.sh.
+     */
+    readonly pitrDrillConf?: string;
 }
+
+/** The WAL archive drill's script and its pgbackrest.conf in the ConfigMap (only when the stack archives). */
+export const PITR_DRILL_FILES = { script: "pitr-drill.sh", conf: "pgbackrest-drill.conf" } as const;
 
 /** The script files, in the order a reader meets them. */
 export const BACKUP_SCRIPT_FILES = [
@@ -56,7 +64,7 @@ export const BACKUP_SCRIPT_FILES = [
 ] as const;
 
 /** render/scripts, from the sources (ts-node, the policy pack) or from the build (build/render/). */
-function scriptsDir(): string {
+export function scriptsDir(): string {
     const candidates = [path.join(__dirname, "scripts"), path.join(__dirname, "..", "..", "render", "scripts")];
     const found = candidates.find((d) => fs.existsSync(path.join(d, "dump.sh")));
     if (found === undefined) {
@@ -108,6 +116,10 @@ export function renderBackupScripts(input: BackupScriptsInput): Record<string, s
     for (const f of BACKUP_SCRIPT_FILES) {
         out[f] = fs.readFileSync(path.join(dir, f), "utf8");
     }
+    if (input.pitrDrillConf !== undefined) {
+        out[PITR_DRILL_FILES.script] = fs.readFileSync(path.join(dir, PITR_DRILL_FILES.script), "utf8");
+        out[PITR_DRILL_FILES.conf] = input.pitrDrillConf;
+    }
     return out;
 }
 
@@ -139,5 +151,28 @@ hanzo_backup:
     - last_run_ok:
         usage: "GAUGE"
         description: "1 when the last run succeeded for this database"
+`;
+}
+
+/**
+ * postgres_exporter query file lines (appended to renderBackupMetricsQueries when the stack archives): how
+ * long the last drill's restore took, from hanzo_backup.status's duration_seconds (report.sh adds the
+ * column on its first run; read through to_jsonb so the query also answers, with no rows, on a table
+ * that has not got it yet), as `hanzo_backup_restore_seconds{kind, database}`.
+ */
+export function renderRestoreMetricsQueries(): string {
+    return `# Rendered by hanzo-sql (render/backup.ts): how long the last drill's restore took (RTO).
+hanzo_backup_restore:
+  query: "SELECT kind, database, (to_jsonb(s) ->> 'duration_seconds')::float8 AS seconds FROM ${BACKUP_STATUS_SCHEMA}.status s WHERE to_jsonb(s) ->> 'duration_seconds' IS NOT NULL"
+  metrics:
+    - kind:
+        usage: "LABEL"
+        description: "the drill (pitr: the WAL archive's)"
+    - database:
+        usage: "LABEL"
+        description: "the database (all: the whole cluster)"
+    - seconds:
+        usage: "GAUGE"
+        description: "seconds from the restore's start until the restored server accepted writes, in the last drill"
 `;
 }

@@ -314,3 +314,34 @@ export const HANZO_SQL_IMAGE = "ghcr.io/hanzoai/sql:16-bookworm";
 export function walBudgetBytes(volumeBytes: number): number {
     return Math.floor(volumeBytes / 4);
 }
+
+/** Where a restore outside the server pod (the drill, a bootstrap) keeps its spool and locks, and restores to. */
+export interface RestoreConfInput {
+    /** The data directory the restore fills (empty; the drill's scratch directory, a new volume's PGDATA). */
+    readonly pgdata: string;
+    /** archive-get's async spool (prefetched WAL) and the locks: a directory of the restoring container. */
+    readonly spoolPath: string;
+}
+
+/**
+ * pgbackrest.conf of a restore that runs outside the server container (the drill's scratch server, a new
+ * stack's bootstrap from another stack's archive): the same repository as the server's (one source), its
+ * archive-get asynchronous so recovery prefetches WAL in parallel instead of one segment per
+ * restore_command, and pg1-path the directory restored into. No archive-push options: such a server never
+ * archives (archive-mode=off).
+ */
+export function renderRestorePgbackrestConf(spec: PitrSpec, input: RestoreConfInput): string {
+    return ini([
+        [
+            "global",
+            [
+                ...repoOptions(spec),
+                ["archive-async", "y"],
+                ["spool-path", input.spoolPath],
+                ["lock-path", `${input.spoolPath}/lock`],
+                ["archive-get-queue-max", "256MiB"],
+            ],
+        ],
+        [PITR_STANZA, [["pg1-path", input.pgdata]]],
+    ]);
+}

@@ -239,6 +239,38 @@ export function validateSynchronousStandbys({ c, ok, report }: RuleInput): void 
     }
 }
 
+/**
+ * Bootstrapping from another stack's archive (docs/pitr.md "Into a new stack") runs pgBackRest in the server
+ * image with the bucket's keys, as archiving does, so it needs pitrEnabled; an adopted volume already holds
+ * the seed's cluster, which the restore step would never touch.
+ */
+export function validatePitrBootstrap({ c, ok, report }: RuleInput): void {
+    if (!ok("pitrBootstrapFrom") || c.pitrBootstrapFrom === undefined) {
+        return;
+    }
+    if (ok("pitrEnabled") && !c.pitrEnabled) {
+        report(
+            ["pitrBootstrapFrom"],
+            c.pitrBootstrapFrom,
+            "needs pitrEnabled: true (the restore step runs pgBackRest in the server image with the bucket's keys, as archiving does); set it, or remove pitrBootstrapFrom",
+        );
+    }
+    if (ok("adopt") && c.adopt) {
+        report(
+            ["pitrBootstrapFrom"],
+            c.pitrBootstrapFrom,
+            "cannot bootstrap an adopted stack: its volume holds the seed's cluster, which the restore step never touches; remove pitrBootstrapFrom or adopt",
+        );
+    }
+    // The step, its script and its restore are built and tested (render/pods/bootstrap.ts, test/db/pitrBootstrap);
+    // the component does not pass it to the server pod yet. Refused rather than silently ignored.
+    report(
+        ["pitrBootstrapFrom"],
+        c.pitrBootstrapFrom,
+        "is not yet wired into the server pod (issue 23, docs/pitr.md: Into a new stack); remove pitrBootstrapFrom",
+    );
+}
+
 /** The rules across keys, in the order their problems are reported. */
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     validateOneCluster,
@@ -251,6 +283,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     validateLocalClusterEndpoint,
     validateKmsCrd,
     validatePitr,
+    validatePitrBootstrap,
 ];
 /** The keys the services are resolved with (stacks/services.ts); the services' rules run only once they passed. */
 export const SERVICES_CONTEXT: readonly (keyof Config)[] = [

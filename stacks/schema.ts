@@ -31,6 +31,7 @@ import { MAX_STANDBYS, READ_SERVICE } from "../policies/standard/replication";
 import { MAX_BACKUP_GAP_SECONDS } from "./schedule";
 import { MAX_ARCHIVE_TIMEOUT_SECONDS } from "../render/pitr";
 import { SERVICE } from "./serviceFields";
+import { BOOTSTRAP_FROM } from "./pitrBootstrap";
 import {
     DNS_LABEL,
     MAX_CPUS,
@@ -309,6 +310,10 @@ export const SHAPE = {
             60,
         ),
         "archive_timeout: a server with little write traffic still archives its segment this often (the RPO of an idle server)",
+    ),
+    pitrBootstrapFrom: key(
+        BOOTSTRAP_FROM.optional(),
+        "bootstrap this stack's server from another stack's WAL archive on an empty volume: { bucket, path, time | lsn | name } (none: the end of the archive); a volume with data is never touched (docs/pitr.md)",
     ),
     monitoringEnabled: key(flag().default(true), "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)"),
     monitoringNamespace: key(

@@ -7,6 +7,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { hardenedContainer, hardenedPod } from "../securityContext";
 import { podIdentity } from "./identity";
+import { PGBACKREST_KEY_ENV } from "../pitr";
+import { PITR_DRILL_FILES } from "../backup";
 
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -171,16 +173,64 @@ export function backupCronJob(input: BackupPodsInput, job: BackupJobInput): k8s.
 }
 
 /**
- * The restore drill's CronJob: fetch the latest complete backup, restore it into a scratch server in the pod,
- * check it, record the result. The scratch server's data lives in the pod's /tmp volume.
+ * The restore drill of the WAL archive (docs/pitr.md, "The drill"), when the stack archives: an image with
+ * pgBackRest and the PostgreSQL server (the stack's own), the drill's pgbackrest.conf in the scripts'
+ * ConfigMap (render/pitr.ts renderRestorePgbackrestConf), the bucket's key as pgBackRest's env variables.
  */
-export function drillCronJob(input: BackupPodsInput, job: BackupJobInput): k8s.types.input.batch.v1.CronJobSpec {
+export interface PitrDrillInput {
+    readonly image: string;
+}
+
+/** The archive drill's scratch directory (the pod's /tmp volume) and where its result waits for the dump drill. */
+export const PITR_DRILL_SCRATCH = "/tmp/pitr-drill";
+export const PITR_DRILL_RESULT = "/backup/pitr-result";
+
+/**
+ * The `pitr-drill` init container: restores the latest base backup and its WAL to a target it marks on the
+ * real server, checks the markers, records the result and the restore's duration (render/scripts/pitr-drill.sh).
+ * It exits 0 once it has recorded a failure; the dump drill after it fails the Job then.
+ */
+export function pitrDrillContainer(input: BackupPodsInput, pitr: PitrDrillInput): Container {
+    const base = pgContainer(input, "pitr-drill", ["bash", "/scripts/pitr-drill.sh"], "2Gi");
+    return {
+        ...base,
+        image: pitr.image,
+        env: [
+            ...pgEnv(input),
+            { name: "SCRATCH_DIR", value: PITR_DRILL_SCRATCH },
+            { name: "PITR_CONFIG", value: `/scripts/${PITR_DRILL_FILES.conf}` },
+            { name: "PITR_RESULT", value: PITR_DRILL_RESULT },
+            fromSecret(input, PGBACKREST_KEY_ENV.key, "AWS_ACCESS_KEY_ID"),
+            fromSecret(input, PGBACKREST_KEY_ENV.secret, "AWS_SECRET_ACCESS_KEY"),
+        ],
+    };
+}
+
+/**
+ * The restore drill's CronJob: fetch the latest complete backup, restore it into a scratch server in the pod,
+ * check it, record the result. The scratch server's data lives in the pod's /tmp volume. With `pitr`, the WAL
+ * archive's drill runs first (its scratch directory is gone before the dumps' drill starts), and the dumps'
+ * drill fails the Job when it failed.
+ */
+export function drillCronJob(input: BackupPodsInput, job: BackupJobInput, pitr?: PitrDrillInput): k8s.types.input.batch.v1.CronJobSpec {
     return cronJob(
         job,
         6 * 3600,
-        backupPod(input, job, [s3Container(input, "fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"])], {
-            ...pgContainer(input, "drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"),
-            env: [...pgEnv(input), { name: "SCRATCH_DIR", value: "/tmp/drill" }],
-        }),
+        backupPod(
+            input,
+            job,
+            [
+                s3Container(input, "fetch", ["bash", "/scripts/fetch.sh", "latest", "/backup/latest"]),
+                ...(pitr ? [pitrDrillContainer(input, pitr)] : []),
+            ],
+            {
+                ...pgContainer(input, "drill", ["bash", "/scripts/drill.sh", "/backup/latest"], "2Gi"),
+                env: [
+                    ...pgEnv(input),
+                    { name: "SCRATCH_DIR", value: "/tmp/drill" },
+                    ...(pitr ? [{ name: "PITR_RESULT", value: PITR_DRILL_RESULT }] : []),
+                ],
+            },
+        ),
     );
 }

@@ -28,12 +28,14 @@ import {
     standbyAwareAdminPassword,
     startContainerArgs,
 } from "./standby";
+import { BootstrapInput, pitrBootstrapContainer, pitrBootstrapVolume } from "./bootstrap";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type PodTemplateSpec = k8s.types.input.core.v1.PodTemplateSpec;
 type StatefulSetSpec = k8s.types.input.apps.v1.StatefulSetSpec;
 type ObjectMeta = k8s.types.input.meta.v1.ObjectMeta;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 
 /** uid/gid of the `postgres` user in the official PostgreSQL images. */
 export const POSTGRES_UID = 999;
@@ -118,6 +120,8 @@ export interface ServerPodInput {
     readonly archive?: ArchiveInput;
     /** A stack with standbys: the start script, its Secrets and the role-checking readiness (render/pods/standby.ts). */
     readonly replication?: ReplicationPodInput;
+    /** A primary bootstrapped from another stack's archive on an empty volume (render/pods/bootstrap.ts). */
+    readonly bootstrap?: BootstrapInput;
 }
 
 /**
@@ -305,6 +309,7 @@ export function serverVolumes(input: ServerPodInput): Volume[] {
               ]
             : []),
         ...(input.replication ? replicationVolumes(input.replication, input.adminSecret) : []),
+        ...(input.bootstrap && input.role === "primary" ? [pitrBootstrapVolume(input.bootstrap)] : []),
     ];
 }
 
@@ -342,7 +347,28 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
             // pkg/volume/volume_linux.go), which PostgreSQL refuses to start on; the seed's files already belong
             // to uid 999.
             securityContext: hardenedPod(POSTGRES_UID, input.pgdataAtMountRoot ? "none" : "onRootMismatch"),
-            ...(input.role === "primary" ? { initContainers: [applyAdminPasswordContainer(input)] } : {}),
+            ...(input.role === "primary"
+                ? {
+                      initContainers: [
+                          // The restore step first: the administrator's verifier then applies to the restored cluster.
+                          ...(input.bootstrap
+                              ? [
+                                    pitrBootstrapContainer(
+                                        {
+                                            image: input.image,
+                                            resources: containerResources(input.resources),
+                                            pgdata: pgdataOf(input.pgdataAtMountRoot),
+                                            postgresqlConf: `${CONFIG_DIR}/postgresql.conf`,
+                                            volumeMounts: applyAdminPasswordContainer(input).volumeMounts as VolumeMount[],
+                                        },
+                                        input.bootstrap,
+                                    ),
+                                ]
+                              : []),
+                          applyAdminPasswordContainer(input),
+                      ],
+                  }
+                : {}),
             containers: [
                 serverContainer(input),
                 ...(input.exporter ? [exporterContainer(input.port, input.exporter)] : []),

@@ -4,6 +4,8 @@
 # render/backup.ts for the exporter's query), and exits non-zero when any database of the stack failed or
 # pruning failed: the Job fails, the good dumps stay uploaded. Also records a restore drill's result
 # (REPORT_KIND=drill, one row "<database> <status>" per line in REPORT_FILE). Connection as dump.sh's.
+# REPORT_DATABASES replaces the stack's databases (the WAL archive's drill reports one row, "all"), and
+# REPORT_DURATION (seconds) is recorded beside the result (the drill's restore time, RTO).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=lib.sh
@@ -11,6 +13,9 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=stack.sh
 . "$here/stack.sh"
 kind="${REPORT_KIND:-backup}"
+if [ -n "${REPORT_DATABASES:-}" ]; then
+    read -r -a databases <<< "$REPORT_DATABASES"
+fi
 if [ -z "${REPORT_FILE:-}" ]; then
     : "${BACKUP_DIR:?BACKUP_DIR must be set}"
     run="$(cat "$BACKUP_DIR/ready" 2> /dev/null || true)"
@@ -32,19 +37,21 @@ done
 # One transaction, serialized by an advisory lock: a backup's and a drill's report (or two runs) may meet, and
 # concurrent CREATE IF NOT EXISTS / GRANT on the same objects fail with "tuple concurrently updated".
 psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=postgres \
-    -v kind="$kind" -v databases="${databases[*]}" -v oks="${oks[*]}" <<'SQL'
+    -v kind="$kind" -v databases="${databases[*]}" -v oks="${oks[*]}" -v duration="${REPORT_DURATION:-}" <<'SQL'
 SELECT pg_advisory_xact_lock(hashtext('hanzo_backup.status')) AS locked \gset
 CREATE TABLE IF NOT EXISTS hanzo_backup.status (
     kind text NOT NULL, database text NOT NULL, ok boolean NOT NULL,
     last_attempt timestamptz NOT NULL, last_success timestamptz, PRIMARY KEY (kind, database));
+ALTER TABLE hanzo_backup.status ADD COLUMN IF NOT EXISTS duration_seconds double precision;
 GRANT USAGE ON SCHEMA hanzo_backup TO pg_monitor;
 GRANT SELECT ON hanzo_backup.status TO pg_monitor;
-INSERT INTO hanzo_backup.status AS s (kind, database, ok, last_attempt, last_success)
-SELECT kind, database, ok, now(), CASE WHEN ok THEN now() END
+INSERT INTO hanzo_backup.status AS s (kind, database, ok, last_attempt, last_success, duration_seconds)
+SELECT kind, database, ok, now(), CASE WHEN ok THEN now() END, nullif(:'duration', '')::double precision
   FROM unnest(string_to_array(:'databases', ' '), string_to_array(:'oks', ' ')::boolean[]) AS v (database, ok),
        (SELECT :'kind'::text AS kind) AS k
 ON CONFLICT (kind, database) DO UPDATE
-   SET ok = excluded.ok, last_attempt = excluded.last_attempt, last_success = coalesce(excluded.last_success, s.last_success);
+   SET ok = excluded.ok, last_attempt = excluded.last_attempt, last_success = coalesce(excluded.last_success, s.last_success),
+       duration_seconds = excluded.duration_seconds;
 -- A database that left the stack is no longer watched.
 DELETE FROM hanzo_backup.status WHERE kind = :'kind' AND database <> ALL (string_to_array(:'databases', ' '));
 SQL

@@ -312,6 +312,39 @@ describe("render/pods/backup: the backup and drill CronJobs' pods", () => {
             ),
         );
     });
+    it("drill with the WAL archive: the archive's drill first (the stack's image, pgBackRest's key env), its result to the dump drill", () => {
+        assert.deepStrictEqual(
+            drillCronJob(BACKUP, JOB, { image: "ghcr.io/hanzoai/sql:16-bookworm" }),
+            jobSpec(
+                6 * 3600,
+                [
+                    s3C("fetch", ["/scripts/fetch.sh", "latest", "/backup/latest"]),
+                    {
+                        ...pgC("pitr-drill", ["/scripts/pitr-drill.sh"], "2Gi", [
+                            ...pgEnv,
+                            { name: "SCRATCH_DIR", value: "/tmp/pitr-drill" },
+                            { name: "PITR_CONFIG", value: "/scripts/pgbackrest-drill.conf" },
+                            { name: "PITR_RESULT", value: "/backup/pitr-result" },
+                            {
+                                name: "PGBACKREST_REPO1_S3_KEY",
+                                valueFrom: { secretKeyRef: { name: "backup-credentials", key: "AWS_ACCESS_KEY_ID" } },
+                            },
+                            {
+                                name: "PGBACKREST_REPO1_S3_KEY_SECRET",
+                                valueFrom: { secretKeyRef: { name: "backup-credentials", key: "AWS_SECRET_ACCESS_KEY" } },
+                            },
+                        ]),
+                        image: "ghcr.io/hanzoai/sql:16-bookworm",
+                    },
+                ],
+                pgC("drill", ["/scripts/drill.sh", "/backup/latest"], "2Gi", [
+                    ...pgEnv,
+                    { name: "SCRATCH_DIR", value: "/tmp/drill" },
+                    { name: "PITR_RESULT", value: "/backup/pitr-result" },
+                ]),
+            ),
+        );
+    });
 });
 
 describe("render/pods/pgbouncer: the pooler's pod", () => {
@@ -492,5 +525,63 @@ describe("render/pods/server: a server pod of a stack with standbys (issue 24, r
             [spec.serviceName, spec.replicas, spec.selector],
             ["db-ro", 3, { matchLabels: { app: "db", "app.kubernetes.io/instance": "db-standby" } }],
         );
+describe("render/pods/server: bootstrapped from another stack's archive (pitrBootstrapFrom, issue 23)", () => {
+    const bootstrap = {
+        source: "hanzo-k8s-postgres-backups/pitr",
+        target: { type: "time", target: "2026-12-05 02:30:00+00" } as const,
+        configMap: "db-pitr-bootstrap",
+        secret: "db-backup-s3",
+        accessKeyIdKey: "access-key-id",
+        secretAccessKeyKey: "secret-access-key",
+    };
+
+    it("a primary: the restore step first (the server image, its PGDATA and configuration, the bucket's key), then apply-admin-password", () => {
+        const plain = serverPod(SERVER).spec as any;
+        const spec = serverPod({ ...SERVER, bootstrap }).spec as any;
+        assert.deepStrictEqual(spec.initContainers, [
+            {
+                name: "pitr-bootstrap",
+                image: "postgres:16.4",
+                command: ["bash", "/etc/pitr-bootstrap/pitr-bootstrap.sh"],
+                env: [
+                    { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+                    { name: "PG_CONFIG_FILE", value: "/etc/postgresql/postgresql.conf" },
+                    { name: "BOOTSTRAP_CONFIG", value: "/etc/pitr-bootstrap/pgbackrest-bootstrap.conf" },
+                    { name: "BOOTSTRAP_SOURCE", value: "hanzo-k8s-postgres-backups/pitr" },
+                    { name: "BOOTSTRAP_TARGET_TYPE", value: "time" },
+                    { name: "BOOTSTRAP_TARGET", value: "2026-12-05 02:30:00+00" },
+                    { name: "BOOTSTRAP_SUPERUSER", value: "hanzo" },
+                    { name: "BOOTSTRAP_RUN", value: "/tmp/pitr-bootstrap" },
+                    { name: "PGBACKREST_REPO1_S3_KEY", valueFrom: { secretKeyRef: { name: "db-backup-s3", key: "access-key-id" } } },
+                    {
+                        name: "PGBACKREST_REPO1_S3_KEY_SECRET",
+                        valueFrom: { secretKeyRef: { name: "db-backup-s3", key: "secret-access-key" } },
+                    },
+                ],
+                resources,
+                securityContext: container,
+                volumeMounts: [
+                    { name: "postgres-data", mountPath: "/var/lib/postgresql/data" },
+                    { name: "config", mountPath: "/etc/postgresql", readOnly: true },
+                    { name: "dshm", mountPath: "/dev/shm" },
+                    { name: "tmp", mountPath: "/tmp" },
+                    { name: "pitr-bootstrap", mountPath: "/etc/pitr-bootstrap", readOnly: true },
+                ],
+            },
+            ...plain.initContainers,
+        ]);
+        assert.deepStrictEqual(spec.volumes, [
+            ...plain.volumes,
+            { name: "pitr-bootstrap", configMap: { name: "db-pitr-bootstrap", defaultMode: 0o555 } },
+        ]);
+        assert.deepStrictEqual(spec.containers, plain.containers);
+    });
+
+    it("the end of the archive has no target; a standby never bootstraps", () => {
+        const latest = serverPod({ ...SERVER, bootstrap: { ...bootstrap, target: { type: "latest" } } }).spec as any;
+        const env = latest.initContainers[0].env.map((e: any) => e.name);
+        assert.ok(env.includes("BOOTSTRAP_TARGET_TYPE") && !env.includes("BOOTSTRAP_TARGET"));
+        const standby = { ...SERVER, role: "standby" as const };
+        assert.deepStrictEqual(serverPod({ ...standby, bootstrap }), serverPod(standby));
     });
 });

@@ -1,0 +1,85 @@
+/**
+ * The server pod's restore step of a stack bootstrapped from another stack's WAL archive (pitrBootstrapFrom,
+ * docs/pitr.md "Into a new stack"; CloudNativePG's bootstrap.recovery): the `pitr-bootstrap` init container,
+ * first in the pod, runs render/scripts/pitr-bootstrap.sh with the server image (it has pgBackRest and the
+ * server). On an empty volume it restores the source's latest base backup and replays its WAL to the target;
+ * a volume that holds a cluster is never touched, and one with stray files is refused. The server container
+ * then starts on the restored cluster as on any other.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { ADMIN_ROLE } from "../../policies/standard/rules";
+import { PGBACKREST_KEY_ENV } from "../pitr";
+import { hardenedContainer } from "../securityContext";
+
+type Container = k8s.types.input.core.v1.Container;
+type Volume = k8s.types.input.core.v1.Volume;
+
+/** The script's file name (render/scripts/) and its key in the bootstrap ConfigMap. */
+export const PITR_BOOTSTRAP_SCRIPT = "pitr-bootstrap.sh";
+/** The source repository's pgbackrest.conf in the same ConfigMap (render/pitr.ts renderRestorePgbackrestConf). */
+export const PITR_BOOTSTRAP_CONF = "pgbackrest-bootstrap.conf";
+/** Where that ConfigMap is mounted in the init container. */
+export const PITR_BOOTSTRAP_DIR = "/etc/pitr-bootstrap";
+/** The step's socket, log and pgBackRest spool (the pod's /tmp volume). */
+export const PITR_BOOTSTRAP_RUN = "/tmp/pitr-bootstrap";
+
+/** Where the restore stops: a time, an LSN, a named restore point, or the end of the archive (latest). */
+export type BootstrapTarget =
+    | { readonly type: "time"; readonly target: string }
+    | { readonly type: "lsn"; readonly target: string }
+    | { readonly type: "name"; readonly target: string }
+    | { readonly type: "latest" };
+
+export interface BootstrapInput {
+    /** What it restores from, for the log and the mark left in PGDATA (`<bucket>/<prefix>`). */
+    readonly source: string;
+    readonly target: BootstrapTarget;
+    /** ConfigMap with PITR_BOOTSTRAP_SCRIPT and PITR_BOOTSTRAP_CONF. */
+    readonly configMap: pulumi.Input<string>;
+    /** The Secret with the bucket's access key and secret, and their keys in it. */
+    readonly secret: pulumi.Input<string>;
+    readonly accessKeyIdKey: string;
+    readonly secretAccessKeyKey: string;
+}
+
+/** What the init container shares with the server's: image, resources, PGDATA, the mounted configuration. */
+export interface BootstrapServerInput {
+    readonly image: string;
+    readonly resources: k8s.types.input.core.v1.ResourceRequirements;
+    readonly pgdata: string;
+    /** The stack's rendered postgresql.conf (recovery runs with the stack's own settings). */
+    readonly postgresqlConf: string;
+    /** The server container's mounts of the data volume, the configuration, /dev/shm and /tmp. */
+    readonly volumeMounts: k8s.types.input.core.v1.VolumeMount[];
+}
+
+/** The `pitr-bootstrap` init container. */
+export function pitrBootstrapContainer(server: BootstrapServerInput, input: BootstrapInput): Container {
+    const key = (name: string, k: string) => ({ name, valueFrom: { secretKeyRef: { name: input.secret, key: k } } });
+    return {
+        name: "pitr-bootstrap",
+        image: server.image,
+        command: ["bash", `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_SCRIPT}`],
+        env: [
+            { name: "PGDATA", value: server.pgdata },
+            { name: "PG_CONFIG_FILE", value: server.postgresqlConf },
+            { name: "BOOTSTRAP_CONFIG", value: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CONF}` },
+            { name: "BOOTSTRAP_SOURCE", value: input.source },
+            { name: "BOOTSTRAP_TARGET_TYPE", value: input.target.type },
+            ...(input.target.type === "latest" ? [] : [{ name: "BOOTSTRAP_TARGET", value: input.target.target }]),
+            { name: "BOOTSTRAP_SUPERUSER", value: ADMIN_ROLE },
+            { name: "BOOTSTRAP_RUN", value: PITR_BOOTSTRAP_RUN },
+            key(PGBACKREST_KEY_ENV.key, input.accessKeyIdKey),
+            key(PGBACKREST_KEY_ENV.secret, input.secretAccessKeyKey),
+        ],
+        resources: server.resources,
+        securityContext: hardenedContainer(),
+        volumeMounts: [...server.volumeMounts, { name: "pitr-bootstrap", mountPath: PITR_BOOTSTRAP_DIR, readOnly: true }],
+    };
+}
+
+/** The ConfigMap volume the init container mounts. */
+export function pitrBootstrapVolume(input: BootstrapInput): Volume {
+    return { name: "pitr-bootstrap", configMap: { name: input.configMap, defaultMode: 0o555 } };
+}
