@@ -525,6 +525,9 @@ describe("render/pods/server: a server pod of a stack with standbys (issue 24, r
             [spec.serviceName, spec.replicas, spec.selector],
             ["db-ro", 3, { matchLabels: { app: "db", "app.kubernetes.io/instance": "db-standby" } }],
         );
+    });
+});
+
 describe("render/pods/server: bootstrapped from another stack's archive (pitrBootstrapFrom, issue 23)", () => {
     const bootstrap = {
         source: "hanzo-k8s-postgres-backups/pitr",
