@@ -4,8 +4,6 @@ import { HANZO_SQL_IMAGE } from "../../render/pitr";
 import { bootstrapTarget } from "../../stacks/pitrBootstrap";
 
 const NOT_WIRED = "is not yet wired into the server pod (issue 23, docs/pitr.md: Into a new stack); remove pitrBootstrapFrom";
-const PITR_NOT_WIRED =
-    "hanzo-sql:pitrEnabled = true: point-in-time recovery is not yet wired into the server pod and its backup CronJob (issue 23, docs/pitr.md: The pod shape): set pitrEnabled: false";
 const PITR = { pitrEnabled: true, backupEnabled: true, image: HANZO_SQL_IMAGE };
 
 describe("pitrBootstrapFrom: a new stack from another stack's archive", function () {
@@ -18,7 +16,6 @@ describe("pitrBootstrapFrom: a new stack from another stack's archive", function
                 pitrBootstrapFrom: { bucket: "Bad_Bucket", path: "pitr", time: "yesterday", color: "red" },
             }),
             [
-                PITR_NOT_WIRED,
                 'hanzo-sql:pitrBootstrapFrom.bucket = "Bad_Bucket": must be the source stack\'s bucket name, e.g. hanzo-k8s-postgres-backups',
                 'hanzo-sql:pitrBootstrapFrom.path = "pitr": must be the source stack\'s repository path in its bucket, e.g. /pitr',
                 'hanzo-sql:pitrBootstrapFrom.time = "yesterday": must be a UTC time such as "2026-12-05 02:30:00+00" (the restore stops before it)',
@@ -27,7 +24,6 @@ describe("pitrBootstrapFrom: a new stack from another stack's archive", function
             ],
         );
         assert.deepStrictEqual(problems({ ...VALID, ...PITR, pitrBootstrapFrom: "hanzo-k8s" }), [
-            PITR_NOT_WIRED,
             // Pulumi config gives a structured key as YAML (stacks/load.ts).
             'hanzo-sql:pitrBootstrapFrom = "hanzo-k8s": must be a YAML structure',
         ]);
