@@ -6,6 +6,7 @@ import { parseQuantity } from "../policies/standard/quantity";
 import { TYPES } from "../policies/standard/types";
 import type { StackSpec } from "../stacks/spec";
 import { renderBackupMetricsQueries } from "../render/backup";
+import { renderReplicationMetricsQueries } from "../render/replicationAlerts";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
 import { PostgresMonitoring } from "./monitoring";
@@ -65,7 +66,12 @@ export class HanzoSql extends pulumi.ComponentResource {
                 monitoring: spec.monitoring,
                 namespaceName: spec.namespace,
                 adopt: spec.adopt,
-                exporterQueries: spec.backup.enabled ? renderBackupMetricsQueries() : undefined,
+                // The exporter's query file: the backups' lines, then the standbys' (render/replicationAlerts.ts).
+                exporterQueries:
+                    [
+                        spec.backup.enabled ? renderBackupMetricsQueries() : "",
+                        spec.instance.replication.standbys > 0 ? renderReplicationMetricsQueries() : "",
+                    ].join("") || undefined,
                 ...(spec.instance.archive ? { archive: archiveInput() } : {}),
             },
             { parent: this, providers: [k8sProvider] },
@@ -109,6 +115,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     selector: { app: spec.instance.name },
                     volumeBytes,
                     password: this.instance.monitorPassword!,
+                    standbys: spec.instance.replication.standbys,
                 },
                 { parent: this, providers: [pgProvider, k8sProvider] },
             );

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverAlerts } from "../render/alerts";
+import { replicationAlerts } from "../render/replicationAlerts";
 import { labels as objectLabels } from "../render/labels";
 import { MONITOR_DATABASE, MONITOR_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules";
 import type { MonitoringSpec, On } from "../stacks/spec";
@@ -26,6 +27,8 @@ export interface PostgresMonitoringArgs {
     readonly volumeBytes: number;
     /** The exporter's password (the PostgresInstance's monitoring Secret holds it). */
     readonly password: pulumi.Input<string>;
+    /** The stack's standbys: with any, the standbys' alerts (render/replicationAlerts.ts) join the rules. */
+    readonly standbys?: number;
 }
 
 /**
@@ -78,6 +81,7 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
                             job: `${args.namespaceName}/${args.instanceName}`,
                             volumeBytes: args.volumeBytes,
                         }),
+                        ...(args.standbys ? [replicationAlerts({ namespace: args.namespaceName, standbys: args.standbys })] : []),
                     ],
                 },
             },

@@ -43,9 +43,28 @@ export function quoteLiteral(value: string): string {
  */
 export const ADMIN_INIT_FILE = "hanzo-admin-search-path.sql";
 
-/** Its content: the setting for the role the entrypoint connects as (POSTGRES_USER, the administrator). */
+/**
+ * psql lines (run by the administrator, on the temporary servers of the entrypoint's init and of the
+ * apply-admin-password init container) for a stack with synchronous standbys (docs/standbys.md, "Bootstrap"):
+ * - this session commits locally: those servers listen on a socket only, so no standby could ever acknowledge,
+ *   and every commit would wait forever (the pod would never start);
+ * - the administrator's sessions commit locally from then on (a role setting; reset when the stack is not
+ *   synchronous): the program's provider creates `hanzo_replication` as the administrator, and a commit waiting
+ *   for a standby stays invisible to other sessions until acknowledged, so the first standby could never
+ *   authenticate to clone. Services' roles keep `synchronous_commit = on` (RPO 0 for their data).
+ */
+export const SYNCHRONOUS_BOOTSTRAP_PSQL = `SET synchronous_commit = local;
+SELECT pg_catalog.current_setting('synchronous_standby_names') OPERATOR(pg_catalog.<>) '' AS hanzo_synchronous \\gset
+\\if :hanzo_synchronous
+ALTER ROLE CURRENT_USER SET synchronous_commit = local;
+\\else
+ALTER ROLE CURRENT_USER RESET synchronous_commit;
+\\endif
+`;
+
+/** Its content: the settings for the role the entrypoint connects as (POSTGRES_USER, the administrator). */
 export const ADMIN_INIT_SQL = `-- Rendered by hanzo-sql (render/privilegedSession.ts): the administrator's sessions resolve names in pg_catalog only.
-ALTER ROLE CURRENT_USER SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};
+${SYNCHRONOUS_BOOTSTRAP_PSQL}ALTER ROLE CURRENT_USER SET search_path TO ${PRIVILEGED_SEARCH_PATH_SQL};
 `;
 
 /** The role setting, as the provider's Role sends it (`alterSearchPath`, postgresql/resource_postgresql_role.go). */

@@ -27,11 +27,19 @@ private_copy() { (umask 077 && cat "$1" >"$2"); }
 private_copy "$REPLICATION_PGPASS" "$RUN_DIR/replication.pgpass"
 conninfo="host=$PRIMARY_HOST port=$PRIMARY_PORT user=hanzo_replication application_name=$SLOT passfile=$RUN_DIR/replication.pgpass connect_timeout=5"
 
-# The system identifier of the primary answering behind $PRIMARY_HOST; fails when none answers.
-primary_system() {
+# IDENTIFY_SYSTEM of the primary answering behind $PRIMARY_HOST (systemid|timeline|xlogpos|dbname); fails when
+# none answers.
+identify_primary() {
     local row
     row=$(psql -XAtq -d "$conninfo dbname=replication replication=true" -c IDENTIFY_SYSTEM 2>/dev/null) || return 1
     [ -n "$row" ] || return 1
+    printf '%s\n' "$row"
+}
+
+# The system identifier of the primary answering behind $PRIMARY_HOST; fails when none answers.
+primary_system() {
+    local row
+    row=$(identify_primary) || return 1
     printf '%s\n' "${row%%|*}"
 }
 
@@ -65,19 +73,34 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
 elif [ ! -e "$PGDATA/standby.signal" ]; then
     ours=$(pg_controldata "$PGDATA" | sed -n 's/^Database system identifier:[[:space:]]*//p')
-    if theirs=$(primary_system); then
+    if identity=$(identify_primary); then
+        theirs=${identity%%|*}
+        their_timeline=$(printf '%s\n' "$identity" | cut -d'|' -f2)
         if [ "$theirs" != "$ours" ]; then
             log "the primary behind $PRIMARY_HOST belongs to another cluster ($theirs; this volume: $ours): not starting"
             exit 1
         fi
         : "${ADMIN_PGPASS:?a rejoin needs ADMIN_PGPASS for pg_rewind}"
         private_copy "$ADMIN_PGPASS" "$RUN_DIR/admin.pgpass"
+        trap 'rm -f "$RUN_DIR/admin.pgpass"' EXIT
         log "this volume was a primary, and another primary of this cluster serves $PRIMARY_HOST: rewinding and rejoining as its standby"
+        source="host=$PRIMARY_HOST port=$PRIMARY_PORT user=hanzo dbname=postgres passfile=$RUN_DIR/admin.pgpass connect_timeout=5"
+        # pg_rewind takes the source's timeline from its control file (pg_rewind.c: "source and target cluster are
+        # on the same timeline"), which a promoted server updates only at its first checkpoint after promotion,
+        # and that checkpoint is a spread one. Before it, pg_rewind sees timeline 1 on both sides, says "no rewind
+        # required", and the volume keeps the WAL it wrote past the fork: commits never acknowledged, which a hot
+        # standby would serve. PostgreSQL's pg_rewind documentation: CHECKPOINT the source after promotion.
+        psql -XAtq -d "$source" -c CHECKPOINT
+        control_timeline=$(psql -XAtq -d "$source" -c 'SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()')
+        if [ "$control_timeline" != "$their_timeline" ]; then
+            log "the primary behind $PRIMARY_HOST runs timeline $their_timeline but its control file still records timeline $control_timeline after a CHECKPOINT: pg_rewind would not see the fork; not starting"
+            exit 1
+        fi
         # --config-file: pg_rewind first finishes the crash recovery of a killed server in single-user mode; with
         # PGDATA's own postgresql.conf (initdb's defaults) the control file would record max_wal_senders = 10,
         # and the standby would then refuse to start under the rendered, lower value.
         pg_rewind --target-pgdata="$PGDATA" --config-file="$CONFIG_FILE" \
-            --source-server="host=$PRIMARY_HOST port=$PRIMARY_PORT user=hanzo dbname=postgres passfile=$RUN_DIR/admin.pgpass connect_timeout=5"
+            --source-server="$source"
         rm -f "$RUN_DIR/admin.pgpass"
         ensure_slot
         follow

@@ -23,7 +23,7 @@ import { PRIMARY_SLOT, REPLICATION_ROLE, ReplicationSpec, standbySlot } from "..
 import { serverSettings } from "../../policies/standard/settings";
 import { pgpassAnyHost } from "../../render/connection";
 import { scramVerifier } from "../../render/scram";
-import { startReplica } from "../harness/pg/replica";
+import { runStartScript, startReplica } from "../harness/pg/replica";
 import { ADMIN, PG_BIN, PgServer, registerSecret } from "../harness/pg/server";
 import { relay, tryConnect } from "../support/db";
 
@@ -46,7 +46,8 @@ async function until(what: string, probe: () => Promise<boolean> | boolean, seco
     }
 }
 
-const one = (s: PgServer, sql: string) => s.psql(`\\pset tuples_only on\n\\pset format unaligned\n${sql}`).trim();
+const one = (s: PgServer, sql: string, database = "postgres") =>
+    s.psql(`\\pset tuples_only on\n\\pset format unaligned\n${sql}`, {}, database).trim();
 
 describe("streaming standbys on real servers", function () {
     this.timeout(300_000);
@@ -321,5 +322,110 @@ describe("streaming standbys on real servers", function () {
             await c.end();
             standby.psql("ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf();");
         }
+    });
+
+    /** The LSN where `timeline` forked off its parent, from the promoted server's history file. */
+    const forkOf = (s: PgServer, timeline: number) =>
+        one(s, `SELECT pg_read_file('pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history')`)
+            .trim()
+            .split("\n")
+            .pop()!
+            .split("\t")[1];
+    /** Every row of acked on a server, as one digest (the same rows on two servers, or not). */
+    const ackedDigest = (s: PgServer) =>
+        one(s, "SELECT count(*) || ' ' || md5(string_agg(client || ',' || n, ';' ORDER BY client, n)) FROM acked", "app");
+
+    // The new primary was promoted without a CHECKPOINT (pg_ctl promote -w alone): its control file still records
+    // timeline 1, and the start script must see the fork anyway (it issues the CHECKPOINT itself).
+    it("rejoins the killed old primary as a standby of the new one (start script: fence, CHECKPOINT, pg_rewind, follow)", async () => {
+        const fork = forkOf(standby, 2);
+        const rejoin = runStartScript(primary.dir, {
+            files: FILES,
+            primaryPort: standby.port,
+            slot: PRIMARY_SLOT,
+            role: "primary",
+            ...pgpass(),
+        });
+        assert.strictEqual(rejoin.status, 0, rejoin.stderr);
+        assert.match(
+            rejoin.stderr,
+            /this volume was a primary, and another primary of this cluster serves 127\.0\.0\.1: rewinding and rejoining as its standby/,
+        );
+        // pg_rewind saw the fork where the new primary's history file puts it (with the bug: "source and target
+        // cluster are on the same timeline").
+        assert.ok(rejoin.stderr.includes(`pg_rewind: servers diverged at WAL location ${fork} on timeline 1\n`), rejoin.stderr);
+        try {
+            primary.resume();
+        } catch (e) {
+            throw new Error(`the rejoined server did not start: ${(e as Error).message}\n${primary.log().slice(-3000)}`);
+        }
+        assert.strictEqual(one(primary, "SELECT pg_is_in_recovery()"), "t");
+        await until(
+            "the rejoined server to stream",
+            () =>
+                one(standby, "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'postgres_0' AND state = 'streaming'") ===
+                "1",
+        );
+        assert.strictEqual(one(standby, "SELECT slot_name, active FROM pg_replication_slots"), "postgres_0|t");
+        const lsn = one(standby, "SELECT pg_current_wal_lsn()");
+        await until("the rejoined server to replay", () => one(primary, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'`) === "t");
+        assert.strictEqual(ackedDigest(primary), ackedDigest(standby));
+    });
+
+    it("rejoins a killed primary that wrote a commit no standby has (never acknowledged) without ever serving it", async () => {
+        // Now the standby's server is the primary (timeline 2) and the old primary its synchronous standby. That standby
+        // goes down; a commit on the primary is written to its WAL only and waits in SyncRep; the primary is killed.
+        primary.runAsPostgres(`${PG_BIN}/pg_ctl`, ["-D", primary.dataDir, "-m", "immediate", "-w", "stop"]);
+        await until("the primary to see its standby gone", () => one(standby, "SELECT count(*) FROM pg_stat_replication") === "0");
+        const c = new Client(standby.tcp(ADMIN, standby.adminPassword, "app"));
+        await c.connect();
+        c.on("error", () => undefined);
+        let acknowledged = false;
+        const write = c.query("INSERT INTO acked VALUES (97, 0)").then(
+            () => (acknowledged = true),
+            () => undefined,
+        );
+        await until(
+            "the commit to wait for a standby",
+            () => one(standby, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") === "1",
+        );
+        const pid = Number(fs.readFileSync(path.join(standby.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+        process.kill(pid, "SIGKILL");
+        await write;
+        assert.strictEqual(acknowledged, false);
+        await until("the killed primary to exit", () => !fs.existsSync(`/proc/${pid}`));
+        // The standby comes back and is promoted (timeline 3); the killed primary rejoins through its start script.
+        primary.resume();
+        primary.runAsPostgres(`${PG_BIN}/pg_ctl`, ["-D", primary.dataDir, "-w", "promote"]);
+        const fork = forkOf(primary, 3);
+        const rejoin = runStartScript(standby.dir, {
+            files: FILES,
+            primaryPort: primary.port,
+            slot: standbySlot(0),
+            role: "standby",
+            ...pgpass(),
+        });
+        assert.strictEqual(rejoin.status, 0, rejoin.stderr);
+        assert.ok(rejoin.stderr.includes(`pg_rewind: servers diverged at WAL location ${fork} on timeline 2\n`), rejoin.stderr);
+        // It had WAL past the fork, so pg_rewind rewound it (not "no rewind required").
+        assert.match(rejoin.stderr, /^pg_rewind: rewinding from last common checkpoint at /m);
+        assert.match(rejoin.stderr, /^pg_rewind: Done!$/m);
+        standby.resume();
+        // The first read it serves (hot standby) already lacks the commit it wrote alone.
+        assert.strictEqual(one(standby, "SELECT pg_is_in_recovery()"), "t");
+        assert.strictEqual(one(standby, "SELECT count(*) FROM acked WHERE client = 97", "app"), "0");
+        await until(
+            "the rejoined server to stream",
+            () =>
+                one(
+                    primary,
+                    "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'postgres_standby_0' AND state = 'streaming'",
+                ) === "1",
+        );
+        assert.strictEqual(one(primary, "SELECT slot_name, active FROM pg_replication_slots"), "postgres_standby_0|t");
+        const lsn = one(primary, "SELECT pg_current_wal_lsn()");
+        await until("the rejoined server to replay", () => one(standby, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'`) === "t");
+        assert.strictEqual(ackedDigest(standby), ackedDigest(primary));
+        assert.strictEqual(one(primary, "SELECT count(*) FROM acked WHERE client = 97", "app"), "0");
     });
 });
