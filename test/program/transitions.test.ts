@@ -401,6 +401,9 @@ describe("documented procedures as engine transitions", function () {
                 // DATABASE_READ_URL and DB_READ_* (render/connection.ts).
                 "hanzo-sql-cloud-connection: update",
                 "hanzo-sql-iam-connection: update",
+                // The replication alerts and their exporter queries (render/replicationAlerts.ts).
+                "hanzo-sql-monitoring-alerts: update",
+                "hanzo-sql-postgres-exporter-queries: update",
                 // The replication settings, the start and readiness scripts.
                 "hanzo-sql-postgres-config: update",
                 // pg_rewind's pgpass line.
@@ -423,6 +426,8 @@ describe("documented procedures as engine transitions", function () {
     it("adds a second standby: the StatefulSet scales, its claim is grown, the primary rolls for the new settings", async () => {
         const o = await transition({ ...BASE, standbys: 1 }, { ...BASE, standbys: 2 });
         assert.deepStrictEqual(changes(o), [
+            // PostgresStandbyMissing compares the streaming count with the standbys the stack declares.
+            "hanzo-sql-monitoring-alerts: update",
             "hanzo-sql-postgres-config: update",
             "hanzo-sql-postgres-statefulset: update",
             "hanzo-sql-standbys-data-claim-1: create",
@@ -448,8 +453,10 @@ describe("documented procedures as engine transitions", function () {
             [
                 "hanzo-sql-cloud-connection: update",
                 "hanzo-sql-iam-connection: update",
+                "hanzo-sql-monitoring-alerts: update",
                 "hanzo-sql-postgres-config: update",
                 "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-exporter-queries: update",
                 "hanzo-sql-postgres-statefulset: update",
                 ...STANDBY_OBJECTS.map((n) => `${n}: delete`),
                 // Retained: the StatefulSet stays in the cluster until it is deleted by hand (docs/standbys.md), and
@@ -469,8 +476,10 @@ describe("documented procedures as engine transitions", function () {
         assert.deepStrictEqual(
             changes(o),
             [
+                "hanzo-sql-monitoring-alerts: update",
                 "hanzo-sql-postgres-config: update",
                 "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-exporter-queries: update",
                 "hanzo-sql-postgres-statefulset: update",
                 ...STANDBY_OBJECTS.map((n) => `${n}: create`),
                 "hanzo-sql-standbys-statefulset: create",
