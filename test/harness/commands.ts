@@ -77,6 +77,10 @@ export const COMMAND_PACKAGES: Readonly<Record<string, string>> = {
     cut: "coreutils",
     head: "coreutils",
     touch: "coreutils",
+    ls: "coreutils",
+    tail: "coreutils",
+    rmdir: "coreutils",
+    seq: "coreutils",
     // The install script's own tools (it installs the build tools it needs itself).
     "apt-get": "apt",
     "apt-cache": "apt",
