@@ -10,5 +10,6 @@ import type { InstanceSpec } from "../stacks/spec";
 export function instanceSettings(spec: InstanceSpec): Setting[] {
     return serverSettings(spec.memoryLimitBytes, spec.vector, {
         replication: { spec: spec.replication, storageBytes: parseQuantity(spec.storageSize) ?? 0 },
+        cpuLimitCores: parseQuantity(spec.cpuLimit),
     });
 }
