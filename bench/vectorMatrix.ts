@@ -183,6 +183,12 @@ export async function matrixBench(opts: MatrixOptions): Promise<void> {
                 `${"rows/exact".padStart(10)} ${"recall@5".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"×exact p50".padStart(10)} ${"×exact p99".padStart(10)}`;
             console.log(header);
             for (const { s } of round.selectivities) {
+                // The window is over when the file is gone before the round removed it: stop measuring.
+                if (opts.waitFor && !fs.existsSync(opts.waitFor)) {
+                    console.log(`round cut before ${s}%: ${opts.waitFor} was removed (${loadLine()})`);
+                    break;
+                }
+                console.log(`${s}%: ${loadLine()}`);
                 await c.query(`SET search_path = ${selectivitySchema(s)}, public`);
                 const ps = probes.get(s)!;
                 const params = probeParams;

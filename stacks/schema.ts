@@ -159,7 +159,7 @@ export const SHAPE = {
         text().superRefine(vector("hnswIterativeScan")).default("strict_order"),
         "hnsw.iterative_scan: relaxed_order or strict_order (off is refused: filtered vector queries would return fewer rows than their LIMIT)",
     ),
-    hnswEfSearch: key(whole().superRefine(vector("hnswEfSearch")).default(100), "hnsw.ef_search: HNSW candidates per scan step (1-1000)"),
+    hnswEfSearch: key(whole().superRefine(vector("hnswEfSearch")).default(200), "hnsw.ef_search: HNSW candidates per scan step (1-1000)"),
     hnswMaxScanTuples: key(
         whole().superRefine(vector("hnswMaxScanTuples")).default(20000),
         "hnsw.max_scan_tuples: where an iterative HNSW scan gives up",
