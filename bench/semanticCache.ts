@@ -15,7 +15,7 @@ import { MODELS, SemanticCacheData, prng, semanticCacheQuery, semanticCacheSchem
 import { PgServer } from "../test/harness/pg/server";
 
 const DIM = 1536;
-const SPILL = "hnsw graph no longer fits into maintenance_work_mem";
+export const SPILL = "hnsw graph no longer fits into maintenance_work_mem";
 
 export interface SemanticOptions {
     readonly memoryLimitBytes: number;
@@ -107,7 +107,7 @@ const STRATEGIES: readonly Strategy[] = [
     { name: "per model + tenant B-tree, CTE", keep: [...PARTIALS, "llm_cache_org_model"], query: TENANT_QUERY },
 ];
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
     return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 

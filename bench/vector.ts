@@ -23,13 +23,13 @@ import { formatBytes } from "../policies/standard/quantity";
 import { SEED_SETTINGS, memorySettings, serverSettings, shmSizeBytes } from "../policies/standard/settings";
 import { PgServer } from "../test/harness/pg/server";
 import { prng } from "../test/harness/local/semanticCache";
-import { semanticCacheBench } from "./semanticCache";
+import { SPILL, percentile, semanticCacheBench } from "./semanticCache";
+import { matrixBench, parseSettings } from "./vectorMatrix";
+import { parseQuantity } from "../policies/standard/quantity";
 
 const GiB = 2 ** 30;
 const POD_MEMORY = 2 * GiB;
-const SPILL = "hnsw graph no longer fits into maintenance_work_mem";
-
-const SECTIONS = ["semantic", "lookup", "build"];
+const SECTIONS = ["matrix", "semantic", "lookup", "build"];
 
 /** The bench's command line (`npm run bench:vector -- --help` prints it). */
 export const COMMAND = {
@@ -39,10 +39,34 @@ export const COMMAND = {
         "and unfiltered lookups per hnsw.ef_search (lookup), on throwaway servers; prints times, recall and ratios of one run.",
     flags: {
         sections: { type: "string", value: "<list>", description: `comma-separated sections to run (default ${SECTIONS.join(",")})` },
-        rows: { type: "string", value: "<n>", description: "semantic: cache entries (default 100000)" },
+        rows: { type: "string", value: "<n>", description: "semantic, matrix: cache entries (default 100000)" },
+        dims: { type: "string", value: "<n>", description: "matrix: dimensions of the halfvec column (default 1536)" },
+        selectivities: {
+            type: "string",
+            value: "<list>",
+            description: "matrix: percent of the rows the filter keeps, multiples of 0.1, comma-separated (default 0.1,1,10,50,100)",
+        },
+        settings: {
+            type: "string",
+            value: "<list>",
+            description:
+                "matrix: query settings tried besides the rendered ones, iterative_scan/ef_search/max_scan_tuples, comma-separated",
+        },
+        "pod-memory": {
+            type: "string",
+            value: "<quantity>",
+            description: "matrix: the pod memory limit the server's settings follow (default 2Gi)",
+        },
+        "wait-for": {
+            type: "string",
+            value: "<file>",
+            description:
+                "matrix: load and index, then wait for this file before each round; its lines settings=, strategies=, selectivities= narrow the round; removed after it",
+        },
+        rounds: { type: "string", value: "<n>", description: "matrix: measurement rounds with --wait-for (default 1)" },
         queries: { type: "string", value: "<n>", description: "queries per setting (default 200)" },
         orgs: { type: "string", value: "<n>", description: "semantic: tenants (default 300)" },
-        topics: { type: "string", value: "<n>", description: "semantic: topics (default 500)" },
+        topics: { type: "string", value: "<n>", description: "semantic, matrix: topics (default 500)" },
         "ef-search": { type: "string", value: "<list>", description: "semantic: hnsw.ef_search values, comma-separated (default 40,100)" },
         "max-scan-tuples": {
             type: "string",
@@ -167,10 +191,6 @@ async function build(
     return { seconds, spilled, server, client };
 }
 
-function percentile(sorted: number[], p: number): number {
-    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 /** Query vectors: fresh draws from the data's distribution (not stored), or stored vectors plus noise. */
 async function probesOf(c: Client, kind: "fresh" | "near", count: number, rows: number): Promise<string[]> {
     if (kind === "fresh") {
@@ -280,7 +300,7 @@ async function bench(values: Parsed<typeof COMMAND.flags>["values"]): Promise<vo
     if (unknown.length > 0) {
         throw new UsageError(`--sections takes ${SECTIONS.join(", ")}, not ${unknown.join(", ")}`);
     }
-    const arg = (name: "rows" | "queries" | "orgs" | "topics" | "lookup-rows", fallback: number) =>
+    const arg = (name: "rows" | "queries" | "orgs" | "topics" | "lookup-rows" | "dims" | "rounds", fallback: number) =>
         integerFlag(name, values[name], fallback);
     const list = (name: "ef-search" | "max-scan-tuples" | "lookup-ef-search", fallback: number[]) =>
         integerListFlag(name, values[name], fallback);
@@ -296,8 +316,38 @@ async function bench(values: Parsed<typeof COMMAND.flags>["values"]): Promise<vo
         maxScanTuples: list("max-scan-tuples", []),
         strategies: values.strategies?.split("|"),
     };
+    const podMemory = values["pod-memory"] === undefined ? POD_MEMORY : parseQuantity(values["pod-memory"]);
+    if (podMemory === undefined) {
+        throw new UsageError(`--pod-memory takes a quantity (2Gi, 8Gi), not "${values["pod-memory"]}"`);
+    }
+    const selectivities = (values.selectivities ?? "0.1,1,10,50,100").split(",").map(Number);
+    if (selectivities.some((x) => !(x > 0 && x <= 100))) {
+        throw new UsageError(`--selectivities takes percents above 0 and at most 100, not "${values.selectivities}"`);
+    }
+    let settings;
+    try {
+        settings = values.settings === undefined ? [] : parseSettings(values.settings);
+    } catch (e) {
+        throw new UsageError(`--settings: ${(e as Error).message}`);
+    }
+    const matrix = {
+        memoryLimitBytes: podMemory,
+        rows: semantic.rows,
+        dims: arg("dims", 1536),
+        selectivities,
+        probes: count,
+        settings,
+        topics: semantic.topics,
+        waitFor: values["wait-for"],
+        rounds: arg("rounds", 1),
+        m: 16,
+        efConstruction: 64,
+    };
     const lookupRows = arg("lookup-rows", 50_000);
     const lookupEfSearches = list("lookup-ef-search", [20, 40, 100, 200]);
+    if (sections.includes("matrix")) {
+        await matrixBench(matrix);
+    }
     if (sections.includes("semantic")) {
         await semanticCacheBench(semantic);
     }

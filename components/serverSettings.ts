@@ -13,5 +13,6 @@ export function instanceSettings(spec: InstanceSpec): Setting[] {
         replication: { spec: spec.replication, storageBytes: parseQuantity(spec.storageSize) ?? 0 },
         // Continuous archiving (pitrEnabled): archive_mode, archive_command, … (render/pitr.ts, docs/pitr.md).
         ...(spec.archive ? { archive: archiveSettings(spec.archive) } : {}),
+        cpuLimitCores: parseQuantity(spec.cpuLimit),
     });
 }

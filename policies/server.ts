@@ -7,7 +7,9 @@ import { parseQuantity, formatBytes } from "./standard/quantity";
 import { PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./standard/rules";
 import { hbaAddressProblem } from "./standard/network";
 import {
+    CPU_DERIVED_SETTINGS,
     MEMORY_DERIVED_SETTINGS,
+    cpuSettings,
     AT_LEAST_SETTINGS,
     SEED_SETTINGS,
     VECTOR_SETTING_RULES,
@@ -78,12 +80,12 @@ export const requiredExtensions: StackValidationPolicy = {
     },
 };
 
-/** The memory limit of the PostgreSQL server that mounts a ConfigMap, in bytes. */
-function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | undefined {
+/** The memory (bytes) or CPU (cores) limit of the PostgreSQL server that mounts a ConfigMap. */
+function resourceLimitOf(args: StackValidationArgs, cm: PolicyResource, resource: "memory" | "cpu"): number | undefined {
     for (const sts of ofType(args, T.statefulSet)) {
         const pod = WORKLOADS[T.statefulSet](sts.props);
         const mounts = list<IVolume>(pod?.spec?.volumes).some((v) => v.configMap?.name === k8s<IConfigMap>(cm).metadata?.name);
-        const limit = str(serverContainer(pod)?.resources?.limits?.memory);
+        const limit = str(serverContainer(pod)?.resources?.limits?.[resource]);
         if (mounts && limit) {
             return parseQuantity(limit);
         }
@@ -94,7 +96,8 @@ function memoryLimitOf(args: StackValidationArgs, cm: PolicyResource): number | 
 /**
  * server-configuration: postgresql.conf carries the standard's values (STANDARD §3), with the
  * memory-dependent ones derived from the server's memory limit as the program states them (shared_buffers
- * 1/4, effective_cache_size 3/4, maintenance_work_mem 1/4; the seed's values when no limit is found);
+ * 1/4, effective_cache_size 3/4, maintenance_work_mem 1/2, autovacuum_work_mem 1/16 up to 1GB;
+ * max_parallel_maintenance_workers the CPU limit's cores less one; the seed's values when no limit is found);
  * pg_hba.conf never trusts the network, authenticates with scram-sha-256, admits only networks inside private
  * address space (IPv4 or IPv6, the rule of policies/standard/network.ts that the config loader applies to
  * podNetworkCidrs: `0.0.0.0/0`, `::/0`, `all` are not) and ends by rejecting everything else (STANDARD §4, defect 9);
@@ -112,14 +115,31 @@ export const serverConfiguration: StackValidationPolicy = {
         const args = plainStack(raw);
         for (const { cm, text } of configFiles(args, "postgresql.conf")) {
             const conf = parsePostgresqlConf(text);
-            const limit = memoryLimitOf(args, cm);
-            const derived = limit === undefined ? undefined : memorySettings(limit);
-            for (const [name, seed] of Object.entries(SEED_SETTINGS)) {
+            const limit = resourceLimitOf(args, cm, "memory");
+            const cores = resourceLimitOf(args, cm, "cpu");
+            const derived: Record<string, number> | undefined = limit === undefined ? undefined : memorySettings(limit);
+            const byCpu: Record<string, number> | undefined = cores === undefined ? undefined : cpuSettings(cores);
+            // The standard's settings, and the derived ones it does not name (autovacuum_work_mem).
+            const names: [string, string | undefined][] = [
+                ...Object.entries(SEED_SETTINGS),
+                ...MEMORY_DERIVED_SETTINGS.filter((n) => !(n in SEED_SETTINGS)).map((n): [string, undefined] => [n, undefined]),
+            ];
+            for (const [name, seed] of names) {
                 const actual = conf.get(name);
-                const derivedBytes = derived?.[name as (typeof MEMORY_DERIVED_SETTINGS)[number]];
-                const expected = derivedBytes !== undefined ? megabytes(derivedBytes) : seed;
+                const derivedBytes = derived?.[name];
+                const derivedCount = (CPU_DERIVED_SETTINGS as readonly string[]).includes(name) ? byCpu?.[name] : undefined;
+                const expected =
+                    derivedCount !== undefined ? String(derivedCount) : derivedBytes !== undefined ? megabytes(derivedBytes) : seed;
+                if (expected === undefined) {
+                    continue;
+                }
                 const where = `ConfigMap "${k8sName(cm)}" postgresql.conf`;
-                const why = derivedBytes !== undefined ? ` for the ${formatBytes(limit!)} memory limit` : " (the standard's value)";
+                const why =
+                    derivedCount !== undefined
+                        ? ` for the ${cores}-core CPU limit`
+                        : derivedBytes !== undefined
+                          ? ` for the ${formatBytes(limit!)} memory limit`
+                          : " (the standard's value)";
                 if (actual === undefined) {
                     report(`${where} lacks ${name}; expected ${expected}${why}.`, cm.urn);
                     continue;

@@ -121,7 +121,7 @@ export const SHAPE = {
     cpuRequest: key(quantity("cpu").default("500m"), "CPU request of the server container"),
     cpuLimit: key(
         quantity("cpu", { max: [MAX_CPUS, `must be at most ${MAX_CPUS} cores (more than any node offers)`] }).default("2"),
-        "CPU limit of the server container (at most 256 cores)",
+        "CPU limit of the server container (at most 256 cores); max_parallel_maintenance_workers follows it",
     ),
     memoryRequest: key(quantity("bytes").default("1Gi"), "memory request of the server container"),
     memoryLimit: key(
@@ -132,7 +132,7 @@ export const SHAPE = {
                 `must be at most "${formatBytes(MAX_MEMORY_BYTES)}" (more than any node offers; shared_buffers and the other memory settings follow it)`,
             ],
         }).default("2Gi"),
-        "memory limit (512Mi to 1Ti); shared_buffers, effective_cache_size and maintenance_work_mem follow it",
+        "memory limit (512Mi to 1Ti); shared_buffers, effective_cache_size, maintenance_work_mem and autovacuum_work_mem follow it",
     ),
     podNetworkCidrs: key(
         z.array(z.string().superRefine(rule(networkProblem)), { error: "must be a list of strings" }).default([POD_NETWORK]),
@@ -160,7 +160,7 @@ export const SHAPE = {
         text().superRefine(vector("hnswIterativeScan")).default("strict_order"),
         "hnsw.iterative_scan: relaxed_order or strict_order (off is refused: filtered vector queries would return fewer rows than their LIMIT)",
     ),
-    hnswEfSearch: key(whole().superRefine(vector("hnswEfSearch")).default(100), "hnsw.ef_search: HNSW candidates per scan step (1-1000)"),
+    hnswEfSearch: key(whole().superRefine(vector("hnswEfSearch")).default(200), "hnsw.ef_search: HNSW candidates per scan step (1-1000)"),
     hnswMaxScanTuples: key(
         whole().superRefine(vector("hnswMaxScanTuples")).default(20000),
         "hnsw.max_scan_tuples: where an iterative HNSW scan gives up",

@@ -36,7 +36,7 @@ export const SEED_SETTINGS: Readonly<Record<string, string>> = {
 export const AT_LEAST_SETTINGS: readonly string[] = ["max_wal_senders"];
 
 /** Settings whose value is derived from the pod's memory limit; every other standard value is fixed. */
-export const MEMORY_DERIVED_SETTINGS = ["shared_buffers", "effective_cache_size", "maintenance_work_mem"] as const;
+export const MEMORY_DERIVED_SETTINGS = ["shared_buffers", "effective_cache_size", "maintenance_work_mem", "autovacuum_work_mem"] as const;
 
 export interface Setting {
     readonly name: string;
@@ -55,26 +55,60 @@ export function megabytes(bytes: number): string {
  *
  * - shared_buffers = 1/4 of the limit (the usual guidance; 512MB at the standard's 2Gi);
  * - effective_cache_size = 3/4 of the limit (a planner hint, allocates nothing; 1536MB at 2Gi);
- * - maintenance_work_mem = 1/4 of the limit (512MB at 2Gi). The seed's 128MB makes an HNSW build of
- *   50,000 × 1536-d vectors spill out of memory after ~19,000 tuples and run ~3× slower; 1/4 keeps the
- *   graph in memory. A parallel index build places it in dynamic shared memory, i.e. /dev/shm, which
- *   `shmSizeBytes` sizes to hold it.
+ * - maintenance_work_mem = 1/2 of the limit (1GB at 2Gi): an HNSW build keeps its whole graph in it
+ *   (`hnswBuildBytes`) and spills out of it ("hnsw graph no longer fits into maintenance_work_mem") into a
+ *   build several times slower. 1/2 holds 1M halfvec(256) entries at 4Gi and 1M halfvec(1536) at 12Gi
+ *   (docs/vector-search.md); with shared_buffers that is 3/4 of the limit while a build runs, and nothing
+ *   otherwise (it is a cap, allocated as used);
+ * - autovacuum_work_mem = 1/16 of the limit, at most 1GB (vacuum uses no more): without it each of the 3
+ *   autovacuum workers may take maintenance_work_mem, 3/2 of the limit.
+ *
+ * A parallel index build places the graph in dynamic shared memory, i.e. /dev/shm, which `shmSizeBytes`
+ * sizes to hold it.
  */
 export function memorySettings(memoryLimitBytes: number): Record<(typeof MEMORY_DERIVED_SETTINGS)[number], number> {
     return {
         shared_buffers: Math.floor(memoryLimitBytes / 4),
         effective_cache_size: Math.floor((memoryLimitBytes * 3) / 4),
-        maintenance_work_mem: Math.floor(memoryLimitBytes / 4),
+        maintenance_work_mem: Math.floor(memoryLimitBytes / 2),
+        autovacuum_work_mem: Math.min(1024 * MiB, Math.floor(memoryLimitBytes / 16)),
     };
 }
 
 /**
- * Size of the memory-backed /dev/shm volume (STANDARD defect 6): half the memory limit, enough for
- * maintenance_work_mem (1/4) in a parallel build plus parallel query hash tables. It counts against the
- * container's memory limit only while used.
+ * Bytes of maintenance_work_mem an HNSW build (m = 16) needs to keep the graph of `entries` entries of `dims`
+ * dimensions in memory: 1,000 + 2.7·d per halfvec entry, 1,000 + 4·d per vector entry, rounded up from the
+ * spill points measured here (pgvector 0.8.0's NOTICE "… after N tuples": 16MB held 10,545 halfvec(256) and
+ * 4,607 halfvec(1024) entries, 512MB 78,036 vector(1536) ones, i.e. 1,591, 3,642 and 6,880 bytes each).
+ */
+export function hnswBuildBytes(entries: number, dims: number, type: "vector" | "halfvec"): number {
+    return Math.ceil(entries * (1000 + (type === "vector" ? 4 : 2.7) * dims));
+}
+
+/** Settings whose value is derived from the pod's CPU limit. */
+export const CPU_DERIVED_SETTINGS = ["max_parallel_maintenance_workers"] as const;
+
+/** The CPU limit of the server container when the stack does not set one (stacks/schema.ts cpuLimit). */
+export const DEFAULT_CPU_LIMIT_CORES = 2;
+
+/**
+ * The CPU a pod of `cpuLimitCores` gives each CPU-derived setting: max_parallel_maintenance_workers = the cores
+ * less one, at most 8 (max_worker_processes' default), because the leader of a parallel index build works as
+ * one more builder (pgvector 0.8 src/hnswbuild.c `HnswLeaderParticipateAsWorker`; PostgreSQL's B-tree build
+ * likewise): one worker at the standard's 2 cores keeps a build at the limit instead of three processes on two
+ * cores. pgvector takes the table's `parallel_workers` when set, capped by this (`ComputeParallelWorkers`).
+ */
+export function cpuSettings(cpuLimitCores: number): Record<(typeof CPU_DERIVED_SETTINGS)[number], number> {
+    return { max_parallel_maintenance_workers: Math.min(8, Math.max(0, Math.ceil(cpuLimitCores) - 1)) };
+}
+
+/**
+ * Size of the memory-backed /dev/shm volume (STANDARD defect 6): 3/4 of the memory limit, enough for
+ * maintenance_work_mem (1/2) in a parallel build (pgvector allocates the whole graph area there) plus
+ * parallel query hash tables. It counts against the container's memory limit only while used.
  */
 export function shmSizeBytes(memoryLimitBytes: number): number {
-    return Math.floor(memoryLimitBytes / 2);
+    return Math.floor((memoryLimitBytes * 3) / 4);
 }
 
 /**
@@ -98,7 +132,7 @@ export interface VectorSettings {
 
 export const VECTOR_DEFAULTS: VectorSettings = {
     hnswIterativeScan: "strict_order",
-    hnswEfSearch: 100,
+    hnswEfSearch: 200,
     hnswMaxScanTuples: 20000,
     ivfflatIterativeScan: "relaxed_order",
 };
@@ -141,7 +175,8 @@ export function vectorSettingProblem(guc: string, value: string): string | undef
 
 /** The postgresql.conf lines of the vector settings, each with the reason for its value. */
 export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
-    // Numbers: `npm run bench:vector`, 100,000 × 1536-d cache entries, HIP-29's query with the HNSW index used.
+    // Numbers: `npm run bench:vector` (docs/vector-search.md): the matrix (1M halfvec(256) entries, HIP-29's query at
+    // filter selectivities 0.1-100%) and the earlier semantic section (100,000 × 1536-d, Zipf tenants).
     const why = (x: string | number, d: string | number, measured: string) =>
         x === d ? measured : `stack value; the measured default is ${d}`;
     return [
@@ -160,7 +195,7 @@ export function vectorSettings(v: VectorSettings = VECTOR_DEFAULTS): Setting[] {
             why: why(
                 v.hnswEfSearch,
                 VECTOR_DEFAULTS.hnswEfSearch,
-                "strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)",
+                "1M entries, filters keeping 0.1-100%: at 100 strict lost full answers at 10% and 50% (recall@5 0.950, 0.968), at 200 none (>= 0.980)",
             ),
         },
         {
@@ -197,15 +232,20 @@ export function serverSettings(
         readonly replication?: { readonly spec: ReplicationSpec; readonly storageBytes: number };
         /** Continuous archiving's settings (render/pitr.ts `archiveSettings`). */
         readonly archive?: readonly Setting[];
+        /** The server container's CPU limit in cores (default DEFAULT_CPU_LIMIT_CORES, the stack's default). */
+        readonly cpuLimitCores?: number;
     } = {},
 ): Setting[] {
     const replication = extra.replication ?? { spec: NO_STANDBYS, storageBytes: 0 };
-    const derived = memorySettings(memoryLimitBytes);
+    const cores = extra.cpuLimitCores ?? DEFAULT_CPU_LIMIT_CORES;
+    const derived = { ...memorySettings(memoryLimitBytes), ...cpuSettings(cores) };
     const limit = formatBytes(memoryLimitBytes);
     const why: Record<string, string> = {
         shared_buffers: `1/4 of the ${limit} memory limit`,
         effective_cache_size: `3/4 of the ${limit} memory limit (planner hint; allocates nothing)`,
-        maintenance_work_mem: `1/4 of the ${limit} memory limit, so HNSW index builds stay in memory`,
+        maintenance_work_mem: `1/2 of the ${limit} memory limit, so HNSW index builds stay in memory`,
+        max_parallel_maintenance_workers: `the ${cores}-core CPU limit less the leader, which builds too`,
+        autovacuum_work_mem: `1/16 of the ${limit} memory limit (at most 1GB), not maintenance_work_mem per autovacuum worker`,
     };
     const settings: Setting[] = [
         { name: "listen_addresses", value: "'*'", why: "reachable on the pod network; pg_hba.conf decides who may connect" },
@@ -224,7 +264,9 @@ export function serverSettings(
     ];
     for (const [name, seedValue] of Object.entries(SEED_SETTINGS)) {
         const derivedBytes = (derived as Record<string, number | undefined>)[name];
-        if (derivedBytes !== undefined) {
+        if ((CPU_DERIVED_SETTINGS as readonly string[]).includes(name)) {
+            settings.push({ name, value: String(derivedBytes), why: why[name] });
+        } else if (derivedBytes !== undefined) {
             settings.push({ name, value: megabytes(derivedBytes), why: why[name] });
         } else if (name === "max_wal_senders" && replication.spec.standbys > 0) {
             const n = maxWalSenders(replication.spec, Number(seedValue));
@@ -232,6 +274,9 @@ export function serverSettings(
         } else {
             settings.push({ name, value: quoteIfText(seedValue), why: "the standard's value" });
         }
+    }
+    for (const name of MEMORY_DERIVED_SETTINGS.filter((n) => !(n in SEED_SETTINGS))) {
+        settings.push({ name, value: megabytes((derived as Record<string, number>)[name]), why: why[name] });
     }
     const replicated = [...settings, ...replicationSettings(replication.spec, replication.storageBytes), ...vectorSettings(vector)];
     // Both replication and archiving bound max_slot_wal_keep_size; one line per setting, the replication's first.

@@ -213,7 +213,7 @@ describe("command lines: node:util parseArgs for every tool and bench, --help, e
         assert.throws(() => integerListFlag("ef-search", "40,,100", []), /--ef-search takes a whole number/);
         const vector = run("bench:vector", ["--sections", "semantic,everything"]);
         assert.strictEqual(vector.status, 2);
-        assert.match(vector.stderr, /^bench:vector failed: --sections takes semantic, lookup, build, not everything\n/);
+        assert.match(vector.stderr, /^bench:vector failed: --sections takes matrix, semantic, lookup, build, not everything\n/);
         const pool = run("bench:pool", ["--seconds", "soon"]);
         assert.strictEqual(pool.status, 2);
         assert.match(pool.stderr, /^bench:pool failed: --seconds takes a whole number of at least 1, not "soon"\n/);

@@ -47,15 +47,16 @@ for (const stack of ["hanzo-k8s", "lux-k8s", "test"]) {
             }
         });
 
-        it("reports the standard's values, memory-derived ones and shared_preload_libraries included", async () => {
-            const memory = parseQuantity(
-                (ofType(s.plan, TYPES.statefulSet)[0].inputs as any).spec.template.spec.containers[0].resources.limits.memory,
-            )!;
+        it("reports the standard's values, memory- and CPU-derived ones and shared_preload_libraries included", async () => {
+            const limits = (ofType(s.plan, TYPES.statefulSet)[0].inputs as any).spec.template.spec.containers[0].resources.limits;
+            const memory = parseQuantity(limits.memory)!;
             const admin = await s.server.admin();
             try {
                 // pgvector's settings are in pg_settings once the library is loaded (test/db/vector.test.ts).
                 await admin.query("LOAD 'vector'");
-                for (const setting of serverSettings(memory).filter((x) => !["port", "listen_addresses"].includes(x.name))) {
+                for (const setting of serverSettings(memory, undefined, { cpuLimitCores: parseQuantity(limits.cpu) }).filter(
+                    (x) => !["port", "listen_addresses"].includes(x.name),
+                )) {
                     const row = (await admin.query("SELECT setting, unit FROM pg_settings WHERE name = $1", [setting.name])).rows[0];
                     assert.strictEqual(normalize(row.setting, row.unit), normalize(setting.value, row.unit), setting.name);
                 }

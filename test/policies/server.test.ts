@@ -57,11 +57,15 @@ describe("server-configuration", () => {
             .replace("max_connections = 200", "max_connections = 500")
             .replace(/^log_statement = .*$/m, "")
             .replace("shared_buffers = 512MB", "shared_buffers = 128MB")
-            .replace("wal_keep_size = 1GB", "wal_keep_size = 1024MB");
+            .replace("wal_keep_size = 1GB", "wal_keep_size = 1024MB")
+            .replace("max_parallel_maintenance_workers = 1 ", "max_parallel_maintenance_workers = 2 ")
+            .replace(/^autovacuum_work_mem = .*$/m, "");
         assert.deepStrictEqual(await violations(serverConfiguration, plan), [
             `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf sets max_connections = 500; expected 200 (the standard's value).`,
             `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf sets shared_buffers = 128MB; expected 512MB for the 2Gi memory limit.`,
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf sets max_parallel_maintenance_workers = 2; expected 1 for the 2-core CPU limit.`,
             `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf lacks log_statement; expected ddl (the standard's value).`,
+            `${P}: ${CM}: ConfigMap "hanzo/postgres-config" postgresql.conf lacks autovacuum_work_mem; expected 128MB for the 2Gi memory limit.`,
         ]);
     });
 

@@ -135,7 +135,7 @@ describe("configuration and credentials change in place", () => {
         // A change no pod reads at start: the backup schedule is the CronJob's, not its pod's.
         assert.deepStrictEqual(changed(base, await at({ backupSchedule: "0 */4 * * *" })), []);
         // A server setting: postgresql.conf only.
-        assert.deepStrictEqual(changed(base, await at({ hnswEfSearch: 200 })), ["hanzo-sql-postgres-statefulset hanzo.ai/config-checksum"]);
+        assert.deepStrictEqual(changed(base, await at({ hnswEfSearch: 300 })), ["hanzo-sql-postgres-statefulset hanzo.ai/config-checksum"]);
         // The administrator's password: its Secret only.
         assert.deepStrictEqual(changed(base, await at({ adminPassword: "second-admin-password-4567" })), [
             "hanzo-sql-postgres-statefulset hanzo.ai/admin-password-checksum",

@@ -354,7 +354,7 @@ describe("the PostgreSQL server on Kubernetes (hanzo-k8s)", () => {
                         ],
                         volumes: [
                             { name: "config", configMap: { name: "postgres-config" } },
-                            { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "1Gi" } },
+                            { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "1536Mi" } },
                             { name: "run", emptyDir: {} },
                             { name: "tmp", emptyDir: {} },
                             { name: "exporter-queries", configMap: { name: "postgres-exporter-queries" } },
@@ -440,13 +440,15 @@ describe("configuration changes", () => {
         assert.notStrictEqual(await checksum({ ...base, podNetworkCidrs: ["10.244.0.0/16"] }), a);
     });
 
-    it("sizes shared_buffers, maintenance_work_mem and /dev/shm from the memory limit", async () => {
-        const plan = await planWith("hanzo-k8s", { ...base, memoryLimit: "8Gi", memoryRequest: "8Gi" });
+    it("sizes shared_buffers, maintenance_work_mem and /dev/shm from the memory limit, the build workers from the CPU limit", async () => {
+        const plan = await planWith("hanzo-k8s", { ...base, memoryLimit: "8Gi", memoryRequest: "8Gi", cpuLimit: "4" });
         const conf = (resource(plan, TYPES.configMap, "hanzo-sql-postgres-config").inputs as any).data["postgresql.conf"] as string;
         assert.match(conf, /^shared_buffers = 2048MB +# 1\/4 of the 8Gi memory limit$/m);
-        assert.match(conf, /^maintenance_work_mem = 2048MB /m);
+        assert.match(conf, /^maintenance_work_mem = 4096MB /m);
+        assert.match(conf, /^autovacuum_work_mem = 512MB /m);
+        assert.match(conf, /^max_parallel_maintenance_workers = 3 +# the 4-core CPU limit less the leader, which builds too$/m);
         const sts = resource(plan, TYPES.statefulSet, "hanzo-sql-postgres-statefulset").inputs as any;
-        assert.deepStrictEqual(sts.spec.template.spec.volumes[1], { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "4Gi" } });
+        assert.deepStrictEqual(sts.spec.template.spec.volumes[1], { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "6Gi" } });
     });
 
     it("admits a service's own namespace to 5432 and puts its Secret there", async () => {

@@ -204,7 +204,7 @@ describe("documented procedures as engine transitions", function () {
     });
 
     it("changes a server setting: the configuration in place, the pod rolled by its checksum", async () => {
-        const o = await transition(BASE, { ...BASE, hnswEfSearch: 200 });
+        const o = await transition(BASE, { ...BASE, hnswEfSearch: 300 });
         assert.deepStrictEqual(changes(o), ["hanzo-sql-postgres-config: update", "hanzo-sql-postgres-statefulset: update"]);
         assertSafe(o);
     });

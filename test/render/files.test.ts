@@ -25,11 +25,11 @@ describe("postgresql.conf", () => {
                 "shared_buffers = 512MB                           # 1/4 of the 2Gi memory limit",
                 "effective_cache_size = 1536MB                    # 3/4 of the 2Gi memory limit (planner hint; allocates nothing)",
                 "work_mem = 4MB                                   # the standard's value",
-                "maintenance_work_mem = 512MB                     # 1/4 of the 2Gi memory limit, so HNSW index builds stay in memory",
+                "maintenance_work_mem = 1024MB                    # 1/2 of the 2Gi memory limit, so HNSW index builds stay in memory",
                 "wal_level = replica                              # the standard's value",
                 "max_wal_senders = 3                              # the standard's value",
                 "wal_keep_size = 1GB                              # the standard's value",
-                "max_parallel_maintenance_workers = 2             # the standard's value",
+                "max_parallel_maintenance_workers = 1             # the 2-core CPU limit less the leader, which builds too",
                 "max_parallel_workers_per_gather = 2              # the standard's value",
                 "log_min_duration_statement = 1000                # the standard's value",
                 "log_statement = 'ddl'                            # the standard's value",
@@ -37,8 +37,9 @@ describe("postgresql.conf", () => {
                 "log_disconnections = on                          # the standard's value",
                 "checkpoint_completion_target = 0.9               # the standard's value",
                 "checkpoint_timeout = 10min                       # the standard's value",
+                "autovacuum_work_mem = 128MB                      # 1/16 of the 2Gi memory limit (at most 1GB), not maintenance_work_mem per autovacuum worker",
                 "hnsw.iterative_scan = strict_order               # filtered queries return their LIMIT: off gave 5 of 5 rows for 26 of 57 tenants, strict 57 of 57, in exact order",
-                "hnsw.ef_search = 100                             # strict at 40 missed 1 of 57 full answers (recall@5 0.987), at 100 none (1.000)",
+                "hnsw.ef_search = 200                             # 1M entries, filters keeping 0.1-100%: at 100 strict lost full answers at 10% and 50% (recall@5 0.950, 0.968), at 200 none (>= 0.980)",
                 "hnsw.max_scan_tuples = 20000                     # pgvector's: 2000 bounds latency but lost rows (53 of 57 full answers); small tenants belong on a B-tree",
                 "ivfflat.iterative_scan = relaxed_order           # the same for IVFFlat (pgvector has no strict order there); not benchmarked",
                 "",
@@ -50,23 +51,36 @@ describe("postgresql.conf", () => {
         const conf = parsePostgresqlConf(renderPostgresqlConf(4 * GiB));
         assert.strictEqual(conf.get("shared_buffers"), "1024MB");
         assert.strictEqual(conf.get("effective_cache_size"), "3072MB");
-        assert.strictEqual(conf.get("maintenance_work_mem"), "1024MB");
+        assert.strictEqual(conf.get("maintenance_work_mem"), "2048MB");
+        assert.strictEqual(conf.get("autovacuum_work_mem"), "256MB");
+        assert.strictEqual(conf.get("max_parallel_maintenance_workers"), "1");
         for (const [name, value] of Object.entries(SEED_SETTINGS)) {
-            if (!["shared_buffers", "effective_cache_size", "maintenance_work_mem"].includes(name)) {
+            if (!["shared_buffers", "effective_cache_size", "maintenance_work_mem", "max_parallel_maintenance_workers"].includes(name)) {
                 assert.strictEqual(conf.get(name)?.replace(/'/g, ""), value, name);
             }
         }
     });
 
+    it("derives max_parallel_maintenance_workers from the CPU limit (the build's leader works too) and caps autovacuum_work_mem at 1GB", () => {
+        const workers = (cores: number) =>
+            serverSettings(2 * GiB, undefined, { cpuLimitCores: cores }).find((s) => s.name === "max_parallel_maintenance_workers");
+        assert.deepStrictEqual(
+            [0.5, 1, 1.5, 2, 4, 16].map((cores) => workers(cores)?.value),
+            ["0", "0", "1", "1", "3", "8"],
+        );
+        assert.strictEqual(workers(4)?.why, "the 4-core CPU limit less the leader, which builds too");
+        assert.strictEqual(parsePostgresqlConf(renderPostgresqlConf(64 * GiB)).get("autovacuum_work_mem"), "1024MB");
+    });
+
     it("renders a stack's own pgvector values, saying which default was measured", () => {
         const conf = renderPostgresqlConf(
             2 * GiB,
-            serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 200 }),
+            serverSettings(2 * GiB, { ...VECTOR_DEFAULTS, hnswIterativeScan: "relaxed_order", hnswEfSearch: 300 }),
         );
         const lines = conf.split("\n").filter((l) => /^(hnsw|ivfflat)[.]/.test(l));
         assert.deepStrictEqual(lines.slice(0, 2), [
             "hnsw.iterative_scan = relaxed_order              # stack value; the measured default is strict_order",
-            "hnsw.ef_search = 200                             # stack value; the measured default is 100",
+            "hnsw.ef_search = 300                             # stack value; the measured default is 200",
         ]);
         assert.match(lines[2], /^hnsw\.max_scan_tuples = 20000 +# pgvector's: 2000 bounds latency/);
     });

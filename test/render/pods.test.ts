@@ -81,8 +81,8 @@ const applyAdminPassword = (pgdata: string) => ({
 });
 const serverVolumes = [
     { name: "config", configMap: { name: "db-config" } },
-    // Half the 4Gi limit (policies/standard/settings.ts: shmSizeBytes).
-    { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "2Gi" } },
+    // 3/4 of the 4Gi limit (policies/standard/settings.ts: shmSizeBytes).
+    { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "3Gi" } },
     { name: "run", emptyDir: {} },
     { name: "tmp", emptyDir: {} },
 ];

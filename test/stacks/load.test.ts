@@ -31,7 +31,7 @@ describe("stack configuration → spec", () => {
                 replication: { standbys: 0, synchronousStandbys: 0 },
                 vector: {
                     hnswIterativeScan: "strict_order",
-                    hnswEfSearch: 100,
+                    hnswEfSearch: 200,
                     hnswMaxScanTuples: 20000,
                     ivfflatIterativeScan: "relaxed_order",
                 },

@@ -194,7 +194,7 @@ describe("the standard's rules: one answer from every consumer", function () {
                         ["wal_keep_size", "1024MB", true],
                         ["checkpoint_timeout", "600", true],
                         ["work_mem", "4096kB", true],
-                        ["maintenance_work_mem", "'0.5GB'", true],
+                        ["maintenance_work_mem", "'1GB'", true],
                         ["log_min_duration_statement", "1s", true],
                         ["effective_cache_size", "196608", true],
                         ["shared_buffers", "1GB", false],

@@ -4,11 +4,27 @@
  * benchmark and the vector real-server test, so both measure the same text.
  */
 
-/** The HIP-29 query, verbatim but for `c.id` (to score recall) and the vector type cast of `$1` as a parameter. */
-export function semanticCacheQuery(opts: { halfvec?: boolean } = {}): string {
+/**
+ * The HIP-29 query, verbatim but for `c.id` (to score recall) and the vector type cast of `$1` as a parameter.
+ * `halfvec`: ordered by the expression `embedding::halfvec(1536)` (for an expression index on a vector column);
+ * `type: "halfvec"`: the column itself is halfvec. `thresholdAfterLimit`: the same answer, with the `< 0.3`
+ * threshold applied to the 5 nearest (a WHERE on the distance cannot stop an index scan).
+ */
+export function semanticCacheQuery(opts: { halfvec?: boolean; type?: "vector" | "halfvec"; thresholdAfterLimit?: boolean } = {}): string {
     // An index on `embedding::halfvec(1536)` is used only by a query that orders by that same expression.
     const e = opts.halfvec ? "c.embedding::halfvec(1536)" : "c.embedding";
-    const p = opts.halfvec ? "$1::halfvec(1536)" : "$1::vector";
+    const p = opts.halfvec ? "$1::halfvec(1536)" : `$1::${opts.type ?? "vector"}`;
+    if (opts.thresholdAfterLimit) {
+        return `WITH nearest AS MATERIALIZED (
+    SELECT c.id, c.response, ${e} <=> ${p} AS distance
+      FROM llm_cache c
+      JOIN users u ON c.user_id = u.id
+     WHERE u.org_id = $2
+       AND c.model = $3
+     ORDER BY distance
+     LIMIT 5)
+SELECT * FROM nearest WHERE distance < 0.3 ORDER BY distance`;
+    }
     return `SELECT c.id, c.response, ${e} <=> ${p} AS distance
   FROM llm_cache c
   JOIN users u ON c.user_id = u.id
@@ -20,7 +36,7 @@ export function semanticCacheQuery(opts: { halfvec?: boolean } = {}): string {
 }
 
 /** The two tables of the query; `dimensions` is 1536 (text-embedding-3-small) in the benchmark. */
-export function semanticCacheSchema(dimensions: number): string {
+export function semanticCacheSchema(dimensions: number, type: "vector" | "halfvec" = "vector"): string {
     return `CREATE TABLE users (id int PRIMARY KEY, org_id int NOT NULL);
 CREATE INDEX users_org_id ON users (org_id);
 CREATE TABLE llm_cache (
@@ -28,7 +44,7 @@ CREATE TABLE llm_cache (
     user_id int NOT NULL REFERENCES users (id),
     model text NOT NULL,
     response text NOT NULL,
-    embedding vector(${dimensions}) NOT NULL
+    embedding ${type}(${dimensions}) NOT NULL
 );`;
 }
 
