@@ -52,10 +52,7 @@ export interface PostgresBackupsArgs {
     readonly monitoring: MonitoringSpec;
     /** The namespace's name, known at declaration (alerts select by it). */
     readonly namespaceName: string;
-    /**
-     * When the stack archives (pitrEnabled) and the drill is on: the archive (render/pitr.ts) and the server
-     * image (it carries pgBackRest and the server): the drill restores the WAL archive too (docs/pitr.md, "The drill").
-     */
+    /** When the stack archives (pitrEnabled): the archive, the server image and the endpoint's CA, for the drill's restore. */
     readonly pitr?: { readonly archive: PitrSpec; readonly image: string; readonly endpointCa?: string };
 }
 
