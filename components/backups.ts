@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { backupAlerts, backupDatabaseAlerts } from "../render/alerts";
+import { backupAlerts, backupDatabaseAlerts, pitrDrillAlerts } from "../render/alerts";
 import { labels as objectLabels } from "../render/labels";
 import { BACKUP_STATUS_SCHEMA, renderBackupScripts } from "../render/backup";
 import { schedulePeriodSeconds } from "../stacks/schedule";
@@ -11,7 +11,8 @@ import { BACKUP_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules
 import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB } from "../policies/standard/jobs";
 import type { BackupSpec, MonitoringSpec, On, ServiceSpec } from "../stacks/spec";
 import { configChecksum } from "../render/checksum";
-import { BackupJobInput, BackupPodsInput, backupCronJob, drillCronJob } from "../render/pods/backup";
+import { BackupJobInput, BackupPodsInput, PITR_DRILL_SCRATCH, backupCronJob, drillCronJob } from "../render/pods/backup";
+import { type PitrSpec, renderRestorePgbackrestConf } from "../render/pitr";
 import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import { dataProtection, renamedDatabaseChild } from "./protection";
@@ -51,7 +52,12 @@ export interface PostgresBackupsArgs {
     readonly monitoring: MonitoringSpec;
     /** The namespace's name, known at declaration (alerts select by it). */
     readonly namespaceName: string;
+    /** When the stack archives (pitrEnabled): the archive, the server image and the endpoint's CA, for the drill's restore. */
+    readonly pitr?: { readonly archive: PitrSpec; readonly image: string; readonly endpointCa?: string };
 }
+
+/** The CA file of an endpoint of your own, as the drill pod sees it (in the scripts' ConfigMap, at /scripts). */
+export const PITR_DRILL_CA_FILE = "pitr-endpoint-ca.crt";
 
 /**
  * Backups (STANDARD §8, defect 4 fixed): a least-privilege role `hanzo_backup` (login, member of
@@ -175,7 +181,13 @@ export class PostgresBackups extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.scripts = renderBackupScripts({
+        // The archive's drill restores into the pod's /tmp; with an endpoint of your own, its CA rides along.
+        const pitr = b.drill.enabled ? args.pitr : undefined;
+        const drillArchive: PitrSpec | undefined =
+            pitr && pitr.archive.repo.caFile !== undefined
+                ? { ...pitr.archive, repo: { ...pitr.archive.repo, caFile: `/scripts/${PITR_DRILL_CA_FILE}` } }
+                : pitr?.archive;
+        const scriptFiles = renderBackupScripts({
             databases: dumped.map((s) => ({
                 name: s.database,
                 role: s.role,
@@ -184,7 +196,19 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 requiredTables: s.requiredTables,
             })),
             defaultRetentionDays: b.retentionDays,
+            ...(drillArchive
+                ? {
+                      pitrDrillConf: renderRestorePgbackrestConf(drillArchive, {
+                          pgdata: `${PITR_DRILL_SCRATCH}/data`,
+                          spoolPath: `${PITR_DRILL_SCRATCH}/spool`,
+                      }),
+                  }
+                : {}),
         });
+        this.scripts =
+            pitr?.endpointCa !== undefined && drillArchive?.repo.caFile !== undefined
+                ? { ...scriptFiles, [PITR_DRILL_CA_FILE]: pitr.endpointCa }
+                : scriptFiles;
         // The list names databases that exist: an `up` that failed to create one ships no list with it.
         const scripts = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
@@ -237,7 +261,9 @@ export class PostgresBackups extends pulumi.ComponentResource {
 
         cronJob(`${name}-cronjob`, BACKUP_CRONJOB, b.schedule, backupCronJob);
         if (b.drill.enabled) {
-            cronJob(`${name}-drill`, DRILL_CRONJOB, b.drill.schedule, drillCronJob);
+            cronJob(`${name}-drill`, DRILL_CRONJOB, b.drill.schedule, (input, job) =>
+                drillCronJob(input, job, pitr ? { image: pitr.image } : undefined),
+            );
         }
 
         if (args.monitoring.enabled) {
@@ -264,6 +290,14 @@ export class PostgresBackups extends pulumi.ComponentResource {
                                 periodSeconds: schedulePeriodSeconds(b.schedule),
                                 drillPeriodSeconds: b.drill.enabled ? schedulePeriodSeconds(b.drill.schedule) : undefined,
                             }),
+                            ...(pitr && b.drill.enabled
+                                ? [
+                                      pitrDrillAlerts({
+                                          namespace: args.namespaceName,
+                                          drillPeriodSeconds: schedulePeriodSeconds(b.drill.schedule),
+                                      }),
+                                  ]
+                                : []),
                         ],
                     },
                 },

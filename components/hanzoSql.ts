@@ -5,7 +5,7 @@ import { ADMIN_ROLE, MAINTENANCE_DATABASES, REQUIRED_EXTENSIONS } from "../polic
 import { parseQuantity } from "../policies/standard/quantity";
 import { TYPES } from "../policies/standard/types";
 import type { StackSpec } from "../stacks/spec";
-import { renderBackupMetricsQueries } from "../render/backup";
+import { renderBackupMetricsQueries, renderRestoreMetricsQueries } from "../render/backup";
 import { renderReplicationMetricsQueries } from "../render/replicationAlerts";
 import { PostgresBackups } from "./backups";
 import { kubernetesProvider } from "./cluster";
@@ -55,6 +55,9 @@ export class HanzoSql extends pulumi.ComponentResource {
             namespace = ns.metadata.name;
         }
 
+        // The drill restores the WAL archive too when the stack archives (docs/pitr.md, "The drill").
+        const pitrDrill =
+            spec.backup.enabled && spec.backup.drill.enabled && spec.instance.archive !== undefined && spec.pitr !== undefined;
         this.instance = new PostgresInstance(
             `${name}-postgres`,
             {
@@ -66,10 +69,12 @@ export class HanzoSql extends pulumi.ComponentResource {
                 monitoring: spec.monitoring,
                 namespaceName: spec.namespace,
                 adopt: spec.adopt,
-                // The exporter's query file: the backups' lines, then the standbys' (render/replicationAlerts.ts).
+                // The exporter's query file: the backups' lines (and the PITR drill's), then the standbys'
+                // (render/replicationAlerts.ts).
                 exporterQueries:
                     [
                         spec.backup.enabled ? renderBackupMetricsQueries() : "",
+                        pitrDrill ? renderRestoreMetricsQueries() : "",
                         spec.instance.replication.standbys > 0 ? renderReplicationMetricsQueries() : "",
                     ].join("") || undefined,
                 ...(spec.instance.archive ? { archive: archiveInput() } : {}),
@@ -220,6 +225,9 @@ export class HanzoSql extends pulumi.ComponentResource {
                     protectData: spec.protectData,
                     monitoring: spec.monitoring,
                     namespaceName: spec.namespace,
+                    ...(spec.instance.archive && spec.pitr
+                        ? { pitr: { archive: spec.instance.archive, image: spec.instance.image, endpointCa: spec.pitr.endpointCa } }
+                        : {}),
                 },
                 { parent: this, providers: [pgProvider, k8sProvider] },
             );

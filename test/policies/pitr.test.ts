@@ -133,4 +133,22 @@ describe("the policy pack with point-in-time recovery on", function () {
             `credentials-confined: thief (kubernetes:apps/v1:Deployment): Deployment "hanzo/thief" container "thief" reads the archive's Secret "postgres-pitr-credentials" (env K); only the server StatefulSet and the base backup CronJobs may.`,
         ]);
     });
+
+    it("credentials-confined: the drill's pitr-drill container reads the bucket key from the backup Secret; the archive's own is refused to it", async () => {
+        const plan = await planOfStack("spaces");
+        const pod = inputs(find(plan, TYPE.cronJob, "postgres-restore-drill")).spec.jobTemplate.spec.template.spec;
+        const pitrDrill = pod.initContainers.find((c: { name: string }) => c.name === "pitr-drill");
+        assert.deepStrictEqual(await violations(credentialsConfined, plan), []);
+        for (const e of pitrDrill.env.filter((x: { name: string }) => x.name.startsWith("PGBACKREST_REPO1_S3_KEY"))) {
+            e.valueFrom.secretKeyRef.name = "postgres-pitr-credentials";
+        }
+        const where = `credentials-confined: hanzo-sql-backups-drill (kubernetes:batch/v1:CronJob): CronJob "hanzo/postgres-restore-drill" container "pitr-drill"`;
+        assert.deepStrictEqual(
+            await violations(credentialsConfined, plan),
+            ["PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"].map(
+                (env) =>
+                    `${where} reads the archive's Secret "postgres-pitr-credentials" (env ${env}); only the server StatefulSet and the base backup CronJobs may.`,
+            ),
+        );
+    });
 });

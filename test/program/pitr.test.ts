@@ -1,11 +1,12 @@
 import * as assert from "assert";
 import { X509Certificate, createPrivateKey } from "crypto";
 import type { PlanResult } from "../../cli/plan/runner";
-import { PITR_OBJECTS } from "../../policies/standard/jobs";
-import { HANZO_SQL_IMAGE } from "../../render/pitr";
+import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB, PITR_OBJECTS } from "../../policies/standard/jobs";
+import { renderBackupMetricsQueries, renderBackupScripts, renderRestoreMetricsQueries } from "../../render/backup";
+import { HANZO_SQL_IMAGE, renderRestorePgbackrestConf } from "../../render/pitr";
 import { renderBackupJobConf, renderServerPodConf } from "../../render/pitrPod";
 import { load } from "../support/config";
-import { TYPES, ofType, planWith, revealed } from "../support/plan";
+import { TYPES, ofType, planWith, resource, revealed } from "../support/plan";
 
 const BASE = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE };
 const PITR = { ...BASE, pitrEnabled: true };
@@ -187,5 +188,126 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
             ["postgres", "exporter"],
         );
         assert.ok(!(object(off, TYPES.configMap, "postgres-config").data["postgresql.conf"] as string).includes("archive_"));
+    });
+});
+
+describe("program: the restore drill restores the WAL archive too when the stack archives (components/backups.ts, docs/pitr.md 'The drill')", function () {
+    this.timeout(120_000);
+    const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
+    let on: PlanResult;
+    let off: PlanResult;
+    before(async () => {
+        on = await planWith("hanzo-k8s", PITR);
+        off = await planWith("hanzo-k8s", BASE);
+    });
+    const drill = (p: PlanResult) => object(p, TYPES.cronJob, DRILL_CRONJOB).spec.jobTemplate.spec.template.spec;
+    const scripts = (p: PlanResult) => object(p, TYPES.configMap, `${BACKUP_CRONJOB}-scripts`).data as Record<string, string>;
+    const alerts = (p: PlanResult) =>
+        (revealed(p, resource(p, RULE, "hanzo-sql-backups-alerts")).spec as any).groups.map((g: any) => [
+            g.name,
+            g.rules.map((r: any) => r.alert),
+        ]);
+    const queries = (p: PlanResult) => object(p, TYPES.configMap, "postgres-exporter-queries").data["queries.yaml"];
+
+    it("runs the pitr-drill init container after fetch, in the server image, with the bucket key from the backup Secret the drill already reads", () => {
+        const pod = drill(on);
+        assert.deepStrictEqual(
+            pod.initContainers.map((c: any) => c.name),
+            ["fetch", "pitr-drill"],
+        );
+        const { name, image, command, env, ...rest } = pod.initContainers[1];
+        const main = pod.containers[0];
+        assert.deepStrictEqual([name, image, command], ["pitr-drill", HANZO_SQL_IMAGE, ["bash", "/scripts/pitr-drill.sh"]]);
+        const secret = (key: string) => ({ secretKeyRef: { key, name: BACKUP_CREDENTIALS_SECRET } });
+        assert.deepStrictEqual(env, [
+            { name: "PGHOST", value: "postgres.hanzo.svc" },
+            { name: "PGPORT", value: "5432" },
+            { name: "PGUSER", valueFrom: secret("PGUSER") },
+            { name: "PGPASSWORD", valueFrom: secret("PGPASSWORD") },
+            { name: "BACKUP_DIR", value: "/backup" },
+            { name: "SCRATCH_DIR", value: "/tmp/pitr-drill" },
+            { name: "PITR_CONFIG", value: "/scripts/pgbackrest-drill.conf" },
+            { name: "PITR_RESULT", value: "/backup/pitr-result" },
+            { name: "PGBACKREST_REPO1_S3_KEY", valueFrom: secret("AWS_ACCESS_KEY_ID") },
+            { name: "PGBACKREST_REPO1_S3_KEY_SECRET", valueFrom: secret("AWS_SECRET_ACCESS_KEY") },
+        ]);
+        // Mounts, limits and hardening as the dumps' drill container; that one waits for the archive's result.
+        const { name: _n, image: _i, command: _c, env: mainEnv, ...mainRest } = main;
+        assert.deepStrictEqual(rest, mainRest);
+        assert.deepStrictEqual(mainEnv.slice(-1), [{ name: "PITR_RESULT", value: "/backup/pitr-result" }]);
+        // Otherwise the pod is the one a stack without the archive runs (the scripts' checksum aside).
+        const without = structuredClone(pod);
+        without.initContainers.splice(1, 1);
+        without.containers[0].env.pop();
+        assert.deepStrictEqual(without, drill(off));
+    });
+
+    it("ships pitr-drill.sh and the drill's pgbackrest.conf (restoring into the pod's /tmp) in the scripts ConfigMap", () => {
+        const archive = load(PITR).instance.archive!;
+        const data = scripts(on);
+        assert.deepStrictEqual(
+            data["pgbackrest-drill.conf"],
+            renderRestorePgbackrestConf(
+                { ...archive, repo: { ...archive.repo, bucket: "hanzo-k8s-postgres-backups" } },
+                { pgdata: "/tmp/pitr-drill/data", spoolPath: "/tmp/pitr-drill/spool" },
+            ),
+        );
+        const { "pgbackrest-drill.conf": _conf, "pitr-drill.sh": script, ...rest } = data;
+        assert.strictEqual(script, renderBackupScripts({ databases: [], defaultRetentionDays: 30, pitrDrillConf: "" })["pitr-drill.sh"]);
+        assert.deepStrictEqual(rest, scripts(off));
+    });
+
+    it("adds the archive drill's alerts to the backups' PrometheusRule and its restore time to the exporter's queries", () => {
+        const dumpGroups = [
+            ["hanzo-sql-backups", ["PostgresBackupStale", "PostgresBackupNeverSucceeded", "PostgresBackupJobMissing"]],
+            [
+                "hanzo-sql-backup-databases",
+                ["PostgresBackupDatabaseFailed", "PostgresBackupDatabaseStale", "PostgresRestoreDrillFailed", "PostgresRestoreDrillStale"],
+            ],
+        ];
+        assert.deepStrictEqual(alerts(off), dumpGroups);
+        assert.deepStrictEqual(alerts(on), [
+            ...dumpGroups,
+            ["hanzo-sql-pitr-drill", ["PostgresPitrDrillFailed", "PostgresPitrDrillStale", "PostgresPitrRestoreSlow"]],
+        ]);
+        assert.strictEqual(queries(off), renderBackupMetricsQueries());
+        assert.strictEqual(queries(on), renderBackupMetricsQueries() + renderRestoreMetricsQueries());
+    });
+
+    it("with an endpoint of your own and a private CA: the drill's conf names the CA in the scripts ConfigMap", async () => {
+        const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        const minio = {
+            ...PITR,
+            backupEndpoint: "https://minio.minio.svc:9000",
+            backupAccessKeyId: "k",
+            backupSecretAccessKey: "s",
+            pitrEndpointCa: CA,
+        };
+        const p = await planWith("hanzo-k8s", minio, ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"]);
+        const data = scripts(p);
+        assert.strictEqual(data["pitr-endpoint-ca.crt"], CA);
+        assert.deepStrictEqual(
+            data["pgbackrest-drill.conf"].split("\n").filter((l) => l.startsWith("repo1-storage-ca-file")),
+            ["repo1-storage-ca-file=/scripts/pitr-endpoint-ca.crt"],
+        );
+    });
+
+    it("with the drill off, no archive drill (the base backups still run)", async () => {
+        const p = await planWith("hanzo-k8s", { ...PITR, backupDrillEnabled: false });
+        assert.deepStrictEqual(
+            ofType(p, TYPES.cronJob)
+                .map((r) => (r.inputs.metadata as { name: string }).name)
+                .sort(),
+            [BACKUP_CRONJOB, PITR_OBJECTS.diffCronJob, PITR_OBJECTS.fullCronJob].sort(),
+        );
+        assert.deepStrictEqual(
+            Object.keys(scripts(p)).filter((k) => /pitr|pgbackrest/.test(k)),
+            [],
+        );
+        assert.strictEqual(queries(p), renderBackupMetricsQueries());
+        assert.deepStrictEqual(
+            alerts(p).map((g: [string, string[]]) => g[0]),
+            ["hanzo-sql-backups", "hanzo-sql-backup-databases"],
+        );
     });
 });

@@ -500,7 +500,7 @@ describe("documented procedures as engine transitions", function () {
         );
         assertSafe(o);
     });
-    it("turns point-in-time recovery on and off (docs/pitr.md): the archive's objects come and go, the server is updated in place", async () => {
+    it("turns point-in-time recovery on and off (docs/pitr.md): the archive's objects come and go, the server and the drill are updated in place", async () => {
         const image = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm" };
         const archive = [
             "hanzo-sql-archive-backup-egress",
@@ -518,17 +518,31 @@ describe("documented procedures as engine transitions", function () {
         ];
         // The rendered postgresql.conf gains the archive settings (ConfigMap in place), the pod its sidecar and
         // mounts (StatefulSet in place, rolled by the checksum).
-        const server = ["hanzo-sql-postgres-config: update", "hanzo-sql-postgres-statefulset: update"];
+        // The exporter's queries gain the drill's restore time (their ConfigMap in place; the pod rolls anyway).
+        const server = [
+            "hanzo-sql-postgres-config: update",
+            "hanzo-sql-postgres-exporter-queries: update",
+            "hanzo-sql-postgres-statefulset: update",
+        ];
+        // The drill restores the archive too: its CronJob gains the pitr-drill init container, the scripts'
+        // ConfigMap its two files, the PrometheusRule its group, all in place; the dump CronJob mounts the same
+        // scripts and follows their checksum (in place).
+        const drill = [
+            "hanzo-sql-backups-alerts: update",
+            "hanzo-sql-backups-cronjob: update",
+            "hanzo-sql-backups-drill: update",
+            "hanzo-sql-backups-scripts: update",
+        ];
         const on = await transition(image, { ...image, pitrEnabled: true });
-        assert.deepStrictEqual(changes(on), [...server, ...archive.map((n) => `${n}: create`)].sort());
+        assert.deepStrictEqual(changes(on), [...server, ...drill, ...archive.map((n) => `${n}: create`)].sort());
         assertSafe(on);
         const off = await transition({ ...image, pitrEnabled: true }, image);
-        assert.deepStrictEqual(changes(off), [...server, ...archive.map((n) => `${n}: delete`)].sort());
+        assert.deepStrictEqual(changes(off), [...server, ...drill, ...archive.map((n) => `${n}: delete`)].sort());
         assertSafe(off);
         // An adopted server (PGDATA at the volume's root, item 7 of issue 23) the same way, once adopted.
         const adopted = { ...image, adopt: true, adminPassword: ADMIN };
         const onAdopted = await transition(adopted, { ...adopted, pitrEnabled: true });
-        assert.deepStrictEqual(changes(onAdopted), [...server, ...archive.map((n) => `${n}: create`)].sort());
+        assert.deepStrictEqual(changes(onAdopted), [...server, ...drill, ...archive.map((n) => `${n}: create`)].sort());
         assertSafe(onAdopted);
     });
 });
