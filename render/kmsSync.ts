@@ -4,7 +4,7 @@
  * own. The CRDs disagree on names, so each supported one is declared here with what its schema requires
  * (our fixture of its `openAPIV3Schema`, reduced to the required fields and the fields we set, citing where
  * it comes from); the plan validates every rendered resource against it, and the tests validate it against
- * the published CRD where one is at hand (`../shared/crds/`).
+ * the published CRD (its v1alpha1 schema kept in test/fixtures/crds/, checked against `../shared/crds/` where that is beside the repository).
  */
 import { labels } from "./labels";
 import type { OpenApiSchema } from "./openApiSchema";
@@ -93,7 +93,7 @@ export const KMS_SYNC_CRDS: readonly KmsSyncCrd[] = [
         apiVersion: "secrets.lux.network/v1alpha1",
         kind: "KMSSecret",
         operator: "Hanzo's KMS operator, earlier releases",
-        source: "hanzoai/kms-operator config/crd/bases/secrets.lux.network_kmssecrets.yaml (893119b82a654c418128c4f9397c7cd2ef100551; ../shared/crds/)",
+        source: "hanzoai/kms-operator config/crd/bases/secrets.lux.network_kmssecrets.yaml (893119b82a654c418128c4f9397c7cd2ef100551; its v1alpha1 schema in test/fixtures/crds/)",
         requiresKeys: false,
         schema: syncSchema(false, ["resyncInterval"]),
     },
