@@ -247,6 +247,8 @@ export class HanzoSql extends pulumi.ComponentResource {
                     secretAccessKey: this.backups.secretAccessKey,
                     statefulSetName: spec.instance.name,
                     serviceName: spec.instance.name,
+                    readServiceName: READ_SERVICE,
+                    fromStandby: spec.instance.replication.standbys > 0,
                     serverSelector: { app: spec.instance.name },
                 },
                 { parent: this, providers: [k8sProvider] },

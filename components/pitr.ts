@@ -14,9 +14,10 @@ import {
     PGBACKREST_SERVER_FILE,
     PGBACKREST_TLS_PORT,
     TLS_KEYS,
+    backupHosts,
     renderBackupJobConf,
     renderServerPodConf,
-    serverPodHosts,
+    serverTlsNames,
 } from "../render/pitrPod";
 import { BucketKeys, pitrBackupCronJob } from "../render/pods/pitr";
 import type { ArchiveInput } from "../render/pods/server";
@@ -51,10 +52,17 @@ export interface PostgresArchiveArgs {
     readonly accessKeyId: pulumi.Input<string>;
     /** The bucket's secret key. */
     readonly secretAccessKey: pulumi.Input<string>;
-    /** The server's StatefulSet (its pod 0 is the TLS server's host). */
+    /** The server's StatefulSet (its NetworkPolicies are named after it). */
     readonly statefulSetName: string;
-    /** The server's headless Service (it names the pod in DNS). */
+    /** The primary's headless Service (`postgres`, role-selected): the backups' pg1, whichever pod is primary. */
     readonly serviceName: string;
+    /**
+     * The standbys' headless Service (`postgres-ro`), in a stack with standbys: the backups' pg2, which their files
+     * are copied from (docs/pitr.md "With standbys"). Its name is in the certificate in every stack.
+     */
+    readonly readServiceName: string;
+    /** The stack has standbys: back up from one of them. */
+    readonly fromStandby: boolean;
     /** The server pods' labels (the NetworkPolicies select them). */
     readonly serverSelector: Readonly<Record<string, string>>;
 }
@@ -75,11 +83,12 @@ export class PostgresArchive extends pulumi.ComponentResource {
         super(TYPES.postgresArchive, name, stateInputs(args), opts);
         const labels = objectLabels({ name: PITR_OBJECTS.backupIdentity });
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
-        const hosts = serverPodHosts(args.statefulSetName, args.serviceName, args.namespaceName);
+        const hosts = backupHosts(args.serviceName, args.fromStandby ? args.readServiceName : undefined, args.namespaceName);
+        const tlsNames = serverTlsNames(args.serviceName, args.readServiceName, args.namespaceName);
 
         this.files = {
             [PGBACKREST_SERVER_FILE]: renderServerPodConf(args.archive),
-            [PGBACKREST_BACKUP_FILE]: renderBackupJobConf(args.archive, hosts[0]),
+            [PGBACKREST_BACKUP_FILE]: renderBackupJobConf(args.archive, hosts),
             ...(args.backups.endpointCa !== undefined && args.archive.repo.caFile !== undefined
                 ? { [path.posix.basename(args.archive.repo.caFile)]: args.backups.endpointCa }
                 : {}),
@@ -110,7 +119,13 @@ export class PostgresArchive extends pulumi.ComponentResource {
             return {
                 server: {
                     [TLS_KEYS.ca]: ca,
-                    [TLS_KEYS.cert]: certificatePem({ commonName: hosts[0], key: serverKey, issuer, kind: "server", dnsNames: hosts }),
+                    [TLS_KEYS.cert]: certificatePem({
+                        commonName: tlsNames[0],
+                        key: serverKey,
+                        issuer,
+                        kind: "server",
+                        dnsNames: tlsNames,
+                    }),
                     [TLS_KEYS.key]: privateKeyPem(serverKey),
                 },
                 client: {
@@ -140,6 +155,7 @@ export class PostgresArchive extends pulumi.ComponentResource {
             configMap: config.metadata.name,
             configChecksum: configChecksum(this.files),
             tlsSecret: PITR_OBJECTS.clientTls,
+            fromStandby: args.fromStandby,
         };
         for (const [type, cronJobName, schedule] of [
             ["full", PITR_OBJECTS.fullCronJob, args.backups.fullSchedule],

@@ -36,10 +36,35 @@ export const TLS_KEYS = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as con
 
 const tlsFile = (k: keyof typeof TLS_KEYS) => `${PGBACKREST_TLS_DIR}/${TLS_KEYS[k]}`;
 
-/** The DNS names of the server pod the backup Jobs connect to (its StatefulSet's pod 0, by its headless Service). */
-export function serverPodHosts(statefulSet: string, service: string, namespace: string): string[] {
-    const base = `${statefulSet}-0.${service}.${namespace}.svc`;
-    return [base, `${base}.cluster.local`];
+/**
+ * Where the backup Jobs reach the servers' TLS servers: the primary through the role-selected Service (`postgres`,
+ * headless: it resolves to whichever pod is labelled and Ready as the primary, so the backups follow a failover),
+ * and, in a stack with standbys, the standbys through theirs (`postgres-ro`). Per-pod names
+ * (`postgres-0.postgres.<ns>.svc`) would not follow: the cluster DNS serves a pod's name under a headless Service
+ * only while that Service selects the pod, and `postgres` stops selecting `postgres-0` once it is relabelled standby.
+ */
+export interface BackupHosts {
+    readonly primary: string;
+    /** The standbys' Service: pg2, and the backup's files are copied from it (`backup-standby`). */
+    readonly standby?: string;
+}
+
+/** The in-cluster names of the two Services (the namespace's `svc` domain). */
+export function backupHosts(primaryService: string, readService: string | undefined, namespace: string): BackupHosts {
+    return {
+        primary: `${primaryService}.${namespace}.svc`,
+        ...(readService !== undefined ? { standby: `${readService}.${namespace}.svc` } : {}),
+    };
+}
+
+/**
+ * The DNS names the servers' certificate carries (every server pod serves the same one, whatever its role): both
+ * Services' names, short and with `cluster.local`, whether the stack has standbys or not, so adding a standby does
+ * not change the certificate. pgBackRest's client checks the name it dialled (pgN-host) against them.
+ */
+export function serverTlsNames(primaryService: string, readService: string, namespace: string): string[] {
+    const h = backupHosts(primaryService, readService, namespace);
+    return [h.primary, `${h.primary}.cluster.local`, h.standby!, `${h.standby!}.cluster.local`];
 }
 
 /**
@@ -65,49 +90,86 @@ export function renderServerPodConf(spec: PitrSpec): string {
 
 /**
  * The backup Jobs' pgbackrest.conf: render/pitr.ts's backup file (the repository, retention, start-fast, delta)
- * with pg1 reached through the server pod's TLS server instead of a local PGDATA.
+ * with pg1 reached through the primary's Service's TLS server instead of a local PGDATA. With standbys, pg2 is the
+ * standbys' Service and `backup-standby=y`: pgBackRest asks each host whether it is in recovery, runs the backup's
+ * start and stop on the primary, and copies the files from the standby (pgBackRest 2.45 `help backup
+ * backup-standby`). Every server has the same paths, so pg2's are pg1's.
  */
-export function renderBackupJobConf(spec: PitrSpec, host: string): string {
+export function renderBackupJobConf(spec: PitrSpec, hosts: BackupHosts): string {
     const base = renderBackupPgbackrestConf(spec);
     if (!base.trimEnd().endsWith(`pg1-user=${spec.user}`)) {
         throw new Error("internal: render/pitr.ts's backup file no longer ends with its [db] section");
     }
-    return (
-        base +
-        [
-            `pg1-host=${host}`,
-            "pg1-host-type=tls",
-            `pg1-host-port=${PGBACKREST_TLS_PORT}`,
-            `pg1-host-cert-file=${tlsFile("cert")}`,
-            `pg1-host-key-file=${tlsFile("key")}`,
-            `pg1-host-ca-file=${tlsFile("ca")}`,
-            "",
-        ].join("\n")
-    );
+    const tls = (n: number, host: string) => [
+        `pg${n}-host=${host}`,
+        `pg${n}-host-type=tls`,
+        `pg${n}-host-port=${PGBACKREST_TLS_PORT}`,
+        `pg${n}-host-cert-file=${tlsFile("cert")}`,
+        `pg${n}-host-key-file=${tlsFile("key")}`,
+        `pg${n}-host-ca-file=${tlsFile("ca")}`,
+    ];
+    const standby =
+        hosts.standby === undefined
+            ? []
+            : [
+                  `pg2-path=${spec.pgdata}`,
+                  `pg2-socket-path=${spec.socketPath}`,
+                  `pg2-port=${spec.port}`,
+                  `pg2-user=${spec.user}`,
+                  ...tls(2, hosts.standby),
+                  "backup-standby=y",
+              ];
+    return base + [...tls(1, hosts.primary), ...standby, ""].join("\n");
 }
 
-/** The sidecar's script: create the stanza (idempotent; retried until the server and the bucket answer), then serve. */
+/**
+ * The sidecar's script: on a primary, create the stanza (idempotent; retried until the server and the bucket
+ * answer), then serve. On a server in recovery (a standby) stanza-create can never succeed (pgBackRest's dbGet:
+ * "unable to find primary cluster", error 056), so it serves at once: the stanza is the primary's sidecar's to
+ * create, and a standby's TLS server is what a backup from the standby reads. Whether the server is in recovery is
+ * asked through the local socket as pgBackRest itself connects (pg1-socket-path, pg1-port, pg1-user of the file).
+ */
 export function sidecarScript(): string {
     const pgbackrest = `pgbackrest --config=${PGBACKREST_CONF_PATH} --stanza=${PITR_STANZA}`;
+    const option = (name: string) => `$(sed -n 's/^${name}=//p' ${PGBACKREST_CONF_PATH})`;
     return [
         "set -u",
         // The key, readable by the server's uid alone (pgBackRest checks), in the sidecar's own memory volume.
         `(umask 077 && cat ${tlsFile("key")} > ${PGBACKREST_SERVER_KEY_DIR}/${TLS_KEYS.key}) || exit 1`,
         // stanza-create takes the lock an archive-push in progress holds (error 050) and needs the server up:
         // retried. Until the stanza exists archive_command fails and PostgreSQL keeps the segments (.ready).
-        `until ${pgbackrest} stanza-create; do sleep 10; done`,
+        "while :; do",
+        `    recovery=$(psql -XAtq -h "${option("pg1-socket-path")}" -p "${option("pg1-port")}" -U "${option("pg1-user")}" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || recovery=`,
+        `    if [ "$recovery" = t ]; then echo "pgbackrest: the server is in recovery (a standby): no stanza-create here, serving"; break; fi`,
+        `    if [ "$recovery" = f ] && ${pgbackrest} stanza-create; then break; fi`,
+        "    sleep 10",
+        "done",
         `exec pgbackrest --config=${PGBACKREST_CONF_PATH} server`,
     ].join("\n");
 }
 
-/** The backup Job's script: the stanza (idempotent, retried past a concurrent archive-push's lock), then the backup. */
-export function backupScript(type: "full" | "diff"): string {
+/**
+ * The backup Job's script: the stanza (idempotent, retried past a concurrent archive-push's lock), then the backup.
+ * From a standby (`backup-standby=y` in its file), a backup that finds no standby (none Ready behind `postgres-ro`:
+ * pgBackRest's "unable to find standby cluster - cannot proceed", error 056) is taken from the primary instead,
+ * said in the log: a missed backup costs more than the primary's read load.
+ */
+export function backupScript(type: "full" | "diff", fromStandby = false): string {
     const pgbackrest = `pgbackrest --config=${path.posix.dirname(PGBACKREST_CONF_PATH)}/${PGBACKREST_BACKUP_FILE} --stanza=${PITR_STANZA}`;
-    return [
-        "set -eu",
-        "n=0",
-        `until ${pgbackrest} stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done`,
+    const head = ["set -eu", "n=0", `until ${pgbackrest} stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done`];
+    if (!fromStandby) {
         // pgBackRest expires by pitrRetentionDays after the backup succeeds, never after one that failed.
-        `exec ${pgbackrest} --type=${type} backup`,
+        return [...head, `exec ${pgbackrest} --type=${type} backup`].join("\n");
+    }
+    return [
+        ...head,
+        "set -o pipefail",
+        "rc=0",
+        `${pgbackrest} --type=${type} backup 2>&1 | tee /tmp/backup.log || rc=\${PIPESTATUS[0]}`,
+        'if [ "$rc" -eq 56 ] && grep -q "unable to find standby cluster" /tmp/backup.log; then',
+        '    echo "pitr-backup: no standby answered behind the standbys\' Service: backing up from the primary"',
+        `    exec ${pgbackrest} --type=${type} --no-backup-standby backup`,
+        "fi",
+        'exit "$rc"',
     ].join("\n");
 }

@@ -184,16 +184,6 @@ export function validatePitr({ c, ok, report }: RuleInput): void {
             `has no pgBackRest, which archive_command runs in the server container: set image: ${HANZO_SQL_IMAGE} (image/Containerfile), or pitrEnabled: false`,
         );
     }
-    if (ok("standbys") && c.standbys > 0) {
-        // Every standby's pod is the primary's with another role, the pgBackRest sidecar included; its
-        // stanza-create needs a primary (pgBackRest dbGet: "unable to find primary cluster - cannot proceed",
-        // error 056) and is retried until it succeeds, so the sidecar never listens and the pod is never Ready.
-        report(
-            ["pitrEnabled"],
-            true,
-            `with standbys (${c.standbys}) is not supported yet: each standby's pod would run the pgBackRest sidecar, whose stanza-create needs a primary, so the standbys would never be Ready (docs/pitr.md); set standbys: 0, or pitrEnabled: false`,
-        );
-    }
     if (ok("pitrEndpointCa", "backupEndpoint") && c.pitrEndpointCa !== undefined && c.backupEndpoint === undefined) {
         report(
             ["pitrEndpointCa"],

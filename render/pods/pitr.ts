@@ -107,6 +107,8 @@ export interface PitrBackupInput {
     readonly configChecksum: string;
     /** The client's TLS Secret. */
     readonly tlsSecret: pulumi.Input<string>;
+    /** The files are copied from a standby (`backup-standby=y` in the Jobs' file: a stack with standbys). */
+    readonly fromStandby?: boolean;
 }
 
 /** The base backup's CronJob: a full or differential backup through the server pod's TLS server. */
@@ -125,7 +127,7 @@ export function pitrBackupCronJob(
                 {
                     name: "backup",
                     image: input.image,
-                    command: ["bash", "-c", backupScript(type)],
+                    command: ["bash", "-c", backupScript(type, input.fromStandby === true)],
                     env: bucketKeyEnv(input.keys),
                     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                     securityContext: hardenedContainer(),

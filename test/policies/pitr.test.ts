@@ -10,7 +10,7 @@ import { TOKEN_ENV } from "../support/plan";
 import { TYPE, add, find, gateLines, inputs, mutable, violations } from "../support/policy";
 import { credentialsConfined } from "../../policies/credentials";
 
-/** Stacks with point-in-time recovery on (issue 23): Spaces, an endpoint of your own with a private CA, an adopted server. */
+/** Stacks with point-in-time recovery on (issue 23): Spaces, an endpoint of your own with a private CA, an adopted server, standbys. */
 const PITR = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE, pitrEnabled: true };
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const STACKS: Record<string, [Record<string, unknown>, string[]]> = {
@@ -26,6 +26,8 @@ const STACKS: Record<string, [Record<string, unknown>, string[]]> = {
         ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"],
     ],
     adopted: [{ ...PITR, adopt: true, adminPassword: "the first admin password" }, ["hanzo-sql:adminPassword"]],
+    // Every standby's pod runs the sidecar too; the backups copy their files from a standby (docs/pitr.md).
+    standbys: [{ ...PITR, standbys: 2, synchronousStandbys: 1 }, []],
 };
 
 async function planOfStack(stack: string, preview = false): Promise<Plan> {

@@ -4,7 +4,7 @@ import type { PlanResult } from "../../cli/plan/runner";
 import { BACKUP_CREDENTIALS_SECRET, BACKUP_CRONJOB, DRILL_CRONJOB, PITR_OBJECTS } from "../../policies/standard/jobs";
 import { renderBackupMetricsQueries, renderBackupScripts, renderRestoreMetricsQueries } from "../../render/backup";
 import { HANZO_SQL_IMAGE, renderRestorePgbackrestConf } from "../../render/pitr";
-import { renderBackupJobConf, renderServerPodConf } from "../../render/pitrPod";
+import { backupScript, renderBackupJobConf, renderServerPodConf } from "../../render/pitrPod";
 import { load } from "../support/config";
 import { TYPES, ofType, planWith, resource, revealed } from "../support/plan";
 
@@ -31,7 +31,7 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
         const archive = { ...spec, repo: { ...spec.repo, bucket: "hanzo-k8s-postgres-backups" } };
         assert.deepStrictEqual(object(plan, TYPES.configMap, PITR_OBJECTS.config).data, {
             "pgbackrest.conf": renderServerPodConf(archive),
-            "pgbackrest-backup.conf": renderBackupJobConf(archive, "postgres-0.postgres.hanzo.svc"),
+            "pgbackrest-backup.conf": renderBackupJobConf(archive, { primary: "postgres.hanzo.svc" }),
         });
         const conf = object(plan, TYPES.configMap, "postgres-config").data["postgresql.conf"] as string;
         assert.deepStrictEqual(
@@ -78,7 +78,7 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
         });
     });
 
-    it("gives each side a certificate of one CA: the server's names the pod, the client's is the CN the server admits; the CA's key is nowhere", () => {
+    it("gives each side a certificate of one CA: the server's names both role-selected Services, the client's is the CN the server admits; the CA's key is nowhere", () => {
         const server = object(plan, TYPES.secret, PITR_OBJECTS.serverTls).stringData;
         const client = object(plan, TYPES.secret, PITR_OBJECTS.clientTls).stringData;
         assert.deepStrictEqual(
@@ -97,7 +97,7 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
             [
                 true,
                 true,
-                "DNS:postgres-0.postgres.hanzo.svc, DNS:postgres-0.postgres.hanzo.svc.cluster.local",
+                "DNS:postgres.hanzo.svc, DNS:postgres.hanzo.svc.cluster.local, DNS:postgres-ro.hanzo.svc, DNS:postgres-ro.hanzo.svc.cluster.local",
                 "CN=pgbackrest-backup",
                 ["1.3.6.1.5.5.7.3.2"],
             ],
@@ -174,6 +174,45 @@ describe("program: point-in-time recovery wired into the pods (components/pitr.t
             [pod.securityContext.fsGroup, pod.volumes.find((v: any) => v.name === "pgbackrest-tls")],
             [undefined, { name: "pgbackrest-tls", secret: { secretName: PITR_OBJECTS.serverTls, defaultMode: 0o444 } }],
         );
+    });
+
+    it("with standbys: every standby's pod runs the same sidecar, the backups copy from the standbys' Service, the policies cover every server pod", async () => {
+        const withStandbys = await planWith("hanzo-k8s", { ...PITR, standbys: 2, synchronousStandbys: 1 });
+        const spec = load(PITR).instance.archive!;
+        const archive = { ...spec, repo: { ...spec.repo, bucket: "hanzo-k8s-postgres-backups" } };
+        assert.deepStrictEqual(object(withStandbys, TYPES.configMap, PITR_OBJECTS.config).data, {
+            "pgbackrest.conf": renderServerPodConf(archive),
+            "pgbackrest-backup.conf": renderBackupJobConf(archive, { primary: "postgres.hanzo.svc", standby: "postgres-ro.hanzo.svc" }),
+        });
+        const primary = object(withStandbys, TYPES.statefulSet, "postgres").spec.template.spec;
+        const standby = object(withStandbys, TYPES.statefulSet, "postgres-standby").spec.template.spec;
+        const sidecar = (pod: any) => pod.containers.find((c: any) => c.name === "pgbackrest");
+        assert.deepStrictEqual(
+            standby.containers.map((c: any) => c.name),
+            ["postgres", "exporter", "pgbackrest"],
+        );
+        assert.deepStrictEqual(sidecar(standby), sidecar(primary));
+        assert.deepStrictEqual(
+            standby.volumes.filter((v: any) => v.name.startsWith("pgbackrest")),
+            primary.volumes.filter((v: any) => v.name.startsWith("pgbackrest")),
+        );
+        for (const cronJob of [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob]) {
+            const pod = object(withStandbys, TYPES.cronJob, cronJob).spec.jobTemplate.spec.template.spec;
+            assert.deepStrictEqual(pod.containers[0].command, [
+                "bash",
+                "-c",
+                backupScript(cronJob === PITR_OBJECTS.fullCronJob ? "full" : "diff", true),
+            ]);
+        }
+        // The TLS port and the bucket: the same policies, selecting every server pod by `app` (the standbys' too).
+        const standbyLabels = object(withStandbys, TYPES.statefulSet, "postgres-standby").spec.template.metadata.labels;
+        assert.strictEqual(standbyLabels.app, "postgres");
+        for (const name of ["postgres-pgbackrest", "postgres-archive-egress", "postgres-pitr-backup-egress"]) {
+            assert.deepStrictEqual(object(withStandbys, TYPES.networkPolicy, name).spec, object(plan, TYPES.networkPolicy, name).spec);
+        }
+        // One max_slot_wal_keep_size: the replication's and the archive's bounds are one line.
+        const conf = object(withStandbys, TYPES.configMap, "postgres-config").data["postgresql.conf"] as string;
+        assert.strictEqual(conf.split("\n").filter((l) => l.startsWith("max_slot_wal_keep_size")).length, 1);
     });
 
     it("without pitrEnabled: no sidecar, no archive settings, none of its objects", async () => {

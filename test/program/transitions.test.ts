@@ -500,39 +500,40 @@ describe("documented procedures as engine transitions", function () {
         );
         assertSafe(o);
     });
+    // What turning point-in-time recovery on creates and updates (docs/pitr.md).
+    const archive = [
+        "hanzo-sql-archive-backup-egress",
+        "hanzo-sql-archive-client-tls",
+        "hanzo-sql-archive-config",
+        "hanzo-sql-archive-credentials",
+        "hanzo-sql-archive-diff",
+        "hanzo-sql-archive-diff-service-account",
+        "hanzo-sql-archive-full",
+        "hanzo-sql-archive-full-service-account",
+        "hanzo-sql-archive-server-egress",
+        "hanzo-sql-archive-server-ingress",
+        "hanzo-sql-archive-server-tls",
+        "hanzo-sql-archive-tls-seed",
+    ];
+    // The rendered postgresql.conf gains the archive settings (ConfigMap in place), the pod its sidecar and
+    // mounts (StatefulSet in place, rolled by the checksum).
+    // The exporter's queries gain the drill's restore time (their ConfigMap in place; the pod rolls anyway).
+    const server = [
+        "hanzo-sql-postgres-config: update",
+        "hanzo-sql-postgres-exporter-queries: update",
+        "hanzo-sql-postgres-statefulset: update",
+    ];
+    // The drill restores the archive too: its CronJob gains the pitr-drill init container, the scripts'
+    // ConfigMap its two files, the PrometheusRule its group, all in place; the dump CronJob mounts the same
+    // scripts and follows their checksum (in place).
+    const drill = [
+        "hanzo-sql-backups-alerts: update",
+        "hanzo-sql-backups-cronjob: update",
+        "hanzo-sql-backups-drill: update",
+        "hanzo-sql-backups-scripts: update",
+    ];
     it("turns point-in-time recovery on and off (docs/pitr.md): the archive's objects come and go, the server and the drill are updated in place", async () => {
         const image = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm" };
-        const archive = [
-            "hanzo-sql-archive-backup-egress",
-            "hanzo-sql-archive-client-tls",
-            "hanzo-sql-archive-config",
-            "hanzo-sql-archive-credentials",
-            "hanzo-sql-archive-diff",
-            "hanzo-sql-archive-diff-service-account",
-            "hanzo-sql-archive-full",
-            "hanzo-sql-archive-full-service-account",
-            "hanzo-sql-archive-server-egress",
-            "hanzo-sql-archive-server-ingress",
-            "hanzo-sql-archive-server-tls",
-            "hanzo-sql-archive-tls-seed",
-        ];
-        // The rendered postgresql.conf gains the archive settings (ConfigMap in place), the pod its sidecar and
-        // mounts (StatefulSet in place, rolled by the checksum).
-        // The exporter's queries gain the drill's restore time (their ConfigMap in place; the pod rolls anyway).
-        const server = [
-            "hanzo-sql-postgres-config: update",
-            "hanzo-sql-postgres-exporter-queries: update",
-            "hanzo-sql-postgres-statefulset: update",
-        ];
-        // The drill restores the archive too: its CronJob gains the pitr-drill init container, the scripts'
-        // ConfigMap its two files, the PrometheusRule its group, all in place; the dump CronJob mounts the same
-        // scripts and follows their checksum (in place).
-        const drill = [
-            "hanzo-sql-backups-alerts: update",
-            "hanzo-sql-backups-cronjob: update",
-            "hanzo-sql-backups-drill: update",
-            "hanzo-sql-backups-scripts: update",
-        ];
         const on = await transition(image, { ...image, pitrEnabled: true });
         assert.deepStrictEqual(changes(on), [...server, ...drill, ...archive.map((n) => `${n}: create`)].sort());
         assertSafe(on);
@@ -544,5 +545,47 @@ describe("documented procedures as engine transitions", function () {
         const onAdopted = await transition(adopted, { ...adopted, pitrEnabled: true });
         assert.deepStrictEqual(changes(onAdopted), [...server, ...drill, ...archive.map((n) => `${n}: create`)].sort());
         assertSafe(onAdopted);
+    });
+
+    it("turns point-in-time recovery on in a stack with standbys: the same objects, and the standbys' pods gain the sidecar in place", async () => {
+        const standbys = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm", standbys: 1 };
+        const o = await transition(standbys, { ...standbys, pitrEnabled: true });
+        assert.deepStrictEqual(
+            changes(o),
+            [...server, ...drill, ...archive.map((n) => `${n}: create`), "hanzo-sql-standbys-statefulset: update"].sort(),
+        );
+        // The standbys' StatefulSet changes in its pod template only (the sidecar, its mounts): never a replacement.
+        const changed = o.steps.find((s) => s.name === "hanzo-sql-standbys-statefulset")!.changed!;
+        assert.deepStrictEqual(
+            changed.filter((p) => !p.startsWith("spec.template.")),
+            [],
+        );
+        assertSafe(o);
+    });
+
+    it("adds a standby to a stack with point-in-time recovery: the standby's objects, and the backups' file and CronJobs in place", async () => {
+        const pitr = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm", pitrEnabled: true };
+        const o = await transition(pitr, { ...pitr, standbys: 1 });
+        assert.deepStrictEqual(
+            changes(o),
+            [
+                // pg2 (the standbys' Service) and backup-standby=y in the Jobs' file; the CronJobs' script and checksum.
+                "hanzo-sql-archive-config: update",
+                "hanzo-sql-archive-diff: update",
+                "hanzo-sql-archive-full: update",
+                // As "adds a standby" above.
+                "hanzo-sql-cloud-connection: update",
+                "hanzo-sql-iam-connection: update",
+                "hanzo-sql-monitoring-alerts: update",
+                "hanzo-sql-postgres-config: update",
+                "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-exporter-queries: update",
+                "hanzo-sql-postgres-statefulset: update",
+                ...STANDBY_OBJECTS.map((n) => `${n}: create`),
+                "hanzo-sql-standbys-statefulset: create",
+            ].sort(),
+        );
+        // The certificates name both Services in every stack: a standby changes neither TLS Secret.
+        assertSafe(o);
     });
 });

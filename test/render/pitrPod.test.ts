@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { X509Certificate, createPublicKey } from "crypto";
 import { PitrSpec, renderBackupPgbackrestConf, renderServerPgbackrestConf } from "../../render/pitr";
-import { backupScript, renderBackupJobConf, renderServerPodConf, serverPodHosts, sidecarScript } from "../../render/pitrPod";
+import { backupHosts, backupScript, renderBackupJobConf, renderServerPodConf, serverTlsNames, sidecarScript } from "../../render/pitrPod";
 import { pgbackrestSidecar, pitrBackupCronJob, sidecarVolumes } from "../../render/pods/pitr";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
@@ -42,16 +42,13 @@ tls-server-auth=pgbackrest-backup=db
         );
     });
 
-    it("the backup Jobs' file is render/pitr.ts's with pg1 reached over TLS at the server pod's name", () => {
-        const [host] = serverPodHosts("postgres", "postgres", "hanzo");
-        assert.deepStrictEqual(serverPodHosts("postgres", "postgres", "hanzo"), [
-            "postgres-0.postgres.hanzo.svc",
-            "postgres-0.postgres.hanzo.svc.cluster.local",
-        ]);
+    it("the backup Jobs' file is render/pitr.ts's with pg1 reached over TLS at the primary's Service (it follows a failover)", () => {
+        const hosts = backupHosts("postgres", undefined, "hanzo");
+        assert.deepStrictEqual(hosts, { primary: "postgres.hanzo.svc" });
         assert.strictEqual(
-            renderBackupJobConf(SPEC, host),
+            renderBackupJobConf(SPEC, hosts),
             renderBackupPgbackrestConf(SPEC) +
-                `pg1-host=postgres-0.postgres.hanzo.svc
+                `pg1-host=postgres.hanzo.svc
 pg1-host-type=tls
 pg1-host-port=8432
 pg1-host-cert-file=/etc/pgbackrest-tls/tls.crt
@@ -59,26 +56,83 @@ pg1-host-key-file=/etc/pgbackrest-tls/tls.key
 pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt
 `,
         );
-        assert.ok(renderBackupJobConf(SPEC, host).includes("repo1-storage-ca-file=/etc/pgbackrest/endpoint-ca.crt\n"));
+        assert.ok(renderBackupJobConf(SPEC, hosts).includes("repo1-storage-ca-file=/etc/pgbackrest/endpoint-ca.crt\n"));
     });
 
-    it("scripts: the sidecar creates the stanza until it can, then serves; a backup retries the stanza five times, then backs up", () => {
+    it("with standbys: pg2 is the standbys' Service with pg1's paths, and the files are copied from it (backup-standby=y)", () => {
+        const hosts = backupHosts("postgres", "postgres-ro", "hanzo");
+        assert.deepStrictEqual(hosts, { primary: "postgres.hanzo.svc", standby: "postgres-ro.hanzo.svc" });
+        assert.strictEqual(
+            renderBackupJobConf(SPEC, hosts),
+            renderBackupPgbackrestConf(SPEC) +
+                `pg1-host=postgres.hanzo.svc
+pg1-host-type=tls
+pg1-host-port=8432
+pg1-host-cert-file=/etc/pgbackrest-tls/tls.crt
+pg1-host-key-file=/etc/pgbackrest-tls/tls.key
+pg1-host-ca-file=/etc/pgbackrest-tls/ca.crt
+pg2-path=/var/lib/postgresql/data/pgdata
+pg2-socket-path=/var/run/postgresql
+pg2-port=5432
+pg2-user=hanzo
+pg2-host=postgres-ro.hanzo.svc
+pg2-host-type=tls
+pg2-host-port=8432
+pg2-host-cert-file=/etc/pgbackrest-tls/tls.crt
+pg2-host-key-file=/etc/pgbackrest-tls/tls.key
+pg2-host-ca-file=/etc/pgbackrest-tls/ca.crt
+backup-standby=y
+`,
+        );
+        // One certificate for every server pod, whatever its role, naming both Services in every stack.
+        assert.deepStrictEqual(serverTlsNames("postgres", "postgres-ro", "hanzo"), [
+            "postgres.hanzo.svc",
+            "postgres.hanzo.svc.cluster.local",
+            "postgres-ro.hanzo.svc",
+            "postgres-ro.hanzo.svc.cluster.local",
+        ]);
+    });
+
+    it("scripts: the sidecar creates the stanza on a primary until it can and serves at once on a standby; a backup retries the stanza five times, then backs up", () => {
         assert.strictEqual(
             sidecarScript(),
             [
                 "set -u",
                 "(umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key) || exit 1",
-                "until pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; do sleep 10; done",
+                "while :; do",
+                `    recovery=$(psql -XAtq -h "$(sed -n 's/^pg1-socket-path=//p' /etc/pgbackrest/pgbackrest.conf)" -p "$(sed -n 's/^pg1-port=//p' /etc/pgbackrest/pgbackrest.conf)" -U "$(sed -n 's/^pg1-user=//p' /etc/pgbackrest/pgbackrest.conf)" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || recovery=`,
+                '    if [ "$recovery" = t ]; then echo "pgbackrest: the server is in recovery (a standby): no stanza-create here, serving"; break; fi',
+                '    if [ "$recovery" = f ] && pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; then break; fi',
+                "    sleep 10",
+                "done",
                 "exec pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server",
             ].join("\n"),
         );
+        const stanza =
+            'until pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done';
         assert.strictEqual(
             backupScript("diff"),
             [
                 "set -eu",
                 "n=0",
-                'until pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done',
+                stanza,
                 "exec pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db --type=diff backup",
+            ].join("\n"),
+        );
+        assert.strictEqual(
+            backupScript("full", true),
+            [
+                "set -eu",
+                "n=0",
+                stanza,
+                "set -o pipefail",
+                "rc=0",
+                "pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db --type=full backup 2>&1 | tee /tmp/backup.log || rc=${PIPESTATUS[0]}",
+                'if [ "$rc" -eq 56 ] && grep -q "unable to find standby cluster" /tmp/backup.log; then',
+                `    echo "pitr-backup: no standby answered behind the standbys' Service: backing up from the primary"`,
+                "    exec pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db --type=full --no-backup-standby backup",
+                "fi",
+                'exit "$rc"',
             ].join("\n"),
         );
     });

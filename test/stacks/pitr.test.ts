@@ -26,11 +26,9 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
         );
     });
 
-    it("are refused with standbys, whose pods would run the sidecar and never be Ready", () => {
-        assert.deepStrictEqual(problems({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true, standbys: 1 }), [
-            "hanzo-sql:pitrEnabled = true: with standbys (1) is not supported yet: each standby's pod would run the pgBackRest sidecar, whose stanza-create needs a primary, so the standbys would never be Ready (docs/pitr.md); set standbys: 0, or pitrEnabled: false",
-        ]);
-        assert.doesNotThrow(() => load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true, standbys: 0 }));
+    it('are accepted with standbys (each standby\'s sidecar serves without stanza-create, docs/pitr.md "With standbys")', () => {
+        assert.doesNotThrow(() => load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true, standbys: 1 }));
+        assert.doesNotThrow(() => load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true, standbys: 2, synchronousStandbys: 1 }));
     });
 
     it("need backups, an image with pgBackRest, an https endpoint by host name, and a window no longer than the shortest dump retention", () => {
