@@ -28,15 +28,15 @@ import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
 const BUCKET = "hanzo-k8s-postgres-backups";
 const S3_NAME = "minio.minio.svc";
-const SERVER_HOST = "postgres-0.postgres.hanzo.svc";
+const SERVER_HOST = "postgres.hanzo.svc";
 
 /**
  * Continuous archiving as declared (issue 23, docs/pitr.md "The pod shape"), in the pod runner: the server pod
  * of hanzo-k8s with pitrEnabled (its `pgbackrest` sidecar, the pgbackrest ConfigMap, the archive's and the TLS
  * Secrets), an S3 API over TLS (s3rver, standing in for a MinIO of your own at https://minio.minio.svc with a
  * private CA given as pitrEndpointCa), every NetworkPolicy of the plan enforced and names resolved by the
- * cluster DNS stand-in. The headless Service's per-pod name (postgres-0.postgres.hanzo.svc), which the
- * cluster DNS serves for a StatefulSet's pod, is added to the stand-in by hand.
+ * cluster DNS stand-in. The primary's headless Service (postgres.hanzo.svc, the backups' pg1-host) is added to the
+ * stand-in by hand, resolving to the one server pod.
  */
 describe("pods: the archiving server pod and its base backup CronJob (pgBackRest over mutual TLS)", function () {
     this.timeout(600_000);
@@ -111,7 +111,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         volumes.push(v);
         server = await startServerPod(plan, network, v);
         pods.push(server);
-        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        network.addService("postgres", "hanzo", server.ip);
         // Ready: the server answers, and the sidecar's TLS server listens (after stanza-create succeeded).
         await server.waitReady(300_000);
         applyInitSql(plan, server, secretOf(plan, "hanzo", "postgres-credentials").password);
@@ -298,7 +298,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         network.enforce(networkPolicies(adopted));
         server = await startServerPod(adopted, network, seedLayoutVolume());
         pods.push(server);
-        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        network.addService("postgres", "hanzo", server.ip);
         await server.waitReady(300_000);
         const admin = await connectTo(server.ip, 5432, "hanzo", secretOf(adopted, "hanzo", "postgres-credentials").password, "postgres");
         try {

@@ -1,0 +1,315 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import { Client } from "pg";
+import { S3Server } from "../harness/local/s3";
+import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
+import type { PlanResult } from "../../cli/plan/runner";
+import { VALID } from "../support/config";
+import { planWith } from "../support/plan";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf } from "../support/pods";
+import { PITR_OBJECTS } from "../../policies/standard/jobs";
+import { HANZO_SQL_IMAGE } from "../../render/pitr";
+
+const NS = "hanzo";
+const BUCKET = "hanzo-k8s-postgres-backups";
+const S3_NAME = "minio.minio.svc";
+
+interface Info {
+    backup: { type: string; error: boolean; label: string; prior: string | null; archive: { start: string; stop: string } }[];
+    archive: { id: string; min: string; max: string }[];
+}
+
+/**
+ * Issues 23 and 24 together in the pod runner (docs/pitr.md "With standbys"): a primary and one standby with
+ * pitrEnabled, exactly as the plan declares them (each pod with its pgBackRest sidecar), an S3 API over TLS
+ * (s3rver as https://minio.minio.svc with its CA as pitrEndpointCa), every NetworkPolicy of the plan enforced, the
+ * Services `postgres` and `postgres-ro` answered by the DNS stand-in from their selectors against the pods' current
+ * labels and Ready conditions. The standby's sidecar serves without creating the stanza; the base backups copy their
+ * files from the standby; after the failover of docs/standbys.md the next backup reaches the new primary through
+ * `postgres` (no standby then: from the primary), and once the old primary has rejoined, from it as the standby.
+ */
+describe("pods: archiving and base backups in a stack with a standby, across a failover (issues 23 and 24)", function () {
+    this.timeout(900_000);
+    let plan: PlanResult;
+    let network: PodNetwork;
+    let s3: S3Server;
+    let primary: Pod;
+    let standby: Pod;
+    let adminPassword: string;
+    const volumes: PersistentVolume[] = [];
+    const pods: Pod[] = [];
+    let jobs = 0;
+
+    function config(url: string, ca: string): Record<string, unknown> {
+        return {
+            ...VALID,
+            standbys: 1,
+            image: HANZO_SQL_IMAGE,
+            pitrEnabled: true,
+            pitrEndpointCa: ca,
+            backupEndpoint: url,
+            backupBucket: BUCKET,
+            backupAccessKeyId: "S3RVER",
+            backupSecretAccessKey: "S3RVER",
+        };
+    }
+    const SECRET_KEYS = ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"];
+
+    /** Pod `<statefulset>-0` of a StatefulSet of the plan, on `volume`, with its template's labels. */
+    async function startMember(name: string, volume: PersistentVolume): Promise<Pod> {
+        const w = workload(plan, "StatefulSet", name);
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        const pod = await Pod.start({
+            name: `${w.name}-0`,
+            namespace: w.namespace,
+            spec: w.spec,
+            network,
+            secrets,
+            configMaps,
+            claims: Object.fromEntries(w.claimTemplates.map((t) => [t, volume])),
+            labels: w.labels,
+        });
+        pods.push(pod);
+        return pod;
+    }
+
+    async function until<T>(what: string, f: () => Promise<T | undefined>, seconds = 120): Promise<T> {
+        for (let i = 0; i < seconds * 4; i++) {
+            const v = await f().catch(() => undefined);
+            if (v !== undefined) {
+                return v;
+            }
+            await new Promise((r) => setTimeout(r, 250));
+        }
+        throw new Error(`${what}: not within ${seconds} s`);
+    }
+
+    /** Ready by its probes, probed as the kubelet does every period. */
+    async function readyAgain(pod: Pod): Promise<void> {
+        let last = "";
+        await until(
+            `${pod.name} Ready`,
+            async () => {
+                const r = await pod.checkReady();
+                last = r.detail;
+                return r.ready ? true : undefined;
+            },
+            60,
+        ).catch((e) => {
+            throw new Error(`${(e as Error).message}: ${last}`);
+        });
+    }
+
+    async function admin(pod: Pod): Promise<Client> {
+        return connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
+    }
+
+    /** A pod of a base backup CronJob as the plan declares it, run to its end: its exit status and log. */
+    async function backupJob(cronJob: string): Promise<{ status: number; log: string }> {
+        const w = workload(plan, "CronJob", cronJob);
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        const job = await Pod.start({
+            name: `${cronJob}-${++jobs}-abcde`,
+            namespace: w.namespace,
+            spec: w.spec,
+            network,
+            secrets,
+            configMaps,
+            labels: w.labels,
+        });
+        pods.push(job);
+        const done = await job.waitCompleted(600_000);
+        const log = job.container("backup").logs();
+        await job.stop(1);
+        return { status: done.backup, log };
+    }
+
+    /** `pgbackrest info` from a server pod's sidecar (its configuration and keys). */
+    async function info(pod: Pod): Promise<Info> {
+        const r = await pod
+            .container("pgbackrest")
+            .exec(["pgbackrest", "--config=/etc/pgbackrest/pgbackrest.conf", "--stanza=db", "--output=json", "info"], 120_000);
+        assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+        return (JSON.parse(r.stdout) as Info[])[0];
+    }
+
+    /** Switches the primary's segment and waits until pg_stat_archiver reports it archived. */
+    async function archived(pod: Pod): Promise<string> {
+        const a = await admin(pod);
+        try {
+            const segment = (await a.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
+            await until(
+                `segment ${segment} archived`,
+                async () =>
+                    (await a.query("SELECT last_archived_wal FROM pg_stat_archiver")).rows[0].last_archived_wal === segment
+                        ? true
+                        : undefined,
+                300,
+            );
+            return segment;
+        } finally {
+            await a.end();
+        }
+    }
+
+    before(async () => {
+        const dummyCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        network = await clusterNetwork(await planWith("pitr-standby", config(`https://${S3_NAME}:9000`, dummyCa), SECRET_KEYS));
+        const minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
+        network.addService("minio", "minio", minio);
+        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
+        plan = await planWith("pitr-standby", config(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8")), SECRET_KEYS);
+        network.enforce(networkPolicies(plan));
+        // The Services by their selectors, as the endpoints controller and the cluster DNS resolve them.
+        for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Service")) {
+            const s = plan.revealed.get(r.urn) as {
+                metadata: { name: string; namespace: string };
+                spec: { selector: Record<string, string> };
+            };
+            network.addSelectorService(s.metadata.name, s.metadata.namespace, s.spec.selector);
+        }
+        volumes.push(PersistentVolume.fresh(), PersistentVolume.fresh());
+        adminPassword = secretOf(plan, NS, "postgres-credentials").password;
+    });
+    after(async () => {
+        for (const p of pods.reverse()) {
+            await p.stop(5).catch(() => undefined);
+        }
+        await s3?.stop();
+        network?.destroy();
+        volumes.forEach((v) => v.remove());
+    });
+
+    it("the primary's sidecar creates the stanza; the standby's serves without it: the standby is Ready and streams", async () => {
+        const w = workload(plan, "StatefulSet", "postgres-standby");
+        assert.deepStrictEqual(
+            w.spec.containers.map((c) => c.name),
+            ["postgres", "exporter", "pgbackrest"],
+        );
+        primary = await startMember("postgres", volumes[0]);
+        await primary.waitReady(300_000);
+        applyInitSql(plan, primary, adminPassword);
+        standby = await startMember("postgres-standby", volumes[1]);
+        await standby.waitReady(300_000);
+        const sidecar = standby.container("pgbackrest").logs();
+        assert.match(sidecar, /pgbackrest: the server is in recovery \(a standby\): no stanza-create here, serving/);
+        assert.doesNotMatch(sidecar, /stanza-create command begin/);
+        assert.match(primary.container("pgbackrest").logs(), /stanza-create command end: completed successfully/);
+        const a = await admin(primary);
+        try {
+            const rows = await until("the standby streams", async () => {
+                const r = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
+                return r.length === 1 && r[0].state === "streaming" ? r : undefined;
+            });
+            assert.deepStrictEqual(rows, [{ application_name: "postgres_standby_0", state: "streaming" }]);
+        } finally {
+            await a.end();
+        }
+        assert.deepStrictEqual([network.resolve("postgres.hanzo.svc"), network.resolve("postgres-ro.hanzo.svc")], [primary.ip, standby.ip]);
+    });
+
+    it("archives the primary's WAL; a full and a differential backup copy their files from the standby (pgbackrest info)", async () => {
+        const segment = await archived(primary);
+        assert.strictEqual(s3.keys("postgres-pitr/archive/db/15-1/").filter((k) => k.includes(`/${segment}-`)).length, 1);
+        for (const cronJob of [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob]) {
+            const { status, log } = await backupJob(cronJob);
+            assert.strictEqual(status, 0, log);
+            // pgBackRest's own account of a backup from a standby: start/stop on the primary, files from the standby.
+            assert.match(log, /wait for replay on the standby to reach/, log);
+            assert.match(log, /replay on the standby reached/, log);
+            assert.doesNotMatch(log, /pitr-backup: no standby answered/);
+        }
+        const i = await info(standby);
+        assert.deepStrictEqual(
+            i.backup.map((b) => [b.type, b.error, b.prior === null ? null : b.prior === i.backup[0].label]),
+            [
+                ["full", false, null],
+                ["diff", false, true],
+            ],
+        );
+        assert.deepStrictEqual(
+            i.archive.map((x) => x.id),
+            ["15-1"],
+        );
+    });
+
+    it("after a failover (docs/standbys.md), the next backup reaches the new primary through postgres; with no standby Ready, from the primary", async () => {
+        const t0 = Date.now();
+        const marks: string[] = [];
+        const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        // The primary's pod dies; the standby is promoted (with the CHECKPOINT the procedure names) and relabelled.
+        primary.container("postgres").signal("SIGKILL");
+        await primary.stop(0);
+        const promote = await standby
+            .container("postgres")
+            .exec(["psql", "-XAtq", "-U", "hanzo", "-d", "postgres", "-c", "SELECT pg_promote(true, 60)", "-c", "CHECKPOINT"]);
+        assert.strictEqual(promote.status, 0, promote.stderr);
+        standby.relabel({ ...standby.labels, "hanzo.ai/role": "primary" });
+        await readyAgain(standby);
+        assert.deepStrictEqual([network.resolve("postgres.hanzo.svc"), network.resolve("postgres-ro.hanzo.svc")], [standby.ip, undefined]);
+        mark("promoted and relabelled");
+        // The new primary archives on timeline 2 into the same stanza.
+        const segment = await archived(standby);
+        mark("a timeline-2 segment archived");
+        assert.ok(segment.startsWith("00000002"), segment);
+
+        const { status, log } = await backupJob(PITR_OBJECTS.fullCronJob);
+        mark("the full backup's Job completed");
+        console.log(`      after the kill: ${marks.join(", ")}`);
+        assert.strictEqual(status, 0, log);
+        assert.match(log, /unable to find standby cluster - cannot proceed/);
+        assert.match(log, /pitr-backup: no standby answered behind the standbys' Service: backing up from the primary/);
+        const i = await info(standby);
+        assert.deepStrictEqual(
+            i.backup.map((b) => [b.type, b.error]),
+            [
+                ["full", false],
+                ["diff", false],
+                ["full", false],
+            ],
+        );
+        assert.ok(i.backup[2].archive.start.startsWith("00000002"), JSON.stringify(i.backup[2]));
+    });
+
+    it("once the old primary has rejoined as a standby (pg_rewind, relabelled), the next backup copies from it", async () => {
+        const old = await startMember("postgres", volumes[0]);
+        const a = await admin(standby);
+        try {
+            await until(
+                "the old primary streams from the new one",
+                async () => {
+                    const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
+                    return rows.length === 1 && rows[0].state === "streaming" && rows[0].application_name === "postgres_0"
+                        ? true
+                        : undefined;
+                },
+                300,
+            );
+        } finally {
+            await a.end();
+        }
+        assert.match(old.container("postgres").logs(), /rewinding and rejoining as its standby/);
+        old.relabel({ ...old.labels, "hanzo.ai/role": "standby" });
+        await readyAgain(old);
+        assert.match(
+            old.container("pgbackrest").logs(),
+            /pgbackrest: the server is in recovery \(a standby\): no stanza-create here, serving/,
+        );
+        assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), old.ip);
+        const { status, log } = await backupJob(PITR_OBJECTS.diffCronJob);
+        assert.strictEqual(status, 0, log);
+        assert.match(log, /replay on the standby reached/, log);
+        assert.doesNotMatch(log, /pitr-backup: no standby answered/);
+        const i = await info(old);
+        assert.deepStrictEqual(
+            i.backup.map((b) => [b.type, b.error]),
+            [
+                ["full", false],
+                ["diff", false],
+                ["full", false],
+                ["diff", false],
+            ],
+        );
+        assert.strictEqual(i.backup[3].prior, i.backup[2].label);
+    });
+});
