@@ -17,6 +17,8 @@ import { replacementOptions } from "../policies/standard/replacement";
 import { TYPES } from "../policies/standard/types";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole } from "./roles";
+import type { RestoredObjects } from "../stacks/pitrBootstrap";
+import { restoredImport } from "./bootstrap";
 import { dnsEgress, endpointEgress, podEgress } from "../render/egress";
 import { egressPolicy, workloadServiceAccount } from "./hardening";
 import { stateInputs } from "./stateInputs";
@@ -32,6 +34,8 @@ export { BACKUP_CRONJOB, DRILL_CRONJOB };
 export const BACKUP_ROLE_MEMBERSHIPS = SYSTEM_ROLE_MEMBERSHIPS[BACKUP_ROLE];
 
 export interface PostgresBackupsArgs {
+    /** Roles and databases a bootstrap restored (pitrBootstrapFrom.restored): imported, not created (components/bootstrap.ts). */
+    readonly restored?: RestoredObjects;
     /** Namespace of every Kubernetes object (the Namespace resource's name when the stack creates it). */
     readonly namespace: pulumi.Input<string>;
     /** Schedule, retention, storage, images and drill from the stack spec (backups are on). */
@@ -101,7 +105,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
                 bypassRowLevelSecurity: true,
                 privileged: true,
             },
-            { parent: this },
+            { parent: this, ...restoredImport(args.restored, "roles", BACKUP_ROLE) },
         );
         // Where report.sh records each database's result, for the metrics exporter.
         const statusSchema = new postgresql.Schema(

@@ -16,6 +16,7 @@ import { PostgresStandbys } from "./standbys";
 import { READ_SERVICE } from "../policies/standard/replication";
 import { PostgresInstance } from "./postgresInstance";
 import { PostgresArchive, archiveInput } from "./pitr";
+import { bootstrapInput } from "./bootstrap";
 import { ServiceDatabase, databaseExtensions } from "./serviceDatabase";
 import { stateInputs } from "./stateInputs";
 
@@ -58,6 +59,15 @@ export class HanzoSql extends pulumi.ComponentResource {
         // The drill restores the WAL archive too when the stack archives (docs/pitr.md, "The drill").
         const pitrDrill =
             spec.backup.enabled && spec.backup.drill.enabled && spec.instance.archive !== undefined && spec.pitr !== undefined;
+        // Restored from another stack's archive on its empty volume (pitrBootstrapFrom, components/bootstrap.ts).
+        const bootstrap =
+            spec.bootstrap && spec.instance.archive
+                ? bootstrapInput(
+                      `${name}-pitr-bootstrap`,
+                      { namespace, bootstrap: spec.bootstrap, archive: spec.instance.archive, endpointCa: spec.pitr?.endpointCa },
+                      { parent: this, provider: k8sProvider },
+                  )
+                : undefined;
         this.instance = new PostgresInstance(
             `${name}-postgres`,
             {
@@ -78,6 +88,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                         spec.instance.replication.standbys > 0 ? renderReplicationMetricsQueries() : "",
                     ].join("") || undefined,
                 ...(spec.instance.archive ? { archive: archiveInput() } : {}),
+                ...(bootstrap ? { bootstrap } : {}),
             },
             { parent: this, providers: [k8sProvider] },
         );
@@ -121,6 +132,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     volumeBytes,
                     password: this.instance.monitorPassword!,
                     standbys: spec.instance.replication.standbys,
+                    ...(spec.bootstrap ? { restored: spec.bootstrap.restored } : {}),
                 },
                 { parent: this, providers: [pgProvider, k8sProvider] },
             );
@@ -143,7 +155,7 @@ export class HanzoSql extends pulumi.ComponentResource {
         if (spec.instance.replication.standbys > 0) {
             const replication = new PostgresReplication(
                 `${name}-replication`,
-                { namespace, replication: spec.instance.replication },
+                { namespace, replication: spec.instance.replication, ...(spec.bootstrap ? { restored: spec.bootstrap.restored } : {}) },
                 { parent: this, providers: [pgProvider, k8sProvider] },
             );
             // The standbys' objects, once the role they clone as exists (components/standbys.ts).
@@ -177,6 +189,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     kms: spec.kms,
                     extensionVersions: spec.extensionVersions,
                     adopt: spec.adopt,
+                    ...(spec.bootstrap ? { restored: spec.bootstrap.restored } : {}),
                 },
                 // A renamed service keeps its resources: every child's name starts with the component's, so
                 // the SDK derives each child's alias from this one.
@@ -225,6 +238,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     protectData: spec.protectData,
                     monitoring: spec.monitoring,
                     namespaceName: spec.namespace,
+                    ...(spec.bootstrap ? { restored: spec.bootstrap.restored } : {}),
                     ...(spec.instance.archive && spec.pitr
                         ? { pitr: { archive: spec.instance.archive, image: spec.instance.image, endpointCa: spec.pitr.endpointCa } }
                         : {}),

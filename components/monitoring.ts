@@ -7,12 +7,16 @@ import { labels as objectLabels } from "../render/labels";
 import { MONITOR_DATABASE, MONITOR_ROLE, SYSTEM_ROLE_MEMBERSHIPS } from "../policies/standard/rules";
 import type { MonitoringSpec, On } from "../stacks/spec";
 import { loginRole } from "./roles";
+import type { RestoredObjects } from "../stacks/pitrBootstrap";
+import { restoredImport } from "./bootstrap";
 import { stateInputs } from "./stateInputs";
 
 /** Built-in role that may read every statistics view, and nothing else (the standard's list, policies/standard/roles.ts). */
 export const MONITOR_ROLE_MEMBERSHIPS = SYSTEM_ROLE_MEMBERSHIPS[MONITOR_ROLE];
 
 export interface PostgresMonitoringArgs {
+    /** Roles and databases a bootstrap restored (pitrBootstrapFrom.restored): imported, not created (components/bootstrap.ts). */
+    readonly restored?: RestoredObjects;
     /** Namespace of the PodMonitor and the PrometheusRule (the server's). */
     readonly namespace: pulumi.Input<string>;
     /** The namespace's name, known at declaration (the alerts select by it). */
@@ -46,7 +50,7 @@ export class PostgresMonitoring extends pulumi.ComponentResource {
         const role = loginRole(
             `${name}-role`,
             { name: MONITOR_ROLE, password: args.password, roles: [...MONITOR_ROLE_MEMBERSHIPS], privileged: true },
-            { parent: this },
+            { parent: this, ...restoredImport(args.restored, "roles", MONITOR_ROLE) },
         );
         // PUBLIC may not connect to the maintenance databases; the exporter may, to the one it scrapes.
         new postgresql.Grant(

@@ -30,6 +30,7 @@ import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
 import { PGPASS_KEY, replicationScripts, roleLabel } from "../render/pods/standby";
+import type { BootstrapInput } from "../render/pods/bootstrap";
 import { REPLICATION_SECRET } from "../policies/standard/replication";
 import { pgpassAnyHost } from "../render/connection";
 
@@ -86,6 +87,8 @@ export interface PostgresInstanceArgs {
     readonly exporterQueries?: string;
     /** Continuous archiving's objects the pod mounts (components/pitr.ts archiveInput), when pitrEnabled. */
     readonly archive?: ArchiveInput;
+    /** The restore step from another stack's archive (components/bootstrap.ts), when pitrBootstrapFrom. */
+    readonly bootstrap?: BootstrapInput;
 }
 
 /**
@@ -244,6 +247,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 configMap: config.metadata.name,
                 ...(exporter ? { exporter } : {}),
                 ...(args.archive ? { archive: args.archive } : {}),
+                ...(args.bootstrap ? { bootstrap: args.bootstrap } : {}),
                 ...(replicated ? { replication: { primaryHost: spec.host, replicationSecret: REPLICATION_SECRET } } : {}),
             },
         };

@@ -5,6 +5,8 @@ import { REPLICATION_ROLE, REPLICATION_SECRET, ReplicationSpec } from "../polici
 import { labels as objectLabels } from "../render/labels";
 import { pgpassAnyHost } from "../render/connection";
 import { loginRole } from "./roles";
+import type { RestoredObjects } from "../stacks/pitrBootstrap";
+import { restoredImport } from "./bootstrap";
 import { stateInputs } from "./stateInputs";
 
 export interface PostgresReplicationArgs {
@@ -12,6 +14,8 @@ export interface PostgresReplicationArgs {
     readonly namespace: pulumi.Input<string>;
     /** The stack's standbys (at least one: the component is declared only then). */
     readonly replication: ReplicationSpec;
+    /** Roles and databases a bootstrap restored (pitrBootstrapFrom.restored): imported, not created (components/bootstrap.ts). */
+    readonly restored?: RestoredObjects;
 }
 
 /**
@@ -34,7 +38,7 @@ export class PostgresReplication extends pulumi.ComponentResource {
         loginRole(
             `${name}-role`,
             { name: REPLICATION_ROLE, password: password.result, replication: true, privileged: true },
-            { parent: this },
+            { parent: this, ...restoredImport(args.restored, "roles", REPLICATION_ROLE) },
         );
         const secret = new k8s.core.v1.Secret(
             `${name}-secret`,

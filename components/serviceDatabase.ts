@@ -6,6 +6,8 @@ import { connectionSecretData } from "../render/connection";
 import { labels } from "../render/labels";
 import type { KmsSpec, ServiceSpec } from "../stacks/spec";
 import { renderKmsSync } from "../render/kmsSync";
+import type { RestoredObjects } from "../stacks/pitrBootstrap";
+import { restoredImport } from "./bootstrap";
 import { adoptedObject, adoptionAnnotations } from "./adoption";
 import { dataProtection, renamedDatabaseChild } from "./protection";
 import { loginRole, passwordKeepers } from "./roles";
@@ -65,6 +67,8 @@ export interface ServiceDatabaseArgs {
     readonly extensionVersions: Readonly<Record<string, string>>;
     /** Adopt the running role and database of the same names (`import`) instead of creating them. */
     readonly adopt: boolean;
+    /** Roles and databases a bootstrap restored (pitrBootstrapFrom.restored): imported, not created (components/bootstrap.ts). */
+    readonly restored?: RestoredObjects;
 }
 
 /** The Secret a KMS sync writes: `<service>-database-url`, never the program's own `<service>-database`. */
@@ -133,7 +137,12 @@ export class ServiceDatabase extends pulumi.ComponentResource {
         this.role = loginRole(
             `${name}-role`,
             { name: s.role, password: password?.result, passwordVersion: s.passwordVersion, connectionLimit: s.connectionLimit },
-            { parent: this, ...adopted(s.role), ...(s.keepPassword ? { ignoreChanges: ["password"] } : {}) },
+            {
+                parent: this,
+                ...adopted(s.role),
+                ...restoredImport(args.restored, "roles", s.role),
+                ...(s.keepPassword ? { ignoreChanges: ["password"] } : {}),
+            },
         );
         this.database = new postgresql.Database(
             `${name}-database`,
@@ -145,7 +154,12 @@ export class ServiceDatabase extends pulumi.ComponentResource {
                 allowConnections: true,
                 connectionLimit: -1,
             },
-            { parent: this, ...dataProtection(args.protectData), ...adopted(s.database) },
+            {
+                parent: this,
+                ...dataProtection(args.protectData),
+                ...adopted(s.database),
+                ...restoredImport(args.restored, "databases", s.database),
+            },
         );
         const childOfDatabase = { parent: this, deletedWith: this.database, ...renamedDatabaseChild(s.renamedFrom !== undefined) };
         // REVOKE ALL ON DATABASE … FROM PUBLIC: only the owner (and the superuser) may connect.

@@ -14,6 +14,7 @@ import { PROJECT } from "../policies/standard/types";
 import { CONFIG_KEY_NAMES, Config } from "./schema";
 import { resolveServices } from "./services";
 import { archiveSpecOf, pitrBackupsOf } from "./pitr";
+import { bootstrapSpecOf } from "./pitrBootstrap";
 import type { StackSpec } from "./spec";
 
 export { CONFIG_KEYS, PROJECT };
@@ -330,5 +331,6 @@ function specOf(stack: string, c: Config): StackSpec {
               }
             : { enabled: false },
         ...(pitrBackupsOf(c) ? { pitr: pitrBackupsOf(c) } : {}),
+        ...(c.pitrBootstrapFrom ? { bootstrap: bootstrapSpecOf(c.pitrBootstrapFrom) } : {}),
     };
 }

@@ -6,8 +6,9 @@
  */
 import { z } from "zod";
 import { parseQuantity } from "../policies/standard/quantity";
-import { AVAILABLE_EXTENSIONS, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
-import { replicationProblem } from "../policies/standard/replication";
+import { ADMIN_ROLE, AVAILABLE_EXTENSIONS, BACKUP_ROLE, MONITOR_ROLE, REQUIRED_EXTENSIONS } from "../policies/standard/rules";
+import { REPLICATION_ROLE, replicationProblem } from "../policies/standard/replication";
+import { restoredProblems } from "./pitrBootstrap";
 import { KMS_SYNC_CRDS, kmsSyncCrd } from "../render/kmsSync";
 import { HANZO_SQL_IMAGE } from "../render/pitr";
 import { Config, FLAT } from "./schema";
@@ -262,13 +263,40 @@ export function validatePitrBootstrap({ c, ok, report }: RuleInput): void {
             "cannot bootstrap an adopted stack: its volume holds the seed's cluster, which the restore step never touches; remove pitrBootstrapFrom or adopt",
         );
     }
-    // The step, its script and its restore are built and tested (render/pods/bootstrap.ts, test/db/pitrBootstrap);
-    // the component does not pass it to the server pod yet. Refused rather than silently ignored.
-    report(
-        ["pitrBootstrapFrom"],
-        c.pitrBootstrapFrom,
-        "is not yet wired into the server pod (issue 23, docs/pitr.md: Into a new stack); remove pitrBootstrapFrom",
-    );
+    // The first preview would Read the imported roles from a server that does not exist yet: a provider whose
+    // configuration is known reads them (pkg/resource/plugin/provider_plugin.go Read); a generated password is
+    // unknown in that preview, so the provider is not configured and the imports preview as empty (components/bootstrap.ts).
+    if (ok("adminPassword") && c.adminPassword !== undefined) {
+        report(
+            ["pitrBootstrapFrom"],
+            c.pitrBootstrapFrom,
+            "cannot be given with adminPassword: the first preview would read the restored roles from a server that is not there yet; leave adminPassword unset (the stack generates one and the restore step gives it to the restored cluster), or remove pitrBootstrapFrom before setting it",
+        );
+    }
+}
+
+/**
+ * pitrBootstrapFrom.restored names only roles and databases this stack declares, and the backup role
+ * (stacks/pitrBootstrap.ts restoredProblems; docs/pitr.md "Into a new stack").
+ */
+export function validatePitrBootstrapRestored({ c, ok, report }: RuleInput, services: readonly ResolvedService[]): void {
+    if (!ok("pitrBootstrapFrom", "backupEnabled", "monitoringEnabled", "standbys") || c.pitrBootstrapFrom === undefined) {
+        return;
+    }
+    const declared = {
+        roles: [
+            ...services.map((s) => s.role),
+            ...(c.backupEnabled ? [BACKUP_ROLE] : []),
+            ...(c.monitoringEnabled ? [MONITOR_ROLE] : []),
+            ...(c.standbys > 0 ? [REPLICATION_ROLE] : []),
+        ],
+        databases: services.map((s) => s.database),
+        admin: ADMIN_ROLE,
+        backupRole: BACKUP_ROLE,
+    };
+    for (const p of restoredProblems(c.pitrBootstrapFrom.restored, declared)) {
+        report(["pitrBootstrapFrom", "restored", ...p.path], p.value, p.message);
+    }
 }
 
 /** The rules across keys, in the order their problems are reported. */
@@ -296,7 +324,12 @@ export const SERVICES_CONTEXT: readonly (keyof Config)[] = [
     "adopt",
 ];
 /** The rules that read the resolved services, after resolveServices' own, in the order they are reported. */
-export const SERVICES_RULES: readonly ServicesRule[] = [validateExtensionVersions, validateKmsProject, validatePitrRetention];
+export const SERVICES_RULES: readonly ServicesRule[] = [
+    validateExtensionVersions,
+    validateKmsProject,
+    validatePitrRetention,
+    validatePitrBootstrapRestored,
+];
 
 /** Runs every rule: CROSS_KEY_RULES, then (when the context passed) resolveServices and SERVICES_RULES. */
 function crossKeyRules(c: Config, ctx: z.RefinementCtx<Config>): void {

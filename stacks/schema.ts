@@ -313,7 +313,7 @@ export const SHAPE = {
     ),
     pitrBootstrapFrom: key(
         BOOTSTRAP_FROM.optional(),
-        "bootstrap this stack's server from another stack's WAL archive on an empty volume: { bucket, path, time | lsn | name } (none: the end of the archive); a volume with data is never touched (docs/pitr.md)",
+        "bootstrap this stack's server from another stack's WAL archive on an empty volume: { bucket, path, time | lsn | name (none: the end of the archive), restored: { roles, databases } (imported on the first up, not created) }; a volume with data is never touched (docs/pitr.md)",
     ),
     monitoringEnabled: key(flag().default(true), "postgres_exporter sidecar, PodMonitor and alert rules (prometheus-operator)"),
     monitoringNamespace: key(

@@ -6,6 +6,7 @@ import type { Environment } from "../policies/standard/rules";
 import type { VectorSettings } from "../policies/standard/settings";
 import type { ReplicationSpec } from "../policies/standard/replication";
 import type { PitrSpec } from "../render/pitr";
+import type { BootstrapSpec } from "./pitrBootstrap";
 import type { ResolvedService } from "./services";
 
 /** Where the Kubernetes provider comes from. */
@@ -164,6 +165,8 @@ export interface StackSpec {
     readonly kms: KmsSpec;
     /** Point-in-time recovery's base backups, when pitrEnabled (the archive itself is instance.archive). */
     readonly pitr?: PitrBackupsSpec;
+    /** pitrBootstrapFrom: the server restored from another stack's archive, what the restore brings imported. */
+    readonly bootstrap?: BootstrapSpec;
 }
 
 /** The base backups of the WAL archive (docs/pitr.md): full and differential schedules. */

@@ -368,6 +368,11 @@ const PROTECTED_REPLACE = (urn: string) =>
     `unable to replace resource "${urn}" as it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``;
 const IMPORTED_REPLACE = (keys: string[]) =>
     `previously-imported resources that still specify an ID may not be replaced; please remove the \`import\` declaration from your program; replaced by: ${keys.join(", ")}`;
+/** The server's error when the postgresql provider creates a role or database that exists (SQLSTATE 42710, 42P04). */
+const CREATE_FAILS_ON_EXISTING: Readonly<Record<string, (name: string) => string>> = {
+    [TYPES.role]: (name) => `pq: role "${name}" already exists`,
+    [TYPES.database]: (name) => `pq: database "${name}" already exists`,
+};
 const IMPORT_MISMATCH = (keys: string[]) => `inputs to import do not match the existing resource: [${keys.join(" ")}]`;
 const PROTECTED_DELETE = (urn: string) => `resource "${urn}" cannot be deleted because it is protected`;
 
@@ -499,6 +504,15 @@ export function engineSteps(t: Transition): EngineStep[] {
         }
 
         if (!old) {
+            // A role or database that already exists (a restored cluster's, given as live): the postgresql
+            // provider creates with a plain CREATE ROLE / CREATE DATABASE (cyrilgdn/terraform-provider-postgresql,
+            // resourcePostgreSQLRoleCreate, createDatabase), which the server refuses.
+            const existing = CREATE_FAILS_ON_EXISTING[r.type];
+            const name = r.inputs.name;
+            if (existing && typeof name === "string" && live.has(`${r.type}\u0000${name}`)) {
+                steps.set(r.urn, { ...base, step: "refused", error: existing(name), why: "create of an object that exists" });
+                continue;
+            }
             steps.set(r.urn, { ...base, step: "create", why: "new" });
             generated(r);
             continue;

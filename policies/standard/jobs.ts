@@ -25,4 +25,6 @@ export const PITR_OBJECTS = {
     credentials: "postgres-pitr-credentials",
     serverTls: "postgres-pgbackrest-server-tls",
     clientTls: "postgres-pgbackrest-client-tls",
+    /** The restore step's script and the source repository's pgbackrest.conf (pitrBootstrapFrom). */
+    bootstrap: "postgres-pitr-bootstrap",
 } as const;

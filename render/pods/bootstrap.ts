@@ -8,8 +8,11 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import { ADMIN_ROLE } from "../../policies/standard/rules";
-import { PGBACKREST_KEY_ENV } from "../pitr";
+import { scriptsDir } from "../backup";
+import { PGBACKREST_KEY_ENV, type PitrSpec, renderRestorePgbackrestConf } from "../pitr";
 import { hardenedContainer } from "../securityContext";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -82,4 +85,36 @@ export function pitrBootstrapContainer(server: BootstrapServerInput, input: Boot
 /** The ConfigMap volume the init container mounts. */
 export function pitrBootstrapVolume(input: BootstrapInput): Volume {
     return { name: "pitr-bootstrap", configMap: { name: input.configMap, defaultMode: 0o555 } };
+}
+
+/** The endpoint's private CA in the same ConfigMap, when the stack has one (pitrEndpointCa). */
+export const PITR_BOOTSTRAP_CA = "endpoint-ca.crt";
+/** pgBackRest's spool and lock directory of the restore (the pod's /tmp volume; the script empties BOOTSTRAP_RUN). */
+export const PITR_BOOTSTRAP_SPOOL = `${PITR_BOOTSTRAP_RUN}-spool`;
+
+/**
+ * The bootstrap ConfigMap's files: the script, and the source repository's pgbackrest.conf — the stack's own
+ * repository options (endpoint, region, URI style, CA) with the source's bucket and path, rendered by
+ * render/pitr.ts renderRestorePgbackrestConf (one source with the drill's), restoring beside PGDATA.
+ */
+export function pitrBootstrapFiles(
+    archive: PitrSpec,
+    source: { readonly bucket: string; readonly path: string },
+    endpointCa?: string,
+): Record<string, string> {
+    const ca = endpointCa !== undefined && archive.repo.caFile !== undefined;
+    const repo = {
+        ...archive.repo,
+        bucket: source.bucket,
+        prefix: source.path,
+        ...(ca ? { caFile: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CA}` } : {}),
+    };
+    return {
+        [PITR_BOOTSTRAP_SCRIPT]: fs.readFileSync(path.join(scriptsDir(), PITR_BOOTSTRAP_SCRIPT), "utf8"),
+        [PITR_BOOTSTRAP_CONF]: renderRestorePgbackrestConf(
+            { ...archive, repo },
+            { pgdata: `${archive.pgdata}.bootstrap`, spoolPath: PITR_BOOTSTRAP_SPOOL },
+        ),
+        ...(ca ? { [PITR_BOOTSTRAP_CA]: endpointCa } : {}),
+    };
 }

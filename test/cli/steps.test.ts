@@ -271,6 +271,22 @@ describe("engine steps: Terraform providers' ForceNew (postgresql, DigitalOcean,
         assert.deepStrictEqual(step([role("iam_user")], [role("identity_user")], "r"), { step: "update", changed: ["name"] });
     });
 
+    it("refuses to create a Role or Database that exists (a plain CREATE ROLE / CREATE DATABASE, resource_postgresql_role.go, resource_postgresql_database.go)", () => {
+        const role = res(TYPES.role, "r", { name: "iam_user", login: true });
+        const db = res(TYPES.database, "d", { name: "iam", owner: "iam_user" });
+        const live: LiveObject[] = [
+            { type: TYPES.role, id: "iam_user", inputs: { name: "iam_user", login: true } },
+            { type: TYPES.database, id: "iam", inputs: { name: "iam", owner: "iam_user" } },
+        ];
+        assert.deepStrictEqual(step([], [role], "r", { live }), { step: "refused", error: 'pq: role "iam_user" already exists' });
+        assert.deepStrictEqual(step([], [db], "d", { live }), { step: "refused", error: 'pq: database "iam" already exists' });
+        assert.deepStrictEqual(step([], [role], "r", { live: [] }), { step: "create" });
+        // Imported instead, it is read and kept.
+        assert.deepStrictEqual(step([], [{ ...role, options: { ...role.options, import: "iam_user" } }], "r", { live }), {
+            step: "import",
+        });
+    });
+
     it("replaces a RandomPassword when its keepers change, create-first (resource_password.go: RequiresReplace)", () => {
         const pw = (keepers?: Record<string, string>) => res(TYPES.password, "pw", { length: 32, ...(keepers ? { keepers } : {}) });
         assert.deepStrictEqual(step([pw()], [pw({ version: "2" })], "pw"), {

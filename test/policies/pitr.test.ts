@@ -28,6 +28,19 @@ const STACKS: Record<string, [Record<string, unknown>, string[]]> = {
     adopted: [{ ...PITR, adopt: true, adminPassword: "the first admin password" }, ["hanzo-sql:adminPassword"]],
     // Every standby's pod runs the sidecar too; the backups copy their files from a standby (docs/pitr.md).
     standbys: [{ ...PITR, standbys: 2, synchronousStandbys: 1 }, []],
+    // A new stack restored from hanzo-k8s's archive (pitrBootstrapFrom): its server pod's restore step.
+    bootstrapped: [
+        {
+            ...PITR,
+            pitrBootstrapFrom: {
+                bucket: "hanzo-k8s-postgres-backups",
+                path: "/postgres-pitr",
+                time: "2026-12-05 02:30:00+00",
+                restored: { roles: ["hanzo_backup", "hanzo_monitor", "iam_user"], databases: ["iam"] },
+            },
+        },
+        [],
+    ],
 };
 
 async function planOfStack(stack: string, preview = false): Promise<Plan> {
@@ -150,6 +163,24 @@ describe("the policy pack with point-in-time recovery on", function () {
             ["PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"].map(
                 (env) =>
                     `${where} reads the archive's Secret "postgres-pitr-credentials" (env ${env}); only the server StatefulSet and the base backup CronJobs may.`,
+            ),
+        );
+    });
+
+    it("credentials-confined: the restore step reads the bucket key from the archive's Secret; the backup Secret (the backup role's password) is refused to it", async () => {
+        const plan = await planOfStack("bootstrapped");
+        const pod = inputs(find(plan, TYPE.statefulSet, "postgres")).spec.template.spec;
+        const step = pod.initContainers.find((c: { name: string }) => c.name === "pitr-bootstrap");
+        assert.deepStrictEqual(await violations(credentialsConfined, plan), []);
+        for (const e of step.env.filter((x: { name: string }) => x.name.startsWith("PGBACKREST_REPO1_S3_KEY"))) {
+            e.valueFrom.secretKeyRef.name = "postgres-backup-credentials";
+        }
+        const where = `credentials-confined: hanzo-sql-postgres-statefulset (kubernetes:apps/v1:StatefulSet): StatefulSet "hanzo/postgres" container "pitr-bootstrap"`;
+        assert.deepStrictEqual(
+            await violations(credentialsConfined, plan),
+            ["PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"].map(
+                (env) =>
+                    `${where} reads the backup role's Secret "postgres-backup-credentials" (env ${env}); only the program's postgres-backup and postgres-restore-drill CronJobs may, give this workload a role of its own.`,
             ),
         );
     });
