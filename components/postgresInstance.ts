@@ -30,7 +30,7 @@ import { dataProtection } from "./protection";
 import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
 import { PGPASS_KEY, replicationScripts, roleLabel } from "../render/pods/standby";
-import { REPLICATION_SECRET } from "../policies/standard/replication";
+import { READ_SERVICE, REPLICATION_SECRET } from "../policies/standard/replication";
 import { pgpassAnyHost } from "../render/connection";
 
 /**
@@ -244,7 +244,15 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 configMap: config.metadata.name,
                 ...(exporter ? { exporter } : {}),
                 ...(args.archive ? { archive: args.archive } : {}),
-                ...(replicated ? { replication: { primaryHost: spec.host, replicationSecret: REPLICATION_SECRET } } : {}),
+                ...(replicated
+                    ? {
+                          replication: {
+                              primaryHost: spec.host,
+                              standbysHost: `${READ_SERVICE}.${args.namespaceName}.svc`,
+                              replicationSecret: REPLICATION_SECRET,
+                          },
+                      }
+                    : {}),
             },
         };
         this.server = server;
