@@ -249,6 +249,7 @@ export class PostgresInstance extends pulumi.ComponentResource {
                           replication: {
                               primaryHost: spec.host,
                               standbysHost: `${READ_SERVICE}.${args.namespaceName}.svc`,
+                              standbys: spec.replication.standbys,
                               replicationSecret: REPLICATION_SECRET,
                           },
                       }

@@ -34,6 +34,8 @@ export interface ReplicationPodInput {
     readonly primaryHost: string;
     /** The read Service's in-cluster name (`postgres-ro`): it resolves while a standby is Ready (the start script's first-boot test). */
     readonly standbysHost: string;
+    /** The stack's `standbys`: the slots of ordinals at or past it are dropped (render/scripts/replica-start.sh, render/adminPassword.ts). */
+    readonly standbys: number;
     /** The replication Secret (`pgpass`). */
     readonly replicationSecret: pulumi.Input<string>;
 }
@@ -78,6 +80,7 @@ export function replicationEnv(
         { name: "PRIMARY_HOST", value: input.primaryHost },
         { name: "PRIMARY_PORT", value: String(port) },
         { name: "STANDBYS_HOST", value: input.standbysHost },
+        { name: "DECLARED_STANDBYS", value: String(input.standbys) },
         { name: "REPLICATION_PGPASS", value: `${REPLICATION_PGPASS_DIR}/${PGPASS_KEY}` },
         { name: "ADMIN_PGPASS", value: `${ADMIN_PGPASS_DIR}/${PGPASS_KEY}` },
         { name: "RUN_DIR", value: runDir },
@@ -125,10 +128,13 @@ export function roleReadinessProbe(configDir: string): Probe {
  * wait forever under `synchronousStandbys`. PGOPTIONS also carries the privileged search_path (pg_catalog, pg_temp), as
  * every privileged session's (render/privilegedSession.ts): PGOPTIONS replaces what the container would otherwise have.
  */
-export function standbyAwareAdminPassword(script: string): { command: string[]; env: EnvVar[] } {
+export function standbyAwareAdminPassword(script: string, standbys: number): { command: string[]; env: EnvVar[] } {
     const skip = `if [ -e "$PGDATA/standby.signal" ]; then echo "apply-admin-password: a standby's volume; its roles are the primary's"; exit 0; fi`;
     return {
         command: ["bash", "-c", `${skip}\n${script}`],
-        env: [{ name: "PGOPTIONS", value: `-c synchronous_commit=local ${PRIVILEGED_PG_OPTIONS}` }],
+        env: [
+            { name: "PGOPTIONS", value: `-c synchronous_commit=local ${PRIVILEGED_PG_OPTIONS}` },
+            { name: "DECLARED_STANDBYS", value: String(standbys) },
+        ],
     };
 }

@@ -23,6 +23,7 @@ function startEnv(role: string) {
         { name: "PRIMARY_HOST", value: "postgres.hanzo.svc" },
         { name: "PRIMARY_PORT", value: "5432" },
         { name: "STANDBYS_HOST", value: "postgres-ro.hanzo.svc" },
+        { name: "DECLARED_STANDBYS", value: "2" },
         { name: "REPLICATION_PGPASS", value: "/etc/hanzo-sql/replication/pgpass" },
         { name: "ADMIN_PGPASS", value: "/etc/hanzo-sql/admin/pgpass" },
         { name: "RUN_DIR", value: "/tmp" },
@@ -121,6 +122,7 @@ describe("standbys: the Kubernetes objects", function () {
         );
         assert.deepStrictEqual(init.env, [
             { name: "PGOPTIONS", value: "-c synchronous_commit=local -c search_path=pg_catalog,pg_temp" },
+            { name: "DECLARED_STANDBYS", value: "2" },
             ...initBefore.env,
         ]);
     });

@@ -7,6 +7,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { MAX_STANDBYS } from "../../policies/standard/replication";
 import { PRIVILEGED_PG_OPTIONS } from "../../render/privilegedSession";
 
 const SCRIPTS = path.join(__dirname, "..", "..", "..", "render", "scripts");
@@ -33,6 +34,8 @@ describe("render/scripts: who the standbys' scripts connect as, and with which s
             `admin_psql() { PGOPTIONS="${PRIVILEGED_PG_OPTIONS}" psql -XAtq "$@"; }`,
             `row=$(psql -XAtq -d "$conninfo dbname=replication replication=true" -c IDENTIFY_SYSTEM 2>/dev/null) || return 1`,
             `pg_receivewal --create-slot --if-not-exists --slot="$SLOT" --no-password -d "$conninfo"`,
+            // The standbys' slots the stack no longer declares, dropped as the replication role (REPLICATION suffices).
+            `if out=$(pg_receivewal --drop-slot --slot="$slot" --no-password -d "$conninfo" 2>&1); then`,
             `pg_receivewal --drop-slot --slot="$SLOT" --no-password -d "$conninfo" 2>/dev/null || true`,
             `pg_basebackup --pgdata="$PGDATA.clone" --create-slot --slot="$SLOT" --wal-method=stream --checkpoint=fast \\`,
             `admin_psql -d "$source" -c CHECKPOINT`,
@@ -44,6 +47,10 @@ describe("render/scripts: who the standbys' scripts connect as, and with which s
         // $conninfo is the replication role's, $source the administrator's.
         assert.match(s, /^conninfo="host=\$PRIMARY_HOST port=\$PRIMARY_PORT user=hanzo_replication /m);
         assert.match(s, /^ {8}source="host=\$PRIMARY_HOST port=\$PRIMARY_PORT user=hanzo dbname=postgres /m);
+    });
+
+    it("replica-start.sh's MAX_STANDBYS is the schema's", () => {
+        assert.match(read("replica-start.sh"), new RegExp(`^MAX_STANDBYS=${MAX_STANDBYS}$`, "m"));
     });
 
     it("role-ready.sh: the probe's query as the administrator passes PGOPTIONS", () => {

@@ -30,6 +30,8 @@ export interface ReplicaOptions {
      * never resolves (RFC 6761 `.invalid`), as the Service's resolves to nothing while no standby is Ready.
      */
     readonly standbysHost?: string;
+    /** The stack's `standbys` (default 1). */
+    readonly declaredStandbys?: number;
 }
 
 /** A name that never resolves: no Ready standby behind the read Service. */
@@ -54,6 +56,7 @@ export function runStartScript(dir: string, o: ReplicaOptions): ScriptRun {
         PRIMARY_HOST: "127.0.0.1",
         PRIMARY_PORT: String(o.primaryPort),
         STANDBYS_HOST: o.standbysHost ?? NO_STANDBYS_HOST,
+        DECLARED_STANDBYS: String(o.declaredStandbys ?? 1),
         SLOT: o.slot,
         SERVER_ROLE: o.role,
         REPLICATION_PGPASS: path.join(secrets, "replication.pgpass"),
