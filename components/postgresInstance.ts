@@ -31,7 +31,7 @@ import { scramSecret } from "./roles";
 import { stateInputs } from "./stateInputs";
 import { PGPASS_KEY, replicationScripts, roleLabel } from "../render/pods/standby";
 import type { BootstrapInput } from "../render/pods/bootstrap";
-import { REPLICATION_SECRET } from "../policies/standard/replication";
+import { READ_SERVICE, REPLICATION_SECRET } from "../policies/standard/replication";
 import { pgpassAnyHost } from "../render/connection";
 
 /**
@@ -248,7 +248,16 @@ export class PostgresInstance extends pulumi.ComponentResource {
                 ...(exporter ? { exporter } : {}),
                 ...(args.archive ? { archive: args.archive } : {}),
                 ...(args.bootstrap ? { bootstrap: args.bootstrap } : {}),
-                ...(replicated ? { replication: { primaryHost: spec.host, replicationSecret: REPLICATION_SECRET } } : {}),
+                ...(replicated
+                    ? {
+                          replication: {
+                              primaryHost: spec.host,
+                              standbysHost: `${READ_SERVICE}.${args.namespaceName}.svc`,
+                              standbys: spec.replication.standbys,
+                              replicationSecret: REPLICATION_SECRET,
+                          },
+                      }
+                    : {}),
             },
         };
         this.server = server;

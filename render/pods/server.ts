@@ -158,7 +158,7 @@ function containerResources(r: ServerResources): k8s.types.input.core.v1.Resourc
  * server starts (render/adminPassword.ts); on an empty volume it does nothing.
  */
 export function applyAdminPasswordContainer(input: ServerPodInput): Container {
-    const replicated = input.replication ? standbyAwareAdminPassword(APPLY_ADMIN_PASSWORD_SCRIPT) : undefined;
+    const replicated = input.replication ? standbyAwareAdminPassword(APPLY_ADMIN_PASSWORD_SCRIPT, input.replication.standbys) : undefined;
     return {
         name: "apply-admin-password",
         image: input.image,

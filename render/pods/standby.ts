@@ -10,6 +10,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { PGPASS_KEY, ROLE_LABEL } from "../../policies/standard/replication";
+import { PRIVILEGED_PG_OPTIONS } from "../privilegedSession";
 export { PGPASS_KEY };
 import { SERVER_CONFIG_FILES, START_SCRIPT, startArgs, startCommand } from "../../policies/standard/serverPod";
 
@@ -31,6 +32,10 @@ export const ADMIN_PGPASS_DIR = "/etc/hanzo-sql/admin";
 export interface ReplicationPodInput {
     /** The primary's in-cluster name (the `postgres` Service): standbys clone and stream from whatever it selects. */
     readonly primaryHost: string;
+    /** The read Service's in-cluster name (`postgres-ro`): it resolves while a standby is Ready (the start script's first-boot test). */
+    readonly standbysHost: string;
+    /** The stack's `standbys`: the slots of ordinals at or past it are dropped (render/scripts/replica-start.sh, render/adminPassword.ts). */
+    readonly standbys: number;
     /** The replication Secret (`pgpass`). */
     readonly replicationSecret: pulumi.Input<string>;
 }
@@ -74,6 +79,8 @@ export function replicationEnv(
         { name: "SERVER_ROLE", value: role },
         { name: "PRIMARY_HOST", value: input.primaryHost },
         { name: "PRIMARY_PORT", value: String(port) },
+        { name: "STANDBYS_HOST", value: input.standbysHost },
+        { name: "DECLARED_STANDBYS", value: String(input.standbys) },
         { name: "REPLICATION_PGPASS", value: `${REPLICATION_PGPASS_DIR}/${PGPASS_KEY}` },
         { name: "ADMIN_PGPASS", value: `${ADMIN_PGPASS_DIR}/${PGPASS_KEY}` },
         { name: "RUN_DIR", value: runDir },
@@ -118,12 +125,16 @@ export function roleReadinessProbe(configDir: string): Probe {
  * (`standby.signal`: the server would start in recovery and refuse ALTER ROLE; a standby's roles are its
  * primary's), and its session commits locally (`synchronous_commit = local` through PGOPTIONS): the server it
  * starts listens on no address, so no standby could ever acknowledge a synchronous commit and ALTER ROLE would
- * wait forever under `synchronousStandbys`.
+ * wait forever under `synchronousStandbys`. PGOPTIONS also carries the privileged search_path (pg_catalog, pg_temp), as
+ * every privileged session's (render/privilegedSession.ts): PGOPTIONS replaces what the container would otherwise have.
  */
-export function standbyAwareAdminPassword(script: string): { command: string[]; env: EnvVar[] } {
+export function standbyAwareAdminPassword(script: string, standbys: number): { command: string[]; env: EnvVar[] } {
     const skip = `if [ -e "$PGDATA/standby.signal" ]; then echo "apply-admin-password: a standby's volume; its roles are the primary's"; exit 0; fi`;
     return {
         command: ["bash", "-c", `${skip}\n${script}`],
-        env: [{ name: "PGOPTIONS", value: "-c synchronous_commit=local" }],
+        env: [
+            { name: "PGOPTIONS", value: `-c synchronous_commit=local ${PRIVILEGED_PG_OPTIONS}` },
+            { name: "DECLARED_STANDBYS", value: String(standbys) },
+        ],
     };
 }

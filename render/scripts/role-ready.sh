@@ -11,7 +11,8 @@ set -euo pipefail
 : "${POSTGRES_USER:?}" "${PODINFO_LABELS:?}"
 pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d postgres
 role=$(sed -n 's/^hanzo\.ai\/role="\(.*\)"$/\1/p' "$PODINFO_LABELS")
-recovery=$(psql -XAtq -U "$POSTGRES_USER" -d postgres -c 'SELECT pg_is_in_recovery()')
+# The administrator's session resolves names in pg_catalog only, as every privileged session's (render/privilegedSession.ts).
+recovery=$(PGOPTIONS="-c search_path=pg_catalog,pg_temp" psql -XAtq -U "$POSTGRES_USER" -d postgres -c 'SELECT pg_catalog.pg_is_in_recovery()')
 case "$role:$recovery" in
 primary:f | standby:t) exit 0 ;;
 *)

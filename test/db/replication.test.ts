@@ -4,7 +4,8 @@
  * (render/scripts/replica-start.sh) run for real: a standby cloned and streaming through its slot, reads
  * served and writes refused there, the role confined to replication from the pod network, commits that wait
  * for the standby, and a failover under write load (primary killed, standby promoted, every acknowledged
- * commit present, the old primary fenced, rewound and rejoined as a standby).
+ * commit present, the old primary fenced, rewound and rejoined as a standby). What an empty volume of the primary's
+ * pod becomes (a clone, a refusal, initdb) is test/db/standbyVolumes.test.ts.
  *
  * Loopback stands in for the pod network: the stack's podNetworkCidrs here is 127.0.0.1/32, so the rendered
  * lines are the ones a pod network gets; 127.0.0.2 (through a relay) is "outside".
@@ -244,20 +245,6 @@ describe("streaming standbys on real servers", function () {
             assert.strictEqual(standby.psql("\\pset tuples_only on\nSELECT v FROM t WHERE id = 1001", {}, "app").trim(), "waits");
         } finally {
             await c.end();
-        }
-    });
-
-    it("refuses to initdb a second primary on an empty volume while a primary answers", async () => {
-        const r = await startReplica({ files: FILES, primaryPort: primary.port, slot: PRIMARY_SLOT, role: "primary", ...pgpass() });
-        try {
-            assert.strictEqual(r.run.status, 1);
-            assert.match(
-                r.run.stderr,
-                /empty volume, but a primary already answers behind 127\.0\.0\.1: refusing to initdb a second primary/,
-            );
-            assert.ok(!fs.existsSync(path.join(r.server.dataDir, "PG_VERSION")));
-        } finally {
-            fs.rmSync(r.server.dir, { recursive: true, force: true });
         }
     });
 

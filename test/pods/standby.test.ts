@@ -43,6 +43,8 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
     const pods: Pod[] = [];
     let primary: Pod;
     let standby: Pod;
+    /** The old primary's pod after its rejoin (a standby of `standby`). */
+    let rejoined: Pod | undefined;
     let adminPassword: string;
     let iamPassword: string;
 
@@ -145,6 +147,11 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
     it("the primary initdb's; the standby clones it through its own slot and streams", async () => {
         primary = await startMember("postgres", volumes[0]);
         await primary.waitReady();
+        // No primary answers behind postgres and postgres-ro resolves to no Ready standby: the first boot.
+        assert.match(
+            primary.container("postgres").logs(),
+            /replica-start: empty volume, no primary behind postgres\.hanzo\.svc and no Ready standby behind postgres-ro\.hanzo\.svc: the first boot; the entrypoint initdb's/,
+        );
         // The roles as `up` creates them.
         applyInitSql(plan, primary, adminPassword);
         standby = await startMember("postgres-standby", volumes[1]);
@@ -323,6 +330,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             assert.strictEqual(network.resolve("postgres.hanzo.svc"), standby.ip);
             old.relabel({ ...old.labels, "hanzo.ai/role": "standby" });
             await readyAgain(old);
+            rejoined = old;
             assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), old.ip);
 
             await until("writes continue on the new primary", async () => (acked.length >= beforeKill + 200 ? true : undefined), 180);
@@ -344,5 +352,43 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         console.log(
             `      failover: ${acked.length} acknowledged commits, none lost; from the kill to the first acknowledged write on the new primary ${firstAfter - killedAt} ms (the promotion, relabel and the rejoin synchronous mode waits for, run by the test back to back)`,
         );
+    });
+
+    it("a lost volume of postgres-0 after the failover: its pod, recreated on an empty volume, clones the new primary and streams as its standby", async () => {
+        assert.ok(rejoined, "the failover case ran");
+        await rejoined.stop();
+        const fresh = PersistentVolume.fresh();
+        volumes.push(fresh);
+        // The StatefulSet recreates postgres-0 from its template (labelled primary) on a new, empty claim.
+        const reborn = await startMember("postgres", fresh, syncPlan);
+        const a = await admin(standby);
+        await until("the clone streams from the new primary through postgres_0", async () => {
+            const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
+            return rows.length === 1 && rows[0].state === "streaming" && rows[0].application_name === "postgres_0" ? true : undefined;
+        });
+        assert.match(
+            reborn.container("postgres").logs(),
+            /replica-start: empty volume of the primary's pod while a primary answers behind postgres\.hanzo\.svc \(a failover happened\): cloning it into slot postgres_0 as its standby; label this pod hanzo\.ai\/role=standby/,
+        );
+        assert.deepStrictEqual((await a.query("SELECT slot_name, active FROM pg_replication_slots")).rows, [
+            { slot_name: "postgres_0", active: true },
+        ]);
+        // In recovery but labelled primary: in no Service until relabelled.
+        assert.strictEqual((await reborn.checkReady()).ready, false);
+        assert.strictEqual(network.resolve("postgres.hanzo.svc"), standby.ip);
+        reborn.relabel({ ...reborn.labels, "hanzo.ai/role": "standby" });
+        await readyAgain(reborn);
+        assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), reborn.ip);
+        // It serves the new primary's rows.
+        const lsn = (await a.query("SELECT pg_current_wal_lsn() AS l")).rows[0].l as string;
+        const r = await admin(reborn);
+        await until("the clone replays the primary's WAL", async () =>
+            (await r.query("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok", [lsn])).rows[0].ok ? true : undefined,
+        );
+        const count = async (c: Client) => (await c.query("SELECT count(*)::int AS n FROM acks")).rows[0].n as number;
+        const onPrimary = await connectTo(standby.ip, 5432, "iam_user", iamPassword, "iam");
+        const onClone = await connectTo(reborn.ip, 5432, "iam_user", iamPassword, "iam");
+        assert.strictEqual(await count(onClone), await count(onPrimary));
+        await Promise.all([onPrimary.end(), onClone.end(), r.end(), a.end()]);
     });
 });

@@ -22,6 +22,8 @@ function startEnv(role: string) {
         { name: "SERVER_ROLE", value: role },
         { name: "PRIMARY_HOST", value: "postgres.hanzo.svc" },
         { name: "PRIMARY_PORT", value: "5432" },
+        { name: "STANDBYS_HOST", value: "postgres-ro.hanzo.svc" },
+        { name: "DECLARED_STANDBYS", value: "2" },
         { name: "REPLICATION_PGPASS", value: "/etc/hanzo-sql/replication/pgpass" },
         { name: "ADMIN_PGPASS", value: "/etc/hanzo-sql/admin/pgpass" },
         { name: "RUN_DIR", value: "/tmp" },
@@ -118,7 +120,11 @@ describe("standbys: the Kubernetes objects", function () {
             init.command[2],
             `if [ -e "$PGDATA/standby.signal" ]; then echo "apply-admin-password: a standby's volume; its roles are the primary's"; exit 0; fi\n${initBefore.command[2]}`,
         );
-        assert.deepStrictEqual(init.env, [{ name: "PGOPTIONS", value: "-c synchronous_commit=local" }, ...initBefore.env]);
+        assert.deepStrictEqual(init.env, [
+            { name: "PGOPTIONS", value: "-c synchronous_commit=local -c search_path=pg_catalog,pg_temp" },
+            { name: "DECLARED_STANDBYS", value: "2" },
+            ...initBefore.env,
+        ]);
     });
 
     it("the standbys' StatefulSet: the primary's pod with role standby, its own name, selector, ServiceAccount and governing Service", () => {

@@ -51,6 +51,16 @@ async function transition(
     return { steps, before: a, after: b };
 }
 
+/** The path (as the step model names it) of an env variable's value in a StatefulSet's first (init) container, after. */
+function expectEnvPath(o: Outcome, name: string, list: "containers" | "initContainers", env: string): string {
+    const sts = engineView(o.after).find((r) => r.name === name)!.inputs as {
+        spec: { template: { spec: Record<string, { env: { name: string }[] }[]> } };
+    };
+    const i = sts.spec.template.spec[list][0].env.findIndex((e) => e.name === env);
+    assert.ok(i >= 0, `${env} in ${name}'s ${list}`);
+    return `spec.template.spec.${list}[0].env[${i}].value`;
+}
+
 /** The steps that do something, by resource name (components left out: they hold nothing), sorted. */
 function changes(o: Outcome): string[] {
     return o.steps
@@ -437,6 +447,35 @@ describe("documented procedures as engine transitions", function () {
         assertSafe(o);
     });
 
+    it("removes the second standby: the standbys' StatefulSet scales and its pods' DECLARED_STANDBYS changes (the slot drop), the primary's too", async () => {
+        const o = await transition({ ...BASE, standbys: 2 }, { ...BASE, standbys: 1 });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-monitoring-alerts: update",
+            "hanzo-sql-postgres-config: update",
+            "hanzo-sql-postgres-statefulset: update",
+            // Retained: a claim patch is only forgotten.
+            "hanzo-sql-standbys-data-claim-1: delete, retained",
+            "hanzo-sql-standbys-statefulset: update",
+        ]);
+        const changed = (name: string) => o.steps.find((s) => s.name === name)!.changed!;
+        // The StatefulSet controller removes postgres-standby-1 before it rolls postgres-standby-0 (scaling before
+        // updates), whose start script then drops postgres_standby_1 on the primary (render/scripts/replica-start.sh).
+        const standbyEnv = changed("hanzo-sql-standbys-statefulset").filter((p) => p === "spec.replicas" || /\.env\[\d+\]\.value$/.test(p));
+        assert.deepStrictEqual(standbyEnv, [
+            "spec.replicas",
+            expectEnvPath(o, "hanzo-sql-standbys-statefulset", "containers", "DECLARED_STANDBYS"),
+        ]);
+        // The primary's init container and start script learn the new count as well.
+        assert.deepStrictEqual(
+            changed("hanzo-sql-postgres-statefulset").filter((p) => /\.env\[\d+\]\.value$/.test(p)),
+            [
+                expectEnvPath(o, "hanzo-sql-postgres-statefulset", "containers", "DECLARED_STANDBYS"),
+                expectEnvPath(o, "hanzo-sql-postgres-statefulset", "initContainers", "DECLARED_STANDBYS"),
+            ].sort(),
+        );
+        assertSafe(o);
+    });
+
     it("removes the standbys: protect stops `up` at their StatefulSet; unprotected, it is retained and the rest goes", async () => {
         const one = { ...BASE, standbys: 1 };
         const stopped = await transition(one, BASE);
@@ -461,8 +500,9 @@ describe("documented procedures as engine transitions", function () {
                 "hanzo-sql-postgres-statefulset: update",
                 ...STANDBY_OBJECTS.map((n) => `${n}: delete`),
                 // Retained: the StatefulSet stays in the cluster until it is deleted by hand (docs/standbys.md), and
-                // its claims outlive it (persistentVolumeClaimRetentionPolicy Retain). No step drops the standbys'
-                // slots on the primary: the procedure does.
+                // its claims outlive it (persistentVolumeClaimRetentionPolicy Retain). The standbys' slots go when the
+                // primary rolls (postgres-statefulset: update): its init container, with no DECLARED_STANDBYS (0) and
+                // no standby Ready behind postgres-ro, drops them (render/adminPassword.ts).
                 "hanzo-sql-standbys-statefulset: delete, retained",
             ]
                 .map((n) => (n === "hanzo-sql-standbys-data-claim-0: delete" ? "hanzo-sql-standbys-data-claim-0: delete, retained" : n))

@@ -443,12 +443,14 @@ describe("render/pods/server: WAL archiving from the server container (issue 23)
 });
 
 describe("render/pods/server: a server pod of a stack with standbys (issue 24, render/pods/standby.ts)", () => {
-    const replication = { primaryHost: "db.ns.svc", replicationSecret: "db-replication" };
+    const replication = { primaryHost: "db.ns.svc", standbysHost: "db-ro.ns.svc", standbys: 2, replicationSecret: "db-replication" };
     const startEnv = (role: string) => [
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
         { name: "SERVER_ROLE", value: role },
         { name: "PRIMARY_HOST", value: "db.ns.svc" },
         { name: "PRIMARY_PORT", value: "5432" },
+        { name: "STANDBYS_HOST", value: "db-ro.ns.svc" },
+        { name: "DECLARED_STANDBYS", value: "2" },
         { name: "REPLICATION_PGPASS", value: "/etc/hanzo-sql/replication/pgpass" },
         { name: "ADMIN_PGPASS", value: "/etc/hanzo-sql/admin/pgpass" },
         { name: "RUN_DIR", value: "/tmp" },
@@ -497,7 +499,11 @@ describe("render/pods/server: a server pod of a stack with standbys (issue 24, r
                     "-c",
                     `if [ -e "$PGDATA/standby.signal" ]; then echo "apply-admin-password: a standby's volume; its roles are the primary's"; exit 0; fi\n${APPLY_ADMIN_PASSWORD_SCRIPT}`,
                 ],
-                env: [{ name: "PGOPTIONS", value: "-c synchronous_commit=local" }, ...init.env],
+                env: [
+                    { name: "PGOPTIONS", value: "-c synchronous_commit=local -c search_path=pg_catalog,pg_temp" },
+                    { name: "DECLARED_STANDBYS", value: "2" },
+                    ...init.env,
+                ],
             },
         ]);
         assert.deepStrictEqual(spec.containers, [started("primary")]);

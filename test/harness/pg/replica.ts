@@ -25,7 +25,17 @@ export interface ReplicaOptions {
     readonly adminPgpass: string;
     /** The administrator's password (the clone copies the primary's roles). */
     readonly adminPassword: string;
+    /**
+     * The read Service's name `postgres-ro` (headless: it resolves while a standby is Ready). Default: a name that
+     * never resolves (RFC 6761 `.invalid`), as the Service's resolves to nothing while no standby is Ready.
+     */
+    readonly standbysHost?: string;
+    /** The stack's `standbys` (default 1). */
+    readonly declaredStandbys?: number;
 }
+
+/** A name that never resolves: no Ready standby behind the read Service. */
+export const NO_STANDBYS_HOST = "postgres-ro.hanzo.invalid";
 
 export interface ScriptRun {
     readonly status: number;
@@ -45,6 +55,8 @@ export function runStartScript(dir: string, o: ReplicaOptions): ScriptRun {
         PGDATA: path.join(dir, "data"),
         PRIMARY_HOST: "127.0.0.1",
         PRIMARY_PORT: String(o.primaryPort),
+        STANDBYS_HOST: o.standbysHost ?? NO_STANDBYS_HOST,
+        DECLARED_STANDBYS: String(o.declaredStandbys ?? 1),
         SLOT: o.slot,
         SERVER_ROLE: o.role,
         REPLICATION_PGPASS: path.join(secrets, "replication.pgpass"),
@@ -60,20 +72,26 @@ export function runStartScript(dir: string, o: ReplicaOptions): ScriptRun {
     return { status: r.status ?? -1, stderr: r.stderr };
 }
 
-/** A new pod's empty volume, its start script run (a standby clones), then the server started. */
-export async function startReplica(o: ReplicaOptions): Promise<{ server: PgServer; run: ScriptRun }> {
+/** A new pod's empty volume (its directory laid out as PgServer.start lays it out, no data yet) and its port. */
+export async function emptyVolume(files: ServerFiles): Promise<{ dir: string; port: number }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-replica-"));
     fs.chmodSync(dir, 0o755);
     const conf = path.join(dir, "conf");
     const run = path.join(dir, "run");
     fs.mkdirSync(conf);
     fs.mkdirSync(run, { mode: 0o700 });
-    fs.writeFileSync(path.join(conf, "postgresql.conf"), o.files.postgresqlConf);
-    fs.writeFileSync(path.join(conf, "pg_hba.conf"), o.files.pgHba);
+    fs.writeFileSync(path.join(conf, "postgresql.conf"), files.postgresqlConf);
+    fs.writeFileSync(path.join(conf, "pg_hba.conf"), files.pgHba);
     const port = await freePort();
     writeHarnessConf(dir, port);
     execFileSync("chown", ["-R", "postgres:postgres", conf, run]);
     execFileSync("chown", ["postgres:postgres", dir]);
+    return { dir, port };
+}
+
+/** A new pod's empty volume, its start script run (a standby clones), then the server started. */
+export async function startReplica(o: ReplicaOptions): Promise<{ server: PgServer; run: ScriptRun }> {
+    const { dir, port } = await emptyVolume(o.files);
     const result = runStartScript(dir, o);
     const server = PgServer.attach(dir, port, o.adminPassword);
     if (result.status !== 0) {
