@@ -12,16 +12,7 @@ import { planFromValues } from "../../cli/plan";
 import { TOKEN_ENV, TYPES, ofType, planWith, revealed, resource } from "../support/plan";
 import { TYPE, find, gateLines, inputs, mutable, violations } from "../support/policy";
 import type { PlanResult } from "../../cli/plan/runner";
-
-/** Two pooled services (one of them IAM's beego shape), one direct, two standbys (one synchronous). */
-export const POOLED_STANDBYS = {
-    environment: "prod",
-    clusterName: "hanzo-k8s",
-    poolingEnabled: true,
-    standbys: 2,
-    synchronousStandbys: 1,
-    services: [{ name: "iam", pooled: true, connection: "beego" }, { name: "cloud", pooled: true }, "console"],
-};
+import { POOLED_STANDBYS } from "../support/config";
 
 const planned = () => planWith("pooled-standbys", POOLED_STANDBYS);
 
