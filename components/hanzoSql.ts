@@ -217,6 +217,7 @@ export class HanzoSql extends pulumi.ComponentResource {
                     }),
                     serverHost: spec.instance.host,
                     serverPort: spec.instance.port,
+                    ...(readHost === undefined ? {} : { readHost }),
                     serverSelector: { app: spec.instance.name },
                     clientNamespaces: [...new Set(pooled.map((s) => s.namespace))].filter((ns) => ns !== spec.namespace).sort(),
                 },

@@ -30,7 +30,12 @@ export interface PgbouncerArgs {
     readonly serverHost: string;
     /** Its port. */
     readonly serverPort: number;
-    /** Labels of the server's pods, the only destination besides DNS. */
+    /** The standbys' read Service, when the stack has standbys: each database gets a read-only pool `<database>-ro` there. */
+    readonly readHost?: string;
+    /**
+     * Labels of the server's pods, the only destination besides DNS. `{app: postgres}` selects the standbys'
+     * pods too (components/standbys.ts builds them from the primary's pod), so the read-only pool needs no rule of its own.
+     */
     readonly serverSelector: Readonly<Record<string, string>>;
     /** Namespaces besides its own whose pods may connect (pooled services declared elsewhere). */
     readonly clientNamespaces: readonly string[];
@@ -62,6 +67,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
             databases: args.users.map((u) => u.database),
             serverHost: args.serverHost,
             serverPort: args.serverPort,
+            ...(args.readHost === undefined ? {} : { readHost: args.readHost }),
             maxClientConn: p.maxClientConn,
             defaultPoolSize: p.defaultPoolSize,
             authFile: PGBOUNCER_AUTH_FILE,

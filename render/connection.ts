@@ -30,6 +30,8 @@
  * The URL form passes all of them with every generated password: test/clients/parsers.test.ts runs these rules,
  * in Go with the real net/url, against the rendered DSNs.
  */
+import { readPoolDatabase } from "./pgbouncer";
+
 /** How a service reads its connection settings (STANDARD §5); every shape also gets DATABASE_URL and DB_*. */
 export const CONNECTION_SHAPES = ["url", "beego", "infisical", "krakend"] as const;
 export type ConnectionShape = (typeof CONNECTION_SHAPES)[number];
@@ -78,8 +80,10 @@ export const SHAPE_KEYS: Readonly<Record<ConnectionShape, readonly string[]>> = 
     krakend: ["dsn"],
 };
 
-/** The URL of the standbys' read-only Service, present when the stack has standbys. */
+/** The URL of the standbys' read-only Service (or of the read-only pool, for a pooled service), present when the stack has standbys. */
 export const READ_URL_KEY = "DATABASE_READ_URL";
+/** A pooled service's URL to the standbys' own port, for reads that need a session (cursors WITH HOLD, SET). */
+export const DIRECT_READ_URL_KEY = "DIRECT_DATABASE_READ_URL";
 
 /** The pooled URL for Prisma's own query engine (Prisma ≤ 6 without a driver adapter); nothing else reads it. */
 export const PRISMA_POOLER_KEY = "PRISMA_PGBOUNCER_URL";
@@ -116,12 +120,18 @@ export function connectionSecretData(
         data[PRISMA_POOLER_KEY] = `${url}&pgbouncer=true`;
     }
     if (readHost !== undefined) {
-        // The standbys (docs/standbys.md): read-only sessions, a little behind the primary; the same role and
-        // database (a standby is a copy of the primary), straight to the server's port (no read pool yet).
-        const read = { ...direct, host: readHost };
+        // The standbys (docs/standbys.md "Reads"): read-only sessions, a little behind the primary; the same role
+        // (a standby is a copy of the primary). A pooled service reads through PgBouncer's read-only pool
+        // `<database>-ro` (render/pgbouncer.ts), and DIRECT_DATABASE_READ_URL still reaches the standbys' port.
+        const directRead = { ...direct, host: readHost };
+        const read = pooler ? { ...p, database: readPoolDatabase(direct.database) } : directRead;
         data[READ_URL_KEY] = databaseUrl(read);
         data.DB_READ_HOST = read.host;
         data.DB_READ_PORT = String(read.port);
+        data.DB_READ_NAME = read.database;
+        if (pooler) {
+            data[DIRECT_READ_URL_KEY] = databaseUrl(directRead);
+        }
     }
     return data;
 }

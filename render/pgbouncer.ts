@@ -20,11 +20,26 @@ export { PGBOUNCER_PORT };
  */
 export const PGBOUNCER_MAX_PREPARED_STATEMENTS = 200;
 
+/**
+ * The read-only pool's name for a database (docs/standbys.md "Reads"): `<database>-ro`, forwarded to the same
+ * database on the standbys. PgBouncer takes `[0-9A-Za-z_.-]` in a database name unquoted; the stack's
+ * database names match `IDENTIFIER_PATTERN` (`[a-z][a-z0-9_]*`, policies/standard/naming.ts), so no database can be named like another's read pool.
+ */
+export function readPoolDatabase(database: string): string {
+    return `${database}-ro`;
+}
+
 export interface PgbouncerInput {
     /** Databases clients may ask for, each forwarded to the same name on the server. */
     readonly databases: readonly string[];
     readonly serverHost: string;
     readonly serverPort: number;
+    /**
+     * The standbys' read Service (`postgres-ro.<ns>.svc`), when the stack has standbys: each database also gets
+     * its read-only pool `<database>-ro` there (same port). PgBouncer resolves the headless Service's name to
+     * every Ready standby and spreads new server connections over them round-robin.
+     */
+    readonly readHost?: string;
     readonly maxClientConn: number;
     readonly defaultPoolSize: number;
     /** Where the userlist is mounted. */
@@ -39,6 +54,9 @@ export function renderPgbouncerIni(i: PgbouncerInput): string {
         "; pgbouncer.ini rendered by hanzo-sql (HIP-29 §Connection Pooling): transaction pooling.",
         "[databases]",
         ...i.databases.map((db) => `${db} = host=${i.serverHost} port=${i.serverPort} dbname=${db}`),
+        ...(i.readHost === undefined
+            ? []
+            : i.databases.map((db) => `${readPoolDatabase(db)} = host=${i.readHost} port=${i.serverPort} dbname=${db}`)),
         "",
         "[pgbouncer]",
         `listen_addr = ${i.listenAddr ?? "0.0.0.0"}`,

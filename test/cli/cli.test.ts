@@ -6,6 +6,7 @@ import { COMMAND as BENCH_BACKUP } from "../../bench/backup";
 import { COMMAND as BENCH_PLAN } from "../../bench/plan";
 import { COMMAND as BENCH_PODS } from "../../bench/pods";
 import { COMMAND as BENCH_POOL } from "../../bench/pool";
+import { COMMAND as BENCH_STANDBY } from "../../bench/standby";
 import { COMMAND as BENCH_VECTOR } from "../../bench/vector";
 import { Command, Flag, UsageError, help, integerFlag, integerListFlag, parseCommand, usage } from "../../cli/cli";
 import { FORWARD_COMMAND } from "../../cli/forward";
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
     "bench:plan": BENCH_PLAN,
     "bench:pods": BENCH_PODS,
     "bench:pool": BENCH_POOL,
+    "bench:standby": BENCH_STANDBY,
     "bench:vector": BENCH_VECTOR,
 };
 

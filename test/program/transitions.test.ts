@@ -476,6 +476,33 @@ describe("documented procedures as engine transitions", function () {
         assertSafe(o);
     });
 
+    it("adds a standby to a pooled stack: PgBouncer gains the read-only pools in place (its pods roll), nothing replaced", async () => {
+        const pooled = { ...BASE, poolingEnabled: true, services: [{ name: "iam", pooled: true }, "cloud"] };
+        const o = await transition(pooled, { ...pooled, standbys: 1 });
+        assert.deepStrictEqual(
+            changes(o),
+            [
+                "hanzo-sql-cloud-connection: update",
+                "hanzo-sql-iam-connection: update",
+                "hanzo-sql-monitoring-alerts: update",
+                "hanzo-sql-postgres-exporter-queries: update",
+                "hanzo-sql-postgres-config: update",
+                "hanzo-sql-postgres-credentials: update",
+                "hanzo-sql-postgres-statefulset: update",
+                // `iam-ro` in pgbouncer.ini (docs/standbys.md "Reads"); the Deployment rolls by the config's checksum.
+                "hanzo-sql-pgbouncer-config: update",
+                "hanzo-sql-pgbouncer-deployment: update",
+                ...STANDBY_OBJECTS.map((n) => `${n}: create`),
+                "hanzo-sql-standbys-statefulset: create",
+            ].sort(),
+        );
+        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-pgbouncer-config")?.changed, ["data.pgbouncer.ini"]);
+        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-pgbouncer-deployment")?.changed, [
+            "spec.template.metadata.annotations.hanzo.ai/config-checksum",
+        ]);
+        assertSafe(o);
+    });
+
     it("removes the standbys: protect stops `up` at their StatefulSet; unprotected, it is retained and the rest goes", async () => {
         const one = { ...BASE, standbys: 1 };
         const stopped = await transition(one, BASE);

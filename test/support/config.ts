@@ -52,3 +52,13 @@ export const POOLED = {
 };
 
 export const withServices = (...services: unknown[]) => ({ ...VALID, services });
+
+/** Two pooled services (one of them IAM's beego shape), one direct, two standbys (one synchronous). */
+export const POOLED_STANDBYS = {
+    environment: "prod",
+    clusterName: "hanzo-k8s",
+    poolingEnabled: true,
+    standbys: 2,
+    synchronousStandbys: 1,
+    services: [{ name: "iam", pooled: true, connection: "beego" }, { name: "cloud", pooled: true }, "console"],
+};

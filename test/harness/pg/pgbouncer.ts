@@ -60,15 +60,26 @@ export class PgbouncerServer {
     ) {}
 
     /**
-     * Starts PgBouncer with a rendered pgbouncer.ini: its databases are pointed at 127.0.0.1:`serverPort`,
-     * it listens on 127.0.0.1, and reads `userlist` from its own directory; every other line is unchanged.
+     * Starts PgBouncer with a rendered pgbouncer.ini: its databases are pointed at 127.0.0.1:`serverPort`
+     * (or, given a map from the ini's in-cluster host to a port, each host at its own port, the way the
+     * cluster's DNS leads `postgres` and `postgres-ro` to different pods), it listens on 127.0.0.1, and reads
+     * `userlist` from its own directory; every other line is unchanged.
      */
-    static async start(ini: string, userlist: string, serverPort: number): Promise<PgbouncerServer> {
+    static async start(ini: string, userlist: string, serverPort: number | Readonly<Record<string, number>>): Promise<PgbouncerServer> {
         ensurePgbouncer();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-pgbouncer-"));
         const port = await freePort();
+        const portOf = (host: string): number => {
+            if (typeof serverPort === "number") {
+                return serverPort;
+            }
+            if (serverPort[host] === undefined) {
+                throw new Error(`pgbouncer.ini names host ${host}, which the test gave no port`);
+            }
+            return serverPort[host];
+        };
         const local = ini
-            .replace(/host=\S+ port=\d+/g, `host=127.0.0.1 port=${serverPort}`)
+            .replace(/host=(\S+) port=\d+/g, (_, host: string) => `host=127.0.0.1 port=${portOf(host)}`)
             .replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1")
             .replace(/^listen_port = .*$/m, `listen_port = ${port}`)
             .replace(/^auth_file = .*$/m, `auth_file = ${path.join(dir, "userlist.txt")}\npidfile = ${path.join(dir, "pgbouncer.pid")}`);
