@@ -194,8 +194,8 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
         );
         // The exporter of the server pod (its rendered query file) serves them.
         assert.deepStrictEqual(await drillSeries(), [
-            `hanzo_backup_last_run_ok{database="all",kind="pitr",server="localhost:5432"} 1`,
-            `hanzo_backup_restore_seconds{database="all",kind="pitr",server="localhost:5432"} ${Number(m[2])}`,
+            `hanzo_backup_last_run_ok{database="all",kind="pitr",server="127.0.0.1:5432"} 1`,
+            `hanzo_backup_restore_seconds{database="all",kind="pitr",server="127.0.0.1:5432"} ${Number(m[2])}`,
         ]);
     });
 
@@ -223,13 +223,18 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
         const drillLogs = job.container("drill").logs();
         assert.deepStrictEqual(done, { drill: 1 }, init + drillLogs);
         assert.match(pitrLogs, /FATAL: {2}recovery ended before configured recovery target was reached/, pitrLogs);
-        assert.match(pitrLogs, /pitr drill failed \(start-failed\); the drill container fails the Job/, pitrLogs);
-        assert.match(drillLogs, /the WAL archive's drill failed \(start-failed\)/, drillLogs);
+        assert.match(
+            pitrLogs,
+            /pitr drill: the archive ends before the target [0-9A-F]+\/[0-9A-F]+: a WAL segment between the base backup and the target is missing from the bucket\n/,
+            pitrLogs,
+        );
+        assert.match(pitrLogs, /pitr drill failed \(wal-missing\); the drill container fails the Job/, pitrLogs);
+        assert.match(drillLogs, /the WAL archive's drill failed \(wal-missing\)/, drillLogs);
         await job.stop(1);
         const rows = await adminQuery<{ ok: boolean; succeeded: boolean; duration: number | null }>(
             "SELECT ok, last_success IS NOT NULL AS succeeded, duration_seconds AS duration FROM hanzo_backup.status WHERE kind = 'pitr' AND database = 'all'",
         );
         assert.deepStrictEqual(rows, [{ ok: false, succeeded: true, duration: null }]);
-        assert.deepStrictEqual(await drillSeries(), [`hanzo_backup_last_run_ok{database="all",kind="pitr",server="localhost:5432"} 0`]);
+        assert.deepStrictEqual(await drillSeries(), [`hanzo_backup_last_run_ok{database="all",kind="pitr",server="127.0.0.1:5432"} 0`]);
     });
 });
