@@ -209,10 +209,10 @@ export class PostgresBackups extends pulumi.ComponentResource {
                   }
                 : {}),
         });
-        this.scripts =
-            pitr?.endpointCa !== undefined && drillArchive?.repo.caFile !== undefined
-                ? { ...scriptFiles, [PITR_DRILL_CA_FILE]: pitr.endpointCa }
-                : scriptFiles;
+        // The endpoint's private CA (pitrEndpointCa) also verifies it for the dumps' AWS CLI (upload, fetch,
+        // prune): the bucket is one endpoint; without it every dump's upload fails ("self-signed certificate").
+        const endpointCa = args.pitr?.endpointCa;
+        this.scripts = endpointCa !== undefined ? { ...scriptFiles, [PITR_DRILL_CA_FILE]: endpointCa } : scriptFiles;
         // The list names databases that exist: an `up` that failed to create one ships no list with it.
         const scripts = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
@@ -232,6 +232,7 @@ export class PostgresBackups extends pulumi.ComponentResource {
             prefix: b.prefix,
             scriptsConfigMap: scripts.metadata.name,
             scriptsChecksum: configChecksum(this.scripts),
+            ...(endpointCa !== undefined ? { caBundle: `/scripts/${PITR_DRILL_CA_FILE}` } : {}),
         };
         // Out of a backup or drill pod: the server, the bucket's endpoint, name resolution.
         const egress = [podEgress(args.serverSelector, args.port), endpointEgress(endpointUrl, args.namespaceName), dnsEgress()];

@@ -303,7 +303,7 @@ export const SHAPE = {
                 ),
             )
             .optional(),
-        "PEM of the CA that signed backupEndpoint's certificate, for an endpoint of your own with a private CA (pgBackRest's repo1-storage-ca-file); default: the image's CAs",
+        "PEM of the CA that signed backupEndpoint's certificate, for an endpoint of your own with a private CA (pgBackRest's repo1-storage-ca-file, and the dumps' AWS CLI's AWS_CA_BUNDLE); default: the image's CAs",
     ),
     pitrArchiveTimeoutSeconds: key(
         between(1, MAX_ARCHIVE_TIMEOUT_SECONDS, "must be from 1 to 60 seconds: a quiet server must still archive within a minute").default(

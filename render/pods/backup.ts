@@ -36,6 +36,11 @@ export interface BackupPodsInput {
     /** ConfigMap with the scripts, and the scripts' checksum. */
     readonly scriptsConfigMap: pulumi.Input<string>;
     readonly scriptsChecksum: string;
+    /**
+     * Path in the pod of the CA that signed the endpoint's certificate (pitrEndpointCa, a key of the scripts'
+     * ConfigMap), for an endpoint of your own with a private CA: the AWS CLI's `AWS_CA_BUNDLE`.
+     */
+    readonly caBundle?: string;
 }
 
 /** One CronJob of them: its pods' labels and ServiceAccount, its schedule. */
@@ -77,6 +82,7 @@ export function s3Env(input: BackupPodsInput): EnvVar[] {
         fromSecret(input, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
         { name: "BACKUP_DIR", value: "/backup" },
         { name: "HOME", value: "/tmp" },
+        ...(input.caBundle !== undefined ? [{ name: "AWS_CA_BUNDLE", value: input.caBundle }] : []),
     ];
 }
 

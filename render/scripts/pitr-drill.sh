@@ -135,6 +135,12 @@ SQL
         result=check-failed
     fi
 fi
+# Recovery that ran out of WAL before the target: the archive lacks a segment between the backup and the target.
+if { [ "$result" = start-failed ] || [ "$result" = recovery-failed ]; } &&
+    grep -qs "recovery ended before configured recovery target was reached" "$scratch/server.log"; then
+    log "pitr drill: the archive ends before the target $target: a WAL segment between the base backup and the target is missing from the bucket"
+    result=wal-missing
+fi
 if [ "$result" != ok ] && [ -f "$scratch/server.log" ]; then
     tail -n 20 "$scratch/server.log" >&2
 fi

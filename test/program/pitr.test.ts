@@ -329,6 +329,37 @@ describe("program: the restore drill restores the WAL archive too when the stack
             data["pgbackrest-drill.conf"].split("\n").filter((l) => l.startsWith("repo1-storage-ca-file")),
             ["repo1-storage-ca-file=/scripts/pitr-endpoint-ca.crt"],
         );
+        // The dumps' AWS CLI talks to the same endpoint: it trusts the same CA (AWS_CA_BUNDLE), drill or not. The
+        // pod runner found every upload failing without it ("self-signed certificate", test/pods/pitrDrill.test.ts).
+        const bundles = (plan: PlanResult) =>
+            ofType(plan, TYPES.cronJob).flatMap((r) => {
+                const name = (r.inputs.metadata as { name: string }).name;
+                type C = { name: string; env?: { name: string; value?: string }[] };
+                const spec = (r.inputs.spec as { jobTemplate: { spec: { template: { spec: { initContainers?: C[]; containers: C[] } } } } })
+                    .jobTemplate.spec.template.spec;
+                return [...(spec.initContainers ?? []), ...spec.containers]
+                    .filter((c) => c.env?.some((e) => e.name === "S3_ENDPOINT"))
+                    .map((c) => [name, c.name, c.env!.find((e) => e.name === "AWS_CA_BUNDLE")?.value]);
+            });
+        assert.deepStrictEqual(bundles(p), [
+            [BACKUP_CRONJOB, "upload", "/scripts/pitr-endpoint-ca.crt"],
+            [DRILL_CRONJOB, "fetch", "/scripts/pitr-endpoint-ca.crt"],
+        ]);
+        const noDrill = await planWith("hanzo-k8s", { ...minio, backupDrillEnabled: false }, [
+            "hanzo-sql:backupAccessKeyId",
+            "hanzo-sql:backupSecretAccessKey",
+        ]);
+        assert.strictEqual(scripts(noDrill)["pitr-endpoint-ca.crt"], CA);
+        assert.deepStrictEqual(bundles(noDrill), [[BACKUP_CRONJOB, "upload", "/scripts/pitr-endpoint-ca.crt"]]);
+        // Without the CA (Spaces, or an endpoint of a public CA), the image's CAs: no bundle.
+        const { pitrEndpointCa: _ca, ...publicCa } = minio;
+        assert.deepStrictEqual(
+            bundles(await planWith("hanzo-k8s", publicCa, ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"])),
+            [
+                [BACKUP_CRONJOB, "upload", undefined],
+                [DRILL_CRONJOB, "fetch", undefined],
+            ],
+        );
     });
 
     it("with the drill off, no archive drill (the base backups still run)", async () => {
