@@ -134,6 +134,17 @@ function equal(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * The top-level inputs whose values differ, sorted: every key of either side, or with `setOnly` only the keys
+ * `news` sets (a Terraform-bridged provider's rule, terraformDiff below).
+ */
+function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, setOnly = false): string[] {
+    const keys = setOnly
+        ? Object.keys(news).filter((k) => news[k] !== undefined)
+        : [...new Set([...Object.keys(olds), ...Object.keys(news)])];
+    return keys.filter((k) => !equal(olds[k], news[k])).sort();
+}
+
+/**
  * The leaf paths where `news` differs from `olds`, as pulumi-kubernetes' `convertPatchToDiff` walks the JSON
  * merge patch between them (provider.go): maps key by key (a key the new inputs drop is a DELETE), arrays
  * index by index, an unknown value a change.
@@ -274,9 +285,7 @@ function terraformDiff(type: string, olds: Record<string, unknown>, news: Record
     const forceNew = forceNewPaths(type);
     // An input the program leaves out keeps the state's value (the schema's Optional+Computed attributes, which
     // Read fills: a Database's lc_collate, tablespace_name; a Role's valid_until): not a change.
-    const changed = Object.keys(news)
-        .filter((k) => news[k] !== undefined && !equal(olds[k], news[k]))
-        .sort();
+    const changed = changedKeys(olds, news, true);
     return { changed, replaceKeys: changed.filter((k) => forceNew.includes(k)), deleteBeforeReplace: false };
 }
 
@@ -286,7 +295,7 @@ function terraformDiff(type: string, olds: Record<string, unknown>, news: Record
  * providers are updated in place (a new host or password reaches the next connection).
  */
 function providerDiff(type: string, olds: Record<string, unknown>, news: Record<string, unknown>): ProviderDiff {
-    const changed = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !equal(olds[k], news[k])).sort();
+    const changed = changedKeys(olds, news);
     if (type !== TYPES.k8sProvider) {
         return { changed, replaceKeys: [], deleteBeforeReplace: false };
     }
@@ -309,8 +318,7 @@ export function diffResource(
     let d: ProviderDiff;
     if (!r.custom) {
         // Components: the engine compares their inputs itself (`diff` in step_generator.go, no provider): never a replacement.
-        const changed = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !equal(olds[k], news[k])).sort();
-        d = { changed, replaceKeys: [], deleteBeforeReplace: false };
+        d = { changed: changedKeys(olds, news), replaceKeys: [], deleteBeforeReplace: false };
     } else if (r.type.startsWith("pulumi:providers:")) {
         d = providerDiff(r.type, olds, news);
     } else if (r.type.startsWith("kubernetes:")) {

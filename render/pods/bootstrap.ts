@@ -12,7 +12,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { ADMIN_ROLE } from "../../policies/standard/rules";
 import { scriptsDir } from "../backup";
-import { PGBACKREST_KEY_ENV, type PitrSpec, renderRestorePgbackrestConf } from "../pitr";
+import { type PitrSpec, renderRestorePgbackrestConf } from "../pitr";
+import { BucketKeys, bucketKeyEnv } from "./pitr";
 import { hardenedContainer } from "../securityContext";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -34,16 +35,12 @@ export type BootstrapTarget =
     | { readonly type: "name"; readonly target: string }
     | { readonly type: "latest" };
 
-export interface BootstrapInput {
+export interface BootstrapInput extends BucketKeys {
     /** What it restores from, for the log and the mark left in PGDATA (`<bucket>/<prefix>`). */
     readonly source: string;
     readonly target: BootstrapTarget;
     /** ConfigMap with PITR_BOOTSTRAP_SCRIPT and PITR_BOOTSTRAP_CONF. */
     readonly configMap: pulumi.Input<string>;
-    /** The Secret with the bucket's access key and secret, and their keys in it. */
-    readonly secret: pulumi.Input<string>;
-    readonly accessKeyIdKey: string;
-    readonly secretAccessKeyKey: string;
 }
 
 /** What the init container shares with the server's: image, resources, PGDATA, the mounted configuration. */
@@ -59,7 +56,6 @@ export interface BootstrapServerInput {
 
 /** The `pitr-bootstrap` init container. */
 export function pitrBootstrapContainer(server: BootstrapServerInput, input: BootstrapInput): Container {
-    const key = (name: string, k: string) => ({ name, valueFrom: { secretKeyRef: { name: input.secret, key: k } } });
     return {
         name: "pitr-bootstrap",
         image: server.image,
@@ -73,8 +69,7 @@ export function pitrBootstrapContainer(server: BootstrapServerInput, input: Boot
             ...(input.target.type === "latest" ? [] : [{ name: "BOOTSTRAP_TARGET", value: input.target.target }]),
             { name: "BOOTSTRAP_SUPERUSER", value: ADMIN_ROLE },
             { name: "BOOTSTRAP_RUN", value: PITR_BOOTSTRAP_RUN },
-            key(PGBACKREST_KEY_ENV.key, input.accessKeyIdKey),
-            key(PGBACKREST_KEY_ENV.secret, input.secretAccessKeyKey),
+            ...bucketKeyEnv(input),
         ],
         resources: server.resources,
         securityContext: hardenedContainer(),

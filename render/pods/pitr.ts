@@ -34,6 +34,7 @@ export const PITR_JOB_UID = 999;
 
 /** The bucket's key and secret, as pgBackRest's env variables, from a Secret. */
 export interface BucketKeys {
+    /** The Secret with the bucket's access key and secret, and their keys in it. */
     readonly secret: pulumi.Input<string>;
     readonly accessKeyIdKey: string;
     readonly secretAccessKeyKey: string;

@@ -15,10 +15,10 @@ import { formatBytes } from "../../policies/standard/quantity";
 import { hardenedContainer, hardenedPod } from "../securityContext";
 import { podIdentity } from "./identity";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../checksum";
-import { PGBACKREST_CONF_PATH, PGBACKREST_KEY_ENV } from "../pitr";
+import { PGBACKREST_CONF_PATH } from "../pitr";
 import * as path from "path";
 import { SERVER_CONTAINER, serverArgs } from "../../policies/standard/serverPod";
-import { PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, pgbackrestSidecar, sidecarVolumes } from "./pitr";
+import { BucketKeys, PITR_VOLUMES, SPOOL as PGBACKREST_SPOOL, bucketKeyEnv, pgbackrestSidecar, sidecarVolumes } from "./pitr";
 import {
     ReplicationPodInput,
     replicationEnv,
@@ -129,12 +129,8 @@ export interface ServerPodInput {
  * render/pitr.ts's commands name it), the bucket's key and secret as pgBackRest's env variables from the
  * backup Secret (never in a file), and the async spool (an emptyDir: acknowledgements and prefetched WAL only).
  */
-export interface ArchiveInput {
+export interface ArchiveInput extends BucketKeys {
     readonly configMap: pulumi.Input<string>;
-    /** The Secret with the bucket's access key and secret, and their keys in it. */
-    readonly secret: pulumi.Input<string>;
-    readonly accessKeyIdKey: string;
-    readonly secretAccessKeyKey: string;
     /**
      * The TLS server's Secret (its certificate, key and the CA): the pod then runs the `pgbackrest` sidecar, the
      * base backup Jobs' server (render/pods/pitr.ts).
@@ -212,18 +208,7 @@ export function serverContainer(input: ServerPodInput): Container {
                 name: "POSTGRES_INITDB_ARGS",
                 value: "--data-checksums --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256",
             },
-            ...(input.archive
-                ? [
-                      {
-                          name: PGBACKREST_KEY_ENV.key,
-                          valueFrom: { secretKeyRef: { name: input.archive.secret, key: input.archive.accessKeyIdKey } },
-                      },
-                      {
-                          name: PGBACKREST_KEY_ENV.secret,
-                          valueFrom: { secretKeyRef: { name: input.archive.secret, key: input.archive.secretAccessKeyKey } },
-                      },
-                  ]
-                : []),
+            ...(input.archive ? bucketKeyEnv(input.archive) : []),
             ...(input.replication ? replicationEnv(input.role, input.replication, input.port, CONFIG_DIR, "/tmp") : []),
         ],
         resources: containerResources(input.resources),

@@ -13,6 +13,7 @@ import { renderExtensionSql, renderInitSql } from "../../cli/sql/initSql";
 import { verify } from "../../cli/verify/checks";
 import { catalogSnapshot, renderedFiles, sqlstate, tryConnect } from "../support/db";
 import { TYPES, ofType, planWith, resource } from "../support/plan";
+import { HANZO_K8S_SERVICES } from "../support/hanzoK8s";
 
 /**
  * Day 0 on a running cluster (STANDARD defect 19): hanzo-k8s already runs the seed's deployment. The
@@ -25,14 +26,7 @@ const ADOPT = {
     clusterName: "hanzo-k8s",
     adopt: true,
     adminPassword: { secure: "the password in postgres-credentials" },
-    services: [
-        { name: "iam", connection: "beego" },
-        "cloud",
-        "console",
-        "hanzo_cloud",
-        { name: "kms", connection: "infisical" },
-        "platform",
-    ],
+    services: HANZO_K8S_SERVICES,
 };
 const SERVICES = ["iam", "cloud", "console", "hanzo_cloud", "kms", "platform"];
 

@@ -1,8 +1,7 @@
 import * as assert from "assert";
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
@@ -11,11 +10,11 @@ import { PG_BIN, PgServer, freePort } from "../harness/pg/server";
 import { renderInitSql } from "../../cli/sql/initSql";
 import { StackServer, renderedFiles, stackServer, tryConnect } from "../support/db";
 import { TYPES, ofType, resource } from "../support/plan";
+import { httpGet, startExporter } from "../support/exporter";
 import { S3Server, ScriptRun, runScript, runScriptFile } from "../harness/local/s3";
 
 const STACK = "hanzo-k8s";
 const PREFIX = "postgres";
-const EXPORTER = "/usr/bin/prometheus-postgres-exporter";
 
 /** The files exactly as the stack's backup ConfigMap carries them. */
 function scripts(s: StackServer): Record<string, string> {
@@ -84,16 +83,6 @@ async function contents(c: Client): Promise<Record<string, string>> {
         )
     ).rows[0].h;
     return out;
-}
-
-function get(url: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        http.get(url, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve(body));
-        }).on("error", reject);
-    });
 }
 
 /**
@@ -379,20 +368,15 @@ describe("backups and restore on real components (PostgreSQL, aws CLI, an S3 API
         const qfile = path.join(work, "queries.yaml");
         fs.writeFileSync(qfile, queries);
         const port = await freePort();
-        const exporter: ChildProcess = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], {
-            env: {
-                DATA_SOURCE_URI: `127.0.0.1:${s.server.port}/postgres?sslmode=disable`,
-                DATA_SOURCE_USER: "hanzo_monitor",
-                DATA_SOURCE_PASS: s.passwords.hanzo_monitor,
-                PG_EXPORTER_EXTEND_QUERY_PATH: qfile,
-            },
-            stdio: "ignore",
-        });
+        const exporter = startExporter(port, s.server.port, "hanzo_monitor", s.passwords.hanzo_monitor, qfile);
         try {
             let body = "";
             for (let i = 0; i < 50 && !/hanzo_backup_last_run_ok/.test(body); i++) {
                 await new Promise((res) => setTimeout(res, 200));
-                body = await get(`http://127.0.0.1:${port}/metrics`).catch(() => "");
+                body = await httpGet(`http://127.0.0.1:${port}/metrics`).then(
+                    (r) => r.body,
+                    () => "",
+                );
             }
             const ok = body
                 .split("\n")

@@ -6,12 +6,12 @@ import * as path from "path";
 import { Client } from "pg";
 import { REQUIRED_EXTENSIONS } from "../../policies/standard/rules";
 import { renderBackupMetricsQueries, renderBackupScripts } from "../../render/backup";
-import { specOf, stackConfig } from "../../cli/plan/stackFile";
 import { renderInitSql } from "../../cli/sql/initSql";
 import { verify } from "../../cli/verify/checks";
 import { runScriptFile } from "../harness/local/s3";
 import { ADMIN } from "../harness/pg/server";
 import { StackServer, sqlstate, stackServer, tryConnect } from "../support/db";
+import { hanzoK8sSpec } from "../support/hanzoK8s";
 
 /**
  * Issue 21, the critical hole: a service role owns its database, so it controls what unqualified names and
@@ -300,20 +300,7 @@ describe("a service cannot reach a privileged session through its own database (
     });
 
     it("npm run verify (cli/verify/checks.ts) runs in the service's database and gives it nothing", async () => {
-        const spec = specOf(
-            stackConfig("hanzo-k8s", {
-                environment: "prod",
-                clusterName: "hanzo-k8s",
-                services: [
-                    { name: "iam", connection: "beego" },
-                    "cloud",
-                    "console",
-                    "hanzo_cloud",
-                    { name: "kms", connection: "infisical" },
-                    "platform",
-                ],
-            }),
-        );
+        const spec = hanzoK8sSpec();
         await verify(spec, s.server.adminUrl());
         assert.deepStrictEqual(await gained(), NOTHING);
     });

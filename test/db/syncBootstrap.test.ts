@@ -13,24 +13,14 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { hbaRules } from "../../policies/standard/pgHba";
-import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../policies/standard/replication";
-import { serverSettings } from "../../policies/standard/settings";
+import { REPLICATION_ROLE } from "../../policies/standard/replication";
 import { APPLY_ADMIN_PASSWORD_SCRIPT } from "../../render/adminPassword";
-import { pgpassAnyHost } from "../../render/connection";
-import { renderPgHba } from "../../render/pgHba";
-import { renderPostgresqlConf } from "../../render/postgresqlConf";
 import { ADMIN_INIT_SQL } from "../../render/privilegedSession";
 import { scramVerifier } from "../../render/scram";
-import { startReplica } from "../harness/pg/replica";
 import { ADMIN, PG_BIN, PgServer, registerSecret } from "../harness/pg/server";
+import { replicationFiles, startStandby } from "../support/replication";
 
-const GiB = 2 ** 30;
-const SPEC: ReplicationSpec = { standbys: 1, synchronousStandbys: 1 };
-const FILES = {
-    postgresqlConf: renderPostgresqlConf(GiB, serverSettings(GiB, undefined, { replication: { spec: SPEC, storageBytes: 10 * GiB } })),
-    pgHba: renderPgHba(hbaRules(["127.0.0.1/32"], SPEC)),
-};
+const FILES = replicationFiles({ standbys: 1, synchronousStandbys: 1 });
 
 async function until(what: string, probe: () => boolean, seconds = 60): Promise<void> {
     const end = Date.now() + seconds * 1000;
@@ -223,15 +213,7 @@ describe("a synchronous stack from an empty volume (bootstrap)", function () {
             assert.strictEqual(written, false);
 
             // The role is visible (committed), so the standby's start script authenticates and clones.
-            const r = await startReplica({
-                files: FILES,
-                primaryPort: primary.port,
-                slot: standbySlot(0),
-                role: "standby",
-                replicationPgpass: pgpassAnyHost("replication", REPLICATION_ROLE, replicationPassword),
-                adminPgpass: `*:*:*:${ADMIN}:${primary.adminPassword}`,
-                adminPassword: primary.adminPassword,
-            });
+            const r = await startStandby(FILES, primary, replicationPassword);
             standby = r.server;
             assert.strictEqual(r.run.status, 0, r.run.stderr);
             await write;

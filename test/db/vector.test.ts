@@ -13,25 +13,12 @@ import {
     recallOf,
     selectivitySchema,
 } from "../harness/local/filteredWorkload";
-import { specOf, stackConfig } from "../../cli/plan/stackFile";
 import { normalizeSetting, verify } from "../../cli/verify/checks";
 import { StackServer, stackServer, tryConnect } from "../support/db";
+import { hanzoK8sSpec } from "../support/hanzoK8s";
 
 /** The hanzo-k8s stack, whose rendered files the servers below run with. */
-const spec = specOf(
-    stackConfig("hanzo-k8s", {
-        environment: "prod",
-        clusterName: "hanzo-k8s",
-        services: [
-            { name: "iam", connection: "beego" },
-            "cloud",
-            "console",
-            "hanzo_cloud",
-            { name: "kms", connection: "infisical" },
-            "platform",
-        ],
-    }),
-);
+const spec = hanzoK8sSpec();
 const rendered = vectorSettings(spec.instance.vector);
 
 /**

@@ -1,6 +1,5 @@
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
-import * as http from "http";
+import { ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,19 +8,9 @@ import { freePort } from "../harness/pg/server";
 import { StackServer, stackServer, tryConnect } from "../support/db";
 import { TYPES, resource } from "../support/plan";
 import { checkRules, testRules } from "../support/promtool";
+import { httpGet, startExporter } from "../support/exporter";
 
-const EXPORTER = "/usr/bin/prometheus-postgres-exporter";
 const groups = [serverAlerts({ namespace: "hanzo", job: "hanzo/postgres", volumeBytes: 50 * 2 ** 30 })];
-
-function get(url: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        http.get(url, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        }).on("error", reject);
-    });
-}
 
 /** Metric names a rule's expression reads (identifiers followed by `{`), without Prometheus' own `up`. */
 function metricsOf(expr: string): string[] {
@@ -45,22 +34,14 @@ describe("metrics: postgres_exporter as the monitoring role, on a real server", 
         // The archive alerts' query file, as the exporter's ConfigMap would carry it (render/alerts.ts).
         queries = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "exporter-queries-")), "queries.yaml");
         fs.writeFileSync(queries, renderArchiveMetricsQueries());
-        exporter = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], {
-            env: {
-                PG_EXPORTER_EXTEND_QUERY_PATH: queries,
-                DATA_SOURCE_URI: `127.0.0.1:${s.server.port}/postgres?sslmode=disable`,
-                DATA_SOURCE_USER: "hanzo_monitor",
-                DATA_SOURCE_PASS: s.passwords.hanzo_monitor,
-            },
-            stdio: "ignore",
-        });
+        exporter = startExporter(port, s.server.port, "hanzo_monitor", s.passwords.hanzo_monitor, queries);
         // Some load, so the activity and bgwriter views have something to show.
         const c = (await tryConnect(s.server.tcp("iam_user", s.passwords.iam_user, "iam"))) as any;
         await c.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g");
         await c.end();
         for (let i = 0; i < 50; i++) {
             try {
-                const r = await get(`http://127.0.0.1:${port}/metrics`);
+                const r = await httpGet(`http://127.0.0.1:${port}/metrics`);
                 if (r.status === 200 && /^pg_up 1$/m.test(r.body)) {
                     metrics = r.body;
                     break;

@@ -5,43 +5,22 @@
  * with exactly the names and labels scraped (namespace and pod added, as the PodMonitor's target labels).
  */
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { hbaRules } from "../../policies/standard/pgHba";
-import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../policies/standard/replication";
-import { serverSettings } from "../../policies/standard/settings";
-import { pgpassAnyHost } from "../../render/connection";
-import { renderPgHba } from "../../render/pgHba";
-import { renderPostgresqlConf } from "../../render/postgresqlConf";
+import { REPLICATION_ROLE } from "../../policies/standard/replication";
 import { renderReplicationMetricsQueries, replicationAlerts } from "../../render/replicationAlerts";
 import { scramVerifier } from "../../render/scram";
-import { startReplica } from "../harness/pg/replica";
-import { ADMIN, PG_BIN, PgServer, freePort, registerSecret } from "../harness/pg/server";
+import { PG_BIN, PgServer, freePort, registerSecret } from "../harness/pg/server";
 import { checkRules, testRules } from "../support/promtool";
+import { replicationFiles, startStandby } from "../support/replication";
+import { httpGet, startExporter } from "../support/exporter";
 
-const EXPORTER = "/usr/bin/prometheus-postgres-exporter";
-const GiB = 2 ** 30;
-const SPEC: ReplicationSpec = { standbys: 1, synchronousStandbys: 0 };
-const FILES = {
-    postgresqlConf: renderPostgresqlConf(GiB, serverSettings(GiB, undefined, { replication: { spec: SPEC, storageBytes: 10 * GiB } })),
-    pgHba: renderPgHba(hbaRules(["127.0.0.1/32"], SPEC)),
-};
+const FILES = replicationFiles({ standbys: 1, synchronousStandbys: 0 });
 /** A small max_slot_wal_keep_size (and max_wal_size) for this pair only, so that a slot is lost after ~100 MB of WAL. */
 const KEEP = "32MB";
-
-function get(url: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        http.get(url, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        }).on("error", reject);
-    });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
     const end = Date.now() + seconds * 1000;
@@ -125,15 +104,7 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
              CREATE ROLE ${REPLICATION_ROLE} LOGIN REPLICATION PASSWORD '${scramVerifier(replicationPassword, salt())}';
              CREATE DATABASE app;`,
         );
-        const r = await startReplica({
-            files: FILES,
-            primaryPort: primary.port,
-            slot: standbySlot(0),
-            role: "standby",
-            replicationPgpass: pgpassAnyHost("replication", REPLICATION_ROLE, replicationPassword),
-            adminPgpass: `*:*:*:${ADMIN}:${primary.adminPassword}`,
-            adminPassword: primary.adminPassword,
-        });
+        const r = await startStandby(FILES, primary, replicationPassword);
         standby = r.server;
         assert.strictEqual(r.run.status, 0, r.run.stderr);
         queriesDir = fs.mkdtempSync(path.join(os.tmpdir(), "exporter-queries-"));
@@ -143,21 +114,11 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
             ["standby", standby],
         ] as const) {
             const port = await freePort();
-            exporters.push(
-                spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], {
-                    env: {
-                        PG_EXPORTER_EXTEND_QUERY_PATH: path.join(queriesDir, "queries.yaml"),
-                        DATA_SOURCE_URI: `127.0.0.1:${server.port}/postgres?sslmode=disable`,
-                        DATA_SOURCE_USER: "hanzo_monitor",
-                        DATA_SOURCE_PASS: monitorPassword,
-                    },
-                    stdio: "ignore",
-                }),
-            );
+            exporters.push(startExporter(port, server.port, "hanzo_monitor", monitorPassword, path.join(queriesDir, "queries.yaml")));
             scrape[name] = () =>
                 until(`the ${name}'s exporter`, async () => {
                     try {
-                        const r = await get(`http://127.0.0.1:${port}/metrics`);
+                        const r = await httpGet(`http://127.0.0.1:${port}/metrics`);
                         return r.status === 200 && /^pg_up 1$/m.test(r.body) ? samples(r.body) : undefined;
                     } catch {
                         return undefined;

@@ -1,24 +1,14 @@
 import * as assert from "assert";
 import { PitrSpec, archiveSettings, pitrProblems, renderServerPgbackrestConf, restoreArgs } from "../../render/pitr";
+import { pitrSpec } from "../support/pitr";
 
-const SPEC: PitrSpec = {
-    repo: {
-        endpoint: "https://nyc3.digitaloceanspaces.com",
-        region: "nyc3",
-        bucket: "hanzo-k8s-postgres-backups",
-        prefix: "/pitr",
-        uriStyle: "host",
-    },
-    retentionDays: 7,
-    pgdata: "/var/lib/postgresql/data/pgdata",
-    socketPath: "/var/run/postgresql",
-    port: 5432,
-    user: "hanzo",
-    spoolPath: "/var/spool/pgbackrest",
-    archiveTimeoutSeconds: 60,
-    archiveQueueMaxBytes: 12.5 * 2 ** 30,
-    processMax: 2,
-};
+const SPEC: PitrSpec = pitrSpec({
+    endpoint: "https://nyc3.digitaloceanspaces.com",
+    region: "nyc3",
+    bucket: "hanzo-k8s-postgres-backups",
+    prefix: "/pitr",
+    uriStyle: "host",
+});
 
 describe("render/pitr: pgBackRest's configuration as the stack renders it", () => {
     it("the server's pgbackrest.conf: the bucket over TLS, async push bounded by the WAL budget, time retention, no key", () => {

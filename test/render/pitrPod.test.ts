@@ -4,26 +4,16 @@ import { PitrSpec, renderBackupPgbackrestConf, renderServerPgbackrestConf } from
 import { backupHosts, backupScript, renderBackupJobConf, renderServerPodConf, serverTlsNames, sidecarScript } from "../../render/pitrPod";
 import { pgbackrestSidecar, pitrBackupCronJob, sidecarVolumes } from "../../render/pods/pitr";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
+import { pitrSpec } from "../support/pitr";
 
-const SPEC: PitrSpec = {
-    repo: {
-        endpoint: "https://minio.minio.svc:9000",
-        region: "us-east-1",
-        bucket: "b-postgres-backups",
-        prefix: "/postgres-pitr",
-        uriStyle: "path",
-        caFile: "/etc/pgbackrest/endpoint-ca.crt",
-    },
-    retentionDays: 7,
-    pgdata: "/var/lib/postgresql/data/pgdata",
-    socketPath: "/var/run/postgresql",
-    port: 5432,
-    user: "hanzo",
-    spoolPath: "/var/spool/pgbackrest",
-    archiveTimeoutSeconds: 60,
-    archiveQueueMaxBytes: 12.5 * 2 ** 30,
-    processMax: 2,
-};
+const SPEC: PitrSpec = pitrSpec({
+    endpoint: "https://minio.minio.svc:9000",
+    region: "us-east-1",
+    bucket: "b-postgres-backups",
+    prefix: "/postgres-pitr",
+    uriStyle: "path",
+    caFile: "/etc/pgbackrest/endpoint-ca.crt",
+});
 
 describe("render/pitrPod: the archive's pod shape (pgBackRest TLS server sidecar, backup Jobs as its clients)", () => {
     it("the server pod's file is render/pitr.ts's plus the TLS server's options in [global:server], admitting the backup Jobs' CN for the stanza", () => {

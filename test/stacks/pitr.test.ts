@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { VALID, load, problems } from "../support/config";
 import { HANZO_SQL_IMAGE } from "../../render/pitr";
+import { pitrSpec } from "../support/pitr";
 
 describe("stack keys of point-in-time recovery (pitr*)", function () {
     this.timeout(60_000);
@@ -84,24 +85,16 @@ describe("stack keys of point-in-time recovery (pitr*)", function () {
 
     it("load with pitrEnabled and what it needs: the archive's spec (bucket, prefix beside the dumps', WAL budget, PGDATA by layout)", () => {
         const spec = load({ ...VALID, image: HANZO_SQL_IMAGE, pitrEnabled: true });
-        assert.deepStrictEqual(spec.instance.archive, {
-            repo: {
+        assert.deepStrictEqual(
+            spec.instance.archive,
+            pitrSpec({
                 endpoint: "https://nyc3.digitaloceanspaces.com",
                 region: "nyc3",
                 bucket: spec.backup.enabled ? spec.backup.bucket : "",
                 prefix: "/postgres-pitr",
                 uriStyle: "host",
-            },
-            retentionDays: 7,
-            pgdata: "/var/lib/postgresql/data/pgdata",
-            socketPath: "/var/run/postgresql",
-            port: 5432,
-            user: "hanzo",
-            spoolPath: "/var/spool/pgbackrest",
-            archiveTimeoutSeconds: 60,
-            archiveQueueMaxBytes: (50 * 2 ** 30) / 4,
-            processMax: 2,
-        });
+            }),
+        );
         assert.deepStrictEqual(spec.pitr, { fullSchedule: "0 1 * * 0", diffSchedule: "0 1 * * 1-6" });
         assert.strictEqual(load({ ...VALID, image: HANZO_SQL_IMAGE }).instance.archive, undefined);
     });
