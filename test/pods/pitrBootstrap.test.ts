@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import type { Client } from "pg";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
@@ -35,6 +36,20 @@ describe("pods: a new stack's server pod restored from another stack's archive (
     const pods: Pod[] = [];
     let sourceServices: unknown[];
     let targetTime = "";
+
+    /** Switches the WAL segment and waits until the server reports it archived (pg_stat_archiver); its name. */
+    async function switchArchived(admin: Client, server: Pod): Promise<string> {
+        const segment = (await admin.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
+        let last: string | null = null;
+        for (let i = 0; i < 600 && last !== segment; i++) {
+            last = (await admin.query("SELECT last_archived_wal AS last FROM pg_stat_archiver")).rows[0].last;
+            if (last !== segment) {
+                await new Promise((r) => setTimeout(r, 500));
+            }
+        }
+        assert.strictEqual(last, segment, server.container("postgres").logs());
+        return segment;
+    }
 
     async function planAt(extra: Record<string, unknown>, secrets: string[] = []): Promise<PlanResult> {
         const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
@@ -118,15 +133,7 @@ describe("pods: a new stack's server pod restored from another stack's archive (
                 await admin.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t")
             ).rows[0].t as string;
             await insert(61, 70);
-            const segment = (await admin.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
-            let last: string | null = null;
-            for (let i = 0; i < 600 && last !== segment; i++) {
-                last = (await admin.query("SELECT last_archived_wal AS last FROM pg_stat_archiver")).rows[0].last;
-                if (last !== segment) {
-                    await new Promise((r) => setTimeout(r, 500));
-                }
-            }
-            assert.strictEqual(last, segment, server.container("postgres").logs());
+            await switchArchived(admin, server);
         } finally {
             await admin.end();
         }
@@ -211,15 +218,7 @@ describe("pods: a new stack's server pod restored from another stack's archive (
                 ],
             );
             // It archives into its own repository, on a new timeline: the sidecar made the stanza there (the pod is Ready).
-            const segment = (await admin.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
-            let last: string | null = null;
-            for (let i = 0; i < 600 && last !== segment; i++) {
-                last = (await admin.query("SELECT last_archived_wal AS last FROM pg_stat_archiver")).rows[0].last;
-                if (last !== segment) {
-                    await new Promise((r) => setTimeout(r, 500));
-                }
-            }
-            assert.strictEqual(last, segment, server.container("postgres").logs());
+            const segment = await switchArchived(admin, server);
             assert.ok(
                 s3.keys("restored-pitr/archive/db/").some((k) => path.posix.basename(k).startsWith(`${segment}-`)),
                 s3.keys("restored-pitr/").join("\n"),

@@ -45,7 +45,7 @@ describe("program: a stack bootstrapped from another stack's archive (pitrBootst
         const data = object(plan, TYPES.configMap, PITR_OBJECTS.bootstrap).data;
         assert.deepStrictEqual(data, pitrBootstrapFiles(archive, FROM));
         assert.deepStrictEqual(Object.keys(data).sort(), ["pgbackrest-bootstrap.conf", "pitr-bootstrap.sh"]);
-        const conf = (data["pgbackrest-bootstrap.conf"] as string).split("\n");
+        const conf = data["pgbackrest-bootstrap.conf"].split("\n");
         for (const line of [
             "repo1-s3-bucket=hanzo-k8s-postgres-backups",
             "repo1-path=/postgres-pitr",

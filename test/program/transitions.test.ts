@@ -719,5 +719,20 @@ describe("documented procedures as engine transitions", function () {
         const removed = await transition(boot, pitr);
         assert.deepStrictEqual(changes(removed), ["hanzo-sql-pitr-bootstrap: delete", "hanzo-sql-postgres-statefulset: update"]);
         assertSafe(removed);
+
+        // Onto a fresh volume of the same stack (docs/pitr.md): the key set on a running stack. The listed objects
+        // are in the state without an import ID, so this up imports them (a Read of what the running server has),
+        // with nothing to update; the pod gains the step in place, its ConfigMap is created.
+        const own = await planWith("hanzo-k8s", pitr, SECRET_KEYS);
+        const same = await transition(pitr, boot, { live: restoredLiveObjects(own, restored, false) });
+        assert.deepStrictEqual(changes(same), [
+            "hanzo-sql-backups-role: import",
+            "hanzo-sql-iam-database: import",
+            "hanzo-sql-iam-role: import",
+            "hanzo-sql-monitoring-role: import",
+            "hanzo-sql-pitr-bootstrap: create",
+            "hanzo-sql-postgres-statefulset: update",
+        ]);
+        assertSafe(same);
     });
 });

@@ -17,13 +17,19 @@ import { TYPES } from "../../policies/standard/types";
 export function restoredLiveObjects(
     source: PlanResult,
     restored: { roles: readonly string[]; databases: readonly string[] },
+    /** false: the stack's own objects (its own archive restored): the passwords are the state's. */
+    anotherStack = true,
 ): LiveObject[] {
     const out: LiveObject[] = [];
     for (const r of source.plan.resources) {
         const inputs = source.revealed.get(r.urn) as Record<string, unknown>;
         const name = inputs.name as string;
         if (r.type === TYPES.role && restored.roles.includes(name)) {
-            out.push({ type: TYPES.role, id: name, inputs: { ...inputs, password: `${String(inputs.password)} (the source's)` } });
+            out.push({
+                type: TYPES.role,
+                id: name,
+                inputs: anotherStack ? { ...inputs, password: `${String(inputs.password)} (the source's)` } : inputs,
+            });
         }
         if (r.type === TYPES.database && restored.databases.includes(name)) {
             out.push({ type: TYPES.database, id: name, inputs: { ...inputs, template: "template0" } });
