@@ -32,10 +32,7 @@ export interface PgbouncerArgs {
     readonly serverPort: number;
     /** The standbys' read Service, when the stack has standbys: each database gets a read-only pool `<database>-ro` there. */
     readonly readHost?: string;
-    /**
-     * Labels of the server's pods, the only destination besides DNS. `{app: postgres}` selects the standbys'
-     * pods too (components/standbys.ts builds them from the primary's pod), so the read-only pool needs no rule of its own.
-     */
+    /** Labels of the server's pods, the only destination besides DNS; `{app: postgres}` selects the standbys' pods too. */
     readonly serverSelector: Readonly<Record<string, string>>;
     /** Namespaces besides its own whose pods may connect (pooled services declared elsewhere). */
     readonly clientNamespaces: readonly string[];

@@ -93,7 +93,7 @@ describe("the read-only PgBouncer pool (standbys with pooling)", function () {
             to: [{ podSelector: { matchLabels: { app: "postgres" } } }],
             ports: [{ protocol: "TCP", port: 5432 }],
         });
-        const selector = egress.egress[0].to[0].podSelector!.matchLabels;
+        const selector = egress.egress[0].to[0].podSelector.matchLabels;
         // The standbys' pods carry it, and so does postgres-ro's selection of them.
         const standbyLabels = (
             resource(p, TYPES.statefulSet, "hanzo-sql-standbys-statefulset").inputs.spec as {

@@ -49,12 +49,12 @@ export function standbyFiles(spec: ReplicationSpec): ServerFiles {
 
 /**
  * The relay's own process: it must keep forwarding while this one blocks in spawnSync (psql, pgbench, the start
- * script), since the standbys stream through it. argv[1]: the first target port; it prints its port, then reads
+ * script), since the standbys stream through it. RELAY_TARGET: the first target port; it prints its port, then reads
  * one new target port per line on stdin and answers each with "ok".
  */
 const RELAY_SOURCE = `
 const net = require("net");
-let target = Number(process.argv[1]);
+let target = Number(process.env.RELAY_TARGET);
 const sockets = new Set();
 const server = net.createServer((client) => {
     const upstream = net.connect({ host: "127.0.0.1", port: target });
@@ -89,9 +89,12 @@ export class ServiceRelay {
     }
 
     static async start(target: number): Promise<ServiceRelay> {
-        const child = spawn(process.execPath, ["-e", RELAY_SOURCE, String(target)], { stdio: ["pipe", "pipe", "inherit"] });
+        const child = spawn(process.execPath, ["-e", RELAY_SOURCE], {
+            stdio: ["pipe", "pipe", "inherit"],
+            env: { ...process.env, RELAY_TARGET: String(target) },
+        });
         const port = await new Promise<number>((resolve, reject) => {
-            child.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+            child.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
             child.once("exit", (code) => reject(new Error(`the relay exited ${code}`)));
         });
         return new ServiceRelay(child, port);
