@@ -1,7 +1,6 @@
 import * as assert from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { S3Server } from "../harness/local/s3";
@@ -10,21 +9,9 @@ import * as net from "net";
 import { networkPolicies, namespaceData, workload } from "../harness/pod/plan";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import type { PlanResult } from "../../cli/plan/runner";
-import { planWith } from "../support/plan";
 import { codeBlocks, readDoc, section } from "../support/docs";
-import {
-    PersistentVolume,
-    Pod,
-    PodNetwork,
-    applyInitSql,
-    canConnect,
-    clusterNetwork,
-    connectTo,
-    rolePasswords,
-    secretOf,
-    startServerPod,
-} from "../support/pods";
-import type { PodSpec } from "../harness/pod/runner";
+import { Pod, PodNetwork, applyInitSql, canConnect, connectTo, rolePasswords, secretOf } from "../support/pods";
+import { PodCluster, planWithBucket } from "../support/podCluster";
 
 const BUCKET = "hanzo-k8s-postgres-backups";
 const DATABASES = ["cloud", "console", "hanzo_cloud", "iam", "kms", "platform"];
@@ -82,27 +69,14 @@ process.stdout.write(obj[key] === undefined ? "" : obj[key]);
  */
 describe("pods: the backup CronJob's pod, and the documented restore into a scratch server pod", function () {
     this.timeout(600_000);
+    let cluster: PodCluster;
     let network: PodNetwork;
     let s3: S3Server;
     let plan: PlanResult;
-    const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
     let work: string;
     let minio: string;
     let endpoint: string;
     const listeners: net.Server[] = [];
-
-    /** The plan with the bucket at `endpoint`. */
-    async function planAt(url: string): Promise<PlanResult> {
-        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
-            config: Record<string, unknown>;
-        };
-        const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        return planWith("hanzo-k8s", { ...values, backupEndpoint: url, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" }, [
-            "hanzo-sql:backupAccessKeyId",
-            "hanzo-sql:backupSecretAccessKey",
-        ]);
-    }
 
     /** A TCP listener at an address of the host (the node, or a member's own address). */
     async function listen(address: string): Promise<number> {
@@ -114,34 +88,26 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
 
     before(async () => {
         // The port first (the policy names it), from a plan that does not depend on it.
-        const probe = await planAt("http://minio.minio.svc:9000");
-        network = await clusterNetwork(probe);
-        minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
-        network.addService("minio", "minio", minio);
-        s3 = await S3Server.start(BUCKET, minio);
+        const probe = await planWithBucket("http://minio.minio.svc:9000");
+        cluster = await PodCluster.start(probe);
+        network = cluster.network;
+        s3 = await cluster.startMinio(BUCKET);
+        minio = cluster.minio;
         endpoint = `http://minio.minio.svc:${s3.port}`;
-        plan = await planAt(endpoint);
-        network.enforce(networkPolicies(plan));
+        plan = await planWithBucket(endpoint);
+        cluster.enforce(plan);
         work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-restore-"));
     });
     after(async () => {
         listeners.forEach((l) => l.close());
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        await s3?.stop();
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
         if (work) {
             fs.rmSync(work, { recursive: true, force: true });
         }
     });
 
     async function serverPod(): Promise<Pod> {
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
-        const pod = await startServerPod(plan, network, v);
-        pods.push(pod);
+        const pod = await cluster.startServer(plan);
         await pod.waitReady();
         applyInitSql(plan, pod, secretOf(plan, "hanzo", "postgres-credentials").password);
         return pod;
@@ -159,21 +125,11 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
         await iam.end();
 
         const w = workload(plan, "CronJob", "postgres-backup");
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
         assert.strictEqual(
             w.spec.initContainers!.find((c) => c.name === "upload")!.env!.find((e) => e.name === "S3_ENDPOINT")?.value,
             endpoint,
         );
-        const job = await Pod.start({
-            name: "postgres-backup-1-abcde",
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            labels: w.labels,
-        });
-        pods.push(job);
+        const job = await cluster.startJob(plan, "postgres-backup", "postgres-backup-1-abcde");
         const done = await job.waitCompleted(300_000);
         assert.deepStrictEqual(
             job.initResults.map((r) => [r.name, r.status]),
@@ -192,18 +148,7 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
     });
 
     it("runs the restore drill CronJob's pod: fetches the newest backup, restores every database into a scratch server inside the pod, checks it, and records each result in the server", async () => {
-        const w = workload(plan, "CronJob", "postgres-restore-drill");
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const job = await Pod.start({
-            name: "postgres-restore-drill-1-abcde",
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            labels: w.labels,
-        });
-        pods.push(job);
+        const job = await cluster.startJob(plan, "postgres-restore-drill", "postgres-restore-drill-1-abcde");
         const done = await job.waitCompleted(300_000);
         assert.deepStrictEqual(
             job.initResults.map((r) => [r.name, r.status]),
@@ -278,22 +223,13 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
      * A pod with the backup CronJob's labels (so its policies apply) and its image, whose one container
      * only waits: connections are tried from inside it.
      */
-    async function backupLikePod(name: string, labels = workload(plan, "CronJob", "postgres-backup").labels): Promise<Pod> {
-        const w = workload(plan, "CronJob", "postgres-backup");
-        const spec: PodSpec = {
-            ...w.spec,
-            initContainers: [],
-            containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }],
-        };
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({ name, namespace: w.namespace, spec, network, secrets, configMaps, labels });
-        pods.push(pod);
-        return pod;
+    function backupLikePod(name: string, labels = workload(plan, "CronJob", "postgres-backup").labels): Promise<Pod> {
+        return cluster.startProbe(plan, "postgres-backup", name, labels);
     }
 
     it("lets the backup pod reach only the server on 5432, the bucket's namespace on its port, and DNS: the node, another port, another namespace are dropped", async () => {
         // The Service's name follows the newest server pod (the restore's scratch server).
-        const server = pods.filter((p) => p.name === "postgres-0").pop()!;
+        const server = cluster.pods.filter((p) => p.name === "postgres-0").pop()!;
         const onNode = await listen(network.gateway);
         const otherPort = await listen(minio);
         const elsewhere = network.addMember({ namespace: "billing", labels: { app: "billing" }, ports: [] });
@@ -333,7 +269,7 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
             ],
             [true, true, true],
         );
-        await Promise.all(pods.slice(-2).map((p) => p.stop(1)));
+        await Promise.all(cluster.pods.slice(-2).map((p) => p.stop(1)));
     });
 
     it("needs each rule: without the DNS rule the server's name does not resolve, without the server rule 5432 is dropped", async () => {
@@ -341,7 +277,7 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
         const own = rendered.find((np) => np.metadata.name === "postgres-backup-egress")!;
         for (const [dropped, check] of [
             [2, ["getent", "hosts", "postgres.hanzo.svc.cluster.local"]],
-            [0, ["bash", "-c", `exec 3<>/dev/tcp/${pods[0].ip}/5432`]],
+            [0, ["bash", "-c", `exec 3<>/dev/tcp/${cluster.pods[0].ip}/5432`]],
         ] as const) {
             const egress = own.spec.egress!.filter((_, i) => i !== dropped);
             network.enforce(rendered.map((np) => (np === own ? { ...np, spec: { ...np.spec, egress } } : np)));

@@ -34,8 +34,18 @@ export async function canConnect(container: RunningContainer, host: string, port
     return r.status === 0;
 }
 
-/** The server's StatefulSet run as its pod `<name>-0` on a volume (its claim template's name → the volume). */
-export async function startServerPod(plan: PlanResult, network: PodNetwork, volume: PersistentVolume, name = "postgres"): Promise<Pod> {
+/**
+ * The server's StatefulSet run as its pod `<name>-0` on a volume (its claim template's name → the volume), the
+ * Service `services` (by default the StatefulSet's name) answering with its address; `[]` leaves the Services to
+ * the DNS stand-in's selectors.
+ */
+export async function startServerPod(
+    plan: PlanResult,
+    network: PodNetwork,
+    volume: PersistentVolume,
+    name = "postgres",
+    services: readonly string[] = [name],
+): Promise<Pod> {
     const w = workload(plan, "StatefulSet", name);
     const { secrets, configMaps } = namespaceData(plan, w.namespace);
     const claims = Object.fromEntries(w.claimTemplates.map((t) => [t, volume]));
@@ -47,7 +57,7 @@ export async function startServerPod(plan: PlanResult, network: PodNetwork, volu
         secrets,
         configMaps,
         claims,
-        services: [name],
+        services,
         labels: w.labels,
     });
 }

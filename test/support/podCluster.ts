@@ -1,0 +1,133 @@
+/**
+ * The pod-runner fixture the pod tests of a stack's plan share: a cluster network (DNS stand-in, the plan's
+ * NetworkPolicies), an S3 API standing in for MinIO as a member of namespace `minio`, the pods of the plan's
+ * workloads started as declared, fresh volumes, and one teardown for all of them.
+ */
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { S3Server } from "../harness/local/s3";
+import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
+import type { PodSpec } from "../harness/pod/runner";
+import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import type { PlanResult } from "../../cli/plan/runner";
+import { planWith } from "./plan";
+import { PersistentVolume, Pod, PodNetwork, clusterNetwork, startServerPod } from "./pods";
+
+/** The config values of Pulumi.<stack>.yaml, keys without the project's `hanzo-sql:` prefix. */
+export function stackFileValues(stack = "hanzo-k8s"): Record<string, unknown> {
+    const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Record<string, unknown>;
+    };
+    return Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
+}
+
+/**
+ * The plan of hanzo-k8s as its stack file configures it, with `extra` values, the bucket at `url` and s3rver's
+ * access key as the bucket's keys (secret, as `pulumi config set --secret` makes them); `secretKeys` marks more
+ * keys of `extra` secret.
+ */
+export function planWithBucket(url: string, extra: Record<string, unknown> = {}, secretKeys: string[] = []): Promise<PlanResult> {
+    return planWith(
+        "hanzo-k8s",
+        { ...stackFileValues(), ...extra, backupEndpoint: url, backupAccessKeyId: "S3RVER", backupSecretAccessKey: "S3RVER" },
+        ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey", ...secretKeys],
+    );
+}
+
+/** A plan's pods on one cluster network; whatever it starts, `destroy` stops and removes. */
+export class PodCluster {
+    readonly pods: Pod[] = [];
+    readonly volumes: PersistentVolume[] = [];
+    /** The S3 API (`minio` in namespace `minio`), once `startMinio` ran. */
+    s3?: S3Server;
+    /** The S3 API's member address. */
+    minio = "";
+
+    private constructor(readonly network: PodNetwork) {}
+
+    /** A cluster network with `plan`'s NetworkPolicies enforced (a first plan: the policies may change with `enforce`). */
+    static async start(plan: PlanResult): Promise<PodCluster> {
+        return new PodCluster(await clusterNetwork(plan));
+    }
+
+    /** Enforces `plan`'s NetworkPolicies in every pod, in place of the ones before. */
+    enforce(plan: PlanResult): void {
+        this.network.enforce(networkPolicies(plan));
+    }
+
+    /** s3rver with `bucket` as member `minio` of namespace `minio` (labels app=minio), answering `minio.minio.svc`. */
+    async startMinio(bucket: string, opts: { tls?: boolean; tlsName?: string } = {}): Promise<S3Server> {
+        this.minio = this.network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
+        this.network.addService("minio", "minio", this.minio);
+        this.s3 = await S3Server.start(bucket, this.minio, opts);
+        return this.s3;
+    }
+
+    /** A fresh volume, removed at `destroy`. */
+    volume(): PersistentVolume {
+        const v = PersistentVolume.fresh();
+        this.volumes.push(v);
+        return v;
+    }
+
+    /** A pod, stopped at `destroy`. */
+    track(pod: Pod): Pod {
+        this.pods.push(pod);
+        return pod;
+    }
+
+    /**
+     * The server's StatefulSet `name` run as its pod `<name>-0` (not awaited Ready) on `volume` (by default a fresh
+     * one), answering the Services `services` (by default the StatefulSet's name; `[]`: the DNS stand-in's selectors).
+     */
+    async startServer(
+        plan: PlanResult,
+        name = "postgres",
+        opts: { volume?: PersistentVolume; services?: readonly string[] } = {},
+    ): Promise<Pod> {
+        return this.track(await startServerPod(plan, this.network, opts.volume ?? this.volume(), name, opts.services));
+    }
+
+    /** One Job's pod `podName` of the plan's CronJob `cronJob`, as declared (its init containers run to their end first). */
+    async startJob(plan: PlanResult, cronJob: string, podName: string): Promise<Pod> {
+        const w = workload(plan, "CronJob", cronJob);
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        return this.track(
+            await Pod.start({
+                name: podName,
+                namespace: w.namespace,
+                spec: w.spec,
+                network: this.network,
+                secrets,
+                configMaps,
+                labels: w.labels,
+            }),
+        );
+    }
+
+    /**
+     * A pod with `labels` (so the policies that select them apply) running the CronJob's first container's image and
+     * mounts with no init containers, whose one container `probe` only waits: connections are tried from inside it.
+     */
+    async startProbe(plan: PlanResult, cronJob: string, name: string, labels: Record<string, string>): Promise<Pod> {
+        const w = workload(plan, "CronJob", cronJob);
+        const spec: PodSpec = {
+            ...w.spec,
+            initContainers: [],
+            containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }],
+        };
+        const { secrets, configMaps } = namespaceData(plan, w.namespace);
+        return this.track(await Pod.start({ name, namespace: w.namespace, spec, network: this.network, secrets, configMaps, labels }));
+    }
+
+    /** Stops every pod (the last started first), the S3 API and the network; removes the volumes. */
+    async destroy(): Promise<void> {
+        for (const p of this.pods.reverse()) {
+            await p.stop(5).catch(() => undefined);
+        }
+        await this.s3?.stop();
+        this.network.destroy();
+        this.volumes.forEach((v) => v.remove());
+    }
+}
