@@ -151,12 +151,16 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
             .container("pgbackrest")
             .exec(["pgbackrest", "--config=/etc/pgbackrest/pgbackrest.conf", "--stanza=db", "--output=json", "info"], 120_000);
         assert.strictEqual(info.status, 0, info.stderr);
-        const backups = JSON.parse(info.stdout)[0].backup as { type: string; archive: { stop: string } }[];
+        const backups = JSON.parse(info.stdout)[0].backup as { type: string; label: string; archive: { stop: string } }[];
         assert.deepStrictEqual(
             backups.map((b) => b.type),
             ["full"],
         );
         backupStop = backups[0].archive.stop;
+        // The Job's conf bundles the small files (repo1-bundle, docs/pitr.md "Restore speed"): a handful of objects,
+        // the manifest, bundles and the files past the bundle limit, where one object a file is over a thousand.
+        const objects = s3.keys(`postgres-pitr/backup/db/${backups[0].label}/`).map((k) => k.split("/").slice(4).join("/"));
+        assert.ok(objects.filter((k) => /^bundle\/\d+$/.test(k)).length >= 1 && objects.length < 50, objects.join("\n"));
         // Writes after the backup, over more than one segment: the drill must replay them from the archive.
         await adminQuery(
             "CREATE TABLE public.after_backup AS SELECT g AS n, repeat('x', 200) AS pad FROM generate_series(1, 100000) g; SELECT pg_switch_wal()",
