@@ -201,7 +201,18 @@ export function renderServerPgbackrestConf(spec: PitrSpec): string {
  */
 export function renderBackupPgbackrestConf(spec: PitrSpec): string {
     return ini([
-        ["global", [...repoOptions(spec), ["start-fast", "y"], ["delta", "y"], ["lock-path", `${spec.spoolPath}/lock`]]],
+        [
+            "global",
+            [
+                ...repoOptions(spec),
+                ["start-fast", "y"],
+                ["delta", "y"],
+                // Small files combined into bundle objects: a restore makes ~10 requests instead of one per file
+                // (~1,000 for an empty cluster); it halved the restore here (docs/pitr.md "Restore speed").
+                ["repo1-bundle", "y"],
+                ["lock-path", `${spec.spoolPath}/lock`],
+            ],
+        ],
         [
             PITR_STANZA,
             [

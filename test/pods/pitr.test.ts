@@ -1,33 +1,20 @@
 import * as assert from "assert";
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as path from "path";
 import * as os from "os";
 import { execFileSync } from "child_process";
 import { S3Server } from "../harness/local/s3";
 import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
-import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import type { PlanResult } from "../../cli/plan/runner";
-import { planWith } from "../support/plan";
-import {
-    PersistentVolume,
-    Pod,
-    PodNetwork,
-    applyInitSql,
-    canConnect,
-    clusterNetwork,
-    connectTo,
-    secretOf,
-    startServerPod,
-} from "../support/pods";
+import { PITR_S3_NAME, archivingCluster, pitrPlanAt } from "../support/pitrPods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, connectTo, secretOf, startServerPod } from "../support/pods";
 import type { PodSpec } from "../harness/pod/runner";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 import { PGBACKREST_TLS_PORT } from "../../policies/standard/ports";
 import { PGBACKREST_CLIENT_CN } from "../../render/pitrPod";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
-const BUCKET = "hanzo-k8s-postgres-backups";
-const S3_NAME = "minio.minio.svc";
+const S3_NAME = PITR_S3_NAME;
 const SERVER_HOST = "postgres.hanzo.svc";
 
 /**
@@ -46,32 +33,8 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
     let server: Pod;
     const volumes: PersistentVolume[] = [];
     const pods: Pod[] = [];
-    let minio: string;
 
-    async function planAt(url: string, ca: string, extra: Record<string, unknown> = {}): Promise<PlanResult> {
-        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
-            config: Record<string, unknown>;
-        };
-        const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        return planWith(
-            "hanzo-k8s",
-            {
-                ...values,
-                image: "ghcr.io/hanzoai/sql:16-bookworm",
-                pitrEnabled: true,
-                pitrEndpointCa: ca,
-                backupEndpoint: url,
-                backupAccessKeyId: "S3RVER",
-                backupSecretAccessKey: "S3RVER",
-                ...extra,
-            },
-            [
-                "hanzo-sql:backupAccessKeyId",
-                "hanzo-sql:backupSecretAccessKey",
-                ...("adminPassword" in extra ? ["hanzo-sql:adminPassword"] : []),
-            ],
-        );
-    }
+    const planAt = pitrPlanAt;
 
     /** pgbackrest in the server pod's sidecar, with its configuration and keys. */
     async function pgbackrest(...args: string[]): Promise<string> {
@@ -83,14 +46,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
     }
 
     before(async () => {
-        const dummyCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        const probe = await planAt(`https://${S3_NAME}:9000`, dummyCa);
-        network = await clusterNetwork(probe);
-        minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
-        network.addService("minio", "minio", minio);
-        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
-        plan = await planAt(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8"));
-        network.enforce(networkPolicies(plan));
+        ({ network, s3, plan } = await archivingCluster());
     });
     after(async () => {
         for (const p of pods.reverse()) {

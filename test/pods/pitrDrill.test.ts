@@ -1,18 +1,15 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
-import * as yaml from "js-yaml";
 import * as path from "path";
 import { S3Server } from "../harness/local/s3";
-import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
-import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { namespaceData, workload } from "../harness/pod/plan";
 import type { PlanResult } from "../../cli/plan/runner";
-import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf, startServerPod } from "../support/pods";
+import { PITR_BUCKET, archivingCluster } from "../support/pitrPods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, connectTo, secretOf, startServerPod } from "../support/pods";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 
-const BUCKET = "hanzo-k8s-postgres-backups";
-const S3_NAME = "minio.minio.svc";
+const BUCKET = PITR_BUCKET;
 const DRILL = "postgres-restore-drill";
 
 /**
@@ -35,26 +32,6 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
     const volumes: PersistentVolume[] = [];
     const pods: Pod[] = [];
 
-    async function planAt(url: string, ca: string): Promise<PlanResult> {
-        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
-            config: Record<string, unknown>;
-        };
-        const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        return planWith(
-            "hanzo-k8s",
-            {
-                ...values,
-                image: "ghcr.io/hanzoai/sql:16-bookworm",
-                pitrEnabled: true,
-                pitrEndpointCa: ca,
-                backupEndpoint: url,
-                backupAccessKeyId: "S3RVER",
-                backupSecretAccessKey: "S3RVER",
-            },
-            ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"],
-        );
-    }
-
     /** Runs one pod of a CronJob as the plan declares it, until it completes. */
     async function runJob(cronJob: string, suffix: string): Promise<{ job: Pod; done: Record<string, number> }> {
         const w = workload(plan, "CronJob", cronJob);
@@ -71,6 +48,21 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
         pods.push(job);
         const done = await job.waitCompleted(600_000);
         return { job, done };
+    }
+
+    /** Runs the drill CronJob's pod; its init containers (fetch, pitr-drill) must both exit 0. */
+    async function runDrill(suffix: string): Promise<{ job: Pod; done: Record<string, number>; init: string; pitrLogs: string }> {
+        const { job, done } = await runJob(DRILL, suffix);
+        const init = job.initResults.map((r) => r.logs).join("\n");
+        assert.deepStrictEqual(
+            job.initResults.map((r) => [r.name, r.status]),
+            [
+                ["fetch", 0],
+                ["pitr-drill", 0],
+            ],
+            init,
+        );
+        return { job, done, init, pitrLogs: job.initResults[1].logs };
     }
 
     async function adminQuery<T>(sql: string): Promise<T[]> {
@@ -100,14 +92,7 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
     }
 
     before(async () => {
-        const dummyCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        const probe = await planAt(`https://${S3_NAME}:9000`, dummyCa);
-        network = await clusterNetwork(probe);
-        const minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
-        network.addService("minio", "minio", minio);
-        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
-        plan = await planAt(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8"));
-        network.enforce(networkPolicies(plan));
+        ({ network, s3, plan } = await archivingCluster());
     });
     after(async () => {
         for (const p of pods.reverse()) {
@@ -151,12 +136,16 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
             .container("pgbackrest")
             .exec(["pgbackrest", "--config=/etc/pgbackrest/pgbackrest.conf", "--stanza=db", "--output=json", "info"], 120_000);
         assert.strictEqual(info.status, 0, info.stderr);
-        const backups = JSON.parse(info.stdout)[0].backup as { type: string; archive: { stop: string } }[];
+        const backups = JSON.parse(info.stdout)[0].backup as { type: string; label: string; archive: { stop: string } }[];
         assert.deepStrictEqual(
             backups.map((b) => b.type),
             ["full"],
         );
         backupStop = backups[0].archive.stop;
+        // The Job's conf bundles the small files (repo1-bundle, docs/pitr.md "Restore speed"): a handful of objects,
+        // the manifest, bundles and the files past the bundle limit, where one object a file is over a thousand.
+        const objects = s3.keys(`postgres-pitr/backup/db/${backups[0].label}/`).map((k) => k.split("/").slice(4).join("/"));
+        assert.ok(objects.filter((k) => /^bundle\/\d+$/.test(k)).length >= 1 && objects.length < 50, objects.join("\n"));
         // Writes after the backup, over more than one segment: the drill must replay them from the archive.
         await adminQuery(
             "CREATE TABLE public.after_backup AS SELECT g AS n, repeat('x', 200) AS pad FROM generate_series(1, 100000) g; SELECT pg_switch_wal()",
@@ -164,18 +153,8 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
     });
 
     it("restores the latest base backup and its WAL to the marked target in the drill Job's pod, records ok and the RTO where the exporter reads them", async () => {
-        const { job, done } = await runJob(DRILL, "1-abcde");
-        const init = job.initResults.map((r) => r.logs).join("\n");
-        assert.deepStrictEqual(
-            job.initResults.map((r) => [r.name, r.status]),
-            [
-                ["fetch", 0],
-                ["pitr-drill", 0],
-            ],
-            init,
-        );
+        const { job, done, init, pitrLogs } = await runDrill("1-abcde");
         assert.deepStrictEqual(done, { drill: 0 }, init + job.container("drill").logs());
-        const pitrLogs = job.initResults[1].logs;
         const m =
             /pitr drill: restored to ([0-9A-F]+\/[0-9A-F]+) in ([0-9.]+)s; the marker before the target is there, the one after is not/.exec(
                 pitrLogs,
@@ -209,17 +188,7 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
             fs.rmSync(path.join(s3.dir, BUCKET, `${k}._S3rver_object`));
             fs.rmSync(path.join(s3.dir, BUCKET, `${k}._S3rver_metadata.json`), { force: true });
         }
-        const { job, done } = await runJob(DRILL, "2-abcde");
-        const init = job.initResults.map((r) => r.logs).join("\n");
-        assert.deepStrictEqual(
-            job.initResults.map((r) => [r.name, r.status]),
-            [
-                ["fetch", 0],
-                ["pitr-drill", 0],
-            ],
-            init,
-        );
-        const pitrLogs = job.initResults[1].logs;
+        const { job, done, init, pitrLogs } = await runDrill("2-abcde");
         const drillLogs = job.container("drill").logs();
         assert.deepStrictEqual(done, { drill: 1 }, init + drillLogs);
         assert.match(pitrLogs, /FATAL: {2}recovery ended before configured recovery target was reached/, pitrLogs);
