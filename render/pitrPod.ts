@@ -150,25 +150,45 @@ export function sidecarScript(): string {
 
 /**
  * The backup Job's script: the stanza (idempotent, retried past a concurrent archive-push's lock), then the backup.
- * From a standby (`backup-standby=y` in its file), a backup that finds no standby (none Ready behind `postgres-ro`:
- * pgBackRest's "unable to find standby cluster - cannot proceed", error 056) is taken from the primary instead,
- * said in the log: a missed backup costs more than the primary's read load.
+ * From a standby (`backup-standby=y` and pg2 in its file: a stack with standbys), when the standbys' Service has no
+ * address (no standby Ready: right after a failover, every standby down) the files are copied from the primary
+ * instead, said in the log, with a copy of the file without pg2: pgBackRest 2.45 would otherwise spend two
+ * `io-timeout`s (2 min) on the unresolvable pg2 in every command, then stop ("unable to find standby cluster -
+ * cannot proceed", error 056; it has no `backup-standby=prefer`). A standby lost between the check and the backup
+ * gives that error too: the same backup is then taken from the primary. A missed backup costs more than the
+ * primary's read load.
  */
 export function backupScript(type: "full" | "diff", fromStandby = false): string {
-    const pgbackrest = `pgbackrest --config=${path.posix.dirname(PGBACKREST_CONF_PATH)}/${PGBACKREST_BACKUP_FILE} --stanza=${PITR_STANZA}`;
-    const head = ["set -eu", "n=0", `until ${pgbackrest} stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done`];
+    const file = `${path.posix.dirname(PGBACKREST_CONF_PATH)}/${PGBACKREST_BACKUP_FILE}`;
     if (!fromStandby) {
-        // pgBackRest expires by pitrRetentionDays after the backup succeeds, never after one that failed.
-        return [...head, `exec ${pgbackrest} --type=${type} backup`].join("\n");
+        const pgbackrest = `pgbackrest --config=${file} --stanza=${PITR_STANZA}`;
+        return [
+            "set -eu",
+            "n=0",
+            `until ${pgbackrest} stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done`,
+            // pgBackRest expires by pitrRetentionDays after the backup succeeds, never after one that failed.
+            `exec ${pgbackrest} --type=${type} backup`,
+        ].join("\n");
     }
+    const fromPrimary = "pitr-backup: no standby answered behind the standbys' Service: backing up from the primary";
+    const primaryOnly = "/tmp/pgbackrest-primary.conf";
     return [
-        ...head,
-        "set -o pipefail",
+        "set -euo pipefail",
+        `conf=${file}`,
+        `standbys=$(sed -n 's/^pg2-host=//p' "$conf")`,
+        'if ! getent hosts "$standbys" >/dev/null; then',
+        `    echo "${fromPrimary} ($standbys has no address)"`,
+        `    grep -v -e '^pg2-' -e '^backup-standby=' "$conf" > ${primaryOnly}`,
+        `    conf=${primaryOnly}`,
+        "fi",
+        `pgbackrest="pgbackrest --config=$conf --stanza=${PITR_STANZA}"`,
+        "n=0",
+        'until $pgbackrest stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done',
         "rc=0",
-        `${pgbackrest} --type=${type} backup 2>&1 | tee /tmp/backup.log || rc=\${PIPESTATUS[0]}`,
+        `$pgbackrest --type=${type} backup 2>&1 | tee /tmp/backup.log || rc=\${PIPESTATUS[0]}`,
         'if [ "$rc" -eq 56 ] && grep -q "unable to find standby cluster" /tmp/backup.log; then',
-        '    echo "pitr-backup: no standby answered behind the standbys\' Service: backing up from the primary"',
-        `    exec ${pgbackrest} --type=${type} --no-backup-standby backup`,
+        `    echo "${fromPrimary}"`,
+        `    exec $pgbackrest --type=${type} --no-backup-standby backup`,
         "fi",
         'exit "$rc"',
     ].join("\n");
