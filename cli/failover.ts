@@ -208,8 +208,11 @@ export async function failover(o: FailoverOptions): Promise<void> {
         o.log(`failover: ${o.from} labelled ${ROLE_LABEL}=fenced: in no Service`);
         const answer = await o.kubectl(argv.sql(ns, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]));
         if (answer.status === 0 && answer.stdout.trim() === "f") {
-            await run(`stopping ${o.from}'s server`, argv.stop(ns, o.from));
-            o.log(`failover: ${o.from}'s server stopped cleanly`);
+            // The server is the container's main process: the container ends with it, and the exec with the
+            // container (137 in the pod runner). A stop that did not happen shows in the next step: the target
+            // keeps streaming from it, and is never promoted.
+            const stopped = await o.kubectl(argv.stop(ns, o.from));
+            o.log(`failover: ${o.from}'s server stopped (pg_ctl -m fast; the exec exited ${stopped.status})`);
         }
     } else {
         o.log(`failover: ${o.from} does not exist: nothing to fence`);
@@ -262,7 +265,7 @@ function spawnKubectl(kubectlBinary: string): Kubectl {
 }
 
 if (require.main === module) {
-    runCommand(FAILOVER_COMMAND, { prefix: "failover refused", code: 1 }, async ({ values }) => {
+    runCommand(FAILOVER_COMMAND, { prefix: "failover failed", code: 1 }, async ({ values }) => {
         await failover({
             namespace: values.namespace ?? "hanzo",
             from: values.from ?? podOf(PRIMARY_SLOT),
