@@ -14,6 +14,7 @@ import { GATE_COMMAND } from "../../cli/gate";
 import { INIT_SQL_COMMAND } from "../../cli/initSql";
 import { PLAN_COMMAND } from "../../cli/plan";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { FAILOVER_COMMAND } from "../../cli/failover";
 import { VERIFY_COMMAND } from "../../cli/verify";
 import { docFiles } from "../support/docs";
 
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command<Record<string, Flag>>> = {
     verify: VERIFY_COMMAND,
     "init-sql": INIT_SQL_COMMAND,
     forward: FORWARD_COMMAND,
+    failover: FAILOVER_COMMAND,
     "bench:backup": BENCH_BACKUP,
     "bench:plan": BENCH_PLAN,
     "bench:pods": BENCH_PODS,
@@ -69,7 +71,7 @@ function documentedCommandLines(): { where: string; script: string; args: string
     const sources = [
         ...docFiles(),
         ".github/workflows/policy.yml",
-        ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts", "cli/forward.ts"],
+        ...["cli/plan.ts", "cli/gate.ts", "cli/verify.ts", "cli/initSql.ts", "cli/forward.ts", "cli/failover.ts"],
         ...fs
             .readdirSync(path.join(PROJECT_DIR, "bench"))
             .filter((f) => f.endsWith(".ts"))

@@ -122,6 +122,7 @@ export const SPAWN_EXPRESSIONS: Readonly<Record<string, readonly string[]>> = {
     PGBOUNCER_BIN: ["pgbouncer"],
     PROMETHEUS: ["prometheus"],
     "opts.kubectl[0]": [], // cli/forward.ts: the user's kubectl; its test runs a stand-in with node
+    kubectlBinary: [], // cli/failover.ts: the user's kubectl (KUBECTL); its tests interpret the argv in process
     "goClient()": [], // a Go program the tests build with `go`
     "path.join(PROJECT_DIR": [], // a script of this repository, run with its shebang
     file: ["postgres", "initdb", "pg_ctl", "psql"], // test/harness/pg/server.ts: PostgreSQL's binaries by path

@@ -16,6 +16,7 @@ import {
 import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
 import type { PodSpec } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
+import { Kubectl, failover } from "../../cli/failover";
 
 /**
  * Issue 24 in the pod runner: the primary's pod (StatefulSet `postgres`) and a standby's (`postgres-standby`)
@@ -45,6 +46,8 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
     let standby: Pod;
     /** The old primary's pod after its rejoin (a standby of `standby`). */
     let rejoined: Pod | undefined;
+    /** postgres-0 re-cloned on a fresh volume (a standby of `standby`), and that volume. */
+    let recloned: { pod: Pod; volume: PersistentVolume } | undefined;
     let adminPassword: string;
     let iamPassword: string;
 
@@ -361,6 +364,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         volumes.push(fresh);
         // The StatefulSet recreates postgres-0 from its template (labelled primary) on a new, empty claim.
         const reborn = await startMember("postgres", fresh, syncPlan);
+        recloned = { pod: reborn, volume: fresh };
         const a = await admin(standby);
         await until("the clone streams from the new primary through postgres_0", async () => {
             const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
@@ -390,5 +394,97 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         const onClone = await connectTo(reborn.ip, 5432, "iam_user", iamPassword, "iam");
         assert.strictEqual(await count(onClone), await count(onPrimary));
         await Promise.all([onPrimary.end(), onClone.end(), r.end(), a.end()]);
+    });
+
+    it("npm run failover's kubectl command lines, run on the pods: a switchover back to postgres-0 (fence, clean stop, promote, relabel, rejoin by rewind)", async () => {
+        assert.ok(recloned, "the re-clone case ran");
+        // The pods by name, and what their StatefulSets recreate a deleted one from.
+        const live = new Map<string, { pod: Pod; statefulSet: string; volume: PersistentVolume }>([
+            ["postgres-0", { pod: recloned.pod, statefulSet: "postgres", volume: recloned.volume }],
+            ["postgres-standby-0", { pod: standby, statefulSet: "postgres-standby", volume: volumes[1] }],
+        ]);
+        const answer = (status: number, stdout = "", stderr = "") => ({ status, stdout, stderr });
+        // kubectl, interpreted on the pod runner: exactly the command lines cli/failover.ts issues, nothing else.
+        const kubectl: Kubectl = async (args) => {
+            const [n, ns, verb, ...rest] = args;
+            assert.deepStrictEqual([n, ns], ["-n", NS]);
+            if (verb === "exec") {
+                const [pod, c, container, dashes, ...command] = rest;
+                assert.deepStrictEqual([c, container, dashes], ["-c", "postgres", "--"]);
+                const m = live.get(pod);
+                return m ? m.pod.container(container).exec(command) : answer(1, "", `pods "${pod}" not found`);
+            }
+            if (verb === "label") {
+                const [kind, pod, label, overwrite] = rest;
+                assert.deepStrictEqual([kind, overwrite], ["pod", "--overwrite"]);
+                const [k, v] = label.split("=");
+                const m = live.get(pod)!;
+                m.pod.relabel({ ...m.pod.labels, [k]: v });
+                return answer(0, `pod/${pod} labeled`);
+            }
+            if (verb === "get") {
+                const [kind, pod, o, jsonpath] = rest;
+                assert.deepStrictEqual([kind, o, jsonpath], ["pod", "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+                const m = live.get(pod);
+                return m
+                    ? answer(0, (await m.pod.checkReady()).ready ? "True" : "False")
+                    : answer(1, "", `pods "${pod}" not found (NotFound)`);
+            }
+            if (verb === "wait") {
+                const [condition, target, timeout] = rest;
+                assert.deepStrictEqual([condition, timeout], ["--for=condition=Ready", "--timeout=300s"]);
+                const m = live.get(target.replace(/^pod\//, ""))!;
+                return readyAgain(m.pod).then(
+                    () => answer(0, `${target} condition met`),
+                    (e: Error) => answer(1, "", e.message),
+                );
+            }
+            if (verb === "delete") {
+                const [kind, pod, wait] = rest;
+                assert.deepStrictEqual([kind, wait], ["pod", "--wait=true"]);
+                const m = live.get(pod)!;
+                await m.pod.stop();
+                // Its StatefulSet recreates it from the template, on its claim.
+                live.set(pod, { ...m, pod: await startMember(m.statefulSet, m.volume, syncPlan) });
+                return answer(0, `pod "${pod}" deleted`);
+            }
+            throw new Error(`kubectl ${args.join(" ")}: not a command line cli/failover.ts issues`);
+        };
+        const log: string[] = [];
+        await failover({
+            namespace: NS,
+            from: "postgres-standby-0",
+            to: "postgres-0",
+            // ANY 1 (postgres_0, postgres_standby_0): no third member, so writes wait until the old primary rejoins.
+            acceptWaitingWrites: true,
+            kubectl,
+            log: (l) => log.push(l),
+            pause: () => new Promise((r) => setTimeout(r, 500)),
+            polls: 240,
+        });
+        assert.deepStrictEqual(log, [
+            "failover: synchronous_standby_names = 'ANY 1 (postgres_0, postgres_standby_0)' needs 1 standby(s) to acknowledge each commit, and after the failover no other member is Ready: writes on postgres-0 would wait until postgres-standby-0 rejoins (accepted)",
+            "failover: postgres-standby-0 labelled hanzo.ai/role=fenced: in no Service",
+            "failover: postgres-standby-0's server stopped (pg_ctl -m fast; the exec exited 137)",
+            "failover: postgres-0 promoted (CHECKPOINT done)",
+            "failover: postgres-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+            "failover: postgres-standby-0 rejoined as a standby of postgres-0 and is Ready (postgres-ro)",
+        ]);
+        const primaryPod = live.get("postgres-0")!.pod;
+        const standbyPod = live.get("postgres-standby-0")!.pod;
+        assert.strictEqual(network.resolve("postgres.hanzo.svc"), primaryPod.ip);
+        assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), standbyPod.ip);
+        assert.match(standbyPod.container("postgres").logs(), /rewinding and rejoining as its standby/);
+        const a = await admin(primaryPod);
+        const rows = await until("the old primary streams from postgres-0", async () => {
+            const r = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
+            return r.length === 1 && r[0].state === "streaming" ? r : undefined;
+        });
+        assert.deepStrictEqual(rows, [{ application_name: "postgres_standby_0", state: "streaming" }]);
+        // Writes continue on postgres-0 (acknowledged: the rejoined standby is in the quorum).
+        const iam = await connectTo(primaryPod.ip, 5432, "iam_user", iamPassword, "iam");
+        await iam.query("INSERT INTO acks VALUES (9, 1)");
+        await iam.end();
+        await a.end();
     });
 });

@@ -1,0 +1,278 @@
+/**
+ * npm run failover -- --to postgres-standby-0 [--from postgres-0] [--namespace hanzo] [--accept-waiting-writes]
+ *
+ * The failover of docs/standbys.md as one command, for a primary that is gone or must go: it runs the documented
+ * steps through `kubectl` and checks between them, refusing before it changes anything when the target is not a
+ * standby that has received WAL, or when `synchronous_standby_names` would leave commits waiting for a standby no
+ * other Ready member can be (unless --accept-waiting-writes). Steps: 1. fence the old primary (label `fenced`; if
+ * its server still answers as a primary, a clean stop: every WAL record it wrote reaches the connected standbys
+ * before it exits); 2. wait until the target has replayed all it received and streams from nobody, then promote it
+ * and CHECKPOINT (pg_rewind reads the new timeline from its control file); 3. label it `primary` and wait until it
+ * is Ready (the `postgres` Service selects it); 4. delete the old primary's pod (its StatefulSet recreates it; its
+ * start script rewinds or clones it into a standby of the new primary), wait until it is in recovery, label it
+ * `standby`, wait until Ready. Exit 0 done, 1 refused or failed (the step is named), 2 a bad command line.
+ * `KUBECTL` names the kubectl binary (default `kubectl`). It never reads a password: psql runs inside the server
+ * container as the administrator over the local socket (trusted there, as role-ready.sh's query).
+ */
+import { spawn } from "child_process";
+import { PRIMARY_SLOT, ROLE_LABEL } from "../policies/standard/replication";
+import { ADMIN_ROLE } from "../policies/standard/roles";
+import { PRIVILEGED_PG_OPTIONS } from "../render/privilegedSession";
+import { Command, Flag, runCommand } from "./cli";
+
+export const FAILOVER_COMMAND = {
+    name: "npm run failover --",
+    summary:
+        "Promotes a standby in place of a primary that is gone or must go (docs/standbys.md): fence, promote + CHECKPOINT, relabel, wait Ready, " +
+        "rejoin the old primary as a standby. Refuses, before changing anything, a target that is not a standby with WAL, and a synchronous " +
+        "quorum no Ready member would be left to meet. Exits 0 done, 1 refused or failed, 2 on a bad command line.",
+    flags: {
+        to: { type: "string", value: "<pod>", required: true, description: "the standby to promote, e.g. postgres-standby-0" },
+        from: { type: "string", value: "<pod>", description: "the primary it replaces (default postgres-0)" },
+        namespace: { type: "string", value: "<name>", description: "the stack's namespace (default hanzo)" },
+        "accept-waiting-writes": {
+            type: "boolean",
+            description: "go on even when no other Ready member can acknowledge synchronous commits (they wait until one rejoins)",
+        },
+    },
+} as const satisfies Command<Record<string, Flag>>;
+
+export interface KubectlResult {
+    readonly status: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Runs `kubectl <args>` (the CLI spawns it; the pod test interprets the same argv on the pod runner). */
+export type Kubectl = (args: readonly string[]) => Promise<KubectlResult>;
+
+export interface FailoverOptions {
+    readonly namespace: string;
+    readonly from: string;
+    readonly to: string;
+    readonly acceptWaitingWrites: boolean;
+    readonly kubectl: Kubectl;
+    readonly log: (line: string) => void;
+    /** Between polls (default 1 s) and how many polls each wait makes (default 120). */
+    readonly pause?: () => Promise<void>;
+    readonly polls?: number;
+}
+
+/** A step refused or failed: the message names it. */
+export class FailoverError extends Error {}
+
+/** The server container of every server pod (render/pods/server.ts). */
+const SERVER_CONTAINER = "postgres";
+
+/** A pod's slot (and application_name): its name with `_` for `-` (policies/standard/replication.ts). */
+export function slotOf(pod: string): string {
+    return pod.replace(/-/g, "_");
+}
+
+/** The pod that uses `slot` (the inverse of slotOf for the server pods' names). */
+function podOf(slot: string): string {
+    return slot.replace(/_/g, "-");
+}
+
+/** kubectl's argv for each thing the failover does, exactly (test/cli/failover.test.ts). */
+export const argv = {
+    /** psql in the server container as the administrator, the privileged search_path on connect. */
+    sql: (ns: string, pod: string, statements: readonly string[]) => [
+        "-n",
+        ns,
+        "exec",
+        pod,
+        "-c",
+        SERVER_CONTAINER,
+        "--",
+        "env",
+        `PGOPTIONS=${PRIVILEGED_PG_OPTIONS}`,
+        "psql",
+        "-XAtq",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        ADMIN_ROLE,
+        "-d",
+        "postgres",
+        ...statements.flatMap((s) => ["-c", s]),
+    ],
+    /** A clean (fast) stop of the server: the image's user and PGDATA are the container's own. */
+    stop: (ns: string, pod: string) => [
+        "-n",
+        ns,
+        "exec",
+        pod,
+        "-c",
+        SERVER_CONTAINER,
+        "--",
+        "bash",
+        "-c",
+        'pg_ctl -D "$PGDATA" -m fast -w stop',
+    ],
+    label: (ns: string, pod: string, role: string) => ["-n", ns, "label", "pod", pod, `${ROLE_LABEL}=${role}`, "--overwrite"],
+    ready: (ns: string, pod: string) => ["-n", ns, "get", "pod", pod, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+    waitReady: (ns: string, pod: string) => ["-n", ns, "wait", "--for=condition=Ready", `pod/${pod}`, "--timeout=300s"],
+    deletePod: (ns: string, pod: string) => ["-n", ns, "delete", "pod", pod, "--wait=true"],
+};
+
+/** `ANY k (a, b, …)` or `FIRST k (…)` or `k (…)`: k and the members; undefined when synchronous commit is off. */
+export function parseSynchronousStandbyNames(value: string): { k: number; members: string[] } | undefined {
+    const v = value.trim();
+    if (v === "") {
+        return undefined;
+    }
+    const m = /^(?:(?:ANY|FIRST)\s+)?(\d+)\s*\((.*)\)$/i.exec(v);
+    if (!m) {
+        // A bare list is FIRST 1 (…) (PostgreSQL's synchronous_standby_names).
+        return { k: 1, members: v.split(",").map((s) => s.trim().replace(/^"|"$/g, "")) };
+    }
+    return { k: Number(m[1]), members: m[2].split(",").map((s) => s.trim().replace(/^"|"$/g, "")) };
+}
+
+/** Runs the failover; resolves when the old primary serves as a standby of the new one. */
+export async function failover(o: FailoverOptions): Promise<void> {
+    const ns = o.namespace;
+    const pause = o.pause ?? (() => new Promise<void>((r) => setTimeout(r, 1000)));
+    const polls = o.polls ?? 120;
+    const run = async (what: string, args: readonly string[]) => {
+        const r = await o.kubectl(args);
+        if (r.status !== 0) {
+            throw new FailoverError(`${what}: kubectl ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
+        }
+        return r.stdout.trim();
+    };
+    const rows = async (what: string, pod: string, statements: readonly string[]) =>
+        (await run(what, argv.sql(ns, pod, statements))).split("\n").map((l) => l.split("|"));
+    const exists = async (pod: string) => {
+        const r = await o.kubectl(argv.ready(ns, pod));
+        if (r.status === 0) {
+            return true;
+        }
+        if (/NotFound|not found/.test(r.stderr)) {
+            return false;
+        }
+        throw new FailoverError(`reading pod ${pod}: kubectl ${argv.ready(ns, pod).join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
+    };
+    const until = async (what: string, probe: () => Promise<boolean>) => {
+        for (let i = 0; i < polls; i++) {
+            if (await probe().catch(() => false)) {
+                return;
+            }
+            await pause();
+        }
+        throw new FailoverError(`gave up waiting: ${what}`);
+    };
+    if (o.from === o.to) {
+        throw new FailoverError(`--from and --to are both ${o.to}`);
+    }
+
+    // Checks that change nothing.
+    const [[recovery, received, names]] = await rows(`reading ${o.to}`, o.to, [
+        "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_wal_receive_lsn() IS NOT NULL, pg_catalog.current_setting('synchronous_standby_names')",
+    ]);
+    if (recovery !== "t") {
+        throw new FailoverError(`${o.to} is not a standby (pg_is_in_recovery() = ${recovery}): nothing to promote`);
+    }
+    if (received !== "t") {
+        throw new FailoverError(
+            `${o.to} has received no WAL from a primary (a clone that never streamed): promoting it could lose commits`,
+        );
+    }
+    const sync = parseSynchronousStandbyNames(names);
+    if (sync) {
+        const others = sync.members.filter((m) => m !== slotOf(o.to) && m !== slotOf(o.from));
+        const ready: string[] = [];
+        for (const m of others) {
+            const r = await o.kubectl(argv.ready(ns, podOf(m)));
+            if (r.status === 0 && r.stdout.trim() === "True") {
+                ready.push(podOf(m));
+            }
+        }
+        if (ready.length < sync.k) {
+            const message =
+                `synchronous_standby_names = '${names}' needs ${sync.k} standby(s) to acknowledge each commit, and after the failover ` +
+                `${ready.length === 0 ? "no other member is Ready" : `only ${ready.join(", ")} ${ready.length === 1 ? "is" : "are"} Ready`}: ` +
+                `writes on ${o.to} would wait until ${o.from} rejoins`;
+            if (!o.acceptWaitingWrites) {
+                throw new FailoverError(`${message}; pass --accept-waiting-writes to go on`);
+            }
+            o.log(`failover: ${message} (accepted)`);
+        }
+    }
+
+    // 1. Fence the old primary.
+    const fromExists = await exists(o.from);
+    if (fromExists) {
+        await run(`fencing ${o.from}`, argv.label(ns, o.from, "fenced"));
+        o.log(`failover: ${o.from} labelled ${ROLE_LABEL}=fenced: in no Service`);
+        const answer = await o.kubectl(argv.sql(ns, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]));
+        if (answer.status === 0 && answer.stdout.trim() === "f") {
+            // The server is the container's main process: the container ends with it, and the exec with the
+            // container (137 in the pod runner). A stop that did not happen shows in the next step: the target
+            // keeps streaming from it, and is never promoted.
+            const stopped = await o.kubectl(argv.stop(ns, o.from));
+            o.log(`failover: ${o.from}'s server stopped (pg_ctl -m fast; the exec exited ${stopped.status})`);
+        }
+    } else {
+        o.log(`failover: ${o.from} does not exist: nothing to fence`);
+    }
+
+    // 2. The target has all it received and streams from nobody; promote, CHECKPOINT.
+    await until(`${o.to} to replay all the WAL it received and stream from no primary`, async () => {
+        const [[caughtUp, status]] = await rows(`reading ${o.to}`, o.to, [
+            "SELECT pg_catalog.pg_last_wal_receive_lsn() OPERATOR(pg_catalog.=) pg_catalog.pg_last_wal_replay_lsn(), " +
+                "coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), '')",
+        ]);
+        return caughtUp === "t" && status !== "streaming";
+    });
+    const promoted = await run(`promoting ${o.to}`, argv.sql(ns, o.to, ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]));
+    if (promoted !== "t") {
+        throw new FailoverError(`promoting ${o.to}: pg_promote returned ${promoted}`);
+    }
+    o.log(`failover: ${o.to} promoted (CHECKPOINT done)`);
+
+    // 3. Point `postgres` at it.
+    await run(`labelling ${o.to}`, argv.label(ns, o.to, "primary"));
+    await run(`waiting for ${o.to}`, argv.waitReady(ns, o.to));
+    o.log(`failover: ${o.to} labelled ${ROLE_LABEL}=primary and Ready: postgres selects it`);
+
+    // 4. Rejoin the old primary as a standby.
+    if (fromExists) {
+        await run(`deleting ${o.from}`, argv.deletePod(ns, o.from));
+    }
+    await until(`${o.from} to come back as a standby of ${o.to}`, async () => {
+        const [[r]] = await rows(`reading ${o.from}`, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]);
+        return r === "t";
+    });
+    await run(`labelling ${o.from}`, argv.label(ns, o.from, "standby"));
+    await run(`waiting for ${o.from}`, argv.waitReady(ns, o.from));
+    o.log(`failover: ${o.from} rejoined as a standby of ${o.to} and is Ready (postgres-ro)`);
+}
+
+/** kubectl as a child process, its output collected. */
+function spawnKubectl(kubectlBinary: string): Kubectl {
+    return (args) =>
+        new Promise((resolve) => {
+            const child = spawn(kubectlBinary, [...args], { stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += String(d)));
+            child.stderr.on("data", (d) => (stderr += String(d)));
+            child.on("error", (e) => resolve({ status: 127, stdout, stderr: `cannot run ${kubectlBinary}: ${e.message}` }));
+            child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+        });
+}
+
+if (require.main === module) {
+    runCommand(FAILOVER_COMMAND, { prefix: "failover failed", code: 1 }, async ({ values }) => {
+        await failover({
+            namespace: values.namespace ?? "hanzo",
+            from: values.from ?? podOf(PRIMARY_SLOT),
+            to: values.to,
+            acceptWaitingWrites: values["accept-waiting-writes"],
+            kubectl: spawnKubectl(process.env.KUBECTL ?? "kubectl"),
+            log: (line) => process.stderr.write(`${line}\n`),
+        });
+    });
+}

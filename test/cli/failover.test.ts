@@ -1,0 +1,248 @@
+/**
+ * `npm run failover` (cli/failover.ts): the exact kubectl command lines it issues, in order, and where it stops.
+ * kubectl cannot run here (no API server), so each case gives the answers a cluster would give to exactly those
+ * command lines; an unexpected command line fails the case. What the same command lines do to real pods is
+ * test/pods/standby.test.ts (the kubectl argv interpreted on the pod runner).
+ */
+import * as assert from "assert";
+import { FailoverError, Kubectl, KubectlResult, argv, failover, parseSynchronousStandbyNames } from "../../cli/failover";
+
+const NS = "hanzo";
+const ok = (stdout = ""): KubectlResult => ({ status: 0, stdout: `${stdout}\n`, stderr: "" });
+const notFound = (pod: string): KubectlResult => ({
+    status: 1,
+    stdout: "",
+    stderr: `Error from server (NotFound): pods "${pod}" not found\n`,
+});
+
+const READ_TARGET =
+    "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_wal_receive_lsn() IS NOT NULL, pg_catalog.current_setting('synchronous_standby_names')";
+const CAUGHT_UP =
+    "SELECT pg_catalog.pg_last_wal_receive_lsn() OPERATOR(pg_catalog.=) pg_catalog.pg_last_wal_replay_lsn(), " +
+    "coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), '')";
+const IN_RECOVERY = "SELECT pg_catalog.pg_is_in_recovery()";
+
+/** A cluster that answers exactly `script`'s command lines, in order. */
+function scripted(script: [readonly string[], KubectlResult][]): { kubectl: Kubectl; calls: string[][] } {
+    const calls: string[][] = [];
+    const kubectl: Kubectl = async (args) => {
+        calls.push([...args]);
+        const next = script.shift();
+        if (!next) {
+            throw new Error(`unexpected: kubectl ${args.join(" ")}`);
+        }
+        assert.deepStrictEqual(args, next[0]);
+        return next[1];
+    };
+    return { kubectl, calls };
+}
+
+async function run(script: [readonly string[], KubectlResult][], accept = false): Promise<{ log: string[]; error?: string; left: number }> {
+    const { kubectl } = scripted(script);
+    const log: string[] = [];
+    try {
+        await failover({
+            namespace: NS,
+            from: "postgres-0",
+            to: "postgres-standby-0",
+            acceptWaitingWrites: accept,
+            kubectl,
+            log: (l) => log.push(l),
+            pause: async () => undefined,
+            polls: 3,
+        });
+        return { log, left: script.length };
+    } catch (e) {
+        assert.ok(e instanceof FailoverError, String(e));
+        return { log, error: e.message, left: script.length };
+    }
+}
+
+describe("npm run failover: the kubectl command lines it runs, and what it refuses", () => {
+    it("builds each command line exactly: psql as the administrator in the server container, the role label, readiness", () => {
+        assert.deepStrictEqual(argv.sql(NS, "postgres-standby-0", ["SELECT 1", "CHECKPOINT"]), [
+            "-n",
+            "hanzo",
+            "exec",
+            "postgres-standby-0",
+            "-c",
+            "postgres",
+            "--",
+            "env",
+            "PGOPTIONS=-c search_path=pg_catalog,pg_temp",
+            "psql",
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "hanzo",
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT 1",
+            "-c",
+            "CHECKPOINT",
+        ]);
+        assert.deepStrictEqual(argv.label(NS, "postgres-0", "fenced"), [
+            "-n",
+            "hanzo",
+            "label",
+            "pod",
+            "postgres-0",
+            "hanzo.ai/role=fenced",
+            "--overwrite",
+        ]);
+        assert.deepStrictEqual(argv.stop(NS, "postgres-0"), [
+            "-n",
+            "hanzo",
+            "exec",
+            "postgres-0",
+            "-c",
+            "postgres",
+            "--",
+            "bash",
+            "-c",
+            'pg_ctl -D "$PGDATA" -m fast -w stop',
+        ]);
+        assert.deepStrictEqual(argv.ready(NS, "postgres-0"), [
+            "-n",
+            "hanzo",
+            "get",
+            "pod",
+            "postgres-0",
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        assert.deepStrictEqual(argv.waitReady(NS, "postgres-0"), [
+            "-n",
+            "hanzo",
+            "wait",
+            "--for=condition=Ready",
+            "pod/postgres-0",
+            "--timeout=300s",
+        ]);
+        assert.deepStrictEqual(argv.deletePod(NS, "postgres-0"), ["-n", "hanzo", "delete", "pod", "postgres-0", "--wait=true"]);
+    });
+
+    it("parses synchronous_standby_names as PostgreSQL does (ANY/FIRST k (…), a bare list is FIRST 1)", () => {
+        assert.deepStrictEqual(parseSynchronousStandbyNames("ANY 1 (postgres_0, postgres_standby_0)"), {
+            k: 1,
+            members: ["postgres_0", "postgres_standby_0"],
+        });
+        assert.deepStrictEqual(parseSynchronousStandbyNames('FIRST 2 ("postgres_0",postgres_standby_1)'), {
+            k: 2,
+            members: ["postgres_0", "postgres_standby_1"],
+        });
+        assert.deepStrictEqual(parseSynchronousStandbyNames("postgres_0, postgres_standby_0"), {
+            k: 1,
+            members: ["postgres_0", "postgres_standby_0"],
+        });
+        assert.strictEqual(parseSynchronousStandbyNames(""), undefined);
+    });
+
+    it("refuses a target that is not a standby, or that never received WAL, before changing anything", async () => {
+        const primary = await run([[argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("f|f|")]]);
+        assert.deepStrictEqual(primary, {
+            log: [],
+            error: "postgres-standby-0 is not a standby (pg_is_in_recovery() = f): nothing to promote",
+            left: 0,
+        });
+        const empty = await run([[argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|f|")]]);
+        assert.strictEqual(
+            empty.error,
+            "postgres-standby-0 has received no WAL from a primary (a clone that never streamed): promoting it could lose commits",
+        );
+    });
+
+    it("refuses a synchronous quorum no other Ready member can meet, unless --accept-waiting-writes", async () => {
+        const names = "ANY 1 (postgres_0, postgres_standby_0, postgres_standby_1)";
+        const refused = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${names}`)],
+            [argv.ready(NS, "postgres-standby-1"), ok("False")],
+        ]);
+        assert.deepStrictEqual(refused, {
+            log: [],
+            error:
+                `synchronous_standby_names = '${names}' needs 1 standby(s) to acknowledge each commit, and after the failover no other member is Ready: ` +
+                "writes on postgres-standby-0 would wait until postgres-0 rejoins; pass --accept-waiting-writes to go on",
+            left: 0,
+        });
+        // The same with the other standby Ready: it goes on (to the fence, where this case stops it).
+        const ready = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${names}`)],
+            [argv.ready(NS, "postgres-standby-1"), ok("True")],
+            [argv.ready(NS, "postgres-0"), { status: 1, stdout: "", stderr: "Unable to connect to the server\n" }],
+        ]);
+        assert.strictEqual(
+            ready.error,
+            `reading pod postgres-0: kubectl ${argv.ready(NS, "postgres-0").join(" ")} exited 1: Unable to connect to the server`,
+        );
+    });
+
+    it("a gone primary: no fence needed; waits for the replay, promotes + CHECKPOINT, relabels, waits Ready, rejoins the recreated pod", async () => {
+        const done = await run(
+            [
+                [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|ANY 1 (postgres_0, postgres_standby_0)")],
+                [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+                [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("f|waiting")],
+                [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|waiting")],
+                [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+                [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
+                [argv.waitReady(NS, "postgres-standby-0"), ok("pod/postgres-standby-0 condition met")],
+                // The StatefulSet recreates postgres-0; its start script rewinds it (exec fails while it starts).
+                [argv.sql(NS, "postgres-0", [IN_RECOVERY]), { status: 1, stdout: "", stderr: "container not found\n" }],
+                [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("t")],
+                [argv.label(NS, "postgres-0", "standby"), ok("pod/postgres-0 labeled")],
+                [argv.waitReady(NS, "postgres-0"), ok("pod/postgres-0 condition met")],
+            ],
+            true,
+        );
+        assert.deepStrictEqual(done, {
+            log: [
+                "failover: synchronous_standby_names = 'ANY 1 (postgres_0, postgres_standby_0)' needs 1 standby(s) to acknowledge each commit, and after the failover no other member is Ready: writes on postgres-standby-0 would wait until postgres-0 rejoins (accepted)",
+                "failover: postgres-0 does not exist: nothing to fence",
+                "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+                "failover: postgres-standby-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+                "failover: postgres-0 rejoined as a standby of postgres-standby-0 and is Ready (postgres-ro)",
+            ],
+            left: 0,
+        });
+    });
+
+    it("a primary still running: fenced, stopped cleanly, then deleted for its rejoin; a target that keeps streaming is never promoted", async () => {
+        const common: [readonly string[], KubectlResult][] = [
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            [argv.ready(NS, "postgres-0"), ok("True")],
+            [argv.label(NS, "postgres-0", "fenced"), ok("pod/postgres-0 labeled")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("f")],
+            [argv.stop(NS, "postgres-0"), ok("waiting for server to shut down.... done")],
+        ];
+        const stuck = await run([
+            ...common,
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
+        ]);
+        assert.deepStrictEqual(stuck, {
+            log: [
+                "failover: postgres-0 labelled hanzo.ai/role=fenced: in no Service",
+                "failover: postgres-0's server stopped (pg_ctl -m fast; the exec exited 0)",
+            ],
+            error: "gave up waiting: postgres-standby-0 to replay all the WAL it received and stream from no primary",
+            left: 0,
+        });
+        const done = await run([
+            ...common,
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+            [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
+            [argv.waitReady(NS, "postgres-standby-0"), ok("condition met")],
+            [argv.deletePod(NS, "postgres-0"), ok('pod "postgres-0" deleted')],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("t")],
+            [argv.label(NS, "postgres-0", "standby"), ok("pod/postgres-0 labeled")],
+            [argv.waitReady(NS, "postgres-0"), ok("condition met")],
+        ]);
+        assert.strictEqual(done.error, undefined);
+        assert.strictEqual(done.left, 0);
+    });
+});
