@@ -56,10 +56,7 @@ export interface PostgresArchiveArgs {
     readonly statefulSetName: string;
     /** The primary's headless Service (`postgres`, role-selected): the backups' pg1, whichever pod is primary. */
     readonly serviceName: string;
-    /**
-     * The standbys' headless Service (`postgres-ro`), in a stack with standbys: the backups' pg2, which their files
-     * are copied from (docs/pitr.md "With standbys"). Its name is in the certificate in every stack.
-     */
+    /** The standbys' headless Service (`postgres-ro`): the backups' pg2 with standbys; in every stack's certificate. */
     readonly readServiceName: string;
     /** The stack has standbys: back up from one of them. */
     readonly fromStandby: boolean;
