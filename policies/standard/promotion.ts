@@ -23,10 +23,11 @@ export function lsnValue(lsn: string): bigint {
 /**
  * The WAL a standby holds: the greater of what it received and what it replayed (a standby restarted while no
  * primary answers has replayed WAL but received nothing since its start: pg_last_wal_receive_lsn() is NULL there).
- * One row, one pg_lsn; `0/0` for a server that has neither.
+ * One row, one pg_lsn; `0/0` for a server that has neither. (GREATEST and coalesce are SQL constructs, not functions:
+ * nothing there to schema-qualify.)
  */
 export const HELD_WAL_SQL =
-    "SELECT pg_catalog.greatest(coalesce(pg_catalog.pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_catalog.pg_last_wal_replay_lsn(), '0/0'))";
+    "SELECT GREATEST(coalesce(pg_catalog.pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_catalog.pg_last_wal_replay_lsn(), '0/0'))";
 
 /** The candidate holding the most WAL (the first of equals, in the order given); undefined for none. */
 export function mostAdvanced<K extends string>(held: Readonly<Record<K, string>>): K | undefined {
