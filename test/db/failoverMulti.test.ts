@@ -145,18 +145,7 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         const error = await run("postgres-standby-1");
         // Its rejoin is not run here: the command waits for postgres-0 and gives up.
         assert.strictEqual(error, "gave up waiting: postgres-0 to come back as a standby of postgres-standby-1");
-        assert.deepStrictEqual(log.splice(0), [
-            "failover: postgres-0 does not exist: nothing to fence",
-            `failover: postgres-standby-1 holds the most WAL (postgres-standby-1 ${held1}, postgres-standby-0 ${held0})`,
-            "failover: postgres-standby-1 promoted (CHECKPOINT done)",
-            "failover: the slots postgres_standby_0 exist on postgres-standby-1 (1 created)",
-            "failover: postgres-standby-1 labelled hanzo.ai/role=primary and Ready: postgres selects it",
-        ]);
         assert.strictEqual(one(s1, "SELECT pg_is_in_recovery()"), "f");
-        assert.strictEqual(
-            one(s1, "SELECT string_agg(slot_name || ' ' || slot_type || ' ' || active, ',') FROM pg_replication_slots"),
-            "postgres_standby_0 physical false",
-        );
         // Standby 0's walreceiver back on: through the Service (now standby 1) and its slot.
         s0.psql(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'; SELECT pg_reload_conf();`);
         await rig.until(
@@ -167,12 +156,20 @@ describe("npm run failover with two standbys, on real servers (the most advanced
             90,
         );
         assert.strictEqual(
-            one(s1, "SELECT string_agg(slot_name || ' ' || active, ',') FROM pg_replication_slots"),
-            "postgres_standby_0 true",
+            one(s1, "SELECT string_agg(slot_name || ' ' || slot_type || ' ' || active, ',') FROM pg_replication_slots"),
+            "postgres_standby_0 physical true",
         );
         // The acknowledged commit is on the new primary; a synchronous commit there returns (standby 0 acknowledges it).
         s1.psql("SET synchronous_commit = on; INSERT INTO acked VALUES (2);");
         assert.strictEqual(one(s1, "SELECT string_agg(n::text, ',' ORDER BY n) FROM acked"), "1,2");
+        // The log last, so that a missing step shows first in what it breaks.
+        assert.deepStrictEqual(log.splice(0), [
+            "failover: postgres-0 does not exist: nothing to fence",
+            `failover: postgres-standby-1 holds the most WAL (postgres-standby-1 ${held1}, postgres-standby-0 ${held0})`,
+            "failover: postgres-standby-1 promoted (CHECKPOINT done)",
+            "failover: the slots postgres_standby_0 exist on postgres-standby-1 (1 created)",
+            "failover: postgres-standby-1 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+        ]);
         await rig.until("standby 0 to replay the new timeline", () => one(s0, "SELECT count(*) FROM acked") === "2");
         assert.strictEqual(one(s0, "SELECT received_tli FROM pg_stat_wal_receiver"), "2");
     });
