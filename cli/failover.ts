@@ -29,8 +29,9 @@ export const FAILOVER_COMMAND = {
     name: "npm run failover --",
     summary:
         "Promotes a standby in place of a primary that is gone or must go (docs/standbys.md): fence, promote + CHECKPOINT, relabel, wait Ready, " +
-        "rejoin the old primary as a standby. Refuses, before changing anything, a target that is not a standby with WAL, and a synchronous " +
-        "quorum no Ready member would be left to meet. Exits 0 done, 1 refused or failed, 2 on a bad command line.",
+        "rejoin the old primary as a standby; with several standbys, the others' slots are created on the new primary. Refuses, before changing " +
+        "anything, a target that is not a standby with WAL, and a synchronous quorum no Ready member would be left to meet; before the " +
+        "promotion, a target holding less WAL than another Ready standby (naming it). Exits 0 done, 1 refused or failed, 2 on a bad command line.",
     flags: {
         to: { type: "string", value: "<pod>", required: true, description: "the standby to promote, e.g. postgres-standby-0" },
         from: { type: "string", value: "<pod>", description: "the primary it replaces (default postgres-0)" },
