@@ -22,6 +22,7 @@ import { spawn } from "child_process";
 import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../policies/standard/promotion";
 import { MAX_STANDBYS, PRIMARY_SLOT, ROLE_LABEL, STANDBY_STATEFULSET } from "../policies/standard/replication";
 import { ADMIN_ROLE } from "../policies/standard/roles";
+import { SERVER_CONTAINER } from "../policies/standard/serverPod";
 import { PRIVILEGED_PG_OPTIONS } from "../render/privilegedSession";
 import { Command, Flag, runCommand } from "./cli";
 
@@ -66,9 +67,6 @@ export interface FailoverOptions {
 
 /** A step refused or failed: the message names it. */
 export class FailoverError extends Error {}
-
-/** The server container of every server pod (render/pods/server.ts). */
-const SERVER_CONTAINER = "postgres";
 
 /** A pod's slot (and application_name): its name with `_` for `-` (policies/standard/replication.ts). */
 export function slotOf(pod: string): string {
