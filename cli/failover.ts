@@ -11,12 +11,18 @@
  * is Ready (the `postgres` Service selects it); 4. delete the old primary's pod (its StatefulSet recreates it; its
  * start script rewinds or clones it into a standby of the new primary), wait until it is in recovery, label it
  * `standby`, wait until Ready. Exit 0 done, 1 refused or failed (the step is named), 2 a bad command line.
+ * With more than one standby (every server pod, `postgres-0` and `postgres-standby-<i>`, is looked up): before the
+ * promotion it refuses a target holding less WAL than another Ready standby, naming the one to choose (`--to` stays
+ * required: a person names the server; the command never picks one on its own), and right after it creates the
+ * other existing standbys' slots on the new primary (policies/standard/promotion.ts).
  * `KUBECTL` names the kubectl binary (default `kubectl`). It never reads a password: psql runs inside the server
  * container as the administrator over the local socket (trusted there, as role-ready.sh's query).
  */
 import { spawn } from "child_process";
-import { PRIMARY_SLOT, ROLE_LABEL } from "../policies/standard/replication";
+import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../policies/standard/promotion";
+import { MAX_STANDBYS, PRIMARY_SLOT, ROLE_LABEL, STANDBY_STATEFULSET } from "../policies/standard/replication";
 import { ADMIN_ROLE } from "../policies/standard/roles";
+import { SERVER_CONTAINER } from "../policies/standard/serverPod";
 import { PRIVILEGED_PG_OPTIONS } from "../render/privilegedSession";
 import { Command, Flag, runCommand } from "./cli";
 
@@ -24,8 +30,9 @@ export const FAILOVER_COMMAND = {
     name: "npm run failover --",
     summary:
         "Promotes a standby in place of a primary that is gone or must go (docs/standbys.md): fence, promote + CHECKPOINT, relabel, wait Ready, " +
-        "rejoin the old primary as a standby. Refuses, before changing anything, a target that is not a standby with WAL, and a synchronous " +
-        "quorum no Ready member would be left to meet. Exits 0 done, 1 refused or failed, 2 on a bad command line.",
+        "rejoin the old primary as a standby; with several standbys, the others' slots are created on the new primary. Refuses, before changing " +
+        "anything, a target that is not a standby with WAL, and a synchronous quorum no Ready member would be left to meet; before the " +
+        "promotion, a target holding less WAL than another Ready standby (naming it). Exits 0 done, 1 refused or failed, 2 on a bad command line.",
     flags: {
         to: { type: "string", value: "<pod>", required: true, description: "the standby to promote, e.g. postgres-standby-0" },
         from: { type: "string", value: "<pod>", description: "the primary it replaces (default postgres-0)" },
@@ -61,9 +68,6 @@ export interface FailoverOptions {
 /** A step refused or failed: the message names it. */
 export class FailoverError extends Error {}
 
-/** The server container of every server pod (render/pods/server.ts). */
-const SERVER_CONTAINER = "postgres";
-
 /** A pod's slot (and application_name): its name with `_` for `-` (policies/standard/replication.ts). */
 export function slotOf(pod: string): string {
     return pod.replace(/-/g, "_");
@@ -73,6 +77,12 @@ export function slotOf(pod: string): string {
 function podOf(slot: string): string {
     return slot.replace(/_/g, "-");
 }
+
+/** Every server pod a stack can have: the primary's `postgres-0` and `postgres-standby-<i>` up to MAX_STANDBYS. */
+export const SERVER_PODS: readonly string[] = [
+    podOf(PRIMARY_SLOT),
+    ...Array.from({ length: MAX_STANDBYS }, (_, i) => `${STANDBY_STATEFULSET}-${i}`),
+];
 
 /** kubectl's argv for each thing the failover does, exactly (test/cli/failover.test.ts). */
 export const argv = {
@@ -144,13 +154,14 @@ export async function failover(o: FailoverOptions): Promise<void> {
     };
     const rows = async (what: string, pod: string, statements: readonly string[]) =>
         (await run(what, argv.sql(ns, pod, statements))).split("\n").map((l) => l.split("|"));
-    const exists = async (pod: string) => {
+    /** Whether the pod exists, and its Ready condition ("True", "False", …); undefined when it does not exist. */
+    const readiness = async (pod: string) => {
         const r = await o.kubectl(argv.ready(ns, pod));
         if (r.status === 0) {
-            return true;
+            return r.stdout.trim();
         }
         if (/NotFound|not found/.test(r.stderr)) {
-            return false;
+            return undefined;
         }
         throw new FailoverError(`reading pod ${pod}: kubectl ${argv.ready(ns, pod).join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
     };
@@ -179,16 +190,22 @@ export async function failover(o: FailoverOptions): Promise<void> {
             `${o.to} has received no WAL from a primary (a clone that never streamed): promoting it could lose commits`,
         );
     }
-    const sync = parseSynchronousStandbyNames(names);
-    if (sync) {
-        const others = sync.members.filter((m) => m !== slotOf(o.to) && m !== slotOf(o.from));
-        const ready: string[] = [];
-        for (const m of others) {
-            const r = await o.kubectl(argv.ready(ns, podOf(m)));
-            if (r.status === 0 && r.stdout.trim() === "True") {
-                ready.push(podOf(m));
+    // The other server pods: which exist (their slots are made on the new primary) and which are Ready (the
+    // quorum after the failover, and the candidates that may hold more WAL than the target).
+    const others: string[] = [];
+    const readyOthers: string[] = [];
+    for (const pod of SERVER_PODS.filter((p) => p !== o.to && p !== o.from)) {
+        const ready = await readiness(pod);
+        if (ready !== undefined) {
+            others.push(pod);
+            if (ready === "True") {
+                readyOthers.push(pod);
             }
         }
+    }
+    const sync = parseSynchronousStandbyNames(names);
+    if (sync) {
+        const ready = readyOthers.filter((p) => sync.members.includes(slotOf(p)));
         if (ready.length < sync.k) {
             const message =
                 `synchronous_standby_names = '${names}' needs ${sync.k} standby(s) to acknowledge each commit, and after the failover ` +
@@ -202,7 +219,7 @@ export async function failover(o: FailoverOptions): Promise<void> {
     }
 
     // 1. Fence the old primary.
-    const fromExists = await exists(o.from);
+    const fromExists = (await readiness(o.from)) !== undefined;
     if (fromExists) {
         await run(`fencing ${o.from}`, argv.label(ns, o.from, "fenced"));
         o.log(`failover: ${o.from} labelled ${ROLE_LABEL}=fenced: in no Service`);
@@ -226,11 +243,38 @@ export async function failover(o: FailoverOptions): Promise<void> {
         ]);
         return caughtUp === "t" && status !== "streaming";
     });
+    // With other Ready standbys: the target must hold at least as much WAL as each (an acknowledged commit may be on
+    // one of them only). Read now, when nothing streams to any of them any more (the old primary is stopped or gone).
+    if (readyOthers.length > 0) {
+        const held: Record<string, string> = {};
+        for (const pod of [o.to, ...readyOthers]) {
+            held[pod] = (await run(`reading the WAL ${pod} holds`, argv.sql(ns, pod, [HELD_WAL_SQL]))).trim();
+        }
+        const best = mostAdvanced(held)!;
+        if (lsnValue(held[best]) > lsnValue(held[o.to])) {
+            throw new FailoverError(
+                `${best} holds more WAL (${held[best]}) than ${o.to} (${held[o.to]}): an acknowledged commit may be on ${best} only; ` +
+                    `nothing was promoted${fromExists ? ` (${o.from} stays fenced)` : ""}; run: npm run failover -- --to ${best} --from ${o.from}`,
+            );
+        }
+        o.log(
+            `failover: ${o.to} holds the most WAL (${Object.entries(held)
+                .map(([p, l]) => `${p} ${l}`)
+                .join(", ")})`,
+        );
+    }
     const promoted = await run(`promoting ${o.to}`, argv.sql(ns, o.to, ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]));
     if (promoted !== "t") {
         throw new FailoverError(`promoting ${o.to}: pg_promote returned ${promoted}`);
     }
     o.log(`failover: ${o.to} promoted (CHECKPOINT done)`);
+    // The other standbys' slots (a promoted standby has none); the old primary's is made by its start script when it
+    // rejoins (clone or rewind).
+    if (others.length > 0) {
+        const slots = others.map(slotOf);
+        const made = await run(`creating the slots ${slots.join(", ")} on ${o.to}`, argv.sql(ns, o.to, createSlotsStatements(slots)));
+        o.log(`failover: the slots ${slots.join(", ")} exist on ${o.to} (${made} created)`);
+    }
 
     // 3. Point `postgres` at it.
     await run(`labelling ${o.to}`, argv.label(ns, o.to, "primary"));

@@ -5,7 +5,8 @@
  * test/pods/standby.test.ts (the kubectl argv interpreted on the pod runner).
  */
 import * as assert from "assert";
-import { FailoverError, Kubectl, KubectlResult, argv, failover, parseSynchronousStandbyNames } from "../../cli/failover";
+import { FailoverError, Kubectl, KubectlResult, SERVER_PODS, argv, failover, parseSynchronousStandbyNames } from "../../cli/failover";
+import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../../policies/standard/promotion";
 
 const NS = "hanzo";
 const ok = (stdout = ""): KubectlResult => ({ status: 0, stdout: `${stdout}\n`, stderr: "" });
@@ -22,6 +23,25 @@ const CAUGHT_UP =
     "coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), '')";
 const IN_RECOVERY = "SELECT pg_catalog.pg_is_in_recovery()";
 
+/**
+ * The look-up of the other server pods (every one a stack can have but the target and postgres-0), each answered
+ * from `answers` (a Ready condition) or NotFound.
+ */
+function survey(to: string, answers: Record<string, string> = {}): [readonly string[], KubectlResult][] {
+    assert.deepStrictEqual(SERVER_PODS, [
+        "postgres-0",
+        "postgres-standby-0",
+        "postgres-standby-1",
+        "postgres-standby-2",
+        "postgres-standby-3",
+        "postgres-standby-4",
+    ]);
+    return SERVER_PODS.filter((p) => p !== to && p !== "postgres-0").map((p) => [
+        argv.ready(NS, p),
+        p in answers ? ok(answers[p]) : notFound(p),
+    ]);
+}
+
 /** A cluster that answers exactly `script`'s command lines, in order. */
 function scripted(script: [readonly string[], KubectlResult][]): { kubectl: Kubectl; calls: string[][] } {
     const calls: string[][] = [];
@@ -37,14 +57,18 @@ function scripted(script: [readonly string[], KubectlResult][]): { kubectl: Kube
     return { kubectl, calls };
 }
 
-async function run(script: [readonly string[], KubectlResult][], accept = false): Promise<{ log: string[]; error?: string; left: number }> {
+async function run(
+    script: [readonly string[], KubectlResult][],
+    accept = false,
+    to = "postgres-standby-0",
+): Promise<{ log: string[]; error?: string; left: number }> {
     const { kubectl } = scripted(script);
     const log: string[] = [];
     try {
         await failover({
             namespace: NS,
             from: "postgres-0",
-            to: "postgres-standby-0",
+            to,
             acceptWaitingWrites: accept,
             kubectl,
             log: (l) => log.push(l),
@@ -158,7 +182,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         const names = "ANY 1 (postgres_0, postgres_standby_0, postgres_standby_1)";
         const refused = await run([
             [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${names}`)],
-            [argv.ready(NS, "postgres-standby-1"), ok("False")],
+            ...survey("postgres-standby-0", { "postgres-standby-1": "False" }),
         ]);
         assert.deepStrictEqual(refused, {
             log: [],
@@ -170,7 +194,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         // The same with the other standby Ready: it goes on (to the fence, where this case stops it).
         const ready = await run([
             [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${names}`)],
-            [argv.ready(NS, "postgres-standby-1"), ok("True")],
+            ...survey("postgres-standby-0", { "postgres-standby-1": "True" }),
             [argv.ready(NS, "postgres-0"), { status: 1, stdout: "", stderr: "Unable to connect to the server\n" }],
         ]);
         assert.strictEqual(
@@ -183,6 +207,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         const done = await run(
             [
                 [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|ANY 1 (postgres_0, postgres_standby_0)")],
+                ...survey("postgres-standby-0"),
                 [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
                 [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("f|waiting")],
                 [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|waiting")],
@@ -212,6 +237,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
     it("a primary still running: fenced, stopped cleanly, then deleted for its rejoin; a target that keeps streaming is never promoted", async () => {
         const common: [readonly string[], KubectlResult][] = [
             [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0"),
             [argv.ready(NS, "postgres-0"), ok("True")],
             [argv.label(NS, "postgres-0", "fenced"), ok("pod/postgres-0 labeled")],
             [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("f")],
@@ -244,5 +270,97 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         ]);
         assert.strictEqual(done.error, undefined);
         assert.strictEqual(done.left, 0);
+    });
+
+    it("compares WAL locations as numbers and writes the slot statements exactly (policies/standard/promotion.ts)", () => {
+        assert.strictEqual(lsnValue("0/16B3748"), 0x16b3748n);
+        assert.strictEqual(lsnValue("1/0"), 2n ** 32n);
+        // As text "0/9" > "0/10"; as locations the opposite.
+        assert.ok(lsnValue("0/10") > lsnValue("0/9"));
+        assert.throws(() => lsnValue("16B3748"), /not a WAL location \(pg_lsn\): '16B3748'/);
+        assert.strictEqual(mostAdvanced({ a: "0/9", b: "0/10", c: "0/10" }), "b");
+        assert.strictEqual(mostAdvanced({}), undefined);
+        assert.deepStrictEqual(createSlotsStatements(["postgres_standby_1", "postgres_0"]), [
+            "SET synchronous_commit = local",
+            "SELECT count(pg_catalog.pg_create_physical_replication_slot(s, true)) FROM pg_catalog.unnest(ARRAY['postgres_standby_1', 'postgres_0']::pg_catalog.text[]) AS s " +
+                "WHERE s OPERATOR(pg_catalog.<>) ALL (SELECT slot_name::pg_catalog.text FROM pg_catalog.pg_replication_slots)",
+        ]);
+        assert.throws(() => createSlotsStatements(["x'; DROP"]), /not a replication slot name: 'x'; DROP'/);
+    });
+
+    const THREE = "ANY 1 (postgres_0, postgres_standby_0, postgres_standby_1)";
+
+    it("two standbys, the primary gone: refuses a target holding less WAL than another Ready standby, naming it, before promoting", async () => {
+        const refused = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${THREE}`)],
+            ...survey("postgres-standby-0", { "postgres-standby-1": "True" }),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("0/9FFFFF8")],
+            [argv.sql(NS, "postgres-standby-1", [HELD_WAL_SQL]), ok("0/A000010")],
+        ]);
+        assert.deepStrictEqual(refused, {
+            log: ["failover: postgres-0 does not exist: nothing to fence"],
+            error:
+                "postgres-standby-1 holds more WAL (0/A000010) than postgres-standby-0 (0/9FFFFF8): an acknowledged commit may be on postgres-standby-1 only; " +
+                "nothing was promoted; run: npm run failover -- --to postgres-standby-1 --from postgres-0",
+            left: 0,
+        });
+    });
+
+    it("two standbys: promotes the one holding the most WAL, then creates the other standby's slot on it before the relabel", async () => {
+        const done = await run(
+            [
+                [argv.sql(NS, "postgres-standby-1", [READ_TARGET]), ok(`t|t|${THREE}`)],
+                ...survey("postgres-standby-1", { "postgres-standby-0": "True" }),
+                [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+                [argv.sql(NS, "postgres-standby-1", [CAUGHT_UP]), ok("t|")],
+                [argv.sql(NS, "postgres-standby-1", [HELD_WAL_SQL]), ok("0/A000010")],
+                [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("0/A000010")],
+                [argv.sql(NS, "postgres-standby-1", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+                [argv.sql(NS, "postgres-standby-1", createSlotsStatements(["postgres_standby_0"])), ok("1")],
+                [argv.label(NS, "postgres-standby-1", "primary"), ok("pod/postgres-standby-1 labeled")],
+                [argv.waitReady(NS, "postgres-standby-1"), ok("condition met")],
+                [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("t")],
+                [argv.label(NS, "postgres-0", "standby"), ok("pod/postgres-0 labeled")],
+                [argv.waitReady(NS, "postgres-0"), ok("condition met")],
+            ],
+            false,
+            "postgres-standby-1",
+        );
+        assert.deepStrictEqual(done, {
+            log: [
+                "failover: postgres-0 does not exist: nothing to fence",
+                "failover: postgres-standby-1 holds the most WAL (postgres-standby-1 0/A000010, postgres-standby-0 0/A000010)",
+                "failover: postgres-standby-1 promoted (CHECKPOINT done)",
+                "failover: the slots postgres_standby_0 exist on postgres-standby-1 (1 created)",
+                "failover: postgres-standby-1 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+                "failover: postgres-0 rejoined as a standby of postgres-standby-1 and is Ready (postgres-ro)",
+            ],
+            left: 0,
+        });
+    });
+
+    it("a standby that exists but is not Ready gets its slot, and is not a candidate", async () => {
+        const done = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0", { "postgres-standby-1": "False", "postgres-standby-2": "True" }),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("1/0")],
+            [argv.sql(NS, "postgres-standby-2", [HELD_WAL_SQL]), ok("0/FFFFFFFF")],
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+            [argv.sql(NS, "postgres-standby-0", createSlotsStatements(["postgres_standby_1", "postgres_standby_2"])), ok("2")],
+            [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "forbidden\n" }],
+        ]);
+        assert.strictEqual(
+            done.error,
+            `labelling postgres-standby-0: kubectl ${argv.label(NS, "postgres-standby-0", "primary").join(" ")} exited 1: forbidden`,
+        );
+        assert.deepStrictEqual(done.log.slice(1), [
+            "failover: postgres-standby-0 holds the most WAL (postgres-standby-0 1/0, postgres-standby-2 0/FFFFFFFF)",
+            "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+            "failover: the slots postgres_standby_1, postgres_standby_2 exist on postgres-standby-0 (2 created)",
+        ]);
     });
 });

@@ -16,6 +16,7 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { Client } from "pg";
 import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../../policies/standard/replication";
+import { HELD_WAL_SQL, createSlotsStatements, mostAdvanced } from "../../../policies/standard/promotion";
 import { serverSettings } from "../../../policies/standard/settings";
 import { hbaRules } from "../../../policies/standard/pgHba";
 import { renderPgHba } from "../../../render/pgHba";
@@ -179,7 +180,7 @@ export interface FailoverResult {
     readonly promotedS: number;
     readonly checkpointS: number;
     readonly firstWriteS: number;
-    /** The standby promoted (the one that had received the most WAL), and each standby's receive LSN at the choice. */
+    /** The standby promoted (the one holding the most WAL), and the WAL each held at the choice (policies/standard/promotion.ts). */
     readonly promoted: string;
     readonly receiveLsns: Readonly<Record<string, string>>;
 }
@@ -399,12 +400,9 @@ export class StandbyRig {
         // on one of them only), then CHECKPOINT.
         const receiveLsns: Record<string, string> = {};
         for (const [i, s] of this.standbys.entries()) {
-            receiveLsns[standbySlot(i)] = one(s, "SELECT pg_last_wal_receive_lsn()");
+            receiveLsns[standbySlot(i)] = one(s, HELD_WAL_SQL);
         }
-        const best = this.standbys.reduce(
-            (b, s, i) => (one(s, `SELECT pg_last_wal_receive_lsn() > '${receiveLsns[standbySlot(b)]}'::pg_lsn`) === "t" ? i : b),
-            0,
-        );
+        const best = this.standbys.findIndex((_, i) => standbySlot(i) === mostAdvanced(receiveLsns));
         const promoted = this.standbys[best];
         const psql = (args: string[]) => {
             const r = spawnSync(
@@ -427,10 +425,7 @@ export class StandbyRig {
         const checkpointS = (performance.now() - killedAt) / 1000;
         const others = this.standbys.map((_, i) => standbySlot(i)).filter((_, i) => i !== best);
         if (others.length > 0) {
-            psql([
-                "-c",
-                `SET synchronous_commit = local; SELECT count(pg_create_physical_replication_slot(s, true)) FROM unnest(ARRAY['${others.join("','")}']) s`,
-            ]);
+            psql(createSlotsStatements(others).flatMap((statement) => ["-c", statement]));
         }
         // Step 3: the Service selects it.
         await this.service.retarget(promoted.port);
