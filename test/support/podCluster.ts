@@ -154,25 +154,18 @@ export class PodCluster {
     }
 
     /** Pod `<name>-0` of the plan's Deployment `name`, as declared (not awaited Ready). */
-    async startDeployment(plan: PlanResult, name: string): Promise<Pod> {
-        const w = workload(plan, "Deployment", name);
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        return this.track(
-            await Pod.start({
-                name: `${w.name}-0`,
-                namespace: w.namespace,
-                spec: w.spec,
-                network: this.network,
-                secrets,
-                configMaps,
-                labels: w.labels,
-            }),
-        );
+    startDeployment(plan: PlanResult, name: string): Promise<Pod> {
+        return this.startPod(plan, "Deployment", name, `${name}-0`);
     }
 
     /** One Job's pod `podName` of the plan's CronJob `cronJob`, as declared (its init containers run to their end first). */
-    async startJob(plan: PlanResult, cronJob: string, podName: string): Promise<Pod> {
-        const w = workload(plan, "CronJob", cronJob);
+    startJob(plan: PlanResult, cronJob: string, podName: string): Promise<Pod> {
+        return this.startPod(plan, "CronJob", cronJob, podName);
+    }
+
+    /** Pod `podName` of the plan's workload `name` (no volumes), its template's labels. */
+    private async startPod(plan: PlanResult, kind: "Deployment" | "CronJob", name: string, podName: string): Promise<Pod> {
+        const w = workload(plan, kind, name);
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
         return this.track(
             await Pod.start({
