@@ -2,9 +2,8 @@ import * as assert from "assert";
 import { VALID } from "../support/config";
 import { planWith } from "../support/plan";
 import { PodCluster } from "../support/podCluster";
-import { Pod, applyInitSql, canConnect, connectTo, secretOf } from "../support/pods";
-import { namespaceData } from "../harness/pod/plan";
-import type { PodSpec } from "../harness/pod/runner";
+import type { Pod } from "../support/pods";
+import { applyInitSql, canConnect, connectTo, secretOf } from "../support/pods";
 import type { PlanResult } from "../../cli/plan/runner";
 
 /**
@@ -40,34 +39,8 @@ describe("pods: the read-only PgBouncer pool before a primary and its standby, r
     }
 
     /** The iam service's pod running psql with its Secret as environment; its exit status and output. */
-    async function servicePsql(script: string): Promise<{ status: number; out: string }> {
-        const { secrets, configMaps } = namespaceData(plan, NS);
-        const spec: PodSpec = {
-            restartPolicy: "Never",
-            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [
-                {
-                    name: "app",
-                    image: "postgres:16.4-bookworm",
-                    command: ["sh", "-c", script],
-                    envFrom: [{ secretRef: { name: "iam-database" } }],
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        };
-        const pod = await Pod.start({
-            name: "iam-app",
-            namespace: NS,
-            spec,
-            network: cluster.network,
-            secrets,
-            configMaps,
-            labels: { app: "iam" },
-        });
-        const status = (await pod.waitCompleted(60_000)).app;
-        const out = pod.container("app").logs().trim();
-        await pod.stop(1);
-        return { status, out };
+    function servicePsql(script: string): Promise<{ status: number; out: string }> {
+        return cluster.runServicePod(plan, "iam", script);
     }
 
     before(async () => {

@@ -181,6 +181,43 @@ export class PodCluster {
     }
 
     /**
+     * A pod of the service `service` (labels app=<service>, in `namespace`, by default the Secret's) running `script`
+     * with sh in the server's client image, its Secret `<service>-database` of namespace hanzo as its environment;
+     * its exit status and output once it ends (then it is stopped).
+     */
+    async runServicePod(plan: PlanResult, service: string, script: string, namespace = "hanzo"): Promise<{ status: number; out: string }> {
+        const { secrets, configMaps } = namespaceData(plan, "hanzo");
+        const spec: PodSpec = {
+            restartPolicy: "Never",
+            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
+            containers: [
+                {
+                    name: "app",
+                    image: "postgres:16.4-bookworm",
+                    command: ["sh", "-c", script],
+                    envFrom: [{ secretRef: { name: `${service}-database` } }],
+                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                },
+            ],
+        };
+        const pod = this.track(
+            await Pod.start({
+                name: `${service}-app`,
+                namespace,
+                spec,
+                network: this.network,
+                secrets,
+                configMaps,
+                labels: { app: service },
+            }),
+        );
+        const status = (await pod.waitCompleted(60_000)).app;
+        const out = pod.container("app").logs().trim();
+        await pod.stop(1);
+        return { status, out };
+    }
+
+    /**
      * A pod with `labels` (so the policies that select them apply) running the CronJob's first container's image and
      * mounts with no init containers, whose one container `probe` only waits: connections are tried from inside it.
      */
