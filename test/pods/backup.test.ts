@@ -11,9 +11,9 @@ import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import type { PlanResult } from "../../cli/plan/runner";
 import { codeBlocks, readDoc, section } from "../support/docs";
 import { Pod, PodNetwork, applyInitSql, canConnect, connectTo, rolePasswords, secretOf } from "../support/pods";
-import { PodCluster, planWithBucket } from "../support/podCluster";
+import { BACKUP_BUCKET, PodCluster, planWithBucket } from "../support/podCluster";
 
-const BUCKET = "hanzo-k8s-postgres-backups";
+const BUCKET = BACKUP_BUCKET;
 const DATABASES = ["cloud", "console", "hanzo_cloud", "iam", "kms", "platform"];
 
 /** The restore procedure of docs/backups.md, exactly as written: its steps' shell blocks, in order, as one script. */
@@ -88,14 +88,11 @@ describe("pods: the backup CronJob's pod, and the documented restore into a scra
 
     before(async () => {
         // The port first (the policy names it), from a plan that does not depend on it.
-        const probe = await planWithBucket("http://minio.minio.svc:9000");
-        cluster = await PodCluster.start(probe);
+        ({ cluster, plan } = await PodCluster.withMinio(BUCKET, (url) => planWithBucket(url)));
         network = cluster.network;
-        s3 = await cluster.startMinio(BUCKET);
+        s3 = cluster.s3!;
         minio = cluster.minio;
-        endpoint = `http://minio.minio.svc:${s3.port}`;
-        plan = await planWithBucket(endpoint);
-        cluster.enforce(plan);
+        endpoint = cluster.endpoint;
         work = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-restore-"));
     });
     after(async () => {

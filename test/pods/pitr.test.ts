@@ -4,17 +4,15 @@ import * as path from "path";
 import * as os from "os";
 import { execFileSync } from "child_process";
 import { S3Server } from "../harness/local/s3";
-import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
+import { workload } from "../harness/pod/plan";
 import type { PlanResult } from "../../cli/plan/runner";
-import { PITR_S3_NAME, archivingCluster, pitrPlanAt } from "../support/pitrPods";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, connectTo, secretOf, startServerPod } from "../support/pods";
-import type { PodSpec } from "../harness/pod/runner";
+import { PodCluster, pitrPlanWithBucket } from "../support/podCluster";
+import { PersistentVolume, Pod, applyInitSql, canConnect, connectTo, secretOf } from "../support/pods";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 import { PGBACKREST_TLS_PORT } from "../../policies/standard/ports";
 import { PGBACKREST_CLIENT_CN } from "../../render/pitrPod";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
-const S3_NAME = PITR_S3_NAME;
 const SERVER_HOST = "postgres.hanzo.svc";
 
 /**
@@ -27,14 +25,10 @@ const SERVER_HOST = "postgres.hanzo.svc";
  */
 describe("pods: the archiving server pod and its base backup CronJob (pgBackRest over mutual TLS)", function () {
     this.timeout(600_000);
-    let network: PodNetwork;
+    let cluster: PodCluster;
     let s3: S3Server;
     let plan: PlanResult;
     let server: Pod;
-    const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
-
-    const planAt = pitrPlanAt;
 
     /** pgbackrest in the server pod's sidecar, with its configuration and keys. */
     async function pgbackrest(...args: string[]): Promise<string> {
@@ -46,15 +40,11 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
     }
 
     before(async () => {
-        ({ network, s3, plan } = await archivingCluster());
+        ({ cluster, plan } = await PodCluster.archiving());
+        s3 = cluster.s3!;
     });
     after(async () => {
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        await s3?.stop();
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
     });
 
     it("runs the server pod as declared: the sidecar creates the stanza, and WAL reaches the bucket over TLS (pg_stat_archiver)", async () => {
@@ -63,11 +53,8 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
             w.spec.containers.map((c) => c.name),
             ["postgres", "exporter", "pgbackrest"],
         );
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
-        server = await startServerPod(plan, network, v);
-        pods.push(server);
-        network.addService("postgres", "hanzo", server.ip);
+        server = await cluster.startServer(plan);
+        cluster.network.addService("postgres", "hanzo", server.ip);
         // Ready: the server answers, and the sidecar's TLS server listens (after stanza-create succeeded).
         await server.waitReady(300_000);
         applyInitSql(plan, server, secretOf(plan, "hanzo", "postgres-credentials").password);
@@ -106,18 +93,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
 
     it("runs the base backup CronJobs' pods as declared: a full, then a differential backup through the sidecar's TLS server (pgbackrest info)", async () => {
         for (const cronJob of [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob]) {
-            const w = workload(plan, "CronJob", cronJob);
-            const { secrets, configMaps } = namespaceData(plan, w.namespace);
-            const job = await Pod.start({
-                name: `${cronJob}-1-abcde`,
-                namespace: w.namespace,
-                spec: w.spec,
-                network,
-                secrets,
-                configMaps,
-                labels: w.labels,
-            });
-            pods.push(job);
+            const job = await cluster.startJob(plan, cronJob, `${cronJob}-1-abcde`);
             const done = await job.waitCompleted(600_000);
             assert.deepStrictEqual(done, { backup: 0 }, job.container("backup").logs());
             await job.stop(1);
@@ -151,14 +127,9 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         assert.ok(info[0].archive[0].max >= info[0].backup[1].archive.stop, JSON.stringify(info[0]));
     });
 
-    /** A pod with `labels` running the backup CronJob's image and mounts, whose one container only waits. */
-    async function probePod(name: string, labels: Record<string, string>): Promise<Pod> {
-        const w = workload(plan, "CronJob", PITR_OBJECTS.fullCronJob);
-        const spec: PodSpec = { ...w.spec, containers: [{ ...w.spec.containers[0], name: "probe", command: ["sleep", "120"] }] };
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({ name, namespace: w.namespace, spec, network, secrets, configMaps, labels });
-        pods.push(pod);
-        return pod;
+    /** A pod with `labels` running the base backup CronJob's image and mounts, whose one container only waits. */
+    function probePod(name: string, labels: Record<string, string>): Promise<Pod> {
+        return cluster.startProbe(plan, PITR_OBJECTS.fullCronJob, name, labels);
     }
 
     it("admits the TLS server's port from the base backup pods alone: the dump CronJob's pods and others are dropped", async () => {
@@ -213,7 +184,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         assert.notStrictEqual(refused.status, 0, refused.stdout + refused.stderr);
         // The server's verdict, as its client reports it: the TLS alert "unknown ca".
         assert.match(refused.stdout + refused.stderr, /unable to check pg1: \[ServiceError\] TLS error \[\d+:\d+\] tlsv1 alert unknown ca/);
-        await Promise.all(pods.slice(-3).map((p) => p.stop(1)));
+        await Promise.all(cluster.pods.slice(-3).map((p) => p.stop(1)));
     });
 
     /**
@@ -221,8 +192,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
      * belongs to the server's uid with mode 0700 (no lost+found; initdb ran there).
      */
     function seedLayoutVolume(): PersistentVolume {
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
+        const v = cluster.volume();
         const mnt = fs.mkdtempSync(path.join(os.tmpdir(), "hanzo-sql-seed-"));
         execFileSync("mount", ["-o", "loop", v.image, mnt]);
         try {
@@ -238,11 +208,12 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
 
     it("archives from an adopted server (PGDATA at the volume's root, no fsGroup) the same way, into its own repository", async () => {
         await server.stop(10);
-        const adopted = await planAt(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8"), {
-            backupPrefix: "adopted",
-            adopt: true,
-            adminPassword: "the seed's admin password",
-        });
+        const adopted = await pitrPlanWithBucket(
+            cluster.endpoint,
+            cluster.ca,
+            { backupPrefix: "adopted", adopt: true, adminPassword: "the seed's admin password" },
+            ["hanzo-sql:adminPassword"],
+        );
         const w = workload(adopted, "StatefulSet", "postgres");
         assert.deepStrictEqual(
             [
@@ -251,10 +222,9 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
             ],
             [undefined, "/var/lib/postgresql/data"],
         );
-        network.enforce(networkPolicies(adopted));
-        server = await startServerPod(adopted, network, seedLayoutVolume());
-        pods.push(server);
-        network.addService("postgres", "hanzo", server.ip);
+        cluster.enforce(adopted);
+        server = await cluster.startServer(adopted, "postgres", { volume: seedLayoutVolume() });
+        cluster.network.addService("postgres", "hanzo", server.ip);
         await server.waitReady(300_000);
         const admin = await connectTo(server.ip, 5432, "hanzo", secretOf(adopted, "hanzo", "postgres-credentials").password, "postgres");
         try {
@@ -273,18 +243,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         } finally {
             await admin.end();
         }
-        const job = workload(adopted, "CronJob", PITR_OBJECTS.fullCronJob);
-        const { secrets, configMaps } = namespaceData(adopted, job.namespace);
-        const pod = await Pod.start({
-            name: `${PITR_OBJECTS.fullCronJob}-2-abcde`,
-            namespace: job.namespace,
-            spec: job.spec,
-            network,
-            secrets,
-            configMaps,
-            labels: job.labels,
-        });
-        pods.push(pod);
+        const pod = await cluster.startJob(adopted, PITR_OBJECTS.fullCronJob, `${PITR_OBJECTS.fullCronJob}-2-abcde`);
         assert.deepStrictEqual(await pod.waitCompleted(600_000), { backup: 0 }, pod.container("backup").logs());
         const info = JSON.parse(await pgbackrest("--output=json", "info")) as { backup: { type: string; error: boolean }[] }[];
         assert.deepStrictEqual(

@@ -1,19 +1,15 @@
 import * as assert from "assert";
 import type { Client } from "pg";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as path from "path";
 import { S3Server } from "../harness/local/s3";
-import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
-import { Pod } from "../harness/pod/runner";
-import { PROJECT_DIR } from "../../cli/plan/stackFile";
+import { workload } from "../harness/pod/plan";
+import type { Pod } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
-import { planWith } from "../support/plan";
-import { PersistentVolume, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf, startServerPod } from "../support/pods";
+import { BACKUP_BUCKET, PodCluster, pitrPlanWithBucket, stackFileValues } from "../support/podCluster";
+import { applyInitSql, connectTo, secretOf } from "../support/pods";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 
-const BUCKET = "hanzo-k8s-postgres-backups";
-const S3_NAME = "minio.minio.svc";
+const BUCKET = BACKUP_BUCKET;
 const SOURCE_ADMIN = "the source stack's admin password";
 
 /**
@@ -26,15 +22,11 @@ const SOURCE_ADMIN = "the source stack's admin password";
  */
 describe("pods: a new stack's server pod restored from another stack's archive (pitrBootstrapFrom)", function () {
     this.timeout(900_000);
-    let network: PodNetwork;
+    let cluster: PodCluster;
     let s3: S3Server;
     let source: PlanResult;
     let target: PlanResult;
-    let url: string;
-    let ca: string;
-    const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
-    let sourceServices: unknown[];
+    const sourceServices = stackFileValues().services as unknown[];
     let targetTime = "";
 
     /** Switches the WAL segment and waits until the server reports it archived (pg_stat_archiver); its name. */
@@ -51,55 +43,17 @@ describe("pods: a new stack's server pod restored from another stack's archive (
         return segment;
     }
 
-    async function planAt(extra: Record<string, unknown>, secrets: string[] = []): Promise<PlanResult> {
-        const stackFile = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.hanzo-k8s.yaml"), "utf8")) as {
-            config: Record<string, unknown>;
-        };
-        const values = Object.fromEntries(Object.entries(stackFile.config).map(([k, v]) => [k.replace(/^hanzo-sql:/, ""), v]));
-        sourceServices = values.services as unknown[];
-        return planWith(
-            "hanzo-k8s",
-            {
-                ...values,
-                image: "ghcr.io/hanzoai/sql:16-bookworm",
-                pitrEnabled: true,
-                pitrEndpointCa: ca,
-                backupEndpoint: url,
-                backupAccessKeyId: "S3RVER",
-                backupSecretAccessKey: "S3RVER",
-                ...extra,
-            },
-            ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey", ...secrets],
-        );
-    }
-
     before(async () => {
-        ca = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        url = `https://${S3_NAME}:9000`;
-        network = await clusterNetwork(await planAt({}));
-        const minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
-        network.addService("minio", "minio", minio);
-        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
-        url = `https://${S3_NAME}:${s3.port}`;
-        ca = fs.readFileSync(s3.certFile!, "utf8");
-        source = await planAt({ adminPassword: SOURCE_ADMIN }, ["hanzo-sql:adminPassword"]);
-        network.enforce(networkPolicies(source));
+        ({ cluster, plan: source } = await PodCluster.archiving({ adminPassword: SOURCE_ADMIN }, ["hanzo-sql:adminPassword"]));
+        s3 = cluster.s3!;
     });
     after(async () => {
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        await s3?.stop();
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
     });
 
     it("the source archives: a full base backup by its CronJob's pod, rows before and after a target time, the last segment archived", async () => {
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
-        const server = await startServerPod(source, network, v);
-        pods.push(server);
-        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        const server = await cluster.startServer(source);
+        cluster.network.addService("postgres-0.postgres", "hanzo", server.ip);
         await server.waitReady(300_000);
         // The source's roles and databases as its program made them (init-sql, each role's verifier).
         applyInitSql(source, server, SOURCE_ADMIN);
@@ -112,18 +66,7 @@ describe("pods: a new stack's server pod restored from another stack's archive (
         try {
             await admin.query("CREATE TABLE public.ledger (id int PRIMARY KEY)");
             await insert(1, 50);
-            const job = workload(source, "CronJob", PITR_OBJECTS.fullCronJob);
-            const { secrets, configMaps } = namespaceData(source, job.namespace);
-            const backup = await Pod.start({
-                name: `${PITR_OBJECTS.fullCronJob}-1-abcde`,
-                namespace: job.namespace,
-                spec: job.spec,
-                network,
-                secrets,
-                configMaps,
-                labels: job.labels,
-            });
-            pods.push(backup);
+            const backup = await cluster.startJob(source, PITR_OBJECTS.fullCronJob, `${PITR_OBJECTS.fullCronJob}-1-abcde`);
             assert.deepStrictEqual(await backup.waitCompleted(600_000), { backup: 0 }, backup.container("backup").logs());
             await backup.stop(1);
             // pgBackRest picks the base backup for a time by its stop time, in whole seconds (docs/pitr.md).
@@ -149,7 +92,7 @@ describe("pods: a new stack's server pod restored from another stack's archive (
             databases: services,
         };
         // Its own repository (backupPrefix), one service the source lacked (billing), a generated password.
-        target = await planAt({
+        target = await pitrPlanWithBucket(cluster.endpoint, cluster.ca, {
             backupPrefix: "restored",
             services: [...sourceServices, { name: "billing" }],
             pitrBootstrapFrom: { bucket: BUCKET, path: "/postgres-pitr", time: targetTime, restored },
@@ -159,11 +102,9 @@ describe("pods: a new stack's server pod restored from another stack's archive (
             (w.spec.initContainers ?? []).map((c) => c.name),
             ["pitr-bootstrap", "apply-admin-password"],
         );
-        network.enforce(networkPolicies(target));
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
-        const server = await startServerPod(target, network, v);
-        pods.push(server);
+        cluster.enforce(target);
+        const v = cluster.volume();
+        const server = await cluster.startServer(target, "postgres", { volume: v });
         await server.waitReady(600_000);
         const step = server.initResults.find((r) => r.name === "pitr-bootstrap");
         assert.strictEqual(step?.status, 0, step?.logs);
@@ -234,8 +175,7 @@ describe("pods: a new stack's server pod restored from another stack's archive (
 
         // A restart: the step finds its own mark and leaves the cluster as it is.
         await server.stop(10);
-        const again = await startServerPod(target, network, v);
-        pods.push(again);
+        const again = await cluster.startServer(target, "postgres", { volume: v });
         await again.waitReady(300_000);
         const second = again.initResults.find((r) => r.name === "pitr-bootstrap");
         assert.strictEqual(second?.status, 0, second?.logs);

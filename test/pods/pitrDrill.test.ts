@@ -3,13 +3,13 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { S3Server } from "../harness/local/s3";
-import { namespaceData, workload } from "../harness/pod/plan";
+import { workload } from "../harness/pod/plan";
 import type { PlanResult } from "../../cli/plan/runner";
-import { PITR_BUCKET, archivingCluster } from "../support/pitrPods";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, connectTo, secretOf, startServerPod } from "../support/pods";
+import { BACKUP_BUCKET, PodCluster } from "../support/podCluster";
+import { Pod, applyInitSql, connectTo, secretOf } from "../support/pods";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 
-const BUCKET = PITR_BUCKET;
+const BUCKET = BACKUP_BUCKET;
 const DRILL = "postgres-restore-drill";
 
 /**
@@ -25,27 +25,14 @@ const DRILL = "postgres-restore-drill";
  */
 describe("pods: the WAL archive's restore drill Job against the archiving server pod", function () {
     this.timeout(900_000);
-    let network: PodNetwork;
+    let cluster: PodCluster;
     let s3: S3Server;
     let plan: PlanResult;
     let server: Pod;
-    const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
 
     /** Runs one pod of a CronJob as the plan declares it, until it completes. */
     async function runJob(cronJob: string, suffix: string): Promise<{ job: Pod; done: Record<string, number> }> {
-        const w = workload(plan, "CronJob", cronJob);
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const job = await Pod.start({
-            name: `${cronJob}-${suffix}`,
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            labels: w.labels,
-        });
-        pods.push(job);
+        const job = await cluster.startJob(plan, cronJob, `${cronJob}-${suffix}`);
         const done = await job.waitCompleted(600_000);
         return { job, done };
     }
@@ -92,15 +79,11 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
     }
 
     before(async () => {
-        ({ network, s3, plan } = await archivingCluster());
+        ({ cluster, plan } = await PodCluster.archiving());
+        s3 = cluster.s3!;
     });
     after(async () => {
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        await s3?.stop();
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
     });
 
     it("declares the drill Job with the archive's drill first: fetch, pitr-drill, then the dumps' drill", () => {
@@ -114,11 +97,8 @@ describe("pods: the WAL archive's restore drill Job against the archiving server
     let backupStop: string;
 
     it("runs the server pod, the dump and the full base backup Jobs, and writes after the backup", async () => {
-        const v = PersistentVolume.fresh();
-        volumes.push(v);
-        server = await startServerPod(plan, network, v);
-        pods.push(server);
-        network.addService("postgres-0.postgres", "hanzo", server.ip);
+        server = await cluster.startServer(plan);
+        cluster.network.addService("postgres-0.postgres", "hanzo", server.ip);
         await server.waitReady(300_000);
         applyInitSql(plan, server, secretOf(plan, "hanzo", "postgres-credentials").password);
 

@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import { VALID } from "../support/config";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, connectTo, secretOf } from "../support/pods";
-import { namespaceData, workload } from "../harness/pod/plan";
-import type { PodSpec } from "../harness/pod/runner";
+import { PodCluster } from "../support/podCluster";
+import type { Pod } from "../support/pods";
+import { applyInitSql, canConnect, connectTo, secretOf } from "../support/pods";
 import type { PlanResult } from "../../cli/plan/runner";
 
 /**
@@ -26,70 +26,31 @@ const NS = "hanzo";
 describe("pods: the read-only PgBouncer pool before a primary and its standby, run as declared", function () {
     this.timeout(600_000);
     let plan: PlanResult;
-    let network: PodNetwork;
-    const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
+    let cluster: PodCluster;
     let primary: Pod;
     let standby: Pod;
     let pooler: Pod;
 
-    /** Pod `<name>-0` of a workload of the plan (a StatefulSet's on `volume`), with its template's labels. */
-    async function start(kind: "StatefulSet" | "Deployment", name: string, volume?: PersistentVolume): Promise<Pod> {
-        const w = workload(plan, kind, name);
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({
-            name: `${w.name}-0`,
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            claims: volume ? Object.fromEntries(w.claimTemplates.map((t) => [t, volume])) : {},
-            labels: w.labels,
-        });
-        pods.push(pod);
+    /** The server StatefulSet `name`'s pod `<name>-0` on a fresh volume, Ready (Services: the DNS stand-in's selectors). */
+    async function startServer(name: string): Promise<Pod> {
+        const pod = await cluster.startServer(plan, name, { services: [] });
         await pod.waitReady();
         return pod;
     }
 
     /** The iam service's pod running psql with its Secret as environment; its exit status and output. */
-    async function servicePsql(script: string): Promise<{ status: number; out: string }> {
-        const { secrets, configMaps } = namespaceData(plan, NS);
-        const spec: PodSpec = {
-            restartPolicy: "Never",
-            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [
-                {
-                    name: "app",
-                    image: "postgres:16.4-bookworm",
-                    command: ["sh", "-c", script],
-                    envFrom: [{ secretRef: { name: "iam-database" } }],
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        };
-        const pod = await Pod.start({ name: "iam-app", namespace: NS, spec, network, secrets, configMaps, labels: { app: "iam" } });
-        const status = (await pod.waitCompleted(60_000)).app;
-        const out = pod.container("app").logs().trim();
-        await pod.stop(1);
-        return { status, out };
+    function servicePsql(script: string): Promise<{ status: number; out: string }> {
+        return cluster.runServicePod(plan, "iam", script);
     }
 
     before(async () => {
         plan = await planWith("pooled-standbys", CONFIG);
-        network = await clusterNetwork(plan);
-        for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Service")) {
-            const s = plan.revealed.get(r.urn) as {
-                metadata: { name: string; namespace: string };
-                spec: { selector: Record<string, string> };
-            };
-            network.addSelectorService(s.metadata.name, s.metadata.namespace, s.spec.selector);
-        }
-        volumes.push(PersistentVolume.fresh(), PersistentVolume.fresh());
+        cluster = await PodCluster.start(plan);
+        cluster.addPlanServices(plan);
         const adminPassword = secretOf(plan, NS, "postgres-credentials").password;
-        primary = await start("StatefulSet", "postgres", volumes[0]);
+        primary = await startServer("postgres");
         applyInitSql(plan, primary, adminPassword);
-        standby = await start("StatefulSet", "postgres-standby", volumes[1]);
+        standby = await startServer("postgres-standby");
         const a = await connectTo(primary.ip, 5432, "hanzo", adminPassword, "postgres");
         try {
             for (let i = 0; ; i++) {
@@ -101,18 +62,15 @@ describe("pods: the read-only PgBouncer pool before a primary and its standby, r
         } finally {
             await a.end();
         }
-        pooler = await start("Deployment", "pgbouncer");
+        pooler = await cluster.startDeployment(plan, "pgbouncer");
+        await pooler.waitReady();
     });
     after(async () => {
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
     });
 
     it("lets PgBouncer reach postgres-ro on 5432 under the plan's NetworkPolicies", async () => {
-        assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), standby.ip);
+        assert.strictEqual(cluster.network.resolve("postgres-ro.hanzo.svc"), standby.ip);
         assert.strictEqual(await canConnect(pooler.container("pgbouncer"), "postgres-ro.hanzo.svc", 5432), true);
         assert.strictEqual(await canConnect(pooler.container("pgbouncer"), "postgres.hanzo.svc", 5432), true);
     });

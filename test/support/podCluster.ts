@@ -1,7 +1,7 @@
 /**
  * The pod-runner fixture the pod tests of a stack's plan share: a cluster network (DNS stand-in, the plan's
- * NetworkPolicies), an S3 API standing in for MinIO as a member of namespace `minio`, the pods of the plan's
- * workloads started as declared, fresh volumes, and one teardown for all of them.
+ * NetworkPolicies), an S3 API standing in for MinIO as a member of namespace `minio` (plain, or over TLS for the
+ * archive), the pods of the plan's workloads started as declared, fresh volumes, and one teardown for all of them.
  */
 import * as fs from "fs";
 import * as yaml from "js-yaml";
@@ -35,6 +35,23 @@ export function planWithBucket(url: string, extra: Record<string, unknown> = {},
     );
 }
 
+/** The backup bucket of hanzo-k8s, and the name its S3 API answers to in the pod network (a MinIO of your own). */
+export const BACKUP_BUCKET = "hanzo-k8s-postgres-backups";
+export const MINIO_NAME = "minio.minio.svc";
+
+/**
+ * planWithBucket archiving (`pitrEnabled`, the server image) into the bucket at `url`, whose certificate `ca`
+ * signed (`pitrEndpointCa`); `extra` keys on top, `secretKeys` as planWithBucket's.
+ */
+export function pitrPlanWithBucket(
+    url: string,
+    ca: string,
+    extra: Record<string, unknown> = {},
+    secretKeys: string[] = [],
+): Promise<PlanResult> {
+    return planWithBucket(url, { image: "ghcr.io/hanzoai/sql:16-bookworm", pitrEnabled: true, pitrEndpointCa: ca, ...extra }, secretKeys);
+}
+
 /** A plan's pods on one cluster network; whatever it starts, `destroy` stops and removes. */
 export class PodCluster {
     readonly pods: Pod[] = [];
@@ -43,12 +60,59 @@ export class PodCluster {
     s3?: S3Server;
     /** The S3 API's member address. */
     minio = "";
+    /** The bucket's endpoint as a plan names it (`http(s)://minio.minio.svc:<port>`), once `startMinio` ran. */
+    endpoint = "";
+    /** The S3 API's self-signed certificate (PEM) when it serves TLS, else "". */
+    ca = "";
 
     private constructor(readonly network: PodNetwork) {}
 
     /** A cluster network with `plan`'s NetworkPolicies enforced (a first plan: the policies may change with `enforce`). */
     static async start(plan: PlanResult): Promise<PodCluster> {
         return new PodCluster(await clusterNetwork(plan));
+    }
+
+    /**
+     * A cluster whose plan names a bucket of its own: the port is only known once s3rver listens, so a first plan
+     * (`planAt` at port 9000, a placeholder CA) lays out the network; then s3rver serves `bucket` as `minio` (over
+     * TLS as minio.minio.svc with `tls`), and the plan at its endpoint (`planAt(endpoint, ca)`) has its
+     * NetworkPolicies enforced. On a failure on the way, what was started is destroyed.
+     */
+    static async withMinio(
+        bucket: string,
+        planAt: (endpoint: string, ca: string) => Promise<PlanResult>,
+        opts: { tls?: boolean } = {},
+    ): Promise<{ cluster: PodCluster; plan: PlanResult }> {
+        const scheme = opts.tls ? "https" : "http";
+        const placeholderCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        const cluster = await PodCluster.start(await planAt(`${scheme}://${MINIO_NAME}:9000`, placeholderCa));
+        try {
+            const s3 = await cluster.startMinio(bucket, opts.tls ? { tls: true, tlsName: MINIO_NAME } : {});
+            cluster.endpoint = `${scheme}://${MINIO_NAME}:${s3.port}`;
+            cluster.ca = opts.tls ? fs.readFileSync(s3.certFile!, "utf8") : "";
+            const plan = await planAt(cluster.endpoint, cluster.ca);
+            cluster.enforce(plan);
+            return { cluster, plan };
+        } catch (e) {
+            await cluster.destroy();
+            throw e;
+        }
+    }
+
+    /** hanzo-k8s archiving into BACKUP_BUCKET over TLS (pitrPlanWithBucket with `extra`, `secretKeys`): withMinio. */
+    static archiving(extra: Record<string, unknown> = {}, secretKeys: string[] = []): Promise<{ cluster: PodCluster; plan: PlanResult }> {
+        return PodCluster.withMinio(BACKUP_BUCKET, (url, ca) => pitrPlanWithBucket(url, ca, extra, secretKeys), { tls: true });
+    }
+
+    /** Adds every Service of `plan` to the DNS stand-in, answering from its selector. */
+    addPlanServices(plan: PlanResult): void {
+        for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Service")) {
+            const s = plan.revealed.get(r.urn) as {
+                metadata: { name: string; namespace: string };
+                spec: { selector: Record<string, string> };
+            };
+            this.network.addSelectorService(s.metadata.name, s.metadata.namespace, s.spec.selector);
+        }
     }
 
     /** Enforces `plan`'s NetworkPolicies in every pod, in place of the ones before. */
@@ -89,9 +153,19 @@ export class PodCluster {
         return this.track(await startServerPod(plan, this.network, opts.volume ?? this.volume(), name, opts.services));
     }
 
+    /** Pod `<name>-0` of the plan's Deployment `name`, as declared (not awaited Ready). */
+    startDeployment(plan: PlanResult, name: string): Promise<Pod> {
+        return this.startPod(plan, "Deployment", name, `${name}-0`);
+    }
+
     /** One Job's pod `podName` of the plan's CronJob `cronJob`, as declared (its init containers run to their end first). */
-    async startJob(plan: PlanResult, cronJob: string, podName: string): Promise<Pod> {
-        const w = workload(plan, "CronJob", cronJob);
+    startJob(plan: PlanResult, cronJob: string, podName: string): Promise<Pod> {
+        return this.startPod(plan, "CronJob", cronJob, podName);
+    }
+
+    /** Pod `podName` of the plan's workload `name` (no volumes), its template's labels. */
+    private async startPod(plan: PlanResult, kind: "Deployment" | "CronJob", name: string, podName: string): Promise<Pod> {
+        const w = workload(plan, kind, name);
         const { secrets, configMaps } = namespaceData(plan, w.namespace);
         return this.track(
             await Pod.start({
@@ -104,6 +178,43 @@ export class PodCluster {
                 labels: w.labels,
             }),
         );
+    }
+
+    /**
+     * A pod of the service `service` (labels app=<service>, in `namespace`, by default the Secret's) running `script`
+     * with sh in the server's client image, its Secret `<service>-database` of namespace hanzo as its environment;
+     * its exit status and output once it ends (then it is stopped).
+     */
+    async runServicePod(plan: PlanResult, service: string, script: string, namespace = "hanzo"): Promise<{ status: number; out: string }> {
+        const { secrets, configMaps } = namespaceData(plan, "hanzo");
+        const spec: PodSpec = {
+            restartPolicy: "Never",
+            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
+            containers: [
+                {
+                    name: "app",
+                    image: "postgres:16.4-bookworm",
+                    command: ["sh", "-c", script],
+                    envFrom: [{ secretRef: { name: `${service}-database` } }],
+                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                },
+            ],
+        };
+        const pod = this.track(
+            await Pod.start({
+                name: `${service}-app`,
+                namespace,
+                spec,
+                network: this.network,
+                secrets,
+                configMaps,
+                labels: { app: service },
+            }),
+        );
+        const status = (await pod.waitCompleted(60_000)).app;
+        const out = pod.container("app").logs().trim();
+        await pod.stop(1);
+        return { status, out };
     }
 
     /**
