@@ -25,6 +25,7 @@ import { ADMIN, PgServer, registerSecret } from "../harness/pg/server";
 import { sqlstate } from "../support/db";
 import { TYPES, planWith, resource } from "../support/plan";
 import { POOLED_STANDBYS } from "../support/config";
+import { until } from "../support/until";
 
 const GiB = 2 ** 30;
 const SPEC: ReplicationSpec = { standbys: 1, synchronousStandbys: 0 };
@@ -34,16 +35,6 @@ const FILES = {
 };
 const PRIMARY_HOST = "postgres.hanzo.svc";
 const READ_HOST = "postgres-ro.hanzo.svc";
-
-async function until(what: string, probe: () => Promise<boolean> | boolean, seconds = 60): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (!(await probe())) {
-        if (Date.now() > end) {
-            throw new Error(`gave up waiting for ${what}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
 
 describe("the read-only PgBouncer pool on a real primary and standby", function () {
     this.timeout(300_000);

@@ -27,6 +27,7 @@ import { scramVerifier } from "../../render/scram";
 import { runStartScript, startReplica } from "../harness/pg/replica";
 import { ADMIN, PG_BIN, PgServer, registerSecret } from "../harness/pg/server";
 import { relay, tryConnect } from "../support/db";
+import { until } from "../support/until";
 
 const execFileAsync = promisify(execFile);
 const GiB = 2 ** 30;
@@ -37,16 +38,6 @@ const FILES = {
 };
 
 /** Polls `probe` until it returns true; a condition awaited, never a duration asserted. */
-async function until(what: string, probe: () => Promise<boolean> | boolean, seconds = 60): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (!(await probe())) {
-        if (Date.now() > end) {
-            throw new Error(`gave up waiting for ${what}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
-
 const one = (s: PgServer, sql: string, database = "postgres") =>
     s.psql(`\\pset tuples_only on\n\\pset format unaligned\n${sql}`, {}, database).trim();
 

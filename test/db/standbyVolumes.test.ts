@@ -14,31 +14,15 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PRIMARY_SLOT, REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../policies/standard/replication";
-import { serverSettings } from "../../policies/standard/settings";
-import { hbaRules } from "../../policies/standard/pgHba";
 import { pgpassAnyHost } from "../../render/connection";
-import { renderPgHba } from "../../render/pgHba";
-import { renderPostgresqlConf } from "../../render/postgresqlConf";
 import { scramVerifier } from "../../render/scram";
 import { emptyVolume, runStartScript, startReplica } from "../harness/pg/replica";
 import { ADMIN, PG_BIN, PgServer, freePort, registerSecret } from "../harness/pg/server";
+import { replicationFiles } from "../support/replication";
+import { until } from "../support/until";
 
-const GiB = 2 ** 30;
 const SPEC: ReplicationSpec = { standbys: 1, synchronousStandbys: 0 };
-const FILES = {
-    postgresqlConf: renderPostgresqlConf(GiB, serverSettings(GiB, undefined, { replication: { spec: SPEC, storageBytes: 10 * GiB } })),
-    pgHba: renderPgHba(hbaRules(["127.0.0.1/32"], SPEC)),
-};
-
-async function until(what: string, probe: () => boolean, seconds = 60): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (!probe()) {
-        if (Date.now() > end) {
-            throw new Error(`gave up waiting for ${what}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
+const FILES = replicationFiles(SPEC);
 
 const one = (s: PgServer, sql: string, database = "postgres") =>
     s.psql(`\\pset tuples_only on\n\\pset format unaligned\n${sql}`, {}, database).trim();

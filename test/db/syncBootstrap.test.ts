@@ -19,18 +19,9 @@ import { ADMIN_INIT_SQL } from "../../render/privilegedSession";
 import { scramVerifier } from "../../render/scram";
 import { ADMIN, PG_BIN, PgServer, registerSecret } from "../harness/pg/server";
 import { replicationFiles, startStandby } from "../support/replication";
+import { until } from "../support/until";
 
 const FILES = replicationFiles({ standbys: 1, synchronousStandbys: 1 });
-
-async function until(what: string, probe: () => boolean, seconds = 60): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (!probe()) {
-        if (Date.now() > end) {
-            throw new Error(`gave up waiting for ${what}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
 
 /** The titles of the postmaster's children of `dataDir` (a backend waiting in SyncRep shows "waiting for <LSN>"). */
 function backendTitles(dataDir: string): string[] {
