@@ -174,7 +174,7 @@ export const TLS_RELOAD_LOG = "pgbackrest: the TLS Secret's files changed: the T
  * old one); the kubelet updates a mounted Secret's files in place, so a shell loop next to the server compares
  * their checksum every TLS_RELOAD_POLL_SECONDS, copies the new key and sends SIGHUP — Crunchy PGO's way
  * (`reloadCommand`, internal/pgbackrest/config.go), in the same container: `exec` leaves the server with the
- * shell's pid (`$$` in the loop) and PID 1's SIGTERM handling. The checksum is taken before the key is copied, so
+ * shell's pid (`$BASHPID` before the loop starts) and PID 1's SIGTERM handling. The checksum is taken before the key is copied, so
  * a change between the two is seen at the next turn. A reload that fails (files unreadable) ends the server, and
  * the kubelet restarts the container on the files of the moment; PostgreSQL keeps running either way.
  */
@@ -187,10 +187,12 @@ export function tlsServerScript(paths: TlsServerPaths = POD_TLS_SERVER_PATHS, po
         `copy_key() { (umask 077 && cat ${file("key")} > ${key}.new && mv -f ${key}.new ${key}); }`,
         "loaded=$(tls_sum)",
         "copy_key || exit 1",
+        // The shell's pid, which `exec` gives the server. Not `$$`: Kubernetes turns `$$` in a command into `$`.
+        "server=$BASHPID",
         "(",
         `    while sleep ${pollSeconds}; do`,
         "        now=$(tls_sum)",
-        `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP $$; echo "${TLS_RELOAD_LOG}"; loaded=$now; fi`,
+        `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP "$server"; echo "${TLS_RELOAD_LOG}"; loaded=$now; fi`,
         "    done",
         ") &",
         `exec pgbackrest --config=${paths.config} server`,

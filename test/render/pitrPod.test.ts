@@ -100,15 +100,20 @@ backup-standby=y
                 "copy_key() { (umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key.new && mv -f /etc/pgbackrest-key/tls.key.new /etc/pgbackrest-key/tls.key); }",
                 "loaded=$(tls_sum)",
                 "copy_key || exit 1",
+                "server=$BASHPID",
                 "(",
                 "    while sleep 10; do",
                 "        now=$(tls_sum)",
-                `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP $$; echo "pgbackrest: the TLS Secret's files changed: the TLS server reloads them (SIGHUP)"; loaded=$now; fi`,
+                `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP "$server"; echo "pgbackrest: the TLS Secret's files changed: the TLS server reloads them (SIGHUP)"; loaded=$now; fi`,
                 "    done",
                 ") &",
                 "exec pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server",
             ].join("\n"),
         );
+        // Kubernetes reduces `$$` in a command to `$` (the API's escape of `$(VAR)`): no script may rely on it.
+        for (const script of [sidecarScript(), backupScript("full"), backupScript("diff", true)]) {
+            assert.ok(!script.includes("$$"), script);
+        }
         const stanza =
             'until pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done';
         assert.strictEqual(
