@@ -10,10 +10,8 @@ import { labels as objectLabels } from "../render/labels";
 import type { PitrSpec } from "../render/pitr";
 import {
     PGBACKREST_BACKUP_FILE,
-    PGBACKREST_CLIENT_CN,
     PGBACKREST_SERVER_FILE,
     PGBACKREST_TLS_PORT,
-    TLS_KEYS,
     backupHosts,
     renderBackupJobConf,
     renderServerPodConf,
@@ -21,7 +19,7 @@ import {
 } from "../render/pitrPod";
 import { BucketKeys, pitrBackupCronJob } from "../render/pods/pitr";
 import type { ArchiveInput } from "../render/pods/server";
-import { certificatePem, derivedKey, privateKeyPem } from "../render/x509";
+import { pitrTlsMaterial } from "../render/pitrTls";
 import type { PitrBackupsSpec } from "../stacks/spec";
 import { egressPolicy, workloadServiceAccount } from "./hardening";
 import { stateInputs } from "./stateInputs";
@@ -108,30 +106,7 @@ export class PostgresArchive extends pulumi.ComponentResource {
 
         // The certificates: one seed in the state, the keys and certificates derived from it (render/x509.ts).
         const seed = new random.RandomPassword(`${name}-tls-seed`, { length: 64, special: false }, { parent: this }).result;
-        const tls = seed.apply((s) => {
-            const issuer = { commonName: "hanzo-sql pgbackrest CA", key: derivedKey(s, "ca") };
-            const ca = certificatePem({ commonName: issuer.commonName, key: issuer.key, issuer, kind: "ca" });
-            const serverKey = derivedKey(s, "server");
-            const clientKey = derivedKey(s, "client");
-            return {
-                server: {
-                    [TLS_KEYS.ca]: ca,
-                    [TLS_KEYS.cert]: certificatePem({
-                        commonName: tlsNames[0],
-                        key: serverKey,
-                        issuer,
-                        kind: "server",
-                        dnsNames: tlsNames,
-                    }),
-                    [TLS_KEYS.key]: privateKeyPem(serverKey),
-                },
-                client: {
-                    [TLS_KEYS.ca]: ca,
-                    [TLS_KEYS.cert]: certificatePem({ commonName: PGBACKREST_CLIENT_CN, key: clientKey, issuer, kind: "client" }),
-                    [TLS_KEYS.key]: privateKeyPem(clientKey),
-                },
-            };
-        });
+        const tls = seed.apply((s) => pitrTlsMaterial(s, tlsNames));
         for (const [side, secretName] of [
             ["server", PITR_OBJECTS.serverTls],
             ["client", PITR_OBJECTS.clientTls],

@@ -126,7 +126,8 @@ export function renderBackupJobConf(spec: PitrSpec, hosts: BackupHosts): string 
  * The sidecar's script: on a primary, create the stanza (idempotent; retried until the server and the bucket
  * answer), then serve. On a server in recovery (a standby) stanza-create can never succeed (pgBackRest's dbGet:
  * "unable to find primary cluster", error 056), so it serves at once: the stanza is the primary's sidecar's to
- * create, and a standby's TLS server is what a backup from the standby reads. Whether the server is in recovery is
+ * create, and a standby's TLS server is what a backup from the standby reads. Serving reloads a changed certificate
+ * (tlsServerScript). Whether the server is in recovery is
  * asked through the local socket as pgBackRest itself connects (pg1-socket-path, pg1-port, pg1-user of the file).
  */
 export function sidecarScript(): string {
@@ -134,8 +135,6 @@ export function sidecarScript(): string {
     const option = (name: string) => `$(sed -n 's/^${name}=//p' ${PGBACKREST_CONF_PATH})`;
     return [
         "set -u",
-        // The key, readable by the server's uid alone (pgBackRest checks), in the sidecar's own memory volume.
-        `(umask 077 && cat ${tlsFile("key")} > ${PGBACKREST_SERVER_KEY_DIR}/${TLS_KEYS.key}) || exit 1`,
         // stanza-create takes the lock an archive-push in progress holds (error 050) and needs the server up:
         // retried. Until the stanza exists archive_command fails and PostgreSQL keeps the segments (.ready).
         "while :; do",
@@ -144,8 +143,60 @@ export function sidecarScript(): string {
         `    if [ "$recovery" = f ] && ${pgbackrest} stanza-create; then break; fi`,
         "    sleep 10",
         "done",
-        `exec pgbackrest --config=${PGBACKREST_CONF_PATH} server`,
+        ...tlsServerScript(),
     ].join("\n");
+}
+
+/** Where the TLS server's script finds its files: the pod's paths (a test renders it with its own). */
+export interface TlsServerPaths {
+    /** pgbackrest.conf with the `[global:server]` section naming `keyDir`'s key and `tlsDir`'s CA and certificate. */
+    readonly config: string;
+    /** The mounted Secret (the kubelet swaps its files at once when the Secret changes). */
+    readonly tlsDir: string;
+    /** The sidecar's own copy of the key (pgBackRest refuses a key file readable by others). */
+    readonly keyDir: string;
+}
+export const POD_TLS_SERVER_PATHS: TlsServerPaths = {
+    config: PGBACKREST_CONF_PATH,
+    tlsDir: PGBACKREST_TLS_DIR,
+    keyDir: PGBACKREST_SERVER_KEY_DIR,
+};
+/** How often the sidecar compares the mounted TLS files with those its server loaded. */
+export const TLS_RELOAD_POLL_SECONDS = 10;
+/** What the sidecar logs when it makes the TLS server reload changed files. */
+export const TLS_RELOAD_LOG = "pgbackrest: the TLS Secret's files changed: the TLS server reloads them (SIGHUP)";
+
+/**
+ * The end of the sidecar's script: the TLS server, made to serve a changed Secret (a renamed or rotated
+ * certificate) without a restart of the pod. The TLS server reads its certificate, key and CA only at start and
+ * on SIGHUP (pgBackRest 2.45 src/command/server/server.c: the handler sets a flag, the interrupted accept returns,
+ * `cfgLoad` and `cmdServerInit` read the files again into a new TLS server; connections in progress keep the
+ * old one); the kubelet updates a mounted Secret's files in place, so a shell loop next to the server compares
+ * their checksum every TLS_RELOAD_POLL_SECONDS, copies the new key and sends SIGHUP — Crunchy PGO's way
+ * (`reloadCommand`, internal/pgbackrest/config.go), in the same container: `exec` leaves the server with the
+ * shell's pid (`$BASHPID` before the loop starts) and PID 1's SIGTERM handling. The checksum is taken before the key is copied, so
+ * a change between the two is seen at the next turn. A reload that fails (files unreadable) ends the server, and
+ * the kubelet restarts the container on the files of the moment; PostgreSQL keeps running either way.
+ */
+export function tlsServerScript(paths: TlsServerPaths = POD_TLS_SERVER_PATHS, pollSeconds = TLS_RELOAD_POLL_SECONDS): string[] {
+    const file = (k: keyof typeof TLS_KEYS) => `${paths.tlsDir}/${TLS_KEYS[k]}`;
+    const key = `${paths.keyDir}/${TLS_KEYS.key}`;
+    return [
+        `tls_sum() { cat ${file("ca")} ${file("cert")} ${file("key")} | sha256sum; }`,
+        // The key, readable by the server's uid alone (pgBackRest checks), in the sidecar's own memory volume.
+        `copy_key() { (umask 077 && cat ${file("key")} > ${key}.new && mv -f ${key}.new ${key}); }`,
+        "loaded=$(tls_sum)",
+        "copy_key || exit 1",
+        // The shell's pid, which `exec` gives the server. Not `$$`: Kubernetes turns `$$` in a command into `$`.
+        "server=$BASHPID",
+        "(",
+        `    while sleep ${pollSeconds}; do`,
+        "        now=$(tls_sum)",
+        `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP "$server"; echo "${TLS_RELOAD_LOG}"; loaded=$now; fi`,
+        "    done",
+        ") &",
+        `exec pgbackrest --config=${paths.config} server`,
+    ];
 }
 
 /**

@@ -10,7 +10,8 @@ import { PodCluster, pitrPlanWithBucket } from "../support/podCluster";
 import { PersistentVolume, Pod, applyInitSql, canConnect, connectTo, secretOf } from "../support/pods";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 import { PGBACKREST_TLS_PORT } from "../../policies/standard/ports";
-import { PGBACKREST_CLIENT_CN } from "../../render/pitrPod";
+import { PGBACKREST_CLIENT_CN, TLS_RELOAD_LOG, serverTlsNames } from "../../render/pitrPod";
+import { pitrTlsMaterial } from "../../render/pitrTls";
 import { certificatePem, derivedKey, privateKeyPem } from "../../render/x509";
 
 const SERVER_HOST = "postgres.hanzo.svc";
@@ -185,6 +186,79 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         // The server's verdict, as its client reports it: the TLS alert "unknown ca".
         assert.match(refused.stdout + refused.stderr, /unable to check pg1: \[ServiceError\] TLS error \[\d+:\d+\] tlsv1 alert unknown ca/);
         await Promise.all(cluster.pods.slice(-3).map((p) => p.stop(1)));
+    });
+
+    it("serves a rotated certificate from the running sidecar: the Secret's files change in the pod, the TLS server reloads, PostgreSQL keeps running", async () => {
+        const backupLabels = workload(plan, "CronJob", PITR_OBJECTS.fullCronJob).labels;
+        const client = (await probePod("rotation-probe", { ...backupLabels })).container("probe");
+        const rotated = pitrTlsMaterial("a rotated seed".padEnd(64, "z"), serverTlsNames("postgres", "postgres-ro", "hanzo"));
+        for (const [file, content] of Object.entries(rotated.client)) {
+            const w = await client.exec([
+                "bash",
+                "-c",
+                `umask 077; mkdir -p /tmp/rotated; printf '%s' "$1" > /tmp/rotated/${file}`,
+                "-",
+                content,
+            ]);
+            assert.strictEqual(w.status, 0, w.stderr);
+        }
+        const stanzaCreate = (dir: string) =>
+            client.exec(
+                [
+                    "pgbackrest",
+                    "--stanza=db",
+                    `--pg1-host=${SERVER_HOST}`,
+                    "--pg1-host-type=tls",
+                    `--pg1-host-port=${PGBACKREST_TLS_PORT}`,
+                    `--pg1-host-ca-file=${dir}/ca.crt`,
+                    `--pg1-host-cert-file=${dir}/tls.crt`,
+                    `--pg1-host-key-file=${dir}/tls.key`,
+                    "--pg1-path=/var/lib/postgresql/data/pgdata",
+                    "--repo1-path=/tmp/repo",
+                    "--lock-path=/tmp",
+                    "--log-level-file=off",
+                    "--log-level-console=error",
+                    "stanza-create",
+                ],
+                60_000,
+            );
+        const password = secretOf(plan, "hanzo", "postgres-credentials").password;
+        const started = async () => {
+            const admin = await connectTo(server.ip, 5432, "hanzo", password, "postgres");
+            try {
+                return String((await admin.query("SELECT pg_postmaster_start_time() AS t")).rows[0].t);
+            } finally {
+                await admin.end();
+            }
+        };
+        const postmaster = await started();
+        // Before: the server serves the plan's certificate; a client of the new CA does not know it.
+        const before = await stanzaCreate("/tmp/rotated");
+        assert.notStrictEqual(before.status, 0, before.stdout + before.stderr);
+        assert.match(
+            before.stdout + before.stderr,
+            /unable to verify certificate presented by '[^']+': \[19\] self-signed certificate in certificate chain/,
+        );
+
+        server.updateSecret(PITR_OBJECTS.serverTls, rotated.server);
+        const sidecar = server.container("pgbackrest");
+        for (let i = 0; i < 300 && !sidecar.logs().includes(TLS_RELOAD_LOG); i++) {
+            await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.ok(sidecar.logs().includes(TLS_RELOAD_LOG), sidecar.logs());
+        // After: the new client is served (a connection right at the reload may be refused while the server
+        // binds its socket again: retried once), the old client files (the Job's Secret before the rotation) refused.
+        let after = await stanzaCreate("/tmp/rotated");
+        if (after.status !== 0 && /Connection refused|unable to connect/.test(after.stdout + after.stderr)) {
+            after = await stanzaCreate("/tmp/rotated");
+        }
+        assert.strictEqual(after.status, 0, after.stdout + after.stderr);
+        const stale = await stanzaCreate("/etc/pgbackrest-tls");
+        assert.notStrictEqual(stale.status, 0, stale.stdout + stale.stderr);
+        // The same containers: the sidecar never exited, PostgreSQL never restarted.
+        assert.strictEqual(sidecar.exitStatus, undefined);
+        assert.strictEqual(await started(), postmaster);
+        await pods[pods.length - 1].stop(1);
     });
 
     /**

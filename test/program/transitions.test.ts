@@ -6,6 +6,8 @@ import type { PlanResult } from "../../cli/plan/runner";
 import { TYPES, planWith } from "../support/plan";
 import { seedLiveObjects } from "../support/seedLive";
 import { restoredLiveObjects } from "../support/restoredLive";
+import { serverTlsNames, sidecarScript, tlsServerScript } from "../../render/pitrPod";
+import { pitrTlsMaterial } from "../../render/pitrTls";
 
 /**
  * Every documented procedure as a transition through the engine-step model (cli/plan/steps.ts): the plan
@@ -654,6 +656,73 @@ describe("documented procedures as engine transitions", function () {
             ].sort(),
         );
         // The certificates name both Services in every stack: a standby changes neither TLS Secret.
+        assertSafe(o);
+    });
+
+    // A changed server certificate (this change's rename from `postgres-0.postgres.<ns>.svc` to the Services; a
+    // rotation) on a stack that archives: the Secret changes in place and the running sidecars serve it, reloaded
+    // (render/pitrPod.ts tlsServerScript, proven on pgBackRest 2.45 in test/db/pitrCertReload.test.ts).
+    const withServerCert = (r: ModelResource, files: Record<string, string>): ModelResource =>
+        r.name === "hanzo-sql-archive-server-tls"
+            ? { ...r, inputs: { ...r.inputs, stringData: { ...(r.inputs.stringData as Record<string, string>), ...files } } }
+            : r;
+    const withClientCert = (r: ModelResource, files: Record<string, string>): ModelResource =>
+        r.name === "hanzo-sql-archive-client-tls" ? { ...r, inputs: { ...r.inputs, stringData: files } } : r;
+    /** The sidecar's script before the reload: the key copied first, then `exec pgbackrest … server` alone. */
+    const withoutReload = (r: ModelResource): ModelResource => {
+        if (r.type !== TYPES.statefulSet) {
+            return r;
+        }
+        const inputs = JSON.parse(JSON.stringify(r.inputs)) as {
+            spec: { template: { spec: { containers: { name: string; command: string[] }[] } } };
+        };
+        const sidecar = inputs.spec.template.spec.containers.find((c) => c.name === "pgbackrest")!;
+        const script = sidecarScript();
+        assert.strictEqual(sidecar.command[2], script);
+        const lines = script.split("\n");
+        const serve = tlsServerScript();
+        const loop = lines.slice(1, lines.length - serve.length);
+        sidecar.command[2] = [
+            lines[0],
+            "(umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key) || exit 1",
+            ...loop,
+            serve[serve.length - 1],
+        ].join("\n");
+        return { ...r, inputs };
+    };
+    it("lands the certificate's rename on a stack that archives: the Secret and the sidecars' script in place, no hand step", async () => {
+        const pitr = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm", pitrEnabled: true, standbys: 1 };
+        // The state's certificate named the first pod (same seed: the CA and the key stay, only tls.crt differs).
+        const old = {
+            "tls.crt": pitrTlsMaterial("the seed in the state".padEnd(64, "x"), ["postgres-0.postgres.hanzo.svc"]).server["tls.crt"],
+        };
+        const o = await transition(pitr, pitr, { state: (r) => withoutReload(withServerCert(r, old)) });
+        assert.deepStrictEqual(changes(o), [
+            "hanzo-sql-archive-server-tls: update",
+            "hanzo-sql-postgres-statefulset: update",
+            "hanzo-sql-standbys-statefulset: update",
+        ]);
+        // Both StatefulSets roll once for the sidecar's new script (its pods start on the renamed certificate);
+        // nothing outside the pod template changes: never a replacement.
+        for (const name of ["hanzo-sql-postgres-statefulset", "hanzo-sql-standbys-statefulset"]) {
+            const step = o.steps.find((s) => s.name === name)!;
+            assert.strictEqual(step.step, "update");
+            assert.deepStrictEqual(
+                step.changed!.filter((p) => !/^spec\.template\.spec\.containers\[\d+\]\.command\[2\]$/.test(p)),
+                [],
+                name,
+            );
+        }
+        assert.deepStrictEqual(o.steps.find((s) => s.name === "hanzo-sql-archive-server-tls")!.changed, ["data.tls.crt"]);
+        assertSafe(o);
+    });
+
+    it("rotates the certificates (a new seed) on a stack that archives: both TLS Secrets in place, the servers' pods untouched", async () => {
+        const pitr = { ...BASE, image: "ghcr.io/hanzoai/sql:16-bookworm", pitrEnabled: true, standbys: 1 };
+        const before = pitrTlsMaterial("the seed before the rotation".padEnd(64, "x"), serverTlsNames("postgres", "postgres-ro", "hanzo"));
+        const o = await transition(pitr, pitr, { state: (r) => withClientCert(withServerCert(r, before.server), before.client) });
+        // No StatefulSet changes: PostgreSQL keeps running; each sidecar sees its Secret's new files and reloads.
+        assert.deepStrictEqual(changes(o), ["hanzo-sql-archive-client-tls: update", "hanzo-sql-archive-server-tls: update"]);
         assertSafe(o);
     });
 

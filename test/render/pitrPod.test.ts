@@ -83,21 +83,37 @@ backup-standby=y
         ]);
     });
 
-    it("scripts: the sidecar creates the stanza on a primary until it can and serves at once on a standby; a backup retries the stanza five times, then backs up", () => {
+    it("scripts: the sidecar creates the stanza on a primary until it can and serves at once on a standby, reloading a changed certificate; a backup retries the stanza five times, then backs up", () => {
         assert.strictEqual(
             sidecarScript(),
             [
                 "set -u",
-                "(umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key) || exit 1",
                 "while :; do",
                 `    recovery=$(psql -XAtq -h "$(sed -n 's/^pg1-socket-path=//p' /etc/pgbackrest/pgbackrest.conf)" -p "$(sed -n 's/^pg1-port=//p' /etc/pgbackrest/pgbackrest.conf)" -U "$(sed -n 's/^pg1-user=//p' /etc/pgbackrest/pgbackrest.conf)" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || recovery=`,
                 '    if [ "$recovery" = t ]; then echo "pgbackrest: the server is in recovery (a standby): no stanza-create here, serving"; break; fi',
                 '    if [ "$recovery" = f ] && pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; then break; fi',
                 "    sleep 10",
                 "done",
+                // The TLS server, reloaded (SIGHUP) when the mounted Secret's files change (a renamed or rotated
+                // certificate), the key copied first; test/db/pitrCertReload.test.ts runs this on pgBackRest 2.45.
+                "tls_sum() { cat /etc/pgbackrest-tls/ca.crt /etc/pgbackrest-tls/tls.crt /etc/pgbackrest-tls/tls.key | sha256sum; }",
+                "copy_key() { (umask 077 && cat /etc/pgbackrest-tls/tls.key > /etc/pgbackrest-key/tls.key.new && mv -f /etc/pgbackrest-key/tls.key.new /etc/pgbackrest-key/tls.key); }",
+                "loaded=$(tls_sum)",
+                "copy_key || exit 1",
+                "server=$BASHPID",
+                "(",
+                "    while sleep 10; do",
+                "        now=$(tls_sum)",
+                `        if [ "$now" != "$loaded" ] && copy_key; then kill -HUP "$server"; echo "pgbackrest: the TLS Secret's files changed: the TLS server reloads them (SIGHUP)"; loaded=$now; fi`,
+                "    done",
+                ") &",
                 "exec pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server",
             ].join("\n"),
         );
+        // Kubernetes reduces `$$` in a command to `$` (the API's escape of `$(VAR)`): no script may rely on it.
+        for (const script of [sidecarScript(), backupScript("full"), backupScript("diff", true)]) {
+            assert.ok(!script.includes("$$"), script);
+        }
         const stanza =
             'until pgbackrest --config=/etc/pgbackrest/pgbackrest-backup.conf --stanza=db stanza-create; do n=$((n + 1)); [ "$n" -lt 6 ] || exit 1; sleep 10; done';
         assert.strictEqual(

@@ -598,6 +598,22 @@ export class Pod {
         return fields[fieldPath];
     }
 
+    /**
+     * The kubelet's update of a mounted Secret once the Secret changed (its sync loop; the delay, about a minute
+     * with the defaults, is not reproduced): every volume of `secretName` rewritten as the AtomicWriter does (a
+     * new `..data`), the containers left running.
+     */
+    updateSecret(secretName: string, data: Readonly<Record<string, string>>): void {
+        for (const v of this.options.spec.volumes ?? []) {
+            const dir = this.volumeDirs.get(v.name);
+            if (v.secret?.secretName !== secretName || dir === undefined) {
+                continue;
+            }
+            writeProjected(dir, data, v.secret.items, v.secret.defaultMode ?? 0o644);
+            setVolumeOwnership(dir, this.options.spec.securityContext?.fsGroup, true, false);
+        }
+    }
+
     private writeDownwardApi(): void {
         for (const v of this.options.spec.volumes ?? []) {
             const dir = this.volumeDirs.get(v.name);
