@@ -258,7 +258,7 @@ describe("pods: the archiving server pod and its base backup CronJob (pgBackRest
         // The same containers: the sidecar never exited, PostgreSQL never restarted.
         assert.strictEqual(sidecar.exitStatus, undefined);
         assert.strictEqual(await started(), postmaster);
-        await pods[pods.length - 1].stop(1);
+        await cluster.pods[cluster.pods.length - 1].stop(1);
     });
 
     /**
