@@ -3,10 +3,10 @@
  *
  * The failover of docs/standbys.md as one command, for a primary that is gone or must go: it runs the documented
  * steps through `kubectl` and checks between them, refusing before it changes anything when the target is not a
- * standby that has received WAL, or when `synchronous_standby_names` would leave commits waiting for a standby no
+ * standby, or when `synchronous_standby_names` would leave commits waiting for a standby no
  * other Ready member can be (unless --accept-waiting-writes). Steps: 1. fence the old primary (label `fenced`; if
  * its server still answers as a primary, a clean stop: every WAL record it wrote reaches the connected standbys
- * before it exits); 2. wait until the target has replayed all it received and streams from nobody, then promote it
+ * before it exits); 2. wait until the target streams from nobody and its replay position stops moving, then promote it
  * and CHECKPOINT (pg_rewind reads the new timeline from its control file); 3. label it `primary` and wait until it
  * is Ready (the `postgres` Service selects it); 4. delete the old primary's pod (its StatefulSet recreates it; its
  * start script rewinds or clones it into a standby of the new primary), wait until it is in recovery, label it
@@ -31,7 +31,7 @@ export const FAILOVER_COMMAND = {
     summary:
         "Promotes a standby in place of a primary that is gone or must go (docs/standbys.md): fence, promote + CHECKPOINT, relabel, wait Ready, " +
         "rejoin the old primary as a standby; with several standbys, the others' slots are created on the new primary. Refuses, before changing " +
-        "anything, a target that is not a standby with WAL, and a synchronous quorum no Ready member would be left to meet; before the " +
+        "anything, a target that is not a standby, and a synchronous quorum no Ready member would be left to meet; before the " +
         "promotion, a target holding less WAL than another Ready standby (naming it). Exits 0 done, 1 refused or failed, 2 on a bad command line.",
     flags: {
         to: { type: "string", value: "<pod>", required: true, description: "the standby to promote, e.g. postgres-standby-0" },
@@ -186,9 +186,10 @@ export async function failover(o: FailoverOptions): Promise<void> {
         throw new FailoverError(`${o.to} is not a standby (pg_is_in_recovery() = ${recovery}): nothing to promote`);
     }
     if (received !== "t") {
-        throw new FailoverError(
-            `${o.to} has received no WAL from a primary (a clone that never streamed): promoting it could lose commits`,
-        );
+        // pg_last_wal_receive_lsn() is NULL from a server's start until its walreceiver writes WAL: a standby restarted
+        // while no primary answers holds what it replayed before, and is the one to promote (the comparison below
+        // uses what it replayed). Said, not refused.
+        o.log(`failover: ${o.to} has received no WAL since its server started: what it holds is what it replayed`);
     }
     // The other server pods: which exist (their slots are made on the new primary) and which are Ready (the
     // quorum after the failover, and the candidates that may hold more WAL than the target).
@@ -235,13 +236,20 @@ export async function failover(o: FailoverOptions): Promise<void> {
         o.log(`failover: ${o.from} does not exist: nothing to fence`);
     }
 
-    // 2. The target has all it received and streams from nobody; promote, CHECKPOINT.
-    await until(`${o.to} to replay all the WAL it received and stream from no primary`, async () => {
-        const [[caughtUp, status]] = await rows(`reading ${o.to}`, o.to, [
-            "SELECT pg_catalog.pg_last_wal_receive_lsn() OPERATOR(pg_catalog.=) pg_catalog.pg_last_wal_replay_lsn(), " +
-                "coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), '')",
+    // 2. The target streams from nobody and has replayed all it can; promote, CHECKPOINT. Not "replay = receive":
+    //    receive is NULL after a restart, and a stream cut inside a record leaves replay short of it for good; the
+    //    promotion itself replays what pg_wal holds (PostgreSQL's WaitForWALToBecomeAvailable), so the wait is only
+    //    for the walreceiver to be gone and the replay position to stop moving (two polls in a row).
+    let last = "";
+    await until(`${o.to} to stream from no primary and replay all it holds`, async () => {
+        const [[status, received, replayed]] = await rows(`reading ${o.to}`, o.to, [
+            "SELECT coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), ''), " +
+                "pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn()",
         ]);
-        return caughtUp === "t" && status !== "streaming";
+        const position = `${received} ${replayed}`;
+        const still = status !== "streaming" && position === last;
+        last = status === "streaming" ? "" : position;
+        return still;
     });
     // With other Ready standbys: the target must hold at least as much WAL as each (an acknowledged commit may be on
     // one of them only). Read now, when nothing streams to any of them any more (the old primary is stopped or gone).
@@ -265,7 +273,15 @@ export async function failover(o: FailoverOptions): Promise<void> {
     }
     const promoted = await run(`promoting ${o.to}`, argv.sql(ns, o.to, ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]));
     if (promoted !== "t") {
-        throw new FailoverError(`promoting ${o.to}: pg_promote returned ${promoted}`);
+        // The request stands: the startup process finishes it once its restore_command returns (a history file or
+        // a segment asked of the archive: pgBackRest waits up to its io-timeout, 60 s, per S3 request when the
+        // bucket does not answer). Asking again would change nothing; wait for it, then CHECKPOINT.
+        o.log(`failover: ${o.to} still in recovery after pg_promote's 60 s (restore_command waiting on the archive?): waiting`);
+        await until(`${o.to} to finish its promotion`, async () => {
+            const [[r]] = await rows(`reading ${o.to}`, o.to, ["SELECT pg_catalog.pg_is_in_recovery()"]);
+            return r === "f";
+        });
+        await run(`CHECKPOINT on ${o.to}`, argv.sql(ns, o.to, ["CHECKPOINT"]));
     }
     o.log(`failover: ${o.to} promoted (CHECKPOINT done)`);
     // The other standbys' slots (a promoted standby has none); the old primary's is made by its start script when it

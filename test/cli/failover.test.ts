@@ -18,9 +18,14 @@ const notFound = (pod: string): KubectlResult => ({
 
 const READ_TARGET =
     "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_wal_receive_lsn() IS NOT NULL, pg_catalog.current_setting('synchronous_standby_names')";
-const CAUGHT_UP =
-    "SELECT pg_catalog.pg_last_wal_receive_lsn() OPERATOR(pg_catalog.=) pg_catalog.pg_last_wal_replay_lsn(), " +
-    "coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), '')";
+const SETTLED =
+    "SELECT coalesce((SELECT status FROM pg_catalog.pg_stat_wal_receiver), ''), " +
+    "pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn()";
+/** Two polls of a target that streams from nobody and has replayed what it holds (the wait before the promotion). */
+const settled = (pod: string, received = "0/A000010", replayed = received): [readonly string[], KubectlResult][] => [
+    [argv.sql(NS, pod, [SETTLED]), ok(`|${received}|${replayed}`)],
+    [argv.sql(NS, pod, [SETTLED]), ok(`|${received}|${replayed}`)],
+];
 const IN_RECOVERY = "SELECT pg_catalog.pg_is_in_recovery()";
 
 /**
@@ -164,18 +169,56 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         assert.strictEqual(parseSynchronousStandbyNames(""), undefined);
     });
 
-    it("refuses a target that is not a standby, or that never received WAL, before changing anything", async () => {
+    it("refuses a target that is not a standby before changing anything", async () => {
         const primary = await run([[argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("f|f|")]]);
         assert.deepStrictEqual(primary, {
             log: [],
             error: "postgres-standby-0 is not a standby (pg_is_in_recovery() = f): nothing to promote",
             left: 0,
         });
-        const empty = await run([[argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|f|")]]);
-        assert.strictEqual(
-            empty.error,
-            "postgres-standby-0 has received no WAL from a primary (a clone that never streamed): promoting it could lose commits",
-        );
+    });
+
+    it("a target restarted while no primary answers (nothing received since its start) is promoted once its replay settles, and says so", async () => {
+        // pg_last_wal_receive_lsn() is NULL there (psql prints an empty field): the wait compares what it replayed.
+        const done = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|f|")],
+            ...survey("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("||0/9FFFFF8")],
+            ...settled("postgres-standby-0", "", "0/A000010"),
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+            [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "stopped here\n" }],
+        ]);
+        assert.deepStrictEqual(done.log, [
+            "failover: postgres-standby-0 has received no WAL since its server started: what it holds is what it replayed",
+            "failover: postgres-0 does not exist: nothing to fence",
+            "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+        ]);
+        assert.strictEqual(done.left, 0);
+    });
+
+    it("a promotion that outlasts pg_promote's 60 s (restore_command waiting on the archive) is waited for, then CHECKPOINT", async () => {
+        const done = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            ...settled("postgres-standby-0"),
+            // pg_promote returns false and psql goes on: CHECKPOINT in recovery is a restartpoint, no error.
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("f")],
+            [argv.sql(NS, "postgres-standby-0", [IN_RECOVERY]), ok("t")],
+            [argv.sql(NS, "postgres-standby-0", [IN_RECOVERY]), ok("f")],
+            [argv.sql(NS, "postgres-standby-0", ["CHECKPOINT"]), ok()],
+            [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "stopped here\n" }],
+        ]);
+        assert.deepStrictEqual(done, {
+            log: [
+                "failover: postgres-0 does not exist: nothing to fence",
+                "failover: postgres-standby-0 still in recovery after pg_promote's 60 s (restore_command waiting on the archive?): waiting",
+                "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+            ],
+            error: `labelling postgres-standby-0: kubectl ${argv.label(NS, "postgres-standby-0", "primary").join(" ")} exited 1: stopped here`,
+            left: 0,
+        });
     });
 
     it("refuses a synchronous quorum no other Ready member can meet, unless --accept-waiting-writes", async () => {
@@ -209,8 +252,9 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
                 [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|ANY 1 (postgres_0, postgres_standby_0)")],
                 ...survey("postgres-standby-0"),
                 [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
-                [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("f|waiting")],
-                [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|waiting")],
+                // The stream ended inside a record: replay stays short of what was received, and settles there.
+                [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("waiting|0/A000100|0/A0000C8")],
+                ...settled("postgres-standby-0", "0/A000100", "0/A0000E8"),
                 [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
                 [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
                 [argv.waitReady(NS, "postgres-standby-0"), ok("pod/postgres-standby-0 condition met")],
@@ -245,21 +289,21 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         ];
         const stuck = await run([
             ...common,
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|streaming")],
+            [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("streaming|0/A000010|0/A000010")],
+            [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("streaming|0/A000010|0/A000010")],
+            [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("streaming|0/A000010|0/A000010")],
         ]);
         assert.deepStrictEqual(stuck, {
             log: [
                 "failover: postgres-0 labelled hanzo.ai/role=fenced: in no Service",
                 "failover: postgres-0's server stopped (pg_ctl -m fast; the exec exited 0)",
             ],
-            error: "gave up waiting: postgres-standby-0 to replay all the WAL it received and stream from no primary",
+            error: "gave up waiting: postgres-standby-0 to stream from no primary and replay all it holds",
             left: 0,
         });
         const done = await run([
             ...common,
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            ...settled("postgres-standby-0"),
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
             [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
             [argv.waitReady(NS, "postgres-standby-0"), ok("condition met")],
@@ -295,7 +339,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok(`t|t|${THREE}`)],
             ...survey("postgres-standby-0", { "postgres-standby-1": "True" }),
             [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            ...settled("postgres-standby-0"),
             [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("0/9FFFFF8")],
             [argv.sql(NS, "postgres-standby-1", [HELD_WAL_SQL]), ok("0/A000010")],
         ]);
@@ -314,7 +358,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
                 [argv.sql(NS, "postgres-standby-1", [READ_TARGET]), ok(`t|t|${THREE}`)],
                 ...survey("postgres-standby-1", { "postgres-standby-0": "True" }),
                 [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
-                [argv.sql(NS, "postgres-standby-1", [CAUGHT_UP]), ok("t|")],
+                ...settled("postgres-standby-1"),
                 [argv.sql(NS, "postgres-standby-1", [HELD_WAL_SQL]), ok("0/A000010")],
                 [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("0/A000010")],
                 [argv.sql(NS, "postgres-standby-1", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
@@ -346,7 +390,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
             ...survey("postgres-standby-0", { "postgres-standby-1": "False", "postgres-standby-2": "True" }),
             [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
-            [argv.sql(NS, "postgres-standby-0", [CAUGHT_UP]), ok("t|")],
+            ...settled("postgres-standby-0"),
             [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("1/0")],
             [argv.sql(NS, "postgres-standby-2", [HELD_WAL_SQL]), ok("0/FFFFFFFF")],
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],

@@ -10,7 +10,8 @@
  * A commit acknowledged by standby 1 alone (standby 0's walreceiver off) then the primary killed: the command
  * refuses standby 0, naming standby 1 and both WAL positions exactly, and promotes nothing; with standby 1 it
  * promotes it and creates standby 0's slot there, so standby 0, turned back on, streams from the new primary
- * through its slot, follows the new timeline and acknowledges synchronous commits. Without the slot step it never
+ * through its slot, follows the new timeline and acknowledges synchronous commits. Standby 1 is restarted before its
+ * promotion (received nothing since: the command once refused it, and waited for receive = replay forever). Without the slot step it never
  * streams ("replication slot does not exist"): reverting it fails the last case.
  */
 import * as assert from "assert";
@@ -19,7 +20,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { FailoverError, Kubectl, KubectlResult, argv, failover } from "../../cli/failover";
 import { HELD_WAL_SQL } from "../../policies/standard/promotion";
-import { StandbyRig, one } from "../harness/local/standbys";
+import { StandbyRig, one, standbyFiles } from "../harness/local/standbys";
 import { PG_BIN, PgServer } from "../harness/pg/server";
 
 const NS = "hanzo";
@@ -138,8 +139,15 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         assert.strictEqual(one(s1, "SELECT pg_is_in_recovery()"), "t");
     });
 
-    it("promotes standby 1, creates standby 0's slot on it, relabels; standby 0 then streams from it and acknowledges commits", async () => {
+    it("promotes standby 1 (restarted meanwhile: it received nothing since), creates standby 0's slot on it, relabels; standby 0 then streams from it and acknowledges commits", async () => {
         const [s0, s1] = rig.standbys;
+        // Its pod restarted while no primary answers. It still holds the acknowledged commit (replayed, on its
+        // volume), but pg_last_wal_receive_lsn() no longer says so: NULL from its start, then, once recovery asks for
+        // streaming, the start of the segment it would stream from — behind what it replayed, for good. (The command
+        // once waited for receive = replay, and gave up.)
+        s1.restart(standbyFiles(rig.spec));
+        await rig.until("standby 1 to ask for streaming again", () => one(s1, "SELECT pg_last_wal_receive_lsn() IS NOT NULL") === "t");
+        assert.strictEqual(one(s1, "SELECT pg_last_wal_receive_lsn() < pg_last_wal_replay_lsn() AND pg_is_in_recovery()"), "t");
         const held0 = one(s0, HELD_WAL_SQL);
         const held1 = one(s1, HELD_WAL_SQL);
         const error = await run("postgres-standby-1");

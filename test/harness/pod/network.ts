@@ -21,6 +21,13 @@ import { DnsServer } from "./dns";
 import { Member, NetworkPolicy, podRules } from "./netpol";
 import { CLUSTER_DNS } from "../../../render/egress";
 
+/** A random locally administered unicast MAC address (the first octet's two low bits: 1 and 0). */
+function bridgeAddress(): string {
+    const b = randomBytes(6);
+    b[0] = (b[0] & 0xfc) | 0x02;
+    return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
 function ip(...args: string[]): void {
     execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 }
@@ -63,6 +70,12 @@ export class PodNetwork {
             const bridge = `hsqlbr${randomBytes(3).toString("hex")}`;
             ip("link", "add", "name", bridge, "type", "bridge");
             try {
+                // An address of its own (locally administered): left to the kernel, a bridge takes the lowest of
+                // its ports' addresses and changes it when that port leaves, so after a pod's namespace is deleted
+                // the other pods' ARP entries for the host's addresses (the gateway, s3rver, the DNS stand-in) point
+                // at an address nobody answers, and their packets to them are lost until the entry is probed again
+                // (up to a minute: a standby's restore_command hung 60 s during a promotion that way).
+                ip("link", "set", bridge, "address", bridgeAddress());
                 ip("addr", "add", `${prefix}.1/24`, "dev", bridge);
                 ip("link", "set", bridge, "up");
             } catch (e) {
