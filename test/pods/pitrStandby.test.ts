@@ -243,8 +243,8 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         const promote = await standby
             .container("postgres")
             .exec(["psql", "-XAtq", "-U", "hanzo", "-d", "postgres", "-c", "SELECT pg_promote(true, 60)", "-c", "CHECKPOINT"]);
-        // On failure, the server's own account of the promotion (its log) and the sidecar's: the promotion has been
-        // seen to wait past pg_promote's 60 s here (docs/pitr.md "With standbys", not explained yet).
+        // On failure, the server's own account of the promotion (its log) and the sidecar's: the promotion waits for
+        // restore_command, which waits for the bucket (docs/pitr.md "With standbys"; test/pods/network.test.ts).
         const tail = (c: string) => standby.container(c).logs().split("\n").slice(-80).join("\n");
         assert.strictEqual(
             promote.status,
