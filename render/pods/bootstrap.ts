@@ -23,6 +23,8 @@ type Volume = k8s.types.input.core.v1.Volume;
 export const PITR_BOOTSTRAP_SCRIPT = "pitr-bootstrap.sh";
 /** The source repository's pgbackrest.conf in the same ConfigMap (render/pitr.ts renderRestorePgbackrestConf). */
 export const PITR_BOOTSTRAP_CONF = "pgbackrest-bootstrap.conf";
+/** This stack's own repository's pgbackrest.conf in the same ConfigMap: the step asks it whether the stack has a history. */
+export const PITR_BOOTSTRAP_OWN_CONF = "pgbackrest-own.conf";
 /** Where that ConfigMap is mounted in the init container. */
 export const PITR_BOOTSTRAP_DIR = "/etc/pitr-bootstrap";
 /** The step's socket, log and pgBackRest spool (the pod's /tmp volume). */
@@ -52,6 +54,8 @@ export interface BootstrapServerInput {
     readonly postgresqlConf: string;
     /** The server container's mounts of the data volume, the configuration, /dev/shm and /tmp. */
     readonly volumeMounts: k8s.types.input.core.v1.VolumeMount[];
+    /** The standbys the stack declares: with some, a volume lost after the bootstrap is left to the start script's clone. */
+    readonly standbys: number;
 }
 
 /** The `pitr-bootstrap` init container. */
@@ -64,6 +68,8 @@ export function pitrBootstrapContainer(server: BootstrapServerInput, input: Boot
             { name: "PGDATA", value: server.pgdata },
             { name: "PG_CONFIG_FILE", value: server.postgresqlConf },
             { name: "BOOTSTRAP_CONFIG", value: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CONF}` },
+            { name: "BOOTSTRAP_OWN_CONFIG", value: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_OWN_CONF}` },
+            { name: "BOOTSTRAP_STANDBYS", value: String(server.standbys) },
             { name: "BOOTSTRAP_SOURCE", value: input.source },
             { name: "BOOTSTRAP_TARGET_TYPE", value: input.target.type },
             ...(input.target.type === "latest" ? [] : [{ name: "BOOTSTRAP_TARGET", value: input.target.target }]),
@@ -98,18 +104,13 @@ export function pitrBootstrapFiles(
     endpointCa?: string,
 ): Record<string, string> {
     const ca = endpointCa !== undefined && archive.repo.caFile !== undefined;
-    const repo = {
-        ...archive.repo,
-        bucket: source.bucket,
-        prefix: source.path,
-        ...(ca ? { caFile: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CA}` } : {}),
-    };
+    const own = { ...archive.repo, ...(ca ? { caFile: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CA}` } : {}) };
+    const conf = (repo: PitrSpec["repo"]) =>
+        renderRestorePgbackrestConf({ ...archive, repo }, { pgdata: `${archive.pgdata}.bootstrap`, spoolPath: PITR_BOOTSTRAP_SPOOL });
     return {
         [PITR_BOOTSTRAP_SCRIPT]: fs.readFileSync(path.join(scriptsDir(), PITR_BOOTSTRAP_SCRIPT), "utf8"),
-        [PITR_BOOTSTRAP_CONF]: renderRestorePgbackrestConf(
-            { ...archive, repo },
-            { pgdata: `${archive.pgdata}.bootstrap`, spoolPath: PITR_BOOTSTRAP_SPOOL },
-        ),
+        [PITR_BOOTSTRAP_CONF]: conf({ ...own, bucket: source.bucket, prefix: source.path }),
+        [PITR_BOOTSTRAP_OWN_CONF]: conf(own),
         ...(ca ? { [PITR_BOOTSTRAP_CA]: endpointCa } : {}),
     };
 }

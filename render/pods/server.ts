@@ -345,6 +345,7 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
                                             pgdata: pgdataOf(input.pgdataAtMountRoot),
                                             postgresqlConf: `${CONFIG_DIR}/postgresql.conf`,
                                             volumeMounts: applyAdminPasswordContainer(input).volumeMounts as VolumeMount[],
+                                            standbys: input.replication?.standbys ?? 0,
                                         },
                                         input.bootstrap,
                                     ),

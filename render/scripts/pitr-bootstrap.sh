@@ -5,18 +5,30 @@
 #   - PGDATA holds a cluster (PG_VERSION): never touched. Restored by this step before (its mark is there), or
 #     a stack whose volume already had data when the key was set: said, and the server starts as it is;
 #   - PGDATA holds files but no cluster: refused (exit 1), nothing is removed; empty the volume or remove the key;
+#   - no PGDATA, the source another stack's repository, and this stack's own already holds its stanza: the stack was bootstrapped before and
+#     has archived its own history since; restoring the source again would put the source's past in place of this
+#     stack's writes. With standbys (BOOTSTRAP_STANDBYS > 0) the step leaves the volume empty for the start script,
+#     which clones it from the stack's primary; without, it is refused (exit 1): restore this stack from its own
+#     archive (docs/pitr.md "Onto a fresh volume") and remove pitrBootstrapFrom. The repository unreadable: refused
+#     too (the next start asks again);
 #   - no PGDATA: pgBackRest restores the source's latest base backup into $PGDATA.bootstrap (beside it, on the
 #     same volume), a server started there with the stack's postgresql.conf replays the source's WAL to the
 #     target and promotes (archive_mode off: nothing is pushed to either stack's archive; no TCP; trust on
 #     its own socket only), the recovery settings pgBackRest wrote are reset, it stops cleanly, and only then
 #     the directory becomes PGDATA. A step cut short leaves $PGDATA.bootstrap, which the next start discards.
 # Environment: PGDATA; PG_CONFIG_FILE (the stack's rendered postgresql.conf); BOOTSTRAP_CONFIG (pgbackrest.conf
-# of the source's repository); BOOTSTRAP_SOURCE (what it restores from, for messages and the mark);
+# of the source's repository); BOOTSTRAP_OWN_CONFIG (pgbackrest.conf of this stack's own repository) and
+# BOOTSTRAP_STANDBYS (the standbys the stack declares); BOOTSTRAP_SOURCE (what it restores from, for messages and the mark);
 # BOOTSTRAP_TARGET_TYPE (time, lsn, name or latest) and BOOTSTRAP_TARGET; BOOTSTRAP_SUPERUSER (the restored
 # cluster's superuser); BOOTSTRAP_RUN (a directory for the socket and the log); PGBACKREST_REPO1_S3_KEY/_SECRET.
 set -euo pipefail
 log() { printf '%s\n' "pitr-bootstrap: $*" >&2; }
-: "${PGDATA:?}" "${PG_CONFIG_FILE:?}" "${BOOTSTRAP_CONFIG:?}" "${BOOTSTRAP_SOURCE:?}" "${BOOTSTRAP_TARGET_TYPE:?}"
+: "${PGDATA:?}" "${PG_CONFIG_FILE:?}" "${BOOTSTRAP_CONFIG:?}" "${BOOTSTRAP_OWN_CONFIG:?}" "${BOOTSTRAP_SOURCE:?}" "${BOOTSTRAP_TARGET_TYPE:?}"
+standbys="${BOOTSTRAP_STANDBYS:-0}"
+[[ "$standbys" =~ ^[0-9]+$ ]] || {
+    printf '%s\n' "pitr-bootstrap: BOOTSTRAP_STANDBYS must be a count, not '$standbys'" >&2
+    exit 1
+}
 run="${BOOTSTRAP_RUN:-/tmp/pitr-bootstrap}"
 superuser="${BOOTSTRAP_SUPERUSER:-hanzo}"
 mark="hanzo-bootstrapped-from"
@@ -32,6 +44,25 @@ fi
 if [ -d "$PGDATA" ] && [ -n "$(ls -A "$PGDATA")" ]; then
     log "refused: PGDATA ($PGDATA) holds files but no cluster (no PG_VERSION); nothing is restored over them. Empty the volume, or remove pitrBootstrapFrom"
     exit 1
+fi
+
+# This stack's own history: pgBackRest reports "missing stanza path" for a repository no stanza-create ran in.
+# Not asked when the source is this stack's own repository (docs/pitr.md "Onto a fresh volume of the same stack").
+repo_of() { grep -E '^repo1-(s3-endpoint|s3-bucket|path)=' "$1" | sort; }
+if [ "$(repo_of "$BOOTSTRAP_CONFIG")" != "$(repo_of "$BOOTSTRAP_OWN_CONFIG")" ]; then
+    if ! own=$(pgbackrest --config="$BOOTSTRAP_OWN_CONFIG" --stanza=db info 2>&1); then
+        printf '%s\n' "$own" >&2
+        log "refused: this stack's own repository could not be read (above), so whether the stack has a history of its own is not known; nothing is restored"
+        exit 1
+    fi
+    if ! grep -q 'missing stanza path' <<<"$own"; then
+        if ((standbys > 0)); then
+            log "this stack's own repository already holds its stanza: it was bootstrapped before, so $BOOTSTRAP_SOURCE is not restored again; the volume stays empty for the start script, which clones it from the stack's primary"
+            exit 0
+        fi
+        log "refused: this stack's own repository already holds its stanza: it was bootstrapped before and has archived its own writes since, which restoring $BOOTSTRAP_SOURCE again would replace with the source's past. Restore this stack from its own archive (docs/pitr.md \"Onto a fresh volume\"), and remove pitrBootstrapFrom"
+        exit 1
+    fi
 fi
 
 case "$BOOTSTRAP_TARGET_TYPE" in

@@ -24,15 +24,28 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         return { uid: id("-u"), gid: id("-g") };
     };
     /** Runs the step as the init container does: the postgres user, the pod's environment. */
-    const step = (pgdata: string, target: { type: string; target?: string }) => {
+    const step = (
+        pgdata: string,
+        target: { type: string; target?: string },
+        own: { prefix: string; standbys: number; sourcePrefix?: string } = { prefix: "/the-new-stack", standbys: 0 },
+    ) => {
         const conf = path.join(home, "bootstrap.conf");
-        fs.writeFileSync(conf, renderRestorePgbackrestConf(rig.spec, { pgdata, spoolPath: path.join(home, "spool") }));
+        const source = { ...rig.spec, repo: { ...rig.spec.repo, prefix: own.sourcePrefix ?? rig.spec.repo.prefix } };
+        fs.writeFileSync(conf, renderRestorePgbackrestConf(source, { pgdata, spoolPath: path.join(home, "spool") }));
+        // The new stack's own repository: by default a prefix no stanza-create ran in (a stack not bootstrapped yet).
+        const ownConf = path.join(home, "own.conf");
+        fs.writeFileSync(
+            ownConf,
+            renderRestorePgbackrestConf({ ...rig.spec, repo: { ...rig.spec.repo, prefix: own.prefix } }, { pgdata, spoolPath: path.join(home, "spool") }),
+        );
         const r = spawnSync("bash", [path.join(scriptsDir(), PITR_BOOTSTRAP_SCRIPT)], {
             env: {
                 PATH: `${PG_BIN}:/usr/bin:/bin`,
                 PGDATA: pgdata,
                 PG_CONFIG_FILE: path.join(home, "postgresql.conf"),
                 BOOTSTRAP_CONFIG: conf,
+                BOOTSTRAP_OWN_CONFIG: ownConf,
+                BOOTSTRAP_STANDBYS: String(own.standbys),
                 BOOTSTRAP_SOURCE: "s3rver/pitr",
                 BOOTSTRAP_TARGET_TYPE: target.type,
                 ...(target.target !== undefined ? { BOOTSTRAP_TARGET: target.target } : {}),
@@ -139,7 +152,7 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         }
     });
 
-    it("restores to the end of the archive (latest)", async () => {
+    it("restores to the end of the archive (latest), the source being the stack's own repository (the same-stack procedure)", async () => {
         let out: ReturnType<typeof step> | undefined;
         const server = await PgServer.start(
             rig.files,
@@ -148,7 +161,8 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
                 populate: {
                     adminPassword: rig.server.adminPassword,
                     run: (data) => {
-                        out = step(data, { type: "latest" });
+                        // Its own repository holds the stanza: asked only when the source is another stack's.
+                        out = step(data, { type: "latest" }, { prefix: rig.spec.repo.prefix, standbys: 0 });
                         assert.strictEqual(out.status, 0, out.stderr);
                     },
                 },
@@ -189,5 +203,29 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         );
         assert.deepStrictEqual(fs.readdirSync(stray), ["notes.txt"]);
         assert.ok(!fs.existsSync(`${stray}.bootstrap`));
+    });
+
+    it("never restores the source again into a stack that has archived a history of its own: refused, or left to the standbys' clone", () => {
+        // The stack's own repository holds its stanza (here: the rig's, whose server ran stanza-create and archived);
+        // the source is another stack's (a prefix of its own; never read, since nothing is restored).
+        const lost = path.join(home, "lost-volume");
+        const own = { prefix: rig.spec.repo.prefix, standbys: 0, sourcePrefix: "/the-source-stack" };
+        const refused = step(lost, { type: "latest" }, own);
+        assert.strictEqual(refused.status, 1, refused.stderr);
+        assert.strictEqual(
+            refused.stderr.trim().split("\n").pop(),
+            "pitr-bootstrap: refused: this stack's own repository already holds its stanza: it was bootstrapped before and has archived its own writes since, " +
+                'which restoring s3rver/pitr again would replace with the source\'s past. Restore this stack from its own archive (docs/pitr.md "Onto a fresh volume"), and remove pitrBootstrapFrom',
+        );
+        assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
+        // With standbys: the volume stays empty, and the server container's start script clones it from the primary.
+        const left = step(lost, { type: "latest" }, { ...own, standbys: 1 });
+        assert.strictEqual(left.status, 0, left.stderr);
+        assert.strictEqual(
+            left.stderr.trim(),
+            "pitr-bootstrap: this stack's own repository already holds its stanza: it was bootstrapped before, so s3rver/pitr is not restored again; " +
+                "the volume stays empty for the start script, which clones it from the stack's primary",
+        );
+        assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
     });
 });

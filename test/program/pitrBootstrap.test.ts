@@ -1,15 +1,17 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import type { PlanResult } from "../../cli/plan/runner";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
 import { HANZO_SQL_IMAGE } from "../../render/pitr";
-import { pitrBootstrapFiles } from "../../render/pods/bootstrap";
-import { load } from "../support/config";
+import { scriptsDir } from "../../render/backup";
 import { TYPES, ofType, planWith, revealed } from "../support/plan";
 
-/** A new stack (iam and cloud) restored from hanzo-k8s's archive, whose source had iam but not cloud. */
+/** A new stack (iam and cloud) restored from lux-k8s's archive, whose source had iam but not cloud. */
 const PITR = { environment: "prod", clusterName: "hanzo-k8s", services: ["iam", "cloud"], image: HANZO_SQL_IMAGE, pitrEnabled: true };
 const FROM = {
-    bucket: "hanzo-k8s-postgres-backups",
+    // Another stack's repository (lux-k8s's bucket), so its file and the stack's own differ.
+    bucket: "lux-k8s-postgres-backups",
     path: "/postgres-pitr",
     time: "2026-12-05 02:30:00+00",
     restored: { roles: ["hanzo_backup", "hanzo_monitor", "iam_user"], databases: ["iam"] },
@@ -39,23 +41,29 @@ describe("program: a stack bootstrapped from another stack's archive (pitrBootst
         plain = await planWith("hanzo-k8s", PITR);
     });
 
-    it("ships the script and the source repository's pgbackrest.conf (the stack's endpoint, the source's bucket and path)", () => {
-        const spec = load(BOOTSTRAPPED).instance.archive!;
-        const archive = { ...spec, repo: { ...spec.repo, bucket: "hanzo-k8s-postgres-backups" } };
+    it("ships the script, the source repository's pgbackrest.conf and the stack's own (the same endpoint; the source's bucket and path, and its own)", () => {
         const data = object(plan, TYPES.configMap, PITR_OBJECTS.bootstrap).data;
-        assert.deepStrictEqual(data, pitrBootstrapFiles(archive, FROM));
-        assert.deepStrictEqual(Object.keys(data).sort(), ["pgbackrest-bootstrap.conf", "pitr-bootstrap.sh"]);
-        const conf = data["pgbackrest-bootstrap.conf"].split("\n");
-        for (const line of [
-            "repo1-s3-bucket=hanzo-k8s-postgres-backups",
-            "repo1-path=/postgres-pitr",
-            "repo1-s3-endpoint=nyc3.digitaloceanspaces.com",
+        assert.deepStrictEqual(Object.keys(data).sort(), ["pgbackrest-bootstrap.conf", "pgbackrest-own.conf", "pitr-bootstrap.sh"]);
+        assert.strictEqual(data["pitr-bootstrap.sh"], fs.readFileSync(path.join(scriptsDir(), "pitr-bootstrap.sh"), "utf8"));
+        const lines = (file: string) => data[file].split("\n").filter((l: string) => /^(repo1-(s3-bucket|path|s3-endpoint)|pg1-path|spool-path)=/.test(l)).sort();
+        assert.deepStrictEqual(lines("pgbackrest-bootstrap.conf"), [
             "pg1-path=/var/lib/postgresql/data/pgdata.bootstrap",
+            "repo1-path=/postgres-pitr",
+            "repo1-s3-bucket=lux-k8s-postgres-backups",
+            "repo1-s3-endpoint=nyc3.digitaloceanspaces.com",
             "spool-path=/tmp/pitr-bootstrap-spool",
-        ]) {
-            assert.ok(conf.includes(line), `${line} in\n${conf.join("\n")}`);
-        }
-        assert.ok(!/^repo1-s3-key/m.test(data["pgbackrest-bootstrap.conf"]), "no key in the file");
+        ]);
+        assert.deepStrictEqual(lines("pgbackrest-own.conf"), [
+            "pg1-path=/var/lib/postgresql/data/pgdata.bootstrap",
+            "repo1-path=/postgres-pitr",
+            "repo1-s3-bucket=hanzo-k8s-postgres-backups",
+            "repo1-s3-endpoint=nyc3.digitaloceanspaces.com",
+            "spool-path=/tmp/pitr-bootstrap-spool",
+        ]);
+        // Everything else in the two files is the same (the stack's own options), and no key is written.
+        const rest = (file: string) => data[file].replace(/^repo1-s3-bucket=.*$/m, "");
+        assert.strictEqual(rest("pgbackrest-bootstrap.conf"), rest("pgbackrest-own.conf"));
+        assert.ok(!/^repo1-s3-key/m.test(data["pgbackrest-bootstrap.conf"] + data["pgbackrest-own.conf"]), "no key in the files");
     });
 
     it("runs the restore step first in the server pod, with the archive's keys and the target; nothing else in the pod changes", () => {
@@ -73,7 +81,9 @@ describe("program: a stack bootstrapped from another stack's archive (pitrBootst
                 ["PGDATA", "/var/lib/postgresql/data/pgdata"],
                 ["PG_CONFIG_FILE", "/etc/postgresql/postgresql.conf"],
                 ["BOOTSTRAP_CONFIG", "/etc/pitr-bootstrap/pgbackrest-bootstrap.conf"],
-                ["BOOTSTRAP_SOURCE", "hanzo-k8s-postgres-backups/postgres-pitr"],
+                ["BOOTSTRAP_OWN_CONFIG", "/etc/pitr-bootstrap/pgbackrest-own.conf"],
+                ["BOOTSTRAP_STANDBYS", "0"],
+                ["BOOTSTRAP_SOURCE", "lux-k8s-postgres-backups/postgres-pitr"],
                 ["BOOTSTRAP_TARGET_TYPE", "time"],
                 ["BOOTSTRAP_TARGET", "2026-12-05 02:30:00+00"],
                 ["BOOTSTRAP_SUPERUSER", "hanzo"],

@@ -556,6 +556,8 @@ describe("render/pods/server: bootstrapped from another stack's archive (pitrBoo
                     { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
                     { name: "PG_CONFIG_FILE", value: "/etc/postgresql/postgresql.conf" },
                     { name: "BOOTSTRAP_CONFIG", value: "/etc/pitr-bootstrap/pgbackrest-bootstrap.conf" },
+                    { name: "BOOTSTRAP_OWN_CONFIG", value: "/etc/pitr-bootstrap/pgbackrest-own.conf" },
+                    { name: "BOOTSTRAP_STANDBYS", value: "0" },
                     { name: "BOOTSTRAP_SOURCE", value: "hanzo-k8s-postgres-backups/pitr" },
                     { name: "BOOTSTRAP_TARGET_TYPE", value: "time" },
                     { name: "BOOTSTRAP_TARGET", value: "2026-12-05 02:30:00+00" },
