@@ -13,6 +13,7 @@
  * - the remote process the TLS server starts for a backup reads pg1-path/socket/port from its own file.
  */
 import { PGBACKREST_CONF_PATH, PITR_STANZA, PitrSpec, renderBackupPgbackrestConf, renderServerPgbackrestConf } from "./pitr";
+import { PRIVILEGED_PG_OPTIONS } from "./privilegedSession";
 import * as path from "path";
 import { PGBACKREST_TLS_PORT } from "../policies/standard/ports";
 
@@ -138,7 +139,8 @@ export function sidecarScript(): string {
         // stanza-create takes the lock an archive-push in progress holds (error 050) and needs the server up:
         // retried. Until the stanza exists archive_command fails and PostgreSQL keeps the segments (.ready).
         "while :; do",
-        `    recovery=$(psql -XAtq -h "${option("pg1-socket-path")}" -p "${option("pg1-port")}" -U "${option("pg1-user")}" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || recovery=`,
+        // As every privileged session's: names resolve in pg_catalog only (render/privilegedSession.ts).
+        `    recovery=$(PGOPTIONS="${PRIVILEGED_PG_OPTIONS}" psql -XAtq -h "${option("pg1-socket-path")}" -p "${option("pg1-port")}" -U "${option("pg1-user")}" -d postgres -c 'SELECT pg_catalog.pg_is_in_recovery()' 2>/dev/null) || recovery=`,
         `    if [ "$recovery" = t ]; then echo "pgbackrest: the server is in recovery (a standby): no stanza-create here, serving"; break; fi`,
         `    if [ "$recovery" = f ] && ${pgbackrest} stanza-create; then break; fi`,
         "    sleep 10",

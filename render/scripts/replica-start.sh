@@ -30,6 +30,11 @@ set -euo pipefail
 if [ -z "${SLOT:-}" ] && [ -n "${POD_NAME:-}" ]; then SLOT=${POD_NAME//-/_}; fi
 : "${PGDATA:?}" "${PRIMARY_HOST:?}" "${PRIMARY_PORT:?}" "${SLOT:?}" "${SERVER_ROLE:?}" "${REPLICATION_PGPASS:?}" "${RUN_DIR:?}" "${CONFIG_FILE:?}"
 : "${STANDBYS_HOST:?}" "${DECLARED_STANDBYS:?}"
+# A count, checked before any arithmetic: bash evaluates a variable's text inside (( )), commands included.
+[[ "$DECLARED_STANDBYS" =~ ^[0-9]+$ ]] || {
+    printf '%s\n' "replica-start: DECLARED_STANDBYS must be a whole number, not '$DECLARED_STANDBYS'" >&2
+    exit 1
+}
 # The schema's largest `standbys` (policies/standard/replication.ts MAX_STANDBYS): the ordinals a slot can have.
 MAX_STANDBYS=5
 # The administrator's sessions here (CHECKPOINT and the control file's timeline on the primary a rejoin rewinds

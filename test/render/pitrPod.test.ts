@@ -89,7 +89,7 @@ backup-standby=y
             [
                 "set -u",
                 "while :; do",
-                `    recovery=$(psql -XAtq -h "$(sed -n 's/^pg1-socket-path=//p' /etc/pgbackrest/pgbackrest.conf)" -p "$(sed -n 's/^pg1-port=//p' /etc/pgbackrest/pgbackrest.conf)" -U "$(sed -n 's/^pg1-user=//p' /etc/pgbackrest/pgbackrest.conf)" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || recovery=`,
+                `    recovery=$(PGOPTIONS="-c search_path=pg_catalog,pg_temp" psql -XAtq -h "$(sed -n 's/^pg1-socket-path=//p' /etc/pgbackrest/pgbackrest.conf)" -p "$(sed -n 's/^pg1-port=//p' /etc/pgbackrest/pgbackrest.conf)" -U "$(sed -n 's/^pg1-user=//p' /etc/pgbackrest/pgbackrest.conf)" -d postgres -c 'SELECT pg_catalog.pg_is_in_recovery()' 2>/dev/null) || recovery=`,
                 '    if [ "$recovery" = t ]; then echo "pgbackrest: the server is in recovery (a standby): no stanza-create here, serving"; break; fi',
                 '    if [ "$recovery" = f ] && pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db stanza-create; then break; fi',
                 "    sleep 10",

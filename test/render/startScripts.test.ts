@@ -5,7 +5,9 @@
  * connections are the replication role's (a replication connection opens no database session).
  */
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { MAX_STANDBYS } from "../../policies/standard/replication";
 import { PRIVILEGED_PG_OPTIONS } from "../../render/privilegedSession";
@@ -51,6 +53,32 @@ describe("render/scripts: who the standbys' scripts connect as, and with which s
 
     it("replica-start.sh's MAX_STANDBYS is the schema's", () => {
         assert.match(read("replica-start.sh"), new RegExp(`^MAX_STANDBYS=${MAX_STANDBYS}$`, "m"));
+    });
+
+    it("replica-start.sh refuses a DECLARED_STANDBYS that is not a count before any arithmetic (bash would run a command inside (( )))", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "replica-start-"));
+        try {
+            const marker = path.join(dir, "ran");
+            const env = {
+                PATH: "/usr/bin:/bin",
+                PGDATA: dir,
+                PRIMARY_HOST: "postgres",
+                PRIMARY_PORT: "5432",
+                SLOT: "postgres_standby_0",
+                SERVER_ROLE: "standby",
+                REPLICATION_PGPASS: dir,
+                RUN_DIR: dir,
+                CONFIG_FILE: path.join(dir, "postgresql.conf"),
+                STANDBYS_HOST: "postgres-ro",
+                DECLARED_STANDBYS: `a[$(touch ${marker})]`,
+            };
+            const r = spawnSync("bash", [path.join(SCRIPTS, "replica-start.sh")], { env, encoding: "utf8" });
+            assert.strictEqual(r.status, 1);
+            assert.strictEqual(r.stderr, `replica-start: DECLARED_STANDBYS must be a whole number, not 'a[$(touch ${marker})]'\n`);
+            assert.ok(!fs.existsSync(marker), "the text was not evaluated");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("role-ready.sh: the probe's query as the administrator passes PGOPTIONS", () => {
