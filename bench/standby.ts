@@ -60,7 +60,7 @@ const line = (label: string, value: string) => console.log(`${label.padEnd(72)} 
 function printFailover(label: string, f: FailoverResult): void {
     line(
         `failover ${label}: kill -9 → first write on the new primary`,
-        `${f.firstWriteS.toFixed(2)} s (promoted ${f.promotedS.toFixed(2)} s, CHECKPOINT ${f.checkpointS.toFixed(2)} s)`,
+        `${f.firstWriteS.toFixed(2)} s (npm run failover's promotion + CHECKPOINT ${f.promotedS.toFixed(2)} s, relabel ${f.relabelledS.toFixed(2)} s)`,
     );
     line(
         `failover ${label}: acknowledged commits lost`,

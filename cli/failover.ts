@@ -304,6 +304,12 @@ export async function failover(o: FailoverOptions): Promise<void> {
     await until(`${o.from} to come back as a standby of ${o.to}`, async () => {
         const [[r]] = await rows(`reading ${o.from}`, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]);
         return r === "t";
+    }).catch((e: Error) => {
+        // Writes are served already; only the rejoin is missing (its node gone, its volume not attachable …).
+        throw new FailoverError(
+            `${e.message}. The failover itself is done: ${o.to} is the primary, Ready behind postgres. When ${o.from} runs again ` +
+                `its start script rewinds or clones it as a standby; then: kubectl ${argv.label(ns, o.from, "standby").join(" ")}`,
+        );
     });
     await run(`labelling ${o.from}`, argv.label(ns, o.from, "standby"));
     await run(`waiting for ${o.from}`, argv.waitReady(ns, o.from));

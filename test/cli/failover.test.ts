@@ -316,6 +316,33 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         assert.strictEqual(done.left, 0);
     });
 
+    it("an old primary that never comes back (its node gone): the failover is said to be done, and the label to set later is named", async () => {
+        const notBack = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            ...settled("postgres-standby-0"),
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+            [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
+            [argv.waitReady(NS, "postgres-standby-0"), ok("condition met")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), notFound("postgres-0")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), notFound("postgres-0")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), notFound("postgres-0")],
+        ]);
+        assert.deepStrictEqual(notBack, {
+            log: [
+                "failover: postgres-0 does not exist: nothing to fence",
+                "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+                "failover: postgres-standby-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+            ],
+            error:
+                "gave up waiting: postgres-0 to come back as a standby of postgres-standby-0. The failover itself is done: postgres-standby-0 is the primary, " +
+                "Ready behind postgres. When postgres-0 runs again its start script rewinds or clones it as a standby; then: " +
+                "kubectl -n hanzo label pod postgres-0 hanzo.ai/role=standby --overwrite",
+            left: 0,
+        });
+    });
+
     it("compares WAL locations as numbers and writes the slot statements exactly (policies/standard/promotion.ts)", () => {
         assert.strictEqual(lsnValue("0/16B3748"), 0x16b3748n);
         assert.strictEqual(lsnValue("1/0"), 2n ** 32n);

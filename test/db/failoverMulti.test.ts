@@ -2,9 +2,9 @@
  * `npm run failover` (cli/failover.ts) with two standbys, on real servers: a primary with `standbys: 2,
  * synchronousStandbys: 1` (its rendered files), both standbys cloned by the start script, the `postgres` Service a
  * relay (test/harness/local/standbys.ts). The command's own `failover()` runs with its kubectl command lines
- * interpreted on these servers: `exec POD -c postgres -- env PGOPTIONS=… psql …` runs that psql on the pod's server
- * (its socket), `label … primary` points the relay at the pod, `get pod` answers Ready for a running server and
- * NotFound for the killed primary, `wait` answers at once. The old primary's rejoin is not run here (its pod is
+ * interpreted on these servers (test/support/kubectl.ts over the rig's `pod()`): `exec POD -c postgres -- env
+ * PGOPTIONS=… psql …` runs that psql on the pod's server (its socket), `label … primary` points the relay at the
+ * pod, `get pod` answers Ready for a running server and NotFound for the killed primary, `wait` answers at once. The old primary's rejoin is not run here (its pod is
  * gone; test/db/replication.test.ts and the pod test rejoin a killed primary): the command stops waiting for it.
  *
  * A commit acknowledged by standby 1 alone (standby 0's walreceiver off) then the primary killed: the command
@@ -15,75 +15,27 @@
  * streams ("replication slot does not exist"): reverting it fails the last case.
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { FailoverError, Kubectl, KubectlResult, argv, failover } from "../../cli/failover";
+import { FailoverError, Kubectl, failover } from "../../cli/failover";
 import { HELD_WAL_SQL } from "../../policies/standard/promotion";
 import { StandbyRig, one, standbyFiles } from "../harness/local/standbys";
-import { PG_BIN, PgServer } from "../harness/pg/server";
+import { kubectlOver } from "../support/kubectl";
 
 const NS = "hanzo";
 
 describe("npm run failover with two standbys, on real servers (the most advanced standby, the other standby's slot)", function () {
     this.timeout(600_000);
     let rig: StandbyRig;
-    let killed = false;
     const log: string[] = [];
 
     before(async () => {
         rig = await StandbyRig.start({ standbys: 2, synchronousStandbys: 1 });
     });
     after(async () => {
-        if (killed) {
-            fs.rmSync(path.join(rig.primary.dataDir, "postmaster.pid"), { force: true });
-        }
         await rig?.stop();
     });
 
-    /** The pods by name: postgres-0 the primary (gone once killed), postgres-standby-<i> the standbys. */
-    const server = (pod: string): PgServer | undefined => {
-        if (pod === "postgres-0") {
-            return killed ? undefined : rig.primary;
-        }
-        const m = /^postgres-standby-(\d+)$/.exec(pod);
-        return m ? rig.standbys[Number(m[1])] : undefined;
-    };
-    const answer = (status: number, stdout = "", stderr = ""): KubectlResult => ({ status, stdout, stderr });
-    /** kubectl, interpreted on the loopback servers: exactly the forms cli/failover.ts issues, nothing else. */
-    const kubectl: Kubectl = async (args) => {
-        const [n, ns, verb, ...rest] = args;
-        assert.deepStrictEqual([n, ns], ["-n", NS]);
-        if (verb === "exec") {
-            const [pod, c, container, dashes, env, pgoptions, psql, ...psqlArgs] = rest;
-            assert.deepStrictEqual([c, container, dashes, env, psql], ["-c", "postgres", "--", "env", "psql"]);
-            const s = server(pod);
-            if (!s) {
-                return answer(1, "", `Error from server (NotFound): pods "${pod}" not found`);
-            }
-            const r = spawnSync(`${PG_BIN}/psql`, [...psqlArgs, "-h", s.socketDir, "-p", String(s.port)], {
-                encoding: "utf8",
-                env: { ...process.env, PGOPTIONS: pgoptions.replace(/^PGOPTIONS=/, ""), PGPASSWORD: "" },
-            });
-            return answer(r.status ?? 1, r.stdout, r.stderr);
-        }
-        if (verb === "get") {
-            const pod = rest[1];
-            assert.deepStrictEqual(args, argv.ready(NS, pod));
-            const s = server(pod);
-            return s ? answer(0, "True") : answer(1, "", `Error from server (NotFound): pods "${pod}" not found`);
-        }
-        if (verb === "label") {
-            const pod = rest[1];
-            assert.deepStrictEqual(args, argv.label(NS, pod, "primary"));
-            await rig.service.retarget(server(pod)!.port);
-            return answer(0, `pod/${pod} labeled`);
-        }
-        if (verb === "wait") {
-            return answer(0, `${rest[1]} condition met`);
-        }
-        throw new Error(`kubectl ${args.join(" ")}: not a command line this case expects`);
-    };
+    /** kubectl, interpreted on the loopback servers (test/support/kubectl.ts, the rig's pods). */
+    const kubectl: Kubectl = kubectlOver(NS, (pod) => rig.pod(pod));
     const run = async (to: string): Promise<string | undefined> => {
         try {
             await failover({
@@ -115,9 +67,7 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         );
         // synchronous_commit on (the administrator's default is local in a synchronous stack): acknowledged by standby 1.
         rig.primary.psql("SET synchronous_commit = on; CREATE TABLE acked (n int); INSERT INTO acked VALUES (1);");
-        const pid = Number(fs.readFileSync(path.join(rig.primary.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-        process.kill(pid, "SIGKILL");
-        killed = true;
+        rig.killPrimary();
         // Acknowledged means flushed there; it is readable once replayed.
         await rig.until("standby 1 to replay the commit", () => one(s1, "SELECT count(*) FROM pg_class WHERE relname = 'acked'") === "1");
         assert.strictEqual(one(s1, "SELECT count(*) FROM acked"), "1");
@@ -152,7 +102,12 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         const held1 = one(s1, HELD_WAL_SQL);
         const error = await run("postgres-standby-1");
         // Its rejoin is not run here: the command waits for postgres-0 and gives up.
-        assert.strictEqual(error, "gave up waiting: postgres-0 to come back as a standby of postgres-standby-1");
+        assert.strictEqual(
+            error,
+            "gave up waiting: postgres-0 to come back as a standby of postgres-standby-1. The failover itself is done: postgres-standby-1 is the primary, " +
+                "Ready behind postgres. When postgres-0 runs again its start script rewinds or clones it as a standby; then: " +
+                "kubectl -n hanzo label pod postgres-0 hanzo.ai/role=standby --overwrite",
+        );
         assert.strictEqual(one(s1, "SELECT pg_is_in_recovery()"), "f");
         // Standby 0's walreceiver back on: through the Service (now standby 1) and its slot.
         s0.psql(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'; SELECT pg_reload_conf();`);

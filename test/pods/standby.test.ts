@@ -2,6 +2,7 @@ import * as assert from "assert";
 import { Client } from "pg";
 import { VALID } from "../support/config";
 import { planWith } from "../support/plan";
+import { kubectlOver } from "../support/kubectl";
 import {
     PersistentVolume,
     Pod,
@@ -403,53 +404,24 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             ["postgres-0", { pod: recloned.pod, statefulSet: "postgres", volume: recloned.volume }],
             ["postgres-standby-0", { pod: standby, statefulSet: "postgres-standby", volume: volumes[1] }],
         ]);
-        const answer = (status: number, stdout = "", stderr = "") => ({ status, stdout, stderr });
-        // kubectl, interpreted on the pod runner: exactly the command lines cli/failover.ts issues, nothing else.
-        const kubectl: Kubectl = async (args) => {
-            const [n, ns, verb, ...rest] = args;
-            assert.deepStrictEqual([n, ns], ["-n", NS]);
-            if (verb === "exec") {
-                const [pod, c, container, dashes, ...command] = rest;
-                assert.deepStrictEqual([c, container, dashes], ["-c", "postgres", "--"]);
-                const m = live.get(pod);
-                return m ? m.pod.container(container).exec(command) : answer(1, "", `pods "${pod}" not found`);
+        // kubectl, interpreted on the pod runner (test/support/kubectl.ts): exactly the command lines cli/failover.ts
+        // issues; a deleted pod is recreated from its StatefulSet's template on its claim.
+        const kubectl: Kubectl = kubectlOver(NS, (name) => {
+            const m = live.get(name);
+            if (!m) {
+                return undefined;
             }
-            if (verb === "label") {
-                const [kind, pod, label, overwrite] = rest;
-                assert.deepStrictEqual([kind, overwrite], ["pod", "--overwrite"]);
-                const [k, v] = label.split("=");
-                const m = live.get(pod)!;
-                m.pod.relabel({ ...m.pod.labels, [k]: v });
-                return answer(0, `pod/${pod} labeled`);
-            }
-            if (verb === "get") {
-                const [kind, pod, o, jsonpath] = rest;
-                assert.deepStrictEqual([kind, o, jsonpath], ["pod", "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-                const m = live.get(pod);
-                return m
-                    ? answer(0, (await m.pod.checkReady()).ready ? "True" : "False")
-                    : answer(1, "", `pods "${pod}" not found (NotFound)`);
-            }
-            if (verb === "wait") {
-                const [condition, target, timeout] = rest;
-                assert.deepStrictEqual([condition, timeout], ["--for=condition=Ready", "--timeout=300s"]);
-                const m = live.get(target.replace(/^pod\//, ""))!;
-                return readyAgain(m.pod).then(
-                    () => answer(0, `${target} condition met`),
-                    (e: Error) => answer(1, "", e.message),
-                );
-            }
-            if (verb === "delete") {
-                const [kind, pod, wait] = rest;
-                assert.deepStrictEqual([kind, wait], ["pod", "--wait=true"]);
-                const m = live.get(pod)!;
-                await m.pod.stop();
-                // Its StatefulSet recreates it from the template, on its claim.
-                live.set(pod, { ...m, pod: await startMember(m.statefulSet, m.volume, syncPlan) });
-                return answer(0, `pod "${pod}" deleted`);
-            }
-            throw new Error(`kubectl ${args.join(" ")}: not a command line cli/failover.ts issues`);
-        };
+            return {
+                exec: (command) => m.pod.container("postgres").exec([...command]),
+                label: async (role) => m.pod.relabel({ ...m.pod.labels, "hanzo.ai/role": role }),
+                ready: async () => (await m.pod.checkReady()).ready,
+                waitReady: () => readyAgain(m.pod),
+                delete: async () => {
+                    await m.pod.stop();
+                    live.set(name, { ...m, pod: await startMember(m.statefulSet, m.volume, syncPlan) });
+                },
+            };
+        });
         const log: string[] = [];
         await failover({
             namespace: NS,

@@ -8,7 +8,7 @@
  * The measurements (lag under pgbench, a failover under writes, pgbench -S on either server) are functions
  * here, so the test runs exactly the bench's machinery at a tiny size (test/db/benchStandby.test.ts).
  */
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as readline from "readline";
@@ -16,7 +16,9 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { Client } from "pg";
 import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../../policies/standard/replication";
-import { HELD_WAL_SQL, createSlotsStatements, mostAdvanced } from "../../../policies/standard/promotion";
+import { HELD_WAL_SQL, mostAdvanced } from "../../../policies/standard/promotion";
+import { KubectlResult, failover } from "../../../cli/failover";
+import { ServerPodHandle, kubectlOver } from "../../support/kubectl";
 import { serverSettings } from "../../../policies/standard/settings";
 import { hbaRules } from "../../../policies/standard/pgHba";
 import { renderPgHba } from "../../../render/pgHba";
@@ -25,7 +27,7 @@ import { pgpassAnyHost } from "../../../render/connection";
 import { scramVerifier } from "../../../render/scram";
 import { SYNCHRONOUS_BOOTSTRAP_PSQL } from "../../../render/privilegedSession";
 import { startReplica } from "../pg/replica";
-import { ADMIN, PG_BIN, PgServer, ServerFiles, registerSecret } from "../pg/server";
+import { ADMIN, PG_BIN, PgServer, ServerFiles, postgresCommand, registerSecret } from "../pg/server";
 
 const GiB = 2 ** 30;
 /** The stack's defaults: a 2Gi memory limit, a 50Gi volume (STANDARD §7). */
@@ -36,6 +38,36 @@ export const APP_ROLE = "app_user";
 export const APP_DATABASE = "app";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The namespace the rig's kubectl is asked about (the stack's default). */
+const NAMESPACE = "hanzo";
+
+/**
+ * `kubectl exec <pod> -c postgres -- <command>` on a loopback server, for the two commands the failover runs there:
+ * `env PGOPTIONS=… psql <args>` (over the server's socket, as the container's local socket) and its clean stop
+ * (`bash -c 'pg_ctl -D "$PGDATA" -m fast -w stop'`). Asynchronous: the writers of a bench keep running meanwhile.
+ */
+function execOnServer(server: PgServer, command: readonly string[]): Promise<KubectlResult> {
+    let argv: string[];
+    let env: NodeJS.ProcessEnv;
+    if (command[0] === "env" && /^PGOPTIONS=/.test(command[1] ?? "") && command[2] === "psql") {
+        argv = [`${PG_BIN}/psql`, ...command.slice(3), "-h", server.socketDir, "-p", String(server.port)];
+        env = { ...process.env, PGOPTIONS: command[1].replace(/^PGOPTIONS=/, ""), PGPASSWORD: "" };
+    } else if (command.join(" ") === 'bash -c pg_ctl -D "$PGDATA" -m fast -w stop') {
+        const [file, args] = postgresCommand(`${PG_BIN}/pg_ctl`, ["-D", server.dataDir, "-m", "fast", "-w", "stop"]);
+        argv = [file, ...args];
+        env = process.env;
+    } else {
+        throw new Error(`kubectl exec … -- ${command.join(" ")}: not a command cli/failover.ts runs in the server container`);
+    }
+    return new Promise((resolve) => {
+        const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += String(d)));
+        child.stderr.on("data", (d) => (stderr += String(d)));
+        child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+    });
+}
 
 /** The rendered files of a stack with these standbys, with loopback as the pod network. */
 export function standbyFiles(spec: ReplicationSpec): ServerFiles {
@@ -176,13 +208,15 @@ export interface FailoverResult {
     readonly ackedAfter: number;
     /** Acknowledged commits missing on the new primary. */
     readonly lost: number;
-    /** From the kill: the promotion returned, the CHECKPOINT returned, the first write acknowledged by the new primary (seconds). */
+    /** From the kill: `npm run failover`'s promotion and CHECKPOINT done, its relabel done, the first write acknowledged by the new primary (seconds). */
     readonly promotedS: number;
-    readonly checkpointS: number;
+    readonly relabelledS: number;
     readonly firstWriteS: number;
     /** The standby promoted (the one holding the most WAL), and the WAL each held at the choice (policies/standard/promotion.ts). */
     readonly promoted: string;
     readonly receiveLsns: Readonly<Record<string, string>>;
+    /** What the command logged. */
+    readonly log: readonly string[];
 }
 
 export class StandbyRig {
@@ -193,6 +227,47 @@ export class StandbyRig {
         readonly service: ServiceRelay,
         private readonly appPassword: string,
     ) {}
+
+    /** The primary's postmaster was killed (killPrimary): kubectl finds no postgres-0 from then on. */
+    private primaryGone = false;
+    /** How many times a relabel to `primary` pointed the Service relay at a server. */
+    private retargets = 0;
+
+    /** Kills the primary's postmaster (-9), as its pod's death. */
+    killPrimary(): void {
+        const pid = Number(fs.readFileSync(path.join(this.primary.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+        process.kill(pid, "SIGKILL");
+        this.primaryGone = true;
+    }
+
+    /**
+     * The rig's servers as the server pods kubectl names (test/support/kubectl.ts): `postgres-0` the primary (until
+     * killed), `postgres-standby-<i>` the standbys. `exec` runs the failover's two commands on the server: its psql
+     * over the server's socket with the PGOPTIONS it passes, and its clean stop; the relabel to `primary` points
+     * the Service relay at the server (the `postgres` Service's selector); every server answers Ready; none is
+     * recreated after a delete (no StatefulSet here).
+     */
+    pod(name: string): ServerPodHandle | undefined {
+        const m = /^postgres-standby-(\d+)$/.exec(name);
+        const server = name === "postgres-0" ? (this.primaryGone ? undefined : this.primary) : m ? this.standbys[Number(m[1])] : undefined;
+        if (!server) {
+            return undefined;
+        }
+        return {
+            exec: (command) => execOnServer(server, command),
+            label: async (role) => {
+                if (role === "primary") {
+                    await this.service.retarget(server.port);
+                    this.retargets++;
+                }
+            },
+            ready: async () => server.running,
+            waitReady: async () => undefined,
+            delete: async () => {
+                throw new Error(`${name}: a loopback server has no StatefulSet to recreate it`);
+            },
+        };
+    }
 
     /** The primary, the replication role, the service role and its database, then every standby cloned and streaming. */
     static async start(spec: ReplicationSpec): Promise<StandbyRig> {
@@ -355,18 +430,20 @@ export class StandbyRig {
         let killedAt = -1;
         let firstAfter = -1;
         let stop = false;
-        // Connections opened once the Service points at the new primary; only their acknowledgements time the
+        // Connections established once the Service points at the new primary; only their acknowledgements time the
         // failover (an orphaned backend of the killed postmaster could still acknowledge one on an old connection).
-        let retargeted = false;
+        // Established after the relay's retarget means to the new primary: the relay picks its upstream when it
+        // accepts, and a connection it accepted before that went to the dead primary and failed.
+        const retargetsBefore = this.retargets;
         const writer = async (client: number): Promise<void> => {
             let c: Client | undefined;
             let toNew = false;
             for (let n = 1; !stop;) {
                 try {
                     if (!c) {
-                        toNew = retargeted;
                         c = this.appClient();
                         await c.connect();
+                        toNew = this.retargets > retargetsBefore;
                     }
                     await c.query("INSERT INTO acked VALUES ($1, $2)", [client, n]);
                     acked.push([client, n]);
@@ -391,45 +468,49 @@ export class StandbyRig {
         };
         const writers = Array.from({ length: opts.writers }, (_, i) => writer(i));
         await this.until(`${opts.before} acknowledged commits`, () => acked.length >= opts.before);
-        // Step 0: the primary dies.
-        const pid = Number(fs.readFileSync(path.join(this.primary.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+        // The primary dies; then `npm run failover`'s own failover() (cli/failover.ts), its kubectl interpreted on
+        // these servers, to the standby holding the most WAL (the one the command would name on a refusal). Its last
+        // step, the old primary's rejoin, is not part of the time: nothing recreates a killed loopback server, and
+        // the command stops waiting for it.
         killedAt = performance.now();
-        process.kill(pid, "SIGKILL");
+        this.killPrimary();
         const ackedBefore = acked.length;
-        // Step 2: promote the standby that received the most WAL (with more than one, an acknowledged commit may be
-        // on one of them only), then CHECKPOINT.
         const receiveLsns: Record<string, string> = {};
         for (const [i, s] of this.standbys.entries()) {
             receiveLsns[standbySlot(i)] = one(s, HELD_WAL_SQL);
         }
         const best = this.standbys.findIndex((_, i) => standbySlot(i) === mostAdvanced(receiveLsns));
         const promoted = this.standbys[best];
-        const psql = (args: string[]) => {
-            const r = spawnSync(
-                `${PG_BIN}/psql`,
-                ["-XAtq", "-h", promoted.socketDir, "-p", String(promoted.port), "-U", ADMIN, "-d", "postgres", ...args],
-                {
-                    encoding: "utf8",
-                },
-            );
-            if (r.status !== 0) {
-                throw new Error(`psql ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-            }
-            return r.stdout.trim();
-        };
-        if (psql(["-c", "SELECT pg_promote(true, 60)"]) !== "t") {
-            throw new Error("pg_promote did not promote within 60 s");
+        const log: string[] = [];
+        const at: Record<string, number> = {};
+        const outcome = await failover({
+            namespace: NAMESPACE,
+            from: "postgres-0",
+            to: `postgres-standby-${best}`,
+            acceptWaitingWrites: true,
+            kubectl: kubectlOver(NAMESPACE, (pod) => this.pod(pod)),
+            log: (line) => {
+                log.push(line);
+                if (/ promoted \(CHECKPOINT done\)$/.test(line)) {
+                    at.promoted = performance.now();
+                }
+                if (/ labelled hanzo\.ai\/role=primary and Ready/.test(line)) {
+                    at.relabelled = performance.now();
+                }
+            },
+            pause: async () => {
+                await sleep(50);
+            },
+            polls: 40,
+        }).then(
+            () => "rejoined",
+            (e: Error) => e.message,
+        );
+        if (!outcome.startsWith(`gave up waiting: postgres-0 to come back as a standby of postgres-standby-${best}. The failover itself is done`)) {
+            throw new Error(`the failover did not reach its last step: ${outcome}\n${log.join("\n")}`);
         }
-        const promotedS = (performance.now() - killedAt) / 1000;
-        psql(["-c", "CHECKPOINT"]);
-        const checkpointS = (performance.now() - killedAt) / 1000;
-        const others = this.standbys.map((_, i) => standbySlot(i)).filter((_, i) => i !== best);
-        if (others.length > 0) {
-            psql(createSlotsStatements(others).flatMap((statement) => ["-c", statement]));
-        }
-        // Step 3: the Service selects it.
-        await this.service.retarget(promoted.port);
-        retargeted = true;
+        const promotedS = (at.promoted - killedAt) / 1000;
+        const relabelledS = (at.relabelled - killedAt) / 1000;
         const target = ackedBefore + opts.after;
         await this.until(`${opts.after} commits acknowledged after the failover`, () => acked.length >= target, 300);
         stop = true;
@@ -445,21 +526,25 @@ export class StandbyRig {
             await c.end();
         }
         // The old primary is not rejoined here (not part of the time); its files go with stop().
-        fs.rmSync(path.join(this.primary.dataDir, "postmaster.pid"), { force: true });
         return {
             ackedBefore,
             ackedAfter: acked.length - ackedBefore,
             lost,
             promotedS,
-            checkpointS,
+            relabelledS,
             firstWriteS,
             promoted: standbySlot(best),
             receiveLsns,
+            log,
         };
     }
 
     async stop(): Promise<void> {
         await this.service.close();
+        if (this.primaryGone) {
+            // Killed: its postmaster.pid stays behind, and PgServer.stop would wait for a server that is not there.
+            fs.rmSync(path.join(this.primary.dataDir, "postmaster.pid"), { force: true });
+        }
         for (const s of [...this.standbys, this.primary]) {
             try {
                 // A primary left without its synchronous standbys would hold the harness's own statements at stop.

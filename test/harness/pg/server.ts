@@ -80,7 +80,7 @@ export function freePort(): Promise<number> {
 }
 
 /** The command line that runs `cmd` as the `postgres` OS user (initdb, postgres and pg_ctl refuse root). */
-function postgresCommand(cmd: string, args: string[]): [string, string[]] {
+export function postgresCommand(cmd: string, args: string[]): [string, string[]] {
     return isRoot() ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 

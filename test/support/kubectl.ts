@@ -1,0 +1,83 @@
+/**
+ * kubectl, interpreted: exactly the command lines `npm run failover` (cli/failover.ts `argv`) issues, answered
+ * from a test's server pods, anything else a test failure. One interpreter for every place that runs the
+ * command's own `failover()` on something that is not a cluster: the pod runner (test/pods/standby.test.ts),
+ * loopback servers (test/db/failoverMulti.test.ts) and the bench (test/harness/local/standbys.ts). What each
+ * form does is the pods' own business (`ServerPodHandle`); what a cluster answers when a pod does not exist is
+ * kubectl's `Error from server (NotFound): pods "<pod>" not found`, exit 1.
+ */
+import * as assert from "assert";
+import { Kubectl, KubectlResult, argv } from "../../cli/failover";
+import { ROLE_LABEL } from "../../policies/standard/replication";
+import { SERVER_CONTAINER } from "../../policies/standard/serverPod";
+
+/** What a test's server pod does for each kubectl form the failover issues. */
+export interface ServerPodHandle {
+    /** `kubectl exec <pod> -c postgres -- <command>`: the command in the server container. */
+    exec(command: readonly string[]): Promise<KubectlResult>;
+    /** `kubectl label pod <pod> hanzo.ai/role=<role> --overwrite`. */
+    label(role: string): Promise<void>;
+    /** The Ready condition `kubectl get pod -o jsonpath=…` prints. */
+    ready(): Promise<boolean>;
+    /** `kubectl wait --for=condition=Ready`: resolves when Ready, rejects with kubectl's message on its timeout. */
+    waitReady(): Promise<void>;
+    /** `kubectl delete pod --wait=true`: gone, and (as its StatefulSet does) recreated on its claim. */
+    delete(): Promise<void>;
+}
+
+export const answer = (status: number, stdout = "", stderr = ""): KubectlResult => ({ status, stdout, stderr });
+const notFound = (pod: string) => answer(1, "", `Error from server (NotFound): pods "${pod}" not found`);
+
+/** A Kubectl over `pods` (undefined: no such pod) in namespace `ns`. */
+export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle | undefined): Kubectl {
+    return async (args) => {
+        const [n, namespace, verb, ...rest] = args;
+        assert.deepStrictEqual([n, namespace], ["-n", ns], `kubectl ${args.join(" ")}: the namespace`);
+        if (verb === "exec") {
+            const [pod, c, container, dashes, ...command] = rest;
+            assert.deepStrictEqual([c, container, dashes], ["-c", SERVER_CONTAINER, "--"], `kubectl ${args.join(" ")}`);
+            const p = pods(pod);
+            return p ? p.exec(command) : notFound(pod);
+        }
+        if (verb === "label") {
+            const pod = rest[1];
+            const role = (rest[2] ?? "").replace(`${ROLE_LABEL}=`, "");
+            assert.deepStrictEqual(args, argv.label(ns, pod, role));
+            const p = pods(pod);
+            if (!p) {
+                return notFound(pod);
+            }
+            await p.label(role);
+            return answer(0, `pod/${pod} labeled`);
+        }
+        if (verb === "get") {
+            const pod = rest[1];
+            assert.deepStrictEqual(args, argv.ready(ns, pod));
+            const p = pods(pod);
+            return p ? answer(0, (await p.ready()) ? "True" : "False") : notFound(pod);
+        }
+        if (verb === "wait") {
+            const pod = (rest[1] ?? "").replace(/^pod\//, "");
+            assert.deepStrictEqual(args, argv.waitReady(ns, pod));
+            const p = pods(pod);
+            if (!p) {
+                return notFound(pod);
+            }
+            return p.waitReady().then(
+                () => answer(0, `pod/${pod} condition met`),
+                (e: Error) => answer(1, "", e.message),
+            );
+        }
+        if (verb === "delete") {
+            const pod = rest[1];
+            assert.deepStrictEqual(args, argv.deletePod(ns, pod));
+            const p = pods(pod);
+            if (!p) {
+                return notFound(pod);
+            }
+            await p.delete();
+            return answer(0, `pod "${pod}" deleted`);
+        }
+        throw new Error(`kubectl ${args.join(" ")}: not a command line cli/failover.ts issues`);
+    };
+}
