@@ -3,8 +3,21 @@
  * from a test's server pods, anything else a test failure. One interpreter for every place that runs the
  * command's own `failover()` on something that is not a cluster: the pod runner (test/pods/standby.test.ts),
  * loopback servers (test/db/failoverMulti.test.ts) and the bench (test/harness/local/standbys.ts). What each
- * form does is the pods' own business (`ServerPodHandle`); what a cluster answers when a pod does not exist is
- * kubectl's `Error from server (NotFound): pods "<pod>" not found`, exit 1.
+ * form does is the pods' own business (`ServerPodHandle`); what kubectl prints and exits with is kubectl's, as its
+ * source has it (kubernetes/kubectl, read at master dee3483a3d6a and tag kubernetes-1.32.4):
+ *  - a pod that does not exist, for every form: stderr `Error from server (NotFound): pods "<pod>" not found` and a
+ *    newline, exit 1 (pkg/cmd/util/helpers.go `StandardErrorMessage` "Error from server (%s): %s", `fatal` adds the
+ *    newline; the text is apimachinery's `NewNotFound`, `%s %q not found`);
+ *  - `get -o jsonpath=…`: the values only, no newline (client-go util/jsonpath `PrintResults`); a pod with no Ready
+ *    condition yet prints nothing, exit 0 (the filter `?(@.type=="Ready")` matches nothing);
+ *  - `exec`: the remote command's output, and for a status N ≠ 0 `command terminated with exit code N` on stderr and
+ *    exit N (client-go tools/remotecommand v4 `CodeExitError`; helpers.go passes `ExitStatus()` to os.Exit);
+ *  - `label … --overwrite`: `pod/<pod> labeled` (`not labeled` when the value was already there; both exit 0);
+ *  - `wait --for=condition=Ready`: `pod/<pod> condition met`; on its timeout stderr `error: timed out waiting for the
+ *    condition on pods/<pod>`, exit 1 (pkg/cmd/wait/condition.go);
+ *  - `delete pod --wait=true`: `pod "<pod>" deleted` (kubectl 1.34 and later add ` from <ns> namespace`: the
+ *    command reads no output of it), printed before the wait, which ends when the pod is gone or recreated under
+ *    the same name with a new UID (pkg/cmd/wait/delete.go), not when the new pod is Ready.
  */
 import * as assert from "assert";
 import { Kubectl, KubectlResult, argv } from "../../cli/failover";
@@ -26,7 +39,7 @@ export interface ServerPodHandle {
 }
 
 export const answer = (status: number, stdout = "", stderr = ""): KubectlResult => ({ status, stdout, stderr });
-const notFound = (pod: string) => answer(1, "", `Error from server (NotFound): pods "${pod}" not found`);
+const notFound = (pod: string) => answer(1, "", `Error from server (NotFound): pods "${pod}" not found\n`);
 
 /** A Kubectl over `pods` (undefined: no such pod) in namespace `ns`. */
 export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle | undefined): Kubectl {
@@ -37,7 +50,11 @@ export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle 
             const [pod, c, container, dashes, ...command] = rest;
             assert.deepStrictEqual([c, container, dashes], ["-c", SERVER_CONTAINER, "--"], `kubectl ${args.join(" ")}`);
             const p = pods(pod);
-            return p ? p.exec(command) : notFound(pod);
+            if (!p) {
+                return notFound(pod);
+            }
+            const r = await p.exec(command);
+            return r.status === 0 ? r : { ...r, stderr: `${r.stderr}command terminated with exit code ${r.status}\n` };
         }
         if (verb === "label") {
             const pod = rest[1];
@@ -48,7 +65,7 @@ export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle 
                 return notFound(pod);
             }
             await p.label(role);
-            return answer(0, `pod/${pod} labeled`);
+            return answer(0, `pod/${pod} labeled\n`);
         }
         if (verb === "get") {
             const pod = rest[1];
@@ -64,8 +81,8 @@ export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle 
                 return notFound(pod);
             }
             return p.waitReady().then(
-                () => answer(0, `pod/${pod} condition met`),
-                (e: Error) => answer(1, "", e.message),
+                () => answer(0, `pod/${pod} condition met\n`),
+                () => answer(1, "", `error: timed out waiting for the condition on pods/${pod}\n`),
             );
         }
         if (verb === "delete") {
@@ -76,7 +93,7 @@ export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle 
                 return notFound(pod);
             }
             await p.delete();
-            return answer(0, `pod "${pod}" deleted`);
+            return answer(0, `pod "${pod}" deleted\n`);
         }
         throw new Error(`kubectl ${args.join(" ")}: not a command line cli/failover.ts issues`);
     };
