@@ -42,16 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 2 ** 20;
 
 function pgbench(server: PgServer, args: string[]): { status: number; out: string } {
-    const r = server.runAsPostgres(`${PG_BIN}/pgbench`, [
-        "-h",
-        server.socketDir,
-        "-p",
-        String(server.port),
-        "-U",
-        ADMIN,
-        ...args,
-        "postgres",
-    ]);
+    const r = server.client("pgbench", args);
     return { status: r.status, out: r.stdout + r.stderr };
 }
 

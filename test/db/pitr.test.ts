@@ -10,7 +10,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ADMIN, PgServer } from "../harness/pg/server";
+import { PgServer } from "../harness/pg/server";
 import { PitrRig } from "../harness/local/pitr";
 import { RecoveryTarget } from "../../render/pitr";
 
@@ -71,18 +71,7 @@ describe("point-in-time recovery with pgBackRest (real server, S3 over TLS)", fu
             archive_timeout: "1min",
             max_slot_wal_keep_size: "4GB",
         })) {
-            const r = server.runAsPostgres("psql", [
-                "-XAtq",
-                "-h",
-                server.socketDir,
-                "-p",
-                String(server.port),
-                "-U",
-                ADMIN,
-                "-c",
-                `SHOW ${k}`,
-                "postgres",
-            ]);
+            const r = server.client("psql", ["-XAtq", "-c", `SHOW ${k}`]);
             assert.strictEqual(r.stdout.trim(), v, k);
         }
         for (const f of ["pgbackrest.conf", "backup.conf"]) {

@@ -17,24 +17,11 @@ import { PG_BIN, PgServer, freePort, registerSecret } from "../harness/pg/server
 import { checkRules, testRules } from "../support/promtool";
 import { replicationFiles, startStandby } from "../support/replication";
 import { httpGet, startExporter } from "../support/exporter";
+import { untilValue } from "../support/until";
 
 const FILES = replicationFiles({ standbys: 1, synchronousStandbys: 0 });
 /** A small max_slot_wal_keep_size (and max_wal_size) for this pair only, so that a slot is lost after ~100 MB of WAL. */
 const KEEP = "32MB";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
-    const end = Date.now() + seconds * 1000;
-    for (;;) {
-        const v = await probe();
-        if (v !== undefined) {
-            return v;
-        }
-        if (Date.now() > end) {
-            throw new Error(`gave up waiting for ${what}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
 
 /** The samples of an exposition: `name{labels}` → value (comments dropped). */
 function samples(body: string): Map<string, number> {
@@ -116,7 +103,7 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
             const port = await freePort();
             exporters.push(startExporter(port, server.port, "hanzo_monitor", monitorPassword, path.join(queriesDir, "queries.yaml")));
             scrape[name] = () =>
-                until(`the ${name}'s exporter`, async () => {
+                untilValue(`the ${name}'s exporter`, async () => {
                     try {
                         const r = await httpGet(`http://127.0.0.1:${port}/metrics`);
                         return r.status === 200 && /^pg_up 1$/m.test(r.body) ? samples(r.body) : undefined;
@@ -144,7 +131,7 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
     });
 
     it("exposes the standby count and the slot (with wal_status) on the primary, the lag on the standby, nothing else of them", async () => {
-        const p = await until("the primary's exporter to see the standby streaming", async () => {
+        const p = await untilValue("the primary's exporter to see the standby streaming", async () => {
             const s = await scrape.primary();
             return value(s, "hanzo_replication_streaming_standbys") === 1 ? s : undefined;
         });
@@ -183,7 +170,7 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
         ]);
         seen.keep = raw(p, "pg_settings_max_slot_wal_keep_size_bytes")[0][0];
 
-        const s = await until("the standby's exporter to see it caught up", async () => {
+        const s = await untilValue("the standby's exporter to see it caught up", async () => {
             const m = await scrape.standby();
             return value(m, "hanzo_replication_lag_seconds") === 0 ? m : undefined;
         });
@@ -197,16 +184,16 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
         // A transaction replayed first: the lag is the age of the last one replayed (none yet after the clone).
         primary.psql("CREATE TABLE first AS SELECT 1 AS one", {}, "app");
         const first = primary.psql("\\pset tuples_only on\nSELECT pg_current_wal_lsn()").trim();
-        await until("the standby to replay it", async () =>
+        await untilValue("the standby to replay it", async () =>
             standby.psql(`\\pset tuples_only on\nSELECT pg_last_wal_replay_lsn() >= '${first}'`).trim() === "t" ? true : undefined,
         );
         standby.psql("SELECT pg_wal_replay_pause()");
         primary.psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g", {}, "app");
         const lsn = primary.psql("\\pset tuples_only on\nSELECT pg_current_wal_lsn()").trim();
-        await until("the standby to receive the write", async () =>
+        await untilValue("the standby to receive the write", async () =>
             standby.psql(`\\pset tuples_only on\nSELECT pg_last_wal_receive_lsn() >= '${lsn}'`).trim() === "t" ? true : undefined,
         );
-        const s = await until("a lag above 0", async () => {
+        const s = await untilValue("a lag above 0", async () => {
             const m = await scrape.standby();
             return (value(m, "hanzo_replication_lag_seconds") ?? 0) > 0 ? m : undefined;
         });
@@ -216,13 +203,13 @@ describe("standbys' alerts on the real exporter's metrics (primary + standby)", 
 
     it("shows the standby missing, then its slot past max_slot_wal_keep_size (lost)", async () => {
         standby.runAsPostgres(`${PG_BIN}/pg_ctl`, ["-D", standby.dataDir, "-m", "immediate", "-w", "stop"]);
-        await until("the primary's exporter to count no standby", async () =>
+        await untilValue("the primary's exporter to count no standby", async () =>
             value(await scrape.primary(), "hanzo_replication_streaming_standbys") === 0 ? true : undefined,
         );
         // More WAL than max_slot_wal_keep_size, then a checkpoint: the inactive slot is invalidated.
         primary.psql("CREATE TABLE w AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 400000) g; CHECKPOINT;", {}, "app");
         let slots: [string, number][] = [];
-        const p = await until("the slot to be lost", async () => {
+        const p = await untilValue("the slot to be lost", async () => {
             const m = await scrape.primary();
             slots = of(m, "hanzo_replication_slot_retained_bytes");
             return slots.some(([k]) => k.includes('wal_status="lost"')) ? m : undefined;

@@ -4,7 +4,7 @@ import { namespaceData, workload } from "../harness/pod/plan";
 import type { PodSpec } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, secretOf, startServerPod } from "../support/pods";
+import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, runServicePod, secretOf, startServerPod } from "../support/pods";
 import * as net from "net";
 import { POOLED } from "../support/config";
 
@@ -58,28 +58,8 @@ describe("pods: a pooled stack's PgBouncer Deployment, run as declared", functio
     }
 
     /** A pod of the commerce service: psql with the Secret `commerce-database` as its environment. */
-    async function serviceQuery(sql: string): Promise<{ status: number; out: string }> {
-        const { secrets, configMaps } = namespaceData(plan, "hanzo");
-        const spec: PodSpec = {
-            restartPolicy: "Never",
-            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [
-                {
-                    name: "app",
-                    image: "postgres:16.4-bookworm",
-                    command: ["sh", "-c", `psql "$DATABASE_URL" -X -tA -c "${sql}"`],
-                    envFrom: [{ secretRef: { name: "commerce-database" } }],
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        };
-        const pod = await Pod.start({ name: "commerce-app", namespace: "hanzo", spec, network, secrets, configMaps });
-        pods.push(pod);
-        const status = (await pod.waitCompleted(60_000)).app;
-        const out = pod.container("app").logs().trim();
-        await pod.stop(1);
-        return { status, out };
-    }
+    const serviceQuery = (sql: string) =>
+        runServicePod(plan, network, "commerce", `psql "$DATABASE_URL" -X -tA -c "${sql}"`, "hanzo", (pod) => pods.push(pod));
 
     it("connects a pooled service through its Secret's DATABASE_URL, as its role, to its database, pooled by transaction", async () => {
         const url = secretOf(plan, "hanzo", "commerce-database").DATABASE_URL;

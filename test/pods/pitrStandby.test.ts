@@ -1,18 +1,13 @@
 import * as assert from "assert";
-import * as fs from "fs";
 import { Client } from "pg";
-import { S3Server } from "../harness/local/s3";
-import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
 import type { PlanResult } from "../../cli/plan/runner";
-import { VALID } from "../support/config";
-import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, clusterNetwork, connectTo, secretOf } from "../support/pods";
+import { workload } from "../harness/pod/plan";
+import { PodCluster } from "../support/podCluster";
+import { PersistentVolume, Pod, applyInitSql, connectTo, readyAgain, secretOf } from "../support/pods";
+import { untilValue } from "../support/until";
 import { PITR_OBJECTS } from "../../policies/standard/jobs";
-import { HANZO_SQL_IMAGE } from "../../render/pitr";
 
 const NS = "hanzo";
-const BUCKET = "hanzo-k8s-postgres-backups";
-const S3_NAME = "minio.minio.svc";
 
 interface Info {
     backup: { type: string; error: boolean; label: string; prior: string | null; archive: { start: string; stop: string } }[];
@@ -30,75 +25,16 @@ interface Info {
  */
 describe("pods: archiving and base backups in a stack with a standby, across a failover (issues 23 and 24)", function () {
     this.timeout(900_000);
+    let cluster: PodCluster;
     let plan: PlanResult;
-    let network: PodNetwork;
-    let s3: S3Server;
     let primary: Pod;
     let standby: Pod;
     let adminPassword: string;
     const volumes: PersistentVolume[] = [];
-    const pods: Pod[] = [];
     let jobs = 0;
 
-    function config(url: string, ca: string): Record<string, unknown> {
-        return {
-            ...VALID,
-            standbys: 1,
-            image: HANZO_SQL_IMAGE,
-            pitrEnabled: true,
-            pitrEndpointCa: ca,
-            backupEndpoint: url,
-            backupBucket: BUCKET,
-            backupAccessKeyId: "S3RVER",
-            backupSecretAccessKey: "S3RVER",
-        };
-    }
-    const SECRET_KEYS = ["hanzo-sql:backupAccessKeyId", "hanzo-sql:backupSecretAccessKey"];
-
-    /** Pod `<statefulset>-0` of a StatefulSet of the plan, on `volume`, with its template's labels. */
-    async function startMember(name: string, volume: PersistentVolume): Promise<Pod> {
-        const w = workload(plan, "StatefulSet", name);
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const pod = await Pod.start({
-            name: `${w.name}-0`,
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            claims: Object.fromEntries(w.claimTemplates.map((t) => [t, volume])),
-            labels: w.labels,
-        });
-        pods.push(pod);
-        return pod;
-    }
-
-    async function until<T>(what: string, f: () => Promise<T | undefined>, seconds = 120): Promise<T> {
-        for (let i = 0; i < seconds * 4; i++) {
-            const v = await f().catch(() => undefined);
-            if (v !== undefined) {
-                return v;
-            }
-            await new Promise((r) => setTimeout(r, 250));
-        }
-        throw new Error(`${what}: not within ${seconds} s`);
-    }
-
-    /** Ready by its probes, probed as the kubelet does every period. */
-    async function readyAgain(pod: Pod): Promise<void> {
-        let last = "";
-        await until(
-            `${pod.name} Ready`,
-            async () => {
-                const r = await pod.checkReady();
-                last = r.detail;
-                return r.ready ? true : undefined;
-            },
-            60,
-        ).catch((e) => {
-            throw new Error(`${(e as Error).message}: ${last}`);
-        });
-    }
+    /** Pod `<statefulset>-0` of a server StatefulSet of the plan, on `volume`; the Services by their selectors. */
+    const startMember = (name: string, volume: PersistentVolume): Promise<Pod> => cluster.startServer(plan, name, { volume, services: [] });
 
     async function admin(pod: Pod): Promise<Client> {
         return connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
@@ -106,18 +42,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
 
     /** A pod of a base backup CronJob as the plan declares it, run to its end: its exit status and log. */
     async function backupJob(cronJob: string): Promise<{ status: number; log: string }> {
-        const w = workload(plan, "CronJob", cronJob);
-        const { secrets, configMaps } = namespaceData(plan, w.namespace);
-        const job = await Pod.start({
-            name: `${cronJob}-${++jobs}-abcde`,
-            namespace: w.namespace,
-            spec: w.spec,
-            network,
-            secrets,
-            configMaps,
-            labels: w.labels,
-        });
-        pods.push(job);
+        const job = await cluster.startJob(plan, cronJob, `${cronJob}-${++jobs}-abcde`);
         const done = await job.waitCompleted(600_000);
         const log = job.container("backup").logs();
         await job.stop(1);
@@ -138,7 +63,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         const a = await admin(pod);
         try {
             const segment = (await a.query("SELECT pg_walfile_name(pg_switch_wal()) AS segment")).rows[0].segment as string;
-            await until(
+            await untilValue(
                 `segment ${segment} archived`,
                 async () =>
                     (await a.query("SELECT last_archived_wal FROM pg_stat_archiver")).rows[0].last_archived_wal === segment
@@ -153,31 +78,15 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
     }
 
     before(async () => {
-        const dummyCa = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        network = await clusterNetwork(await planWith("pitr-standby", config(`https://${S3_NAME}:9000`, dummyCa), SECRET_KEYS));
-        const minio = network.addMember({ namespace: "minio", labels: { app: "minio" }, ports: [] });
-        network.addService("minio", "minio", minio);
-        s3 = await S3Server.start(BUCKET, minio, { tls: true, tlsName: S3_NAME });
-        plan = await planWith("pitr-standby", config(`https://${S3_NAME}:${s3.port}`, fs.readFileSync(s3.certFile!, "utf8")), SECRET_KEYS);
-        network.enforce(networkPolicies(plan));
-        // The Services by their selectors, as the endpoints controller and the cluster DNS resolve them.
-        for (const r of plan.plan.resources.filter((x) => x.type === "kubernetes:core/v1:Service")) {
-            const s = plan.revealed.get(r.urn) as {
-                metadata: { name: string; namespace: string };
-                spec: { selector: Record<string, string> };
-            };
-            network.addSelectorService(s.metadata.name, s.metadata.namespace, s.spec.selector);
-        }
-        volumes.push(PersistentVolume.fresh(), PersistentVolume.fresh());
+        // hanzo-k8s with a standby, archiving over TLS into s3rver as minio.minio.svc (test/support/podCluster.ts);
+        // the Services by their selectors, as the endpoints controller and the cluster DNS resolve them.
+        ({ cluster, plan } = await PodCluster.archiving({ standbys: 1 }));
+        cluster.addPlanServices(plan);
+        volumes.push(cluster.volume(), cluster.volume());
         adminPassword = secretOf(plan, NS, "postgres-credentials").password;
     });
     after(async () => {
-        for (const p of pods.reverse()) {
-            await p.stop(5).catch(() => undefined);
-        }
-        await s3?.stop();
-        network?.destroy();
-        volumes.forEach((v) => v.remove());
+        await cluster?.destroy();
     });
 
     it("the primary's sidecar creates the stanza; the standby's serves without it: the standby is Ready and streams", async () => {
@@ -197,7 +106,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         assert.match(primary.container("pgbackrest").logs(), /stanza-create command end: completed successfully/);
         const a = await admin(primary);
         try {
-            const rows = await until("the standby streams", async () => {
+            const rows = await untilValue("the standby streams", async () => {
                 const r = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
                 return r.length === 1 && r[0].state === "streaming" ? r : undefined;
             });
@@ -205,12 +114,12 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         } finally {
             await a.end();
         }
-        assert.deepStrictEqual([network.resolve("postgres.hanzo.svc"), network.resolve("postgres-ro.hanzo.svc")], [primary.ip, standby.ip]);
+        assert.deepStrictEqual([cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")], [primary.ip, standby.ip]);
     });
 
     it("archives the primary's WAL; a full and a differential backup copy their files from the standby (pgbackrest info)", async () => {
         const segment = await archived(primary);
-        assert.strictEqual(s3.keys("postgres-pitr/archive/db/15-1/").filter((k) => k.includes(`/${segment}-`)).length, 1);
+        assert.strictEqual(cluster.s3!.keys("postgres-pitr/archive/db/15-1/").filter((k) => k.includes(`/${segment}-`)).length, 1);
         for (const cronJob of [PITR_OBJECTS.fullCronJob, PITR_OBJECTS.diffCronJob]) {
             const { status, log } = await backupJob(cronJob);
             assert.strictEqual(status, 0, log);
@@ -258,7 +167,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         }
         standby.relabel({ ...standby.labels, "hanzo.ai/role": "primary" });
         await readyAgain(standby);
-        assert.deepStrictEqual([network.resolve("postgres.hanzo.svc"), network.resolve("postgres-ro.hanzo.svc")], [standby.ip, undefined]);
+        assert.deepStrictEqual([cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")], [standby.ip, undefined]);
         mark("promoted and relabelled");
         // The new primary archives on timeline 2 into the same stanza.
         const segment = await archived(standby);
@@ -291,7 +200,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         const old = await startMember("postgres", volumes[0]);
         const a = await admin(standby);
         try {
-            await until(
+            await untilValue(
                 "the old primary streams from the new one",
                 async () => {
                     const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
@@ -311,7 +220,7 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
             old.container("pgbackrest").logs(),
             /pgbackrest: the server is in recovery \(a standby\): no stanza-create here, serving/,
         );
-        assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), old.ip);
+        assert.strictEqual(cluster.network.resolve("postgres-ro.hanzo.svc"), old.ip);
         const { status, log } = await backupJob(PITR_OBJECTS.diffCronJob);
         assert.strictEqual(status, 0, log);
         assert.match(log, /replay on the standby reached/, log);

@@ -3,6 +3,7 @@ import { Client } from "pg";
 import { VALID } from "../support/config";
 import { planWith } from "../support/plan";
 import { kubectlOver } from "../support/kubectl";
+import { untilValue } from "../support/until";
 import {
     PersistentVolume,
     Pod,
@@ -11,11 +12,12 @@ import {
     canConnect,
     clusterNetwork,
     connectTo,
+    readyAgain,
     rolePasswords,
+    runServicePod,
     secretOf,
 } from "../support/pods";
 import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
-import type { PodSpec } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
 import { Kubectl, failover } from "../../cli/failover";
 
@@ -71,58 +73,13 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
     }
 
     /** A pod of the iam service in `namespace` running psql with its Secret as environment; its exit status and output. */
-    async function servicePsql(script: string, namespace = NS): Promise<{ status: number; out: string }> {
-        const { secrets, configMaps } = namespaceData(plan, NS);
-        const spec: PodSpec = {
-            restartPolicy: "Never",
-            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [
-                {
-                    name: "app",
-                    image: "postgres:16.4-bookworm",
-                    command: ["sh", "-c", script],
-                    envFrom: [{ secretRef: { name: "iam-database" } }],
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        };
-        const pod = await Pod.start({ name: "iam-app", namespace, spec, network, secrets, configMaps, labels: { app: "iam" } });
-        const status = (await pod.waitCompleted(60_000)).app;
-        const out = pod.container("app").logs().trim();
-        await pod.stop(1);
-        return { status, out };
-    }
+    const servicePsql = (script: string, namespace = NS) => runServicePod(plan, network, "iam", script, namespace, (pod) => pods.push(pod));
 
-    /** Ready by its probe, probed as the kubelet does every period (one slow probe under load is not a failure). */
-    async function readyAgain(pod: Pod): Promise<void> {
-        let last = "";
-        await until(
-            `${pod.name} Ready`,
-            async () => {
-                const r = await pod.checkReady();
-                last = r.detail;
-                return r.ready ? true : undefined;
-            },
-            30,
-        ).catch((e) => {
-            throw new Error(`${(e as Error).message}: ${last}`);
-        });
-    }
 
     async function admin(pod: Pod): Promise<Client> {
         return connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
     }
 
-    async function until<T>(what: string, f: () => Promise<T | undefined>, seconds = 120): Promise<T> {
-        for (let i = 0; i < seconds * 4; i++) {
-            const v = await f().catch(() => undefined);
-            if (v !== undefined) {
-                return v;
-            }
-            await new Promise((r) => setTimeout(r, 250));
-        }
-        throw new Error(`${what}: not within ${seconds} s`);
-    }
 
     before(async () => {
         plan = await planWith("standbys", CONFIG);
@@ -165,7 +122,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             /replica-start: empty volume: cloning the primary behind postgres\.hanzo\.svc into slot postgres_standby_0/,
         );
         const a = await admin(primary);
-        const streaming = await until("the standby streams", async () => {
+        const streaming = await untilValue("the standby streams", async () => {
             const rows = (await a.query("SELECT application_name, state, sync_state FROM pg_stat_replication")).rows;
             return rows.length === 1 && rows[0].state === "streaming" ? rows : undefined;
         });
@@ -244,7 +201,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         standby = await startMember("postgres-standby", volumes[1], syncPlan);
         await standby.waitReady();
         const a = await admin(primary);
-        const rows = await until("the standby streams in the quorum", async () => {
+        const rows = await untilValue("the standby streams in the quorum", async () => {
             const r = (await a.query("SELECT application_name, state, sync_state FROM pg_stat_replication")).rows;
             return r.length === 1 && r[0].state === "streaming" ? r : undefined;
         });
@@ -300,7 +257,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         const clients = [1, 2, 3].map(client);
         let a!: Client;
         try {
-            await until("500 acknowledged commits", async () => (acked.length >= 500 ? true : undefined));
+            await untilValue("500 acknowledged commits", async () => (acked.length >= 500 ? true : undefined));
 
             // The primary's pod dies (its PID 1, the postmaster, killed: every process of the container goes with it).
             const beforeKill = acked.length;
@@ -323,7 +280,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             // 4. Rejoin: the old primary's pod, recreated by its StatefulSet on its volume, labelled primary.
             const old = await startMember("postgres", volumes[0], syncPlan);
             a = await admin(standby);
-            await until("the old primary streams from the new one", async () => {
+            await untilValue("the old primary streams from the new one", async () => {
                 const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
                 return rows.length === 1 && rows[0].state === "streaming" && rows[0].application_name === "postgres_0" ? true : undefined;
             });
@@ -337,7 +294,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             rejoined = old;
             assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), old.ip);
 
-            await until("writes continue on the new primary", async () => (acked.length >= beforeKill + 200 ? true : undefined), 180);
+            await untilValue("writes continue on the new primary", async () => (acked.length >= beforeKill + 200 ? true : undefined), 180);
         } finally {
             stop = true;
             await Promise.all(clients);
@@ -367,7 +324,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         const reborn = await startMember("postgres", fresh, syncPlan);
         recloned = { pod: reborn, volume: fresh };
         const a = await admin(standby);
-        await until("the clone streams from the new primary through postgres_0", async () => {
+        await untilValue("the clone streams from the new primary through postgres_0", async () => {
             const rows = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
             return rows.length === 1 && rows[0].state === "streaming" && rows[0].application_name === "postgres_0" ? true : undefined;
         });
@@ -387,7 +344,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         // It serves the new primary's rows.
         const lsn = (await a.query("SELECT pg_current_wal_lsn() AS l")).rows[0].l as string;
         const r = await admin(reborn);
-        await until("the clone replays the primary's WAL", async () =>
+        await untilValue("the clone replays the primary's WAL", async () =>
             (await r.query("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok", [lsn])).rows[0].ok ? true : undefined,
         );
         const count = async (c: Client) => (await c.query("SELECT count(*)::int AS n FROM acks")).rows[0].n as number;
@@ -448,7 +405,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
         assert.strictEqual(network.resolve("postgres-ro.hanzo.svc"), standbyPod.ip);
         assert.match(standbyPod.container("postgres").logs(), /rewinding and rejoining as its standby/);
         const a = await admin(primaryPod);
-        const rows = await until("the old primary streams from postgres-0", async () => {
+        const rows = await untilValue("the old primary streams from postgres-0", async () => {
             const r = (await a.query("SELECT application_name, state FROM pg_stat_replication")).rows;
             return r.length === 1 && r[0].state === "streaming" ? r : undefined;
         });

@@ -12,7 +12,7 @@ import type { PodSpec } from "../harness/pod/runner";
 import { PROJECT_DIR } from "../../cli/plan/stackFile";
 import type { PlanResult } from "../../cli/plan/runner";
 import { planWith } from "./plan";
-import { PersistentVolume, Pod, PodNetwork, clusterNetwork, startServerPod } from "./pods";
+import { PersistentVolume, Pod, PodNetwork, clusterNetwork, runServicePod, startServerPod } from "./pods";
 
 /** The config values of Pulumi.<stack>.yaml, keys without the project's `hanzo-sql:` prefix. */
 export function stackFileValues(stack = "hanzo-k8s"): Record<string, unknown> {
@@ -185,36 +185,8 @@ export class PodCluster {
      * with sh in the server's client image, its Secret `<service>-database` of namespace hanzo as its environment;
      * its exit status and output once it ends (then it is stopped).
      */
-    async runServicePod(plan: PlanResult, service: string, script: string, namespace = "hanzo"): Promise<{ status: number; out: string }> {
-        const { secrets, configMaps } = namespaceData(plan, "hanzo");
-        const spec: PodSpec = {
-            restartPolicy: "Never",
-            securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-            containers: [
-                {
-                    name: "app",
-                    image: "postgres:16.4-bookworm",
-                    command: ["sh", "-c", script],
-                    envFrom: [{ secretRef: { name: `${service}-database` } }],
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        };
-        const pod = this.track(
-            await Pod.start({
-                name: `${service}-app`,
-                namespace,
-                spec,
-                network: this.network,
-                secrets,
-                configMaps,
-                labels: { app: service },
-            }),
-        );
-        const status = (await pod.waitCompleted(60_000)).app;
-        const out = pod.container("app").logs().trim();
-        await pod.stop(1);
-        return { status, out };
+    runServicePod(plan: PlanResult, service: string, script: string, namespace = "hanzo"): Promise<{ status: number; out: string }> {
+        return runServicePod(plan, this.network, service, script, namespace, (pod) => this.track(pod));
     }
 
     /**

@@ -3,9 +3,10 @@ import { spawnSync } from "child_process";
 import { Client } from "pg";
 import { PG_BIN } from "../harness/pg/server";
 import { namespaceData, networkPolicies, workload } from "../harness/pod/plan";
-import { PersistentVolume, Pod, PodNetwork, RunningContainer } from "../harness/pod/runner";
+import { PersistentVolume, Pod, PodNetwork, PodSpec, RunningContainer } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
 import { passwordVariable, renderInitSql } from "../../cli/sql/initSql";
+import { untilValue } from "./until";
 
 export { PersistentVolume, Pod, PodNetwork };
 
@@ -129,4 +130,58 @@ export async function connectTo(host: string, port: number, user: string, passwo
     c.on("error", () => undefined);
     await c.connect();
     return c;
+}
+
+/**
+ * Ready by its probes, probed as the kubelet does every period (one slow probe under load is not a failure), within
+ * `seconds`; the last probe's detail in the error.
+ */
+export async function readyAgain(pod: Pod, seconds = 60): Promise<void> {
+    let last = "";
+    await untilValue(
+        `${pod.name} Ready`,
+        async () => {
+            const r = await pod.checkReady();
+            last = r.detail;
+            return r.ready ? true : undefined;
+        },
+        seconds,
+    ).catch((e) => {
+        throw new Error(`${(e as Error).message}: ${last}`);
+    });
+}
+
+/**
+ * A pod of the service `service` (labels app=<service>, in `namespace`, by default the Secret's) running `script`
+ * with sh in the server's client image, its Secret `<service>-database` of namespace hanzo as its environment;
+ * its exit status and output once it ends (then it is stopped). `track` gets the pod as soon as it exists.
+ */
+export async function runServicePod(
+    plan: PlanResult,
+    network: PodNetwork,
+    service: string,
+    script: string,
+    namespace = "hanzo",
+    track: (pod: Pod) => void = () => undefined,
+): Promise<{ status: number; out: string }> {
+    const { secrets, configMaps } = namespaceData(plan, "hanzo");
+    const spec: PodSpec = {
+        restartPolicy: "Never",
+        securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
+        containers: [
+            {
+                name: "app",
+                image: "postgres:16.4-bookworm",
+                command: ["sh", "-c", script],
+                envFrom: [{ secretRef: { name: `${service}-database` } }],
+                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            },
+        ],
+    };
+    const pod = await Pod.start({ name: `${service}-app`, namespace, spec, network, secrets, configMaps, labels: { app: service } });
+    track(pod);
+    const status = (await pod.waitCompleted(60_000)).app;
+    const out = pod.container("app").logs().trim();
+    await pod.stop(1);
+    return { status, out };
 }

@@ -158,16 +158,7 @@ export function one(server: PgServer, sql: string, database = "postgres"): strin
 
 /** pgbench as the administrator over the server's socket; throws with its output when it fails. */
 export function pgbench(server: PgServer, args: string[]): string {
-    const r = server.runAsPostgres(`${PG_BIN}/pgbench`, [
-        "-h",
-        server.socketDir,
-        "-p",
-        String(server.port),
-        "-U",
-        ADMIN,
-        ...args,
-        "postgres",
-    ]);
+    const r = server.client("pgbench", args);
     if (r.status !== 0) {
         throw new Error(`pgbench ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
     }

@@ -277,6 +277,14 @@ export class PgServer {
         return path.join(this.dir, "data");
     }
 
+    /**
+     * A client program of the server's (psql, pgbench …) as the administrator over its socket, as the `postgres` OS
+     * user; `args` before the database name, which comes last.
+     */
+    client(program: "psql" | "pgbench", args: string[], database = "postgres"): { status: number; stdout: string; stderr: string } {
+        return this.runAsPostgres(`${PG_BIN}/${program}`, ["-h", this.socketDir, "-p", String(this.port), "-U", ADMIN, ...args, database]);
+    }
+
     /** Runs a command as the `postgres` OS user, as the server's container does. */
     runAsPostgres(cmd: string, args: string[]): { status: number; stdout: string; stderr: string } {
         const r = spawnSync(...postgresCommand(cmd, args), { encoding: "utf8" });
