@@ -84,42 +84,30 @@ export const SERVER_PODS: readonly string[] = [
     ...Array.from({ length: MAX_STANDBYS }, (_, i) => `${STANDBY_STATEFULSET}-${i}`),
 ];
 
+/** `kubectl exec` of `command` in a pod's server container. */
+function execInServer(ns: string, pod: string, command: readonly string[]): string[] {
+    return ["-n", ns, "exec", pod, "-c", SERVER_CONTAINER, "--", ...command];
+}
+
 /** kubectl's argv for each thing the failover does, exactly (test/cli/failover.test.ts). */
 export const argv = {
     /** psql in the server container as the administrator, the privileged search_path on connect. */
-    sql: (ns: string, pod: string, statements: readonly string[]) => [
-        "-n",
-        ns,
-        "exec",
-        pod,
-        "-c",
-        SERVER_CONTAINER,
-        "--",
-        "env",
-        `PGOPTIONS=${PRIVILEGED_PG_OPTIONS}`,
-        "psql",
-        "-XAtq",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        ADMIN_ROLE,
-        "-d",
-        "postgres",
-        ...statements.flatMap((s) => ["-c", s]),
-    ],
+    sql: (ns: string, pod: string, statements: readonly string[]) =>
+        execInServer(ns, pod, [
+            "env",
+            `PGOPTIONS=${PRIVILEGED_PG_OPTIONS}`,
+            "psql",
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            ADMIN_ROLE,
+            "-d",
+            "postgres",
+            ...statements.flatMap((s) => ["-c", s]),
+        ]),
     /** A clean (fast) stop of the server: the image's user and PGDATA are the container's own. */
-    stop: (ns: string, pod: string) => [
-        "-n",
-        ns,
-        "exec",
-        pod,
-        "-c",
-        SERVER_CONTAINER,
-        "--",
-        "bash",
-        "-c",
-        'pg_ctl -D "$PGDATA" -m fast -w stop',
-    ],
+    stop: (ns: string, pod: string) => execInServer(ns, pod, ["bash", "-c", 'pg_ctl -D "$PGDATA" -m fast -w stop']),
     label: (ns: string, pod: string, role: string) => ["-n", ns, "label", "pod", pod, `${ROLE_LABEL}=${role}`, "--overwrite"],
     ready: (ns: string, pod: string) => ["-n", ns, "get", "pod", pod, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
     waitReady: (ns: string, pod: string) => ["-n", ns, "wait", "--for=condition=Ready", `pod/${pod}`, "--timeout=300s"],

@@ -32,16 +32,25 @@ describe("bench:standby at a tiny size", function () {
             "failover: postgres-standby-0 promoted (CHECKPOINT done)",
             "failover: postgres-standby-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
         ]);
-        const [to, other] = r.sync.promoted === "postgres_standby_0" ? ["postgres-standby-0", "postgres-standby-1"] : ["postgres-standby-1", "postgres-standby-0"];
+        const [to, other] =
+            r.sync.promoted === "postgres_standby_0"
+                ? ["postgres-standby-0", "postgres-standby-1"]
+                : ["postgres-standby-1", "postgres-standby-0"];
         // The WAL positions the command read after the walreceivers stopped (the bench's were read at the kill).
         const [, second, ...rest] = r.sync.log;
-        assert.match(second, new RegExp(`^failover: ${to} holds the most WAL \\(${to} [0-9A-F]+/[0-9A-F]+, ${other} [0-9A-F]+/[0-9A-F]+\\)$`));
-        assert.deepStrictEqual([r.sync.log[0], ...rest], [
-            "failover: postgres-0 does not exist: nothing to fence",
-            `failover: ${to} promoted (CHECKPOINT done)`,
-            `failover: the slots ${other.replace(/-/g, "_")} exist on ${to} (1 created)`,
-            `failover: ${to} labelled hanzo.ai/role=primary and Ready: postgres selects it`,
-        ]);
+        assert.match(
+            second,
+            new RegExp(`^failover: ${to} holds the most WAL \\(${to} [0-9A-F]+/[0-9A-F]+, ${other} [0-9A-F]+/[0-9A-F]+\\)$`),
+        );
+        assert.deepStrictEqual(
+            [r.sync.log[0], ...rest],
+            [
+                "failover: postgres-0 does not exist: nothing to fence",
+                `failover: ${to} promoted (CHECKPOINT done)`,
+                `failover: the slots ${other.replace(/-/g, "_")} exist on ${to} (1 created)`,
+                `failover: ${to} labelled hanzo.ai/role=primary and Ready: postgres selects it`,
+            ],
+        );
         assert.deepStrictEqual(Object.keys(r.async.receiveLsns), ["postgres_standby_0"]);
         assert.strictEqual(r.async.promoted, "postgres_standby_0");
         assert.deepStrictEqual(Object.keys(r.sync.receiveLsns), ["postgres_standby_0", "postgres_standby_1"]);

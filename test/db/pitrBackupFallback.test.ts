@@ -101,7 +101,9 @@ describe("the backup Job falls back from a standby to the primary (pgBackRest 2.
         assert.strictEqual(r.status, 0, out);
         assert.deepStrictEqual(
             out.split("\n").filter((l) => l.startsWith("pitr-backup:")),
-            ["pitr-backup: no standby answered behind the standbys' Service: backing up from the primary (no-such-standby.invalid has no address)"],
+            [
+                "pitr-backup: no standby answered behind the standbys' Service: backing up from the primary (no-such-standby.invalid has no address)",
+            ],
         );
         assert.doesNotMatch(out, /pg2|standby cluster/);
         assert.deepStrictEqual(

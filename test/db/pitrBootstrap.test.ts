@@ -36,7 +36,10 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         const ownConf = path.join(home, "own.conf");
         fs.writeFileSync(
             ownConf,
-            renderRestorePgbackrestConf({ ...rig.spec, repo: { ...rig.spec.repo, prefix: own.prefix } }, { pgdata, spoolPath: path.join(home, "spool") }),
+            renderRestorePgbackrestConf(
+                { ...rig.spec, repo: { ...rig.spec.repo, prefix: own.prefix } },
+                { pgdata, spoolPath: path.join(home, "spool") },
+            ),
         );
         const r = spawnSync("bash", [path.join(scriptsDir(), PITR_BOOTSTRAP_SCRIPT)], {
             env: {

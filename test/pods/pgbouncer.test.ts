@@ -4,7 +4,17 @@ import { namespaceData, workload } from "../harness/pod/plan";
 import type { PodSpec } from "../harness/pod/runner";
 import type { PlanResult } from "../../cli/plan/runner";
 import { planWith } from "../support/plan";
-import { PersistentVolume, Pod, PodNetwork, applyInitSql, canConnect, clusterNetwork, runServicePod, secretOf, startServerPod } from "../support/pods";
+import {
+    PersistentVolume,
+    Pod,
+    PodNetwork,
+    applyInitSql,
+    canConnect,
+    clusterNetwork,
+    runServicePod,
+    secretOf,
+    startServerPod,
+} from "../support/pods";
 import * as net from "net";
 import { POOLED } from "../support/config";
 

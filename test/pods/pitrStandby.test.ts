@@ -114,7 +114,10 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         } finally {
             await a.end();
         }
-        assert.deepStrictEqual([cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")], [primary.ip, standby.ip]);
+        assert.deepStrictEqual(
+            [cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")],
+            [primary.ip, standby.ip],
+        );
     });
 
     it("archives the primary's WAL; a full and a differential backup copy their files from the standby (pgbackrest info)", async () => {
@@ -167,7 +170,10 @@ describe("pods: archiving and base backups in a stack with a standby, across a f
         }
         standby.relabel({ ...standby.labels, "hanzo.ai/role": "primary" });
         await readyAgain(standby);
-        assert.deepStrictEqual([cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")], [standby.ip, undefined]);
+        assert.deepStrictEqual(
+            [cluster.network.resolve("postgres.hanzo.svc"), cluster.network.resolve("postgres-ro.hanzo.svc")],
+            [standby.ip, undefined],
+        );
         mark("promoted and relabelled");
         // The new primary archives on timeline 2 into the same stanza.
         const segment = await archived(standby);

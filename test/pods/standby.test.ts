@@ -75,11 +75,9 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
     /** A pod of the iam service in `namespace` running psql with its Secret as environment; its exit status and output. */
     const servicePsql = (script: string, namespace = NS) => runServicePod(plan, network, "iam", script, namespace, (pod) => pods.push(pod));
 
-
     async function admin(pod: Pod): Promise<Client> {
         return connectTo(pod.ip, 5432, "hanzo", adminPassword, "postgres");
     }
-
 
     before(async () => {
         plan = await planWith("standbys", CONFIG);

@@ -45,7 +45,11 @@ describe("program: a stack bootstrapped from another stack's archive (pitrBootst
         const data = object(plan, TYPES.configMap, PITR_OBJECTS.bootstrap).data;
         assert.deepStrictEqual(Object.keys(data).sort(), ["pgbackrest-bootstrap.conf", "pgbackrest-own.conf", "pitr-bootstrap.sh"]);
         assert.strictEqual(data["pitr-bootstrap.sh"], fs.readFileSync(path.join(scriptsDir(), "pitr-bootstrap.sh"), "utf8"));
-        const lines = (file: string) => data[file].split("\n").filter((l: string) => /^(repo1-(s3-bucket|path|s3-endpoint)|pg1-path|spool-path)=/.test(l)).sort();
+        const lines = (file: string) =>
+            data[file]
+                .split("\n")
+                .filter((l: string) => /^(repo1-(s3-bucket|path|s3-endpoint)|pg1-path|spool-path)=/.test(l))
+                .sort();
         assert.deepStrictEqual(lines("pgbackrest-bootstrap.conf"), [
             "pg1-path=/var/lib/postgresql/data/pgdata.bootstrap",
             "repo1-path=/postgres-pitr",

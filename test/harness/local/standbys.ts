@@ -497,7 +497,11 @@ export class StandbyRig {
             () => "rejoined",
             (e: Error) => e.message,
         );
-        if (!outcome.startsWith(`gave up waiting: postgres-0 to come back as a standby of postgres-standby-${best}. The failover itself is done`)) {
+        if (
+            !outcome.startsWith(
+                `gave up waiting: postgres-0 to come back as a standby of postgres-standby-${best}. The failover itself is done`,
+            )
+        ) {
             throw new Error(`the failover did not reach its last step: ${outcome}\n${log.join("\n")}`);
         }
         const promotedS = (at.promoted - killedAt) / 1000;
