@@ -20,7 +20,7 @@
  */
 import { spawn } from "child_process";
 import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../policies/standard/promotion";
-import { MAX_STANDBYS, PRIMARY_SLOT, ROLE_LABEL, STANDBY_STATEFULSET } from "../policies/standard/replication";
+import { MAX_STANDBYS, PRIMARY_POD, ROLE_LABEL, slotOfPod, standbyPod } from "../policies/standard/replication";
 import { ADMIN_ROLE } from "../policies/standard/roles";
 import { SERVER_CONTAINER } from "../policies/standard/serverPod";
 import { PRIVILEGED_PG_OPTIONS } from "../render/privilegedSession";
@@ -68,21 +68,8 @@ export interface FailoverOptions {
 /** A step refused or failed: the message names it. */
 export class FailoverError extends Error {}
 
-/** A pod's slot (and application_name): its name with `_` for `-` (policies/standard/replication.ts). */
-export function slotOf(pod: string): string {
-    return pod.replace(/-/g, "_");
-}
-
-/** The pod that uses `slot` (the inverse of slotOf for the server pods' names). */
-function podOf(slot: string): string {
-    return slot.replace(/_/g, "-");
-}
-
 /** Every server pod a stack can have: the primary's `postgres-0` and `postgres-standby-<i>` up to MAX_STANDBYS. */
-export const SERVER_PODS: readonly string[] = [
-    podOf(PRIMARY_SLOT),
-    ...Array.from({ length: MAX_STANDBYS }, (_, i) => `${STANDBY_STATEFULSET}-${i}`),
-];
+export const SERVER_PODS: readonly string[] = [PRIMARY_POD, ...Array.from({ length: MAX_STANDBYS }, (_, i) => standbyPod(i))];
 
 /** `kubectl exec` of `command` in a pod's server container. */
 function execInServer(ns: string, pod: string, command: readonly string[]): string[] {
@@ -194,7 +181,7 @@ export async function failover(o: FailoverOptions): Promise<void> {
     }
     const sync = parseSynchronousStandbyNames(names);
     if (sync) {
-        const ready = readyOthers.filter((p) => sync.members.includes(slotOf(p)));
+        const ready = readyOthers.filter((p) => sync.members.includes(slotOfPod(p)));
         if (ready.length < sync.k) {
             const message =
                 `synchronous_standby_names = '${names}' needs ${sync.k} standby(s) to acknowledge each commit, and after the failover ` +
@@ -275,7 +262,7 @@ export async function failover(o: FailoverOptions): Promise<void> {
     // The other standbys' slots (a promoted standby has none); the old primary's is made by its start script when it
     // rejoins (clone or rewind).
     if (others.length > 0) {
-        const slots = others.map(slotOf);
+        const slots = others.map(slotOfPod);
         const made = await run(`creating the slots ${slots.join(", ")} on ${o.to}`, argv.sql(ns, o.to, createSlotsStatements(slots)));
         o.log(`failover: the slots ${slots.join(", ")} exist on ${o.to} (${made} created)`);
     }
@@ -322,7 +309,7 @@ if (require.main === module) {
     runCommand(FAILOVER_COMMAND, { prefix: "failover failed", code: 1 }, async ({ values }) => {
         await failover({
             namespace: values.namespace ?? "hanzo",
-            from: values.from ?? podOf(PRIMARY_SLOT),
+            from: values.from ?? PRIMARY_POD,
             to: values.to,
             acceptWaitingWrites: values["accept-waiting-writes"],
             kubectl: spawnKubectl(process.env.KUBECTL ?? "kubectl"),

@@ -11,6 +11,7 @@
  * `KUBECTL` names the kubectl binary (default `kubectl`).
  */
 import { ChildProcess, spawn } from "child_process";
+import { PRIMARY_POD } from "../policies/standard/replication";
 import * as net from "net";
 import { POSTGRES_PORT } from "../policies/standard/ports";
 import { Command, Flag, integerFlag, runCommand } from "./cli";
@@ -203,7 +204,7 @@ if (require.main === module) {
         const port = integerFlag("--port", values.port, POSTGRES_PORT);
         const forward = await startForward({
             namespace: values.namespace ?? "hanzo",
-            pod: values.pod ?? "postgres-0",
+            pod: values.pod ?? PRIMARY_POD,
             localPort: port,
             remotePort: port,
             waitMs: integerFlag("--wait", values.wait, 1800) * 1000,
@@ -211,7 +212,7 @@ if (require.main === module) {
             log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stderr.write(
-            `forward: 127.0.0.1:${forward.port} -> ${values.namespace ?? "hanzo"}/${values.pod ?? "postgres-0"}:${port}\n`,
+            `forward: 127.0.0.1:${forward.port} -> ${values.namespace ?? "hanzo"}/${values.pod ?? PRIMARY_POD}:${port}\n`,
         );
         await new Promise<void>((resolve) => {
             const stop = () => void forward.close().then(resolve);

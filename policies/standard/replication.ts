@@ -53,9 +53,19 @@ export interface ReplicationSpec {
 
 export const NO_STANDBYS: ReplicationSpec = { standbys: 0, synchronousStandbys: 0 };
 
-/** The replication slot (and application_name) of standby `ordinal`: slot names allow `[a-z0-9_]` only. */
+/** A server pod's replication slot (and application_name): its name with `_` for `-` (slot names allow `[a-z0-9_]` only). */
+export function slotOfPod(pod: string): string {
+    return pod.replace(/-/g, "_");
+}
+
+/** Standby `ordinal`'s pod. */
+export function standbyPod(ordinal: number): string {
+    return `${STANDBY_STATEFULSET}-${ordinal}`;
+}
+
+/** The replication slot (and application_name) of standby `ordinal`. */
 export function standbySlot(ordinal: number): string {
-    return `${STANDBY_STATEFULSET.replace(/-/g, "_")}_${ordinal}`;
+    return slotOfPod(standbyPod(ordinal));
 }
 
 /** Why this combination cannot be rendered, or undefined. */
@@ -75,8 +85,9 @@ export function replicationProblem(r: ReplicationSpec): { key: keyof Replication
     return undefined;
 }
 
-/** The slot (and application_name) of the primary's pod `postgres-0`, used once it rejoins as a standby after a failover. */
-export const PRIMARY_SLOT = "postgres_0";
+/** The primary's pod, and its slot (and application_name), used once it rejoins as a standby after a failover. */
+export const PRIMARY_POD = "postgres-0";
+export const PRIMARY_SLOT = slotOfPod(PRIMARY_POD);
 
 /** Every server's application_name: the primary's pod, then the standbys. */
 export function memberNames(r: ReplicationSpec): string[] {

@@ -52,6 +52,7 @@ export const COMMAND_PACKAGES: Readonly<Record<string, string>> = {
     find: "findutils",
     tar: "tar",
     cat: "coreutils",
+    sort: "coreutils",
     chmod: "coreutils",
     chown: "coreutils",
     cp: "coreutils",
@@ -128,4 +129,5 @@ export const SPAWN_EXPRESSIONS: Readonly<Record<string, readonly string[]>> = {
     file: ["postgres", "initdb", "pg_ctl", "psql"], // test/harness/pg/server.ts: PostgreSQL's binaries by path
     "...postgresCommand(cmd": ["postgres", "initdb", "pg_ctl", "pg_isready", "psql", "runuser"],
     "`${PG_BIN}/${command[0]}`": ["pg_dump", "pg_restore", "psql"], // test/db/lifecycle.test.ts
+    "argv[0]": ["psql", "pg_ctl", "runuser"], // test/harness/local/standbys.ts execOnServer: failover's psql, its clean stop
 };
