@@ -54,7 +54,7 @@ export function createSlotsStatements(slots: readonly string[]): string[] {
     }
     return [
         "SET synchronous_commit = local",
-        "SELECT count(pg_catalog.pg_create_physical_replication_slot(s, true)) " +
+        "SELECT pg_catalog.count(pg_catalog.pg_create_physical_replication_slot(s, true)) " +
             `FROM pg_catalog.unnest(ARRAY[${slots.map((s) => `'${s}'`).join(", ")}]::pg_catalog.text[]) AS s ` +
             "WHERE s OPERATOR(pg_catalog.<>) ALL (SELECT slot_name::pg_catalog.text FROM pg_catalog.pg_replication_slots)",
     ];

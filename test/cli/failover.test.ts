@@ -353,7 +353,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
         assert.strictEqual(mostAdvanced({}), undefined);
         assert.deepStrictEqual(createSlotsStatements(["postgres_standby_1", "postgres_0"]), [
             "SET synchronous_commit = local",
-            "SELECT count(pg_catalog.pg_create_physical_replication_slot(s, true)) FROM pg_catalog.unnest(ARRAY['postgres_standby_1', 'postgres_0']::pg_catalog.text[]) AS s " +
+            "SELECT pg_catalog.count(pg_catalog.pg_create_physical_replication_slot(s, true)) FROM pg_catalog.unnest(ARRAY['postgres_standby_1', 'postgres_0']::pg_catalog.text[]) AS s " +
                 "WHERE s OPERATOR(pg_catalog.<>) ALL (SELECT slot_name::pg_catalog.text FROM pg_catalog.pg_replication_slots)",
         ]);
         assert.throws(() => createSlotsStatements(["x'; DROP"]), /not a replication slot name: 'x'; DROP'/);
