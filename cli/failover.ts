@@ -1,5 +1,5 @@
 /**
- * npm run failover -- --to postgres-standby-0 [--from postgres-0] [--namespace hanzo] [--accept-waiting-writes]
+ * npm run failover -- --to postgres-standby-0 [--from postgres-0] [--namespace hanzo] [--accept-waiting-writes] [--old-primary-down]
  *
  * The failover of docs/standbys.md as one command, for a primary that is gone or must go: it runs the documented
  * steps through `kubectl` and checks between them, refusing before it changes anything when the target is not a
@@ -10,7 +10,11 @@
  * and CHECKPOINT (pg_rewind reads the new timeline from its control file); 3. label it `primary` and wait until it
  * is Ready (the `postgres` Service selects it); 4. delete the old primary's pod (its StatefulSet recreates it; its
  * start script rewinds or clones it into a standby of the new primary), wait until it is in recovery, label it
- * `standby`, wait until Ready. Exit 0 done, 1 refused or failed (the step is named), 2 a bad command line.
+ * `standby`, wait until Ready. Exit 0 done, 1 refused or failed (the step is named), 2 a bad command line, 3 done but
+ * the old primary has not rejoined (its node gone…: the label to set later is named). An old primary whose pod exists
+ * but whose server no exec reaches is refused unless --old-primary-down (it may still serve its connections); one
+ * recreated by its StatefulSet during the failover is fenced before the promotion, and one that comes back as a
+ * primary in step 4 is fenced and stopped again.
  * With more than one standby (every server pod, `postgres-0` and `postgres-standby-<i>`, is looked up): before the
  * promotion it refuses a target holding less WAL than another Ready standby, naming the one to choose (`--to` stays
  * required: a person names the server; the command never picks one on its own), and right after it creates the
@@ -32,7 +36,8 @@ export const FAILOVER_COMMAND = {
         "Promotes a standby in place of a primary that is gone or must go (docs/standbys.md): fence, promote + CHECKPOINT, relabel, wait Ready, " +
         "rejoin the old primary as a standby; with several standbys, the others' slots are created on the new primary. Refuses, before changing " +
         "anything, a target that is not a standby, and a synchronous quorum no Ready member would be left to meet; before the " +
-        "promotion, a target holding less WAL than another Ready standby (naming it). Exits 0 done, 1 refused or failed, 2 on a bad command line.",
+        "promotion, a target holding less WAL than another Ready standby (naming it), and an old primary whose server no exec reaches (unless " +
+        "--old-primary-down). Exits 0 done, 1 refused or failed, 2 on a bad command line, 3 promoted and relabelled but the old primary has not rejoined.",
     flags: {
         to: { type: "string", value: "<pod>", required: true, description: "the standby to promote, e.g. postgres-standby-0" },
         from: { type: "string", value: "<pod>", description: "the primary it replaces (default postgres-0)" },
@@ -40,6 +45,11 @@ export const FAILOVER_COMMAND = {
         "accept-waiting-writes": {
             type: "boolean",
             description: "go on even when no other Ready member can acknowledge synchronous commits (they wait until one rejoins)",
+        },
+        "old-primary-down": {
+            type: "boolean",
+            description:
+                "the old primary's pod exists but no exec reaches it (its node is gone): you have made sure its server is down, go on",
         },
     },
 } as const satisfies Command<Record<string, Flag>>;
@@ -58,6 +68,8 @@ export interface FailoverOptions {
     readonly from: string;
     readonly to: string;
     readonly acceptWaitingWrites: boolean;
+    /** The operator knows the old primary's server is down (its node gone) although no exec reaches its pod. */
+    readonly oldPrimaryDown?: boolean;
     readonly kubectl: Kubectl;
     readonly log: (line: string) => void;
     /** Between polls (default 1 s) and how many polls each wait makes (default 120). */
@@ -67,6 +79,9 @@ export interface FailoverOptions {
 
 /** A step refused or failed: the message names it. */
 export class FailoverError extends Error {}
+
+/** The promotion and the relabel are done; only the old primary's rejoin is missing (exit 3). */
+export class RejoinPendingError extends FailoverError {}
 
 /** Every server pod a stack can have: the primary's `postgres-0` and `postgres-standby-<i>` up to MAX_STANDBYS. */
 export const SERVER_PODS: readonly string[] = [PRIMARY_POD, ...Array.from({ length: MAX_STANDBYS }, (_, i) => standbyPod(i))];
@@ -140,14 +155,50 @@ export async function failover(o: FailoverOptions): Promise<void> {
         }
         throw new FailoverError(`reading pod ${pod}: kubectl ${argv.ready(ns, pod).join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
     };
-    const until = async (what: string, probe: () => Promise<boolean>) => {
-        for (let i = 0; i < polls; i++) {
-            if (await probe().catch(() => false)) {
+    const until = async (what: string, probe: () => Promise<boolean>, budget = polls) => {
+        let lastError = "";
+        for (let i = 0; i < budget; i++) {
+            const ok = await probe().catch((e: Error) => {
+                lastError = e.message;
+                return false;
+            });
+            if (ok) {
                 return;
             }
             await pause();
         }
-        throw new FailoverError(`gave up waiting: ${what}`);
+        throw new FailoverError(`gave up waiting: ${what}${lastError ? ` (last: ${lastError})` : ""}`);
+    };
+    /**
+     * Fences the old primary if its pod exists (label `fenced`: in no Service) and makes sure its server serves no
+     * more: answering as a primary, it is stopped cleanly (every WAL record it wrote reaches the connected standbys
+     * before it exits; the container ends with it, and the exec with the container); answering as a standby, nothing
+     * to stop; answering nothing (its node gone, its container down), only --old-primary-down lets the command go on,
+     * since a server no exec reaches may still serve the connections it has. Whether the pod exists.
+     */
+    const fence = async (): Promise<boolean> => {
+        if ((await readiness(o.from)) === undefined) {
+            return false;
+        }
+        await run(`fencing ${o.from}`, argv.label(ns, o.from, "fenced"));
+        o.log(`failover: ${o.from} labelled ${ROLE_LABEL}=fenced: in no Service`);
+        const answer = await o.kubectl(argv.sql(ns, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]));
+        const recovery = answer.status === 0 ? answer.stdout.trim() : "";
+        if (recovery === "f") {
+            const stopped = await o.kubectl(argv.stop(ns, o.from));
+            o.log(`failover: ${o.from}'s server stopped (pg_ctl -m fast; the exec exited ${stopped.status})`);
+        } else if (recovery === "t") {
+            o.log(`failover: ${o.from}'s server answers as a standby: nothing to stop`);
+        } else if (o.oldPrimaryDown) {
+            o.log(`failover: ${o.from}'s server answers no exec (exit ${answer.status}); --old-primary-down: taken as down`);
+        } else {
+            throw new FailoverError(
+                `${o.from}'s server answers no exec (kubectl exec exited ${answer.status}: ${answer.stderr.trim()}): it may still serve the ` +
+                    `connections it has; nothing was promoted (${o.from} stays fenced). Once its server or its node is known to be down, ` +
+                    `run again with --old-primary-down`,
+            );
+        }
+        return true;
     };
     if (o.from === o.to) {
         throw new FailoverError(`--from and --to are both ${o.to}`);
@@ -195,19 +246,8 @@ export async function failover(o: FailoverOptions): Promise<void> {
     }
 
     // 1. Fence the old primary.
-    const fromExists = (await readiness(o.from)) !== undefined;
-    if (fromExists) {
-        await run(`fencing ${o.from}`, argv.label(ns, o.from, "fenced"));
-        o.log(`failover: ${o.from} labelled ${ROLE_LABEL}=fenced: in no Service`);
-        const answer = await o.kubectl(argv.sql(ns, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]));
-        if (answer.status === 0 && answer.stdout.trim() === "f") {
-            // The server is the container's main process: the container ends with it, and the exec with the
-            // container (137 in the pod runner). A stop that did not happen shows in the next step: the target
-            // keeps streaming from it, and is never promoted.
-            const stopped = await o.kubectl(argv.stop(ns, o.from));
-            o.log(`failover: ${o.from}'s server stopped (pg_ctl -m fast; the exec exited ${stopped.status})`);
-        }
-    } else {
+    let fromExists = await fence();
+    if (!fromExists) {
         o.log(`failover: ${o.from} does not exist: nothing to fence`);
     }
 
@@ -246,16 +286,28 @@ export async function failover(o: FailoverOptions): Promise<void> {
                 .join(", ")})`,
         );
     }
+    // Its StatefulSet may have recreated a missing old primary meanwhile, started as a primary if it found none:
+    // fenced before the promotion, never two primaries.
+    if (!fromExists && (fromExists = await fence())) {
+        o.log(`failover: ${o.from} was recreated meanwhile: fenced before the promotion`);
+    }
     const promoted = await run(`promoting ${o.to}`, argv.sql(ns, o.to, ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]));
     if (promoted !== "t") {
-        // The request stands: the startup process finishes it once its restore_command returns (a history file or
-        // a segment asked of the archive: pgBackRest waits up to its io-timeout, 60 s, per S3 request when the
-        // bucket does not answer). Asking again would change nothing; wait for it, then CHECKPOINT.
+        // The startup process finishes the promotion once its restore_command returns (a history file or a segment
+        // asked of the archive: pgBackRest waits up to its io-timeout, 60 s, per S3 request, and tries again, when
+        // the bucket does not answer). Asked again at every poll (pg_promote(false): harmless while it runs, and
+        // a request lost with a restarted startup process is made again), for five times a wait's budget.
         o.log(`failover: ${o.to} still in recovery after pg_promote's 60 s (restore_command waiting on the archive?): waiting`);
-        await until(`${o.to} to finish its promotion`, async () => {
-            const [[r]] = await rows(`reading ${o.to}`, o.to, ["SELECT pg_catalog.pg_is_in_recovery()"]);
-            return r === "f";
-        });
+        await until(
+            `${o.to} to finish its promotion; if it does, run: kubectl ${argv.label(ns, o.to, "primary").join(" ")}`,
+            async () => {
+                const [[r]] = await rows(`reading ${o.to}`, o.to, [
+                    "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NOT pg_catalog.pg_promote(false) ELSE true END",
+                ]);
+                return r === "t";
+            },
+            polls * 5,
+        );
         await run(`CHECKPOINT on ${o.to}`, argv.sql(ns, o.to, ["CHECKPOINT"]));
     }
     o.log(`failover: ${o.to} promoted (CHECKPOINT done)`);
@@ -278,10 +330,19 @@ export async function failover(o: FailoverOptions): Promise<void> {
     }
     await until(`${o.from} to come back as a standby of ${o.to}`, async () => {
         const [[r]] = await rows(`reading ${o.from}`, o.from, ["SELECT pg_catalog.pg_is_in_recovery()"]);
+        if (r === "f") {
+            // Recreated with the template's label `primary`, it started as a primary (no primary answered it then):
+            // out of the Service at once and stopped; its next start finds the new primary and rewinds.
+            await run(`fencing ${o.from}`, argv.label(ns, o.from, "fenced"));
+            const stopped = await o.kubectl(argv.stop(ns, o.from));
+            o.log(
+                `failover: ${o.from} came back as a primary: fenced and stopped (the exec exited ${stopped.status}); its next start rewinds it`,
+            );
+        }
         return r === "t";
     }).catch((e: Error) => {
         // Writes are served already; only the rejoin is missing (its node gone, its volume not attachable …).
-        throw new FailoverError(
+        throw new RejoinPendingError(
             `${e.message}. The failover itself is done: ${o.to} is the primary, Ready behind postgres. When ${o.from} runs again ` +
                 `its start script rewinds or clones it as a standby; then: kubectl ${argv.label(ns, o.from, "standby").join(" ")}`,
         );
@@ -307,13 +368,23 @@ function spawnKubectl(kubectlBinary: string): Kubectl {
 
 if (require.main === module) {
     runCommand(FAILOVER_COMMAND, { prefix: "failover failed", code: 1 }, async ({ values }) => {
-        await failover({
-            namespace: values.namespace ?? "hanzo",
-            from: values.from ?? PRIMARY_POD,
-            to: values.to,
-            acceptWaitingWrites: values["accept-waiting-writes"],
-            kubectl: spawnKubectl(process.env.KUBECTL ?? "kubectl"),
-            log: (line) => process.stderr.write(`${line}\n`),
-        });
+        try {
+            await failover({
+                namespace: values.namespace ?? "hanzo",
+                from: values.from ?? PRIMARY_POD,
+                to: values.to,
+                acceptWaitingWrites: values["accept-waiting-writes"],
+                oldPrimaryDown: values["old-primary-down"],
+                kubectl: spawnKubectl(process.env.KUBECTL ?? "kubectl"),
+                log: (line) => process.stderr.write(`${line}\n`),
+            });
+        } catch (e) {
+            if (e instanceof RejoinPendingError) {
+                process.stderr.write(`failover done, rejoin pending: ${e.message}\n`);
+                return 3;
+            }
+            throw e;
+        }
+        return 0;
     });
 }

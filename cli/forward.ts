@@ -211,9 +211,7 @@ if (require.main === module) {
             kubectl: [process.env.KUBECTL ?? "kubectl"],
             log: (line) => process.stderr.write(`${line}\n`),
         });
-        process.stderr.write(
-            `forward: 127.0.0.1:${forward.port} -> ${values.namespace ?? "hanzo"}/${values.pod ?? PRIMARY_POD}:${port}\n`,
-        );
+        process.stderr.write(`forward: 127.0.0.1:${forward.port} -> ${values.namespace ?? "hanzo"}/${values.pod ?? PRIMARY_POD}:${port}\n`);
         await new Promise<void>((resolve) => {
             const stop = () => void forward.close().then(resolve);
             process.once("SIGINT", stop);

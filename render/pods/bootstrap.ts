@@ -56,6 +56,8 @@ export interface BootstrapServerInput {
     readonly volumeMounts: k8s.types.input.core.v1.VolumeMount[];
     /** The standbys the stack declares: with some, a volume lost after the bootstrap is left to the start script's clone. */
     readonly standbys: number;
+    /** With standbys: the `postgres` Service, which a primary must answer behind before the volume is left empty. */
+    readonly primary?: { readonly host: string; readonly port: number };
 }
 
 /** The `pitr-bootstrap` init container. */
@@ -70,6 +72,12 @@ export function pitrBootstrapContainer(server: BootstrapServerInput, input: Boot
             { name: "BOOTSTRAP_CONFIG", value: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_CONF}` },
             { name: "BOOTSTRAP_OWN_CONFIG", value: `${PITR_BOOTSTRAP_DIR}/${PITR_BOOTSTRAP_OWN_CONF}` },
             { name: "BOOTSTRAP_STANDBYS", value: String(server.standbys) },
+            ...(server.primary
+                ? [
+                      { name: "BOOTSTRAP_PRIMARY_HOST", value: server.primary.host },
+                      { name: "BOOTSTRAP_PRIMARY_PORT", value: String(server.primary.port) },
+                  ]
+                : []),
             { name: "BOOTSTRAP_SOURCE", value: input.source },
             { name: "BOOTSTRAP_TARGET_TYPE", value: input.target.type },
             ...(input.target.type === "latest" ? [] : [{ name: "BOOTSTRAP_TARGET", value: input.target.target }]),

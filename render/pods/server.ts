@@ -346,6 +346,9 @@ export function serverPod(input: ServerPodInput): PodTemplateSpec {
                                             postgresqlConf: `${CONFIG_DIR}/postgresql.conf`,
                                             volumeMounts: applyAdminPasswordContainer(input).volumeMounts as VolumeMount[],
                                             standbys: input.replication?.standbys ?? 0,
+                                            ...(input.replication
+                                                ? { primary: { host: input.replication.primaryHost, port: input.port } }
+                                                : {}),
                                         },
                                         input.bootstrap,
                                     ),

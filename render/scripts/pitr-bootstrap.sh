@@ -7,10 +7,10 @@
 #   - PGDATA holds files but no cluster: refused (exit 1), nothing is removed; empty the volume or remove the key;
 #   - no PGDATA, the source another stack's repository, and this stack's own already holds its stanza: the stack was bootstrapped before and
 #     has archived its own history since; restoring the source again would put the source's past in place of this
-#     stack's writes. With standbys (BOOTSTRAP_STANDBYS > 0) the step leaves the volume empty for the start script,
-#     which clones it from the stack's primary; without, it is refused (exit 1): restore this stack from its own
-#     archive (docs/pitr.md "Onto a fresh volume") and remove pitrBootstrapFrom. The repository unreadable: refused
-#     too (the next start asks again);
+#     stack's writes. With standbys (BOOTSTRAP_STANDBYS > 0) and a primary answering, the step leaves the volume
+#     empty for the start script, which clones it from that primary; otherwise it is refused (exit 1): promote a
+#     standby, or restore this stack from its own archive (docs/pitr.md "Onto a fresh volume") and remove
+#     pitrBootstrapFrom. A repository that does not say (the bucket down…): refused too (the next start asks again);
 #   - no PGDATA: pgBackRest restores the source's latest base backup into $PGDATA.bootstrap (beside it, on the
 #     same volume), a server started there with the stack's postgresql.conf replays the source's WAL to the
 #     target and promotes (archive_mode off: nothing is pushed to either stack's archive; no TCP; trust on
@@ -18,7 +18,8 @@
 #     the directory becomes PGDATA. A step cut short leaves $PGDATA.bootstrap, which the next start discards.
 # Environment: PGDATA; PG_CONFIG_FILE (the stack's rendered postgresql.conf); BOOTSTRAP_CONFIG (pgbackrest.conf
 # of the source's repository); BOOTSTRAP_OWN_CONFIG (pgbackrest.conf of this stack's own repository) and
-# BOOTSTRAP_STANDBYS (the standbys the stack declares); BOOTSTRAP_SOURCE (what it restores from, for messages and the mark);
+# BOOTSTRAP_STANDBYS (the standbys the stack declares) and, with standbys, BOOTSTRAP_PRIMARY_HOST/_PORT (the
+# `postgres` Service); BOOTSTRAP_SOURCE (what it restores from, for messages and the mark);
 # BOOTSTRAP_TARGET_TYPE (time, lsn, name or latest) and BOOTSTRAP_TARGET; BOOTSTRAP_SUPERUSER (the restored
 # cluster's superuser); BOOTSTRAP_RUN (a directory for the socket and the log); PGBACKREST_REPO1_S3_KEY/_SECRET.
 set -euo pipefail
@@ -46,23 +47,37 @@ if [ -d "$PGDATA" ] && [ -n "$(ls -A "$PGDATA")" ]; then
     exit 1
 fi
 
-# This stack's own history: pgBackRest reports "missing stanza path" for a repository no stanza-create ran in.
-# Not asked when the source is this stack's own repository (docs/pitr.md "Onto a fresh volume of the same stack").
-repo_of() { grep -E '^repo1-(s3-endpoint|s3-bucket|path)=' "$1" | sort; }
+# This stack's own history, from pgBackRest's account of its stanza (`info`, which exits 0 whatever it found:
+# src/command/info/info.c): `status: error (missing stanza path)` for a repository no stanza-create ran in, `status:
+# ok` or `status: error (no valid backups)` for a stanza that exists; anything else (`error (other)`: the bucket did
+# not answer, a key or a CA refused) says nothing about it. Not asked when the source is this stack's own repository
+# (docs/pitr.md "Onto a fresh volume of the same stack"; pgBackRest drops a path's trailing slashes, so does this).
+repo_of() { grep -E '^repo1-(s3-endpoint|s3-bucket|path)=' "$1" | sed -E 's#^(repo1-path=.*[^/])/+$#\1#' | sort; }
 if [ "$(repo_of "$BOOTSTRAP_CONFIG")" != "$(repo_of "$BOOTSTRAP_OWN_CONFIG")" ]; then
-    if ! own=$(pgbackrest --config="$BOOTSTRAP_OWN_CONFIG" --stanza=db info 2>&1); then
-        printf '%s\n' "$own" >&2
-        log "refused: this stack's own repository could not be read (above), so whether the stack has a history of its own is not known; nothing is restored"
-        exit 1
-    fi
-    if ! grep -q 'missing stanza path' <<<"$own"; then
+    own=$(pgbackrest --config="$BOOTSTRAP_OWN_CONFIG" --stanza=db info 2>&1) || true
+    status=$(sed -n 's/^    status: //p' <<<"$own" | head -n 1)
+    case "$status" in
+    "error (missing stanza path)") ;;
+    "ok" | "error (no valid backups)")
         if ((standbys > 0)); then
-            log "this stack's own repository already holds its stanza: it was bootstrapped before, so $BOOTSTRAP_SOURCE is not restored again; the volume stays empty for the start script, which clones it from the stack's primary"
-            exit 0
+            # Left empty only for a clone: with no primary to clone from, the start script would initdb an empty
+            # cluster in place of both the history and the restore.
+            if pg_isready -q -h "${BOOTSTRAP_PRIMARY_HOST:?}" -p "${BOOTSTRAP_PRIMARY_PORT:-5432}" -t 10; then
+                log "this stack's own repository holds its stanza ($status): it was bootstrapped before, so $BOOTSTRAP_SOURCE is not restored again; the volume stays empty for the start script, which clones it from the primary behind $BOOTSTRAP_PRIMARY_HOST"
+                exit 0
+            fi
+            log "refused: this stack's own repository holds its stanza ($status): it was bootstrapped before, so $BOOTSTRAP_SOURCE is not restored again, and no primary answers behind $BOOTSTRAP_PRIMARY_HOST to clone this volume from. Promote a standby (docs/standbys.md, failover), or restore this stack from its own archive (docs/pitr.md \"Onto a fresh volume\"); this step asks again at the pod's next start"
+            exit 1
         fi
-        log "refused: this stack's own repository already holds its stanza: it was bootstrapped before and has archived its own writes since, which restoring $BOOTSTRAP_SOURCE again would replace with the source's past. Restore this stack from its own archive (docs/pitr.md \"Onto a fresh volume\"), and remove pitrBootstrapFrom"
+        log "refused: this stack's own repository holds its stanza ($status): it was bootstrapped before and has archived its own writes since, which restoring $BOOTSTRAP_SOURCE again would replace with the source's past. Restore this stack from its own archive (docs/pitr.md \"Onto a fresh volume\"), and remove pitrBootstrapFrom"
         exit 1
-    fi
+        ;;
+    *)
+        printf '%s\n' "$own" >&2
+        log "refused: this stack's own repository did not say whether it holds a stanza (status: ${status:-none}; pgBackRest's account above), so whether the stack has a history of its own is not known; nothing is restored, and this step asks again at the pod's next start"
+        exit 1
+        ;;
+    esac
 fi
 
 case "$BOOTSTRAP_TARGET_TYPE" in

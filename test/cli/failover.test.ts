@@ -5,7 +5,16 @@
  * test/pods/standby.test.ts (the kubectl argv interpreted on the pod runner).
  */
 import * as assert from "assert";
-import { FailoverError, Kubectl, KubectlResult, SERVER_PODS, argv, failover, parseSynchronousStandbyNames } from "../../cli/failover";
+import {
+    FailoverError,
+    Kubectl,
+    KubectlResult,
+    RejoinPendingError,
+    SERVER_PODS,
+    argv,
+    failover,
+    parseSynchronousStandbyNames,
+} from "../../cli/failover";
 import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../../policies/standard/promotion";
 
 const NS = "hanzo";
@@ -27,6 +36,8 @@ const settled = (pod: string, received = "0/A000010", replayed = received): [rea
     [argv.sql(NS, pod, [SETTLED]), ok(`|${received}|${replayed}`)],
 ];
 const IN_RECOVERY = "SELECT pg_catalog.pg_is_in_recovery()";
+/** The wait after a pg_promote that returned false: done yet, else asked again (pg_promote(false)). */
+const PROMOTED_YET = "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NOT pg_catalog.pg_promote(false) ELSE true END";
 
 /**
  * The look-up of the other server pods (every one a stack can have but the target and postgres-0), each answered
@@ -66,7 +77,8 @@ async function run(
     script: [readonly string[], KubectlResult][],
     accept = false,
     to = "postgres-standby-0",
-): Promise<{ log: string[]; error?: string; left: number }> {
+    oldPrimaryDown = false,
+): Promise<{ log: string[]; error?: string; left: number; rejoinPending?: boolean }> {
     const { kubectl } = scripted(script);
     const log: string[] = [];
     try {
@@ -75,6 +87,7 @@ async function run(
             from: "postgres-0",
             to,
             acceptWaitingWrites: accept,
+            oldPrimaryDown,
             kubectl,
             log: (l) => log.push(l),
             pause: async () => undefined,
@@ -83,7 +96,7 @@ async function run(
         return { log, left: script.length };
     } catch (e) {
         assert.ok(e instanceof FailoverError, String(e));
-        return { log, error: e.message, left: script.length };
+        return { log, error: e.message, left: script.length, ...(e instanceof RejoinPendingError ? { rejoinPending: true } : {}) };
     }
 }
 
@@ -186,6 +199,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("||0/9FFFFF8")],
             ...settled("postgres-standby-0", "", "0/A000010"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
             [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "stopped here\n" }],
         ]);
@@ -204,9 +218,10 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             ...settled("postgres-standby-0"),
             // pg_promote returns false and psql goes on: CHECKPOINT in recovery is a restartpoint, no error.
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("f")],
-            [argv.sql(NS, "postgres-standby-0", [IN_RECOVERY]), ok("t")],
-            [argv.sql(NS, "postgres-standby-0", [IN_RECOVERY]), ok("f")],
+            [argv.sql(NS, "postgres-standby-0", [PROMOTED_YET]), ok("f")],
+            [argv.sql(NS, "postgres-standby-0", [PROMOTED_YET]), ok("t")],
             [argv.sql(NS, "postgres-standby-0", ["CHECKPOINT"]), ok()],
             [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "stopped here\n" }],
         ]);
@@ -255,6 +270,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
                 // The stream ended inside a record: replay stays short of what was received, and settles there.
                 [argv.sql(NS, "postgres-standby-0", [SETTLED]), ok("waiting|0/A000100|0/A0000C8")],
                 ...settled("postgres-standby-0", "0/A000100", "0/A0000E8"),
+                [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
                 [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
                 [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
                 [argv.waitReady(NS, "postgres-standby-0"), ok("pod/postgres-standby-0 condition met")],
@@ -322,6 +338,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             ...survey("postgres-standby-0"),
             [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             ...settled("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
             [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
             [argv.waitReady(NS, "postgres-standby-0"), ok("condition met")],
@@ -336,9 +353,86 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
                 "failover: postgres-standby-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
             ],
             error:
-                "gave up waiting: postgres-0 to come back as a standby of postgres-standby-0. The failover itself is done: postgres-standby-0 is the primary, " +
+                "gave up waiting: postgres-0 to come back as a standby of postgres-standby-0 " +
+                `(last: reading postgres-0: kubectl ${argv.sql(NS, "postgres-0", [IN_RECOVERY]).join(" ")} exited 1: Error from server (NotFound): pods "postgres-0" not found). ` +
+                "The failover itself is done: postgres-standby-0 is the primary, " +
                 "Ready behind postgres. When postgres-0 runs again its start script rewinds or clones it as a standby; then: " +
                 "kubectl -n hanzo label pod postgres-0 hanzo.ai/role=standby --overwrite",
+            left: 0,
+            rejoinPending: true,
+        });
+    });
+
+    it("an old primary whose pod exists but whose server no exec reaches: refused, fenced, nothing promoted; with --old-primary-down, promoted", async () => {
+        const unreachable = { status: 1, stdout: "", stderr: 'error: unable to upgrade connection: container not found ("postgres")\n' };
+        const head: [readonly string[], KubectlResult][] = [
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), ok("False")],
+            [argv.label(NS, "postgres-0", "fenced"), ok("pod/postgres-0 labeled")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), unreachable],
+        ];
+        assert.deepStrictEqual(await run([...head]), {
+            log: ["failover: postgres-0 labelled hanzo.ai/role=fenced: in no Service"],
+            error:
+                'postgres-0\'s server answers no exec (kubectl exec exited 1: error: unable to upgrade connection: container not found ("postgres")): ' +
+                "it may still serve the connections it has; nothing was promoted (postgres-0 stays fenced). Once its server or its node is known to be down, " +
+                "run again with --old-primary-down",
+            left: 0,
+        });
+        const down = await run(
+            [
+                ...head,
+                ...settled("postgres-standby-0"),
+                [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+                [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "stopped here\n" }],
+            ],
+            false,
+            "postgres-standby-0",
+            true,
+        );
+        assert.deepStrictEqual(down.log, [
+            "failover: postgres-0 labelled hanzo.ai/role=fenced: in no Service",
+            "failover: postgres-0's server answers no exec (exit 1); --old-primary-down: taken as down",
+            "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+        ]);
+        assert.strictEqual(down.left, 0);
+    });
+
+    it("an old primary recreated by its StatefulSet during the failover is fenced before the promotion; one back as a primary in step 4 is fenced and stopped again", async () => {
+        const done = await run([
+            [argv.sql(NS, "postgres-standby-0", [READ_TARGET]), ok("t|t|")],
+            ...survey("postgres-standby-0"),
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
+            ...settled("postgres-standby-0"),
+            // Recreated meanwhile, started as a primary (no primary answered it): fenced and stopped first.
+            [argv.ready(NS, "postgres-0"), ok("True")],
+            [argv.label(NS, "postgres-0", "fenced"), ok("pod/postgres-0 labeled")],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("f")],
+            [argv.stop(NS, "postgres-0"), { status: 137, stdout: "", stderr: "" }],
+            [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
+            [argv.label(NS, "postgres-standby-0", "primary"), ok("pod/postgres-standby-0 labeled")],
+            [argv.waitReady(NS, "postgres-standby-0"), ok("condition met")],
+            [argv.deletePod(NS, "postgres-0"), ok('pod "postgres-0" deleted')],
+            // Its restart came up as a primary again (the new primary not reachable then): fenced and stopped.
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("f")],
+            [argv.label(NS, "postgres-0", "fenced"), ok("pod/postgres-0 labeled")],
+            [argv.stop(NS, "postgres-0"), { status: 137, stdout: "", stderr: "" }],
+            [argv.sql(NS, "postgres-0", [IN_RECOVERY]), ok("t")],
+            [argv.label(NS, "postgres-0", "standby"), ok("pod/postgres-0 labeled")],
+            [argv.waitReady(NS, "postgres-0"), ok("condition met")],
+        ]);
+        assert.deepStrictEqual(done, {
+            log: [
+                "failover: postgres-0 does not exist: nothing to fence",
+                "failover: postgres-0 labelled hanzo.ai/role=fenced: in no Service",
+                "failover: postgres-0's server stopped (pg_ctl -m fast; the exec exited 137)",
+                "failover: postgres-0 was recreated meanwhile: fenced before the promotion",
+                "failover: postgres-standby-0 promoted (CHECKPOINT done)",
+                "failover: postgres-standby-0 labelled hanzo.ai/role=primary and Ready: postgres selects it",
+                "failover: postgres-0 came back as a primary: fenced and stopped (the exec exited 137); its next start rewinds it",
+                "failover: postgres-0 rejoined as a standby of postgres-standby-0 and is Ready (postgres-ro)",
+            ],
             left: 0,
         });
     });
@@ -388,6 +482,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
                 ...settled("postgres-standby-1"),
                 [argv.sql(NS, "postgres-standby-1", [HELD_WAL_SQL]), ok("0/A000010")],
                 [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("0/A000010")],
+                [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
                 [argv.sql(NS, "postgres-standby-1", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
                 [argv.sql(NS, "postgres-standby-1", createSlotsStatements(["postgres_standby_0"])), ok("1")],
                 [argv.label(NS, "postgres-standby-1", "primary"), ok("pod/postgres-standby-1 labeled")],
@@ -420,6 +515,7 @@ describe("npm run failover: the kubectl command lines it runs, and what it refus
             ...settled("postgres-standby-0"),
             [argv.sql(NS, "postgres-standby-0", [HELD_WAL_SQL]), ok("1/0")],
             [argv.sql(NS, "postgres-standby-2", [HELD_WAL_SQL]), ok("0/FFFFFFFF")],
+            [argv.ready(NS, "postgres-0"), notFound("postgres-0")],
             [argv.sql(NS, "postgres-standby-0", ["SELECT pg_catalog.pg_promote(true, 60)", "CHECKPOINT"]), ok("t")],
             [argv.sql(NS, "postgres-standby-0", createSlotsStatements(["postgres_standby_1", "postgres_standby_2"])), ok("2")],
             [argv.label(NS, "postgres-standby-0", "primary"), { status: 1, stdout: "", stderr: "forbidden\n" }],

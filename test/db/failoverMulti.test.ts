@@ -15,7 +15,7 @@
  * streams ("replication slot does not exist"): reverting it fails the last case.
  */
 import * as assert from "assert";
-import { FailoverError, Kubectl, failover } from "../../cli/failover";
+import { FailoverError, Kubectl, argv, failover } from "../../cli/failover";
 import { HELD_WAL_SQL } from "../../policies/standard/promotion";
 import { StandbyRig, one, standbyFiles } from "../harness/local/standbys";
 import { kubectlOver } from "../support/kubectl";
@@ -104,7 +104,9 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         // Its rejoin is not run here: the command waits for postgres-0 and gives up.
         assert.strictEqual(
             error,
-            "gave up waiting: postgres-0 to come back as a standby of postgres-standby-1. The failover itself is done: postgres-standby-1 is the primary, " +
+            "gave up waiting: postgres-0 to come back as a standby of postgres-standby-1 " +
+                `(last: reading postgres-0: kubectl ${argv.sql(NS, "postgres-0", ["SELECT pg_catalog.pg_is_in_recovery()"]).join(" ")} exited 1: ` +
+                'Error from server (NotFound): pods "postgres-0" not found). The failover itself is done: postgres-standby-1 is the primary, ' +
                 "Ready behind postgres. When postgres-0 runs again its start script rewinds or clones it as a standby; then: " +
                 "kubectl -n hanzo label pod postgres-0 hanzo.ai/role=standby --overwrite",
         );

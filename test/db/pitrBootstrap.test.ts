@@ -8,12 +8,22 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { PitrRig } from "../harness/local/pitr";
 import { ADMIN, PG_BIN, PgServer } from "../harness/pg/server";
 import { scriptsDir } from "../../render/backup";
 import { renderRestorePgbackrestConf } from "../../render/pitr";
 import { PITR_BOOTSTRAP_SCRIPT } from "../../render/pods/bootstrap";
+
+/** A loopback port nothing listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    return port;
+}
 
 describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh, real server, S3 over TLS)", function () {
     this.timeout(600_000);
@@ -27,7 +37,14 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
     const step = (
         pgdata: string,
         target: { type: string; target?: string },
-        own: { prefix: string; standbys: number; sourcePrefix?: string } = { prefix: "/the-new-stack", standbys: 0 },
+        own: {
+            prefix: string;
+            standbys: number;
+            sourcePrefix?: string;
+            /** The own repository's port, when not the S3 API's (a port nothing answers). */
+            storagePort?: number;
+            env?: Record<string, string>;
+        } = { prefix: "/the-new-stack", standbys: 0 },
     ) => {
         const conf = path.join(home, "bootstrap.conf");
         const source = { ...rig.spec, repo: { ...rig.spec.repo, prefix: own.sourcePrefix ?? rig.spec.repo.prefix } };
@@ -39,6 +56,8 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
             renderRestorePgbackrestConf(
                 { ...rig.spec, repo: { ...rig.spec.repo, prefix: own.prefix } },
                 { pgdata, spoolPath: path.join(home, "spool") },
+            ).replace(/^repo1-storage-port=\d+$/m, (line) =>
+                own.storagePort === undefined ? line : `repo1-storage-port=${own.storagePort}`,
             ),
         );
         const r = spawnSync("bash", [path.join(scriptsDir(), PITR_BOOTSTRAP_SCRIPT)], {
@@ -56,6 +75,7 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
                 BOOTSTRAP_RUN: path.join(home, "run"),
                 PGBACKREST_REPO1_S3_KEY: process.env.PGBACKREST_REPO1_S3_KEY!,
                 PGBACKREST_REPO1_S3_KEY_SECRET: process.env.PGBACKREST_REPO1_S3_KEY_SECRET!,
+                ...own.env,
             },
             encoding: "utf8",
             ...postgres(),
@@ -165,7 +185,12 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
                     adminPassword: rig.server.adminPassword,
                     run: (data) => {
                         // Its own repository holds the stanza: asked only when the source is another stack's.
-                        out = step(data, { type: "latest" }, { prefix: rig.spec.repo.prefix, standbys: 0 });
+                        // Named with a trailing slash (pgBackRest drops it): still the stack's own repository.
+                        out = step(
+                            data,
+                            { type: "latest" },
+                            { prefix: rig.spec.repo.prefix, standbys: 0, sourcePrefix: `${rig.spec.repo.prefix}/` },
+                        );
                         assert.strictEqual(out.status, 0, out.stderr);
                     },
                 },
@@ -208,7 +233,7 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         assert.ok(!fs.existsSync(`${stray}.bootstrap`));
     });
 
-    it("never restores the source again into a stack that has archived a history of its own: refused, or left to the standbys' clone", () => {
+    it("never restores the source again into a stack that has archived a history of its own: refused, or left to the standbys' clone", async () => {
         // The stack's own repository holds its stanza (here: the rig's, whose server ran stanza-create and archived);
         // the source is another stack's (a prefix of its own; never read, since nothing is restored).
         const lost = path.join(home, "lost-volume");
@@ -217,17 +242,40 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         assert.strictEqual(refused.status, 1, refused.stderr);
         assert.strictEqual(
             refused.stderr.trim().split("\n").pop(),
-            "pitr-bootstrap: refused: this stack's own repository already holds its stanza: it was bootstrapped before and has archived its own writes since, " +
+            "pitr-bootstrap: refused: this stack's own repository holds its stanza (ok): it was bootstrapped before and has archived its own writes since, " +
                 'which restoring s3rver/pitr again would replace with the source\'s past. Restore this stack from its own archive (docs/pitr.md "Onto a fresh volume"), and remove pitrBootstrapFrom',
         );
         assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
-        // With standbys: the volume stays empty, and the server container's start script clones it from the primary.
-        const left = step(lost, { type: "latest" }, { ...own, standbys: 1 });
+        // With standbys and a primary answering behind the `postgres` Service (here the rig's server, by its socket):
+        // the volume stays empty, and the server container's start script clones it from that primary.
+        const primary = { BOOTSTRAP_PRIMARY_HOST: rig.server.socketDir, BOOTSTRAP_PRIMARY_PORT: String(rig.server.port) };
+        const left = step(lost, { type: "latest" }, { ...own, standbys: 1, env: primary });
         assert.strictEqual(left.status, 0, left.stderr);
         assert.strictEqual(
             left.stderr.trim(),
-            "pitr-bootstrap: this stack's own repository already holds its stanza: it was bootstrapped before, so s3rver/pitr is not restored again; " +
-                "the volume stays empty for the start script, which clones it from the stack's primary",
+            "pitr-bootstrap: this stack's own repository holds its stanza (ok): it was bootstrapped before, so s3rver/pitr is not restored again; " +
+                `the volume stays empty for the start script, which clones it from the primary behind ${rig.server.socketDir}`,
+        );
+        assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
+        // With standbys and no primary to clone from: refused (the start script would initdb an empty cluster).
+        const noPrimary = { BOOTSTRAP_PRIMARY_HOST: "127.0.0.1", BOOTSTRAP_PRIMARY_PORT: String(await closedPort()) };
+        const alone = step(lost, { type: "latest" }, { ...own, standbys: 1, env: noPrimary });
+        assert.strictEqual(alone.status, 1, alone.stderr);
+        assert.match(alone.stderr, /no primary answers behind 127\.0\.0\.1 to clone this volume from\. Promote a standby/);
+        assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
+    });
+
+    it("refuses when the stack's own repository does not answer (pgBackRest's info exits 0 there, status: error (other))", async () => {
+        const lost = path.join(home, "lost-volume-2");
+        const r = step(
+            lost,
+            { type: "latest" },
+            { prefix: "/the-new-stack", standbys: 1, storagePort: await closedPort(), env: { PGBACKREST_IO_TIMEOUT: "2" } },
+        );
+        assert.strictEqual(r.status, 1, r.stderr);
+        assert.match(
+            r.stderr,
+            /^pitr-bootstrap: refused: this stack's own repository did not say whether it holds a stanza \(status: error \(other\); pgBackRest's account above\)/m,
         );
         assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
     });

@@ -9,10 +9,12 @@
  *    newline, exit 1 (pkg/cmd/util/helpers.go `StandardErrorMessage` "Error from server (%s): %s", `fatal` adds the
  *    newline; the text is apimachinery's `NewNotFound`, `%s %q not found`);
  *  - `get -o jsonpath=…`: the values only, no newline (client-go util/jsonpath `PrintResults`); a pod with no Ready
- *    condition yet prints nothing, exit 0 (the filter `?(@.type=="Ready")` matches nothing);
+ *    condition yet prints nothing, exit 0 (the filter `?(@.type=="Ready")` matches nothing). The test pods always
+ *    have one, so this interpreter answers `True` or `False`; the command reads "" as not Ready;
  *  - `exec`: the remote command's output, and for a status N ≠ 0 `command terminated with exit code N` on stderr and
  *    exit N (client-go tools/remotecommand v4 `CodeExitError`; helpers.go passes `ExitStatus()` to os.Exit);
- *  - `label … --overwrite`: `pod/<pod> labeled` (`not labeled` when the value was already there; both exit 0);
+ *  - `label … --overwrite`: `pod/<pod> labeled` (kubectl says `not labeled` when the value was already there, exit 0
+ *    too; the command reads neither, and this interpreter always says `labeled`);
  *  - `wait --for=condition=Ready`: `pod/<pod> condition met`; on its timeout stderr `error: timed out waiting for the
  *    condition on pods/<pod>`, exit 1 (pkg/cmd/wait/condition.go);
  *  - `delete pod --wait=true`: `pod "<pod>" deleted` (kubectl 1.34 and later add ` from <ns> namespace`: the
@@ -49,6 +51,9 @@ export function kubectlOver(ns: string, pods: (name: string) => ServerPodHandle 
         if (verb === "exec") {
             const [pod, c, container, dashes, ...command] = rest;
             assert.deepStrictEqual([c, container, dashes], ["-c", SERVER_CONTAINER, "--"], `kubectl ${args.join(" ")}`);
+            // Exactly one of the two commands the failover runs there: its psql (the statements after each -c), its stop.
+            const statements = command.flatMap((x, i) => (x === "-c" && command[i - 1] !== "bash" ? [command[i + 1]] : []));
+            assert.deepStrictEqual(args, command[0] === "env" ? argv.sql(ns, pod, statements) : argv.stop(ns, pod));
             const p = pods(pod);
             if (!p) {
                 return notFound(pod);

@@ -17,7 +17,7 @@ import { performance } from "perf_hooks";
 import { Client } from "pg";
 import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../../policies/standard/replication";
 import { HELD_WAL_SQL, mostAdvanced } from "../../../policies/standard/promotion";
-import { KubectlResult, failover } from "../../../cli/failover";
+import { KubectlResult, RejoinPendingError, failover } from "../../../cli/failover";
 import { ServerPodHandle, kubectlOver } from "../../support/kubectl";
 import { serverSettings } from "../../../policies/standard/settings";
 import { hbaRules } from "../../../policies/standard/pgHba";
@@ -495,13 +495,9 @@ export class StandbyRig {
             polls: 40,
         }).then(
             () => "rejoined",
-            (e: Error) => e.message,
+            (e: Error) => (e instanceof RejoinPendingError ? "rejoin pending" : e.message),
         );
-        if (
-            !outcome.startsWith(
-                `gave up waiting: postgres-0 to come back as a standby of postgres-standby-${best}. The failover itself is done`,
-            )
-        ) {
+        if (outcome !== "rejoin pending") {
             throw new Error(`the failover did not reach its last step: ${outcome}\n${log.join("\n")}`);
         }
         const promotedS = (at.promoted - killedAt) / 1000;
