@@ -26,7 +26,7 @@ describe("bench:standby at a tiny size", function () {
             assert.ok(f.ackedAfter >= 30, JSON.stringify(f));
             assert.ok(f.promotedS > 0 && f.relabelledS >= f.promotedS && f.firstWriteS >= f.relabelledS, JSON.stringify(f));
         }
-        // The failover is npm run failover's own (cli/failover.ts), through test/support/kubectl.ts: its account.
+        // The failover is npm run failover's own (cli/failover.ts), through test/harness/kubectl.ts: its account.
         assert.deepStrictEqual(r.async.log, [
             "failover: postgres-0 does not exist: nothing to fence",
             "failover: postgres-standby-0 promoted (CHECKPOINT done)",

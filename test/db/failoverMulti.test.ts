@@ -2,7 +2,7 @@
  * `npm run failover` (cli/failover.ts) with two standbys, on real servers: a primary with `standbys: 2,
  * synchronousStandbys: 1` (its rendered files), both standbys cloned by the start script, the `postgres` Service a
  * relay (test/harness/local/standbys.ts). The command's own `failover()` runs with its kubectl command lines
- * interpreted on these servers (test/support/kubectl.ts over the rig's `pod()`): `exec POD -c postgres -- env
+ * interpreted on these servers (test/harness/kubectl.ts over the rig's `pod()`): `exec POD -c postgres -- env
  * PGOPTIONS=… psql …` runs that psql on the pod's server (its socket), `label … primary` points the relay at the
  * pod, `get pod` answers Ready for a running server and NotFound for the killed primary, `wait` answers at once. The old primary's rejoin is not run here (its pod is
  * gone; test/db/replication.test.ts and the pod test rejoin a killed primary): the command stops waiting for it.
@@ -18,7 +18,7 @@ import * as assert from "assert";
 import { FailoverError, Kubectl, argv, failover } from "../../cli/failover";
 import { HELD_WAL_SQL } from "../../policies/standard/promotion";
 import { StandbyRig, one, standbyFiles } from "../harness/local/standbys";
-import { kubectlOver } from "../support/kubectl";
+import { kubectlOver } from "../harness/kubectl";
 
 const NS = "hanzo";
 
@@ -34,7 +34,7 @@ describe("npm run failover with two standbys, on real servers (the most advanced
         await rig?.stop();
     });
 
-    /** kubectl, interpreted on the loopback servers (test/support/kubectl.ts, the rig's pods). */
+    /** kubectl, interpreted on the loopback servers (test/harness/kubectl.ts, the rig's pods). */
     const kubectl: Kubectl = kubectlOver(NS, (pod) => rig.pod(pod));
     const run = async (to: string): Promise<string | undefined> => {
         try {

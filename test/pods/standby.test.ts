@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { Client } from "pg";
 import { VALID } from "../support/config";
 import { planWith } from "../support/plan";
-import { kubectlOver } from "../support/kubectl";
+import { kubectlOver } from "../harness/kubectl";
 import { untilValue } from "../support/until";
 import {
     PersistentVolume,
@@ -359,7 +359,7 @@ describe("pods: a primary and its standby, run as declared, NetworkPolicies enfo
             ["postgres-0", { pod: recloned.pod, statefulSet: "postgres", volume: recloned.volume }],
             ["postgres-standby-0", { pod: standby, statefulSet: "postgres-standby", volume: volumes[1] }],
         ]);
-        // kubectl, interpreted on the pod runner (test/support/kubectl.ts): exactly the command lines cli/failover.ts
+        // kubectl, interpreted on the pod runner (test/harness/kubectl.ts): exactly the command lines cli/failover.ts
         // issues; a deleted pod is recreated from its StatefulSet's template on its claim.
         const kubectl: Kubectl = kubectlOver(NS, (name) => {
             const m = live.get(name);

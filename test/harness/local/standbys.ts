@@ -18,7 +18,7 @@ import { Client } from "pg";
 import { REPLICATION_ROLE, ReplicationSpec, standbySlot } from "../../../policies/standard/replication";
 import { HELD_WAL_SQL, mostAdvanced } from "../../../policies/standard/promotion";
 import { KubectlResult, RejoinPendingError, failover } from "../../../cli/failover";
-import { ServerPodHandle, kubectlOver } from "../../support/kubectl";
+import { ServerPodHandle, kubectlOver } from "../kubectl";
 import { serverSettings } from "../../../policies/standard/settings";
 import { hbaRules } from "../../../policies/standard/pgHba";
 import { renderPgHba } from "../../../render/pgHba";
@@ -232,7 +232,7 @@ export class StandbyRig {
     }
 
     /**
-     * The rig's servers as the server pods kubectl names (test/support/kubectl.ts): `postgres-0` the primary (until
+     * The rig's servers as the server pods kubectl names (test/harness/kubectl.ts): `postgres-0` the primary (until
      * killed), `postgres-standby-<i>` the standbys. `exec` runs the failover's two commands on the server: its psql
      * over the server's socket with the PGOPTIONS it passes, and its clean stop; the relabel to `primary` points
      * the Service relay at the server (the `postgres` Service's selector); every server answers Ready; none is
