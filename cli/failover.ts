@@ -24,7 +24,7 @@
  */
 import { spawn } from "child_process";
 import { HELD_WAL_SQL, createSlotsStatements, lsnValue, mostAdvanced } from "../policies/standard/promotion";
-import { MAX_STANDBYS, PRIMARY_POD, ROLE_LABEL, slotOfPod, standbyPod } from "../policies/standard/replication";
+import { MAX_STANDBYS, PRIMARY_POD, ROLE_LABEL, slotOfPod, standbyPodName } from "../policies/standard/replication";
 import { ADMIN_ROLE } from "../policies/standard/roles";
 import { SERVER_CONTAINER } from "../policies/standard/serverPod";
 import { PRIVILEGED_PG_OPTIONS } from "../render/privilegedSession";
@@ -84,7 +84,7 @@ export class FailoverError extends Error {}
 export class RejoinPendingError extends FailoverError {}
 
 /** Every server pod a stack can have: the primary's `postgres-0` and `postgres-standby-<i>` up to MAX_STANDBYS. */
-export const SERVER_PODS: readonly string[] = [PRIMARY_POD, ...Array.from({ length: MAX_STANDBYS }, (_, i) => standbyPod(i))];
+export const SERVER_PODS: readonly string[] = [PRIMARY_POD, ...Array.from({ length: MAX_STANDBYS }, (_, i) => standbyPodName(i))];
 
 /** `kubectl exec` of `command` in a pod's server container. */
 function execInServer(ns: string, pod: string, command: readonly string[]): string[] {

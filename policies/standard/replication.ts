@@ -59,13 +59,13 @@ export function slotOfPod(pod: string): string {
 }
 
 /** Standby `ordinal`'s pod. */
-export function standbyPod(ordinal: number): string {
+export function standbyPodName(ordinal: number): string {
     return `${STANDBY_STATEFULSET}-${ordinal}`;
 }
 
 /** The replication slot (and application_name) of standby `ordinal`. */
 export function standbySlot(ordinal: number): string {
-    return slotOfPod(standbyPod(ordinal));
+    return slotOfPod(standbyPodName(ordinal));
 }
 
 /** Why this combination cannot be rendered, or undefined. */
