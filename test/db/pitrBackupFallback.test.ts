@@ -13,21 +13,12 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import { PitrRig } from "../harness/local/pitr";
+import { freePort } from "../harness/pg/server";
 import { PGBACKREST_BACKUP_FILE, backupScript } from "../../render/pitrPod";
 import { PGBACKREST_CONF_PATH } from "../../render/pitr";
 import { pitrTlsMaterial } from "../../render/pitrTls";
-
-/** A loopback port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-    const port = (s.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-}
 
 describe("the backup Job falls back from a standby to the primary (pgBackRest 2.45, error 056)", function () {
     this.timeout(600_000);
@@ -83,7 +74,7 @@ describe("the backup Job falls back from a standby to the primary (pgBackRest 2.
     };
 
     it("a standby's name that resolves but answers nothing: error 056, said, and the same backup taken from the primary", async () => {
-        const r = runJob("full", "127.0.0.1", await closedPort());
+        const r = runJob("full", "127.0.0.1", await freePort());
         const out = r.stdout + r.stderr;
         assert.strictEqual(r.status, 0, out);
         assert.match(out, /unable to find standby cluster - cannot proceed/, out);

@@ -8,22 +8,12 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import { PitrRig } from "../harness/local/pitr";
-import { ADMIN, PG_BIN, PgServer } from "../harness/pg/server";
+import { ADMIN, PG_BIN, PgServer, freePort } from "../harness/pg/server";
 import { scriptsDir } from "../../render/backup";
 import { renderRestorePgbackrestConf } from "../../render/pitr";
 import { PITR_BOOTSTRAP_SCRIPT } from "../../render/pods/bootstrap";
-
-/** A loopback port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
-}
 
 describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh, real server, S3 over TLS)", function () {
     this.timeout(600_000);
@@ -258,7 +248,7 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         );
         assert.ok(!fs.existsSync(lost) && !fs.existsSync(`${lost}.bootstrap`), "nothing restored");
         // With standbys and no primary to clone from: refused (the start script would initdb an empty cluster).
-        const noPrimary = { BOOTSTRAP_PRIMARY_HOST: "127.0.0.1", BOOTSTRAP_PRIMARY_PORT: String(await closedPort()) };
+        const noPrimary = { BOOTSTRAP_PRIMARY_HOST: "127.0.0.1", BOOTSTRAP_PRIMARY_PORT: String(await freePort()) };
         const alone = step(lost, { type: "latest" }, { ...own, standbys: 1, env: noPrimary });
         assert.strictEqual(alone.status, 1, alone.stderr);
         assert.match(alone.stderr, /no primary answers behind 127\.0\.0\.1 to clone this volume from\. Promote a standby/);
@@ -270,7 +260,7 @@ describe("bootstrapping a stack from another stack's archive (pitr-bootstrap.sh,
         const r = step(
             lost,
             { type: "latest" },
-            { prefix: "/the-new-stack", standbys: 1, storagePort: await closedPort(), env: { PGBACKREST_IO_TIMEOUT: "2" } },
+            { prefix: "/the-new-stack", standbys: 1, storagePort: await freePort(), env: { PGBACKREST_IO_TIMEOUT: "2" } },
         );
         assert.strictEqual(r.status, 1, r.stderr);
         assert.match(
